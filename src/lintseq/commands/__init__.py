@@ -1,0 +1,1 @@
+"""Subcommands of the `lintseq` CLI, one module each (exporting `command`)."""

@@ -1,0 +1,166 @@
+"""Edits as text (SPEC section 5): insertion-only unified diffs, and their replay.
+
+An edit is what `difflib.unified_diff(old, new, n=0, lineterm="")` prints minus its two file
+headers. difflib is free to align repeated lines in a way that turns a pure insertion into a
+replace; when it does, the edit is written from the known alignment instead, so every edit
+stays insertion-only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+DIFF_TOKEN = "<|diff|>"
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_FENCE = re.compile(r"^\s*```")
+
+
+class EditError(ValueError):
+    """A malformed or inapplicable edit (strict mode)."""
+
+
+def _hunk_header(old_at: int, new_start: int, count: int) -> str:
+    new = str(new_start + 1) if count == 1 else f"{new_start + 1},{count}"
+    return f"@@ -{old_at},0 +{new} @@"
+
+
+def _format_inserts(new: list[str], runs: list[tuple[int, int, int]]) -> str:
+    out: list[str] = []
+    for old_at, j1, j2 in runs:
+        out.append(_hunk_header(old_at, j1, j2 - j1))
+        out.extend("+" + line for line in new[j1:j2])
+    return "\n".join(out)
+
+
+def insertion_diff(old: list[str], new: list[str], inserted: list[bool] | None = None) -> str:
+    """Insertion-only diff from `old` to `new`, where `old` is a subsequence of `new`.
+
+    `inserted[j]` marks the lines of `new` that are not in `old`; it is used only when difflib's
+    own alignment is not a pure insertion.
+    """
+    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    if all(tag in ("equal", "insert") for tag, *_ in ops):
+        runs = [(i1, j1, j2) for tag, i1, _, j1, j2 in ops if tag == "insert"]
+        return _format_inserts(new, runs)
+    if inserted is None:
+        raise EditError("old is not a subsequence of new under difflib's alignment")
+    runs = []
+    old_pos = 0
+    j = 0
+    while j < len(new):
+        if inserted[j]:
+            j1 = j
+            while j < len(new) and inserted[j]:
+                j += 1
+            runs.append((old_pos, j1, j))
+        else:
+            old_pos += 1
+            j += 1
+    return _format_inserts(new, runs)
+
+
+def edits_from_states(states: list[list[str]], masks: list[list[bool]] | None = None) -> list[str]:
+    """Diffs between consecutive states (first state is usually empty)."""
+    return [
+        insertion_diff(states[i], states[i + 1], masks[i] if masks else None)
+        for i in range(len(states) - 1)
+    ]
+
+
+@dataclass
+class Resolved:
+    """A program rebuilt from edits; `skipped` says what lenient mode had to leave out."""
+
+    program: str
+    edits: int = 0
+    hunks: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.skipped
+
+    def __str__(self) -> str:
+        return self.program
+
+
+def _apply_edit(lines: list[str], edit: str, strict: bool, skipped: list[str]) -> int:
+    """Apply the hunks of one edit to `lines` in place; returns the number applied."""
+    rows = [r for r in edit.split("\n") if r != "" and not _FENCE.match(r)]
+    applied = 0
+    i = 0
+    while i < len(rows):
+        m = _HUNK.match(rows[i])
+        if not m:
+            problem = f"text outside a hunk: {rows[i][:60]!r}"
+            if strict:
+                raise EditError(problem)
+            skipped.append(problem)
+            i += 1
+            while i < len(rows) and not _HUNK.match(rows[i]):
+                i += 1
+            continue
+        old_len = int(m.group(2)) if m.group(2) is not None else 1
+        start = int(m.group(3))
+        count = int(m.group(4)) if m.group(4) is not None else 1
+        i += 1
+        body: list[str] = []
+        while i < len(rows) and not _HUNK.match(rows[i]):
+            body.append(rows[i])
+            i += 1
+        problem = None
+        if old_len != 0:
+            problem = f"hunk removes lines: {m.group(0)}"
+        elif any(not r.startswith("+") for r in body):
+            problem = f"hunk has non-insertion lines: {m.group(0)}"
+        elif len(body) != count:
+            problem = f"hunk says {count} lines, has {len(body)}: {m.group(0)}"
+        elif count > 0 and not 1 <= start <= len(lines) + 1:
+            problem = f"hunk position {start} outside a {len(lines)}-line program"
+        if problem:
+            if strict:
+                raise EditError(problem)
+            skipped.append(problem)
+            continue
+        at = start - 1 if count > 0 else start
+        lines[at:at] = [r[1:] for r in body]
+        applied += 1
+    return applied
+
+
+def _join(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+def apply_edits(edits: list[str]) -> str:
+    """Replay edits on an empty program (strict: any malformed hunk raises `EditError`)."""
+    lines: list[str] = []
+    for edit in edits:
+        _apply_edit(lines, edit, True, [])
+    return _join(lines)
+
+
+def split_edits(text: str) -> list[str]:
+    """Split model text on `<|diff|>` into edit chunks (empty chunks dropped)."""
+    return [chunk for chunk in text.split(DIFF_TOKEN) if chunk.strip("\n").strip()]
+
+
+def resolve(model_output: str, strict: bool = False) -> Resolved:
+    """Rebuild the program a model wrote as `<|diff|>`-separated edits.
+
+    Lenient mode (default) skips malformed hunks and records them in `skipped`; strict mode
+    raises `EditError`. A leading chunk that holds no hunk (an instruction, prose) is ignored.
+    """
+    lines: list[str] = []
+    skipped: list[str] = []
+    chunks = split_edits(model_output)
+    edits = hunks = 0
+    for n, chunk in enumerate(chunks):
+        if n == 0 and "@@" not in chunk:
+            continue  # the prompt, or prose before the first edit
+        hunks += _apply_edit(lines, chunk, strict, skipped)
+        edits += 1
+    return Resolved(_join(lines), edits, hunks, skipped)
