@@ -1,0 +1,185 @@
+"""Hugging Face transformers backend: a local (or hub) causal LM, batched `generate` on CPU or GPU.
+
+Prompts are left-padded; each prompt is repeated `n` times inside the batch, so `--batch-size`
+counts sequences and a large k is split across calls. Decoding keeps special tokens (so an added
+`<|diff|>` survives) and removes only EOS and padding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from lintseq.inference.text import cut_at_stop
+from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings
+
+
+def _require_torch():
+    try:
+        import torch
+        import transformers
+    except ImportError as e:  # pragma: no cover - the hf extra is a test dependency
+        raise BackendUnavailable(
+            "the 'hf' backend needs torch and transformers: pip install 'lintseq[hf]'"
+        ) from e
+    return torch, transformers
+
+
+def batch_seed(seed: int, *parts: object) -> int:
+    """A 31-bit seed from a run seed and what identifies a batch (stable across processes)."""
+    h = hashlib.sha256(repr((seed, *parts)).encode()).digest()
+    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
+
+
+def eos_ids(model, tokenizer) -> list[int]:
+    """Every id that ends a sample: the generation config's EOS (int or list) and the tokenizer's."""
+    ids: list[int] = []
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        for i in value if isinstance(value, (list, tuple)) else [value]:
+            if i is not None and int(i) not in ids:
+                ids.append(int(i))
+    return ids
+
+
+def choose_pad_id(tokenizer, eos: list[int]) -> int:
+    """A pad id that is not an EOS id: pad == eos makes `generate` return empty samples."""
+    for candidate in (tokenizer.pad_token_id, getattr(tokenizer, "unk_token_id", None)):
+        if candidate is not None and candidate not in eos:
+            return int(candidate)
+    return next(i for i in range(len(tokenizer)) if i not in eos)
+
+
+def resolve_device(device: str) -> str:
+    torch, _ = _require_torch()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str):
+    torch, _ = _require_torch()
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    try:
+        return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r} (auto, float32, float16, bfloat16)") from None
+
+
+class HFBackend:
+    """Samples with `model.generate`; one instance holds one model."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        tokenizer: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 16,
+        model_obj=None,
+        tokenizer_obj=None,
+    ) -> None:
+        torch, transformers = _require_torch()
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.torch = torch
+        self.batch_size = batch_size
+        self.device = resolve_device(device)
+        self.tokenizer = tokenizer_obj or transformers.AutoTokenizer.from_pretrained(tokenizer or model)
+        self.tokenizer.padding_side = "left"
+        self.model = model_obj or transformers.AutoModelForCausalLM.from_pretrained(
+            model, dtype=resolve_dtype(dtype, self.device)
+        )
+        self.model.to(self.device).eval()
+        self.eos = eos_ids(self.model, self.tokenizer)
+        if not self.eos:
+            raise ValueError(f"{model}: neither the model nor the tokenizer names an EOS token")
+        self.pad_id = choose_pad_id(self.tokenizer, self.eos)
+        cfg = self.model.config
+        self.max_positions = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+
+    def problems_per_call(self, n: int) -> int:
+        return max(1, self.batch_size // n)
+
+    def generate(self, requests: list[Request], settings: SamplingSettings) -> list[list[Generation]]:
+        if settings.greedy:
+            # Greedy samples of one prompt are identical: decode once, copy n times.
+            once = self._run([(r, 0) for r in requests], settings, batch_seed(settings.seed, "greedy"))
+            return [[Generation(g.text, g.finish_reason, g.n_tokens) for _ in range(r.n)] for r, g in zip(requests, once)]
+        flat = [(r, j) for r in requests for j in range(r.n)]
+        out: list[Generation] = []
+        for start in range(0, len(flat), self.batch_size):
+            chunk = flat[start : start + self.batch_size]
+            out.extend(self._run(chunk, settings, batch_seed(chunk[0][0].seed, chunk[0][1], len(chunk))))
+        result: list[list[Generation]] = []
+        it = iter(out)
+        for r in requests:
+            result.append([next(it) for _ in range(r.n)])
+        return result
+
+    def _run(self, chunk: list[tuple[Request, int]], settings: SamplingSettings, seed: int) -> list[Generation]:
+        torch = self.torch
+        enc = self.tokenizer(
+            [r.prompt for r, _ in chunk], return_tensors="pt", padding=True, add_special_tokens=True
+        )
+        width = enc["input_ids"].shape[1]
+        if self.max_positions and width + settings.max_new_tokens > self.max_positions:
+            raise ValueError(
+                f"a prompt of {width} tokens plus max_new_tokens={settings.max_new_tokens} exceeds the "
+                f"model's {self.max_positions} positions; lower --max-new-tokens"
+            )
+        kwargs = dict(
+            max_new_tokens=settings.max_new_tokens,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos,
+        )
+        if settings.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+            if settings.min_p > 0:
+                kwargs["min_p"] = settings.min_p
+        if settings.stop:
+            kwargs.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+        with torch.inference_mode():
+            ids = self.model.generate(**{k: v.to(self.device) for k, v in enc.items()}, **kwargs)
+        return [self._decode(row.tolist(), settings) for row in ids[:, width:].cpu()]
+
+    def _decode(self, ids: list[int], settings: SamplingSettings) -> Generation:
+        """Text up to the first EOS (or stop string); n_tokens counts through that EOS."""
+        eos = set(self.eos)
+        end = next((i for i, t in enumerate(ids) if t in eos), None)
+        if end is not None:
+            kept, n_tokens, reason = ids[:end], end + 1, "stop"
+        else:
+            kept, n_tokens, reason = ids, len(ids), "length"
+        text = self._text(kept)
+        text, stopped = cut_at_stop(text, settings.stop)
+        if stopped:
+            reason = "stop"
+            if end is None:
+                n_tokens = self._tokens_to_stop(kept, settings.stop)
+        return Generation(text, reason, n_tokens)
+
+    def _text(self, ids: list[int]) -> str:
+        ids = [t for t in ids if t != self.pad_id]
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _tokens_to_stop(self, ids: list[int], stops: tuple[str, ...]) -> int:
+        """Fewest leading tokens whose text holds a stop string (where `generate` stopped)."""
+        lo, hi = 1, len(ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cut_at_stop(self._text(ids[:mid]), stops)[1]:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo

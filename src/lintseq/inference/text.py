@@ -1,0 +1,51 @@
+"""Text clean-up shared by the backends and the driver: stop strings, fences, programs."""
+
+from __future__ import annotations
+
+import re
+
+from lintseq.diffs import resolve
+
+_FENCE_BLOCK = re.compile(r"^[ \t]*```[^\n`]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.S | re.M)
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...] | list[str]) -> tuple[str, bool]:
+    """Cut `text` before the first stop string (the stop is not kept, as in vLLM/OpenAI)."""
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def strip_trailing(text: str, tokens: list[str]) -> str:
+    """Remove EOS/pad token strings that a server left at the end of a decoded sample."""
+    tokens = [t for t in tokens if t]
+    changed = True
+    while changed:
+        changed = False
+        for t in tokens:
+            if text.endswith(t):
+                text = text[: -len(t)]
+                changed = True
+    return text
+
+
+def strip_fences(text: str) -> str:
+    """The code inside Markdown fences (all blocks, joined); text without fences unchanged.
+
+    An opening fence that never closes (a sample cut by max tokens) keeps everything after it.
+    """
+    if "```" not in text:
+        return text
+    blocks = [m.group(1) for m in _FENCE_BLOCK.finditer(text)]
+    if not blocks:
+        return text
+    return "".join(b if b.endswith("\n") else b + "\n" for b in blocks)
+
+
+def to_program(style: str, completion: str) -> tuple[str, bool, int | None]:
+    """(program, resolved_clean, number of edits) for a completion of the given prompt style."""
+    if style == "lintseq":
+        r = resolve(completion, strict=False)
+        return r.program, r.clean, r.edits
+    if style == "baseline":
+        return strip_fences(completion), True, None
+    raise ValueError(f"unknown prompt style {style!r} (expected 'lintseq' or 'baseline')")

@@ -1,0 +1,78 @@
+"""What every backend takes and returns, so the driver never needs to know which one runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend's optional dependency is not installed (the message says how to install it)."""
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Decoding settings shared by all backends; temperature 0 means greedy."""
+
+    n: int = 1
+    temperature: float = 0.8
+    top_p: float = 1.0
+    min_p: float = 0.0
+    max_new_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n must be at least 1, got {self.n}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0 <= self.min_p < 1:
+            raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if any(s == "" for s in self.stop):
+            raise ValueError("stop strings must not be empty")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt to be sampled `n` times; `seed` makes its samples reproducible."""
+
+    prompt: str
+    n: int
+    seed: int
+
+
+@dataclass
+class Generation:
+    """One sample: the text after the prompt (special tokens kept, EOS/pad removed)."""
+
+    text: str
+    finish_reason: str  # "stop" (EOS or a stop string) or "length"
+    n_tokens: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """Turns requests into `request.n` generations each, in request order."""
+
+    name: str
+
+    def problems_per_call(self, n: int) -> int:
+        """How many problems (of n samples each) one `generate` call should carry."""
+        ...
+
+    def generate(self, requests: list[Request], settings: SamplingSettings) -> list[list[Generation]]:
+        ...
