@@ -1,0 +1,1 @@
+"""Benchmarks as data, a sandbox for model-written programs, pass@k and diversity."""

