@@ -4,6 +4,7 @@ only when used, so `lintseq generate` never pays for torch or ray."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 

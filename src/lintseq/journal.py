@@ -1,0 +1,141 @@
+"""Crash-safe, resumable output for `generate`.
+
+Rows go to `OUTPUT.partial` (and rejects to `REJECTS.partial`) in input order, each input
+row's lines in one `os.write`, so a killed run leaves a prefix of whole rows plus at most one
+torn line. Only a finished run renames them to their real names, so a file under the real name
+is always complete. `--resume` drops the torn tail, checks the settings match, and continues
+after the last whole row: the final file is the one an uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lintseq.records import Reject
+from lintseq.summary import Summary
+
+
+class ResumeError(RuntimeError):
+    """The run cannot start or resume as asked (state on disk disagrees)."""
+
+
+def default_rejects_path(output: Path) -> Path:
+    stem = output.name
+    for ext in (".jsonl", ".json", ".parquet", ".pq"):
+        if stem.endswith(ext):
+            stem = stem[: -len(ext)]
+            break
+    return output.with_name(stem + ".rejects.jsonl")
+
+
+def _dumps(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+
+
+def _read_whole_lines(path: Path) -> list[dict[str, Any]]:
+    """Parse the complete lines of a partial file and cut off a torn last line."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep != len(data):
+        with open(path, "r+b") as f:
+            f.truncate(keep)
+    return [json.loads(line.decode("utf-8", "surrogatepass")) for line in data[:keep].splitlines() if line]
+
+
+def _truncate_to_rows(path: Path, rows: list[dict[str, Any]], last: int) -> list[dict[str, Any]]:
+    kept = [r for r in rows if r["row"] <= last]
+    if len(kept) != len(rows):
+        with open(path, "wb") as f:
+            f.write(b"".join(_dumps(r) for r in kept))
+    return kept
+
+
+class Journal:
+    def __init__(self, output: Path, rejects: Path | None, meta: dict[str, Any]):
+        self.output = output
+        self.rejects = rejects or default_rejects_path(output)
+        self.meta = meta
+        self.out_partial = output.with_name(output.name + ".partial")
+        self.rej_partial = self.rejects.with_name(self.rejects.name + ".partial")
+        self.meta_path = output.with_name(output.name + ".partial.meta.json")
+        self._fds: dict[str, int] = {}
+
+    def open(self, *, resume: bool, restart: bool, summary: Summary) -> int:
+        """Prepare the partial files; return the first row number still to do."""
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.rejects.parent.mkdir(parents=True, exist_ok=True)
+        interrupted = self.meta_path.exists() or self.out_partial.exists()
+        start = 0
+        if interrupted and not (resume or restart):
+            raise ResumeError(
+                f"{self.out_partial} is left from an interrupted run: rerun with --resume to "
+                "continue it, or --restart to discard it"
+            )
+        if interrupted and resume:
+            saved = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}
+            if saved != self.meta:
+                changed = sorted(k for k in set(saved) | set(self.meta) if saved.get(k) != self.meta.get(k))
+                raise ResumeError(f"cannot resume: settings differ from the interrupted run ({', '.join(changed)})")
+            outs = _read_whole_lines(self.out_partial)
+            rejs = _read_whole_lines(self.rej_partial)
+            samples = int(self.meta.get("samples", 1))
+            last = max([r["row"] for r in outs] + [r["row"] for r in rejs], default=-1)
+            if outs and outs[-1]["row"] == last and sum(r["row"] == last for r in outs) < samples:
+                last -= 1  # the last row was cut short: do it again
+            outs = _truncate_to_rows(self.out_partial, outs, last)
+            rejs = _truncate_to_rows(self.rej_partial, rejs, last)
+            summary.resumed(outs, rejs)
+            start = last + 1
+        else:
+            for p in (self.out_partial, self.rej_partial):
+                p.unlink(missing_ok=True)
+        self.meta_path.write_text(json.dumps(self.meta))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        self._fds = {"out": os.open(self.out_partial, flags, 0o644), "rej": os.open(self.rej_partial, flags, 0o644)}
+        return start
+
+    def write(self, row: int, result: list[dict[str, Any]] | Reject) -> None:
+        if isinstance(result, Reject):
+            os.write(self._fds["rej"], _dumps(result.to_json()))
+        elif result:
+            os.write(self._fds["out"], b"".join(_dumps(r) for r in result))
+
+    def _close(self) -> None:
+        for fd in self._fds.values():
+            os.fsync(fd)
+            os.close(fd)
+        self._fds = {}
+
+    def abandon(self) -> None:
+        """Leave the partial files for `--resume`."""
+        self._close()
+
+    def commit(self, summary: Summary) -> None:
+        """Give the finished files their real names (atomically)."""
+        self._close()
+        if str(self.output).endswith((".parquet", ".pq")):
+            _jsonl_to_parquet(self.out_partial, self.output)
+            self.out_partial.unlink()
+        else:
+            os.replace(self.out_partial, self.output)
+        os.replace(self.rej_partial, self.rejects)
+        summary_path = self.output.with_name(self.output.name + ".summary.json")
+        tmp = summary_path.with_name(summary_path.name + ".tmp")
+        tmp.write_text(json.dumps(summary.to_json() | {"settings": self.meta}, indent=2))
+        os.replace(tmp, summary_path)
+        self.meta_path.unlink(missing_ok=True)
+
+
+def _jsonl_to_parquet(src: Path, dest: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in src.read_text(encoding="utf-8", errors="surrogatepass").splitlines() if line]
+    tmp = dest.with_name(dest.name + ".tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, dest)

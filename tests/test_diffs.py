@@ -1,0 +1,87 @@
+import difflib
+import re
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits, insertion_diff, resolve
+
+HUNK = re.compile(r"^@@ -\d+,0 \+\d+(,\d+)? @@$")
+
+
+def is_insertion_only(edit: str) -> bool:
+    rows = edit.split("\n")
+    return all(HUNK.match(r) or r.startswith("+") for r in rows) and HUNK.match(rows[0]) is not None
+
+
+lines = st.lists(st.sampled_from(["", "a", "b", "    return x", "+x", "-y", "@@ x"]), max_size=25)
+
+
+@given(lines, st.data())
+@settings(max_examples=300, deadline=None)
+def test_insertion_diff_round_trip(new, data):
+    keep_mask = data.draw(st.lists(st.booleans(), min_size=len(new), max_size=len(new)))
+    old = [line for line, keep in zip(new, keep_mask) if keep]
+    inserted = [not keep for keep in keep_mask]
+    edit = insertion_diff(old, new, inserted)
+    if old == new:
+        assert edit == ""
+        return
+    assert is_insertion_only(edit)
+    base = [insertion_diff([], old)] if old else []
+    assert apply_edits(base) == "".join(x + "\n" for x in old)
+    assert apply_edits(base + [edit]) == "".join(x + "\n" for x in new)
+
+
+def test_matches_difflib_when_difflib_is_insertion_only():
+    old = ["a", "c"]
+    new = ["a", "b", "c", "d", "e"]
+    expected = "\n".join(list(difflib.unified_diff(old, new, n=0, lineterm=""))[2:])
+    assert insertion_diff(old, new) == expected == "@@ -1,0 +2 @@\n+b\n@@ -2,0 +4,2 @@\n+d\n+e"
+
+
+def test_falls_back_when_difflib_replaces():
+    # difflib aligns the long run "b b" first and then sees a deletion of "a".
+    new = ["b", "b", "a", "x", "b", "y", "b"]
+    inserted = [True, True, False, True, False, True, False]
+    old = [x for x, ins in zip(new, inserted) if not ins]
+    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    assert any(tag not in ("equal", "insert") for tag, *_ in ops)
+    edit = insertion_diff(old, new, inserted)
+    assert is_insertion_only(edit)
+    base = f"@@ -0,0 +1,{len(old)} @@\n" + "\n".join("+" + x for x in old)
+    assert apply_edits([base, edit]) == "".join(x + "\n" for x in new)
+
+
+def test_resolve_model_text():
+    text = (
+        "Write f\n" + DIFF_TOKEN + "@@ -0,0 +1,2 @@\n+def f():\n+    return 1\n"
+        + DIFF_TOKEN + "@@ -1,0 +2 @@\n+    ++x\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
+    )
+    r = resolve(text)
+    assert r.program == "def f():\n    ++x\n    return 1\n"
+    assert r.clean and r.edits == 2
+
+
+def test_resolve_strips_exactly_one_plus_and_keeps_minus_code():
+    r = resolve(DIFF_TOKEN + "@@ -0,0 +1,2 @@\n+-1\n++1\n")
+    assert r.program == "-1\n+1\n"
+
+
+def test_resolve_lenient_skips_and_records():
+    text = DIFF_TOKEN + "@@ -0,0 +1 @@\n+a = 1\n" + DIFF_TOKEN + "@@ -5,0 +9 @@\n+b\n" + DIFF_TOKEN + "@@ -1,0 +2 @@\n+c = 2\n"
+    r = resolve(text)
+    assert r.program == "a = 1\nc = 2\n"
+    assert not r.clean and "outside" in r.skipped[0]
+    with pytest.raises(EditError):
+        resolve(text, strict=True)
+
+
+def test_resolve_tolerates_markdown_fences():
+    text = "```\n" + DIFF_TOKEN + "@@ -0,0 +1 @@\n+x = 1\n```\n"
+    assert resolve(text).program == "x = 1\n"
+
+
+def test_apply_edits_rejects_deletions():
+    with pytest.raises(EditError):
+        apply_edits(["@@ -1 +0,0 @@\n-x"])
