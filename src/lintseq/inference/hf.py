@@ -7,10 +7,8 @@ counts sequences and a large k is split across calls. Decoding keeps special tok
 
 from __future__ import annotations
 
-import hashlib
-
 from lintseq.inference.text import cut_at_stop
-from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings
+from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings, batch_seed
 
 
 def _require_torch():
@@ -22,12 +20,6 @@ def _require_torch():
             "the 'hf' backend needs torch and transformers: pip install 'lintseq[hf]'"
         ) from e
     return torch, transformers
-
-
-def batch_seed(seed: int, *parts: object) -> int:
-    """A 31-bit seed from a run seed and what identifies a batch (stable across processes)."""
-    h = hashlib.sha256(repr((seed, *parts)).encode()).digest()
-    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
 
 
 def eos_ids(model, tokenizer) -> list[int]:
@@ -100,6 +92,8 @@ class HFBackend:
         if not self.eos:
             raise ValueError(f"{model}: neither the model nor the tokenizer names an EOS token")
         self.pad_id = choose_pad_id(self.tokenizer, self.eos)
+        # Only a real pad token is dropped from text; a borrowed id may be a genuine token.
+        self.drop = {self.pad_id} if self.pad_id == self.tokenizer.pad_token_id else set()
         cfg = self.model.config
         self.max_positions = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
 
@@ -124,9 +118,7 @@ class HFBackend:
 
     def _run(self, chunk: list[tuple[Request, int]], settings: SamplingSettings, seed: int) -> list[Generation]:
         torch = self.torch
-        enc = self.tokenizer(
-            [r.prompt for r, _ in chunk], return_tensors="pt", padding=True, add_special_tokens=True
-        )
+        enc = self._left_pad([r.prompt for r, _ in chunk])
         width = enc["input_ids"].shape[1]
         if self.max_positions and width + settings.max_new_tokens > self.max_positions:
             raise ValueError(
@@ -153,6 +145,19 @@ class HFBackend:
             ids = self.model.generate(**{k: v.to(self.device) for k, v in enc.items()}, **kwargs)
         return [self._decode(row.tolist(), settings) for row in ids[:, width:].cpu()]
 
+    def _left_pad(self, prompts: list[str]) -> dict:
+        """Left-pad with our own pad id (the tokenizer may have none, or pad == eos)."""
+        torch = self.torch
+        rows = self.tokenizer(prompts, add_special_tokens=True)["input_ids"]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            if r:
+                ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+                mask[i, width - len(r) :] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
     def _decode(self, ids: list[int], settings: SamplingSettings) -> Generation:
         """Text up to the first EOS (or stop string); n_tokens counts through that EOS."""
         eos = set(self.eos)
@@ -161,16 +166,13 @@ class HFBackend:
             kept, n_tokens, reason = ids[:end], end + 1, "stop"
         else:
             kept, n_tokens, reason = ids, len(ids), "length"
-        text = self._text(kept)
-        text, stopped = cut_at_stop(text, settings.stop)
-        if stopped:
-            reason = "stop"
-            if end is None:
-                n_tokens = self._tokens_to_stop(kept, settings.stop)
+        text, stopped = cut_at_stop(self._text(kept), settings.stop)
+        if stopped:  # generate stops on the token that completes a stop string
+            reason, n_tokens = "stop", self._tokens_to_stop(kept, settings.stop)
         return Generation(text, reason, n_tokens)
 
     def _text(self, ids: list[int]) -> str:
-        ids = [t for t in ids if t != self.pad_id]
+        ids = [t for t in ids if t not in self.drop]
         return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def _tokens_to_stop(self, ids: list[int], stops: tuple[str, ...]) -> int:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
+
+
+def batch_seed(seed: int, *parts: object) -> int:
+    """A 31-bit seed from a run seed and what identifies a batch (stable across processes)."""
+    h = hashlib.sha256(repr((seed, *parts)).encode()).digest()
+    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
 
 
 class BackendUnavailable(RuntimeError):

@@ -1,0 +1,102 @@
+"""`lintseq sample`: k completions per benchmark problem from a model, written as JSON Lines."""
+
+from __future__ import annotations
+
+import click
+
+from lintseq.inference.backends import BACKENDS, make_backend
+from lintseq.inference.output import ResumeMismatch
+from lintseq.inference.run import STYLES, sample_benchmark
+from lintseq.inference.types import BackendUnavailable, SamplingSettings
+
+
+def _load_problems(benchmark: str, limit: int | None) -> list:
+    try:
+        from lintseq.evaluation.problems import load_benchmark
+    except ImportError as e:
+        raise click.ClickException(f"benchmarks are not available in this install ({e})") from e
+    try:
+        problems = load_benchmark(benchmark)
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"cannot load benchmark {benchmark!r}: {e}") from e
+    return problems[:limit] if limit is not None else problems
+
+
+def _backend_options(backend: str, opts: dict) -> dict:
+    """The command-line options each backend understands."""
+    if backend == "hf":
+        keys = ("tokenizer", "device", "dtype", "batch_size")
+    elif backend == "vllm":
+        keys = ("tokenizer", "dtype", "seed", "max_model_len")
+    else:
+        keys = ("base_url", "api_key", "tokenizer")
+        opts = {**opts, "concurrency": opts["batch_size"]}
+        keys += ("concurrency",)
+    return {k: opts[k] for k in keys}
+
+
+@click.command(name="sample")
+@click.option("--model", "-m", required=True, help="Model directory or name (for --backend openai: the served model's name).")
+@click.option("--benchmark", "-b", required=True, help="humaneval, mbpp, mbpp-sanitized, or a FILE.jsonl of problems.")
+@click.option("--style", type=click.Choice(STYLES), default="lintseq", show_default=True, help="Prompt style the model was trained on.")
+@click.option("-n", "--num-samples", "n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per problem (k).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Samples file (JSON Lines).")
+@click.option("--backend", type=click.Choice(BACKENDS), default="hf", show_default=True)
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--api-key", default=None, envvar="OPENAI_API_KEY", help="API key for --backend openai [env OPENAI_API_KEY].")
+@click.option("--tokenizer", default=None, help="Tokenizer directory or name, if not the model's (openai: for token counts).")
+@click.option("--temperature", "-t", type=click.FloatRange(min=0), default=0.8, show_default=True, help="0 means greedy.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
+@click.option("--min-p", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option("--stop", multiple=True, help="Extra stop string (repeatable); EOS always stops.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="hf: sequences per generate call; openai: requests in flight.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N problems (smoke runs).")
+@click.option("--device", default="auto", show_default=True, help="hf: cpu, cuda, cuda:N or auto.")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
+@click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="vllm: context length to reserve.")
+@click.option("--overwrite", is_flag=True, help="Start again even if OUTPUT or OUTPUT.partial exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def command(model, benchmark, style, n, output, backend, overwrite, quiet, limit, **opts) -> None:
+    """Sample N completions per problem of a benchmark and write one JSON line per sample.
+
+    Each line has task_id, sample, completion (raw text after the prompt), program (the resolved
+    edit sequence for --style lintseq, the fence-stripped text for baseline), resolved_clean,
+    n_edits, finish_reason, n_tokens and the run's model, backend and settings. Rows go to
+    OUTPUT.partial as problems finish; rerunning the same command after a crash resumes it, and
+    OUTPUT appears only when every problem is done.
+    """
+    try:
+        settings = SamplingSettings(
+            n=n,
+            temperature=opts["temperature"],
+            top_p=opts["top_p"],
+            min_p=opts["min_p"],
+            max_new_tokens=opts["max_new_tokens"],
+            stop=tuple(opts["stop"]),
+            seed=opts["seed"],
+        )
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+    if backend == "openai" and not opts["base_url"]:
+        raise click.UsageError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+    problems = _load_problems(benchmark, limit)
+    if not problems:
+        raise click.ClickException(f"benchmark {benchmark!r} has no problems")
+    try:
+        engine = make_backend(backend, model, **_backend_options(backend, opts))
+        stats = sample_benchmark(
+            problems, engine, settings, style=style, out=output, model=model,
+            benchmark=benchmark, overwrite=overwrite, progress=not quiet,
+        )
+    except (BackendUnavailable, FileExistsError, ResumeMismatch, ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    mean = stats.tokens / stats.samples if stats.samples else 0.0
+    finish = ", ".join(f"{k} {v}" for k, v in sorted(stats.finish.items())) or "-"
+    click.echo(
+        f"{output}: {stats.problems} problems x {n} samples"
+        + (f" ({stats.resumed} problems resumed)" if stats.resumed else "")
+        + f"; this run: {stats.samples} samples, {stats.clean} resolved clean, "
+        f"mean {mean:.1f} tokens, finish: {finish}"
+    )

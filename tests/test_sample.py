@@ -1,0 +1,298 @@
+"""`lintseq sample` and the transformers backend, on a tiny GPT-2 built here (no downloads)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lintseq.diffs import resolve
+from lintseq.inference.backends import make_backend
+from lintseq.inference.hf import HFBackend
+from lintseq.inference.output import ResumeMismatch, partial_path
+from lintseq.inference.run import sample_benchmark
+from lintseq.inference.text import cut_at_stop, strip_fences, to_program
+from lintseq.inference.types import BackendUnavailable, Request, SamplingSettings
+from tiny_lm import DIFF, EOS, build_model, save_tiny, token_id, train_tokenizer
+
+# The constant-distribution model emits "x" (p=.51), "<|diff|>" (p=.31) or EOS (p=.19).
+LOGITS = {"x": 0.0, DIFF: -0.5, EOS: -1.0}
+
+
+@dataclass
+class Problem:
+    task_id: str
+    prompt: str
+
+    def prompt_for(self, style: str) -> str:
+        return self.prompt + ("\n" + DIFF if style == "lintseq" else "\n")
+
+
+PROBLEMS = [Problem(f"T/{i}", f"Write a function f{i} that returns {i}.") for i in range(4)]
+
+
+def const(diff_special: bool) -> HFBackend:
+    tok = train_tokenizer(diff_special=diff_special)
+    return HFBackend("const", model_obj=build_model(tok, LOGITS), tokenizer_obj=tok, device="cpu", batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def const_backend() -> HFBackend:
+    return const(diff_special=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return save_tiny(tmp_path_factory.mktemp("tiny") / "model", diff_special=True, next_token_logits=LOGITS)
+
+
+def settings(**kw) -> SamplingSettings:
+    return SamplingSettings(**{"n": 4, "temperature": 1.0, "max_new_tokens": 12, "seed": 7, **kw})
+
+
+def expected_tokens(text: str, reason: str) -> int:
+    return text.count("x") + text.count(DIFF) + (reason == "stop")
+
+
+@pytest.mark.parametrize("diff_special", [False, True], ids=["diff-added", "diff-special"])
+def test_decode_keeps_diff_drops_eos_and_pad(diff_special):
+    b = const(diff_special)
+    x, diff, eos = (token_id(b.tokenizer, t) for t in ("x", DIFF, EOS))
+    g = b._decode([x, diff, x, eos, b.pad_id, b.pad_id], settings())
+    assert (g.text, g.finish_reason, g.n_tokens) == (f"x{DIFF}x", "stop", 4)
+    g = b._decode([diff, x, x], settings())
+    assert (g.text, g.finish_reason, g.n_tokens) == (f"{DIFF}xx", "length", 3)
+
+
+def test_pad_is_never_eos():
+    tok = train_tokenizer()
+    tok.pad_token = EOS  # the pitfall: pad == eos empties generate's output
+    b = HFBackend("t", model_obj=build_model(tok, LOGITS), tokenizer_obj=tok, device="cpu")
+    assert b.pad_id not in b.eos
+    out = b.generate([Request("a", 8, 1)], settings(n=8, max_new_tokens=6))[0]
+    assert any(g.text for g in out)
+
+
+def test_samples_and_token_counts(const_backend):
+    out = const_backend.generate([Request("def f():", 4, 1), Request("a longer prompt here", 4, 2)], settings())
+    gens = [g for gs in out for g in gs]
+    assert [len(gs) for gs in out] == [4, 4]
+    for g in gens:
+        assert set(g.text.replace(DIFF, "")) <= {"x"}
+        assert g.n_tokens == expected_tokens(g.text, g.finish_reason)
+        assert g.finish_reason == "stop" or g.n_tokens == 12
+    assert any(g.finish_reason == "stop" for g in gens)
+    assert any(DIFF in g.text for g in gens)
+
+
+def test_min_p_top_p_and_greedy_are_applied(const_backend):
+    # min_p 0.5 drops EOS (.19 < .5 * .51): nothing stops early.
+    out = const_backend.generate([Request("a", 8, 3)], settings(n=8, min_p=0.5))[0]
+    assert all(g.finish_reason == "length" and g.n_tokens == 12 for g in out)
+    assert any(DIFF in g.text for g in out)
+    # top_p 0.4 keeps only "x".
+    out = const_backend.generate([Request("a", 3, 3)], settings(n=3, top_p=0.4))[0]
+    assert [g.text for g in out] == ["x" * 12] * 3
+    out = const_backend.generate([Request("a", 3, 3)], settings(n=3, temperature=0.0))[0]
+    assert [(g.text, g.n_tokens) for g in out] == [("x" * 12, 12)] * 3
+
+
+def test_stop_strings_cut_and_count(const_backend):
+    out = const_backend.generate([Request("a", 8, 5)], settings(n=8, stop=(DIFF,), max_new_tokens=30))[0]
+    for g in out:
+        assert DIFF not in g.text and set(g.text) <= {"x"}
+        # the token that completed the stop string (or the EOS) counts, nothing after it
+        assert g.n_tokens == len(g.text) + 1 or (g.finish_reason == "length" and g.n_tokens == 30)
+
+
+def test_seed_reproducible(const_backend):
+    reqs = [Request("a", 4, 11), Request("b", 4, 12)]
+    first = const_backend.generate(reqs, settings())
+    again = const_backend.generate(reqs, settings())
+    other = const_backend.generate([Request("a", 4, 99), Request("b", 4, 98)], settings())
+    assert first == again
+    assert first != other
+
+
+def read(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_rows_resolve_and_record_the_run(const_backend, tmp_path):
+    out = tmp_path / "s.jsonl"
+    stats = sample_benchmark(PROBLEMS[:3], const_backend, settings(n=2), style="lintseq", out=str(out),
+                             model="const", benchmark="toy", progress=False)
+    rows = read(out)
+    assert stats.samples == 6 and not partial_path(out).exists()
+    assert [(r["task_id"], r["sample"]) for r in rows] == [(p.task_id, i) for p in PROBLEMS[:3] for i in (0, 1)]
+    for r in rows:
+        res = resolve(r["completion"])
+        assert (r["program"], r["resolved_clean"], r["n_edits"]) == (res.program, res.clean, res.edits)
+        assert r["n_tokens"] == expected_tokens(r["completion"], r["finish_reason"])
+        assert (r["model"], r["backend"], r["style"], r["benchmark"]) == ("const", "hf", "lintseq", "toy")
+        assert r["settings"]["n"] == 2 and r["settings"]["seed"] == 7
+    with pytest.raises(FileExistsError):
+        sample_benchmark(PROBLEMS[:3], const_backend, settings(n=2), style="lintseq", out=str(out),
+                         model="const", benchmark="toy", progress=False)
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class CrashingBackend:
+    """Delegates to a real backend and dies on a chosen call (a killed run)."""
+
+    def __init__(self, inner, die_on_call: int):
+        self.inner, self.die_on_call, self.calls = inner, die_on_call, 0
+        self.name = inner.name
+
+    def problems_per_call(self, n):
+        return self.inner.problems_per_call(n)
+
+    def generate(self, requests, s):
+        self.calls += 1
+        if self.calls == self.die_on_call:
+            raise Crash
+        return self.inner.generate(requests, s)
+
+
+@pytest.mark.parametrize("batch_size", [2, 4])
+def test_crash_then_resume_equals_uninterrupted(const_backend, tmp_path, batch_size):
+    b = const_backend
+    b.batch_size = batch_size
+    try:
+        args = dict(style="lintseq", model="const", benchmark="toy", progress=False)
+        full = tmp_path / "full.jsonl"
+        sample_benchmark(PROBLEMS, b, settings(n=2), out=str(full), **args)
+        out = tmp_path / "resumed.jsonl"
+        with pytest.raises(Crash):
+            sample_benchmark(PROBLEMS, CrashingBackend(b, 2), settings(n=2), out=str(out), **args)
+        assert not out.exists()  # no half-written file under the final name
+        done = read(partial_path(out))
+        assert 0 < len(done) < 8
+        with pytest.raises(ResumeMismatch):
+            sample_benchmark(PROBLEMS, b, settings(n=2, seed=8), out=str(out), **args)
+        stats = sample_benchmark(PROBLEMS, b, settings(n=2), out=str(out), **args)
+        assert stats.resumed == len(done) // 2
+        assert out.read_text() == full.read_text()
+    finally:
+        b.batch_size = 8
+
+
+def test_torn_partial_line_is_dropped_and_resampled(const_backend, tmp_path):
+    b = const_backend
+    b.batch_size = 2  # one problem per call, so a resampled problem is seeded as before
+    try:
+        args = dict(style="baseline", model="const", benchmark="toy", progress=False)
+        full = tmp_path / "full.jsonl"
+        sample_benchmark(PROBLEMS, b, settings(n=2), out=str(full), **args)
+        lines = full.read_text().splitlines(keepends=True)
+        out = tmp_path / "out.jsonl"
+        # two whole problems, then one row of the third and half of its second row
+        partial_path(out).write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2])
+        stats = sample_benchmark(PROBLEMS, b, settings(n=2), out=str(out), **args)
+        assert stats.resumed == 2 and stats.samples == 4
+        assert out.read_text() == full.read_text()
+    finally:
+        b.batch_size = 8
+
+
+def test_bad_style_and_duplicate_ids(const_backend, tmp_path):
+    with pytest.raises(ValueError, match="style"):
+        sample_benchmark(PROBLEMS, const_backend, settings(), style="chat", out=str(tmp_path / "a"),
+                         model="m", benchmark="b", progress=False)
+    with pytest.raises(ValueError, match="duplicate"):
+        sample_benchmark(PROBLEMS + PROBLEMS[:1], const_backend, settings(), style="lintseq",
+                         out=str(tmp_path / "b"), model="m", benchmark="b", progress=False)
+
+
+def test_settings_validation():
+    for bad in (dict(n=0), dict(temperature=-1), dict(top_p=0), dict(min_p=1.0), dict(stop=("",))):
+        with pytest.raises(ValueError):
+            SamplingSettings(**bad)
+
+
+def test_vllm_missing_is_a_clear_error():
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(BackendUnavailable, match=r"pip install 'lintseq\[vllm\]'"):
+            make_backend("vllm", "some/model")
+    else:  # pragma: no cover
+        pytest.skip("vllm is installed")
+
+
+def test_hf_loads_a_saved_model(tiny_dir):
+    b = make_backend("hf", str(tiny_dir), device="cpu", batch_size=4, dtype="float32")
+    out = b.generate([Request("hi", 2, 1)], settings(n=2))[0]
+    assert all(g.n_tokens == expected_tokens(g.text, g.finish_reason) for g in out)
+
+
+# -- text helpers ----------------------------------------------------------------------------------
+
+@given(st.text(alphabet="ab\n<|>", max_size=40), st.lists(st.text(alphabet="ab\n", min_size=1, max_size=3), max_size=3))
+def test_cut_at_stop_is_the_shortest_prefix_without_stops(text, stops):
+    cut, stopped = cut_at_stop(text, stops)
+    assert text.startswith(cut)
+    assert not any(s in cut for s in stops)
+    assert stopped == (cut != text or any(s in text for s in stops))
+    if stopped:
+        assert any(text[len(cut):].startswith(s) for s in stops)
+
+
+def test_strip_fences():
+    assert strip_fences("def f():\n    return 1\n") == "def f():\n    return 1\n"
+    text = "Here:\n```python\ndef f():\n    return 1\n```\nand\n```\nx = 2\n```\nbye"
+    assert strip_fences(text) == "def f():\n    return 1\nx = 2\n"
+    assert strip_fences("```python\ndef f():\n    return") == "def f():\n    return\n"
+
+
+def test_to_program_styles():
+    diff = "@@ -0,0 +1,2 @@\n+def f():\n+    return 1\n" + DIFF + "@@ -2,0 +3 @@\n+print(f())\n" + DIFF + "\n"
+    assert to_program("lintseq", diff) == ("def f():\n    return 1\nprint(f())\n", True, 2)
+    program, clean, _ = to_program("lintseq", diff + "@@ -9,0 +9 @@\n+oops\n")
+    assert program == "def f():\n    return 1\nprint(f())\n" and not clean
+    assert to_program("baseline", "```python\nx = 1\n```") == ("x = 1\n", True, None)
+    with pytest.raises(ValueError):
+        to_program("chat", "x")
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+def test_cli_humaneval_smoke_and_resume(tiny_dir, tmp_path):
+    pytest.importorskip("lintseq.evaluation.problems")
+    from lintseq.cli import main
+
+    out = tmp_path / "he.jsonl"
+    cmd = ["sample", "--model", str(tiny_dir), "--benchmark", "humaneval", "--limit", "3", "-n", "2",
+           "--max-new-tokens", "8", "--device", "cpu", "-o", str(out), "-q", "--seed", "3"]
+    res = CliRunner().invoke(main, cmd)
+    assert res.exit_code == 0, res.output
+    rows = read(out)
+    assert [(r["task_id"], r["sample"]) for r in rows] == [(f"HumanEval/{i}", s) for i in range(3) for s in (0, 1)]
+    assert all(r["n_tokens"] == expected_tokens(r["completion"], r["finish_reason"]) <= 8 for r in rows)
+    assert all(r["program"] == resolve(r["completion"]).program for r in rows)
+    res = CliRunner().invoke(main, cmd)
+    assert res.exit_code != 0 and "--overwrite" in res.output
+    first = out.read_text()
+    res = CliRunner().invoke(main, cmd + ["--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert out.read_text() == first  # same seed, same samples
+
+
+def test_cli_errors(tmp_path):
+    from lintseq.cli import main
+
+    res = CliRunner().invoke(main, ["sample", "-m", "x", "-b", "humaneval", "-o", str(tmp_path / "o"),
+                                    "--backend", "openai"])
+    assert res.exit_code != 0 and "--base-url" in res.output
+    res = CliRunner().invoke(main, ["sample", "-m", "x", "-b", "humaneval", "-o", str(tmp_path / "o"),
+                                    "--top-p", "0"])
+    assert res.exit_code != 0 and "top-p" in res.output
