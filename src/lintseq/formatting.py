@@ -1,0 +1,234 @@
+"""Training rows in TRL's prompt/completion form (SPEC section 5).
+
+LintSeq text is `{instruction}\\n<|diff|>{edit 1}\\n<|diff|>...{edit n}\\n<|diff|>\\n<|diff|>{eos}`
+and baseline text is `{instruction}\\n{program}{eos}`. The prompt ends exactly where sampling
+starts (`prompt_for`), so the prompts `lintseq sample` sends match the ones trained on. EOS is
+not written here: TRL appends `tokenizer.eos_token` to every completion, once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal
+
+from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits
+from lintseq.units import normalize
+
+Style = Literal["lintseq", "baseline"]
+STYLES: tuple[str, ...] = ("lintseq", "baseline")
+PROVENANCE = ("id", "sample", "seed", "n_edits")
+
+
+class FormatError(ValueError):
+    """A row that cannot become a training example; the message is the reject reason."""
+
+
+def prompt_for(instruction: str, style: Style, chat_tokenizer: Any = None) -> str:
+    """The text a model is trained to continue, and is given at sampling time.
+
+    With `chat_tokenizer`, the instruction is rendered as one user turn with the generation
+    prompt; LintSeq then appends `<|diff|>` directly (the template already ends the turn).
+    """
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)}")
+    if chat_tokenizer is not None:
+        head = chat_tokenizer.apply_chat_template(
+            [{"role": "user", "content": instruction}], tokenize=False, add_generation_prompt=True
+        )
+        return head + DIFF_TOKEN if style == "lintseq" else head
+    return instruction + "\n" + DIFF_TOKEN if style == "lintseq" else instruction + "\n"
+
+
+def lintseq_completion(edits: list[str]) -> str:
+    """Edits joined by `\\n<|diff|>`, closed by one empty edit (the release's terminator)."""
+    return "".join(edit + "\n" + DIFF_TOKEN for edit in edits) + "\n" + DIFF_TOKEN
+
+
+def _edit_path(row: dict) -> list[str]:
+    path = row.get("edit_path")
+    if not isinstance(path, list) or not all(isinstance(e, str) for e in path):
+        raise FormatError("edit_path missing or not a list of strings")
+    if not path:
+        raise FormatError("edit_path is empty")
+    if any(DIFF_TOKEN in e for e in path):
+        raise FormatError(f"program contains {DIFF_TOKEN}")
+    try:
+        apply_edits(path)
+    except EditError as exc:
+        raise FormatError(f"edit_path does not replay: {exc}") from None
+    return path
+
+
+def _text_field(row: dict, name: str) -> str:
+    value = row.get(name)
+    if not isinstance(value, str):
+        raise FormatError(f"field {name!r} missing or not a string")
+    return value
+
+
+def format_row(
+    row: dict,
+    style: Style,
+    *,
+    instruction_field: str = "instruction",
+    code_field: str = "response",
+    chat_tokenizer: Any = None,
+) -> dict:
+    """One training row: `prompt`, `completion`, `style` and the row's provenance fields.
+
+    Baseline rows built from `generate` output take the program from the replayed edits, so
+    both styles are trained on exactly the same programs.
+    """
+    instruction = _text_field(row, instruction_field)
+    if DIFF_TOKEN in instruction:
+        raise FormatError(f"instruction contains {DIFF_TOKEN}")
+    if style == "lintseq":
+        completion = lintseq_completion(_edit_path(row))
+    elif style == "baseline":
+        completion = apply_edits(_edit_path(row)) if "edit_path" in row else normalize(
+            _text_field(row, code_field)
+        )
+        if not completion.strip():
+            raise FormatError("empty program")
+        if DIFF_TOKEN in completion:
+            raise FormatError(f"program contains {DIFF_TOKEN}")
+    else:
+        raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)}")
+    out = {
+        "prompt": prompt_for(instruction, style, chat_tokenizer),
+        "completion": completion,
+        "style": style,
+    }
+    out.update({k: row[k] for k in PROVENANCE if k in row})
+    return out
+
+
+@dataclass
+class FormatStats:
+    """What a `format_file` run did with each input line."""
+
+    read: int = 0
+    written: int = 0
+    duplicates: int = 0
+    rejected: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        parts = [f"read {self.read}", f"wrote {self.written}"]
+        if self.duplicates:
+            parts.append(f"skipped {self.duplicates} extra samples (baseline keeps one per program)")
+        if self.rejected:
+            parts.append(f"rejected {sum(self.rejected.values())}")
+        return ", ".join(parts)
+
+
+def read_rows(path: str | Path) -> Iterator[tuple[int, dict | None, str]]:
+    """(line number, row or None, raw text) for JSON Lines; Parquet rows get their index."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for n, row in enumerate(pq.read_table(path).to_pylist(), 1):
+            yield n, row, json.dumps(row, ensure_ascii=False, default=str)
+        return
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                yield n, None, line
+                continue
+            yield n, row if isinstance(row, dict) else None, line
+
+
+def _is_extra_sample(row: dict) -> bool:
+    """`generate` writes s samples per program; the baseline needs the program once."""
+    return "edit_path" in row and row.get("sample", 0) != 0
+
+
+class AtomicJsonl:
+    """Lines go to a temp file that replaces `path` only when the writer closes cleanly."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
+        self.fh = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, row: dict) -> None:
+        self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def __enter__(self) -> "AtomicJsonl":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.fh.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)
+
+
+def format_rows(
+    rows: Iterable[tuple[int, dict | None, str]],
+    style: Style,
+    **kwargs: Any,
+) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line, training row, None) or (line, None, reject reason) or (line, None, None) for a skip."""
+    for n, row, _raw in rows:
+        if row is None:
+            yield n, None, "not a JSON object"
+            continue
+        if style == "baseline" and _is_extra_sample(row):
+            yield n, None, None
+            continue
+        try:
+            yield n, format_row(row, style, **kwargs), None
+        except FormatError as exc:
+            yield n, None, str(exc)
+
+
+def format_file(
+    src: str | Path,
+    dst: str | Path,
+    style: Style,
+    *,
+    rejects: str | Path | None = None,
+    **kwargs: Any,
+) -> FormatStats:
+    """Format `src` into `dst` (JSON Lines); rejected lines go to `rejects` with their reason."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)}")
+    rejects = Path(rejects) if rejects else Path(str(dst) + ".rejects.jsonl")
+    stats = FormatStats()
+    raw_by_line: dict[int, str] = {}
+
+    def tracked() -> Iterator[tuple[int, dict | None, str]]:
+        for item in read_rows(src):
+            stats.read += 1
+            raw_by_line[item[0]] = item[2]
+            yield item
+
+    rejected_rows: list[dict] = []
+    with AtomicJsonl(dst) as out:
+        for n, row, reason in format_rows(tracked(), style, **kwargs):
+            raw = raw_by_line.pop(n, "")
+            if row is not None:
+                out.write(row)
+                stats.written += 1
+            elif reason is None:
+                stats.duplicates += 1
+            else:
+                stats.rejected[reason.split(":")[0]] += 1
+                rejected_rows.append({"line": n, "reason": reason, "raw": raw.rstrip("\n")})
+    if rejected_rows:
+        with AtomicJsonl(rejects) as bad:
+            for r in rejected_rows:
+                bad.write(r)
+    return stats
