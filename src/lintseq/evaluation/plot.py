@@ -1,0 +1,53 @@
+"""pass@k against k, one line per run (e.g. baseline vs LintSeq), from score documents."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+
+def curve_points(scores: dict) -> tuple[list[int], list[float]]:
+    """(k, pass@k) from a score document: its full `curve` when present, else its pass@k keys."""
+    if scores.get("curve"):
+        pts = sorted((int(k), float(v)) for k, v in scores["curve"].items())
+    else:
+        pts = sorted((int(key[5:]), float(v)) for key, v in scores.items() if key.startswith("pass@"))
+    return [k for k, _ in pts], [v for _, v in pts]
+
+
+def plot_pass_at_k(runs: Sequence[dict], path: str | Path, title: str | None = None) -> None:
+    """Write a PNG (atomically) with one pass@k curve per score document in `runs`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    top = 1
+    for run in runs:
+        ks, vs = curve_points(run)
+        if not ks:
+            continue
+        top = max(top, ks[-1])
+        ax.plot(ks, [100 * v for v in vs], marker="o" if len(ks) <= 20 else None, label=run.get("label", "run"))
+    ax.set_xscale("log", base=2) if top >= 8 else None
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("pass@k (%)")
+    bench = {r.get("benchmark") for r in runs if r.get("benchmark")}
+    ax.set_title(title or (f"pass@k on {', '.join(sorted(bench))}" if bench else "pass@k"))
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
