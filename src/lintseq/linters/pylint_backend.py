@@ -1,0 +1,135 @@
+"""The `pylint` backend: the authors' release decisions, with one linter kept alive.
+
+The release (pylintseq) writes every state to a temp file and runs `pylint` on it from
+scratch: about 40 ms a call, most of it building a linter and loading every checker. Here the
+`PyLinter` is built once per process and each program is checked from a string, which is
+the same analysis without the start-up, the file and the config lookup.
+
+Decisions kept from the release (SPEC section 4): `--disable=C,R`; E and F messages count,
+plus W0311 (bad-indentation) and W0231 (super-init-not-called); a syntax error whose message
+says "... on line N" (an empty block, an unmatched bracket) blames line N, the release's
+parse of the message; a message with no line blames the last line (the release's
+`rm[int(line) - 1]` with line 0). Decisions changed: E0401 and E0611 (they depend on which
+packages are installed) do not count, no config file is read, and nothing is written to disk.
+
+Needs `pylint==3.2.6` and `astroid==3.2.4` (`pip install 'lintseq[pylint]'`); it uses two
+private `PyLinter` methods (`_astroid_module_checker`, `_lint_file`) of that version.
+"""
+
+from __future__ import annotations
+
+import astroid
+from astroid import MANAGER
+from astroid.context import _invalidate_cache
+from astroid.inference_tip import clear_inference_tip_cache
+from isort.place import module_with_reason
+from pylint.config.config_initialization import _config_initialization
+from pylint.lint import PyLinter
+from pylint.reporters import CollectingReporter
+from pylint.typing import FileItem
+
+from lintseq.linters import Linter, register
+
+#: The release's command line, minus the output-format flags it parsed text with.
+RELEASE_FLAGS = (
+    "--disable=C,R",
+    "--reports=n",
+    "--score=n",
+    "--unsafe-load-any-extension=y",
+    "--generated-members=cv2.*",
+)
+#: Environment-independent results and no stats pickled to the user's home.
+OUR_FLAGS = ("--persistent=n", "--jobs=1", "--disable=import-error,no-name-in-module")
+
+COUNTED_WARNINGS = frozenset({"W0311", "W0231"})
+IGNORED = frozenset({"E0401", "E0611"})
+
+MODNAME = "lintseq_program"
+FILEPATH = "lintseq_program.py"
+
+
+def counts(msg_id: str) -> bool:
+    """The release's filter: E and F messages plus two warnings, less the environment ones."""
+    if msg_id in IGNORED:
+        return False
+    return msg_id[:1] in ("E", "F") or msg_id in COUNTED_WARNINGS
+
+
+def blamed_line(msg_id: str, line: int | None, text: str, last: int) -> int:
+    """The line the release deletes for one message."""
+    if msg_id == "E0001" and "on line" in text:
+        # The release takes the last word before the final "(": "... on line N (file, line M)".
+        word = text[: text.rfind("(")].rstrip().split(" ")[-1]
+        if word.isdigit():
+            return int(word)
+    if not line:
+        return last
+    return line
+
+
+def build_linter(extra_flags: tuple[str, ...] = ()) -> PyLinter:
+    """A configured `PyLinter` with the standard checkers and no config file."""
+    linter = PyLinter()
+    linter.load_default_plugins()
+    # config_file=None: parse only these flags; no pylintrc/pyproject.toml lookup.
+    rest = _config_initialization(
+        linter,
+        [*RELEASE_FLAGS, *OUR_FLAGS, *extra_flags],
+        CollectingReporter(),
+        config_file=None,
+    )
+    if rest:
+        raise ValueError(f"unexpected pylint arguments: {rest}")
+    return linter
+
+
+class PylintLinter(Linter):
+    name = "pylint"
+
+    def __init__(self, extra_flags: tuple[str, ...] = ()) -> None:
+        self.linter = build_linter(extra_flags)
+        self.reporter: CollectingReporter = self.linter.reporter  # type: ignore[assignment]
+
+    def messages(self, source: str) -> list[tuple[str, int | None, str]]:
+        """All messages pylint emits for `source`: (msg_id, line, text), before the filter."""
+        linter = self.linter
+        self.reporter.reset()
+        linter.initialize()
+        try:
+            with linter._astroid_module_checker() as check:
+                linter.set_current_module(MODNAME, FILEPATH)
+                module = linter.get_ast(FILEPATH, MODNAME, data=source)
+                if module is not None:
+                    linter._lint_file(FileItem(MODNAME, FILEPATH, MODNAME), module, check)
+        except astroid.AstroidError as exc:  # what pylint's own loop turns into F0002
+            linter.add_message("astroid-error", args=(FILEPATH, repr(exc)))
+        finally:
+            self._forget()
+        found = [(m.msg_id, m.line, m.msg) for m in self.reporter.messages]
+        self.reporter.reset()
+        return found
+
+    def error_lines(self, source: str) -> set[int]:
+        last = max(1, source.count("\n") + (0 if source.endswith("\n") else 1))
+        return {
+            blamed_line(msg_id, line, text, last)
+            for msg_id, line, text in self.messages(source)
+            if counts(msg_id)
+        }
+
+    def _forget(self) -> None:
+        """Drop this program's tree and the caches that would keep it (stale results, memory).
+
+        pylint's import checker builds a fresh isort config per module, so isort's
+        `place_module` cache never hits across programs; it would only hold 1,000 configs.
+        """
+        MANAGER.astroid_cache.pop(MODNAME, None)
+        clear_inference_tip_cache()
+        _invalidate_cache()
+        module_with_reason.cache_clear()
+
+    def close(self) -> None:
+        self._forget()
+
+
+register("pylint", PylintLinter)
