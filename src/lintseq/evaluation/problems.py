@@ -26,6 +26,7 @@ import ast
 import gzip
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -128,11 +129,18 @@ def load_humaneval() -> list[Problem]:
         return [humaneval_problem(json.loads(line)) for line in fh if line.strip()]
 
 
+def _parse(source: str) -> ast.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # invalid escapes in MBPP's code
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(source)
+
+
 def _called_names(asserts: list[str]) -> list[str]:
     names: list[str] = []
     for line in asserts:
         try:
-            tree = ast.parse(line)
+            tree = _parse(line)
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -145,7 +153,7 @@ def _called_names(asserts: list[str]) -> list[str]:
 def mbpp_entry_point(code: str, asserts: list[str]) -> tuple[str, str]:
     """(name, `def ...:` line) of the reference function the asserts call."""
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except SyntaxError:
         return "", ""
     defs = {

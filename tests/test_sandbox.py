@@ -1,0 +1,195 @@
+"""Hostile programs end as failed samples and harm nothing (the files outside, the evaluator,
+other samples, the network)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from lintseq.evaluation.sandbox import Limits, Sandbox, sandbox_info
+
+LIMITS = Limits(timeout=4.0, memory_mb=1024, max_output=64 << 10)
+
+
+@pytest.fixture(scope="module")
+def box() -> Sandbox:
+    return Sandbox(LIMITS, workers=2)
+
+
+def _procs_of(uids: set[int]) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid in uids:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_isolation_is_reported():
+    info = sandbox_info()
+    assert info.mode in ("namespaces+uid", "namespaces", "none")
+    if info.mode == "none":
+        assert info.detail and not info.network_isolated
+    if os.geteuid() == 0 and info.mode != "none":
+        assert info.mode == "namespaces+uid" and info.unprivileged_uid
+
+
+def test_plain_programs(box):
+    ok, bad, syntax = box.run_many(["print(sum(range(10)))", "assert 1 == 2", "def f(:\n"])
+    assert ok.passed and ok.status == "passed" and ok.exit_code == 0 and "45" in ok.output
+    assert not bad.passed and bad.status == "failed" and "AssertionError" in bad.output
+    assert not syntax.passed and "SyntaxError" in syntax.output
+
+
+@pytest.mark.parametrize(
+    "program",
+    ["import os\nos._exit(0)\nassert False\n", "import sys\nsys.exit(0)\n", "raise SystemExit\n",
+     "import os, sys\nsys.stdout.flush()\nos.close(1)\nos._exit(0)\n"],
+)
+def test_exiting_early_is_not_passing(box, program):
+    res = box.run(program + "\nprint('tests ran')\n")
+    assert not res.passed and res.status == "failed"
+
+
+def test_hostile_batch(box, tmp_path):
+    """All hostile programs in one run: each fails, the run goes on, a harmless one passes."""
+    canary = tmp_path / "canary.txt"
+    canary.write_text("precious\n")
+    # a second canary outside /tmp (which the sandbox covers with its own tmpfs): only the
+    # unprivileged uid protects it, and the program can see it
+    outside = Path(__file__).parent / f".canary-{os.getpid()}"
+    outside.write_text("precious\n")
+    outside.chmod(0o644)
+    try:
+        files = f"""
+import os, shutil
+print('sees outside canary:', os.path.exists({str(outside)!r}))
+for path in ({str(canary)!r}, {str(outside)!r}):
+    try:
+        os.remove(path)
+    except OSError as e:
+        print('remove', e)
+    try:
+        open(path, 'w').write('owned')
+    except OSError as e:
+        print('write', e)
+shutil.rmtree({str(tmp_path)!r}, ignore_errors=True)
+open({str(outside.parent / 'new-file-from-sample')!r}, 'w').write('x')
+"""
+        programs = {
+            "files": files,
+            "fork_bomb": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+            "memory": "x = bytearray(50 * 1024 ** 3)\n",
+            "forever": "while True:\n    pass\n",
+            "print_gigabytes": "import sys\nwhile True:\n    sys.stdout.write('x' * 1_000_000)\n",
+            "kill_parent": "import os\nos.kill(os.getppid(), 9)\n",
+            "kill_everything": "import os, signal\nos.kill(-1, signal.SIGKILL)\n",
+            "harmless": "assert sorted([3, 1, 2]) == [1, 2, 3]\n",
+        }
+        results = dict(zip(programs, box.run_many(programs.values())))
+        assert canary.read_text() == "precious\n"
+        assert outside.read_text() == "precious\n"
+        assert not (outside.parent / "new-file-from-sample").exists()
+        for name, res in results.items():
+            if name == "harmless":
+                assert res.passed, res
+            else:
+                assert not res.passed, (name, res)
+        assert results["forever"].status == "timeout"
+        assert results["forever"].duration < LIMITS.timeout + 3
+        assert results["print_gigabytes"].status == "output_limit"
+        assert len(results["print_gigabytes"].output) <= LIMITS.max_output
+        assert results["memory"].status == "failed" and "MemoryError" in results["memory"].output
+        assert results["fork_bomb"].status in ("timeout", "killed")
+        if box.info.mode == "namespaces+uid":
+            assert "sees outside canary: True" in results["files"].output
+        # nothing the samples started is still running
+        uids = set()
+        while not box._slots.empty():
+            uids.add(box._slots.get())
+        for uid in uids:
+            box._slots.put(uid)
+        if None not in uids:
+            assert _procs_of(uids) == []
+        # and the evaluator still works
+        assert box.run("print('still here')").passed
+    finally:
+        outside.unlink(missing_ok=True)
+        (outside.parent / "new-file-from-sample").unlink(missing_ok=True)
+
+
+def _listener():
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    hits: list[bytes] = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    hits.append(conn.recv(100) or b"<connected>")
+                except OSError:
+                    hits.append(b"<connected>")
+        srv.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return srv.getsockname()[1], hits, stop, thread
+
+
+def _reach(port: int) -> str:
+    return textwrap.dedent(
+        f"""
+        import socket
+        s = socket.create_connection(('127.0.0.1', {port}), timeout=2)
+        s.sendall(b'hello from the sample')
+        s.close()
+        """
+    )
+
+
+def test_network_is_unreachable(box):
+    if not box.info.network_isolated:
+        pytest.skip(f"no network isolation on this machine: {box.info.detail}; {box.info.tried}")
+    port, hits, stop, thread = _listener()
+    try:
+        res = box.run(_reach(port))
+    finally:
+        stop.set()
+        thread.join()
+    assert not res.passed
+    assert hits == []
+
+
+def test_network_probe_can_fail():
+    """The same program does reach the listener when isolation is off: the test above is real."""
+    port, hits, stop, thread = _listener()
+    try:
+        res = Sandbox(LIMITS, workers=1, isolation="none").run(_reach(port))
+    finally:
+        stop.set()
+        thread.join()
+    assert res.passed, res
+    assert hits == [b"hello from the sample"]
+
+
+def test_working_directory_is_private_and_empty(box):
+    prog = "import os\nassert os.listdir('.') == []\nopen('scratch.txt', 'w').write('x')\n"
+    first, second = box.run_many([prog, prog])
+    assert first.passed and second.passed
