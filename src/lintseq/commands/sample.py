@@ -7,7 +7,7 @@ import click
 from lintseq.inference.backends import BACKENDS, make_backend
 from lintseq.inference.output import ResumeMismatch
 from lintseq.inference.run import STYLES, sample_benchmark
-from lintseq.inference.types import BackendUnavailable, SamplingSettings
+from lintseq.inference.types import BackendError, BackendUnavailable, SamplingSettings
 
 
 def _load_problems(benchmark: str, limit: int | None) -> list:
@@ -84,13 +84,17 @@ def command(model, benchmark, style, n, output, backend, overwrite, quiet, limit
     problems = _load_problems(benchmark, limit)
     if not problems:
         raise click.ClickException(f"benchmark {benchmark!r} has no problems")
+    if quiet and backend != "openai":
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     try:
         engine = make_backend(backend, model, **_backend_options(backend, opts))
         stats = sample_benchmark(
             problems, engine, settings, style=style, out=output, model=model,
             benchmark=benchmark, overwrite=overwrite, progress=not quiet,
         )
-    except (BackendUnavailable, FileExistsError, ResumeMismatch, ValueError, OSError) as e:
+    except (BackendUnavailable, BackendError, FileExistsError, ResumeMismatch, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
     mean = stats.tokens / stats.samples if stats.samples else 0.0
     finish = ", ".join(f"{k} {v}" for k, v in sorted(stats.finish.items())) or "-"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from lintseq.inference.text import strip_trailing
-from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings
+from lintseq.inference.types import BackendError, BackendUnavailable, Generation, Request, SamplingSettings
 
 INSTALL_HINT = "the 'openai' backend needs the openai client: pip install 'lintseq[openai]'"
 
@@ -43,7 +43,7 @@ def generations_from_response(response, n: int, strip: list[str], count=None) ->
     """Generations from a `Completion`, in choice order; `count(text)` is the fallback token counter."""
     choices = sorted(response.choices, key=lambda c: c.index)
     if len(choices) != n:
-        raise RuntimeError(f"the endpoint returned {len(choices)} choices for n={n}")
+        raise BackendError(f"the endpoint returned {len(choices)} choices for n={n}")
     gens = []
     for c in choices:
         extra = c.model_extra or {}
@@ -78,9 +78,10 @@ class OpenAIBackend:
         max_retries: int = 3,
     ) -> None:
         try:
-            from openai import OpenAI
+            from openai import OpenAI, OpenAIError
         except ImportError as e:
             raise BackendUnavailable(INSTALL_HINT) from e
+        self._error = OpenAIError
         self.model = model
         self.client = OpenAI(base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout, max_retries=max_retries)
         self.concurrency = max(1, concurrency)
@@ -98,7 +99,10 @@ class OpenAIBackend:
         return self.concurrency
 
     def _one(self, request: Request, settings: SamplingSettings) -> list[Generation]:
-        response = self.client.completions.create(**request_kwargs(self.model, settings, request, self.vllm_extras))
+        try:
+            response = self.client.completions.create(**request_kwargs(self.model, settings, request, self.vllm_extras))
+        except self._error as e:
+            raise BackendError(f"{self.client.base_url}: {e}") from e
         return generations_from_response(response, request.n, self._strip, self._count)
 
     def generate(self, requests: list[Request], settings: SamplingSettings) -> list[list[Generation]]:

@@ -17,6 +17,10 @@ class BackendUnavailable(RuntimeError):
     """A backend's optional dependency is not installed (the message says how to install it)."""
 
 
+class BackendError(RuntimeError):
+    """The model server or engine refused or failed a request (the message says why)."""
+
+
 @dataclass(frozen=True)
 class SamplingSettings:
     """Decoding settings shared by all backends; temperature 0 means greedy."""
