@@ -1,0 +1,159 @@
+"""Programs/s per core of `sample_edit_sequence` for each linter, in one run on the same programs.
+
+Absolute times on shared machines drift; the ratios printed at the end hold, because every
+backend is timed in the same run on the same programs. Times are CPU seconds of one process
+(`time.process_time`), so the figure is per core; wall seconds are printed alongside.
+
+    python benchmarks/speed.py                                # fast, none on 400; pylint on 100
+    python benchmarks/speed.py --pylint-subset 100 --release  # and the authors' release too
+
+`--release` times `pylintseq==0.0.2` (the authors' package) the way its CLI calls it, in a
+separate interpreter that has it installed (`--release-python`; create it with
+`python -m venv /tmp/pylintseq-venv && /tmp/pylintseq-venv/bin/pip install pylintseq==0.0.2
+pylint==3.2.6 astroid==3.2.4`). It runs from an empty temp directory so it reads no config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lintseq
+from lintseq.linters import get_linter
+from lintseq.sampler import derive_seed
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CORPUS = HERE / "data" / "stdlib.jsonl"
+DEFAULT_RELEASE_PYTHON = "/tmp/pylintseq-venv/bin/python"
+
+# Runs inside the release's interpreter: programs on stdin (JSON), timings on stdout (JSON).
+RELEASE_SCRIPT = r"""
+import json, sys, time
+import numpy as np, random
+from pylintseq.utils import inflate_edit_path, lintseq_backward_sampling_pythonic, strip_chain_of_thought
+
+job = json.load(sys.stdin)
+def one(code, seed):
+    np.random.seed(seed % 2**32); random.seed(seed)
+    code = strip_chain_of_thought(code)
+    path = lintseq_backward_sampling_pythonic(
+        code, children_per_round=1, top_k=1, max_population_size=1, max_depth=512,
+        indent_bias_sampling_factor=1, ignore_imports=False, ignore_comments=True,
+        ignore_global_defs=True, ignore_init_errors=False)
+    if path is None:
+        return 0
+    return len(inflate_edit_path(code, path[0][0])[1])
+for code, seed in job["warmup"]:
+    one(code, seed)
+cpu, wall, edits, failed = time.process_time(), time.perf_counter(), 0, 0
+for code, seed in job["programs"]:
+    n = one(code, seed)
+    edits += n
+    failed += n == 0
+print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
+                  "edits": edits, "failed": failed}))
+"""
+
+
+def load_corpus(path: Path, field: str) -> list[str]:
+    if not path.exists():
+        if path != DEFAULT_CORPUS:
+            raise SystemExit(f"corpus {path} not found")
+        print(f"mining the stdlib corpus into {path} ...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, str(HERE / "stdlib_corpus.py"), "-n", "400", "-o", str(path)],
+            check=True,
+        )
+    return [json.loads(line)[field] for line in path.read_text().splitlines() if line.strip()]
+
+
+def time_lintseq(codes: list[str], linter: str, warmup: list[str], seed: int) -> dict:
+    """CPU and wall seconds for one sequence per program; linter construction not included."""
+    if linter != "none":
+        get_linter(linter)
+    for code in warmup:
+        lintseq.sample_edit_sequence(code, seed=derive_seed(seed, code), linter=linter)
+    cpu, wall, edits = time.process_time(), time.perf_counter(), 0
+    for code in codes:
+        edits += len(lintseq.sample_edit_sequence(code, seed=derive_seed(seed, code), linter=linter))
+    return {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
+            "edits": edits, "failed": 0}
+
+
+def time_release(codes: list[str], warmup: list[str], seed: int, python: str) -> dict:
+    if not Path(python).exists():
+        raise SystemExit(
+            f"{python} not found; create it with: python -m venv /tmp/pylintseq-venv && "
+            "/tmp/pylintseq-venv/bin/pip install pylintseq==0.0.2 pylint==3.2.6 astroid==3.2.4"
+        )
+    job = {"warmup": [[c, derive_seed(seed, c)] for c in warmup],
+           "programs": [[c, derive_seed(seed, c)] for c in codes]}
+    with tempfile.TemporaryDirectory() as empty:
+        out = subprocess.run([python, "-c", RELEASE_SCRIPT], input=json.dumps(job), cwd=empty,
+                             capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise SystemExit(f"the release failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def row(name: str, n: int, t: dict) -> dict:
+    return {"backend": name, "programs": n, "cpu_s": t["cpu"], "wall_s": t["wall"],
+            "per_s": n / t["cpu"] if t["cpu"] else float("inf"),
+            "ms": 1000 * t["cpu"] / n, "edits": t["edits"] / n, "failed": t["failed"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--field", default="response")
+    ap.add_argument("-n", type=int, default=None, help="programs for fast and none (default all)")
+    ap.add_argument("--pylint-subset", type=int, default=100,
+                    help="programs for pylint and the release: the first N of the same set")
+    ap.add_argument("--release", action="store_true", help="also time pylintseq 0.0.2")
+    ap.add_argument("--release-python", default=DEFAULT_RELEASE_PYTHON)
+    ap.add_argument("--warmup", type=int, default=3, help="untimed programs per backend first")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON")
+    args = ap.parse_args()
+
+    codes = load_corpus(args.corpus, args.field)[: args.n]
+    subset = codes[: args.pylint_subset]
+    warmup = codes[-args.warmup:] if args.warmup else []
+    lines = sum(c.count("\n") for c in codes) / len(codes)
+    print(f"{len(codes)} programs ({lines:.1f} lines on average) from {args.corpus}; "
+          f"pylint subset {len(subset)}; python {sys.version.split()[0]}")
+
+    rows = []
+    for name in ("fast", "none"):
+        rows.append(row(name, len(codes), time_lintseq(codes, name, warmup, args.seed)))
+        rows.append(row(f"{name} (subset)", len(subset), time_lintseq(subset, name, warmup, args.seed)))
+    rows.append(row("pylint (subset)", len(subset), time_lintseq(subset, "pylint", warmup, args.seed)))
+    if args.release:
+        rows.append(row("release 0.0.2 (subset)", len(subset),
+                        time_release(subset, warmup, args.seed, args.release_python)))
+
+    print(f"\n{'backend':<24}{'programs':>9}{'cpu s':>9}{'wall s':>9}{'prog/s':>10}{'ms/prog':>10}{'edits':>7}")
+    for r in rows:
+        print(f"{r['backend']:<24}{r['programs']:>9}{r['cpu_s']:>9.2f}{r['wall_s']:>9.2f}"
+              f"{r['per_s']:>10.1f}{r['ms']:>10.2f}{r['edits']:>7.1f}")
+        if r["failed"]:
+            print(f"{'':<24}({r['failed']} programs returned no edit path)")
+    by = {r["backend"]: r["per_s"] for r in rows}
+    print("\nratios (programs/s, same run; subset rows on the same subset):")
+    print(f"  fast / pylint    {by['fast (subset)'] / by['pylint (subset)']:8.1f}x")
+    print(f"  fast / none      {by['fast'] / by['none']:8.2f}x")
+    if args.release:
+        rel = by["release 0.0.2 (subset)"]
+        print(f"  fast / release   {by['fast (subset)'] / rel:8.1f}x")
+        print(f"  pylint / release {by['pylint (subset)'] / rel:8.1f}x")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
