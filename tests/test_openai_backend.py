@@ -165,3 +165,18 @@ def test_cli_server_error_is_reported(server, tmp_path):
                                     "-b", "humaneval", "--limit", "1", "-o", str(out), "-q"])
     assert res.exit_code != 0 and "no such model" in res.output
     assert not out.exists()
+
+
+def test_cli_no_extra_fields(server, tmp_path):
+    pytest.importorskip("lintseq.evaluation.problems")
+    from lintseq.cli import main
+
+    base = ["sample", "--backend", "openai", "--base-url", server.url, "-m", "served", "-b", "humaneval",
+            "--limit", "1", "-n", "2", "--no-extra-fields", "-q"]
+    res = CliRunner().invoke(main, base + ["-o", str(tmp_path / "a.jsonl"), "--min-p", "0.1"])
+    assert res.exit_code != 0 and "min_p" in res.output
+    res = CliRunner().invoke(main, base + ["-o", str(tmp_path / "b.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert "return_token_ids" not in server.requests[-1]
+    rows = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert [r["n_tokens"] for r in rows] == [None, None]

@@ -296,3 +296,42 @@ def test_cli_errors(tmp_path):
     res = CliRunner().invoke(main, ["sample", "-m", "x", "-b", "humaneval", "-o", str(tmp_path / "o"),
                                     "--top-p", "0"])
     assert res.exit_code != 0 and "top-p" in res.output
+
+
+# -- vLLM: what can be checked without vllm installed ------------------------------------------------
+
+def test_vllm_sampling_params_mapping():
+    from lintseq.inference.vllm_offline import sampling_params_kwargs
+
+    s = SamplingSettings(n=5, temperature=0.6, top_p=0.95, min_p=0.05, max_new_tokens=300, stop=("\nclass",), seed=1)
+    kw = sampling_params_kwargs(s, Request("p", 5, 42))
+    assert kw == dict(n=5, temperature=0.6, top_p=0.95, min_p=0.05, seed=42, max_tokens=300,
+                      skip_special_tokens=False, include_stop_str_in_output=False, stop=["\nclass"])
+    greedy = sampling_params_kwargs(SamplingSettings(n=5, temperature=0.0), Request("p", 5, 1))
+    assert (greedy["n"], greedy["temperature"], greedy["top_p"], greedy["min_p"]) == (1, 0.0, 1.0, 0.0)
+    assert "stop" not in greedy
+
+
+def test_vllm_outputs_to_generations():
+    from types import SimpleNamespace as NS
+
+    from lintseq.inference.vllm_offline import generations_from_output
+
+    out = NS(outputs=[NS(index=1, text=f"b{EOS}", token_ids=[1, 2, 3], finish_reason="stop"),
+                      NS(index=0, text=f"a{DIFF}", token_ids=[4] * 7, finish_reason="length")])
+    gens = generations_from_output(out, 2, [EOS])
+    assert [(g.text, g.finish_reason, g.n_tokens) for g in gens] == [(f"a{DIFF}", "length", 7), ("b", "stop", 3)]
+    one = NS(outputs=[NS(index=0, text="x", token_ids=[1, 2], finish_reason="stop")])
+    assert [(g.text, g.n_tokens) for g in generations_from_output(one, 3, [])] == [("x", 2)] * 3
+
+
+def test_k_larger_than_batch(const_backend):
+    b = const_backend
+    b.batch_size = 3  # 5 samples of one problem span two generate calls
+    try:
+        out = b.generate([Request("a", 5, 1), Request("b", 5, 2)], settings(n=5))
+        again = b.generate([Request("a", 5, 1), Request("b", 5, 2)], settings(n=5))
+    finally:
+        b.batch_size = 8
+    assert [len(gs) for gs in out] == [5, 5] and out == again
+    assert all(g.n_tokens == expected_tokens(g.text, g.finish_reason) for gs in out for g in gs)

@@ -29,9 +29,8 @@ def _backend_options(backend: str, opts: dict) -> dict:
     elif backend == "vllm":
         keys = ("tokenizer", "dtype", "seed", "max_model_len")
     else:
-        keys = ("base_url", "api_key", "tokenizer")
+        keys = ("base_url", "api_key", "tokenizer", "concurrency", "vllm_extras")
         opts = {**opts, "concurrency": opts["batch_size"]}
-        keys += ("concurrency",)
     return {k: opts[k] for k in keys}
 
 
@@ -44,6 +43,8 @@ def _backend_options(backend: str, opts: dict) -> dict:
 @click.option("--backend", type=click.Choice(BACKENDS), default="hf", show_default=True)
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
 @click.option("--api-key", default=None, envvar="OPENAI_API_KEY", help="API key for --backend openai [env OPENAI_API_KEY].")
+@click.option("--extra-fields/--no-extra-fields", "vllm_extras", default=True, show_default=True,
+              help="openai: send vLLM's extra fields (min_p, keep special tokens, return token ids); turn off for endpoints that reject them.")
 @click.option("--tokenizer", default=None, help="Tokenizer directory or name, if not the model's (openai: for token counts).")
 @click.option("--temperature", "-t", type=click.FloatRange(min=0), default=0.8, show_default=True, help="0 means greedy.")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)

@@ -60,6 +60,12 @@ def resolve_dtype(dtype: str, device: str):
         raise ValueError(f"unknown dtype {dtype!r} (auto, float32, float16, bfloat16)") from None
 
 
+def _dtype_keyword(transformers) -> str:
+    """`dtype` since transformers 4.56; `torch_dtype` before."""
+    major, minor = (int(p) for p in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 class HFBackend:
     """Samples with `model.generate`; one instance holds one model."""
 
@@ -85,7 +91,7 @@ class HFBackend:
         self.tokenizer = tokenizer_obj or transformers.AutoTokenizer.from_pretrained(tokenizer or model)
         self.tokenizer.padding_side = "left"
         self.model = model_obj or transformers.AutoModelForCausalLM.from_pretrained(
-            model, dtype=resolve_dtype(dtype, self.device)
+            model, **{_dtype_keyword(transformers): resolve_dtype(dtype, self.device)}
         )
         self.model.to(self.device).eval()
         self.eos = eos_ids(self.model, self.tokenizer)
