@@ -1,0 +1,121 @@
+"""The Ray driver: scan the shards, plan chunks, run them with Ray Data, write the parts.
+
+Workers only compute; the driver writes every file (see `output`), so the output directory
+needs to exist only where the driver runs, while the input must be readable at the same path
+on every node (a shared filesystem, or the same files copied to each node).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from lintseq.generate import Settings, pick_rows
+from lintseq.ray_engine.chunks import run_chunk
+from lintseq.ray_engine.inputs import default_chunk_rows, expand_inputs, plan_chunks, scan_shard
+from lintseq.ray_engine.output import OutputDir
+from lintseq.records import is_parquet
+from lintseq.summary import Summary
+
+
+def _map_chunk(item: dict[str, Any], settings: Settings, parquet: bool,
+               crash_once: tuple[str, int] | None) -> dict[str, Any]:
+    result = run_chunk(pickle.loads(item["chunk"]), settings, parquet, crash_once)
+    result["summary"] = pickle.dumps(result["summary"])
+    return result
+
+
+def _connect(address: str | None, workers: int | None) -> bool:
+    """Join the cluster at `address`, or start a local Ray; True if this call started it."""
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING)
+    return True
+
+
+def _fingerprint(path: Path) -> list[Any]:
+    st = path.stat()
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
+def generate_ray(
+    input_path: str | Path,
+    output_path: str | Path,
+    settings: Settings = Settings(),
+    *,
+    address: str | None = None,
+    rejects_path: str | Path | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    chunk_rows: int | None = None,
+    restart: bool = False,
+    _crash_once: tuple[str, int] | None = None,
+) -> Summary:
+    """Run `generate` on a Ray cluster. Same output rows as the local engine; order may differ.
+
+    `input_path`: a JSONL/Parquet file, a directory of them, or a glob. `output_path`: a
+    directory of `part-NNNNNN.jsonl` (`.parquet` if it ends in .parquet), `rejects/` and
+    `summary.json`. An interrupted run is continued by the next run with the same input and
+    settings; `restart` discards it instead. `_crash_once=(marker, row)` is a test hook that
+    kills the worker processing `row`, once.
+    """
+    output = Path(output_path)
+    shards = [p.resolve() for p in expand_inputs(input_path)]
+    parquet = is_parquet(output)
+    started = _connect(address, workers)
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False
+        ctx.print_on_execution_start = False
+        # our own tqdm bar replaces Ray Data's; silence its notes about that and about each stage
+        for name in ("ray.data._internal.progress", "ray.data._internal.execution.streaming_executor"):
+            logging.getLogger(name).setLevel(logging.WARNING if name.endswith("executor") else logging.ERROR)
+        scan = ray.remote(scan_shard)
+        scans = ray.get([scan.remote(str(p)) for p in shards])
+        total = sum(s.rows for s in scans)
+        rows_per_chunk = chunk_rows or default_chunk_rows(total)
+        chunks = plan_chunks(scans, rows_per_chunk, pick_rows(total, settings.limit, settings.seed))
+        meta = settings.describe() | {"input": [str(p) for p in shards], "engine": "ray"}
+        manifest = meta | {"shards": [_fingerprint(p) for p in shards], "chunk_rows": rows_per_chunk,
+                           "parquet": parquet, "chunks": len(chunks)}
+        sink = OutputDir(output, rejects_path and Path(rejects_path), parquet)
+        summary = Summary()
+        done = sink.open(manifest, restart=restart)
+        for part in done.values():
+            summary.merge(part)
+        todo = [c for c in chunks if c.index not in done]
+        n_workers = workers or int(ray.cluster_resources().get("CPU", 1))
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(len(c.chosen) if c.chosen is not None else c.rows for c in todo), unit="row",
+                   disable=not progress, desc="lintseq generate (ray)", dynamic_ncols=True)
+        began = time.perf_counter()
+        rows_done = 0
+        try:
+            if todo:
+                ds = ray.data.from_items([{"chunk": pickle.dumps(c)} for c in todo], override_num_blocks=len(todo))
+                ds = ds.map(_map_chunk, fn_kwargs={"settings": settings, "parquet": parquet, "crash_once": _crash_once},
+                            compute=ray.data.TaskPoolStrategy(size=workers) if workers else None)
+                for result in ds.iter_rows():
+                    part = pickle.loads(result["summary"])
+                    sink.write(int(result["index"]), result["out"], result["rejects"], part)
+                    summary.merge(part)
+                    rows_done += int(result["rows"])
+                    bar.update(int(result["rows"]))
+        finally:
+            bar.close()
+        summary.finish(time.perf_counter() - began, rows_done, n_workers)
+        sink.commit(summary, meta)
+        return summary
+    finally:
+        if started:
+            ray.shutdown()
