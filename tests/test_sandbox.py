@@ -112,12 +112,8 @@ open({str(outside.parent / 'new-file-from-sample')!r}, 'w').write('x')
         if box.info.mode == "namespaces+uid":
             assert "sees outside canary: True" in results["files"].output
         # nothing the samples started is still running
-        uids = set()
-        while not box._slots.empty():
-            uids.add(box._slots.get())
-        for uid in uids:
-            box._slots.put(uid)
-        if None not in uids:
+        uids = set(box.uids())
+        if uids:
             assert _procs_of(uids) == []
         # and the evaluator still works
         assert box.run("print('still here')").passed

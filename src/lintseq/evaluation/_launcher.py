@@ -1,38 +1,109 @@
-"""The first code that runs inside a sandboxed process (see `sandbox.py`).
+"""The sandbox's fork server (see `sandbox.py`): one per worker slot, started once.
 
-It is run as `python -I -B -c <this file's text>` and reads one JSON config line and then the
-program from stdin. It must import nothing outside the standard library, and nothing heavy (not even json):
-its start-up time is paid once per sample.
+It runs as `python -I -B -c <this file's text> <socket fd>` and must import nothing outside the
+standard library. For each request (a config literal, the program, and the write end of an
+output pipe passed as a file descriptor) it forks:
 
-Steps: read the program while still privileged; when the config asks for it, make the mount
-namespace private, mount a fresh /proc (the new PID namespace), put tmpfs over /tmp and the other
-world-writable directories, hide directories an unprivileged user cannot reach anyway while
-keeping the interpreter's own directories visible; then fork. The parent stays PID 1 of the
-namespace, waits for the child and exits with its status (when PID 1 exits, the kernel kills
-everything left in the namespace). The child drops to the sandbox uid, sets its rlimits, runs
-the program and, only if the whole program ran, writes the sentinel line to stdout.
+- c1 starts a new session (the evaluator kills that process group at the end), enters new
+  mount, network and PID namespaces (and a user namespace when not root), and forks
+- PID 1 of the new PID namespace, which makes the mounts private, mounts a fresh /proc, covers
+  /tmp and the other world-writable directories with tmpfs, hides directories an unprivileged
+  user cannot reach anyway while binding the interpreter's own directories back, and forks
+- the program's process, which drops to the sandbox uid, sets its rlimits, runs the program and,
+  only if the whole program ran, writes the sentinel line.
+
+c1 and PID 1 only wait and pass the exit status on; when PID 1 exits the kernel kills
+everything left in the namespace. Forking a warm interpreter is what makes a sample cheap: no
+interpreter start-up, no `unshare` binary.
 """
 
 import os
 import sys
 
 ERROR_MARK = "LINTSEQ-SANDBOX-ERROR:"
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
 
 
-def _main() -> None:
-    cfg = eval(sys.stdin.readline(), {"__builtins__": {}})  # a literal written by sandbox.py
-    src = sys.stdin.read()
+def _recv_exact(sock, size: int) -> bytes:
+    buf = b""
+    while len(buf) < size:
+        chunk = sock.recv(size - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def _serve(sock_fd: int) -> None:
+    import ctypes
+    import socket
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    # no PR_SET_PDEATHSIG here: it fires when the evaluator *thread* that started the server
+    # ends; the server stops when the evaluator's end of the socket closes instead
+    sock = socket.socket(fileno=sock_fd)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    libc = None
-    if cfg["mount"] or cfg["uid"] is not None:
-        import ctypes
+    while True:
+        try:
+            header, fds, _, _ = socket.recv_fds(sock, 8, 1)
+            if not header:
+                os._exit(0)
+            header += _recv_exact(sock, 8 - len(header))
+            payload = _recv_exact(sock, struct.unpack("=Q", header)[0]).decode("utf-8", "surrogatepass")
+        except (EOFError, OSError):
+            os._exit(0)
+        line, _, src = payload.partition("\n")
+        cfg = eval(line, {"__builtins__": {}})  # a literal written by sandbox.py
+        out = fds[0]
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            _first_child(libc, cfg, src, out)
+        os.close(out)
+        sock.sendall(struct.pack("=q", pid))
+        _, status = os.waitpid(pid, 0)
+        sock.sendall(struct.pack("=q", os.waitstatus_to_exitcode(status)))
 
-        libc = ctypes.CDLL(None, use_errno=True)
-    if cfg["mount"]:
-        _isolate_mounts(libc, cfg)
-    pid = os.fork()
+
+def _fail(exc: BaseException) -> None:
+    os.write(2, f"{ERROR_MARK} {exc!r}\n".encode())
+    os._exit(70)
+
+
+def _first_child(libc, cfg, src: str, out: int) -> None:
+    try:
+        os.setsid()
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        if cfg["namespaces"]:
+            outer_uid, outer_gid = os.getuid(), os.getgid()
+            flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+            if cfg["user_namespace"]:
+                flags |= CLONE_NEWUSER
+            if libc.unshare(flags) != 0:
+                import ctypes
+
+                raise OSError(ctypes.get_errno(), "unshare")
+            if cfg["user_namespace"]:
+                for name, text in (("setgroups", "deny"), ("uid_map", f"0 {outer_uid} 1"), ("gid_map", f"0 {outer_gid} 1")):
+                    with open(f"/proc/self/{name}", "w") as fh:
+                        fh.write(text)
+        pid = os.fork()
+    except BaseException as exc:
+        _fail(exc)
+    if pid:
+        _wait_as_init(pid)
+    try:
+        libc.prctl(1, 9, 0, 0, 0)
+        if cfg["namespaces"]:
+            _isolate_mounts(libc, cfg)
+        pid = os.fork()
+    except BaseException as exc:
+        _fail(exc)
     if pid:
         _wait_as_init(pid)
     _run_child(libc, cfg, src)
@@ -85,7 +156,7 @@ def _run_child(libc, cfg, src: str) -> None:
 
     try:
         workdir = cfg["workdir"]
-        if cfg["mount"]:
+        if cfg["namespaces"]:
             os.mkdir(workdir, 0o700)
             if cfg["uid"] is not None:
                 os.chown(workdir, cfg["uid"], cfg["uid"])
@@ -98,8 +169,7 @@ def _run_child(libc, cfg, src: str) -> None:
             libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid binaries
         os.chdir(workdir)
     except BaseException as exc:  # the sandbox, not the program, failed
-        os.write(2, f"{ERROR_MARK} {exc!r}\n".encode())
-        os._exit(70)
+        _fail(exc)
     del cfg["rlimits"]
     sentinel = cfg.pop("sentinel")
     code = 1
@@ -129,4 +199,4 @@ def _run_child(libc, cfg, src: str) -> None:
 
 
 if __name__ == "__main__":
-    _main()
+    _serve(int(sys.argv[1]))

