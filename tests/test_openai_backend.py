@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.diffs import resolve
-from lintseq.inference.openai_api import OpenAIBackend, generations_from_response, request_kwargs
+from lintseq.inference.openai_api import OpenAIBackend, request_kwargs
 from lintseq.inference.types import BackendError, Request, SamplingSettings
 from tiny_lm import DIFF, EOS, train_tokenizer
 
