@@ -69,7 +69,11 @@ def expand_inputs(spec: str | os.PathLike) -> list[Path]:
     """The shards named by a file, a directory (searched recursively) or a glob, sorted."""
     text = os.fspath(spec)
     if glob.has_magic(text):
-        files = [q for p in map(Path, glob.glob(text, recursive=True)) for q in _walk(p) if _is_shard(q)]
+        parts = Path(text).parts
+        fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+        root = Path(*parts[:fixed]) if fixed else Path()
+        matches = map(Path, glob.glob(text, recursive=True))
+        files = [q for p in matches for q in _walk(p) if _is_shard(q, root)]
         if not files:
             raise InputError(f"no {', '.join(SHARD_SUFFIXES)} files match {text!r}")
     else:
