@@ -1,0 +1,131 @@
+"""Settings of a training run, with the paper's defaults, read from and saved as TOML.
+
+The resolved config (every default filled in, learning rate and step count included) is saved
+next to the model as `lintseq_train_config.toml`; `lintseq train --config` on that file repeats
+the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "lintseq_train_config.toml"
+INIT_SIZES = ("tiny", "150m", "400m")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. `None` means "decide from the model/data/device at run time"."""
+
+    data: str = ""
+    output: str = ""
+    model: str | None = None  # path or hub name of a pretrained causal LM
+    init: str | None = None  # or a from-scratch size: tiny | 150m | 400m
+    tokenizer: str | None = None  # defaults to the model's; with --init, trained on the data
+    vocab_size: int = 8192  # for a tokenizer trained on the data
+    epochs: float = 1.0
+    max_steps: int | None = None
+    match_steps_with: str | None = None  # another formatted file ...
+    match_epochs: float | None = None  # ... and its epochs (default: `epochs`)
+    max_seq_length: int = 1024
+    batch_size: int = 512  # effective, in sequences (paper)
+    micro_batch_size: int = 8
+    lr: float | None = None  # None: by model size (paper)
+    lr_scheduler: str = "linear"
+    warmup_ratio: float = 0.001
+    weight_decay: float = 0.01
+    optim: str = "adamw_torch"
+    seed: int = 42
+    bf16: bool | None = None  # None: on when a CUDA device supports it
+    gradient_checkpointing: bool = False
+    packing: bool = False
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: str = "all-linear"
+    logging_steps: int = 10
+    report_to: str = "none"  # none | tensorboard | wandb
+    overwrite: bool = False
+
+    def validate(self) -> None:
+        if not self.data:
+            raise ValueError("no training data given (--data)")
+        if not self.output:
+            raise ValueError("no output directory given (--output)")
+        if bool(self.model) == bool(self.init):
+            raise ValueError("give exactly one of --model PATH_OR_NAME and --init SIZE")
+        if self.init and self.init not in INIT_SIZES:
+            raise ValueError(f"unknown --init size {self.init!r}; use one of {', '.join(INIT_SIZES)}")
+        if self.max_steps is not None and self.match_steps_with:
+            raise ValueError("--max-steps and --match-steps-with both set the step count; give one")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError("--max-steps must be at least 1")
+        if not (self.epochs > 0 and math.isfinite(self.epochs)):
+            raise ValueError("--epochs must be positive")
+        if self.max_seq_length < 8:
+            raise ValueError("--max-seq-length is too small")
+        if self.micro_batch_size > self.batch_size:
+            self.micro_batch_size = self.batch_size
+        if self.report_to not in ("none", "tensorboard", "wandb"):
+            raise ValueError("--report-to must be none, tensorboard or wandb")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**values)
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Settings from a TOML (top level or a `[train]` table) or JSON file."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a valid config file: {exc}") from None
+    if "train" in values and isinstance(values["train"], dict):
+        values = values["train"]
+    TrainConfig.from_dict(values)  # reject unknown keys early
+    return {k.replace("-", "_"): v for k, v in values.items()}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(values: dict[str, Any], header: str = "") -> str:
+    """Flat TOML (tomllib only reads); `None` values are left out, which means "default"."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def lr_for_parameters(n_params: int) -> float:
+    """The paper's learning rates: 3e-4 for ~100M-400M, 5e-5 for 2-4B, 1e-5 for 8B and up."""
+    if n_params < 1_000_000_000:
+        return 3e-4
+    if n_params < 6_000_000_000:
+        return 5e-5
+    return 1e-5

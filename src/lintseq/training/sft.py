@@ -1,0 +1,297 @@
+"""A `lintseq train` run: TRL `SFTTrainer` on prompt/completion rows, completion-only loss.
+
+What this adds to TRL: `<|diff|>` as one new token with mean-initialised embeddings, rows
+longer than `max_seq_length` dropped and counted (TRL would cut their tail and EOS), the
+paper's optimiser defaults, step matching between runs, LoRA merged before saving, and a saved
+directory that transformers and vLLM load as is (generation config with pad not in EOS).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lintseq.formatting import read_rows
+from lintseq.training.config import CONFIG_NAME, TrainConfig, dump_toml, lr_for_parameters
+from lintseq.training.steps import accumulation_steps, matched_epochs, total_steps
+from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
+
+log = logging.getLogger("lintseq.train")
+
+
+@dataclass
+class TrainResult:
+    """What a run did; also written to `train_summary.json` in the output directory."""
+
+    output: str
+    config: TrainConfig
+    rows: int
+    dropped_too_long: int
+    planned_steps: int
+    global_step: int = 0
+    n_parameters: int = 0
+    losses: list[float] = field(default_factory=list)
+    match: dict[str, Any] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "dropped_too_long": self.dropped_too_long,
+            "planned_steps": self.planned_steps,
+            "global_step": self.global_step,
+            "n_parameters": self.n_parameters,
+            "losses": self.losses,
+            "match": self.match,
+        }
+
+
+def load_training_rows(path: str | Path) -> list[dict[str, str]]:
+    """`prompt`/`completion` rows from a `lintseq format` file; any bad line is an error."""
+    rows = []
+    for n, row, _ in read_rows(path):
+        if row is None:
+            raise ValueError(f"{path}:{n}: not a JSON object")
+        p, c = row.get("prompt"), row.get("completion")
+        if not isinstance(p, str) or not isinstance(c, str):
+            raise ValueError(f"{path}:{n}: needs string fields 'prompt' and 'completion' (run `lintseq format`)")
+        rows.append({"prompt": p, "completion": c})
+    if not rows:
+        raise ValueError(f"{path}: no training rows")
+    return rows
+
+
+def sequence_lengths(rows: list[dict[str, str]], tokenizer) -> list[int]:
+    """Token count of prompt + completion + EOS, tokenized the way TRL does it."""
+    texts = [r["prompt"] + r["completion"] + tokenizer.eos_token for r in rows]
+    lengths: list[int] = []
+    for i in range(0, len(texts), 1024):
+        lengths += [len(ids) for ids in tokenizer(texts[i : i + 1024])["input_ids"]]
+    return lengths
+
+
+def fitting_rows(rows: list[dict[str, str]], tokenizer, max_length: int) -> tuple[list[dict[str, str]], int]:
+    """Rows that fit in `max_length` tokens whole, and how many did not."""
+    kept = [r for r, n in zip(rows, sequence_lengths(rows, tokenizer)) if n <= max_length]
+    return kept, len(rows) - len(kept)
+
+
+def build_tokenizer(cfg: TrainConfig, rows: list[dict[str, str]]):
+    """The run's tokenizer, with `<|diff|>` and a pad token distinct from EOS."""
+    from transformers import AutoTokenizer
+
+    if cfg.tokenizer or cfg.model:
+        tok = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model)
+    else:
+        tok = train_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), cfg.vocab_size)
+    if tok.eos_token is None:
+        raise ValueError("the tokenizer has no EOS token; the model could not learn to stop")
+    add_diff_token(tok)
+    return tok
+
+
+def _use_bf16(cfg: TrainConfig) -> bool:
+    import torch
+
+    if cfg.bf16 is not None:
+        return cfg.bf16
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def build_model(cfg: TrainConfig, tok):
+    """Pretrained or freshly initialised model with room for the tokenizer's new tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from lintseq.training.models import init_model
+
+    if cfg.init:
+        vocab = len(tok) + (-len(tok)) % 64
+        return init_model(
+            cfg.init, vocab, cfg.max_seq_length, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, seed=cfg.seed
+        )
+    # full fine-tuning keeps fp32 master weights (bf16 autocast); LoRA can hold the frozen base in bf16
+    dtype = torch.bfloat16 if cfg.lora and _use_bf16(cfg) else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
+    if len(tok) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tok), pad_to_multiple_of=16, mean_resizing=True)
+    return model
+
+
+def lora_model(cfg: TrainConfig, model):
+    """LoRA on all linear layers, plus the embedding matrices trained whole (new tokens included).
+
+    The embedding parameters are made trainable in place rather than through peft's wrappers
+    (`trainable_token_indices`, `modules_to_save`): TRL >= 1.16 computes the loss from
+    `lm_head.weight` directly, which bypasses a wrapper on the head and breaks weight tying.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    inp, out = model.get_input_embeddings(), model.get_output_embeddings()
+    peft_model = get_peft_model(
+        model,
+        LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=cfg.lora_target_modules,
+            task_type="CAUSAL_LM",
+        ),
+    )
+    inp.weight.requires_grad_(True)
+    if out is not None:
+        out.weight.requires_grad_(True)  # the same tensor when tied
+    return peft_model
+
+
+def plan_steps(cfg: TrainConfig, n_rows: int, tok) -> tuple[TrainConfig, int, dict[str, Any] | None]:
+    """Resolve the step count; with `match_steps_with`, equal to the other run's total."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    accum = accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world)
+    if cfg.max_steps is not None:
+        return cfg, cfg.max_steps, None
+    if not cfg.match_steps_with:
+        return cfg, total_steps(n_rows, cfg.epochs, cfg.micro_batch_size, accum, world), None
+    other, _ = fitting_rows(load_training_rows(cfg.match_steps_with), tok, cfg.max_seq_length)
+    if not other:
+        raise ValueError(f"{cfg.match_steps_with}: no rows fit in {cfg.max_seq_length} tokens")
+    other_epochs = cfg.match_epochs if cfg.match_epochs is not None else cfg.epochs
+    steps = total_steps(len(other), other_epochs, cfg.micro_batch_size, accum, world)
+    match = {
+        "file": str(cfg.match_steps_with),
+        "rows": len(other),
+        "epochs": other_epochs,
+        "steps": steps,
+        "this_run_epochs": matched_epochs(n_rows, steps, cfg.micro_batch_size, accum, world),
+    }
+    return replace(cfg, max_steps=steps, match_steps_with=None, match_epochs=None), steps, match
+
+
+def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int):
+    from trl import SFTConfig
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return SFTConfig(
+        output_dir=output_dir,
+        num_train_epochs=cfg.epochs,
+        max_steps=max_steps,
+        per_device_train_batch_size=cfg.micro_batch_size,
+        gradient_accumulation_steps=accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world),
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=cfg.weight_decay,
+        optim=cfg.optim,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=bool(cfg.bf16),
+        fp16=False,
+        activation_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        max_length=cfg.max_seq_length,
+        packing=cfg.packing,
+        completion_only_loss=True,
+        logging_steps=cfg.logging_steps,
+        logging_first_step=True,
+        save_strategy="no",
+        report_to=[] if cfg.report_to == "none" else [cfg.report_to],
+        dataset_num_proc=None,
+    )
+
+
+def build_trainer(cfg: TrainConfig, model, tok, rows: list[dict[str, str]], output_dir: str, max_steps: int):
+    """The `SFTTrainer` for a resolved config (exposed so tests can inspect real batches)."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    return SFTTrainer(
+        model=lora_model(cfg, model) if cfg.lora else model,
+        args=sft_config(cfg, output_dir, max_steps),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+    )
+
+
+def finish_model(model, tok):
+    """Merge LoRA and make generation stop at EOS and pad with a token that is not EOS."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    gen = model.generation_config
+    gen.eos_token_id = tok.eos_token_id
+    gen.pad_token_id = tok.pad_token_id
+    if tok.bos_token_id is not None:
+        gen.bos_token_id = tok.bos_token_id
+    model.config.eos_token_id = tok.eos_token_id
+    model.config.pad_token_id = tok.pad_token_id
+    if tok.pad_token_id == tok.eos_token_id:
+        raise RuntimeError("pad token equals EOS; generate() would stop at once")
+    return model
+
+
+def _claim_output(cfg: TrainConfig) -> Path:
+    out = Path(cfg.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not cfg.overwrite:
+        raise FileExistsError(f"{out} exists and is not empty (use --overwrite)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def resolve_config(cfg: TrainConfig, n_params: int) -> TrainConfig:
+    """Fill in what depends on the model and the device, so the saved config repeats the run."""
+    return replace(
+        cfg,
+        lr=cfg.lr if cfg.lr is not None else lr_for_parameters(n_params),
+        bf16=_use_bf16(cfg),
+    )
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run one training job and save the model directory at `cfg.output` (atomically)."""
+    import json
+
+    from lintseq.training.models import count_parameters
+
+    from transformers import set_seed
+
+    cfg.validate()
+    out = _claim_output(cfg)
+    set_seed(cfg.seed)  # the tokenizer's new embedding rows are drawn at random
+    rows = load_training_rows(cfg.data)
+    tok = build_tokenizer(cfg, rows)
+    rows, dropped = fitting_rows(rows, tok, cfg.max_seq_length)
+    if dropped:
+        log.warning("dropped %d rows longer than %d tokens", dropped, cfg.max_seq_length)
+    if not rows:
+        raise ValueError(f"no rows fit in {cfg.max_seq_length} tokens")
+    model = build_model(cfg, tok)
+    n_params = count_parameters(model)
+    cfg = resolve_config(cfg, n_params)
+    cfg, steps, match = plan_steps(cfg, len(rows), tok)
+    result = TrainResult(str(out), cfg, len(rows), dropped, steps, n_parameters=n_params, match=match)
+    log.info("%d rows, %d params, %d optimizer steps, lr %g", len(rows), n_params, steps, cfg.lr)
+
+    work = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        trainer = build_trainer(cfg, model, tok, rows, work, steps if cfg.max_steps is not None else -1)
+        trainer.train()
+        result.global_step = trainer.state.global_step
+        result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        model = finish_model(trainer.model, tok)
+        model.save_pretrained(work)
+        tok.save_pretrained(work)
+        saved = replace(cfg, output=str(out))
+        (Path(work) / CONFIG_NAME).write_text(
+            dump_toml(saved.to_dict(), "lintseq train config (resolved); repeat with --config"), encoding="utf-8"
+        )
+        (Path(work) / "train_summary.json").write_text(json.dumps(result.summary(), indent=2), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return result

@@ -1,0 +1,285 @@
+"""`lintseq train` on CPU with tiny GPT-2 models built from configs and tokenizers trained here."""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from importlib import resources
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lintseq import DIFF_TOKEN, derive_seed, normalize, sample_edit_sequence
+from lintseq.cli import main
+from lintseq.formatting import format_row
+from lintseq.training import steps
+from lintseq.training.config import CONFIG_NAME, TrainConfig, dump_toml, load_config, lr_for_parameters
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Two OpenMP threads on a shared 2-core box are ~20x slower than one for a tiny model."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Baseline rows (one per program) and LintSeq rows (s = 5) from the bundled sample."""
+    text = resources.files("lintseq").joinpath("data/sample.jsonl").read_text(encoding="utf-8")
+    src = [json.loads(line) for line in text.splitlines()[:12]]
+    lintseq_rows, base_rows = [], []
+    for row in src:
+        base_rows.append(format_row(row, "baseline"))
+        for k in range(5):
+            seed = derive_seed(0, row["response"], k)
+            path = sample_edit_sequence(row["response"], seed=seed)
+            gen = {**row, "edit_path": path, "sample": k, "seed": seed, "n_edits": len(path)}
+            lintseq_rows.append(format_row(gen, "lintseq"))
+    d = tmp_path_factory.mktemp("data")
+    return {
+        "baseline": write_jsonl(d / "base.jsonl", base_rows),
+        "lintseq": write_jsonl(d / "lintseq.jsonl", lintseq_rows),
+        "base_rows": base_rows,
+        "lintseq_rows": lintseq_rows,
+        "dir": d,
+    }
+
+
+def tiny_cfg(data_path, out, **kw) -> TrainConfig:
+    values = dict(
+        data=str(data_path), output=str(out), init="tiny", vocab_size=600, batch_size=4,
+        micro_batch_size=4, max_seq_length=512, logging_steps=1, max_steps=2,
+    )
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+def test_trained_tokenizer_has_one_diff_token(data):
+    from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
+
+    rows = data["lintseq_rows"]
+    tok = train_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), vocab_size=600)
+    diff_id = add_diff_token(tok)
+    assert tok.encode(DIFF_TOKEN, add_special_tokens=False) == [diff_id]
+    text = rows[0]["prompt"] + rows[0]["completion"]
+    ids = tok.encode(text, add_special_tokens=False)
+    assert ids.count(diff_id) == text.count(DIFF_TOKEN)
+    assert tok.decode(ids) == text  # byte-level: lossless, and <|diff|> survives decoding
+    assert tok.decode(ids, skip_special_tokens=True) == text  # not a special token
+    assert tok.pad_token_id != tok.eos_token_id
+
+
+@pytest.mark.parametrize("style", ["lintseq", "baseline"])
+def test_labels_mask_the_prompt_and_end_with_one_eos(data, tmp_path, style):
+    from lintseq.training import sft
+
+    cfg = tiny_cfg(data[style], tmp_path / "m")
+    rows = sft.load_training_rows(cfg.data)
+    tok = sft.build_tokenizer(cfg, rows)
+    model = sft.build_model(cfg, tok)
+    cfg = sft.resolve_config(cfg, 1)
+    trainer = sft.build_trainer(cfg, model, tok, rows[:4], str(tmp_path / "work"), 1)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    for i, row in enumerate(rows[:4]):
+        n_prompt = len(tok(row["prompt"])["input_ids"])
+        n_full = len(tok(row["prompt"] + row["completion"] + tok.eos_token)["input_ids"])
+        labels = batch["labels"][i].tolist()
+        ids = batch["input_ids"][i].tolist()
+        assert labels[:n_prompt] == [-100] * n_prompt
+        assert labels[n_prompt:n_full] == ids[n_prompt:n_full]
+        assert labels[n_full:] == [-100] * (len(labels) - n_full)  # padding
+        assert ids[:n_full].count(tok.eos_token_id) == 1 and ids[n_full - 1] == tok.eos_token_id
+        if style == "lintseq":
+            diff_id = tok.convert_tokens_to_ids(DIFF_TOKEN)
+            assert ids[n_prompt - 1] == diff_id  # the prompt ends on <|diff|>
+            assert labels.count(diff_id) == row["completion"].count(DIFF_TOKEN)
+
+
+def test_loss_falls_and_saved_model_loads_and_generates(data, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lintseq.training.sft import train
+
+    rows = data["lintseq_rows"][:4]
+    out = tmp_path / "model"
+    cfg = tiny_cfg(write_jsonl(tmp_path / "four.jsonl", rows), out, max_steps=20, lr=5e-3, warmup_ratio=0.0)
+    result = train(cfg)
+    assert result.global_step == 20 and len(result.losses) == 20
+    assert result.losses[-1] < 0.5 * result.losses[0], result.losses
+
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert tok.convert_tokens_to_ids(DIFF_TOKEN) == tok.encode(DIFF_TOKEN, add_special_tokens=False)[0]
+    gen = model.generation_config
+    eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
+    assert gen.pad_token_id is not None and gen.pad_token_id not in eos
+    prompt = tok(rows[0]["prompt"], return_tensors="pt")
+    new = model.generate(**prompt, max_new_tokens=40, do_sample=False)[0, prompt["input_ids"].shape[1] :]
+    assert len(new) > 0
+    text = tok.decode(new)
+    assert text.startswith("@@ -0,0 +1")  # every completion starts so; 20 steps teach that much
+
+    saved = load_config(out / CONFIG_NAME)
+    assert saved["lr"] == 5e-3 and saved["max_steps"] == 20 and saved["init"] == "tiny"
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["global_step"] == 20
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_match_steps_gives_equal_optimizer_steps(data, tmp_path):
+    """Baseline 10 epochs on N rows vs LintSeq on 5N rows, matched (the paper's comparison)."""
+    from lintseq.training.sft import train
+
+    n_base, n_ls = 12, 60
+    micro, batch = 6, 12
+    base = train(tiny_cfg(data["baseline"], tmp_path / "b", max_steps=None, epochs=10, batch_size=batch, micro_batch_size=micro))
+    ls = train(
+        tiny_cfg(
+            data["lintseq"], tmp_path / "l", max_steps=None, epochs=1, batch_size=batch,
+            micro_batch_size=micro, match_steps_with=str(data["baseline"]), match_epochs=10,
+        )
+    )
+    accum = batch // micro
+    expected = steps.total_steps(n_base, 10, micro, accum)
+    assert (base.rows, ls.rows) == (n_base, n_ls)
+    assert expected == 10 * math.ceil(math.ceil(n_base / micro) / accum) == 10
+    assert steps.total_steps(n_ls, 2, micro, accum) == expected  # here 2 epochs on 5x rows match exactly
+    assert base.planned_steps == base.global_step == expected
+    assert ls.planned_steps == ls.global_step == expected
+    assert ls.match["this_run_epochs"] == pytest.approx(expected / steps.steps_per_epoch(n_ls, micro, accum))
+    # the saved config repeats the matched run without the other file
+    saved = load_config(tmp_path / "l" / CONFIG_NAME)
+    assert saved["max_steps"] == expected and "match_steps_with" not in saved
+
+
+def test_cli_baseline_run_drops_long_rows_and_refuses_to_overwrite(data, tmp_path):
+    out = tmp_path / "cli"
+    args = [
+        "train", "--init", "tiny", "--data", str(data["baseline"]), "--output", str(out), "--max-steps", "2",
+        "--batch-size", "4", "--micro-batch-size", "2", "--max-seq-length", "96", "--vocab-size", "600",
+    ]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["dropped_too_long"] > 0 and summary["rows"] + summary["dropped_too_long"] == 12
+    assert summary["global_step"] == 2
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code != 0 and "--overwrite" in res.output
+    # rerun from the saved config, overriding one option
+    res = CliRunner().invoke(main, ["train", "--config", str(out / CONFIG_NAME), "--output", str(tmp_path / "again"), "--max-steps", "1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "again" / "train_summary.json").read_text())["global_step"] == 1
+    assert tomllib.loads((tmp_path / "again" / CONFIG_NAME).read_text())["max_seq_length"] == 96
+
+
+def test_lora_on_pretrained_model_adds_diff_token_and_merges(data, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lintseq.training.models import init_model
+    from lintseq.training.sft import train
+    from lintseq.training.tokenizer import train_bpe_tokenizer
+
+    rows = data["base_rows"]
+    tok = train_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), 500, with_diff_token=False)
+    assert DIFF_TOKEN not in tok.get_vocab()
+    base = init_model("tiny", len(tok), 512, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id)
+    base.save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+
+    def run(name, lr):
+        cfg = TrainConfig(
+            data=str(data["lintseq"]), output=str(tmp_path / name), model=str(tmp_path / "base"), lora=True,
+            lora_r=4, batch_size=4, micro_batch_size=4, max_steps=3, lr=lr, warmup_ratio=0.0, max_seq_length=512,
+        )
+        return train(cfg)
+
+    result = run("lora", 1e-2)
+    frozen = run("lr0", 0.0)  # same seed: same resized embeddings, no updates
+    assert result.global_step == frozen.global_step == 3
+    out = tmp_path / "lora"
+    assert not (out / "adapter_config.json").exists()
+    tuned = AutoModelForCausalLM.from_pretrained(out)
+    start = AutoModelForCausalLM.from_pretrained(tmp_path / "lr0")
+    tok2 = AutoTokenizer.from_pretrained(out)
+    diff_id = tok2.convert_tokens_to_ids(DIFF_TOKEN)
+    assert diff_id >= len(tok) and tok2.encode(DIFF_TOKEN, add_special_tokens=False) == [diff_id]
+    emb, emb0 = tuned.get_input_embeddings().weight, start.get_input_embeddings().weight
+    assert emb.shape[0] >= len(tok2)
+    assert tuned.get_output_embeddings().weight.data_ptr() == emb.data_ptr()  # still tied
+    assert (emb[diff_id] - emb0[diff_id]).abs().max() > 1e-3  # the new token was trained
+    # LoRA was merged into the attention weights
+    name = "transformer.h.0.attn.c_attn.weight"
+    assert (tuned.state_dict()[name] - start.state_dict()[name]).abs().max() > 1e-4
+
+
+# ---- pure parts: steps, config, learning rate ----
+
+
+@given(
+    n=st.integers(1, 10_000), micro=st.sampled_from([1, 2, 4, 8, 16]), accum=st.integers(1, 64),
+    epochs=st.integers(1, 12), world=st.sampled_from([1, 2, 8]),
+)
+def test_step_math(n, micro, accum, epochs, world):
+    per = steps.steps_per_epoch(n, micro, accum, world)
+    assert per >= 1
+    # every row is seen once per epoch: (per - 1) full steps are not enough
+    assert (per - 1) * micro * accum * world < n <= per * micro * accum * world
+    total = steps.total_steps(n, epochs, micro, accum, world)
+    assert total == epochs * per
+    assert steps.matched_epochs(n, total, micro, accum, world) == pytest.approx(epochs)
+
+
+def test_accumulation_must_divide():
+    assert steps.accumulation_steps(512, 8) == 64
+    assert steps.accumulation_steps(512, 8, world_size=4) == 16
+    with pytest.raises(ValueError, match="multiple"):
+        steps.accumulation_steps(512, 24)
+
+
+def test_lr_by_model_size():
+    assert lr_for_parameters(150_000_000) == 3e-4
+    assert lr_for_parameters(2_600_000_000) == 5e-5
+    assert lr_for_parameters(8_000_000_000) == 1e-5
+
+
+def test_config_round_trip_and_errors(tmp_path):
+    cfg = TrainConfig(data="d.jsonl", output="o", model="m", lr=1e-4, report_to="tensorboard", epochs=2.5)
+    path = tmp_path / "c.toml"
+    path.write_text(dump_toml(cfg.to_dict(), "x"))
+    assert TrainConfig.from_dict(load_config(path)) == cfg
+    (tmp_path / "t.toml").write_text('[train]\ndata = "a"\nmax-seq-length = 256\n')
+    assert load_config(tmp_path / "t.toml") == {"data": "a", "max_seq_length": 256}
+    (tmp_path / "bad.toml").write_text("lerning_rate = 1\n")
+    with pytest.raises(ValueError, match="lerning_rate"):
+        load_config(tmp_path / "bad.toml")
+    for bad in (
+        dict(data="d", output="o"),
+        dict(data="d", output="o", model="m", init="tiny"),
+        dict(data="d", output="o", init="huge"),
+        dict(data="d", output="o", model="m", max_steps=3, match_steps_with="x"),
+    ):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad).validate()
+
+
+def test_cli_usage_errors(tmp_path, data):
+    res = CliRunner().invoke(main, ["train", "--data", str(data["baseline"]), "--output", str(tmp_path / "x")])
+    assert res.exit_code != 0 and "--model" in res.output
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"instruction": "x", "response": "y"}])
+    res = CliRunner().invoke(main, ["train", "--init", "tiny", "--data", str(bad), "--output", str(tmp_path / "y")])
+    assert res.exit_code != 0 and "lintseq format" in res.output
+    assert not (tmp_path / "y").exists()
