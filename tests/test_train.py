@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lintseq import DIFF_TOKEN, derive_seed, normalize, sample_edit_sequence
+from lintseq import DIFF_TOKEN, derive_seed, sample_edit_sequence
 from lintseq.cli import main
 from lintseq.formatting import format_row
 from lintseq.training import steps

@@ -52,8 +52,8 @@ def command(ctx: click.Context, config_path: str | None, **options) -> None:
 
     The paper's comparison at equal optimizer steps:
 
+    \b
       lintseq train --model M --data base.jsonl --epochs 10 -o runs/base
-
       lintseq train --model M --data lintseq.jsonl --match-steps-with base.jsonl --match-epochs 10 -o runs/lintseq
     """
     values = load_config(config_path) if config_path else {}

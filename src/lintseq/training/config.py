@@ -8,6 +8,7 @@ the run.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import tomllib
@@ -75,6 +76,8 @@ class TrainConfig:
             self.micro_batch_size = self.batch_size
         if self.report_to not in ("none", "tensorboard", "wandb"):
             raise ValueError("--report-to must be none, tensorboard or wandb")
+        if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
+            raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
