@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import lintseq
-from lintseq.linters import get_linter
+from lintseq.linters import Linter, get_linter
 from lintseq.sampler import derive_seed
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +35,15 @@ DEFAULT_RELEASE_PYTHON = "/tmp/pylintseq-venv/bin/python"
 RELEASE_SCRIPT = r"""
 import json, sys, time
 import numpy as np, random
+import pylintseq.utils as U
 from pylintseq.utils import inflate_edit_path, lintseq_backward_sampling_pythonic, strip_chain_of_thought
+
+calls = [0]
+_lint = U.file_linter
+def counting_linter(*a, **k):
+    calls[0] += 1
+    return _lint(*a, **k)
+U.file_linter = counting_linter
 
 job = json.load(sys.stdin)
 def one(code, seed):
@@ -50,13 +58,13 @@ def one(code, seed):
     return len(inflate_edit_path(code, path[0][0])[1])
 for code, seed in job["warmup"]:
     one(code, seed)
-cpu, wall, edits, failed = time.process_time(), time.perf_counter(), 0, 0
+cpu, wall, edits, failed, calls[0] = time.process_time(), time.perf_counter(), 0, 0, 0
 for code, seed in job["programs"]:
     n = one(code, seed)
     edits += n
     failed += n == 0
 print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
-                  "edits": edits, "failed": failed}))
+                  "edits": edits, "failed": failed, "calls": calls[0]}))
 """
 
 
@@ -72,17 +80,34 @@ def load_corpus(path: Path, field: str) -> list[str]:
     return [json.loads(line)[field] for line in path.read_text().splitlines() if line.strip()]
 
 
+class CountingLinter(Linter):
+    """Counts the calls the sampler makes to a text-linting backend (pylint)."""
+
+    def __init__(self, inner: Linter) -> None:
+        self.inner, self.calls, self.name = inner, 0, inner.name
+
+    def error_lines(self, source: str) -> set[int]:
+        self.calls += 1
+        return self.inner.error_lines(source)
+
+
 def time_lintseq(codes: list[str], linter: str, warmup: list[str], seed: int) -> dict:
     """CPU and wall seconds for one sequence per program; linter construction not included."""
-    if linter != "none":
+    use: str | Linter = linter
+    if linter == "pylint":  # `fast` may analyse incrementally; only wrap pylint's text calls
+        use = CountingLinter(get_linter(linter))
+    elif linter != "none":
         get_linter(linter)
     for code in warmup:
-        lintseq.sample_edit_sequence(code, seed=derive_seed(seed, code), linter=linter)
+        lintseq.sample_edit_sequence(code, seed=derive_seed(seed, code), linter=use)
+    if isinstance(use, CountingLinter):
+        use.calls = 0
     cpu, wall, edits = time.process_time(), time.perf_counter(), 0
     for code in codes:
-        edits += len(lintseq.sample_edit_sequence(code, seed=derive_seed(seed, code), linter=linter))
+        edits += len(lintseq.sample_edit_sequence(code, seed=derive_seed(seed, code), linter=use))
     return {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
-            "edits": edits, "failed": 0}
+            "edits": edits, "failed": 0,
+            "calls": use.calls if isinstance(use, CountingLinter) else None}
 
 
 def time_release(codes: list[str], warmup: list[str], seed: int, python: str) -> dict:
@@ -104,7 +129,9 @@ def time_release(codes: list[str], warmup: list[str], seed: int, python: str) ->
 def row(name: str, n: int, t: dict) -> dict:
     return {"backend": name, "programs": n, "cpu_s": t["cpu"], "wall_s": t["wall"],
             "per_s": n / t["cpu"] if t["cpu"] else float("inf"),
-            "ms": 1000 * t["cpu"] / n, "edits": t["edits"] / n, "failed": t["failed"]}
+            "ms": 1000 * t["cpu"] / n, "edits": t["edits"] / n, "failed": t["failed"],
+            "calls": t["calls"] / n if t.get("calls") else None,
+            "ms_per_call": 1000 * t["cpu"] / t["calls"] if t.get("calls") else None}
 
 
 def main() -> None:
@@ -137,14 +164,17 @@ def main() -> None:
         rows.append(row("release 0.0.2 (subset)", len(subset),
                         time_release(subset, warmup, args.seed, args.release_python)))
 
-    print(f"\n{'backend':<24}{'programs':>9}{'cpu s':>9}{'wall s':>9}{'prog/s':>10}{'ms/prog':>10}{'edits':>7}")
+    print(f"\n{'backend':<24}{'programs':>9}{'cpu s':>9}{'wall s':>9}{'prog/s':>10}{'ms/prog':>10}"
+          f"{'edits':>7}{'lints':>7}{'ms/lint':>9}")
     for r in rows:
+        calls = f"{r['calls']:>7.1f}{r['ms_per_call']:>9.2f}" if r["calls"] else ""
         print(f"{r['backend']:<24}{r['programs']:>9}{r['cpu_s']:>9.2f}{r['wall_s']:>9.2f}"
-              f"{r['per_s']:>10.1f}{r['ms']:>10.2f}{r['edits']:>7.1f}")
+              f"{r['per_s']:>10.1f}{r['ms']:>10.2f}{r['edits']:>7.1f}{calls}")
         if r["failed"]:
             print(f"{'':<24}({r['failed']} programs returned no edit path)")
     by = {r["backend"]: r["per_s"] for r in rows}
-    print("\nratios (programs/s, same run; subset rows on the same subset):")
+    print("\n(edits: per program; lints: linter calls per program; cpu s: process CPU time)")
+    print("ratios (programs/s, same run; subset rows on the same subset):")
     print(f"  fast / pylint    {by['fast (subset)'] / by['pylint (subset)']:8.1f}x")
     print(f"  fast / none      {by['fast'] / by['none']:8.2f}x")
     if args.release:

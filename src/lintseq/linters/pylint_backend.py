@@ -12,19 +12,21 @@ parse of the message; a message with no line blames the last line (the release's
 `rm[int(line) - 1]` with line 0). Decisions changed: E0401 and E0611 (they depend on which
 packages are installed) do not count, no config file is read, and nothing is written to disk.
 
-Needs `pylint==3.2.6` and `astroid==3.2.4` (`pip install 'lintseq[pylint]'`); it uses two
-private `PyLinter` method (`_lint_file`) and pylint's `ASTWalker` as that version has them.
+Needs `pylint==3.2.6` and `astroid==3.2.4` (`pip install 'lintseq[pylint]'`): it uses pylint's
+private `PyLinter._lint_file`, `_config_initialization` and `ASTWalker` as that version has
+them, and warns when another version is installed.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 
 import astroid
+import pylint
 from astroid import MANAGER
 from astroid.context import _invalidate_cache
 from astroid.inference_tip import clear_inference_tip_cache
-from isort.place import module_with_reason
 from pylint.checkers import BaseRawFileChecker, BaseTokenChecker
 from pylint.config.config_initialization import _config_initialization
 from pylint.lint import PyLinter
@@ -33,6 +35,11 @@ from pylint.typing import FileItem
 from pylint.utils.ast_walker import ASTWalker
 
 from lintseq.linters import Linter, register
+
+try:  # isort 5 (what pylint 3.2 uses); isort 4 has no such cache
+    from isort.place import module_with_reason as _isort_place
+except ImportError:  # pragma: no cover
+    _isort_place = None
 
 #: The release's command line, minus the output-format flags it parsed text with.
 RELEASE_FLAGS = (
@@ -48,6 +55,7 @@ OUR_FLAGS = ("--persistent=n", "--jobs=1", "--disable=import-error,no-name-in-mo
 COUNTED_WARNINGS = frozenset({"W0311", "W0231"})
 IGNORED = frozenset({"E0401", "E0611"})
 
+PINNED = {"pylint": "3.2.6", "astroid": "3.2.4"}
 MODNAME = "lintseq_program"
 FILEPATH = "lintseq_program.py"
 
@@ -73,6 +81,14 @@ def blamed_line(msg_id: str, line: int | None, text: str, last: int) -> int:
 
 def build_linter(extra_flags: tuple[str, ...] = ()) -> PyLinter:
     """A configured `PyLinter` with the standard checkers and no config file."""
+    found = {"pylint": pylint.__version__, "astroid": astroid.__version__}
+    if found != PINNED:
+        warnings.warn(
+            f"the pylint backend is pinned to {PINNED} and found {found}; its judgement "
+            "(and the private API it uses) may differ",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     linter = PyLinter()
     linter.load_default_plugins()
     # config_file=None: parse only these flags; no pylintrc/pyproject.toml lookup.
@@ -151,7 +167,8 @@ class PylintLinter(Linter):
         MANAGER.astroid_cache.pop(MODNAME, None)
         clear_inference_tip_cache()
         _invalidate_cache()
-        module_with_reason.cache_clear()
+        if _isort_place is not None:
+            _isort_place.cache_clear()
 
     def close(self) -> None:
         self._forget()
