@@ -35,31 +35,48 @@ def _format_inserts(new: list[str], runs: list[tuple[int, int, int]]) -> str:
     return "\n".join(out)
 
 
-def insertion_diff(old: list[str], new: list[str], inserted: list[bool] | None = None) -> str:
-    """Insertion-only diff from `old` to `new`, where `old` is a subsequence of `new`.
+_DIFFLIB_MAX_CELLS = 250_000  # above this (old x new lines of the changed region) difflib is too slow
 
-    `inserted[j]` marks the lines of `new` that are not in `old`; it is used only when difflib's
-    own alignment is not a pure insertion.
-    """
-    ops = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
-    if all(tag in ("equal", "insert") for tag, *_ in ops):
-        runs = [(i1, j1, j2) for tag, i1, _, j1, j2 in ops if tag == "insert"]
-        return _format_inserts(new, runs)
-    if inserted is None:
-        raise EditError("old is not a subsequence of new under difflib's alignment")
+
+def _known_runs(inserted: list[bool], lo: int, hi: int, old_lo: int) -> list[tuple[int, int, int]]:
     runs = []
-    old_pos = 0
-    j = 0
-    while j < len(new):
+    old_pos = old_lo
+    j = lo
+    while j < hi:
         if inserted[j]:
             j1 = j
-            while j < len(new) and inserted[j]:
+            while j < hi and inserted[j]:
                 j += 1
             runs.append((old_pos, j1, j))
         else:
             old_pos += 1
             j += 1
-    return _format_inserts(new, runs)
+    return runs
+
+
+def insertion_diff(old: list[str], new: list[str], inserted: list[bool] | None = None) -> str:
+    """Insertion-only diff from `old` to `new`, where `old` is a subsequence of `new`.
+
+    The hunks are difflib's alignment of the changed region (common prefix and suffix trimmed
+    first). `inserted[j]` marks the lines of `new` that are not in `old`; that known alignment
+    is used instead where difflib's would not be a pure insertion, or the region is so large
+    that difflib's quadratic matching would dominate the run.
+    """
+    lo = 0
+    while lo < len(old) and old[lo] == new[lo]:
+        lo += 1
+    tail = 0
+    while tail < len(old) - lo and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    old_mid, new_mid = old[lo : len(old) - tail], new[lo : len(new) - tail]
+    if len(old_mid) * len(new_mid) <= _DIFFLIB_MAX_CELLS:
+        ops = difflib.SequenceMatcher(None, old_mid, new_mid, autojunk=False).get_opcodes()
+        if all(tag in ("equal", "insert") for tag, *_ in ops):
+            runs = [(i1 + lo, j1 + lo, j2 + lo) for tag, i1, _, j1, j2 in ops if tag == "insert"]
+            return _format_inserts(new, runs)
+    if inserted is None:
+        raise EditError("old is not a subsequence of new under difflib's alignment")
+    return _format_inserts(new, _known_runs(inserted, 0, len(new), 0))
 
 
 def edits_from_states(states: list[list[str]], masks: list[list[bool]] | None = None) -> list[str]:
