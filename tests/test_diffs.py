@@ -85,3 +85,10 @@ def test_resolve_tolerates_markdown_fences():
 def test_apply_edits_rejects_deletions():
     with pytest.raises(EditError):
         apply_edits(["@@ -1 +0,0 @@\n-x"])
+
+
+def test_resolve_output_without_edits_is_not_clean():
+    r = resolve("def f():\n    return 1\n")
+    assert r.program == "" and not r.clean and r.skipped == ["no edits in the output"]
+    empty = resolve("\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN)
+    assert empty.program == "" and empty.clean

@@ -180,4 +180,9 @@ def resolve(model_output: str, strict: bool = False) -> Resolved:
             continue  # the prompt, or prose before the first edit
         hunks += _apply_edit(lines, chunk, strict, skipped)
         edits += 1
+    if not hunks and chunks and not skipped:
+        problem = "no edits in the output"
+        if strict:
+            raise EditError(problem)
+        skipped.append(problem)
     return Resolved(_join(lines), edits, hunks, skipped)
