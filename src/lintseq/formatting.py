@@ -21,7 +21,7 @@ from lintseq.units import normalize
 
 Style = Literal["lintseq", "baseline"]
 STYLES: tuple[str, ...] = ("lintseq", "baseline")
-PROVENANCE = ("id", "sample", "seed", "n_edits")
+PROVENANCE = ("id", "row", "sample", "seed", "n_edits")
 
 
 class FormatError(ValueError):
