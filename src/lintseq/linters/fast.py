@@ -1,8 +1,9 @@
 """The default backend: in-process, no subprocess, no files, no import resolution.
 
-Finds syntax and indentation errors (on the line that caused them), the compiler's own
-errors (`return`/`yield` outside a function, `break` outside a loop, `nonlocal` without a
-binding) and undefined names.
+Decides like pylint 3.2 with `--disable=C,R` (E and F messages plus W0231) would about an
+intermediate LintSeq state, from one `ast.parse` and a pure-AST analysis: syntax and
+indentation errors on the line that caused them, what the compiler rejects, names
+(flow.py) and classes (members.py).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import ast
 import re
 import warnings
 
-from pyflakes import checker as _pyflakes
-from pyflakes import messages as _msg
-
 from lintseq.linters import Linter, register
+from typing import TYPE_CHECKING, Sequence
+
+from lintseq.linters.flow import FlowChecker, bound_builtins
+from lintseq.linters.indent import bad_indentation
+
+if TYPE_CHECKING:
+    from lintseq.units import Program
 
 _AFTER_LINE = re.compile(r"on line (\d+)")
-_NAME_ERRORS = (_msg.UndefinedName, _msg.UndefinedLocal, _msg.UndefinedExport)
 
 
 def syntax_error_line(exc: SyntaxError) -> int:
@@ -29,21 +33,72 @@ def syntax_error_line(exc: SyntaxError) -> int:
     return exc.lineno or 1
 
 
+def parse(source: str) -> ast.Module | int:
+    """The tree, or the line of the syntax error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(source)
+        except SyntaxError as exc:
+            return syntax_error_line(exc)
+        except (ValueError, MemoryError, RecursionError):
+            return 1
+
+
+def tree_errors(tree: ast.Module, source: str, shadowed: frozenset = frozenset()) -> set[int]:
+    """Lines with an error in a tree that parsed."""
+    found = FlowChecker(shadowed).check(tree)
+    found |= bad_indentation(tree, source.split("\n"))
+    return found
+
+
+class _Full:
+    """What a state's analysis needs to know about the full program it came from."""
+
+    def __init__(self, program: "Program") -> None:
+        tree = parse(program.text(range(len(program.units))))
+        self.shadowed = bound_builtins(tree) if not isinstance(tree, int) else frozenset()
+        owner: list[int] = []
+        for u in program.units:
+            owner.extend([u.index] * (u.end - u.start + 1))
+        self.owner = owner
+
+
 class FastLinter(Linter):
+    """`error_units` also knows the full program: a read of a name whose binding in the
+    full program was deleted, and that now falls through to a builtin, is an error there
+    (pylint then complains about `list` not being iterable and the like)."""
+
     name = "fast"
 
+    def __init__(self) -> None:
+        self._program: "Program | None" = None
+        self._full: _Full | None = None
+
+    def _full_info(self, program: "Program") -> _Full:
+        if self._program is not program or self._full is None:
+            self._program, self._full = program, _Full(program)
+        return self._full
+
+    def error_units(self, program: "Program", keep: Sequence[int]) -> set[int]:
+        if not keep:
+            return set()
+        full = self._full_info(program)
+        owner: list[int] = []
+        for i in keep:
+            u = program.units[i]
+            owner.extend([i] * (u.end - u.start + 1))
+        text = program.text(keep)
+        tree = parse(text)
+        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text, full.shadowed)
+        last = len(owner)
+        return {owner[min(max(line, 1), last) - 1] for line in bad}
+
     def error_lines(self, source: str) -> set[int]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                tree = ast.parse(source)
-                compile(tree, "<lintseq>", "exec", dont_inherit=True)
-            except SyntaxError as exc:
-                return {syntax_error_line(exc)}
-            except (ValueError, MemoryError, RecursionError):
-                return {1}
-        found = _pyflakes.Checker(tree, filename="<lintseq>")
-        return {m.lineno for m in found.messages if isinstance(m, _NAME_ERRORS)}
+        tree = parse(source)
+        if isinstance(tree, int):
+            return {tree}
+        return tree_errors(tree, source)
 
 
 register("fast", FastLinter)

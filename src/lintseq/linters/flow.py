@@ -1,0 +1,672 @@
+"""Names and control flow: what pylint reports as E0601/E0602/E0606 and the compiler rejects.
+
+One pass over the tree, modelled on pyflakes (a scope stack, bindings collected per scope)
+plus a definite-assignment walk per scope, shaped after pylint 3.2's rules rather than
+textbook dataflow, so that it flags what pylint flags without flagging correct code:
+
+- a name bound in a scope but not yet definitely assigned where it is read is an error
+  (pylint: used-before-assignment, or possibly-used-before-assignment when an `if` branch
+  binds it and another does not);
+- loop bodies are assumed to run (pylint never flags a name bound in a loop and read after
+  it), and a name bound later in a loop body counts as bound at its top (carried over from
+  the previous iteration);
+- a `try` body is assumed to run when reading after the `try` statement, but not inside its
+  handlers or its `finally`; names bound only in handlers are uncertain unless the `try`
+  body or its `else` leaves the function;
+- function bodies (and lambdas) run later: inside them, outer names count if bound anywhere.
+
+It also reports what `compile()` would reject after a deletion (`return`/`yield`/`await`
+outside a function, `break`/`continue` outside a loop, `nonlocal` without a binding) and
+relative imports, which pylint flags (E0402) in a file outside any package.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+
+BUILTINS = frozenset(dir(builtins)) | {"__file__", "__builtins__", "__annotations__"}
+MODULE_NAMES = frozenset(
+    "__name__ __doc__ __file__ __builtins__ __spec__ __loader__ __package__ __path__ "
+    "__annotations__ __dict__ __cached__".split()
+)
+CLASS_NAMES = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__annotations__"})
+_EXITS = frozenset({"exit", "quit"})
+_EXIT_ATTRS = frozenset({("sys", "exit"), ("os", "_exit"), ("os", "abort")})
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+
+
+class Scope:
+    """Names a scope binds, wherever in it; `kind` is module, class, function or lambda."""
+
+    __slots__ = ("node", "kind", "parent", "bound", "globals", "nonlocals", "star", "path")
+
+    def __init__(self, node: ast.AST, kind: str, parent: "Scope | None") -> None:
+        self.node = node
+        self.kind = kind
+        self.parent = parent
+        self.path = "" if parent is None else f"{parent.path}.{getattr(node, 'name', '<lambda>')}"
+        self.bound: set[str] = set()
+        self.globals: set[str] = set()
+        self.nonlocals: set[str] = set()
+        self.star = False
+        _Binder(self).scan(node)
+
+    def module(self) -> "Scope":
+        s = self
+        while s.parent is not None:
+            s = s.parent
+        return s
+
+
+class _Binder:
+    """Collects the names a scope binds, without entering nested scopes."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def scan(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Lambda):
+            self._args(node.args)
+            self._expr(node.body)
+            return
+        if isinstance(node, _FUNCS):
+            self._args(node.args)
+        for stmt in node.body:  # type: ignore[attr-defined]
+            self._stmt(stmt)
+
+    def _args(self, args: ast.arguments) -> None:
+        b = self.scope.bound
+        for a in args.posonlyargs + args.args + args.kwonlyargs:
+            b.add(a.arg)
+        if args.vararg:
+            b.add(args.vararg.arg)
+        if args.kwarg:
+            b.add(args.kwarg.arg)
+
+    def _stmt(self, node: ast.AST) -> None:
+        s = self.scope
+        if isinstance(node, (*_FUNCS, ast.ClassDef)):
+            s.bound.add(node.name)
+            for d in node.decorator_list:
+                self._expr(d)
+            return
+        if isinstance(node, ast.Global):
+            s.globals.update(node.names)
+            return
+        if isinstance(node, ast.Nonlocal):
+            s.nonlocals.update(node.names)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    s.star = True
+                else:
+                    s.bound.add(alias.asname or alias.name.split(".")[0])
+            return
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            s.bound.add(node.name)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            s.bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            s.bound.add(node.rest)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            s.bound.add(node.id)
+            return
+        elif isinstance(node, ast.expr):
+            self._expr(node)
+            return
+        for child in ast.iter_child_nodes(node):
+            self._stmt(child)
+
+    def _expr(self, node: ast.AST) -> None:
+        """Expressions bind only through walrus (also from inside comprehensions)."""
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.NamedExpr) and isinstance(sub.target, ast.Name):
+                self.scope.bound.add(sub.target.id)
+
+
+class _Frame(Scope):
+    """Comprehension variables seen by a lambda inside the comprehension."""
+
+    def __init__(self, names: set[str], parent: Scope) -> None:  # noqa: super not needed
+        self.node = None
+        self.kind = "function"
+        self.parent = parent
+        self.path = parent.path
+        self.bound = names
+        self.globals = set()
+        self.nonlocals = set()
+        self.star = False
+
+
+def _assigned(nodes: list[ast.stmt]) -> set[str]:
+    """Names stored anywhere in these statements (not in nested scopes)."""
+    out: set[str] = set()
+    stack: list[ast.AST] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                out.add(node.id)
+            continue
+        if isinstance(node, (*_FUNCS, ast.ClassDef)):
+            out.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
+            continue
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            out.add(node.name)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            out.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            out.add(node.rest)
+        stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _breaks(node: ast.If) -> bool:
+    return any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(node))
+
+
+def _is_exit_call(node: ast.expr) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    if isinstance(f, ast.Name):
+        return f.id in _EXITS
+    return (
+        isinstance(f, ast.Attribute)
+        and isinstance(f.value, ast.Name)
+        and (f.value.id, f.attr) in _EXIT_ATTRS
+    )
+
+
+class _Ctx:
+    """Where the walk is: the executing scope, what is definitely bound, loop/function."""
+
+    __slots__ = ("scope", "bound", "loops", "function", "is_async", "comps", "carried")
+
+    def __init__(self, scope: Scope, bound: set[str], function: bool, is_async: bool) -> None:
+        self.scope = scope
+        self.bound = bound
+        self.loops = 0
+        self.function = function
+        self.is_async = is_async
+        self.comps: list[set[str]] = []
+        self.carried: set[str] = set()
+
+
+class FlowChecker:
+    """Reports lines of name and compile-time errors in a parsed module."""
+
+    def __init__(self, shadowed: frozenset[tuple[str, str]] = frozenset()) -> None:
+        self.lines: set[int] = set()
+        self._deferred: list[tuple[ast.AST, Scope]] = []
+        # (scope path, name): names the full program binds in a scope; when a state reads
+        # one of them and it falls through to a builtin, the binding was deleted
+        self._shadowed = shadowed
+
+    def check(self, tree: ast.Module) -> set[int]:
+        module = Scope(tree, "module", None)
+        self._own = set(module.bound)
+        # names bound in functions through `global` count as module names
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Global):
+                module.bound.update(node.names)
+        self._module = module
+        ctx = _Ctx(module, set(), function=False, is_async=False)
+        self._block(tree.body, ctx)
+        while self._deferred:
+            node, parent = self._deferred.pop()
+            self._function(node, parent)
+        return self.lines
+
+    # -- scopes -------------------------------------------------------------------------
+    def _function(self, node: ast.AST, parent: Scope) -> None:
+        kind = "lambda" if isinstance(node, ast.Lambda) else "function"
+        scope = Scope(node, kind, parent)
+        args = node.args  # type: ignore[attr-defined]
+        bound = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        if args.vararg:
+            bound.add(args.vararg.arg)
+        if args.kwarg:
+            bound.add(args.kwarg.arg)
+        ctx = _Ctx(scope, bound, function=True, is_async=isinstance(node, ast.AsyncFunctionDef))
+        for name in scope.nonlocals:
+            s = parent
+            while s is not None and not (s.kind in ("function", "lambda") and name in s.bound):
+                s = s.parent
+            if s is None:
+                self._flag_nonlocal(node, name)
+        if kind == "lambda":
+            self._expr(node.body, ctx)  # type: ignore[attr-defined]
+        else:
+            self._block(node.body, ctx)  # type: ignore[attr-defined]
+
+    def _flag_nonlocal(self, func: ast.AST, name: str) -> None:
+        for sub in ast.walk(func):
+            if isinstance(sub, ast.Nonlocal) and name in sub.names:
+                self.lines.add(sub.lineno)
+                return
+
+    def _resolves_outside(self, name: str, scope: Scope | None) -> bool:
+        while scope is not None:
+            if scope.kind != "class" and (name in scope.bound or scope.star):
+                return True
+            scope = scope.parent
+        return name in BUILTINS or name in MODULE_NAMES
+
+    def _load(self, node: ast.Name, ctx: _Ctx) -> None:
+        name = node.id
+        for frame in ctx.comps:
+            if name in frame:
+                return
+        scope = ctx.scope
+        if name in scope.globals:
+            # pylint: a global the module never binds itself is a local of the function
+            if name in self._own or self._module.star or name in ctx.bound or name in ctx.carried:
+                return
+            self.lines.add(node.lineno)
+            return
+        if name in scope.nonlocals:
+            return
+        if name in scope.bound:
+            if name in ctx.bound or name in ctx.carried:
+                return
+            if scope.kind == "class" and self._resolves_outside(name, scope.parent):
+                return
+            self.lines.add(node.lineno)
+            return
+        if scope.kind == "class" and name in CLASS_NAMES:
+            return
+        if name == "__class__" and scope.kind == "function":
+            return
+        if scope.star or self._resolves_outside(name, scope.parent):
+            if self._shadowed and name in BUILTINS and self._shadows(name, scope):
+                self.lines.add(node.lineno)
+            return
+        self.lines.add(node.lineno)
+
+    def _shadows(self, name: str, scope: Scope | None) -> bool:
+        """Did the full program bind `name` in this scope or one it can see?"""
+        while scope is not None:
+            if (scope.path, name) in self._shadowed:
+                return True
+            if scope.kind != "class" and name in scope.bound:
+                return False
+            scope = scope.parent
+        return False
+
+    # -- statements ---------------------------------------------------------------------
+    def _block(self, body: list[ast.stmt], ctx: _Ctx) -> bool:
+        """Walk statements in order; True if the block always leaves (return/raise/...)."""
+        for i, stmt in enumerate(body):
+            if self._stmt(stmt, ctx):
+                # statements after a terminator are dead; still check them for errors
+                rest = body[i + 1 :]
+                if rest:
+                    saved = set(ctx.bound)
+                    self._block(rest, ctx)
+                    ctx.bound.clear()
+                    ctx.bound.update(saved)
+                return True
+        return False
+
+    def _store(self, target: ast.AST, ctx: _Ctx) -> None:
+        if isinstance(target, ast.Name):
+            ctx.bound.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self._store(elt, ctx)
+        elif isinstance(target, ast.Starred):
+            self._store(target.value, ctx)
+        else:  # attribute or subscript: reads its parts
+            self._expr(target, ctx)
+
+    def _stmt(self, node: ast.stmt, ctx: _Ctx) -> bool:
+        t = type(node)
+        if t is ast.Expr:
+            self._expr(node.value, ctx)
+            return _is_exit_call(node.value)
+        if t is ast.Assign:
+            if ctx.carried:
+                self._uncarried(node.value, node.targets, ctx)
+            else:
+                self._expr(node.value, ctx)
+            for target in node.targets:
+                self._store(target, ctx)
+            return False
+        if t is ast.AugAssign:
+            if isinstance(node.target, ast.Name):
+                load = ast.Name(node.target.id, ast.Load(), lineno=node.lineno)
+                self._uncarried(ast.Tuple([node.value, load], ast.Load()), [node.target], ctx)
+                ctx.bound.add(node.target.id)
+            else:
+                self._expr(node.value, ctx)
+                self._expr(node.target, ctx)
+            return False
+        if t is ast.AnnAssign:
+            if node.value is not None:
+                self._expr(node.value, ctx)
+                self._store(node.target, ctx)
+            elif not isinstance(node.target, ast.Name):
+                self._expr(node.target, ctx)
+            return False
+        if t is ast.Return:
+            if not ctx.function:
+                self.lines.add(node.lineno)
+            if node.value is not None:
+                self._expr(node.value, ctx)
+            return True
+        if t is ast.Raise:
+            if node.exc is not None:
+                self._expr(node.exc, ctx)
+            if node.cause is not None:
+                self._expr(node.cause, ctx)
+            return True
+        if t is ast.Break or t is ast.Continue:
+            if not ctx.loops:
+                self.lines.add(node.lineno)
+            return True
+        if t is ast.If:
+            self._expr(node.test, ctx)
+            start = set(ctx.bound)
+            leaves = self._branches(ctx, [node.body, node.orelse])
+            if ctx.loops and _breaks(node):
+                # pylint is permissive about an `if` with a break or continue in it
+                ctx.bound = start | _assigned([node])
+                return False
+            return leaves
+        if t is ast.For or t is ast.AsyncFor:
+            if t is ast.AsyncFor and not ctx.is_async:
+                self.lines.add(node.lineno)
+            self._expr(node.iter, ctx)
+            self._loop(node, ctx, node.target)
+            return False
+        if t is ast.While:
+            self._expr(node.test, ctx)
+            self._loop(node, ctx, None)
+            return False
+        if t in (ast.With, ast.AsyncWith):
+            if t is ast.AsyncWith and not ctx.is_async:
+                self.lines.add(node.lineno)
+            for item in node.items:
+                self._expr(item.context_expr, ctx)
+                if item.optional_vars is not None:
+                    self._store(item.optional_vars, ctx)
+            return self._block(node.body, ctx)
+        if t is ast.Try or t is ast.TryStar:
+            return self._try(node, ctx)
+        if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
+            self._signature(node, ctx)
+            ctx.bound.add(node.name)
+            self._deferred.append((node, ctx.scope))
+            return False
+        if t is ast.ClassDef:
+            for e in node.decorator_list + node.bases + [k.value for k in node.keywords]:
+                self._expr(e, ctx)
+            scope = Scope(node, "class", ctx.scope)
+            inner = _Ctx(scope, set(), function=False, is_async=False)
+            inner.comps = ctx.comps
+            self._block(node.body, inner)
+            ctx.bound.add(node.name)
+            return False
+        if t is ast.Import or t is ast.ImportFrom:
+            if t is ast.ImportFrom and node.level:
+                self.lines.add(node.lineno)  # relative import outside a package (E0402)
+            for alias in node.names:
+                if alias.name != "*":
+                    ctx.bound.add(alias.asname or alias.name.split(".")[0])
+            return False
+        if t is ast.Delete:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self._load(target, ctx)
+                    ctx.bound.discard(target.id)
+                else:
+                    self._expr(target, ctx)
+            return False
+        if t is ast.Global:
+            return False
+        if t is ast.Nonlocal:
+            if ctx.scope.kind == "module":
+                self.lines.add(node.lineno)
+            return False
+        if t is ast.Assert:
+            self._expr(node.test, ctx)
+            if node.msg is not None:
+                self._expr(node.msg, ctx)
+            return False
+        if t is ast.Match:
+            return self._match(node, ctx)
+        return False  # pass and friends
+
+    def _uncarried(self, value: ast.expr, targets: list[ast.expr], ctx: _Ctx) -> None:
+        """pylint: `x = f(x)` in a loop needs `x` bound before the loop, not by itself."""
+        names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        hidden = names & ctx.carried
+        ctx.carried -= hidden
+        self._expr(value, ctx)
+        ctx.carried |= hidden
+
+    def _signature(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: _Ctx) -> None:
+        """Decorators and defaults run where the function is defined; annotations may not."""
+        for d in node.decorator_list:
+            self._expr(d, ctx)
+        args = node.args
+        for d in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            self._expr(d, ctx)
+        annotations = [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs]
+        annotations += [args.vararg.annotation if args.vararg else None,
+                        args.kwarg.annotation if args.kwarg else None, node.returns]
+        for ann in annotations:
+            if ann is not None:
+                self._static(ann, ctx)
+
+    def _static(self, expr: ast.expr, ctx: _Ctx) -> None:
+        """Annotations: only names bound nowhere are errors."""
+        for sub in ast.walk(expr):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
+                name = sub.id
+                if name in ctx.scope.bound or ctx.scope.star:
+                    continue
+                if not self._resolves_outside(name, ctx.scope.parent):
+                    self.lines.add(sub.lineno)
+
+    def _branches(self, ctx: _Ctx, bodies: list[list[ast.stmt]], total: bool = True) -> bool:
+        """Alternative blocks; afterwards a name is bound if every block that falls through
+        binds it. `total`: one of the blocks always runs (an `if` with its `else`)."""
+        start = ctx.bound
+        ends: list[set[str]] = []
+        for body in bodies:
+            ctx.bound = set(start)
+            if not self._block(body, ctx):
+                ends.append(ctx.bound)
+        if not total:
+            ends.append(start)
+        if not ends:
+            ctx.bound = start
+            return True
+        ctx.bound = set.intersection(*ends)
+        return False
+
+    def _loop(self, node: ast.For | ast.AsyncFor | ast.While, ctx: _Ctx, target: ast.AST | None) -> None:
+        start = set(ctx.bound)
+        carried_before = ctx.carried
+        lines_before = set(self.lines)
+        # first pass: what an iteration binds for sure; only the second pass reports
+        ctx.loops += 1
+        ctx.bound = set(start)
+        if target is not None:
+            self._store(target, ctx)
+        self._block(node.body, ctx)
+        carry = ctx.bound - start
+        self.lines = lines_before
+        ctx.bound = set(start)
+        ctx.carried = carried_before | carry
+        if target is not None:
+            self._store(target, ctx)
+        leaves = self._block(node.body, ctx)
+        end = ctx.bound
+        ctx.loops -= 1
+        ctx.carried = carried_before
+        # pylint assumes the body ran: what it binds for sure is bound after the loop
+        ctx.bound = set(start) if leaves else end
+        if target is not None:
+            self._store(target, ctx)
+        self._block(node.orelse, ctx)
+
+    def _try(self, node: ast.Try, ctx: _Ctx) -> bool:
+        start = set(ctx.bound)
+        body_leaves = self._block(node.body, ctx) or self._block(node.orelse, ctx)
+        after_body = ctx.bound
+        handler_ends: list[set[str]] = []
+        handlers_leave = True
+        for h in node.handlers:
+            ctx.bound = set(start)
+            if h.type is not None:
+                self._expr(h.type, ctx)
+            if h.name:
+                ctx.bound.add(h.name)
+            if not self._block(h.body, ctx):
+                handlers_leave = False
+                handler_ends.append(ctx.bound)
+        if body_leaves:
+            result = set.intersection(*handler_ends) if handler_ends else set(start)
+        else:
+            result = after_body
+        leaves = body_leaves and handlers_leave and bool(node.handlers)
+        if node.finalbody:
+            ctx.bound = set(start)
+            final_leaves = self._block(node.finalbody, ctx)
+            result |= ctx.bound - start
+            leaves = leaves or final_leaves
+        ctx.bound = result
+        return leaves
+
+    def _match(self, node: ast.Match, ctx: _Ctx) -> bool:
+        self._expr(node.subject, ctx)
+        start = ctx.bound
+        ends: list[set[str]] = []
+        total = False
+        for case in node.cases:
+            ctx.bound = set(start)
+            self._pattern(case.pattern, ctx)
+            if case.guard is not None:
+                self._expr(case.guard, ctx)
+            elif isinstance(case.pattern, ast.MatchAs) and case.pattern.pattern is None:
+                total = True
+            if not self._block(case.body, ctx):
+                ends.append(ctx.bound)
+        if not total:
+            ends.append(start)
+        if not ends:
+            ctx.bound = start
+            return True
+        ctx.bound = set.intersection(*ends)
+        return False
+
+    def _pattern(self, pattern: ast.pattern, ctx: _Ctx) -> None:
+        for sub in ast.walk(pattern):
+            if isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name:
+                ctx.bound.add(sub.name)
+            elif isinstance(sub, ast.MatchMapping) and sub.rest:
+                ctx.bound.add(sub.rest)
+            elif isinstance(sub, ast.MatchValue | ast.MatchClass):
+                for part in ([sub.value] if isinstance(sub, ast.MatchValue) else [sub.cls]):
+                    self._expr(part, ctx)
+
+    # -- expressions --------------------------------------------------------------------
+    def _expr(self, node: ast.AST, ctx: _Ctx) -> None:
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            t = type(n)
+            if t is ast.Name:
+                if isinstance(n.ctx, ast.Load):
+                    self._load(n, ctx)
+                elif ctx.comps:
+                    ctx.comps[-1].add(n.id)
+                else:
+                    ctx.bound.add(n.id)
+                continue
+            if t is ast.Constant:
+                continue
+            if t is ast.Lambda:
+                for d in n.args.defaults + [d for d in n.args.kw_defaults if d is not None]:
+                    stack.append(d)
+                parent = ctx.scope
+                if ctx.comps:  # a lambda in a comprehension sees its variables
+                    parent = _Frame(set().union(*ctx.comps), parent)
+                self._deferred.append((n, parent))
+                continue
+            if t in _COMPS:
+                self._comprehension(n, ctx)
+                continue
+            if t is ast.NamedExpr:
+                self._expr(n.value, ctx)
+                ctx.bound.add(n.target.id)  # binds in the enclosing scope
+                continue
+            if t is ast.Yield or t is ast.YieldFrom:
+                if not ctx.function:
+                    self.lines.add(n.lineno)
+            elif t is ast.Await:
+                if not ctx.is_async:
+                    self.lines.add(n.lineno)
+            stack.extend(ast.iter_child_nodes(n))
+
+    def _comprehension(self, node: ast.AST, ctx: _Ctx) -> None:
+        gens = node.generators  # type: ignore[attr-defined]
+        self._expr(gens[0].iter, ctx)  # evaluated in the enclosing scope
+        frame: set[str] = set()
+        ctx.comps.append(frame)
+        try:
+            for i, gen in enumerate(gens):
+                if gen.is_async and not ctx.is_async:
+                    self.lines.add(node.lineno)  # type: ignore[attr-defined]
+                if i:
+                    self._expr(gen.iter, ctx)
+                for sub in ast.walk(gen.target):
+                    if isinstance(sub, ast.Name):
+                        frame.add(sub.id)
+                for cond in gen.ifs:
+                    self._expr(cond, ctx)
+            if isinstance(node, ast.DictComp):
+                self._expr(node.key, ctx)
+                self._expr(node.value, ctx)
+            else:
+                self._expr(node.elt, ctx)  # type: ignore[attr-defined]
+        finally:
+            ctx.comps.pop()
+
+
+def bound_builtins(tree: ast.Module) -> frozenset[tuple[str, str]]:
+    """(scope path, name) for every builtin name a scope of this program binds."""
+    out: set[tuple[str, str]] = set()
+    stack = [Scope(tree, "module", None)]
+    while stack:
+        scope = stack.pop()
+        out.update((scope.path, n) for n in scope.bound & BUILTINS)
+        body = scope.node.body if not isinstance(scope.node, ast.Lambda) else []
+        for node in _nested_scopes(body):
+            kind = "class" if isinstance(node, ast.ClassDef) else "function"
+            stack.append(Scope(node, kind, scope))
+    return frozenset(out)
+
+
+def _nested_scopes(body: list[ast.stmt]):
+    """Function and class definitions directly in this scope (inside its blocks too)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (*_FUNCS, ast.ClassDef)):
+            yield node
+        elif isinstance(node, ast.stmt) or isinstance(node, (ast.ExceptHandler, ast.match_case)):
+            stack.extend(c for c in ast.iter_child_nodes(node) if isinstance(c, (ast.stmt, ast.ExceptHandler, ast.match_case)))
