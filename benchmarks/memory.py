@@ -2,10 +2,11 @@
 
 Each backend runs in its own fresh process (so one backend's footprint does not hide another's),
 cycling the corpus with a new seed on every pass, and reports peak RSS (`VmHWM`, the same figure
-as `ru_maxrss`) and current RSS at checkpoints.
+as `ru_maxrss`) and current RSS at checkpoints: a tenth of the run, the end of the first pass
+over the corpus (pylint's astroid has then loaded every module the corpus imports), the end.
 
     python benchmarks/memory.py                       # fast on 10,000 (1k and 10k)
-    python benchmarks/memory.py --pylint 2000         # and pylint on 2,000 (200 and 2k)
+    python benchmarks/memory.py --pylint 2000         # and pylint on 2,000 (200, 400, 2k)
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def child(corpus: Path, field: str, linter: str, count: int, checkpoints: list[i
     from lintseq.sampler import derive_seed
 
     codes = [json.loads(line)[field] for line in corpus.read_text().splitlines() if line.strip()]
+    if len(codes) < count:  # the end of the first pass: every import the corpus makes is loaded
+        checkpoints = sorted(set(checkpoints) | {len(codes)})
     print(json.dumps({"at": 0, "peak_mb": _status_mb("VmHWM"), "rss_mb": _status_mb("VmRSS")}),
           flush=True)
     start = time.process_time()
@@ -79,15 +82,14 @@ def main() -> None:
                         str(args.corpus)], check=True)
 
     print(f"corpus {args.corpus}; each backend in a fresh process; MB = MiB")
-    print(f"\n{'backend':<10}{'programs':>10}{'peak RSS':>10}{'RSS':>8}{'cpu s':>9}  growth of peak since first checkpoint")
+    print(f"\n{'backend':<10}{'programs':>10}{'peak RSS':>10}{'RSS':>8}{'cpu s':>9}  peak growth since the row above")
     for linter, count in (("fast", args.fast), ("pylint", args.pylint), ("none", args.none)):
         if count <= 0:
             continue
         points = measure(args, linter, count)
-        first = points[1]["peak_mb"] if len(points) > 1 else points[0]["peak_mb"]
-        for p in points:
+        for prev, p in zip([None] + points, points):
             cpu = f"{p['cpu_s']:9.1f}" if "cpu_s" in p else f"{'':9}"
-            grow = f"  {p['peak_mb'] - first:+.1f} MB" if p["at"] > points[1]["at"] else ""
+            grow = f"  {p['peak_mb'] - prev['peak_mb']:+.1f} MB" if prev else ""
             print(f"{linter:<10}{p['at']:>10}{p['peak_mb']:>10.1f}{p['rss_mb']:>8.1f}{cpu}{grow}")
 
 
