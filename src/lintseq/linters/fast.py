@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from lintseq.linters.flow import FlowChecker, bound_builtins
 from lintseq.linters.indent import bad_indentation
+from lintseq.linters.members import MemberChecker, full_classes
 
 if TYPE_CHECKING:
     from lintseq.units import Program
@@ -45,9 +46,10 @@ def parse(source: str) -> ast.Module | int:
             return 1
 
 
-def tree_errors(tree: ast.Module, source: str, shadowed: frozenset = frozenset()) -> set[int]:
+def tree_errors(tree: ast.Module, source: str, full: "_Full | None" = None) -> set[int]:
     """Lines with an error in a tree that parsed."""
-    found = FlowChecker(shadowed).check(tree)
+    found = FlowChecker(full.shadowed if full else frozenset()).check(tree)
+    found |= MemberChecker(full.classes if full else None).check(tree)
     found |= bad_indentation(tree, source.split("\n"))
     return found
 
@@ -57,7 +59,9 @@ class _Full:
 
     def __init__(self, program: "Program") -> None:
         tree = parse(program.text(range(len(program.units))))
-        self.shadowed = bound_builtins(tree) if not isinstance(tree, int) else frozenset()
+        parsed = not isinstance(tree, int)
+        self.shadowed = bound_builtins(tree) if parsed else frozenset()
+        self.classes = full_classes(tree) if parsed else {}
         owner: list[int] = []
         for u in program.units:
             owner.extend([u.index] * (u.end - u.start + 1))
@@ -90,7 +94,7 @@ class FastLinter(Linter):
             owner.extend([i] * (u.end - u.start + 1))
         text = program.text(keep)
         tree = parse(text)
-        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text, full.shadowed)
+        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text, full)
         last = len(owner)
         return {owner[min(max(line, 1), last) - 1] for line in bad}
 

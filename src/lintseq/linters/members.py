@@ -1,0 +1,391 @@
+"""Classes and calls: what pylint infers about `self.x`, `__init__`, special methods and
+functions that return nothing, restricted to what one program text decides on its own.
+
+- E1101 no-member through `self`: the class and every base are known (defined in the
+  program, `object` or a builtin type), none defines `__getattr__`/`__getattribute__`,
+  and no method, class-body statement or base binds the attribute. With `full`
+  (attributes the full program's class bound), a class with unknown bases is also judged
+  for attributes the full program bound and the state no longer does.
+- E0203 access-member-before-definition: read in the only method that binds it, above it.
+- W0231 super-init-not-called: an `__init__` that calls no `__init__` while a known base
+  defines one (or, with `full`, while the full program's `__init__` did call one).
+- E0213/E0211 first argument of an undecorated method; E0301/E0303-E0313 special methods
+  that fall off their end (pylint infers `None`); E1111 assigning the result of a function
+  or method of this program that has no `return <value>`.
+- E1101 on a local whose every binding is a literal of one builtin type (`x = []`,
+  then `x.split()`).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_SPECIAL = frozenset(
+    "__repr__ __str__ __iter__ __len__ __bool__ __index__ __bytes__ __hash__ "
+    "__length_hint__ __format__ __getnewargs__ __getnewargs_ex__".split()
+)
+_IMPLICIT_CLASSMETHODS = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})
+_LITERAL_TYPES: dict[type, type] = {
+    ast.List: list, ast.ListComp: list, ast.Dict: dict, ast.DictComp: dict,
+    ast.Set: set, ast.SetComp: set, ast.JoinedStr: str, ast.Tuple: tuple,
+}
+_OBJECT_ATTRS = frozenset(dir(object)) | {"__dict__", "__class__", "__module__", "__weakref__"}
+
+
+def _builtin_type(name: str) -> type | None:
+    obj = getattr(builtins, name, None)
+    return obj if isinstance(obj, type) else None
+
+
+def _decorator_names(func: ast.AST) -> set[str]:
+    out = set()
+    for d in func.decorator_list:  # type: ignore[attr-defined]
+        d = d.func if isinstance(d, ast.Call) else d
+        out.add(d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", "?"))
+    return out
+
+
+def _body_defs(body: list[ast.stmt]):
+    """Statements of a class body, looking inside its if/try blocks."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.If, ast.Try, ast.TryStar, ast.With)):
+            for field in ("body", "orelse", "finalbody"):
+                stack.extend(getattr(node, field, []))
+            for h in getattr(node, "handlers", []):
+                stack.extend(h.body)
+
+
+def _walk_function(func: ast.AST):
+    """Nodes of a function body, not entering nested classes."""
+    stack = list(func.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.ClassDef):
+                stack.append(child)
+
+
+def _returns_value(func: ast.AST) -> tuple[bool, bool]:
+    """(has `return <value>`, is a generator), not counting nested functions."""
+    value = gen = False
+    stack = list(func.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return) and node.value is not None:
+            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+                value = True
+        elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+            gen = True
+        if not isinstance(node, (*_FUNCS, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return value, gen
+
+
+def _returns_name(func: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name
+               for n in _walk_function(func))
+
+
+def _first_statement(func: ast.AST) -> ast.stmt | None:
+    body = func.body  # type: ignore[attr-defined]
+    i = 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        i = 1
+    return body[i] if i < len(body) else None
+
+
+def _is_abstract(func: ast.AST, pass_is_abstract: bool, any_raise: bool) -> bool:
+    """astroid's FunctionDef.is_abstract: decided by the first statement."""
+    first = _first_statement(func)
+    if first is None:
+        return False
+    if isinstance(first, ast.Raise):
+        if any_raise:
+            return True
+        exc = first.exc.func if isinstance(first.exc, ast.Call) else first.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return pass_is_abstract and isinstance(first, ast.Pass)
+
+
+class ClassInfo:
+    __slots__ = ("node", "path", "members", "self_reads", "self_writes", "bases", "known",
+                 "getattr", "methods", "init_calls_init")
+
+    def __init__(self, node: ast.ClassDef, path: str) -> None:
+        self.node = node
+        self.path = path
+        self.members: set[str] = set()
+        self.self_reads: list[tuple[str, ast.Attribute, ast.AST]] = []
+        self.self_writes: dict[str, list[tuple[ast.AST, int]]] = {}
+        self.methods: dict[str, ast.AST] = {}
+        self.bases: list[str | None] = []
+        self.known = True
+        self.getattr = False
+        self.init_calls_init = False
+        self._scan()
+
+    def _scan(self) -> None:
+        node = self.node
+        for b in node.bases:
+            self.bases.append(b.id if isinstance(b, ast.Name) else None)
+        if node.keywords:
+            self.known = False
+        for stmt in _body_defs(node.body):
+            if isinstance(stmt, (*_FUNCS, ast.ClassDef)):
+                self.members.add(stmt.name)
+                if isinstance(stmt, _FUNCS):
+                    self.methods[stmt.name] = stmt
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for t in targets:
+                    for n in ast.walk(t):
+                        if isinstance(n, ast.Name):
+                            self.members.add(n.id)
+                            if n.id == "__slots__":
+                                self._slots(stmt.value)
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self.members.update(a.asname or a.name.split(".")[0] for a in stmt.names)
+        self.getattr = bool({"__getattr__", "__getattribute__"} & self.members)
+        for name, func in self.methods.items():
+            if "staticmethod" in _decorator_names(func) or "classmethod" in _decorator_names(func):
+                continue
+            args = func.args.posonlyargs + func.args.args
+            if not args:
+                continue
+            me = args[0].arg
+            for sub in _walk_function(func):
+                if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) \
+                        and sub.value.id == me:
+                    if isinstance(sub.ctx, ast.Load):
+                        self.self_reads.append((sub.attr, sub, func))
+                    else:
+                        self.self_writes.setdefault(sub.attr, []).append((func, sub.lineno))
+                elif name == "__init__" and isinstance(sub, ast.Call) \
+                        and isinstance(sub.func, ast.Attribute) and sub.func.attr == "__init__":
+                    self.init_calls_init = True
+        # `self.x += 1` reads before it writes; pylint counts it as a definition
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Attribute):
+                self.self_writes.setdefault(sub.target.attr, [])
+
+    def _slots(self, value: ast.AST | None) -> None:
+        if value is None:
+            return
+        for n in ast.walk(value):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                self.members.add(n.value)
+
+    def attrs(self) -> set[str]:
+        return self.members | set(self.self_writes)
+
+
+class MemberChecker:
+    """Lines with class and call errors; `full` maps class paths to the full program's
+    attributes and whether its `__init__` called a base `__init__`."""
+
+    def __init__(self, full: "dict[str, tuple[frozenset[str], bool]] | None" = None) -> None:
+        self.full = full or {}
+        self.lines: set[int] = set()
+
+    def check(self, tree: ast.Module) -> set[int]:
+        classes = collect_classes(tree)
+        top = {c.node.name: c for c in classes if c.path.count(".") == 1}
+        functions = {n.name: n for n in tree.body if isinstance(n, _FUNCS)}
+        for c in classes:
+            self._class(c, top)
+        self._calls(tree, functions, classes)
+        self._literals(tree)
+        return self.lines
+
+    def _ancestry(self, c: ClassInfo, top: dict[str, ClassInfo]) -> tuple[set[str], bool, bool, bool]:
+        """(attributes, all bases known, some ancestor __getattr__, some base defines __init__)."""
+        attrs: set[str] = set()
+        known, dyn, base_init = c.known, c.getattr, False
+        seen = {id(c)}
+        stack = list(c.bases)
+        while stack:
+            b = stack.pop()
+            if b is None:
+                known = False
+                continue
+            if b in top and id(top[b]) not in seen:
+                info = top[b]
+                seen.add(id(info))
+                attrs |= info.attrs()
+                dyn = dyn or info.getattr
+                known = known and info.known
+                base_init = base_init or "__init__" in info.methods
+                stack.extend(info.bases)
+                continue
+            t = _builtin_type(b)
+            if t is None or b in top:
+                known = False
+                continue
+            attrs |= set(dir(t))
+            if b == "type":
+                dyn = True
+        return attrs, known, dyn, base_init
+
+    def _class(self, c: ClassInfo, top: dict[str, ClassInfo]) -> None:
+        base_attrs, known, dyn, base_init = self._ancestry(c, top)
+        own = c.attrs()
+        full_attrs, full_init = self.full.get(c.path, (frozenset(), False))
+        if not dyn:
+            for attr, node, func in c.self_reads:
+                if attr in own or attr in base_attrs or attr in _OBJECT_ATTRS:
+                    continue
+                if known or attr in full_attrs:
+                    self.lines.add(node.lineno)
+        # access-member-before-definition
+        for attr, node, func in c.self_reads:
+            if attr in c.members or attr in base_attrs:
+                continue
+            defs = c.self_writes.get(attr)
+            if not defs:
+                continue
+            frames = {id(f) for f, _ in defs}
+            if len(frames) == 1 and defs[0][0] is func and node.lineno < min(l for _, l in defs):
+                self.lines.add(node.lineno)
+        init = c.methods.get("__init__")
+        if init is not None and not c.init_calls_init:
+            if (known and base_init) or full_init:
+                self.lines.add(init.lineno)
+        metaclass = "type" in c.bases
+        for name, func in c.methods.items():
+            decorators = _decorator_names(func)
+            args = func.args.posonlyargs + func.args.args
+            if not decorators and name not in _IMPLICIT_CLASSMETHODS and not metaclass:
+                if (args and args[0].arg != "self") or (not args and not func.args.vararg):
+                    self.lines.add(func.lineno)
+            if name in _SPECIAL and not decorators:
+                value, gen = _returns_value(func)
+                if not value and not gen and not _is_abstract(func, True, True):
+                    self.lines.add(func.lineno)
+                elif name == "__iter__" and args and known and not gen \
+                        and "__next__" not in c.members and "__next__" not in base_attrs \
+                        and _returns_name(func, args[0].arg):
+                    self.lines.add(func.lineno)  # E0301: `return self` without __next__
+        # E0102: a second undecorated definition of a name (a deleted `@x.setter`)
+        seen: set[str] = set()
+        for stmt in c.node.body:
+            if isinstance(stmt, _FUNCS):
+                if stmt.name in seen and not stmt.decorator_list:
+                    self.lines.add(stmt.lineno)
+                seen.add(stmt.name)
+
+    def _calls(self, tree: ast.Module, functions: dict[str, ast.AST], classes: list[ClassInfo]) -> None:
+        """E1111: `x = f()` where f (a function or method here) never returns a value."""
+        owner: dict[int, ClassInfo] = {}
+        for c in classes:
+            for func in c.methods.values():
+                owner[id(func)] = c
+        stack: list[tuple[ast.AST, ClassInfo | None, str | None]] = [(tree, None, None)]
+        while stack:
+            node, cls, me = stack.pop()
+            for child in ast.iter_child_nodes(node):
+                c2, me2 = cls, me
+                if isinstance(child, _FUNCS):
+                    c2 = owner.get(id(child))
+                    args = child.args.posonlyargs + child.args.args
+                    me2 = args[0].arg if c2 is not None and args else None
+                elif isinstance(child, ast.Assign) and isinstance(child.value, ast.Call):
+                    target = self._callee(child.value.func, functions, cls, me)
+                    if target is not None and self._no_return(target):
+                        self.lines.add(child.lineno)
+                stack.append((child, c2, me2))
+
+    @staticmethod
+    def _callee(func: ast.expr, functions: dict[str, ast.AST], cls: ClassInfo | None, me: str | None):
+        if isinstance(func, ast.Name):
+            return functions.get(func.id)
+        if cls is not None and me and isinstance(func, ast.Attribute) \
+                and isinstance(func.value, ast.Name) and func.value.id == me and cls.known \
+                and not cls.bases:
+            return cls.methods.get(func.attr)
+        return None
+
+    @staticmethod
+    def _no_return(func: ast.AST) -> bool:
+        if isinstance(func, ast.AsyncFunctionDef) or func.decorator_list:  # type: ignore[attr-defined]
+            return False
+        value, gen = _returns_value(func)
+        return not value and not gen and not _is_abstract(func, False, False) \
+            and not any(isinstance(n, ast.Return) for n in _walk_function(func))
+
+    def _literals(self, tree: ast.Module) -> None:
+        """E1101 on `x.attr` where every binding of local `x` is a literal of one type."""
+        scopes: list[ast.AST] = [tree] + [n for n in ast.walk(tree) if isinstance(n, _FUNCS)]
+        for scope in scopes:
+            kinds: dict[str, set[type | None]] = {}
+            reads: list[ast.Attribute] = []
+            params = set()
+            if isinstance(scope, _FUNCS):
+                a = scope.args
+                params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+            nodes = list(_scope_nodes(scope))
+            direct = {id(t) for n in nodes if isinstance(n, ast.Assign) for t in n.targets}
+            for node in nodes:
+                if isinstance(node, ast.Assign):
+                    t = _LITERAL_TYPES.get(type(node.value))
+                    if t is None and isinstance(node.value, ast.Constant):
+                        t = type(node.value.value) if node.value.value is not None else None
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            kinds.setdefault(target.id, set()).add(t)
+                elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                    if id(node) not in direct:
+                        kinds.setdefault(node.id, set()).add(None)
+                elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                    for n in node.names:
+                        kinds.setdefault(n, set()).add(None)
+                elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) \
+                        and isinstance(node.value, ast.Name):
+                    reads.append(node)
+            for node in reads:
+                name = node.value.id  # type: ignore[attr-defined]
+                ts = kinds.get(name)
+                if not ts or name in params or None in ts or len(ts) != 1:
+                    continue
+                t = next(iter(ts))
+                if t is not None and not hasattr(t, node.attr):
+                    self.lines.add(node.lineno)
+
+
+def _scope_nodes(scope: ast.AST):
+    """Nodes of one scope, not entering nested functions, classes or lambdas."""
+    stack = list(scope.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (*_FUNCS, ast.Lambda, ast.ClassDef)):
+                stack.append(child)
+
+
+def collect_classes(tree: ast.Module) -> list[ClassInfo]:
+    """Every class of the program, with a dotted path of enclosing definitions."""
+    out: list[ClassInfo] = []
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, path = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (*_FUNCS, ast.ClassDef)):
+                p = f"{path}.{child.name}"
+                if isinstance(child, ast.ClassDef):
+                    out.append(ClassInfo(child, p))
+                stack.append((child, p))
+            elif isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+                stack.append((child, path))
+    return out
+
+
+def full_classes(tree: ast.Module) -> dict[str, tuple[frozenset[str], bool]]:
+    """Per class path of the full program: its attributes and whether __init__ calls one."""
+    return {c.path: (frozenset(c.attrs()), c.init_calls_init) for c in collect_classes(tree)}
