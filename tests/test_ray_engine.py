@@ -164,6 +164,19 @@ def test_without_ray_the_cli_says_how_to_install_it(tmp_path):
     assert len(_lines(tmp_path / "l.jsonl")) == 5
 
 
+def test_unreachable_cluster_fails_fast_with_a_clear_error(tmp_path):
+    import socket
+
+    from lintseq.ray_engine import EngineError, generate_ray
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EngineError, match="cannot reach the Ray cluster"):
+        generate_ray(SAMPLE, tmp_path / "out", address=f"127.0.0.1:{port}", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 # --- on a real cluster ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -231,12 +244,14 @@ def test_stdlib_shards_with_bad_lines_equal_local(cluster, stdlib_with_bad_lines
         == local.to_json() | {"seconds": 0, "rows_per_second": 0, "rows_per_second_per_worker": 0, "workers": 0}
 
 
-def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path):
-    """A worker process dies (os._exit) half-way through a chunk; Ray retries the chunk."""
+def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path, monkeypatch):
+    """A worker process dies (os._exit) half-way through a chunk; Ray retries the chunk.
+    (The cluster comes from $RAY_ADDRESS here, with the task pool capped by `workers`.)"""
     from lintseq.ray_engine import generate_ray
 
     marker = tmp_path / "crashed"
-    summary = generate_ray(SAMPLE, tmp_path / "out", Settings(), address=cluster.address, progress=False,
+    monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+    summary = generate_ray(SAMPLE, tmp_path / "out", Settings(), workers=2, progress=False,
                            chunk_rows=16, _crash_once=(str(marker), 42))
     assert marker.exists() and int(marker.read_text()) != os.getpid()
     rows, _, local = _local(SAMPLE, tmp_path, Settings())

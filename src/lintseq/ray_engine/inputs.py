@@ -22,7 +22,11 @@ SHARD_SUFFIXES = (".jsonl", ".json", ".parquet", ".pq")
 GRAIN = 8  # JSONL scans remember the byte offset of every GRAIN-th row; chunks are multiples of it
 
 
-class InputError(ValueError):
+class EngineError(RuntimeError):
+    """A Ray run cannot start; the message says why and what to do."""
+
+
+class InputError(EngineError):
     """INPUT names nothing that can be read."""
 
 

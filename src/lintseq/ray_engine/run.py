@@ -8,7 +8,9 @@ on every node (a shared filesystem, or the same files copied to each node).
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import ray
 
 from lintseq.generate import Settings, pick_rows
 from lintseq.ray_engine.chunks import run_chunk
-from lintseq.ray_engine.inputs import default_chunk_rows, expand_inputs, plan_chunks, scan_shard
+from lintseq.ray_engine.inputs import EngineError, default_chunk_rows, expand_inputs, plan_chunks, scan_shard
 from lintseq.ray_engine.output import OutputDir
 from lintseq.records import is_parquet
 from lintseq.summary import Summary
@@ -30,14 +32,41 @@ def _map_chunk(item: dict[str, Any], settings: Settings, parquet: bool,
     return result
 
 
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not minutes, when nothing listens at a plain `host:port` (ray.init
+    keeps retrying a dead address for a long time)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", "ray://...": let Ray resolve it
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise EngineError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}. "
+                          "Is it running (`ray status` on the head node)?") from None
+
+
 def _connect(address: str | None, workers: int | None) -> bool:
-    """Join the cluster at `address`, or start a local Ray; True if this call started it."""
+    """Join the cluster at `address` (or $RAY_ADDRESS), or start a local Ray; True if this call
+    started or joined it (and so should leave it at the end)."""
     if ray.is_initialized():
         return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING)
+        _check_reachable(address)
+    try:
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError) as exc:
+        if not address:
+            raise
+        raise EngineError(
+            f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]}\n"
+            "Check that it runs (`ray status` on the head node) and, if it uses token "
+            "authentication, that RAY_AUTH_MODE=token and its token (~/.ray/auth_token or "
+            "RAY_AUTH_TOKEN) are set here too."
+        ) from exc
     return True
 
 
