@@ -1,8 +1,11 @@
 """Benchmark decontamination: drop rows that share a word 10-gram with a benchmark problem.
 
-The benchmark side is every HumanEval problem (the instruction, the original prompt with its
-signature and docstring, and the canonical solution) and MBPP's problems with ids 1-600 (the
-prompt, test and validation splits, original and sanitized wording, with their reference code).
+The benchmark side is every HumanEval problem (the original prompt with its signature and
+docstring, and the canonical solution) and MBPP's problems with ids 1-600 (the
+prompt, test and validation splits, original and sanitized wording, with their reference code);
+the fixed phrasing the evaluation adds around problems (HumanEvalPack's "Write a Python function
+... to solve the following problem", MBPP's signature line) is left out, since mined
+instructions use the same phrasing. A mined row is checked on its docstring and response.
 MBPP's training split (ids 601-974) is left out on purpose: it is legitimate instruction data
 for the LintSeq experiment and may be mixed with mined rows.
 
@@ -33,17 +36,22 @@ def ngrams(text: str, n: int) -> Iterable[str]:
     return (" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
+def problem_text(prompt: str) -> str:
+    """An MBPP instruction without the signature line that `problems` appends to every one."""
+    return prompt.split("\nYour code should satisfy this signature")[0]
+
+
 def benchmark_texts() -> dict[str, list[str]]:
     """{benchmark: texts} of everything a mined row must not overlap."""
     from lintseq.evaluation.problems import load_benchmark, load_mbpp
 
     texts: dict[str, list[str]] = {"humaneval": [], "mbpp": []}
     for p in load_benchmark("humaneval"):
-        texts["humaneval"] += [p.prompt, p.code_prompt, p.canonical_solution]
+        texts["humaneval"] += [p.code_prompt, p.canonical_solution]  # signature+docstring, solution
     for split in MBPP_SPLITS:
         for sanitized in (False, True):
             for p in load_mbpp(split, sanitized=sanitized):
-                texts["mbpp"] += [p.prompt, p.canonical_solution]
+                texts["mbpp"] += [problem_text(p.prompt), p.canonical_solution]
     return texts
 
 

@@ -167,7 +167,9 @@ def mine(
     files = list(files)
     output = Path(output)
     summary = MineSummary()
-    if settings.decontaminate and decontaminator is None:
+    if not settings.decontaminate:
+        decontaminator = None
+    elif decontaminator is None:
         decontaminator = Decontaminator(n=settings.ngram)
     dedup = Deduplicator(settings.near_threshold, settings.num_perm) if settings.dedup else None
 
