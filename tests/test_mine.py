@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lintseq.cli import main
 from lintseq.evaluation.problems import load_benchmark
@@ -361,3 +363,41 @@ def test_cli_errors(tmp_path: Path) -> None:
     r = runner.invoke(main, ["mine", str(empty), "-o", str(tmp_path / "x.jsonl")])
     assert r.exit_code == 1 and "no Python files" in r.output
     assert not (tmp_path / "x.jsonl").exists()
+
+
+DOC_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters='\\"\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029', exclude_categories=("Cs", "Cc")), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    doc=DOC_TEXT.filter(lambda t: t.strip()),
+    body=st.lists(st.sampled_from(["x = 1", "y = [1,\n     2]", "# note", "", "s = '''a\nb'''", "x += len('é')"]), max_size=5),
+    indent=st.sampled_from(["", "    "]),
+    static=st.booleans(),
+)
+def test_extracted_function_parses_without_its_docstring(doc: str, body: list[str], indent: str, static: bool) -> None:
+    """Whatever the docstring and body, the response parses, keeps the body and drops the docstring."""
+    lines = ["import os", ""]
+    if indent:
+        lines.append("class K:")
+        if static:
+            lines.append(indent + "@staticmethod")
+    params = "a, b=os.sep" if not indent or static else "self, a, b=os.sep"
+    lines.append(f"{indent}def f({params}):")
+    lines.append(f'{indent}    """{doc}"""')
+    for chunk in body:
+        lines += [indent + "    " + part if part else "" for part in chunk.split("\n")]
+    lines.append(indent + "    return a")
+    source = "\n".join(lines) + "\n"
+    functions, counts = extract(source)
+    assert counts["found"] == 1 and len(functions) == 1
+    fn = functions[0]
+    mined = ast.parse(fn.response).body[-1]
+    original = ast.parse(source).body[-1]
+    original = original.body[0] if indent else original
+    assert ast.get_docstring(mined) is None
+    assert fn.response.startswith("import os\n\n\ndef f(a, b=os.sep):\n")
+    assert fn.instruction == (
+        f"Write a Python function `f(a, b=os.sep)` to solve the following problem:\n{ast.get_docstring(original).strip()}"
+    )
+    assert [ast.dump(n) for n in mined.body] == [ast.dump(n) for n in original.body[1:]]  # strings too

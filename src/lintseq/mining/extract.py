@@ -171,16 +171,26 @@ def _function_source(fn: FuncDef, lines: list[str], drop_first: bool, in_class: 
         returns = f" -> {ast.unparse(fn.returns)}" if fn.returns else ""
         prefix = "async " if isinstance(fn, ast.AsyncFunctionDef) else ""
         header = [f"{indent}{prefix}def {fn.name}({ast.unparse(args)}){returns}:\n"]
-    body = lines[doc.end_lineno : fn.end_lineno]
+    # 0-based indices of lines that continue a multi-line string: their text is data, not indent
+    inside = {
+        i
+        for node in ast.walk(fn)
+        if isinstance(node, (ast.Constant, ast.JoinedStr)) and node is not doc.value and node.end_lineno
+        for i in range(node.lineno, node.end_lineno)
+    }
+    numbered = [(-1, line) for line in header] if drop_first else list(enumerate(header, start))
     if len(fn.body) == 1:
-        body = [indent + "    pass\n"] + body
+        numbered.append((-1, indent + "    pass\n"))
+    numbered += list(enumerate(lines[doc.end_lineno : fn.end_lineno], doc.end_lineno))
     out = []
-    for line in header + body:
-        if not line.strip():
+    for index, line in numbered:
+        if index in inside:
+            out.append(line)
+        elif not line.strip():
             out.append("\n")
         elif line[: fn.col_offset].strip() == "":
             out.append(line[fn.col_offset :])
-        else:  # a line inside a multi-line string that starts further left: keep it as it is
+        else:  # cannot happen outside strings in code that parses; keep the line as it is
             out.append(line)
     code = "".join(out)
     return code if code.endswith("\n") else code + "\n"
