@@ -92,7 +92,12 @@ def command(
         dedup=not no_dedup,
         near_threshold=near_threshold,
     )
-    summary = mine(files, output, settings, workers=workers, progress=not no_progress)
+    from lintseq.evaluation.problems import BenchmarkError
+
+    try:
+        summary = mine(files, output, settings, workers=workers, progress=not no_progress)
+    except BenchmarkError as exc:
+        raise click.ClickException(f"decontamination needs the benchmarks: {exc} (or pass --no-decontaminate)") from exc
     for line in summary.lines():
         click.echo(line, err=True)
     click.echo(f"-> {output} (summary: {summary_path(Path(output))})", err=True)
