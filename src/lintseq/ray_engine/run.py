@@ -110,7 +110,7 @@ def generate_ray(
         scan = ray.remote(scan_shard)
         scans = ray.get([scan.remote(str(p)) for p in shards])
         total = sum(s.rows for s in scans)
-        rows_per_chunk = chunk_rows or default_chunk_rows(total)
+        rows_per_chunk = chunk_rows or default_chunk_rows(total, settings.linter)
         chunks = plan_chunks(scans, rows_per_chunk, pick_rows(total, settings.limit, settings.seed))
         meta = settings.describe() | {"input": [str(p) for p in shards], "engine": "ray"}
         manifest = meta | {"shards": [_fingerprint(p) for p in shards], "chunk_rows": rows_per_chunk,
