@@ -7,19 +7,20 @@ on every node (a shared filesystem, or the same files copied to each node).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import ray
 
 from lintseq.generate import Settings, pick_rows
 from lintseq.ray_engine.chunks import run_chunk
-from lintseq.ray_engine.inputs import EngineError, default_chunk_rows, expand_inputs, plan_chunks, scan_shard
+from lintseq.ray_engine.inputs import Chunk, EngineError, default_chunk_rows, expand_inputs, plan_chunks, scan_shard
 from lintseq.ray_engine.output import OutputDir
 from lintseq.records import is_parquet
 from lintseq.summary import Summary
@@ -75,6 +76,55 @@ def _fingerprint(path: Path) -> list[Any]:
     return [str(path), st.st_size, st.st_mtime_ns]
 
 
+@contextlib.contextmanager
+def _quiet_ray_data() -> Iterator[None]:
+    """Our tqdm bar replaces Ray Data's bars and its per-stage notes, for this run only."""
+    ctx = ray.data.DataContext.get_current()
+    saved = ctx.enable_progress_bars, ctx.print_on_execution_start
+    loggers = {logging.getLogger("ray.data._internal.progress"): logging.ERROR,
+               logging.getLogger("ray.data._internal.execution.streaming_executor"): logging.WARNING}
+    levels = {lg: lg.level for lg in loggers}
+    ctx.enable_progress_bars = ctx.print_on_execution_start = False
+    for lg, level in loggers.items():
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars, ctx.print_on_execution_start = saved
+        for lg, level in levels.items():
+            lg.setLevel(level)
+
+
+def _plan(shards: list[Path], settings: Settings, chunk_rows: int | None) -> tuple[list[Chunk], int]:
+    """Scan the shards in parallel on the cluster and cut them into chunks."""
+    scans = ray.get([ray.remote(scan_shard).remote(str(p)) for p in shards])
+    total = sum(s.rows for s in scans)
+    rows_per_chunk = chunk_rows or default_chunk_rows(total, settings.linter)
+    return plan_chunks(scans, rows_per_chunk, pick_rows(total, settings.limit, settings.seed)), rows_per_chunk
+
+
+def _run_chunks(todo: list[Chunk], sink: OutputDir, summary: Summary, settings: Settings, *, parquet: bool,
+                workers: int | None, progress: bool, crash_once: tuple[str, int] | None) -> int:
+    """Process the chunks with Ray Data, writing each one's files as it arrives; rows done."""
+    from tqdm import tqdm
+
+    rows = sum(len(c.chosen) if c.chosen is not None else c.rows for c in todo)
+    done = 0
+    with tqdm(total=rows, unit="row", disable=not progress, desc="lintseq generate (ray)", dynamic_ncols=True) as bar:
+        if not todo:
+            return 0
+        ds = ray.data.from_items([{"chunk": pickle.dumps(c)} for c in todo], override_num_blocks=len(todo))
+        ds = ds.map(_map_chunk, fn_kwargs={"settings": settings, "parquet": parquet, "crash_once": crash_once},
+                    compute=ray.data.TaskPoolStrategy(size=workers) if workers else None)
+        for result in ds.iter_rows():
+            part = pickle.loads(result["summary"])
+            sink.write(int(result["index"]), result["out"], result["rejects"], part)
+            summary.merge(part)
+            done += int(result["rows"])
+            bar.update(int(result["rows"]))
+    return done
+
+
 def generate_ray(
     input_path: str | Path,
     output_path: str | Path,
@@ -91,60 +141,33 @@ def generate_ray(
     """Run `generate` on a Ray cluster. Same output rows as the local engine; order may differ.
 
     `input_path`: a JSONL/Parquet file, a directory of them, or a glob. `output_path`: a
-    directory of `part-NNNNNN.jsonl` (`.parquet` if it ends in .parquet), `rejects/` and
-    `summary.json`. An interrupted run is continued by the next run with the same input and
-    settings; `restart` discards it instead. `_crash_once=(marker, row)` is a test hook that
-    kills the worker processing `row`, once.
+    directory of `part-NNNNNN.jsonl` (`.parquet` if it ends in .parquet), `_rejects/` (or one
+    file at `rejects_path`) and `_summary.json`. An interrupted run is continued by the next run
+    with the same input and settings; `restart` discards it instead. `workers` caps the tasks
+    running at once (default: every CPU of the cluster). `_crash_once=(marker, row)` is a test
+    hook that kills the worker processing `row`, once.
     """
     output = Path(output_path)
     shards = [p.resolve() for p in expand_inputs(input_path)]
     parquet = is_parquet(output)
     started = _connect(address, workers)
     try:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
-        ctx.print_on_execution_start = False
-        # our own tqdm bar replaces Ray Data's; silence its notes about that and about each stage
-        for name in ("ray.data._internal.progress", "ray.data._internal.execution.streaming_executor"):
-            logging.getLogger(name).setLevel(logging.WARNING if name.endswith("executor") else logging.ERROR)
-        scan = ray.remote(scan_shard)
-        scans = ray.get([scan.remote(str(p)) for p in shards])
-        total = sum(s.rows for s in scans)
-        rows_per_chunk = chunk_rows or default_chunk_rows(total, settings.linter)
-        chunks = plan_chunks(scans, rows_per_chunk, pick_rows(total, settings.limit, settings.seed))
-        meta = settings.describe() | {"input": [str(p) for p in shards], "engine": "ray"}
-        manifest = meta | {"shards": [_fingerprint(p) for p in shards], "chunk_rows": rows_per_chunk,
-                           "parquet": parquet, "chunks": len(chunks)}
-        sink = OutputDir(output, rejects_path and Path(rejects_path), parquet)
-        summary = Summary()
-        done = sink.open(manifest, restart=restart)
-        for part in done.values():
-            summary.merge(part)
-        todo = [c for c in chunks if c.index not in done]
-        n_workers = workers or int(ray.cluster_resources().get("CPU", 1))
-
-        from tqdm import tqdm
-
-        bar = tqdm(total=sum(len(c.chosen) if c.chosen is not None else c.rows for c in todo), unit="row",
-                   disable=not progress, desc="lintseq generate (ray)", dynamic_ncols=True)
-        began = time.perf_counter()
-        rows_done = 0
-        try:
-            if todo:
-                ds = ray.data.from_items([{"chunk": pickle.dumps(c)} for c in todo], override_num_blocks=len(todo))
-                ds = ds.map(_map_chunk, fn_kwargs={"settings": settings, "parquet": parquet, "crash_once": _crash_once},
-                            compute=ray.data.TaskPoolStrategy(size=workers) if workers else None)
-                for result in ds.iter_rows():
-                    part = pickle.loads(result["summary"])
-                    sink.write(int(result["index"]), result["out"], result["rejects"], part)
-                    summary.merge(part)
-                    rows_done += int(result["rows"])
-                    bar.update(int(result["rows"]))
-        finally:
-            bar.close()
-        summary.finish(time.perf_counter() - began, rows_done, n_workers)
-        sink.commit(summary, meta)
-        return summary
+        with _quiet_ray_data():
+            chunks, rows_per_chunk = _plan(shards, settings, chunk_rows)
+            meta = settings.describe() | {"input": [str(p) for p in shards], "engine": "ray"}
+            manifest = meta | {"shards": [_fingerprint(p) for p in shards], "chunk_rows": rows_per_chunk,
+                               "parquet": parquet, "chunks": len(chunks)}
+            sink = OutputDir(output, rejects_path and Path(rejects_path), parquet)
+            done = sink.open(manifest, restart=restart)
+            summary = Summary()
+            for part in done.values():
+                summary.merge(part)
+            began = time.perf_counter()
+            rows = _run_chunks([c for c in chunks if c.index not in done], sink, summary, settings, parquet=parquet,
+                               workers=workers, progress=progress, crash_once=_crash_once)
+            summary.finish(time.perf_counter() - began, rows, workers or int(ray.cluster_resources().get("CPU", 1)))
+            sink.commit(summary, meta)
+            return summary
     finally:
         if started:
             ray.shutdown()
