@@ -11,6 +11,7 @@ import dataclasses
 import importlib.util
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -92,17 +93,17 @@ class TrainConfig:
         return cls(**values)
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Settings from a TOML (top level or a `[train]` table) or JSON file."""
+def load_config(path: str | Path, cls: type = TrainConfig, table: str = "train") -> dict[str, Any]:
+    """Settings from a TOML (top level or a `[train]`/`[table]` table) or JSON file."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
         values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a valid config file: {exc}") from None
-    if "train" in values and isinstance(values["train"], dict):
-        values = values["train"]
-    TrainConfig.from_dict(values)  # reject unknown keys early
+    if table in values and isinstance(values[table], dict):
+        values = values[table]
+    cls.from_dict(values)  # reject unknown keys early
     return {k.replace("-", "_"): v for k, v in values.items()}
 
 
@@ -132,3 +133,85 @@ def lr_for_parameters(n_params: int) -> float:
     if n_params < 6_000_000_000:
         return 5e-5
     return 1e-5
+
+
+PRETRAIN_CONFIG_NAME = "lintseq_pretrain_config.toml"
+# settings a resumed run must share with the run that wrote the checkpoints
+PRETRAIN_FIXED = ("init", "tokenizer", "vocab_size", "seq_length", "batch_size", "seed", "text_field")
+
+
+@dataclass
+class PretrainConfig:
+    """One pre-training run from scratch. Defaults follow GPT-2-style small-model recipes
+    (TinyCodeLM: GPT-2 shapes, lr 3e-4, warm-up then cosine decay, AdamW beta2 0.95)."""
+
+    data: str = ""  # JSONL with a text field (`lintseq mine --raw`) or a directory of .py files
+    output: str = ""
+    init: str = "150m"
+    tokenizer: str | None = None  # a tokenizer path; default: byte-level BPE trained on the corpus
+    vocab_size: int = 32768
+    text_field: str = "text"
+    epochs: float = 1.0
+    max_steps: int | None = None
+    seq_length: int = 1024
+    batch_size: int = 256  # effective, in sequences of seq_length tokens
+    micro_batch_size: int = 8
+    lr: float = 3e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.01
+    weight_decay: float = 0.1
+    adam_beta2: float = 0.95
+    max_grad_norm: float = 1.0
+    optim: str = "adamw_torch"
+    seed: int = 42
+    bf16: bool | None = None  # None: on when a CUDA device supports it
+    gradient_checkpointing: bool = False
+    save_steps: int = 500
+    save_total_limit: int = 2  # checkpoints kept; 0 keeps all
+    resume: bool = False
+    logging_steps: int = 10
+    report_to: str = "none"  # none | tensorboard | wandb
+    overwrite: bool = False
+
+    def validate(self) -> None:
+        if not self.data:
+            raise ValueError("no pre-training corpus given (--data)")
+        if not self.output:
+            raise ValueError("no output directory given (--output)")
+        if self.init not in INIT_SIZES:
+            raise ValueError(f"unknown --init size {self.init!r}; use one of {', '.join(INIT_SIZES)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError("--max-steps must be at least 1")
+        if not (self.epochs > 0 and math.isfinite(self.epochs)):
+            raise ValueError("--epochs must be positive")
+        if self.seq_length < 8:
+            raise ValueError("--seq-length is too small")
+        if self.vocab_size < 300:
+            raise ValueError("--vocab-size must be at least 300 (256 bytes plus special tokens)")
+        if self.save_total_limit < 0:
+            raise ValueError("--save-total-limit must be 0 (keep all) or more")
+        if self.save_steps < 1:
+            raise ValueError("--save-steps must be at least 1")
+        from lintseq.training.steps import accumulation_steps
+
+        accumulation_steps(self.batch_size, min(self.micro_batch_size, self.batch_size), int(os.environ.get("WORLD_SIZE", "1")))
+        if self.resume and self.overwrite:
+            raise ValueError("--resume continues the run in the output directory; --overwrite deletes it; give one")
+        if self.micro_batch_size > self.batch_size:
+            self.micro_batch_size = self.batch_size
+        if self.report_to not in ("none", "tensorboard", "wandb"):
+            raise ValueError("--report-to must be none, tensorboard or wandb")
+        if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
+            raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "PretrainConfig":
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown pre-training settings: {', '.join(unknown)}")
+        return cls(**values)

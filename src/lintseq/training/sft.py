@@ -117,6 +117,10 @@ def build_model(cfg: TrainConfig, tok):
     # full fine-tuning keeps fp32 master weights (bf16 autocast); LoRA can hold the frozen base in bf16
     dtype = torch.bfloat16 if cfg.lora and _use_bf16(cfg) else torch.float32
     model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
+    positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions < cfg.max_seq_length:
+        # e.g. a `lintseq pretrain --seq-length 512` model; longer rows would index past its position table
+        raise ValueError(f"{cfg.model} handles at most {positions} positions; use --max-seq-length {positions} or less")
     if len(tok) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tok), pad_to_multiple_of=16, mean_resizing=True)
     return model
