@@ -121,7 +121,11 @@ def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(cor
     assert not (cut / "config.json").exists()  # nothing that loads as a finished model
     assert sorted(p.name for p in (cut / "pretrain_state").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
 
+    partial = cut / "pretrain_state" / "checkpoint-6"  # as if killed while saving step 6
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"half")
     resumed = pretrain(tiny(corpus, cut, resume=True))
+    assert (cut / "pretrain_state" / "incomplete-checkpoint-6" / "model.safetensors").read_bytes() == b"half"
     assert Path(resumed.resumed_from).name == "checkpoint-4"
     assert resumed.global_step == full.global_step == 8
     assert resumed.losses == full.losses and full.losses[-1] < full.losses[0]

@@ -254,6 +254,26 @@ def training_arguments(cfg: PretrainConfig, state_dir: Path, max_steps: int):
     )
 
 
+def last_complete_checkpoint(state: Path) -> str | None:
+    """The newest Trainer checkpoint that was written to the end.
+
+    The Trainer writes `trainer_state.json` last; a run killed while saving leaves a folder
+    without it, which `resume_from_checkpoint` would choke on. Such folders are renamed
+    `incomplete-checkpoint-N` (kept, not deleted, and no longer matched by the Trainer).
+    """
+    if not state.is_dir():
+        return None
+    found = sorted(
+        (int(p.name.split("-")[1]), p) for p in state.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[1].isdigit()
+    )
+    for _, path in reversed(found):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+        log.warning("%s was not written to the end; setting it aside", path)
+        os.replace(path, path.with_name(f"incomplete-{path.name}"))
+    return None
+
+
 def _install_final(work: Path, out: Path) -> None:
     """Move the saved model files into `out`, config.json last: without it nothing loads."""
     files = sorted(work.iterdir(), key=lambda p: p.name == "config.json")
@@ -272,7 +292,6 @@ def _umask() -> int:
 def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResult:
     """Pre-train (or, with `cfg.resume`, continue pre-training) and save the model at `cfg.output`."""
     from transformers import Trainer, default_data_collator, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     from lintseq.training.models import count_parameters, init_model
     from lintseq.training.sft import finish_model
@@ -309,7 +328,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResu
     steps = cfg.max_steps or total_steps(len(dataset), cfg.epochs, cfg.micro_batch_size, accum, world)
     _write_text(out / PRETRAIN_CONFIG_NAME, dump_toml(cfg.to_dict(), "lintseq pretrain config (resolved); repeat with --config"))
 
-    last = get_last_checkpoint(str(state)) if resuming or state.is_dir() else None
+    last = last_complete_checkpoint(state)
     result = PretrainResult(str(out), cfg, meta["n_documents"], meta["n_tokens"], len(dataset), steps,
                             n_parameters=n_params, resumed_from=last)
     log.info("%s: %d params, %d optimizer steps of %d tokens, lr %g%s", cfg.init, n_params, steps,
