@@ -197,3 +197,47 @@ def test_bad_settings_are_clear_errors(corpus, tmp_path):
     res = CliRunner().invoke(pretrain_cmd, ["--data", str(corpus), "-o", str(tmp_path / "x"), "--batch-size", "6",
                                             "--micro-batch-size", "4", "--init", "tiny", "--vocab-size", "300"])
     assert res.exit_code == 2 and "not a multiple of micro-batch 4" in res.output
+
+
+@pytest.mark.slow
+def test_cli_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    """A real process killed mid-run (SIGKILL, no cleanup) on a directory corpus, then `--resume`."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for f in FILES:
+        (tree / f).write_text((STDLIB / f).read_text(encoding="utf-8"), encoding="utf-8")
+    script = "import torch, sys; torch.set_num_threads(1); from lintseq.commands.pretrain import command; command()"
+    args = ["--data", str(tree), "--init", "tiny", "--vocab-size", "512", "--seq-length", "128", "--batch-size", "4",
+            "--micro-batch-size", "2", "--max-steps", "60", "--save-steps", "4", "--save-total-limit", "0", "--lr", "3e-3"]
+
+    def run(out: Path, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", script, *args, "-o", str(out), *extra],
+                              capture_output=True, text=True, timeout=300)
+
+    full = run(tmp_path / "full")
+    assert full.returncode == 0, full.stderr[-2000:]
+
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-c", script, *args, "-o", str(cut)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not (cut / "pretrain_state" / "checkpoint-8" / "trainer_state.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "run ended before its second checkpoint"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (cut / "config.json").exists()
+
+    resumed = run(cut, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "pre-trained 60 steps (resumed from checkpoint-" in resumed.stderr
+    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
