@@ -11,7 +11,8 @@ import click
 COMMANDS = {
     "generate": "Turn (instruction, program) rows into LintSeq edit sequences.",
     "format": "Render training rows (LintSeq or baseline style) for fine-tuning.",
-    "train": "Fine-tune (or pre-train) a causal LM on formatted rows.",
+    "train": "Fine-tune a causal LM on formatted rows (LintSeq or baseline).",
+    "pretrain": "Pre-train a model from scratch on a raw code corpus.",
     "sample": "Sample k completions per benchmark problem from a model.",
     "evaluate": "Run samples against benchmark tests in a sandbox; report pass@k.",
     "mine": "Mine instruction data from Python source trees.",
