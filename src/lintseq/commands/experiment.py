@@ -1,0 +1,47 @@
+"""`lintseq experiment`: baseline vs LintSeq, from the base model to the report, in one command."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("experiment")
+@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--recipe", default=None, help="A bundled recipe instead of CONFIG (see --list-recipes).")
+@click.option("--list-recipes", is_flag=True, help="Print the bundled recipes and exit.")
+@click.option("-o", "--output", "run_dir", type=click.Path(file_okay=False), default=None, help="Run directory.")
+@click.option("--plan", is_flag=True, help="Print the stages, what each does and whether it would be skipped; run nothing.")
+@click.option("--progress/--no-progress", default=False, show_default=True, help="Progress bars of the stages.")
+def command(config: str | None, recipe: str | None, list_recipes: bool, run_dir: str | None, plan: bool, progress: bool) -> None:
+    """Run the paper's controlled comparison described by CONFIG (TOML): [mine] -> [pretrain] ->
+    generate -> format -> train both arms (matched optimizer steps, same seed) -> sample ->
+    evaluate -> RUN_DIR/report.md.
+
+    Every stage writes into RUN_DIR/<stage>/ with a done.json marker; rerunning skips finished
+    stages, resumes an interrupted one, and after a config change re-runs only the stages it
+    affects and those downstream.
+    """
+    from lintseq.experiment import config as config_mod
+    from lintseq.experiment import runner
+
+    if list_recipes:
+        for name in config_mod.recipe_names():
+            click.echo(name)
+        return
+    if bool(config) == bool(recipe):
+        raise click.UsageError("give exactly one of CONFIG and --recipe NAME")
+    if not run_dir:
+        raise click.UsageError("give the run directory with -o RUN_DIR")
+    try:
+        cfg = config_mod.load(config or config_mod.recipe_path(recipe))
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if plan:
+        for p in runner.plan(cfg, run_dir):
+            click.echo(f"{p.action:<6} {p.stage.name:<28} {p.stage.what}  [{p.reason}]")
+        return
+    try:
+        runner.run(cfg, run_dir, progress=progress, log=lambda m: click.echo(m, err=True))
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc} (rerun the same command to resume)") from exc
+    click.echo(f"report: {run_dir}/report.md")

@@ -1,0 +1,1 @@
+"""`lintseq experiment`: the paper's baseline-vs-LintSeq comparison as one resumable run."""

@@ -1,0 +1,190 @@
+"""RUN_DIR/report.md and its plots: did LintSeq beat the baseline, by how much, at what cost.
+
+Per benchmark: pass@k against k for both arms with 95% intervals (bootstrap over problems),
+pass@k against the total tokens sampled (k samples per problem times the mean sample length,
+the paper's cost view), the share of distinct programs per arm, and a table of each stage's
+wall time and hardware.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
+from lintseq.evaluation.report import write_atomic
+from lintseq.experiment.stages import ARMS, build, slug
+
+RESAMPLES = 2000
+COLORS = {"baseline": "tab:blue", "lintseq": "tab:orange"}
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def arm_curve(results: list[dict], samples: list[dict]) -> dict:
+    """pass@k with its 95% interval for every k up to the fewest samples of a problem, and the
+    total tokens sampled to reach each k."""
+    ns = [r["n"] for r in results]
+    cs = [r["correct"] for r in results]
+    top = min(ns) if ns else 0
+    ks = list(range(1, top + 1))
+    scores = pass_at_k(ns, cs, ks)
+    tokens = [s.get("n_tokens") or 0 for s in samples]
+    mean_tokens = sum(tokens) / len(tokens) if tokens else 0.0
+    return {
+        "k": ks,
+        "pass": [scores[f"pass@{k}"] for k in ks],
+        "interval": [bootstrap_interval(ns, cs, k, resamples=RESAMPLES) for k in ks],
+        "tokens": [k * mean_tokens * len(ns) for k in ks],
+        "mean_tokens": mean_tokens,
+        "problems": len(ns),
+    }
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.tight_layout()
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(curves: dict[str, dict], benchmark: str, path: Path, x: str) -> None:
+    """pass@k (%) with shaded 95% intervals against k (`x="k"`) or total tokens (`x="tokens"`)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for arm, c in curves.items():
+        xs = c[x]
+        ax.plot(xs, [100 * v for v in c["pass"]], marker="o" if len(xs) <= 20 else None, label=arm, color=COLORS.get(arm))
+        ax.fill_between(xs, [100 * lo for lo, _ in c["interval"]], [100 * hi for _, hi in c["interval"]],
+                        alpha=0.2, color=COLORS.get(arm))
+    top = max((c["k"][-1] for c in curves.values() if c["k"]), default=1)
+    if x == "k" and top >= 8:
+        ax.set_xscale("log", base=2)
+    if x == "tokens":
+        ax.set_xscale("log")
+    ax.set_xlabel("k (samples per problem)" if x == "k" else "total tokens sampled")
+    ax.set_ylabel("pass@k (%)")
+    ax.set_title(f"{benchmark}: pass@k" + (" vs sampling cost" if x == "tokens" else "") + " (95% bootstrap CI)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_diversity(div: dict[str, dict[str, float]], path: Path) -> None:
+    plt = _plt()
+    benches = list(div)
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    width = 0.8 / len(ARMS)
+    for i, arm in enumerate(ARMS):
+        ax.bar([j + i * width for j in range(len(benches))], [div[b].get(arm, 0.0) for b in benches], width,
+               label=arm, color=COLORS[arm])
+    ax.set_xticks([j + width * (len(ARMS) - 1) / 2 for j in range(len(benches))], benches)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("distinct programs / samples")
+    ax.set_title("Diversity of samples per problem (mean)")
+    ax.legend()
+    _save(fig, path)
+
+
+def headline(cfg: dict, scores: dict[str, dict[str, dict]]) -> str:
+    """One sentence: did LintSeq beat the baseline at the largest k, by how many points."""
+    parts, wins = [], 0
+    for bench, arms in scores.items():
+        k = max((k for k in cfg["evaluate"]["k"] if all(f"pass@{k}" in arms[a] for a in ARMS)), default=None)
+        if k is None:
+            parts.append(f"{bench}: no k with enough samples")
+            continue
+        b, l = 100 * arms["baseline"][f"pass@{k}"], 100 * arms["lintseq"][f"pass@{k}"]
+        wins += l > b
+        parts.append(f"{bench} pass@{k} {l:.1f}% vs {b:.1f}% ({l - b:+.1f} points)")
+    verdict = ("LintSeq beat the baseline" if wins == len(scores) else
+               "LintSeq did not beat the baseline" if wins == 0 else
+               f"LintSeq beat the baseline on {wins} of {len(scores)} benchmarks")
+    return f"**{verdict} at the largest k**: " + "; ".join(parts) + "."
+
+
+def _stage_table(cfg: dict, run_dir: Path) -> list[str]:
+    rows = ["| stage | wall time | hardware | resumed |", "|---|---:|---|---|"]
+    total = 0.0
+    for st in build(cfg):
+        if st.name == "report":
+            continue
+        done = json.loads((run_dir / st.name / "done.json").read_text(encoding="utf-8"))
+        hw = done.get("hardware", {})
+        total += done["seconds"]
+        gpu = f", {hw['gpu']}" if hw.get("gpu") else ", no GPU"
+        rows.append(f"| {st.name} | {done['seconds']:.1f} s | {hw.get('cpus')} CPUs{gpu} | {'yes' if done.get('resumed') else ''} |")
+    rows.append(f"| **total** | {total:.1f} s | | |")
+    return rows
+
+
+def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
+    """Write the plots into `out` and `run_dir/report.md`; return the headline figures."""
+    lines = ["# LintSeq vs baseline", ""]
+    scores: dict[str, dict[str, dict]] = {}
+    curves_all: dict[str, dict[str, dict]] = {}
+    diversity: dict[str, dict[str, float]] = {}
+    for bench in cfg["sample"]["benchmarks"]:
+        b = slug(bench)
+        scores[b], curves_all[b], diversity[b] = {}, {}, {}
+        for arm in ARMS:
+            ev = run_dir / f"evaluate-{arm}-{b}"
+            scores[b][arm] = json.loads((ev / "scores.json").read_text(encoding="utf-8"))
+            curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), _jsonl(run_dir / f"sample-{arm}-{b}" / "samples.jsonl"))
+            diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]
+        plot_curves(curves_all[b], bench, out / f"passk-{b}.png", "k")
+        plot_curves(curves_all[b], bench, out / f"passk-tokens-{b}.png", "tokens")
+    plot_diversity(diversity, out / "diversity.png")
+
+    lines += [headline(cfg, scores), ""]
+    model = cfg["model"]["name"] or f"{cfg['model']['init']} GPT-2 pre-trained from scratch"
+    t = cfg["train"]
+    steps = json.loads((run_dir / "train-baseline" / "done.json").read_text(encoding="utf-8"))["info"]
+    lines += [f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg['seed']}, "
+              f"baseline {t['baseline_epochs']} epochs; LintSeq on s = {cfg['generate']['s']} edit sequences per program. "
+              f"Sampling: n = {cfg['sample']['n']}, temperature {cfg['sample']['temperature']}, top-p {cfg['sample']['top_p']}, "
+              f"min-p {cfg['sample']['min_p']}, at most {cfg['sample']['max_new_tokens']} new tokens.", ""]
+    ks = cfg["evaluate"]["k"]
+    for bench in cfg["sample"]["benchmarks"]:
+        b = slug(bench)
+        c = curves_all[b]
+        lines += [f"## {bench} ({c['baseline']['problems']} problems)", "",
+                  "| arm | " + " | ".join(f"pass@{k} (95% CI)" for k in ks) + " | distinct | mean tokens |",
+                  "|---|" + "---:|" * len(ks) + "---:|---:|"]
+        for arm in ARMS:
+            cells = []
+            for k in ks:
+                if k <= len(c[arm]["k"]):
+                    lo, hi = c[arm]["interval"][k - 1]
+                    cells.append(f"{100 * c[arm]['pass'][k - 1]:.1f} ({100 * lo:.1f}-{100 * hi:.1f})")
+                else:
+                    cells.append("-")
+            lines.append(f"| {arm} | " + " | ".join(cells) + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} |")
+        lines += ["", f"![pass@k on {bench}](report/passk-{b}.png)", f"![pass@k vs tokens on {bench}](report/passk-tokens-{b}.png)", ""]
+    lines += ["## Diversity", "", "Share of distinct programs (after normalising formatting) among each problem's samples.", "",
+              "![diversity](report/diversity.png)", "", "## Time and hardware per stage", ""]
+    lines += _stage_table(cfg, run_dir)
+    write_atomic(run_dir / "report.md", "\n".join(lines) + "\n")
+    return {b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()} for b, arms in scores.items()}

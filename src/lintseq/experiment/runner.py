@@ -1,0 +1,179 @@
+"""Run the stage graph into RUN_DIR, skipping what is already done.
+
+A stage's key hashes its config slice, the fingerprints of the outside files it reads and the
+keys of the stages it depends on, so a changed setting re-runs that stage and everything
+downstream. `RUN_DIR/<stage>/done.json` (written last, atomically) records the key, the
+fingerprint of what the stage wrote, its wall time and the hardware; a stage is skipped when
+its marker's key matches and its files are unchanged. `started.json` marks an attempt: a
+stage found started with the same key but not done was interrupted, and is resumed in place
+(generate, pretrain and sample continue their partial files); any other stage folder is
+cleared before the stage runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from lintseq.experiment.stages import Context, Stage, build, dumps
+
+DONE = "done.json"
+STARTED = "started.json"
+MARKERS = (DONE, STARTED)
+HASH_LIMIT = 64 << 20  # files up to this size are hashed by content, larger ones by size and mtime
+
+
+@dataclass
+class Planned:
+    stage: Stage
+    key: str
+    action: str  # "skip" | "run" | "resume"
+    reason: str
+
+
+def _file_print(path: Path) -> str:
+    st = path.stat()
+    if st.st_size <= HASH_LIMIT:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def input_fingerprint(path: str) -> str:
+    """Contents of an outside input; a string that is not a local path (a hub id) is itself."""
+    p = Path(path)
+    if p.is_file():
+        return _file_print(p)
+    if p.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(q for q in p.rglob("*") if q.is_file() and "__pycache__" not in q.parts):
+            st = f.stat()
+            h.update(f"{f.relative_to(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+    return f"name:{path}"
+
+
+def output_fingerprint(stage: Stage, run_dir: Path) -> dict[str, list[int]]:
+    """Size and mtime of every file the stage wrote: a deleted or edited output re-runs it."""
+    out: dict[str, list[int]] = {}
+    folder = run_dir / stage.name
+    files = [f for f in folder.rglob("*") if f.is_file() and f.name not in MARKERS] if folder.is_dir() else []
+    files += [run_dir / e for e in stage.extra_outputs if (run_dir / e).is_file()]
+    for f in sorted(files):
+        st = f.stat()
+        out[str(f.relative_to(run_dir))] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def stage_keys(stages: list[Stage]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for st in stages:
+        doc = {
+            "stage": st.name,
+            "slice": st.slice,
+            "inputs": {i: input_fingerprint(i) for i in st.inputs},
+            "upstream": {d: keys[d] for d in st.deps},
+        }
+        keys[st.name] = hashlib.sha256(dumps(doc).encode()).hexdigest()
+    return keys
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def plan(cfg: dict, run_dir: str | Path) -> list[Planned]:
+    """What a run would do with each stage, and why."""
+    run_dir = Path(run_dir)
+    stages = build(cfg)
+    keys = stage_keys(stages)
+    out: list[Planned] = []
+    for st in stages:
+        folder = run_dir / st.name
+        done, started = _read(folder / DONE), _read(folder / STARTED)
+        key = keys[st.name]
+        if done and done.get("key") == key:
+            if done.get("outputs") == output_fingerprint(st, run_dir):
+                out.append(Planned(st, key, "skip", "done, same settings and inputs"))
+                continue
+            out.append(Planned(st, key, "run", "done, but its files changed since"))
+        elif started and started.get("key") == key:
+            out.append(Planned(st, key, "resume", "interrupted; continues where it stopped"))
+        elif done or started:
+            out.append(Planned(st, key, "run", "settings, inputs or an upstream stage changed"))
+        else:
+            out.append(Planned(st, key, "run", "not run yet"))
+    return out
+
+
+def hardware() -> dict:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    info: dict = {"cpus": cpus, "machine": platform.machine(), "gpu": None}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+            info["gpus"] = torch.cuda.device_count()
+    except ImportError:
+        pass
+    return info
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run(
+    cfg: dict,
+    run_dir: str | Path,
+    *,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[Planned]:
+    """Run every stage that is not done; returns the plan it followed (action per stage)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    steps = plan(cfg, run_dir)
+    if _read(run_dir / "config.json") != json.loads(json.dumps(cfg, default=str)):
+        _write_json(run_dir / "config.json", cfg)  # the settings of the latest run, for the record
+    machine = hardware()
+    for p in steps:
+        st, folder = p.stage, run_dir / p.stage.name
+        if p.action == "skip":
+            log(f"[skip]   {st.name}: {p.reason}")
+            continue
+        log(f"[{p.action}] {st.name}: {st.what}")
+        if p.action == "run" and folder.exists():
+            shutil.rmtree(folder)
+        if p.action == "run":
+            for extra in st.extra_outputs:
+                (run_dir / extra).unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / DONE).unlink(missing_ok=True)
+        _write_json(folder / STARTED, {"key": p.key, "started": time.time()})
+        began = time.perf_counter()
+        info = st.run(Context(cfg, run_dir, folder, resume=p.action == "resume", progress=progress))
+        seconds = time.perf_counter() - began
+        _write_json(folder / DONE, {
+            "stage": st.name, "key": p.key, "seconds": round(seconds, 3), "hardware": machine,
+            "resumed": p.action == "resume", "finished": time.time(), "info": info,
+            "outputs": output_fingerprint(st, run_dir),
+        })
+        log(f"[done]   {st.name} in {seconds:.1f} s")
+    return steps

@@ -1,0 +1,316 @@
+"""The experiment's stage graph, built from a normalized config.
+
+[mine-corpus] -> [pretrain] -> [mine-data] -> data -> generate -> format -> train-baseline ->
+train-lintseq (steps matched to the baseline, same seed) -> sample-ARM-BENCH ->
+evaluate-ARM-BENCH -> report. Each stage names the config slice and the outside files it
+depends on; the runner hashes those (with its upstream stages' keys) to decide what to skip.
+Each `run` function calls the library, not a subprocess, and writes only into its own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ARMS = ("baseline", "lintseq")
+
+
+@dataclass
+class Context:
+    cfg: dict
+    run_dir: Path
+    dir: Path  # this stage's folder
+    resume: bool  # the folder holds an interrupted attempt at the same key
+    progress: bool = False
+
+    def path(self, stage: str, *parts: str) -> Path:
+        return self.run_dir.joinpath(stage, *parts)
+
+
+@dataclass
+class Stage:
+    name: str
+    what: str  # one line for --plan
+    run: Callable[[Context], dict]
+    slice: Any = None  # the config values this stage depends on
+    deps: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()  # outside files/folders whose contents it depends on
+    extra_outputs: tuple[str, ...] = ()  # files outside its folder (relative to the run dir)
+
+
+def slug(benchmark: str) -> str:
+    name = Path(benchmark).stem if ("/" in benchmark or benchmark.endswith(".jsonl")) else benchmark
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+
+
+def load_problems(cfg: dict, benchmark: str) -> list:
+    from lintseq.evaluation.problems import load_benchmark
+
+    problems = load_benchmark(benchmark)
+    limit = cfg["sample"]["limit"]
+    return problems[:limit] if limit is not None else problems
+
+
+# ------------------------------------------------------------------------------------ stages
+
+
+def _mine(settings: dict, out: Path, raw: bool, progress: bool) -> dict:
+    from lintseq.mining.run import MineSettings, mine
+    from lintseq.mining.sources import collect
+
+    files = collect(settings["paths"], settings["packages"], settings["stdlib"], settings["skip_tests"], settings["max_files"])
+    if not files:
+        raise RuntimeError("no Python files found under the mining sources")
+    ms = MineSettings(
+        raw=raw, min_lines=settings["min_lines"], max_lines=settings["max_lines"],
+        min_docstring_chars=settings["min_docstring_chars"], decontaminate=settings["decontaminate"],
+        dedup=settings["dedup"], near_threshold=settings["near_threshold"],
+    )
+    summary = mine(files, out, ms, workers=settings["workers"], progress=progress)
+    if summary.kept == 0:
+        raise RuntimeError(f"mining kept no rows ({'; '.join(summary.lines())})")
+    return summary.to_dict()
+
+
+def run_mine_corpus(ctx: Context) -> dict:
+    return _mine(ctx.cfg["pretrain"]["mine"], ctx.dir / "corpus.jsonl", True, ctx.progress)
+
+
+def run_mine_data(ctx: Context) -> dict:
+    return _mine(ctx.cfg["data"]["mine"], ctx.dir / "rows.jsonl", False, ctx.progress)
+
+
+def corpus_path(cfg: dict, run_dir: Path) -> str:
+    pre = cfg["pretrain"]
+    return pre["corpus"] or str(run_dir / "mine-corpus" / "corpus.jsonl")
+
+
+def run_pretrain(ctx: Context) -> dict:
+    from lintseq.training.config import PretrainConfig
+    from lintseq.training.pretrain import STATE_DIR, pretrain
+
+    out = ctx.dir / "model"
+    resume = ctx.resume and (out / STATE_DIR).is_dir()
+    pc = PretrainConfig(
+        **ctx.cfg["pretrain"]["settings"], data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
+        init=ctx.cfg["model"]["init"], seed=ctx.cfg["pretrain"]["settings"].get("seed", ctx.cfg["seed"]),
+        resume=resume, overwrite=not resume,
+    )
+    result = pretrain(pc)
+    return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
+
+
+def base_model(cfg: dict, run_dir: Path) -> str:
+    return str(run_dir / "pretrain" / "model") if cfg["pretrain"] else cfg["model"]["name"]
+
+
+def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list[dict]:
+    from lintseq.formatting import read_rows
+
+    rows = []
+    for n, row, _ in read_rows(path):
+        if row is None:
+            raise ValueError(f"{path}:{n}: not a JSON object")
+        ins, code = row.get(instruction_field), row.get(code_field)
+        if not isinstance(ins, str) or not isinstance(code, str):
+            raise ValueError(f"{path}:{n}: needs string fields {instruction_field!r} and {code_field!r}")
+        rows.append({"id": str(row.get("id", f"{Path(path).stem}/{n}")), "instruction": ins, "response": code})
+    return rows
+
+
+def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
+    """Every source's rows as {id, instruction, response}; MBPP problems become their prompt
+    (text plus signature, as evaluation shows them) and reference solution."""
+    from importlib import resources
+
+    data = cfg["data"]
+    rows: list[dict] = []
+    for source in data["sources"]:
+        if source.startswith("mbpp"):
+            from lintseq.evaluation.problems import load_benchmark
+
+            rows += [{"id": p.task_id, "instruction": p.prompt, "response": p.canonical_solution} for p in load_benchmark(source)]
+        elif source == "lintseq:sample":
+            path = str(resources.files("lintseq.data").joinpath("sample.jsonl"))
+            rows += _rows_from_jsonl(path, "instruction", "response")
+        else:
+            rows += _rows_from_jsonl(source, data["instruction_field"], data["code_field"])
+    if data["mine"]:
+        rows += _rows_from_jsonl(str(run_dir / "mine-data" / "rows.jsonl"), "instruction", "response")
+    if data["limit"] is not None:
+        rows = rows[: data["limit"]]
+    if not rows:
+        raise ValueError("the instruction data has no rows")
+    return rows
+
+
+def run_data(ctx: Context) -> dict:
+    from lintseq.evaluation.report import write_jsonl
+
+    rows = instruction_rows(ctx.cfg, ctx.run_dir)
+    write_jsonl(ctx.dir / "instructions.jsonl", rows)
+    return {"rows": len(rows)}
+
+
+def run_generate(ctx: Context) -> dict:
+    from lintseq.generate import Settings, default_workers, generate
+
+    g = ctx.cfg["generate"]
+    settings = Settings(samples=g["s"], seed=ctx.cfg["seed"], linter=g["linter"], weighting=g["weighting"])
+    summary = generate(
+        ctx.path("data", "instructions.jsonl"), ctx.dir / "edits.jsonl", settings,
+        workers=g["workers"] or default_workers(), resume=ctx.resume, restart=not ctx.resume, progress=ctx.progress,
+    )
+    return {"programs": summary.programs, "sequences": summary.sequences, "rejects": dict(summary.rejects)}
+
+
+def run_format(ctx: Context) -> dict:
+    from lintseq.formatting import format_file
+
+    info = {}
+    for style in ARMS:
+        stats = format_file(ctx.path("generate", "edits.jsonl"), ctx.dir / f"{style}.jsonl", style)
+        if stats.written == 0:
+            raise RuntimeError(f"format {style}: no rows were written ({stats.summary()})")
+        info[style] = stats.summary()
+    return info
+
+
+def train_config(cfg: dict, run_dir: Path, arm: str, out: Path):
+    from lintseq.training.config import TrainConfig
+
+    shared = {k: v for k, v in cfg["train"].items() if k != "baseline_epochs"}
+    epochs = cfg["train"]["baseline_epochs"]
+    tc = TrainConfig(**shared, data=str(run_dir / "format" / f"{arm}.jsonl"), output=str(out),
+                     model=base_model(cfg, run_dir), seed=shared.get("seed", cfg["seed"]), overwrite=True)
+    tc.epochs = epochs
+    if arm == "lintseq" and tc.max_steps is None:
+        tc.match_steps_with = str(run_dir / "format" / "baseline.jsonl")
+        tc.match_epochs = epochs
+    return tc
+
+
+def _run_train(arm: str) -> Callable[[Context], dict]:
+    def run(ctx: Context) -> dict:
+        from lintseq.training.sft import train
+
+        result = train(train_config(ctx.cfg, ctx.run_dir, arm, ctx.dir / "model"))
+        return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
+
+    return run
+
+
+def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
+    def run(ctx: Context) -> dict:
+        from lintseq.inference.backends import make_backend
+        from lintseq.inference.run import sample_benchmark
+        from lintseq.inference.types import SamplingSettings
+
+        s = ctx.cfg["sample"]
+        settings = SamplingSettings(n=s["n"], temperature=s["temperature"], top_p=s["top_p"], min_p=s["min_p"],
+                                    max_new_tokens=s["max_new_tokens"], seed=ctx.cfg["seed"])
+        model = str(ctx.path(f"train-{arm}", "model"))
+        opts = {"device": s["device"], "dtype": s["dtype"], "batch_size": s["batch_size"]} if s["backend"] == "hf" else {
+            "dtype": s["dtype"], "seed": ctx.cfg["seed"]}
+        backend = make_backend(s["backend"], model, **opts)
+        stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=arm,
+                                 out=str(ctx.dir / "samples.jsonl"), model=model, benchmark=benchmark,
+                                 overwrite=not ctx.resume, progress=ctx.progress)
+        return {"problems": stats.problems, "samples": stats.samples, "resumed": stats.resumed,
+                "clean": stats.clean, "tokens": stats.tokens, "finish": dict(stats.finish)}
+
+    return run
+
+
+def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
+    def run(ctx: Context) -> dict:
+        from lintseq.evaluation.report import write_json, write_jsonl
+        from lintseq.evaluation.run import evaluate
+        from lintseq.evaluation.sandbox import Limits, Sandbox
+
+        e = ctx.cfg["evaluate"]
+        sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"])
+        samples = ctx.path(f"sample-{arm}-{slug(benchmark)}", "samples.jsonl")
+        report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"], label=arm)
+        write_jsonl(ctx.dir / "results.jsonl", report.per_problem)
+        write_json(ctx.dir / "scores.json", report.scores)
+        return {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
+
+    return run
+
+
+def run_report(ctx: Context) -> dict:
+    from lintseq.experiment.report import write_report
+
+    return write_report(ctx.cfg, ctx.run_dir, ctx.dir)
+
+
+def build(cfg: dict) -> list[Stage]:
+    """The stages of an experiment, in the order they run."""
+    stages: list[Stage] = []
+    pre = cfg["pretrain"]
+    version = ".".join(map(str, sys.version_info[:2]))  # the stdlib (and the miner) depend on it
+    if pre and pre["mine"]:
+        m = pre["mine"]
+        stages.append(Stage("mine-corpus", f"mine --raw a pre-training corpus from {_sources(m)}", run_mine_corpus,
+                            {"mine": m, "python": version}, inputs=tuple(m["paths"])))
+    if pre:
+        stages.append(Stage(
+            "pretrain", f"pre-train a {cfg['model']['init']} GPT-2 from scratch on {'the mined corpus' if pre['mine'] else pre['corpus']}",
+            run_pretrain, {"settings": pre["settings"], "init": cfg["model"]["init"], "seed": cfg["seed"]},
+            deps=("mine-corpus",) if pre["mine"] else (), inputs=(pre["corpus"],) if pre["corpus"] else ()))
+    if cfg["data"]["mine"]:
+        m = cfg["data"]["mine"]
+        stages.append(Stage("mine-data", f"mine instruction rows from {_sources(m)}", run_mine_data,
+                            {"mine": m, "python": version}, inputs=tuple(m["paths"])))
+    data = cfg["data"]
+    local = tuple(s for s in data["sources"] if Path(s).exists())
+    stages.append(Stage("data", f"instruction rows from {', '.join(data['sources'] + (['mined rows'] if data['mine'] else []))}"
+                        + (f" (first {data['limit']})" if data["limit"] is not None else ""), run_data,
+                        {k: v for k, v in data.items() if k != "mine"}, deps=("mine-data",) if data["mine"] else (), inputs=local))
+    g = cfg["generate"]
+    stages.append(Stage("generate", f"s = {g['s']} edit sequences per program ({g['linter']} linter)", run_generate,
+                        {k: v for k, v in g.items() if k != "workers"} | {"seed": cfg["seed"]}, deps=("data",)))
+    stages.append(Stage("format", "training rows in both styles (baseline, lintseq)", run_format, None, deps=("generate",)))
+    base = ("pretrain",) if pre else ()
+    model_input = () if pre else (cfg["model"]["name"],)
+    t = cfg["train"]
+    steps = f"max_steps = {t['max_steps']}" if t.get("max_steps") else f"{t['baseline_epochs']} epochs"
+    tslice = {"train": t, "seed": cfg["seed"], "model": cfg["model"]}
+    stages.append(Stage("train-baseline", f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
+                        tslice, deps=("format",) + base, inputs=model_input))
+    matched = steps if t.get("max_steps") else "the baseline's optimizer steps"
+    stages.append(Stage("train-lintseq", f"fine-tune the base model on edit sequences ({matched}, same seed)",
+                        _run_train("lintseq"), tslice, deps=("format",) + base, inputs=model_input))
+    s = cfg["sample"]
+    for arm in ARMS:
+        for b in s["benchmarks"]:
+            stages.append(Stage(
+                f"sample-{arm}-{slug(b)}", f"{s['n']} samples per problem of {b}"
+                + (f" (first {s['limit']})" if s["limit"] is not None else "") + f" from the {arm} model",
+                _run_sample(arm, b), {k: v for k, v in s.items() if k != "benchmarks"} | {"benchmark": b, "seed": cfg["seed"]},
+                deps=(f"train-{arm}",), inputs=(b,) if Path(b).exists() else ()))
+    for arm in ARMS:
+        for b in s["benchmarks"]:
+            stages.append(Stage(
+                f"evaluate-{arm}-{slug(b)}", f"run the {arm} samples on {b}'s tests; pass@{cfg['evaluate']['k']}",
+                _run_evaluate(arm, b), {"evaluate": cfg["evaluate"], "benchmark": b, "limit": s["limit"]},
+                deps=(f"sample-{arm}-{slug(b)}",), inputs=(b,) if Path(b).exists() else ()))
+    stages.append(Stage("report", "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
+                        run_report, {"k": cfg["evaluate"]["k"]},
+                        deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
+                        extra_outputs=("report.md",)))
+    return stages
+
+
+def _sources(m: dict) -> str:
+    parts = list(m["paths"]) + [f"package {p}" for p in m["packages"]] + (["the standard library"] if m["stdlib"] else [])
+    return ", ".join(parts) + (f" (first {m['max_files']} files)" if m["max_files"] else "")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)

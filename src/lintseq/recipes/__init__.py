@@ -1,0 +1,1 @@
+"""Experiment recipes (`lintseq experiment --recipe NAME`): TOML files read with importlib.resources."""
