@@ -1,0 +1,141 @@
+"""`lintseq experiment`: the micro recipe end to end, skipping on rerun, partial re-runs, --plan."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lintseq.cli import main
+from lintseq.experiment import config as cfgmod
+from lintseq.experiment import runner
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _mtimes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def _micro_copy(tmp: Path, **replace: str) -> Path:
+    text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp / "micro.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
+    run_dir = tmp_path / "run"
+    conf = _micro_copy(tmp_path)
+    cli = CliRunner()
+
+    res = cli.invoke(main, ["experiment", str(conf), "-o", str(run_dir), "--plan"])
+    assert res.exit_code == 0, res.output
+    names = [p.stage.name for p in runner.plan(cfgmod.load(conf), run_dir)]
+    assert names[0] == "mine-corpus" and names[-1] == "report"
+    for name in names:
+        assert re.search(rf"^run\s+{re.escape(name)}\s", res.output, re.M), name
+    assert not run_dir.exists() or not any(run_dir.iterdir())  # --plan runs nothing
+
+    logs: list[str] = []
+    steps = runner.run(cfgmod.load(conf), run_dir, log=logs.append)
+    assert [p.action for p in steps] == ["run"] * len(names)
+    report = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert "LintSeq" in report and "at the largest k" in report and "pass@2" in report
+    for png in re.findall(r"\]\((report/[^)]+\.png)\)", report):
+        data = (run_dir / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", png
+    assert len(list((run_dir / "report").glob("*.png"))) == 5  # 2 benchmarks x 2 views + diversity
+    for name in names:
+        done = json.loads((run_dir / name / "done.json").read_text())
+        assert done["seconds"] >= 0 and done["hardware"]["cpus"] >= 1
+    # both arms took the same number of optimizer steps, and LintSeq trained on more rows
+    base = json.loads((run_dir / "train-baseline" / "model" / "train_summary.json").read_text())
+    lint = json.loads((run_dir / "train-lintseq" / "model" / "train_summary.json").read_text())
+    assert base["global_step"] == lint["global_step"] == lint["match"]["steps"]
+    assert lint["rows"] > base["rows"]
+    samples = [json.loads(x) for x in (run_dir / "sample-lintseq-mbpp" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 2 * 2 and all(s["style"] == "lintseq" for s in samples)
+
+    # the same command again: every stage skipped, no file touched
+    before = _mtimes(run_dir)
+    res = cli.invoke(main, ["experiment", str(conf), "-o", str(run_dir)])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("[skip]") == len(names) and "[run]" not in res.output
+    assert _mtimes(run_dir) == before
+    res = cli.invoke(main, ["experiment", str(conf), "-o", str(run_dir), "--plan"])
+    assert all(line.startswith("skip") for line in res.output.strip().splitlines())
+
+    # a changed k list re-runs only evaluate and report
+    conf = _micro_copy(tmp_path, **{"k = [1, 2]": "k = [1]"})
+    steps = runner.run(cfgmod.load(conf), run_dir, log=logs.append)
+    ran = {p.stage.name for p in steps if p.action != "skip"}
+    assert ran == {n for n in names if n.startswith("evaluate-")} | {"report"}
+    assert (run_dir / "sample-lintseq-mbpp" / "samples.jsonl").stat().st_mtime_ns == before["sample-lintseq-mbpp/samples.jsonl"]
+    scores = json.loads((run_dir / "evaluate-lintseq-mbpp" / "scores.json").read_text())
+    assert "pass@1" in scores and "pass@2" not in scores
+
+    # a deleted output re-runs its stage and what depends on it
+    (run_dir / "format" / "baseline.jsonl").unlink()
+    actions = {p.stage.name: p.action for p in runner.plan(cfgmod.load(conf), run_dir)}
+    assert actions["format"] == "run" and actions["generate"] == "skip" and actions["train-baseline"] == "skip"
+
+
+def test_interrupted_stage_resumes_and_changed_slice_reruns_downstream(tmp_path):
+    """Keys and markers without training anything: started-but-not-done means resume."""
+    conf = _micro_copy(tmp_path)
+    cfg = cfgmod.load(conf)
+    run_dir = tmp_path / "run"
+    plan = runner.plan(cfg, run_dir)
+    key = {p.stage.name: p.key for p in plan}
+    (run_dir / "generate").mkdir(parents=True)
+    (run_dir / "generate" / "started.json").write_text(json.dumps({"key": key["generate"]}))
+    assert {p.stage.name: p.action for p in runner.plan(cfg, run_dir)}["generate"] == "resume"
+    other = cfgmod.load(_micro_copy(tmp_path, **{"\ns = 2\n": "\ns = 3\n"}))
+    changed = {p.stage.name for p in runner.plan(other, run_dir) if p.key != key[p.stage.name]}
+    assert "data" not in changed and "pretrain" not in changed
+    assert {"generate", "format", "train-baseline", "train-lintseq", "report"} <= changed
+    assert {p.stage.name: p.action for p in runner.plan(other, run_dir)}["generate"] == "run"
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[model]\ninit = "tiny"\n[data]\nsources = ["mbpp:train"]\n', "needs a [pretrain] table"),
+        ('[model]\nname = "m"\ninit = "tiny"\n', "exactly one of"),
+        ('[model]\nname = "m"\n[data]\nsources = ["nope.jsonl"]\n', "neither"),
+        ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[train]\nepochs = 3\n', "unknown key"),
+        ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample]\nn = 2\n[evaluate]\nk = [1, 5]\n', "k = 5"),
+        ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[bogus]\n', "unknown key"),
+    ],
+)
+def test_bad_configs_are_clear_errors(tmp_path, toml, message):
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(cfgmod.ConfigError, match=re.escape(message)):
+        cfgmod.load(path)
+    res = CliRunner().invoke(main, ["experiment", str(path), "-o", str(tmp_path / "r"), "--plan"])
+    assert res.exit_code != 0 and message in res.output
+
+
+def test_bundled_recipes_load():
+    assert {"micro", "tinycodelm-150m", "gemma-2-2b"} <= set(cfgmod.recipe_names())
+    gemma = cfgmod.load(cfgmod.recipe_path("gemma-2-2b"))
+    assert gemma["model"]["name"] == "google/gemma-2-2b" and gemma["train"]["lr"] == 5e-5
+    tiny = cfgmod.load(cfgmod.recipe_path("tinycodelm-150m"))
+    assert tiny["model"]["init"] == "150m" and tiny["train"]["batch_size"] == 512
+    assert tiny["train"]["baseline_epochs"] == 10 and tiny["generate"]["s"] == 5
