@@ -110,7 +110,7 @@ def plot_diversity(div: dict[str, dict[str, float]], path: Path) -> None:
 
 def headline(cfg: dict, scores: dict[str, dict[str, dict]]) -> str:
     """One sentence: did LintSeq beat the baseline at the largest k, by how many points."""
-    parts, wins = [], 0
+    parts, wins, ties = [], 0, 0
     for bench, arms in scores.items():
         k = max((k for k in cfg["evaluate"]["k"] if all(f"pass@{k}" in arms[a] for a in ARMS)), default=None)
         if k is None:
@@ -118,8 +118,10 @@ def headline(cfg: dict, scores: dict[str, dict[str, dict]]) -> str:
             continue
         b, l = 100 * arms["baseline"][f"pass@{k}"], 100 * arms["lintseq"][f"pass@{k}"]
         wins += l > b
+        ties += l == b
         parts.append(f"{bench} pass@{k} {l:.1f}% vs {b:.1f}% ({l - b:+.1f} points)")
     verdict = ("LintSeq beat the baseline" if wins == len(scores) else
+               "LintSeq tied with the baseline" if ties == len(scores) else
                "LintSeq did not beat the baseline" if wins == 0 else
                f"LintSeq beat the baseline on {wins} of {len(scores)} benchmarks")
     return f"**{verdict} at the largest k**: " + "; ".join(parts) + "."
