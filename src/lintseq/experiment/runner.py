@@ -4,7 +4,8 @@ A stage's key hashes its config slice, the fingerprints of the outside files it 
 keys of the stages it depends on, so a changed setting re-runs that stage and everything
 downstream. `RUN_DIR/<stage>/done.json` (written last, atomically) records the key, the
 fingerprint of what the stage wrote, its wall time and the hardware; a stage is skipped when
-its marker's key matches and its files are unchanged. `started.json` marks an attempt: a
+its marker's key matches, its files are unchanged and it was built from its upstream stages'
+current outputs (a re-run upstream stage re-runs everything below it). `started.json` marks an attempt: a
 stage found started with the same key but not done was interrupted, and is resumed in place
 (generate, pretrain and sample continue their partial files); any other stage folder is
 cleared before the stage runs.
@@ -98,22 +99,34 @@ def plan(cfg: dict, run_dir: str | Path) -> list[Planned]:
     stages = build(cfg)
     keys = stage_keys(stages)
     out: list[Planned] = []
+    actions: dict[str, str] = {}
     for st in stages:
         folder = run_dir / st.name
         done, started = _read(folder / DONE), _read(folder / STARTED)
         key = keys[st.name]
-        if done and done.get("key") == key:
-            if done.get("outputs") == output_fingerprint(st, run_dir):
+        moved = [d for d in st.deps if actions[d] != "skip"]
+        if moved:
+            out.append(Planned(st, key, "run", f"upstream {', '.join(moved)} will run"))
+        elif done and done.get("key") == key:
+            if done.get("outputs") != output_fingerprint(st, run_dir):
+                out.append(Planned(st, key, "run", "done, but its files changed since"))
+            elif done.get("upstream") != upstream_outputs(st, run_dir):
+                out.append(Planned(st, key, "run", "an upstream stage was re-run since"))
+            else:
                 out.append(Planned(st, key, "skip", "done, same settings and inputs"))
-                continue
-            out.append(Planned(st, key, "run", "done, but its files changed since"))
         elif started and started.get("key") == key:
             out.append(Planned(st, key, "resume", "interrupted; continues where it stopped"))
         elif done or started:
             out.append(Planned(st, key, "run", "settings, inputs or an upstream stage changed"))
         else:
             out.append(Planned(st, key, "run", "not run yet"))
+        actions[st.name] = out[-1].action
     return out
+
+
+def upstream_outputs(stage: Stage, run_dir: Path) -> dict[str, dict | None]:
+    """The output fingerprints its upstream stages recorded: what this stage was built from."""
+    return {d: (_read(run_dir / d / DONE) or {}).get("outputs") for d in stage.deps}
 
 
 def hardware() -> dict:
@@ -173,7 +186,7 @@ def run(
         _write_json(folder / DONE, {
             "stage": st.name, "key": p.key, "seconds": round(seconds, 3), "hardware": machine,
             "resumed": p.action == "resume", "finished": time.time(), "info": info,
-            "outputs": output_fingerprint(st, run_dir),
+            "outputs": output_fingerprint(st, run_dir), "upstream": upstream_outputs(st, run_dir),
         })
         log(f"[done]   {st.name} in {seconds:.1f} s")
     return steps

@@ -210,6 +210,10 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
         from lintseq.inference.run import sample_benchmark
         from lintseq.inference.types import SamplingSettings
 
+        out = ctx.dir / "samples.jsonl"
+        if ctx.resume and out.exists():  # finished before the marker was written
+            rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+            return {"samples": len(rows), "tokens": sum(r.get("n_tokens") or 0 for r in rows), "resumed": "all"}
         s = ctx.cfg["sample"]
         settings = SamplingSettings(n=s["n"], temperature=s["temperature"], top_p=s["top_p"], min_p=s["min_p"],
                                     max_new_tokens=s["max_new_tokens"], seed=ctx.cfg["seed"])
@@ -218,7 +222,7 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
             "dtype": s["dtype"], "seed": ctx.cfg["seed"]}
         backend = make_backend(s["backend"], model, **opts)
         stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=arm,
-                                 out=str(ctx.dir / "samples.jsonl"), model=model, benchmark=benchmark,
+                                 out=str(out), model=model, benchmark=benchmark,
                                  overwrite=not ctx.resume, progress=ctx.progress)
         return {"problems": stats.problems, "samples": stats.samples, "resumed": stats.resumed,
                 "clean": stats.clean, "tokens": stats.tokens, "finish": dict(stats.finish)}
