@@ -86,6 +86,8 @@ def plot_curves(curves: dict[str, dict], benchmark: str, path: Path, x: str) -> 
         ax.set_xscale("log")
     ax.set_xlabel("k (samples per problem)" if x == "k" else "total tokens sampled")
     ax.set_ylabel("pass@k (%)")
+    highest = max((hi for c in curves.values() for _, hi in c["interval"]), default=0.0)
+    ax.set_ylim(0, max(5.0, min(100.0, 110 * highest)))
     ax.set_title(f"{benchmark}: pass@k" + (" vs sampling cost" if x == "tokens" else "") + " (95% bootstrap CI)")
     ax.grid(True, alpha=0.3)
     ax.legend()
