@@ -31,7 +31,7 @@ def default_rejects_path(output: Path) -> Path:
     return output.with_name(stem + ".rejects.jsonl")
 
 
-def _dumps(obj: Any) -> bytes:
+def dump_line(obj: Any) -> bytes:
     return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
 
 
@@ -51,7 +51,7 @@ def _truncate_to_rows(path: Path, rows: list[dict[str, Any]], last: int) -> list
     kept = [r for r in rows if r["row"] <= last]
     if len(kept) != len(rows):
         with open(path, "wb") as f:
-            f.write(b"".join(_dumps(r) for r in kept))
+            f.write(b"".join(dump_line(r) for r in kept))
     return kept
 
 
@@ -101,9 +101,9 @@ class Journal:
 
     def write(self, row: int, result: list[dict[str, Any]] | Reject) -> None:
         if isinstance(result, Reject):
-            os.write(self._fds["rej"], _dumps(result.to_json()))
+            os.write(self._fds["rej"], dump_line(result.to_json()))
         elif result:
-            os.write(self._fds["out"], b"".join(_dumps(r) for r in result))
+            os.write(self._fds["out"], b"".join(dump_line(r) for r in result))
 
     def _close(self) -> None:
         for fd in self._fds.values():

@@ -17,9 +17,9 @@ def bundled_sample() -> Path:
 
 
 @click.command("generate")
-@click.argument("input_path", metavar="INPUT", required=False, type=click.Path(exists=True, dir_okay=True, path_type=Path))
+@click.argument("input_path", metavar="INPUT", required=False, type=click.Path(exists=False, dir_okay=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=Path),
-              help="Output JSONL (or .parquet); a directory with --engine ray.")
+              help="Output JSONL (or .parquet); with --engine ray a directory (Parquet parts if it ends in .parquet).")
 @click.option("--sample", "use_sample", is_flag=True, help="Use the bundled sample dataset as INPUT.")
 @click.option("--instruction-field", default="instruction", show_default=True)
 @click.option("--code-field", default="response", show_default=True)
@@ -61,14 +61,19 @@ def command(input_path, output, use_sample, instruction_field, code_field, sampl
     try:
         if engine == "ray":
             try:
-                from lintseq.ray_engine import generate_ray
+                from lintseq.ray_engine import EngineError, generate_ray
             except ImportError as exc:
                 raise click.ClickException(
                     f"--engine ray needs Ray Data ({exc.name} is missing): pip install 'lintseq[ray]'"
                 ) from None
-            summary = generate_ray(input_path, output, settings, address=address, rejects_path=rejects,
-                                   workers=workers, progress=not quiet)
+            try:
+                summary = generate_ray(input_path, output, settings, address=address, rejects_path=rejects,
+                                       workers=workers, progress=not quiet, restart=restart)
+            except EngineError as exc:
+                raise click.ClickException(str(exc)) from None
         else:
+            if not input_path.exists():
+                raise click.BadParameter(f"{input_path} does not exist (globs need --engine ray)", param_hint="INPUT")
             if input_path.is_dir():
                 raise click.UsageError("a directory of shards needs --engine ray")
             summary = generate(input_path, output, settings, workers=workers or default_workers(),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lintseq.generate import Settings, process_record
-from lintseq.journal import _dumps as dump_line
+from lintseq.journal import dump_line
 from lintseq.records import Reject, iter_jsonl
 from lintseq.ray_engine.inputs import Chunk
 from lintseq.summary import Summary
