@@ -21,8 +21,37 @@ CONFIG_NAME = "lintseq_train_config.toml"
 INIT_SIZES = ("tiny", "150m", "400m")
 
 
+class _Settings:
+    """What both run configs share: dict round trip and the batch/reporting checks."""
+
+    _KIND = "training"
+    batch_size: int
+    micro_batch_size: int
+    report_to: str
+
+    def _check_batch_and_reporting(self) -> None:
+        if self.micro_batch_size > self.batch_size:
+            self.micro_batch_size = self.batch_size
+        if self.report_to not in ("none", "tensorboard", "wandb"):
+            raise ValueError("--report-to must be none, tensorboard or wandb")
+        if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
+            raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls._KIND} settings: {', '.join(unknown)}")
+        return cls(**values)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(_Settings):
     """One training run. `None` means "decide from the model/data/device at run time"."""
 
     data: str = ""
@@ -73,24 +102,8 @@ class TrainConfig:
             raise ValueError("--epochs must be positive")
         if self.max_seq_length < 8:
             raise ValueError("--max-seq-length is too small")
-        if self.micro_batch_size > self.batch_size:
-            self.micro_batch_size = self.batch_size
-        if self.report_to not in ("none", "tensorboard", "wandb"):
-            raise ValueError("--report-to must be none, tensorboard or wandb")
-        if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
-            raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
+        self._check_batch_and_reporting()
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        values = {k.replace("-", "_"): v for k, v in values.items()}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
-        return cls(**values)
 
 
 def load_config(path: str | Path, cls: type = TrainConfig, table: str = "train") -> dict[str, Any]:
@@ -141,9 +154,11 @@ PRETRAIN_FIXED = ("init", "tokenizer", "vocab_size", "seq_length", "batch_size",
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(_Settings):
     """One pre-training run from scratch. Defaults follow GPT-2-style small-model recipes
     (TinyCodeLM: GPT-2 shapes, lr 3e-4, warm-up then cosine decay, AdamW beta2 0.95)."""
+
+    _KIND = "pre-training"
 
     data: str = ""  # JSONL with a text field (`lintseq mine --raw`) or a directory of .py files
     output: str = ""
@@ -197,21 +212,5 @@ class PretrainConfig:
         accumulation_steps(self.batch_size, min(self.micro_batch_size, self.batch_size), int(os.environ.get("WORLD_SIZE", "1")))
         if self.resume and self.overwrite:
             raise ValueError("--resume continues the run in the output directory; --overwrite deletes it; give one")
-        if self.micro_batch_size > self.batch_size:
-            self.micro_batch_size = self.batch_size
-        if self.report_to not in ("none", "tensorboard", "wandb"):
-            raise ValueError("--report-to must be none, tensorboard or wandb")
-        if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
-            raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
+        self._check_batch_and_reporting()
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "PretrainConfig":
-        values = {k.replace("-", "_"): v for k, v in values.items()}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown pre-training settings: {', '.join(unknown)}")
-        return cls(**values)
