@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Sequence
 from lintseq.linters.flow import FlowChecker, bound_builtins
 from lintseq.linters.indent import bad_indentation
 from lintseq.linters.members import MemberChecker, full_classes
+from lintseq.linters.memo import Memo
+from lintseq.linters.pieces import StateTrees
 
 if TYPE_CHECKING:
     from lintseq.units import Program
@@ -46,18 +48,21 @@ def parse(source: str) -> ast.Module | int:
             return 1
 
 
-def tree_errors(tree: ast.Module, source: str, full: "_Full | None" = None) -> set[int]:
-    """Lines with an error in a tree that parsed."""
-    found = FlowChecker(full.shadowed if full else frozenset()).check(tree)
-    found |= MemberChecker(full.classes if full else None).check(tree)
-    found |= bad_indentation(tree, source.split("\n"))
+def tree_errors(tree: ast.Module, lines: "Sequence[str]", full: "_Full | None" = None,
+                memo: "Memo | None" = None) -> set[int]:
+    """Lines with an error in a tree that parsed; `memo` keeps per-node results between
+    calls on states of one program (their trees share unchanged nodes)."""
+    found = FlowChecker(full.shadowed if full else frozenset(), memo).check(tree)
+    found |= MemberChecker(full.classes if full else None, memo).check(tree)
+    found |= bad_indentation(tree, lines, memo)
     return found
 
 
 class _Full:
-    """What a state's analysis needs to know about the full program it came from."""
+    """What a state's analysis needs to know about the full program it came from, and the
+    caches that make a step cost what it changes (pieces.py, `Memo`)."""
 
-    def __init__(self, program: "Program") -> None:
+    def __init__(self, program: "Program", incremental: bool = True) -> None:
         tree = parse(program.text(range(len(program.units))))
         parsed = not isinstance(tree, int)
         self.shadowed = bound_builtins(tree) if parsed else frozenset()
@@ -66,6 +71,12 @@ class _Full:
         for u in program.units:
             owner.extend([u.index] * (u.end - u.start + 1))
         self.owner = owner
+        self.trees: StateTrees | None = None
+        self.memo: Memo | None = None
+        if parsed and incremental:
+            trees = StateTrees(program, tree, owner)  # type: ignore[arg-type]
+            if trees.ok:
+                self.trees, self.memo = trees, Memo()
 
 
 class FastLinter(Linter):
@@ -75,26 +86,39 @@ class FastLinter(Linter):
 
     name = "fast"
 
-    def __init__(self) -> None:
+    def __init__(self, incremental: bool = True) -> None:
         self._program: "Program | None" = None
         self._full: _Full | None = None
+        self.incremental = incremental
 
     def _full_info(self, program: "Program") -> _Full:
         if self._program is not program or self._full is None:
-            self._program, self._full = program, _Full(program)
+            self._program, self._full = program, _Full(program, self.incremental)
         return self._full
 
     def error_units(self, program: "Program", keep: Sequence[int]) -> set[int]:
         if not keep:
             return set()
         full = self._full_info(program)
+        if full.trees is not None:
+            body = full.trees.body(keep)
+            if isinstance(body, int):
+                return {body}
+            if body is not None:
+                tree = ast.Module(body=body, type_ignores=[])
+                owner = full.owner
+                bad = tree_errors(tree, program.lines, full, full.memo)
+                return {owner[line - 1] for line in bad}
+        return self._error_units_text(program, keep, full)
+
+    def _error_units_text(self, program: "Program", keep: Sequence[int], full: _Full) -> set[int]:
         owner: list[int] = []
         for i in keep:
             u = program.units[i]
             owner.extend([i] * (u.end - u.start + 1))
         text = program.text(keep)
         tree = parse(text)
-        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text, full)
+        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text.split("\n"), full)
         last = len(owner)
         return {owner[min(max(line, 1), last) - 1] for line in bad}
 
@@ -102,7 +126,7 @@ class FastLinter(Linter):
         tree = parse(source)
         if isinstance(tree, int):
             return {tree}
-        return tree_errors(tree, source)
+        return tree_errors(tree, source.split("\n"))
 
 
 register("fast", FastLinter)

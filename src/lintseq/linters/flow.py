@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lintseq.linters.memo import Memo
 
 BUILTINS = frozenset(dir(builtins)) | {"__file__", "__builtins__", "__annotations__"}
 MODULE_NAMES = frozenset(
@@ -206,7 +210,8 @@ class _Ctx:
 class FlowChecker:
     """Reports lines of name and compile-time errors in a parsed module."""
 
-    def __init__(self, shadowed: frozenset[tuple[str, str]] = frozenset()) -> None:
+    def __init__(self, shadowed: frozenset[tuple[str, str]] = frozenset(), memo: "Memo | None" = None) -> None:
+        self.memo = memo
         self.lines: set[int] = set()
         self._deferred: list[tuple[ast.AST, Scope]] = []
         # (scope path, name): names the full program binds in a scope; when a state reads
@@ -214,6 +219,8 @@ class FlowChecker:
         self._shadowed = shadowed
 
     def check(self, tree: ast.Module) -> set[int]:
+        if self.memo is not None:
+            return self._check_memo(tree, self.memo)
         module = Scope(tree, "module", None)
         self._own = set(module.bound)
         # names bound in functions through `global` count as module names
@@ -227,6 +234,80 @@ class FlowChecker:
             node, parent = self._deferred.pop()
             self._function(node, parent)
         return self.lines
+
+    def _check_memo(self, tree: ast.Module, memo: "Memo") -> set[int]:
+        """The same verdicts, one top-level statement at a time: a statement's lines and
+        its effect on what is bound depend on the statement and on how the names it
+        mentions stand outside it (bound before it, bound in the module, ...), which is
+        its key. At module level a block that always leaves restores nothing that
+        matters afterwards, so walking the statements one by one is the same walk."""
+        module = Scope.__new__(Scope)
+        module.node, module.kind, module.parent, module.path = tree, "module", None, ""
+        module.bound, module.globals, module.nonlocals, module.star = set(), set(), set(), False
+        declared: set[str] = set()
+        for stmt in tree.body:
+            bound, globs, nonlocals, star, glob_names = memo.get("bind", stmt, lambda n: _bind_summary(n, memo))
+            module.bound |= bound
+            if globs:
+                module.globals |= globs
+            if nonlocals:
+                module.nonlocals |= nonlocals
+            module.star = module.star or star
+            if glob_names:
+                declared |= glob_names
+        self._own = own = set(module.bound)
+        module.bound |= declared
+        self._module = module
+        flow: set[str] = set()
+        found: set[int] = set()
+        table = memo.table("flow")
+        star = module.star
+        mglobals, mnonlocals = module.globals, module.nonlocals
+        mbound = module.bound
+        for stmt in tree.body:
+            names = _stmt_idents(stmt, memo)
+            key = (names & flow, names & mbound, names & own, star,
+                   names & mglobals if mglobals else None, names & mnonlocals if mnonlocals else None)
+            e = table.get(id(stmt))
+            if e is not None and e[0] is stmt and e[1][0] == key:
+                lines, out = e[1][1], e[1][2]
+            else:
+                self.lines = set()
+                ctx = _Ctx(module, set(key[0]), function=False, is_async=False)
+                self._stmt(stmt, ctx)
+                self._drain()
+                lines, out = self.lines, frozenset(ctx.bound)
+                table[id(stmt)] = (stmt, (key, lines, out))
+            if lines:
+                found |= lines
+            flow -= names
+            flow |= out
+        self.lines = found
+        return found
+
+    def _drain(self) -> None:
+        """Check deferred functions; a function whose enclosing scopes are classes up to
+        the module is memoised on its node and the module names it mentions."""
+        memo = self.memo
+        while self._deferred:
+            node, parent = self._deferred.pop()
+            if memo is None or isinstance(node, ast.Lambda) or not _top_level(parent):
+                self._function(node, parent)
+                continue
+            names = memo.get("names", node, names_in)
+            key = (names & self._module.bound, names & self._own, self._module.star)
+            table = memo.table("function")
+            e = table.get(id(node))
+            if e is not None and e[0] is node and e[1][0] == key:
+                self.lines |= e[1][1]
+                continue
+            saved, saved_deferred = self.lines, self._deferred
+            self.lines, self._deferred = set(), []
+            self._function(node, parent)
+            self._drain()
+            lines = self.lines
+            self.lines, self._deferred = saved | lines, saved_deferred
+            table[id(node)] = (node, (key, lines))
 
     # -- scopes -------------------------------------------------------------------------
     def _function(self, node: ast.AST, parent: Scope) -> None:
@@ -645,6 +726,86 @@ class FlowChecker:
                 self._expr(node.elt, ctx)  # type: ignore[attr-defined]
         finally:
             ctx.comps.pop()
+
+
+def _top_level(scope: Scope) -> bool:
+    while scope.kind == "class":
+        scope = scope.parent  # type: ignore[assignment]
+    return scope.kind == "module"
+
+
+class _Sink:
+    __slots__ = ("bound", "globals", "nonlocals", "star")
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+        self.globals: set[str] = set()
+        self.nonlocals: set[str] = set()
+        self.star = False
+
+
+def _bind_summary(stmt: ast.stmt, memo: "Memo"):
+    """What a module-level statement binds in the module scope (as `Scope` collects it),
+    and the names functions inside it declare `global`."""
+    sink = _Sink()
+    _Binder(sink)._stmt(stmt)  # type: ignore[arg-type]
+    if isinstance(stmt, ast.ClassDef):  # only statements declare names global
+        declared = frozenset().union(*(memo.get("declared", s, _declared_global) for s in stmt.body))
+    else:
+        declared = _declared_global(stmt)
+    return (frozenset(sink.bound), frozenset(sink.globals), frozenset(sink.nonlocals), sink.star, declared)
+
+
+def _stmt_idents(stmt: ast.stmt, memo: "Memo") -> frozenset[str]:
+    """`idents` of a top-level statement; a class (rebuilt whenever one of its methods
+    changes) from its parts."""
+    if not isinstance(stmt, ast.ClassDef):
+        return memo.get("idents", stmt, idents)
+    e = memo.table("idents").get(id(stmt))
+    if e is not None and e[0] is stmt:
+        return e[1]
+    out = {stmt.name}
+    for part in stmt.decorator_list + stmt.bases + stmt.keywords:
+        out |= idents(part)
+    for s in stmt.body:
+        out |= memo.get("idents", s, idents)
+    value = frozenset(out)
+    memo.table("idents")[id(stmt)] = (stmt, value)
+    return value
+
+
+def _declared_global(stmt: ast.stmt) -> frozenset[str]:
+    out: set[str] = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Global):
+            out.update(node.names)
+    return frozenset(out)
+
+
+def names_in(node: ast.AST) -> frozenset[str]:
+    """Every `Name` id under `node`: all a function's check asks about outside it."""
+    return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+
+
+def idents(node: ast.AST) -> frozenset[str]:
+    """Every name a statement reads, binds or declares."""
+    out: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+        elif isinstance(n, (*_FUNCS, ast.ClassDef)):
+            out.add(n.name)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            out.update(a.asname or a.name.split(".")[0] for a in n.names)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            out.update(n.names)
+        elif isinstance(n, ast.arg):
+            out.add(n.arg)
+        elif isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and n.name:
+            out.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            out.add(n.rest)
+    return frozenset(out)
 
 
 def bound_builtins(tree: ast.Module) -> frozenset[tuple[str, str]]:

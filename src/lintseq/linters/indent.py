@@ -9,14 +9,26 @@ what pylint reports for code that mixes widths (HumanEval has a few such solutio
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from lintseq.linters.memo import Memo
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def bad_indentation(tree: ast.Module, lines: list[str]) -> set[int]:
-    bad: set[int] = set()
+def bad_indentation(tree: ast.Module, lines: "Sequence[str]", memo: "Memo | None" = None) -> set[int]:
+    if memo is not None:
+        return _bad_memo(tree, lines, memo)
+    unit, entries = _profile([(tree.body, 0)], lines)
+    return {line for line, col, depth in entries if col != depth * unit}
+
+
+def _profile(stack: list[tuple[list[ast.AST], int]], lines: "Sequence[str]") -> tuple[int, list[tuple[int, int, int]]]:
+    """The indentation unit the first statement met sets (0: none), and (line, column,
+    depth) of every indented statement that starts its line, in pylint's walk order."""
     unit = 0
-    stack: list[tuple[list[ast.AST], int]] = [(tree.body, 0)]
+    entries: list[tuple[int, int, int]] = []
     while stack:
         body, depth = stack.pop()
         for node in body:
@@ -27,10 +39,56 @@ def bad_indentation(tree: ast.Module, lines: list[str]) -> set[int]:
                     if not text[:col].strip():  # starts its line
                         if not unit:
                             unit = col // depth if col % depth == 0 else col
-                        if col != depth * unit:
-                            bad.add(node.lineno)
+                        entries.append((node.lineno, col, depth))
                 for field in _BODIES:
                     sub = getattr(node, field, None)
                     if sub:  # handlers sit at the depth of their `try`
                         stack.append((sub, depth if field == "handlers" else depth + 1))
+    return unit, entries
+
+
+class _Part:
+    """Indented statements of one node, and their bad lines per indentation unit."""
+
+    __slots__ = ("entries", "bad")
+
+    def __init__(self, entries: list[tuple[int, int, int]]) -> None:
+        self.entries = entries
+        self.bad: dict[int, frozenset[int]] = {}
+
+    def lines(self, unit: int) -> frozenset[int]:
+        out = self.bad.get(unit)
+        if out is None:
+            out = self.bad[unit] = frozenset(l for l, c, d in self.entries if c != d * unit)
+        return out
+
+
+def _bad_memo(tree: ast.Module, lines: "Sequence[str]", memo: "Memo") -> set[int]:
+    """The walk visits top-level statements' subtrees last to first, so the unit comes
+    from the last statement that has an indented one; the rest is per statement."""
+    profiles = [memo.get("indent", stmt, lambda s: _top_profile(s, lines, memo)) for stmt in tree.body]
+    unit = 0
+    for cand, _ in reversed(profiles):
+        if cand:
+            unit = cand
+            break
+    bad: set[int] = set()
+    if unit:
+        for _, parts in profiles:
+            for part in parts:
+                found = part.lines(unit)
+                if found:
+                    bad |= found
     return bad
+
+
+def _top_profile(stmt: ast.stmt, lines: "Sequence[str]", memo: "Memo") -> tuple[int, list[_Part]]:
+    if not isinstance(stmt, ast.ClassDef):
+        unit, entries = _profile([([stmt], 0)], lines)
+        return unit, [_Part(entries)]
+    # a class's body is walked in order before anything below it
+    parts = [memo.get("indent_part", s, lambda n: _Part(_profile([([n], 1)], lines)[1])) for s in stmt.body]
+    for s in stmt.body:
+        if not lines[s.lineno - 1][: s.col_offset].strip():
+            return s.col_offset, parts
+    return _profile([([stmt], 0)], lines)[0], parts

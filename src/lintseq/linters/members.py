@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lintseq.linters.memo import Memo
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SPECIAL = frozenset(
@@ -114,11 +118,33 @@ def _is_abstract(func: ast.AST, pass_is_abstract: bool, any_raise: bool) -> bool
     return pass_is_abstract and isinstance(first, ast.Pass)
 
 
+def _self_use(func: ast.AST):
+    """(reads, writes, calls an `__init__`) of attributes through a method's first argument."""
+    me = (func.args.posonlyargs + func.args.args)[0].arg  # type: ignore[attr-defined]
+    reads: list[tuple[str, ast.Attribute, ast.AST]] = []
+    writes: list[tuple[str, tuple[ast.AST, int]]] = []
+    calls_init = False
+    for sub in _walk_function(func):
+        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == me:
+            if isinstance(sub.ctx, ast.Load):
+                reads.append((sub.attr, sub, func))
+            else:
+                writes.append((sub.attr, (func, sub.lineno)))
+        elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "__init__":
+            calls_init = True
+    return reads, writes, calls_init
+
+
+def _aug_attrs(stmt: ast.AST) -> list[str]:
+    return [sub.target.attr for sub in ast.walk(stmt)
+            if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Attribute)]
+
+
 class ClassInfo:
     __slots__ = ("node", "path", "members", "self_reads", "self_writes", "bases", "known",
                  "getattr", "methods", "init_calls_init")
 
-    def __init__(self, node: ast.ClassDef, path: str) -> None:
+    def __init__(self, node: ast.ClassDef, path: str, memo: "Memo | None" = None) -> None:
         self.node = node
         self.path = path
         self.members: set[str] = set()
@@ -129,9 +155,9 @@ class ClassInfo:
         self.known = True
         self.getattr = False
         self.init_calls_init = False
-        self._scan()
+        self._scan(memo)
 
-    def _scan(self) -> None:
+    def _scan(self, memo: "Memo | None") -> None:
         node = self.node
         for b in node.bases:
             self.bases.append(b.id if isinstance(b, ast.Name) else None)
@@ -159,21 +185,19 @@ class ClassInfo:
             args = func.args.posonlyargs + func.args.args
             if not args:
                 continue
-            me = args[0].arg
-            for sub in _walk_function(func):
-                if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) \
-                        and sub.value.id == me:
-                    if isinstance(sub.ctx, ast.Load):
-                        self.self_reads.append((sub.attr, sub, func))
-                    else:
-                        self.self_writes.setdefault(sub.attr, []).append((func, sub.lineno))
-                elif name == "__init__" and isinstance(sub, ast.Call) \
-                        and isinstance(sub.func, ast.Attribute) and sub.func.attr == "__init__":
-                    self.init_calls_init = True
+            if memo is None:
+                reads, writes, calls_init = _self_use(func)
+            else:
+                reads, writes, calls_init = memo.get("self_use", func, _self_use)
+            self.self_reads.extend(reads)
+            for attr, entry in writes:
+                self.self_writes.setdefault(attr, []).append(entry)
+            if name == "__init__" and calls_init:
+                self.init_calls_init = True
         # `self.x += 1` reads before it writes; pylint counts it as a definition
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Attribute):
-                self.self_writes.setdefault(sub.target.attr, [])
+        for stmt in node.body:
+            for attr in (_aug_attrs(stmt) if memo is None else memo.get("aug", stmt, _aug_attrs)):
+                self.self_writes.setdefault(attr, [])
 
     def _slots(self, value: ast.AST | None) -> None:
         if value is None:
@@ -190,11 +214,15 @@ class MemberChecker:
     """Lines with class and call errors; `full` maps class paths to the full program's
     attributes and whether its `__init__` called a base `__init__`."""
 
-    def __init__(self, full: "dict[str, tuple[frozenset[str], bool]] | None" = None) -> None:
+    def __init__(self, full: "dict[str, tuple[frozenset[str], bool]] | None" = None,
+                 memo: "Memo | None" = None) -> None:
+        self.memo = memo
         self.full = full or {}
         self.lines: set[int] = set()
 
     def check(self, tree: ast.Module) -> set[int]:
+        if self.memo is not None:
+            return self._check_memo(tree, self.memo)
         classes = collect_classes(tree)
         top = {c.node.name: c for c in classes if c.path.count(".") == 1}
         functions = {n.name: n for n in tree.body if isinstance(n, _FUNCS)}
@@ -203,6 +231,50 @@ class MemberChecker:
         self._calls(tree, functions, classes)
         self._literals(tree)
         return self.lines
+
+    def _check_memo(self, tree: ast.Module, memo: "Memo") -> set[int]:
+        """The same verdicts, with what depends on one function or statement alone (its
+        classes, self attributes, call sites, literal bindings) kept per node."""
+        summaries = [memo.get("member", stmt, lambda n: _summary(n, memo)) for stmt in tree.body]
+        classes = [c for sm in summaries for c in sm[0]]
+        top = {c.node.name: c for c in classes if c.path.count(".") == 1}
+        if len(top) != sum(c.path.count(".") == 1 for c in classes):
+            classes = collect_classes(tree)  # a class name defined twice: keep the old order
+            top = {c.node.name: c for c in classes if c.path.count(".") == 1}
+        functions = {n.name: n for n in tree.body if isinstance(n, _FUNCS)}
+        for c in classes:
+            self._class(c, top)
+        owner: dict[int, ClassInfo] = {}
+        for c in classes:
+            for func in c.methods.values():
+                owner[id(func)] = c
+        queue: list[ast.AST] = []
+        literal_reads = False
+        for sites, inner, reads in (sm[1] for sm in summaries):
+            for line, func in sites:
+                self._site(line, func, functions, None, None)
+            queue.extend(inner)
+            literal_reads = literal_reads or bool(reads)
+        while queue:
+            f = queue.pop()
+            sites, inner = memo.get("region", f, _function_region)
+            if sites:
+                c = owner.get(id(f))
+                args = f.args.posonlyargs + f.args.args  # type: ignore[attr-defined]
+                me = args[0].arg if c is not None and args else None
+                for line, func in sites:
+                    self._site(line, func, functions, c, me)
+            queue.extend(inner)
+            self.lines |= memo.get("literals", f, _literal_lines)
+        if literal_reads:
+            self.lines |= _module_literals([sm[1][2] for sm in summaries], [sm[2] for sm in summaries])
+        return self.lines
+
+    def _site(self, line: int, func: ast.expr, functions: dict[str, ast.AST], cls: "ClassInfo | None",
+              me: str | None) -> None:
+        target = self._callee(func, functions, cls, me)
+        if target is not None and self._no_return(target):
+            self.lines.add(line)
 
     def _ancestry(self, c: ClassInfo, top: dict[str, ClassInfo]) -> tuple[set[str], bool, bool, bool]:
         """(attributes, all bases known, some ancestor __getattr__, some base defines __init__)."""
@@ -323,39 +395,152 @@ class MemberChecker:
         """E1101 on `x.attr` where every binding of local `x` is a literal of one type."""
         scopes: list[ast.AST] = [tree] + [n for n in ast.walk(tree) if isinstance(n, _FUNCS)]
         for scope in scopes:
-            kinds: dict[str, set[type | None]] = {}
-            reads: list[ast.Attribute] = []
-            params = set()
-            if isinstance(scope, _FUNCS):
-                a = scope.args
-                params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
-            nodes = list(_scope_nodes(scope))
-            direct = {id(t) for n in nodes if isinstance(n, ast.Assign) for t in n.targets}
-            for node in nodes:
-                if isinstance(node, ast.Assign):
-                    t = _LITERAL_TYPES.get(type(node.value))
-                    if t is None and isinstance(node.value, ast.Constant):
-                        t = type(node.value.value) if node.value.value is not None else None
-                    for target in node.targets:
-                        if isinstance(target, ast.Name):
-                            kinds.setdefault(target.id, set()).add(t)
-                elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-                    if id(node) not in direct:
-                        kinds.setdefault(node.id, set()).add(None)
-                elif isinstance(node, (ast.Global, ast.Nonlocal)):
-                    for n in node.names:
-                        kinds.setdefault(n, set()).add(None)
-                elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) \
-                        and isinstance(node.value, ast.Name):
-                    reads.append(node)
-            for node in reads:
-                name = node.value.id  # type: ignore[attr-defined]
-                ts = kinds.get(name)
-                if not ts or name in params or None in ts or len(ts) != 1:
-                    continue
-                t = next(iter(ts))
-                if t is not None and not hasattr(t, node.attr):
-                    self.lines.add(node.lineno)
+            self._literal_scope(scope)
+
+    def _literal_scope(self, scope: ast.AST) -> None:
+        kinds: dict[str, set[type | None]] = {}
+        reads: list[ast.Attribute] = []
+        params: set[str] = set()
+        if isinstance(scope, _FUNCS):
+            a = scope.args
+            params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+        _literal_kinds(list(_scope_nodes(scope)), kinds, reads)
+        self.lines |= _literal_verdicts(kinds, reads, params)
+
+
+def _literal_lines(scope: ast.AST) -> frozenset[int]:
+    checker = MemberChecker()
+    checker._literal_scope(scope)
+    return frozenset(checker.lines)
+
+
+def _region(nodes: list[ast.AST]) -> tuple[list[tuple[int, ast.expr]], list[ast.AST]]:
+    """Assign-from-call sites among these nodes and below, and the functions just below
+    them (not entering those functions)."""
+    sites: list[tuple[int, ast.expr]] = []
+    inner: list[ast.AST] = []
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _FUNCS):
+                inner.append(child)
+                continue
+            if isinstance(child, ast.Assign) and isinstance(child.value, ast.Call):
+                sites.append((child.lineno, child.value.func))
+            stack.append(child)
+    return sites, inner
+
+
+def _function_region(func: ast.AST):
+    return _region([func])
+
+
+def _summary(stmt: ast.stmt, memo: "Memo"):
+    """What a top-level statement brings to the checks: its classes, its call sites and
+    inner functions, and its module-scope literal bindings and reads."""
+    classes = _classes_under(stmt, "", memo)
+    if isinstance(stmt, _FUNCS):
+        region = ([], [stmt])
+    elif isinstance(stmt, ast.ClassDef):
+        sites, inner = _region([ast.Module(body=[], type_ignores=[])])
+        for child in ast.iter_child_nodes(stmt):
+            if isinstance(child, ast.stmt):
+                a, b = memo.get("region_stmt", child, lambda c: _region([_Holder(c)]))
+            else:
+                a, b = _region([_Holder(child)])
+            sites.extend(a)
+            inner.extend(b)
+        region = (sites, inner)
+    else:
+        region = _region([_Holder(stmt)])
+    kinds, reads = _module_scope_part(stmt)
+    return classes, (region[0], region[1], reads), kinds
+
+
+class _Holder(ast.AST):
+    """A parent for one node, so that `_region` visits the node itself."""
+
+    _fields = ("node",)
+
+    def __init__(self, node: ast.AST) -> None:
+        self.node = node
+
+
+def _classes_under(node: ast.AST, path: str, memo: "Memo | None") -> list["ClassInfo"]:
+    """`collect_classes` for one statement whose parent's path is `path`."""
+    if isinstance(node, ast.ClassDef):
+        p = f"{path}.{node.name}"
+        out = [ClassInfo(node, p, memo)]
+        for child in node.body:
+            if memo is None:
+                out.extend(_classes_under(child, p, None))
+            else:
+                out.extend(memo.get("classes", child, lambda c: _classes_under(c, p, memo)))
+        return out
+    if isinstance(node, _FUNCS):
+        path = f"{path}.{node.name}"
+    elif not isinstance(node, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+        return []
+    out = []
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (*_FUNCS, ast.ClassDef, ast.stmt, ast.ExceptHandler, ast.match_case)):
+            out.extend(_classes_under(child, path, memo))
+    return out
+
+
+def _module_scope_part(stmt: ast.stmt):
+    """A top-level statement's share of the module scope for `_literals`: binding kinds
+    per name and attribute reads through a name."""
+    kinds: dict[str, set[type | None]] = {}
+    reads: list[ast.Attribute] = []
+    nodes = list(_scope_nodes(ast.Module(body=[stmt], type_ignores=[])))
+    _literal_kinds(nodes, kinds, reads)
+    return kinds, reads
+
+
+def _literal_kinds(nodes: list[ast.AST], kinds: dict[str, set[type | None]], reads: list[ast.Attribute]) -> None:
+    direct = {id(t) for n in nodes if isinstance(n, ast.Assign) for t in n.targets}
+    for node in nodes:
+        if isinstance(node, ast.Assign):
+            t = _LITERAL_TYPES.get(type(node.value))
+            if t is None and isinstance(node.value, ast.Constant):
+                t = type(node.value.value) if node.value.value is not None else None
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    kinds.setdefault(target.id, set()).add(t)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            if id(node) not in direct:
+                kinds.setdefault(node.id, set()).add(None)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for n in node.names:
+                kinds.setdefault(n, set()).add(None)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) \
+                and isinstance(node.value, ast.Name):
+            reads.append(node)
+
+
+def _literal_verdicts(kinds: dict[str, set[type | None]], reads: list[ast.Attribute], params: set[str]) -> set[int]:
+    out: set[int] = set()
+    for node in reads:
+        name = node.value.id  # type: ignore[attr-defined]
+        ts = kinds.get(name)
+        if not ts or name in params or None in ts or len(ts) != 1:
+            continue
+        t = next(iter(ts))
+        if t is not None and not hasattr(t, node.attr):
+            out.add(node.lineno)
+    return out
+
+
+def _module_literals(reads_parts: list[list[ast.Attribute]], kinds_parts: list[dict[str, set[type | None]]]) -> set[int]:
+    reads = [r for part in reads_parts for r in part]
+    wanted = {r.value.id for r in reads}  # type: ignore[attr-defined]
+    kinds: dict[str, set[type | None]] = {}
+    for part in kinds_parts:
+        for name in wanted & part.keys():
+            kinds.setdefault(name, set()).update(part[name])
+    return _literal_verdicts(kinds, reads, set())
 
 
 def _scope_nodes(scope: ast.AST):
