@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import sysconfig
 import tempfile
 import time
 from pathlib import Path
+
+from torch_timing import peak_memory_mib, sync
 
 
 def write_corpus(path: Path, n_files: int) -> int:
@@ -32,21 +33,6 @@ def write_corpus(path: Path, n_files: int) -> int:
         for f in files:
             fh.write(json.dumps({"text": f.read_text(encoding="utf-8", errors="replace"), "source": f.name}) + "\n")
     return len(files)
-
-
-def peak_memory_mib(device: str) -> float:
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def sync(device: str) -> None:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> int:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+
+from torch_timing import peak_memory_mib, sync
 
 
 def build_rows(n_programs: int, s: int) -> list[dict]:
@@ -34,21 +35,6 @@ def build_rows(n_programs: int, s: int) -> list[dict]:
             path = sample_edit_sequence(row["response"], seed=seed)
             rows.append(format_row({**row, "edit_path": path, "sample": k, "seed": seed}, "lintseq"))
     return rows
-
-
-def peak_memory_mib(device: str) -> float:
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def sync(device: str) -> None:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> int:
