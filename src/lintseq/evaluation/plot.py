@@ -39,11 +39,17 @@ def plot_pass_at_k(runs: Sequence[dict], path: str | Path, title: str | None = N
     ax.set_title(title or (f"pass@k on {', '.join(sorted(bench))}" if bench else "pass@k"))
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
+    save_png(fig, Path(path))
+
+
+def save_png(fig, path: Path) -> None:
+    """Write a figure atomically (temp file, then rename) and release it."""
+    import matplotlib.pyplot as plt
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
     os.close(fd)
     try:
+        fig.tight_layout()
         fig.savefig(tmp, format="png")
         os.replace(tmp, path)
     except BaseException:

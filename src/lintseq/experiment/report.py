@@ -9,8 +9,6 @@ wall time and hardware.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
@@ -46,19 +44,9 @@ def arm_curve(results: list[dict], samples: list[dict]) -> dict:
 
 
 def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
+    from lintseq.evaluation.plot import save_png
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.tight_layout()
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
+    save_png(fig, path)
 
 
 def _plt():
