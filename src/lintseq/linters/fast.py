@@ -76,7 +76,8 @@ class _Full:
         if parsed and incremental:
             trees = StateTrees(program, tree, owner)  # type: ignore[arg-type]
             if trees.ok:
-                self.trees, self.memo = trees, Memo()
+                # twice the live chunks: a trim comes every few hundred steps, not every step
+                self.trees, self.memo = trees, Memo(cap=max(64, 2 * len(trees.chunk_ranges)))
 
 
 class FastLinter(Linter):
@@ -101,13 +102,15 @@ class FastLinter(Linter):
             return set()
         full = self._full_info(program)
         if full.trees is not None:
-            body = full.trees.body(keep)
-            if isinstance(body, int):
-                return {body}
-            if body is not None:
-                tree = ast.Module(body=body, type_ignores=[])
+            chunks = full.trees.chunks(keep)
+            if isinstance(chunks, int):
+                return {chunks}
+            if chunks is not None:
+                tree = ast.Module(body=[s for c in chunks for s in c.body], type_ignores=[])
+                tree.chunks = chunks  # type: ignore[attr-defined]
                 owner = full.owner
                 bad = tree_errors(tree, program.lines, full, full.memo)
+                full.memo.trim()  # type: ignore[union-attr]
                 return {owner[line - 1] for line in bad}
         return self._error_units_text(program, keep, full)
 

@@ -240,13 +240,15 @@ class FlowChecker:
         its effect on what is bound depend on the statement and on how the names it
         mentions stand outside it (bound before it, bound in the module, ...), which is
         its key. At module level a block that always leaves restores nothing that
-        matters afterwards, so walking the statements one by one is the same walk."""
+        matters afterwards, so walking the statements one by one is the same walk.
+        Chunks of statements (pieces.py) are keyed the same way, on all their names."""
+        chunks = tree.chunks  # type: ignore[attr-defined]
         module = Scope.__new__(Scope)
         module.node, module.kind, module.parent, module.path = tree, "module", None, ""
         module.bound, module.globals, module.nonlocals, module.star = set(), set(), set(), False
         declared: set[str] = set()
-        for stmt in tree.body:
-            bound, globs, nonlocals, star, glob_names = memo.get("bind", stmt, lambda n: _bind_summary(n, memo))
+        for chunk in chunks:
+            bound, globs, nonlocals, star, glob_names = memo.get("bind_chunk", chunk, lambda c: _chunk_binds(c, memo))
             module.bound |= bound
             if globs:
                 module.globals |= globs
@@ -260,12 +262,40 @@ class FlowChecker:
         self._module = module
         flow: set[str] = set()
         found: set[int] = set()
-        table = memo.table("flow")
+        table = memo.table("flow_chunk")
         star = module.star
         mglobals, mnonlocals = module.globals, module.nonlocals
         mbound = module.bound
-        for stmt in tree.body:
+        for chunk in chunks:
+            names = memo.get("idents_chunk", chunk, lambda c: _chunk_idents(c, memo))
+            key = (names & flow, names & mbound, names & own, star,
+                   names & mglobals if mglobals else None, names & mnonlocals if mnonlocals else None)
+            e = table.get(id(chunk))
+            if e is not None and e[0] is chunk and e[1][0] == key:
+                lines, out = e[1][1], e[1][2]
+            else:
+                local = set(key[0])
+                lines = self._walk_statements(chunk.body, local, memo)
+                out = frozenset(local)
+                table[id(chunk)] = (chunk, (key, lines, out))
+            if lines:
+                found |= lines
+            flow -= names
+            flow |= out
+        self.lines = found
+        return found
+
+    def _walk_statements(self, body: list[ast.stmt], flow: set[str], memo: "Memo") -> set[int]:
+        """Module-level statements in order from what `flow` has bound (updated in place)."""
+        module, own = self._module, self._own
+        star = module.star
+        mglobals, mnonlocals = module.globals, module.nonlocals
+        mbound = module.bound
+        plain, classes = memo.table("flow"), memo.table("flow_class")
+        found: set[int] = set()
+        for stmt in body:
             names = _stmt_idents(stmt, memo)
+            table = classes if type(stmt) is ast.ClassDef else plain
             key = (names & flow, names & mbound, names & own, star,
                    names & mglobals if mglobals else None, names & mnonlocals if mnonlocals else None)
             e = table.get(id(stmt))
@@ -282,7 +312,6 @@ class FlowChecker:
                 found |= lines
             flow -= names
             flow |= out
-        self.lines = found
         return found
 
     def _drain(self) -> None:
@@ -756,12 +785,23 @@ def _bind_summary(stmt: ast.stmt, memo: "Memo"):
     return (frozenset(sink.bound), frozenset(sink.globals), frozenset(sink.nonlocals), sink.star, declared)
 
 
+def _chunk_binds(chunk, memo: "Memo"):
+    parts = [memo.get("bind", s, lambda n: _bind_summary(n, memo)) for s in chunk.body]
+    return (frozenset().union(*(p[0] for p in parts)), frozenset().union(*(p[1] for p in parts)),
+            frozenset().union(*(p[2] for p in parts)), any(p[3] for p in parts),
+            frozenset().union(*(p[4] for p in parts)))
+
+
+def _chunk_idents(chunk, memo: "Memo") -> frozenset[str]:
+    return frozenset().union(*(_stmt_idents(s, memo) for s in chunk.body))
+
+
 def _stmt_idents(stmt: ast.stmt, memo: "Memo") -> frozenset[str]:
     """`idents` of a top-level statement; a class (rebuilt whenever one of its methods
     changes) from its parts."""
     if not isinstance(stmt, ast.ClassDef):
         return memo.get("idents", stmt, idents)
-    e = memo.table("idents").get(id(stmt))
+    e = memo.table("idents_class").get(id(stmt))
     if e is not None and e[0] is stmt:
         return e[1]
     out = {stmt.name}
@@ -770,7 +810,7 @@ def _stmt_idents(stmt: ast.stmt, memo: "Memo") -> frozenset[str]:
     for s in stmt.body:
         out |= memo.get("idents", s, idents)
     value = frozenset(out)
-    memo.table("idents")[id(stmt)] = (stmt, value)
+    memo.table("idents_class")[id(stmt)] = (stmt, value)
     return value
 
 

@@ -66,7 +66,8 @@ class _Part:
 def _bad_memo(tree: ast.Module, lines: "Sequence[str]", memo: "Memo") -> set[int]:
     """The walk visits top-level statements' subtrees last to first, so the unit comes
     from the last statement that has an indented one; the rest is per statement."""
-    profiles = [memo.get("indent", stmt, lambda s: _top_profile(s, lines, memo)) for stmt in tree.body]
+    profiles = [memo.get("indent_chunk", c, lambda c: _chunk_profile(c, lines, memo))
+                for c in tree.chunks]  # type: ignore[attr-defined]
     unit = 0
     for cand, _ in reversed(profiles):
         if cand:
@@ -74,12 +75,34 @@ def _bad_memo(tree: ast.Module, lines: "Sequence[str]", memo: "Memo") -> set[int
             break
     bad: set[int] = set()
     if unit:
-        for _, parts in profiles:
-            for part in parts:
-                found = part.lines(unit)
-                if found:
-                    bad |= found
+        for _, part in profiles:
+            found = part.lines(unit)
+            if found:
+                bad |= found
     return bad
+
+
+class _Parts:
+    """Bad lines per unit of several parts."""
+
+    __slots__ = ("parts", "bad")
+
+    def __init__(self, parts: list[_Part]) -> None:
+        self.parts = parts
+        self.bad: dict[int, frozenset[int]] = {}
+
+    def lines(self, unit: int) -> frozenset[int]:
+        out = self.bad.get(unit)
+        if out is None:
+            out = self.bad[unit] = frozenset().union(*(p.lines(unit) for p in self.parts))
+        return out
+
+
+def _chunk_profile(chunk, lines: "Sequence[str]", memo: "Memo") -> tuple[int, _Parts]:
+    profiles = [memo.get("indent_class" if type(stmt) is ast.ClassDef else "indent", stmt,
+                         lambda s: _top_profile(s, lines, memo)) for stmt in chunk.body]
+    cand = next((c for c, _ in reversed(profiles) if c), 0)
+    return cand, _Parts([p for _, parts in profiles for p in parts])
 
 
 def _top_profile(stmt: ast.stmt, lines: "Sequence[str]", memo: "Memo") -> tuple[int, list[_Part]]:

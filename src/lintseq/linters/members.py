@@ -233,41 +233,39 @@ class MemberChecker:
         return self.lines
 
     def _check_memo(self, tree: ast.Module, memo: "Memo") -> set[int]:
-        """The same verdicts, with what depends on one function or statement alone (its
-        classes, self attributes, call sites, literal bindings) kept per node."""
-        summaries = [memo.get("member", stmt, lambda n: _summary(n, memo)) for stmt in tree.body]
-        classes = [c for sm in summaries for c in sm[0]]
+        """The same verdicts, with what depends on one function, statement or chunk of
+        statements alone (its classes, self attributes, call sites, literal bindings)
+        kept per node; what crosses them (bases, callees) is decided per call."""
+        parts = [memo.get("member_chunk", c, lambda c: _chunk_summary(c, memo)) for c in tree.chunks]  # type: ignore[attr-defined]
+        classes = [c for part in parts for c in part[0]]
         top = {c.node.name: c for c in classes if c.path.count(".") == 1}
         if len(top) != sum(c.path.count(".") == 1 for c in classes):
             classes = collect_classes(tree)  # a class name defined twice: keep the old order
             top = {c.node.name: c for c in classes if c.path.count(".") == 1}
-        functions = {n.name: n for n in tree.body if isinstance(n, _FUNCS)}
+        functions: dict[str, ast.AST] = {}
+        for part in parts:
+            if part[1]:
+                functions.update(part[1])
         for c in classes:
             self._class(c, top)
         owner: dict[int, ClassInfo] = {}
         for c in classes:
             for func in c.methods.values():
                 owner[id(func)] = c
-        queue: list[ast.AST] = []
         literal_reads = False
-        for sites, inner, reads in (sm[1] for sm in summaries):
-            for line, func in sites:
-                self._site(line, func, functions, None, None)
-            queue.extend(inner)
-            literal_reads = literal_reads or bool(reads)
-        while queue:
-            f = queue.pop()
-            sites, inner = memo.get("region", f, _function_region)
-            if sites:
-                c = owner.get(id(f))
-                args = f.args.posonlyargs + f.args.args  # type: ignore[attr-defined]
-                me = args[0].arg if c is not None and args else None
-                for line, func in sites:
-                    self._site(line, func, functions, c, me)
-            queue.extend(inner)
-            self.lines |= memo.get("literals", f, _literal_lines)
+        for part in parts:
+            for line, func, f in part[2]:
+                c = me = None
+                if f is not None:
+                    c = owner.get(id(f))
+                    args = f.args.posonlyargs + f.args.args  # type: ignore[attr-defined]
+                    me = args[0].arg if c is not None and args else None
+                self._site(line, func, functions, c, me)
+            if part[3]:
+                self.lines |= part[3]
+            literal_reads = literal_reads or bool(part[4])
         if literal_reads:
-            self.lines |= _module_literals([sm[1][2] for sm in summaries], [sm[2] for sm in summaries])
+            self.lines |= _module_literals([p[4] for p in parts], [k for p in parts for k in p[5]])
         return self.lines
 
     def _site(self, line: int, func: ast.expr, functions: dict[str, ast.AST], cls: "ClassInfo | None",
@@ -408,6 +406,29 @@ class MemberChecker:
         self.lines |= _literal_verdicts(kinds, reads, params)
 
 
+def _chunk_summary(chunk, memo: "Memo"):
+    """(classes, top-level functions, call sites with their function, literal verdicts
+    inside functions, module-scope attribute reads, module-scope binding kinds)."""
+    summaries = [memo.get("member_class" if type(stmt) is ast.ClassDef else "member", stmt,
+                          lambda n: _summary(n, memo)) for stmt in chunk.body]
+    functions = {n.name: n for n in chunk.body if isinstance(n, _FUNCS)}
+    sites: list[tuple[int, ast.expr, ast.AST | None]] = []
+    literal: set[int] = set()
+    queue: list[ast.AST] = []
+    for sm in summaries:
+        sites.extend((line, func, None) for line, func in sm[1][0])
+        queue.extend(sm[1][1])
+    while queue:
+        f = queue.pop()
+        f_sites, inner = memo.get("region", f, _function_region)
+        sites.extend((line, func, f) for line, func in f_sites)
+        queue.extend(inner)
+        literal |= memo.get("literals", f, _literal_lines)
+    reads = [r for sm in summaries for r in sm[1][2]]
+    return ([c for sm in summaries for c in sm[0]], functions, sites, frozenset(literal), reads,
+            [sm[2] for sm in summaries])
+
+
 def _literal_lines(scope: ast.AST) -> frozenset[int]:
     checker = MemberChecker()
     checker._literal_scope(scope)
@@ -534,7 +555,7 @@ def _literal_verdicts(kinds: dict[str, set[type | None]], reads: list[ast.Attrib
 
 
 def _module_literals(reads_parts: list[list[ast.Attribute]], kinds_parts: list[dict[str, set[type | None]]]) -> set[int]:
-    reads = [r for part in reads_parts for r in part]
+    reads = [r for part in reads_parts for r in part]  # kinds of all statements, reads of some
     wanted = {r.value.id for r in reads}  # type: ignore[attr-defined]
     kinds: dict[str, set[type | None]] = {}
     for part in kinds_parts:

@@ -8,22 +8,28 @@ reused while its entry lives.
 
 from __future__ import annotations
 
-import ast
 from typing import Any, Callable
 
 
 class Memo:
-    def __init__(self) -> None:
-        self._tables: dict[str, dict[int, tuple[ast.AST, Any]]] = {}
+    """Tables of results by node. Tables named `*_chunk` or `*_class` hold results for
+    nodes that most steps rebuild (a chunk, a class with a changed method); their
+    entries are large and rarely needed again, so `trim` drops them now and then."""
 
-    def table(self, name: str) -> dict[int, tuple[ast.AST, Any]]:
+    def __init__(self, cap: int = 512) -> None:
+        self.cap = cap
+        self._tables: dict[str, dict[int, tuple[Any, Any]]] = {}
+
+    def table(self, name: str) -> dict[int, tuple[Any, Any]]:
         t = self._tables.get(name)
         if t is None:
             t = self._tables[name] = {}
         return t
 
-    def get(self, name: str, node: ast.AST, compute: Callable[[ast.AST], Any]) -> Any:
-        t = self.table(name)
+    def get(self, name: str, node: Any, compute: Callable[[Any], Any]) -> Any:
+        t = self._tables.get(name)
+        if t is None:
+            t = self._tables[name] = {}
         e = t.get(id(node))
         if e is not None and e[0] is node:
             return e[1]
@@ -32,6 +38,7 @@ class Memo:
         return value
 
 
-def names_in(node: ast.AST) -> frozenset[str]:
-    """Every `Name` id under `node`: what a check of it can ask about outside names."""
-    return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+    def trim(self) -> None:
+        for name, t in self._tables.items():
+            if len(t) > self.cap and name.endswith(("_chunk", "_class")):
+                t.clear()

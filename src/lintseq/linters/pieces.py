@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from lintseq.units import Program
 
 _FAIL = object()
+_LEFT, _RIGHT = object(), object()  # a chunk needs the piece before / after it
 
 
 def _first_line(stmt: ast.stmt) -> int:
@@ -62,6 +63,21 @@ class _Piece:
         self.sub_starts: list[int] = []
 
 
+CHUNK = 16  # pieces per chunk
+
+
+class Chunk:
+    """Consecutive top-level statements of a state. Cached under the units it keeps, so
+    an unchanged run of pieces is the same object from call to call and the checks can
+    keep their results per chunk (memo.py): a step then costs a walk over the chunks,
+    not over every statement."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: list[ast.stmt]) -> None:
+        self.body = body
+
+
 class StateTrees:
     """Builds the module body of a state from cached pieces of one program."""
 
@@ -69,7 +85,7 @@ class StateTrees:
         self.program = program
         self.owner = owner
         units = program.units
-        self.chunks = ["".join(line + "\n" for line in program.lines[u.start : u.end + 1]) for u in units]
+        self.unit_text = ["".join(line + "\n" for line in program.lines[u.start : u.end + 1]) for u in units]
         groups = _groups(tree.body, owner)
         self.ok = _contiguous([(lo, hi) for lo, hi, _ in groups], 0, len(units))
         self.pieces: list[_Piece] = []
@@ -86,6 +102,11 @@ class StateTrees:
                         and all(units[i].depth == 0 for i in range(lo, head)):
                     p.head, p.subs = head, subs
                     p.sub_starts = [a for a, _ in subs]
+        self.chunk_ranges = [
+            (self.pieces[i].lo, self.pieces[min(i + CHUNK, len(self.pieces)) - 1].hi, i, min(i + CHUNK, len(self.pieces)))
+            for i in range(0, len(self.pieces), CHUNK)
+        ]
+        self._chunks: list[dict[tuple, Chunk]] = [{} for _ in self.chunk_ranges]
         self._plain: dict[tuple[int, ...], object] = {}
         self._sub: dict[tuple[int, ...], object] = {}
         self._head: dict[tuple[int, ...], object] = {}
@@ -103,7 +124,7 @@ class StateTrees:
         else:
             out = ["\n" * first]
         cur = first
-        chunks = self.chunks
+        chunks = self.unit_text
         for i in keep:
             u = units[i]
             if u.start > cur:
@@ -177,6 +198,78 @@ class StateTrees:
         return [node]
 
     # -- states ----------------------------------------------------------------------------
+    def chunks(self, keep: Sequence[int]) -> list[Chunk] | int | None:
+        """The state's module body in chunks; or the unit of its syntax error; or None:
+        lint the text. A chunk whose first piece needs the one before it (a dangling
+        `else:`), or whose last needs the one after it, is joined with its neighbour."""
+        spans: list[tuple[int, int, int, int, int]] = []
+        j, n = 0, len(keep)
+        for ci, (lo, hi, p0, p1) in enumerate(self.chunk_ranges):
+            if j >= n:
+                break
+            if keep[j] >= hi:
+                continue
+            k = bisect_left(keep, hi, j)
+            spans.append((ci, j, k, p0, p1))
+            j = k
+        out: list[tuple[tuple[int, int, int, int, int], Chunk]] = []
+        i = 0
+        cur = None
+        while cur is not None or i < len(spans):
+            if cur is None:
+                cur = spans[i]
+                i += 1
+            ci, j, k, p0, p1 = cur
+            got = self._chunk(keep, cur)
+            if got is _LEFT:
+                pci, pj, _, pp0, _ = out.pop()[0]
+                cur = (pci, pj, k, pp0, p1)
+            elif got is _RIGHT:
+                _, _, nk, _, np1 = spans[i]
+                i += 1
+                cur = (ci, j, nk, p0, np1)
+            elif isinstance(got, Chunk):
+                out.append((cur, got))
+                cur = None
+            else:
+                return got  # type: ignore[return-value]
+        return [c for _, c in out]
+
+    def _chunk(self, keep: Sequence[int], span: tuple[int, int, int, int, int]) -> object:
+        ci, j, k, p0, p1 = span
+        key = tuple(keep[j:k])
+        cache = self._chunks[ci]
+        left, right = j > 0, k < len(keep)
+        chunk = cache.get(key) or cache.get((left, right, key))  # type: ignore[call-overload]
+        if chunk is not None:
+            return chunk
+        keys, bodies = self._pieces(key, self.pieces[p0:p1])
+        if all(isinstance(b, list) for b in bodies):
+            chunk = cache[key] = Chunk([s for b in bodies for s in b])  # type: ignore[attr-defined]
+            return chunk
+        body = self._merge(keys, bodies, left=left, right=right)
+        if not isinstance(body, list):
+            return body
+        chunk = cache[(left, right, key)] = Chunk(body)  # type: ignore[index]
+        return chunk
+
+    def _pieces(self, keep: Sequence[int], pieces: "list[_Piece]") -> tuple[list[tuple[int, ...]], list[object]]:
+        """Kept units and statements of each of these pieces parsed alone."""
+        keys: list[tuple[int, ...]] = []
+        bodies: list[object] = []
+        j, n = 0, len(keep)
+        for p in pieces:
+            if j >= n:
+                break
+            if keep[j] >= p.hi:
+                continue
+            k = bisect_left(keep, p.hi, j)
+            key = tuple(keep[j:k])
+            j = k
+            keys.append(key)
+            bodies.append(self._class(p, key) if p.subs else self._plain_body(key))
+        return keys, bodies
+
     def body(self, keep: Sequence[int]) -> list[ast.stmt] | int | None:
         """The state's module body; or the unit of its syntax error; or None: lint the text."""
         keys: list[tuple[int, ...]] = []
@@ -199,10 +292,13 @@ class StateTrees:
                 return b  # type: ignore[return-value]  # a class body's syntax error, or None
         return [s for b in bodies for s in b]  # type: ignore[attr-defined]
 
-    def _merge(self, keys: list[tuple[int, ...]], bodies: list[object], wrap: bool = False) -> list[ast.stmt] | int | None:
+    def _merge(self, keys: list[tuple[int, ...]], bodies: list[object], wrap: bool = False,
+               left: bool = False, right: bool = False) -> object:
         """A piece that fails alone is parsed with its neighbours (a dangling `else:` may
         belong to the loop before it, a decorator to the `def` after it). Pieces before it
-        parse, so the state's first syntax error, if any, is where this parse finds it."""
+        parse, so the state's first syntax error, if any, is where this parse finds it.
+        `left`, `right`: there are pieces before, after these that this cannot see; when
+        it would need them, the answer is _LEFT or _RIGHT."""
         out_keys: list[tuple[int, ...]] = []
         out: list[object] = []
         t, m = 0, len(keys)
@@ -214,6 +310,8 @@ class StateTrees:
                 out.append(bodies[t])
                 t += 1
                 continue
+            if left and not out_keys:
+                return _LEFT
             prev = out_keys.pop() if out_keys else ()
             if out:
                 out.pop()
@@ -229,6 +327,8 @@ class StateTrees:
                     body = tree.body[0].body if wrap else tree.body  # type: ignore[attr-defined]
                 cache[region] = body
             if isinstance(body, SyntaxError):
+                if right and not nxt:
+                    return _RIGHT
                 if wrap and not nxt:
                     return _FAIL  # the next token is outside the class: judge it there
                 return self._error_unit(body, region, keys[t], nxt)
