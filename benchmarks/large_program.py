@@ -73,7 +73,7 @@ def main() -> None:
     for kind in args.kinds.split(","):
         for size in map(int, args.sizes.split(",")):
             code = lines_to_program(kind, size)
-            t_new, edits = time_one(code, FastLinter(), args.seed)
+            t_new, edits = time_one(code, FastLinter(incremental=True), args.seed)
             row = f"{kind:10} {code.count(chr(10)):6d} {len(edits):6d} {t_new:14.2f}"
             if size <= args.text_max:
                 t_old, old = time_one(code, FastLinter(incremental=False), args.seed)

@@ -25,7 +25,7 @@ large = load_benchmark_script("large_program")
 
 def _disagreements(code: str, seed: int, neighbours: int = 2) -> list[tuple[list[int], set[int], set[int]]]:
     program = split_units(code)
-    new, old = FastLinter(), FastLinter(incremental=False)
+    new, old = FastLinter(incremental=True), FastLinter(incremental=False)
     rng = random.Random(seed)
     states = backward_states(program, old, random.Random(seed))
     candidates = list(states)
@@ -80,7 +80,7 @@ def test_incremental_agrees_on_large_program_kinds(kind: str) -> None:
 @pytest.mark.parametrize("kind", sorted(large.KINDS))
 def test_same_sequences_as_text_path(kind: str) -> None:
     code = large.lines_to_program(kind, 300)
-    edits = sample_edit_sequence(code, seed=3, linter=FastLinter())
+    edits = sample_edit_sequence(code, seed=3, linter=FastLinter(incremental=True))
     assert edits == sample_edit_sequence(code, seed=3, linter=FastLinter(incremental=False))
     assert apply_edits(edits) == normalize(code)
 

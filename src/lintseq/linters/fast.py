@@ -4,6 +4,12 @@ Decides like pylint 3.2 with `--disable=C,R` (E and F messages plus W0231) would
 intermediate LintSeq state, from one `ast.parse` and a pure-AST analysis: syntax and
 indentation errors on the line that caused them, what the compiler rejects, names
 (flow.py) and classes (members.py).
+
+`error_units` is incremental: a state's tree is assembled from pieces of the program parsed
+once (pieces.py), and the checks keep their results per unchanged node (memo.py), so one
+step of the sampler costs what it changed plus a walk over chunks of statements, not a
+parse and analysis of the whole program. Its verdicts are those of linting the state's text,
+which `FastLinter(incremental=False)` still does (tests/test_large_programs.py compares).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
     from lintseq.units import Program
 
 _AFTER_LINE = re.compile(r"on line (\d+)")
+# below this many units, linting each state's text is as fast (benchmarks/large_program.py)
+INCREMENTAL_MIN_UNITS = 32
 
 
 def syntax_error_line(exc: SyntaxError) -> int:
@@ -62,7 +70,7 @@ class _Full:
     """What a state's analysis needs to know about the full program it came from, and the
     caches that make a step cost what it changes (pieces.py, `Memo`)."""
 
-    def __init__(self, program: "Program", incremental: bool = True) -> None:
+    def __init__(self, program: "Program", incremental: bool | None = None) -> None:
         tree = parse(program.text(range(len(program.units))))
         parsed = not isinstance(tree, int)
         self.shadowed = bound_builtins(tree) if parsed else frozenset()
@@ -73,6 +81,8 @@ class _Full:
         self.owner = owner
         self.trees: StateTrees | None = None
         self.memo: Memo | None = None
+        if incremental is None:
+            incremental = len(program.units) >= INCREMENTAL_MIN_UNITS
         if parsed and incremental:
             trees = StateTrees(program, tree, owner)  # type: ignore[arg-type]
             if trees.ok:
@@ -87,7 +97,9 @@ class FastLinter(Linter):
 
     name = "fast"
 
-    def __init__(self, incremental: bool = True) -> None:
+    def __init__(self, incremental: bool | None = None) -> None:
+        """`incremental`: True or False forces the path; None takes it for programs of at
+        least INCREMENTAL_MIN_UNITS units."""
         self._program: "Program | None" = None
         self._full: _Full | None = None
         self.incremental = incremental
