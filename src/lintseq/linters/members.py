@@ -313,15 +313,17 @@ class MemberChecker:
                     continue
                 if known or attr in full_attrs:
                     self.lines.add(node.lineno)
-        # access-member-before-definition
+        # access-member-before-definition: read in the only method that binds it, above it
+        only: dict[str, tuple[ast.AST, int] | None] = {}  # attr -> (that method, first line)
         for attr, node, func in c.self_reads:
             if attr in c.members or attr in base_attrs:
                 continue
-            defs = c.self_writes.get(attr)
-            if not defs:
-                continue
-            frames = {id(f) for f, _ in defs}
-            if len(frames) == 1 and defs[0][0] is func and node.lineno < min(l for _, l in defs):
+            if attr not in only:
+                defs = c.self_writes.get(attr)
+                single = bool(defs) and all(f is defs[0][0] for f, _ in defs)  # type: ignore[index]
+                only[attr] = (defs[0][0], min(l for _, l in defs)) if single else None  # type: ignore[index]
+            first = only[attr]
+            if first is not None and first[0] is func and node.lineno < first[1]:
                 self.lines.add(node.lineno)
         init = c.methods.get("__init__")
         if init is not None and not c.init_calls_init:
