@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
+from lintseq.commands import command_line_wins
 
 from lintseq.training.config import INIT_SIZES, PRETRAIN_CONFIG_NAME, PretrainConfig, load_config
 
@@ -62,10 +62,7 @@ def command(ctx: click.Context, config_path: str | None, **options) -> None:
         values = load_config(Path(output) / PRETRAIN_CONFIG_NAME, PretrainConfig, "pretrain")
     if config_path:
         values.update(load_config(config_path, PretrainConfig, "pretrain"))
-    for name, value in options.items():
-        given = ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-        if given or name not in values:
-            values[name] = value
+    values = command_line_wins(ctx, options, values)
     try:
         cfg = PretrainConfig.from_dict(values)
         cfg.validate()

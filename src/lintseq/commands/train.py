@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import click
-from click.core import ParameterSource
+from lintseq.commands import command_line_wins
 
 from lintseq.training.config import INIT_SIZES, TrainConfig, load_config
 
@@ -56,13 +56,7 @@ def command(ctx: click.Context, config_path: str | None, **options) -> None:
       lintseq train --model M --data base.jsonl --epochs 10 -o runs/base
       lintseq train --model M --data lintseq.jsonl --match-steps-with base.jsonl --match-epochs 10 -o runs/lintseq
     """
-    values = load_config(config_path) if config_path else {}
-    for name, value in options.items():
-        if config_path is None or ctx.get_parameter_source(name) in (
-            ParameterSource.COMMANDLINE,
-            ParameterSource.ENVIRONMENT,
-        ) or name not in values:
-            values[name] = value
+    values = command_line_wins(ctx, options, load_config(config_path) if config_path else {})
     try:
         cfg = TrainConfig.from_dict(values)
         cfg.validate()
