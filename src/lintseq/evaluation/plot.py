@@ -32,7 +32,7 @@ def plot_pass_at_k(runs: Sequence[dict], path: str | Path, title: str | None = N
             continue
         top = max(top, ks[-1])
         ax.plot(ks, [100 * v for v in vs], marker="o" if len(ks) <= 20 else None, label=run.get("label", "run"))
-    ax.set_xscale("log", base=2) if top >= 8 else None
+    k_axis(ax, top)
     ax.set_xlabel("k (samples)")
     ax.set_ylabel("pass@k (%)")
     bench = {r.get("benchmark") for r in runs if r.get("benchmark")}
@@ -57,3 +57,14 @@ def save_png(fig, path: Path) -> None:
         raise
     finally:
         plt.close(fig)
+
+
+def k_axis(ax, top: int) -> None:
+    """Whole-number ticks for k: a log2 axis from k = 8 up, plain integers below."""
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
+    if top >= 8:
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -68,8 +68,10 @@ def plot_curves(curves: dict[str, dict], benchmark: str, path: Path, x: str) -> 
         ax.fill_between(xs, [100 * lo for lo, _ in c["interval"]], [100 * hi for _, hi in c["interval"]],
                         alpha=0.2, color=COLORS.get(arm))
     top = max((c["k"][-1] for c in curves.values() if c["k"]), default=1)
-    if x == "k" and top >= 8:
-        ax.set_xscale("log", base=2)
+    if x == "k":
+        from lintseq.evaluation.plot import k_axis
+
+        k_axis(ax, top)
     if x == "tokens":
         ax.set_xscale("log")
     ax.set_xlabel("k (samples per problem)" if x == "k" else "total tokens sampled")
