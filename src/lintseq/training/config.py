@@ -26,6 +26,15 @@ class _Settings:
 
     _KIND = "training"
     batch_size: int
+    lr: float | None
+    lr_scheduler: str
+    warmup_ratio: float
+    weight_decay: float
+    optim: str
+    seed: int
+    bf16: bool | None
+    gradient_checkpointing: bool
+    logging_steps: int
     micro_batch_size: int
     report_to: str
 
@@ -36,6 +45,30 @@ class _Settings:
             raise ValueError("--report-to must be none, tensorboard or wandb")
         if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
             raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
+
+    def trainer_kwargs(self, max_steps: int) -> dict[str, Any]:
+        """`TrainingArguments` fields both runs set the same way (TRL's SFTConfig extends it)."""
+        from lintseq.training.steps import accumulation_steps
+
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        return dict(
+            max_steps=max_steps,
+            per_device_train_batch_size=self.micro_batch_size,
+            gradient_accumulation_steps=accumulation_steps(self.batch_size, self.micro_batch_size, world),
+            learning_rate=self.lr,
+            lr_scheduler_type=self.lr_scheduler,
+            warmup_steps=self.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+            weight_decay=self.weight_decay,
+            optim=self.optim,
+            seed=self.seed,
+            data_seed=self.seed,
+            bf16=bool(self.bf16),
+            fp16=False,
+            activation_checkpointing=self.gradient_checkpointing,
+            logging_steps=self.logging_steps,
+            logging_first_step=True,
+            report_to=[] if self.report_to == "none" else [self.report_to],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -226,30 +226,14 @@ def load_or_build_tokenizer(cfg: PretrainConfig, out: Path, resuming: bool):
 def training_arguments(cfg: PretrainConfig, state_dir: Path, max_steps: int):
     from transformers import TrainingArguments
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
     return TrainingArguments(
         output_dir=str(state_dir),
-        max_steps=max_steps,
-        per_device_train_batch_size=cfg.micro_batch_size,
-        gradient_accumulation_steps=accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world),
-        learning_rate=cfg.lr,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
-        weight_decay=cfg.weight_decay,
+        **cfg.trainer_kwargs(max_steps),
         adam_beta2=cfg.adam_beta2,
         max_grad_norm=cfg.max_grad_norm,
-        optim=cfg.optim,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        bf16=bool(cfg.bf16),
-        fp16=False,
-        activation_checkpointing=cfg.gradient_checkpointing,
         save_strategy="steps",
         save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit or None,
-        logging_steps=cfg.logging_steps,
-        logging_first_step=True,
-        report_to=[] if cfg.report_to == "none" else [cfg.report_to],
         dataloader_num_workers=0,
     )
 

@@ -178,31 +178,15 @@ def plan_steps(cfg: TrainConfig, n_rows: int, tok) -> tuple[TrainConfig, int, di
 def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int):
     from trl import SFTConfig
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
     return SFTConfig(
         output_dir=output_dir,
         num_train_epochs=cfg.epochs,
-        max_steps=max_steps,
-        per_device_train_batch_size=cfg.micro_batch_size,
-        gradient_accumulation_steps=accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world),
-        learning_rate=cfg.lr,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
-        weight_decay=cfg.weight_decay,
-        optim=cfg.optim,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        bf16=bool(cfg.bf16),
-        fp16=False,
-        activation_checkpointing=cfg.gradient_checkpointing,
+        **cfg.trainer_kwargs(max_steps),
         gradient_checkpointing=cfg.gradient_checkpointing,
         max_length=cfg.max_seq_length,
         packing=cfg.packing,
         completion_only_loss=True,
-        logging_steps=cfg.logging_steps,
-        logging_first_step=True,
         save_strategy="no",
-        report_to=[] if cfg.report_to == "none" else [cfg.report_to],
         dataset_num_proc=None,
     )
 
