@@ -599,6 +599,12 @@ class FlowChecker:
             ctx.bound = set(start)
             if not self._block(body, ctx):
                 ends.append(ctx.bound)
+        return self._join(ctx, start, ends, total)
+
+    @staticmethod
+    def _join(ctx: _Ctx, start: set[str], ends: list[set[str]], total: bool) -> bool:
+        """Names bound after alternative blocks: those every block that falls through binds
+        (plus the path around them unless one always runs). True: no block falls through."""
         if not total:
             ends.append(start)
         if not ends:
@@ -675,13 +681,7 @@ class FlowChecker:
                 total = True
             if not self._block(case.body, ctx):
                 ends.append(ctx.bound)
-        if not total:
-            ends.append(start)
-        if not ends:
-            ctx.bound = start
-            return True
-        ctx.bound = set.intersection(*ends)
-        return False
+        return self._join(ctx, start, ends, total)
 
     def _pattern(self, pattern: ast.pattern, ctx: _Ctx) -> None:
         for sub in ast.walk(pattern):

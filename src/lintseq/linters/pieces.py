@@ -272,19 +272,7 @@ class StateTrees:
 
     def body(self, keep: Sequence[int]) -> list[ast.stmt] | int | None:
         """The state's module body; or the unit of its syntax error; or None: lint the text."""
-        keys: list[tuple[int, ...]] = []
-        bodies: list[object] = []
-        j, n = 0, len(keep)
-        for p in self.pieces:
-            if j >= n:
-                break
-            if keep[j] >= p.hi:
-                continue
-            k = bisect_left(keep, p.hi, j)
-            key = tuple(keep[j:k])
-            j = k
-            bodies.append(self._class(p, key) if p.subs else self._plain_body(key))
-            keys.append(key)
+        keys, bodies = self._pieces(keep, self.pieces)
         for b in bodies:
             if b is _FAIL:
                 return self._merge(keys, bodies)
