@@ -38,10 +38,12 @@ def _format_inserts(new: list[str], runs: list[tuple[int, int, int]]) -> str:
 _DIFFLIB_MAX_CELLS = 250_000  # above this (old x new lines of the changed region) difflib is too slow
 
 
-def _known_runs(inserted: list[bool], lo: int, hi: int, old_lo: int) -> list[tuple[int, int, int]]:
+def _known_runs(inserted: list[bool]) -> list[tuple[int, int, int]]:
+    """(old position, new start, new end) of each run of inserted lines."""
     runs = []
-    old_pos = old_lo
-    j = lo
+    old_pos = 0
+    j = 0
+    hi = len(inserted)
     while j < hi:
         if inserted[j]:
             j1 = j
@@ -76,7 +78,7 @@ def insertion_diff(old: list[str], new: list[str], inserted: list[bool] | None =
             return _format_inserts(new, runs)
     if inserted is None:
         raise EditError("old is not a subsequence of new under difflib's alignment")
-    return _format_inserts(new, _known_runs(inserted, 0, len(new), 0))
+    return _format_inserts(new, _known_runs(inserted))
 
 
 def edits_from_states(states: list[list[str]], masks: list[list[bool]] | None = None) -> list[str]:

@@ -23,7 +23,7 @@ from lintseq.journal import Journal
 from lintseq.linters import get_linter
 from lintseq.markdown import NotPython, extract_code
 from lintseq.records import Reject, count_rows, iter_records
-from lintseq.sampler import backward_states, derive_seed, random_states, states_to_edits
+from lintseq.sampler import derive_seed, edit_sequence
 from lintseq.summary import Summary
 from lintseq.units import SourceError, normalize, split_units
 
@@ -94,12 +94,7 @@ def process_record(row: int, record: dict[str, Any] | Reject, settings: Settings
         linter = None if settings.linter == "none" else get_linter(settings.linter)
         for sample in range(settings.samples):
             seed = derive_seed(settings.seed, code, sample)
-            rng = random.Random(seed)
-            if linter is None:
-                states = random_states(program, rng)
-            else:
-                states = backward_states(program, linter, rng, settings.weighting)  # type: ignore[arg-type]
-            edits = states_to_edits(program, states)
+            edits = edit_sequence(program, random.Random(seed), linter, settings.weighting)  # type: ignore[arg-type]
             if apply_edits(edits) != normalize(code):
                 return Reject(row, "internal error: edits do not rebuild the program", code[:200])
             out.append({**base, "edit_path": edits, "sample": sample, "seed": seed, "n_edits": len(edits), "row": row})

@@ -93,6 +93,17 @@ def states_to_edits(program: Program, states: list[list[int]]) -> list[str]:
     return edits_from_states(texts, masks)
 
 
+def edit_sequence(
+    program: Program, rng: random.Random, linter: Linter | None, weighting: Weighting = "indent"
+) -> list[str]:
+    """Phase I then Phase II for a split program; `linter=None` is the no-linter ablation."""
+    if linter is None:
+        states = random_states(program, rng)
+    else:
+        states = backward_states(program, linter, rng, weighting)
+    return states_to_edits(program, states)
+
+
 def sample_edit_sequence(
     code: str,
     *,
@@ -105,10 +116,5 @@ def sample_edit_sequence(
     `linter` is a backend name (`fast`, `pylint`), a `Linter`, or `none` for the ablation.
     Raises `SourceError` if the code does not tokenize.
     """
-    program = split_units(code)
-    rng = random.Random(seed)
-    if linter == "none":
-        states = random_states(program, rng)
-    else:
-        states = backward_states(program, get_linter(linter), rng, weighting)
-    return states_to_edits(program, states)
+    linter_ = None if linter == "none" else get_linter(linter)
+    return edit_sequence(split_units(code), random.Random(seed), linter_, weighting)

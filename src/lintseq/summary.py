@@ -71,7 +71,7 @@ class Summary:
         for rows in by_row.values():
             self._add_rows(rows)
         for r in rejs:
-            self.rejects[r["reason"].split(":", 1)[0]] += 1
+            self.rejects[Reject(**r).category] += 1
 
     def finish(self, seconds: float, rows: int, workers: int) -> None:
         self.seconds, self.rows_this_run, self.workers = seconds, rows, workers

@@ -64,11 +64,7 @@ class Program:
 
     def text(self, keep: "list[int] | tuple[int, ...] | range") -> str:
         """Program made of the units in `keep` (ascending unit indices)."""
-        out: list[str] = []
-        for i in keep:
-            u = self.units[i]
-            out.extend(self.lines[u.start : u.end + 1])
-        return "".join(line + "\n" for line in out)
+        return "".join(line + "\n" for line in self.state_lines(keep))
 
     def state_lines(self, keep) -> list[str]:
         out: list[str] = []
@@ -114,26 +110,19 @@ def split_units(code: str) -> Program:
     """Split `code` into units. Raises `SourceError` if it does not tokenize."""
     text = normalize(code)
     lines = tuple(text[:-1].split("\n")) if text else ()
-    logical = _logical_lines(text)
-    units: list[Unit] = []
+    spans: list[list[int]] = []  # [start, code_start, end, depth]
     prev_end = -1
-    for idx, (first, last, depth) in enumerate(logical):
-        units.append(Unit(idx, prev_end + 1, first, last, depth, idx + 1))
+    for first, last, depth in _logical_lines(text):
+        spans.append([prev_end + 1, first, last, depth])
         prev_end = last
-    if units and prev_end < len(lines) - 1:  # trailing trivia joins the last unit
-        u = units[-1]
-        units[-1] = Unit(u.index, u.start, u.code_start, len(lines) - 1, u.depth, u.block_end)
+    if spans and prev_end < len(lines) - 1:  # trailing trivia joins the last unit
+        spans[-1][2] = len(lines) - 1
     # A unit's block: the following units nested deeper than it.
+    block_end = [len(spans)] * len(spans)
     stack: list[int] = []
-    block_end = [u.index + 1 for u in units]
-    for u in units:
-        while stack and units[stack[-1]].depth >= u.depth:
-            block_end[stack.pop()] = u.index
-        stack.append(u.index)
-    for i in stack:
-        block_end[i] = len(units)
-    units = [
-        Unit(u.index, u.start, u.code_start, u.end, u.depth, max(block_end[u.index], u.index + 1))
-        for u in units
-    ]
+    for i, span in enumerate(spans):
+        while stack and spans[stack[-1]][3] >= span[3]:
+            block_end[stack.pop()] = i
+        stack.append(i)
+    units = [Unit(i, start, code, end, depth, block_end[i]) for i, (start, code, end, depth) in enumerate(spans)]
     return Program(lines, tuple(units))
