@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -53,11 +54,8 @@ def command(input_path, output, use_sample, instruction_field, code_field, sampl
     if input_path is None:
         raise click.UsageError("missing INPUT (or --sample for the bundled dataset)")
     settings = Settings(instruction_field, code_field, samples, seed, linter, weighting, not no_markdown, limit)
-    if linter == "pylint":
-        try:
-            import pylint  # noqa: F401
-        except ImportError:
-            raise click.ClickException("--linter pylint needs pylint: pip install 'lintseq[pylint]'") from None
+    if linter == "pylint" and importlib.util.find_spec("pylint") is None:
+        raise click.ClickException("--linter pylint needs pylint: pip install 'lintseq[pylint]'")
     try:
         if engine == "ray":
             try:
