@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from pathlib import Path
 from importlib import resources
 
 import pytest
@@ -186,6 +187,53 @@ def test_match_steps_gives_equal_optimizer_steps(data, tmp_path):
     # the saved config repeats the matched run without the other file
     saved = load_config(tmp_path / "l" / CONFIG_NAME)
     assert saved["max_steps"] == expected and "match_steps_with" not in saved
+
+
+def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(data, tmp_path):
+    """Optimizer, scheduler, RNG and data order come back from the checkpoint: on CPU the
+    resumed run is bit-identical, and its checkpoint folder is gone once the model is saved."""
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    from lintseq.training.sft import checkpoint_dir, train
+
+    def cfg(out, **kw):
+        return tiny_cfg(data["lintseq"], out, max_steps=8, save_steps=2, save_total_limit=0, micro_batch_size=2, **kw)
+
+    full = train(cfg(tmp_path / "full"))
+    assert not checkpoint_dir(tmp_path / "full").exists()
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 5:
+                raise KeyboardInterrupt  # after checkpoint-4, before checkpoint-6
+
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg(cut), callbacks=[Crash()])
+    state = checkpoint_dir(cut)
+    assert not cut.exists()  # nothing that loads as a finished model
+    assert sorted(p.name for p in state.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg(cut))
+    with pytest.raises(ValueError, match="settings differ.*lr"):
+        train(cfg(cut, resume=True, lr=1e-3))
+
+    class Count(TrainerCallback):
+        steps: list[int] = []
+
+        def on_step_end(self, args, state, control, **kw):
+            self.steps.append(state.global_step)
+
+    (state / "checkpoint-6").mkdir()  # as if killed while saving step 6
+    resumed = train(cfg(cut, resume=True), callbacks=[Count()])
+    assert Path(resumed.resumed_from).name == "checkpoint-4"
+    assert Count.steps == [5, 6, 7, 8]  # only the steps the stopped run had not taken
+    assert resumed.global_step == full.global_step == 8
+    assert resumed.losses[-4:] == full.losses[-4:] and full.losses[-1] < full.losses[0]
+    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not state.exists()
 
 
 def test_cli_baseline_run_drops_long_rows_and_refuses_to_overwrite(data, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 from lintseq.commands import command_line_wins
@@ -43,12 +44,17 @@ from lintseq.training.config import INIT_SIZES, TrainConfig, load_config
 @click.option("--lora-target-modules", default="all-linear", show_default=True)
 @click.option("--logging-steps", type=int, default=10, show_default=True)
 @click.option("--report-to", type=click.Choice(["none", "tensorboard", "wandb"]), default="none", show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+@click.option("--save-steps", type=int, default=500, show_default=True,
+              help="Write a checkpoint (to OUTPUT.checkpoints/) every N optimizer steps.")
+@click.option("--save-total-limit", type=int, default=1, show_default=True, help="Checkpoints kept; 0 keeps all.")
+@click.option("--resume", is_flag=True, help="Continue a stopped run from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory (and a stopped run's checkpoints).")
 @click.pass_context
 def command(ctx: click.Context, config_path: str | None, **options) -> None:
     """Fine-tune a causal LM with TRL's SFTTrainer on prompt/completion rows (loss on the
     completion only), adding <|diff|> as one new token. Saves a directory that transformers
-    and vLLM load as is, with the resolved settings in lintseq_train_config.toml.
+    and vLLM load as is, with the resolved settings in lintseq_train_config.toml. A stopped
+    run continues from its last checkpoint with --resume.
 
     The paper's comparison at equal optimizer steps:
 
@@ -72,7 +78,8 @@ def command(ctx: click.Context, config_path: str | None, **options) -> None:
         raise click.ClickException(str(exc)) from None
     final = f", final loss {result.losses[-1]:.4f}" if result.losses else ""
     dropped = f" ({result.dropped_too_long} too long, dropped)" if result.dropped_too_long else ""
+    resumed = f" (resumed from {Path(result.resumed_from).name})" if result.resumed_from else ""
     click.echo(
-        f"trained {result.global_step} steps on {result.rows} rows{dropped}{final} -> {result.output}",
+        f"trained {result.global_step} steps{resumed} on {result.rows} rows{dropped}{final} -> {result.output}",
         err=True,
     )

@@ -116,6 +116,9 @@ class TrainConfig(_Settings):
     lora_target_modules: str = "all-linear"
     logging_steps: int = 10
     report_to: str = "none"  # none | tensorboard | wandb
+    save_steps: int = 500  # a checkpoint every N optimizer steps, in OUTPUT.checkpoints/
+    save_total_limit: int = 1  # checkpoints kept; 0 keeps all
+    resume: bool = False  # continue a stopped run from its last checkpoint
     overwrite: bool = False
 
     def validate(self) -> None:
@@ -135,6 +138,14 @@ class TrainConfig(_Settings):
             raise ValueError("--epochs must be positive")
         if self.max_seq_length < 8:
             raise ValueError("--max-seq-length is too small")
+        if self.save_steps < 1:
+            raise ValueError("--save-steps must be at least 1")
+        if self.save_total_limit < 0:
+            raise ValueError("--save-total-limit must be 0 (keep all) or more")
+        if self.resume and self.overwrite:
+            raise ValueError("--resume continues a stopped run; --overwrite starts over; give one")
+        if self.resume and self.lora:
+            raise ValueError("--resume is not available with --lora (its checkpoints would not hold the trained embeddings)")
         self._check_batch_and_reporting()
 
 
@@ -180,6 +191,9 @@ def lr_for_parameters(n_params: int) -> float:
         return 5e-5
     return 1e-5
 
+
+# settings a resumed `train` run may change; every other one must equal the stopped run's
+TRAIN_FREE = ("output", "resume", "overwrite", "logging_steps", "report_to", "save_steps", "save_total_limit")
 
 PRETRAIN_CONFIG_NAME = "lintseq_pretrain_config.toml"
 # settings a resumed run must share with the run that wrote the checkpoints

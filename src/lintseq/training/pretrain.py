@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from lintseq.formatting import read_rows
+from lintseq.training.checkpoints import last_complete_checkpoint
 from lintseq.training.config import PRETRAIN_CONFIG_NAME, PRETRAIN_FIXED, PretrainConfig, dump_toml, load_config
 from lintseq.training.steps import accumulation_steps, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
@@ -236,26 +237,6 @@ def training_arguments(cfg: PretrainConfig, state_dir: Path, max_steps: int):
         save_total_limit=cfg.save_total_limit or None,
         dataloader_num_workers=0,
     )
-
-
-def last_complete_checkpoint(state: Path) -> str | None:
-    """The newest Trainer checkpoint that was written to the end.
-
-    The Trainer writes `trainer_state.json` last; a run killed while saving leaves a folder
-    without it, which `resume_from_checkpoint` would choke on. Such folders are renamed
-    `incomplete-checkpoint-N` (kept, not deleted, and no longer matched by the Trainer).
-    """
-    if not state.is_dir():
-        return None
-    found = sorted(
-        (int(p.name.split("-")[1]), p) for p in state.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[1].isdigit()
-    )
-    for _, path in reversed(found):
-        if (path / "trainer_state.json").is_file():
-            return str(path)
-        log.warning("%s was not written to the end; setting it aside", path)
-        os.replace(path, path.with_name(f"incomplete-{path.name}"))
-    return None
 
 
 def _install_final(work: Path, out: Path) -> None:

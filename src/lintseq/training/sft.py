@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.formatting import read_rows
-from lintseq.training.config import CONFIG_NAME, TrainConfig, dump_toml, lr_for_parameters
+from lintseq.training.checkpoints import last_complete_checkpoint
+from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
 from lintseq.training.steps import accumulation_steps, matched_epochs, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
 
 log = logging.getLogger("lintseq.train")
+
+RESUME_FILE = "run.json"  # in the checkpoint folder: what a resumed run must match
 
 
 @dataclass
@@ -37,6 +40,7 @@ class TrainResult:
     n_parameters: int = 0
     losses: list[float] = field(default_factory=list)
     match: dict[str, Any] | None = None
+    resumed_from: str | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class TrainResult:
             "n_parameters": self.n_parameters,
             "losses": self.losses,
             "match": self.match,
+            "resumed_from": self.resumed_from,
         }
 
 
@@ -186,21 +191,34 @@ def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int):
         max_length=cfg.max_seq_length,
         packing=cfg.packing,
         completion_only_loss=True,
-        save_strategy="no",
+        # LoRA checkpoints would hold the adapter but not the embeddings trained in place
+        save_strategy="no" if cfg.lora else "steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit or None,
         dataset_num_proc=None,
     )
 
 
-def build_trainer(cfg: TrainConfig, model, tok, rows: list[dict[str, str]], output_dir: str, max_steps: int):
+def build_trainer(cfg: TrainConfig, model, tok, rows: list[dict[str, str]], output_dir: str, max_steps: int,
+                  callbacks: list | None = None):
     """The `SFTTrainer` for a resolved config (exposed so tests can inspect real batches)."""
     from datasets import Dataset
+    from transformers import TrainerCallback
     from trl import SFTTrainer
+
+    class NoFinalCheckpoint(TrainerCallback):
+        """The Trainer saves a checkpoint at the last step; the finished model makes it useless."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step >= state.max_steps:
+                control.should_save = False
 
     return SFTTrainer(
         model=lora_model(cfg, model) if cfg.lora else model,
         args=sft_config(cfg, output_dir, max_steps),
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
+        callbacks=[NoFinalCheckpoint(), *(callbacks or [])],
     )
 
 
@@ -220,12 +238,50 @@ def finish_model(model, tok):
     return model
 
 
-def _claim_output(cfg: TrainConfig) -> Path:
-    out = Path(cfg.output)
+def checkpoint_dir(output: str | Path) -> Path:
+    """Where a run keeps its checkpoints until it finishes: `OUTPUT.checkpoints`, beside it."""
+    out = Path(output)
+    return out.with_name(out.name + ".checkpoints")
+
+
+def _claim_output(cfg: TrainConfig) -> tuple[Path, Path]:
+    """The output directory and the checkpoint directory, cleared with `overwrite`."""
+    out, state = Path(cfg.output), checkpoint_dir(cfg.output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not cfg.overwrite:
         raise FileExistsError(f"{out} exists and is not empty (use --overwrite)")
+    if cfg.overwrite:
+        shutil.rmtree(state, ignore_errors=True)
+    elif state.exists() and not cfg.resume:
+        raise FileExistsError(f"{state} holds the checkpoints of a stopped run (use --resume to continue it, "
+                              "--overwrite to start over)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    return out
+    return out, state
+
+
+def _file_digest(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _run_identity(cfg: TrainConfig) -> dict[str, Any]:
+    """What a resumed run must share with the stopped one: its resolved settings and data."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in TRAIN_FREE} | {"data_sha256": _file_digest(cfg.data)}
+
+
+def _check_resumable(state: Path, cfg: TrainConfig) -> None:
+    import json
+
+    saved = json.loads((state / RESUME_FILE).read_text(encoding="utf-8"))
+    now = _run_identity(cfg)
+    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    if changed:
+        diff = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ValueError(f"cannot resume from {state}: settings differ from the run that wrote it ({diff})")
 
 
 def resolve_config(cfg: TrainConfig, n_params: int) -> TrainConfig:
@@ -237,19 +293,25 @@ def resolve_config(cfg: TrainConfig, n_params: int) -> TrainConfig:
     )
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Run one training job and save the model directory at `cfg.output` (atomically)."""
+def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
+    """Run one training job and save the model directory at `cfg.output` (atomically).
+
+    Checkpoints go to `OUTPUT.checkpoints/` every `save_steps` steps; `cfg.resume` continues
+    from the last complete one (optimizer, scheduler, RNG and data order restored), and the
+    folder is deleted once the model is saved.
+    """
     import json
 
     from lintseq.training.models import count_parameters
 
-    from transformers import set_seed
+    from transformers import AutoTokenizer, set_seed
 
     cfg.validate()
-    out = _claim_output(cfg)
+    out, state = _claim_output(cfg)
+    resuming = cfg.resume and (state / RESUME_FILE).is_file()
     set_seed(cfg.seed)  # the tokenizer's new embedding rows are drawn at random
     rows = load_training_rows(cfg.data)
-    tok = build_tokenizer(cfg, rows)
+    tok = AutoTokenizer.from_pretrained(state / "tokenizer") if resuming else build_tokenizer(cfg, rows)
     rows, dropped = fitting_rows(rows, tok, cfg.max_seq_length)
     if dropped:
         log.warning("dropped %d rows longer than %d tokens", dropped, cfg.max_seq_length)
@@ -259,19 +321,29 @@ def train(cfg: TrainConfig) -> TrainResult:
     n_params = count_parameters(model)
     cfg = resolve_config(cfg, n_params)
     cfg, steps, match = plan_steps(cfg, len(rows), tok)
-    result = TrainResult(str(out), cfg, len(rows), dropped, steps, n_parameters=n_params, match=match)
-    log.info("%d rows, %d params, %d optimizer steps, lr %g", len(rows), n_params, steps, cfg.lr)
+    if resuming:
+        _check_resumable(state, cfg)
+    else:
+        shutil.rmtree(state, ignore_errors=True)  # a run stopped before it wrote anything to resume
+        state.mkdir(parents=True)
+        tok.save_pretrained(state / "tokenizer")
+        (state / RESUME_FILE).write_text(json.dumps(_run_identity(cfg), indent=2), encoding="utf-8")
+    last = last_complete_checkpoint(state)
+    result = TrainResult(str(out), cfg, len(rows), dropped, steps, n_parameters=n_params, match=match, resumed_from=last)
+    log.info("%d rows, %d params, %d optimizer steps, lr %g%s", len(rows), n_params, steps, cfg.lr,
+             f", resuming from {last}" if last else "")
+
+    trainer = build_trainer(cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks)
+    trainer.train(resume_from_checkpoint=last)
+    result.global_step = trainer.state.global_step
+    result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
     work = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     try:
-        trainer = build_trainer(cfg, model, tok, rows, work, steps if cfg.max_steps is not None else -1)
-        trainer.train()
-        result.global_step = trainer.state.global_step
-        result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
         model = finish_model(trainer.model, tok)
         model.save_pretrained(work)
         tok.save_pretrained(work)
-        saved = replace(cfg, output=str(out))
+        saved = replace(cfg, output=str(out), resume=False, overwrite=False)
         (Path(work) / CONFIG_NAME).write_text(
             dump_toml(saved.to_dict(), "lintseq train config (resolved); repeat with --config"), encoding="utf-8"
         )
@@ -282,4 +354,5 @@ def train(cfg: TrainConfig) -> TrainResult:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    shutil.rmtree(state, ignore_errors=True)
     return result
