@@ -104,6 +104,39 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     assert all(a == "run" for n, a in actions.items() if n.startswith(("train-", "sample-", "evaluate-")))
 
 
+def test_killed_mid_training_resumes_from_the_checkpoint(tmp_path):
+    """A real `lintseq experiment` SIGKILLed inside train-baseline: the rerun skips what was
+    done and continues that stage from its last checkpoint rather than from step 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    conf = _micro_copy(tmp_path, **{"baseline_epochs = 1": "baseline_epochs = 10\nsave_steps = 2"})
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lintseq", "experiment", str(conf), "-o", str(run_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    first = run_dir / "train-baseline" / "model.checkpoints" / "checkpoint-2" / "trainer_state.json"
+    deadline = time.monotonic() + 240
+    while not first.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "train-baseline" / "done.json").exists()
+
+    steps = runner.run(cfgmod.load(conf), run_dir, log=lambda _: None)
+    acted = {p.stage.name: p.action for p in steps}
+    assert acted["pretrain"] == acted["format"] == "skip" and acted["train-baseline"] == "resume"
+    summary = json.loads((run_dir / "train-baseline" / "model" / "train_summary.json").read_text())
+    assert summary["resumed_from"] and int(summary["resumed_from"].rsplit("-", 1)[1]) >= 2
+    assert summary["global_step"] == summary["planned_steps"] == 30
+    assert not (run_dir / "train-baseline" / "model.checkpoints").exists()
+    assert (run_dir / "report.md").exists()
+
+
 def test_changed_slice_changes_the_keys_downstream_only(tmp_path):
     conf = _micro_copy(tmp_path)
     cfg = cfgmod.load(conf)
@@ -142,3 +175,24 @@ def test_bundled_recipes_load():
     tiny = cfgmod.load(cfgmod.recipe_path("tinycodelm-150m"))
     assert tiny["model"]["init"] == "150m" and tiny["train"]["batch_size"] == 512
     assert tiny["train"]["baseline_epochs"] == 10 and tiny["generate"]["s"] == 5
+
+
+def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
+    """A sample that passes but sleeps 2 s fails under `[evaluate] timeout = 1` and passes under 10."""
+    from lintseq.evaluation.problems import load_benchmark
+    from lintseq.experiment import stages
+
+    problem = load_benchmark("humaneval")[0]
+    program = problem.code_prompt + problem.canonical_solution + "\nimport time\ntime.sleep(2)\n"
+    cfg = cfgmod.load(_micro_copy(tmp_path, **{"limit = 2": "limit = 1", "k = [1, 2]": "k = [1]"}))
+    run_dir = tmp_path / "run"
+    (run_dir / "sample-baseline-humaneval").mkdir(parents=True)
+    (run_dir / "sample-baseline-humaneval" / "samples.jsonl").write_text(
+        json.dumps({"task_id": problem.task_id, "program": program}) + "\n", encoding="utf-8")
+    scores = {}
+    for timeout in (1.0, 10.0):
+        cfg["evaluate"]["timeout"] = timeout
+        folder = run_dir / f"evaluate-{timeout}"
+        folder.mkdir()
+        scores[timeout] = stages._run_evaluate("baseline", "humaneval")(stages.Context(cfg, run_dir, folder, resume=False))
+    assert scores[1.0]["pass@1"] == 0.0 and scores[10.0]["pass@1"] == 1.0

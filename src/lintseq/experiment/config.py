@@ -48,7 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None},
 }
 TRAIN_EXTRA = {"baseline_epochs": 10.0}
-PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "overwrite")
+PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
 PRETRAIN_OWN = ("data", "output", "init", "resume", "overwrite")
 
 

@@ -180,13 +180,14 @@ def run_format(ctx: Context) -> dict:
     return info
 
 
-def train_config(cfg: dict, run_dir: Path, arm: str, out: Path):
+def train_config(cfg: dict, run_dir: Path, arm: str, out: Path, resume: bool = False):
     from lintseq.training.config import TrainConfig
 
     shared = {k: v for k, v in cfg["train"].items() if k != "baseline_epochs"}
     epochs = cfg["train"]["baseline_epochs"]
     tc = TrainConfig(**shared, data=str(run_dir / "format" / f"{arm}.jsonl"), output=str(out),
-                     model=base_model(cfg, run_dir), seed=shared.get("seed", cfg["seed"]), overwrite=True)
+                     model=base_model(cfg, run_dir), seed=shared.get("seed", cfg["seed"]),
+                     resume=resume, overwrite=not resume)
     tc.epochs = epochs
     if arm == "lintseq" and tc.max_steps is None:
         tc.match_steps_with = str(run_dir / "format" / "baseline.jsonl")
@@ -196,9 +197,11 @@ def train_config(cfg: dict, run_dir: Path, arm: str, out: Path):
 
 def _run_train(arm: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
-        from lintseq.training.sft import train
+        from lintseq.training.sft import checkpoint_dir, train
 
-        result = train(train_config(ctx.cfg, ctx.run_dir, arm, ctx.dir / "model"))
+        out = ctx.dir / "model"
+        resume = ctx.resume and checkpoint_dir(out).is_dir()  # an interrupted attempt left checkpoints
+        result = train(train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume))
         return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
 
     return run
@@ -239,7 +242,8 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         e = ctx.cfg["evaluate"]
         sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"])
         samples = ctx.path(f"sample-{arm}-{slug(benchmark)}", "samples.jsonl")
-        report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"], label=arm)
+        report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"],
+                          sandbox=sandbox, label=arm)
         write_jsonl(ctx.dir / "results.jsonl", report.per_problem)
         write_json(ctx.dir / "scores.json", report.scores)
         return {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
