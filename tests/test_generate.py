@@ -177,3 +177,29 @@ def test_cli_on_the_bundled_sample(tmp_path):
     assert "sequences out  200" in result.output
     rows = read_jsonl(out)
     assert len(rows) == 200 and {"instruction", "response", "edit_path", "sample", "seed", "n_edits", "row", "id"} <= set(rows[0])
+
+
+def test_output_is_independent_of_the_working_directory_and_installed_packages(tmp_path, sample_rows):
+    """The default backend reads no config and resolves no imports: a working directory full of
+    pylint config files and a package that the programs import change nothing, byte for byte."""
+    rows = sample_rows[:30] + [
+        {"instruction": "uses a package", "response": "import fakepkg\n\n\ndef f(x):\n    return fakepkg.helper(x)\n"},
+        {"instruction": "from-import", "response": "from fakepkg import helper, other\n\nVALUE = helper(other)\n"},
+    ]
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    plain, hostile = tmp_path / "plain", tmp_path / "hostile"
+    plain.mkdir()
+    hostile.mkdir()
+    strict = "[MESSAGES CONTROL]\nenable=all\n"
+    for name, text in {"pylintrc": strict, ".pylintrc": strict, "setup.cfg": "[pylint.main]\nenable=all\n",
+                       "pyproject.toml": "[tool.pylint.main]\nenable = ['all']\n", "fakepkg.py": "CONSTANT = 1\n"}.items():
+        (hostile / name).write_text(text)
+    outputs = []
+    for cwd, extra in ((plain, {}), (hostile, {"PYTHONPATH": str(hostile)})):
+        out = cwd / "out.jsonl"
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | extra
+        res = subprocess.run([sys.executable, "-m", "lintseq", "generate", str(data), "-o", str(out), "-s", "2",
+                              "--workers", "1"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 2 * len(rows)
