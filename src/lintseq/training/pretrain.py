@@ -113,7 +113,8 @@ def tokenize_corpus(docs: Iterable[str], tok, dest: Path, batch: int = 256) -> d
     n_docs = 0
 
     def flush(texts: list[str]) -> None:
-        for ids in tok(texts, add_special_tokens=False)["input_ids"]:
+        # a document that spells out "<|endoftext|>" (tokenizer code does) must not end early
+        for ids in tok(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]:
             parts.append(np.asarray(ids + [eos], dtype=dtype))
 
     pending: list[str] = []
