@@ -235,6 +235,12 @@ def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(dat
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not state.exists()
 
+    # a run stopped before its first checkpoint (a LoRA run writes none) has nothing to resume
+    early = checkpoint_dir(tmp_path / "early")
+    early.mkdir()
+    (early / "run.json").write_text("{}")
+    assert train(cfg(tmp_path / "early")).global_step == 8 and not early.exists()
+
 
 def test_cli_baseline_run_drops_long_rows_and_refuses_to_overwrite(data, tmp_path):
     out = tmp_path / "cli"

@@ -251,7 +251,7 @@ def _claim_output(cfg: TrainConfig) -> tuple[Path, Path]:
         raise FileExistsError(f"{out} exists and is not empty (use --overwrite)")
     if cfg.overwrite:
         shutil.rmtree(state, ignore_errors=True)
-    elif state.exists() and not cfg.resume:
+    elif not cfg.resume and any(state.glob("checkpoint-*")):  # a run stopped before its first has nothing to lose
         raise FileExistsError(f"{state} holds the checkpoints of a stopped run (use --resume to continue it, "
                               "--overwrite to start over)")
     out.parent.mkdir(parents=True, exist_ok=True)
