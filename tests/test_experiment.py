@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from lintseq.cli import main
 from lintseq.experiment import config as cfgmod
-from lintseq.experiment import runner
+from lintseq.experiment import runner, stages
 
 
 @pytest.fixture(autouse=True)
@@ -146,6 +146,31 @@ def test_changed_slice_changes_the_keys_downstream_only(tmp_path):
     changed = {p.stage.name for p in runner.plan(other, run_dir) if p.key != key[p.stage.name]}
     assert "data" not in changed and "pretrain" not in changed
     assert {"generate", "format", "train-baseline", "train-lintseq", "report"} <= changed
+    # logging, checkpointing and worker counts do not change what a stage produces
+    quiet = cfgmod.load(_micro_copy(tmp_path, **{"logging_steps = 1\n\n[sample]": "logging_steps = 5\nsave_steps = 7\n\n[sample]",
+                                                 "workers = 2": "workers = 1"}))
+    assert {p.stage.name: p.key for p in runner.plan(quiet, run_dir)} == key
+    # a per-table seed reaches the run's settings
+    seeded = cfgmod.load(_micro_copy(tmp_path, **{"baseline_epochs = 1": "baseline_epochs = 1\nseed = 7"}))
+    tc = stages.train_config(seeded, run_dir, "lintseq", run_dir / "m")
+    assert tc.seed == 7 and tc.match_steps_with and not tc.resume
+
+
+def test_an_interrupted_stage_whose_upstream_was_rebuilt_runs_again(tmp_path):
+    """Partial samples from a model that has since been re-trained must not be continued."""
+    conf = _micro_copy(tmp_path)
+    run_dir = tmp_path / "run"
+    runner.run(cfgmod.load(conf), run_dir, log=lambda _: None)
+    folder = run_dir / "sample-lintseq-mbpp"
+    (folder / "done.json").unlink()
+    started = json.loads((folder / "started.json").read_text())
+    assert started["upstream"]["train-lintseq"]  # what the attempt was built from
+    acted = {p.stage.name: p.action for p in runner.plan(cfgmod.load(conf), run_dir)}
+    assert acted["sample-lintseq-mbpp"] == "resume"
+    started["upstream"]["train-lintseq"] = {"model/model.safetensors": [1, 1]}  # an older model
+    (folder / "started.json").write_text(json.dumps(started))
+    acted = {p.stage.name: p.action for p in runner.plan(cfgmod.load(conf), run_dir)}
+    assert acted["sample-lintseq-mbpp"] == "run"
 
 
 @pytest.mark.parametrize(
@@ -157,6 +182,10 @@ def test_changed_slice_changes_the_keys_downstream_only(tmp_path):
         ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[train]\nepochs = 3\n', "unknown key"),
         ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample]\nn = 2\n[evaluate]\nk = [1, 5]\n', "k = 5"),
         ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[bogus]\n', "unknown key"),
+        ('[model]\nname = "m"\n[data]\nsources = ["mbpp"]\n', "a benchmark that [sample] evaluates"),
+        ('[model]\nname = "m"\n[data]\nsources = ["mbpp_extra.jsonl"]\n', "neither"),
+        ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample]\nbenchmarks = ["mbpp-sanitized", "mbpp:sanitized"]\n',
+         "share a stage folder"),
     ],
 )
 def test_bad_configs_are_clear_errors(tmp_path, toml, message):
@@ -180,7 +209,6 @@ def test_bundled_recipes_load():
 def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
     """A sample that passes but sleeps 2 s fails under `[evaluate] timeout = 1` and passes under 10."""
     from lintseq.evaluation.problems import load_benchmark
-    from lintseq.experiment import stages
 
     problem = load_benchmark("humaneval")[0]
     program = problem.code_prompt + problem.canonical_solution + "\nimport time\ntime.sleep(2)\n"

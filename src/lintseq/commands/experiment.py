@@ -43,5 +43,6 @@ def command(config: str | None, recipe: str | None, list_recipes: bool, run_dir:
     try:
         runner.run(cfg, run_dir, progress=progress, log=lambda m: click.echo(m, err=True))
     except (ValueError, RuntimeError, OSError) as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc} (rerun the same command to resume)") from exc
+        raise click.ClickException(f"{type(exc).__name__}: {exc} (the stages that finished are kept: "
+                                   "rerun the same command once this is fixed)") from exc
     click.echo(f"report: {run_dir}/report.md")

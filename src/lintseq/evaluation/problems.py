@@ -230,6 +230,17 @@ def load_jsonl(path: str | os.PathLike) -> list[Problem]:
     return problems
 
 
+def bundled_benchmark(name: str) -> tuple[str, str] | None:
+    """("humaneval", "test") or ("mbpp", SPLIT) when `name` names a bundled benchmark (the
+    sanitized MBPP is a subset of the same split), else None: then it is a file path."""
+    base, colon, split = name.lower().partition(":")
+    if base == "humaneval" and not colon:
+        return "humaneval", "test"
+    if base in ("mbpp", "mbpp-sanitized") and (not colon or split in MBPP_SPLITS):
+        return "mbpp", split or "test"
+    return None
+
+
 def load_benchmark(name_or_path: str | os.PathLike) -> list[Problem]:
     """"humaneval", "mbpp[:split]", "mbpp-sanitized[:split]", or a path to a JSONL file."""
     name = str(name_or_path)

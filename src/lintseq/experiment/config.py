@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lintseq.evaluation.problems import bundled_benchmark
 from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
@@ -77,7 +78,7 @@ def _check_keys(table: str, values: dict, allowed: set[str]) -> None:
 
 def _resolve(base: Path, value: str) -> str:
     """A path relative to the config's folder; hub ids and bundled names stay as they are."""
-    if value in BUNDLED_SOURCES or value.startswith(("mbpp", "humaneval")):
+    if value in BUNDLED_SOURCES or bundled_benchmark(value):
         return value
     p = Path(value).expanduser()
     if p.is_absolute():
@@ -153,11 +154,15 @@ def normalize(raw: dict, base: Path) -> dict:
     if not data["sources"] and not data["mine"]:
         raise ConfigError("[data]: no instruction data: give sources = [...] and/or a [data.mine] table")
     for s in data["sources"]:
-        if s not in BUNDLED_SOURCES and not s.startswith("mbpp") and not Path(s).exists():
-            raise ConfigError(f"[data]: source {s!r} is neither {' nor '.join(BUNDLED_SOURCES)} nor an existing file")
+        if s not in BUNDLED_SOURCES and not bundled_benchmark(s) and not Path(s).exists():
+            raise ConfigError(f"[data]: source {s!r} is neither a bundled set ({', '.join(BUNDLED_SOURCES)}, "
+                              "mbpp:SPLIT) nor an existing file")
 
     train = dict(raw.get("train", {}))
     _check_keys("train", train, ({f.name for f in fields(TrainConfig)} - set(PER_ARM)) | set(TRAIN_EXTRA))
+    for table in (train, cfg["pretrain"]["settings"] if cfg["pretrain"] else {}):
+        if table.get("tokenizer"):
+            table["tokenizer"] = _resolve(base, table["tokenizer"])
     cfg["train"] = {**TRAIN_EXTRA, **train}
     if cfg["train"]["baseline_epochs"] <= 0:
         raise ConfigError("[train]: baseline_epochs must be positive")
@@ -172,6 +177,17 @@ def normalize(raw: dict, base: Path) -> dict:
     if not sample["benchmarks"]:
         raise ConfigError("[sample]: no benchmarks")
     sample["benchmarks"] = [_resolve(base, b) for b in sample["benchmarks"]]
+    from lintseq.experiment.stages import slug
+
+    slugs = [slug(b) for b in sample["benchmarks"]]
+    same = sorted({b for b, sl in zip(sample["benchmarks"], slugs) if slugs.count(sl) > 1})
+    if same:
+        raise ConfigError(f"[sample]: benchmarks {', '.join(same)} would share a stage folder; rename a file")
+    evaluated = {bundled_benchmark(b) for b in sample["benchmarks"]} - {None}
+    for s in data["sources"]:
+        if bundled_benchmark(s) in evaluated:
+            raise ConfigError(f"[data]: source {s!r} is a benchmark that [sample] evaluates: training on it "
+                              "would measure memorisation (MBPP's training split is mbpp:train)")
     if sample["backend"] not in ("hf", "vllm"):
         raise ConfigError("[sample]: backend must be hf or vllm")
     if not isinstance(sample["n"], int) or sample["n"] < 1:

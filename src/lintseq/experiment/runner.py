@@ -115,7 +115,10 @@ def plan(cfg: dict, run_dir: str | Path) -> list[Planned]:
             else:
                 out.append(Planned(st, key, "skip", "done, same settings and inputs"))
         elif started and started.get("key") == key:
-            out.append(Planned(st, key, "resume", "interrupted; continues where it stopped"))
+            if started.get("upstream") == upstream_outputs(st, run_dir):
+                out.append(Planned(st, key, "resume", "interrupted; continues where it stopped"))
+            else:  # its partial files came from outputs that have since been rebuilt
+                out.append(Planned(st, key, "run", "interrupted, and an upstream stage was re-run since"))
         elif done or started:
             out.append(Planned(st, key, "run", "settings, inputs or an upstream stage changed"))
         else:
@@ -179,7 +182,7 @@ def run(
                 (run_dir / extra).unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE).unlink(missing_ok=True)
-        _write_json(folder / STARTED, {"key": p.key, "started": time.time()})
+        _write_json(folder / STARTED, {"key": p.key, "started": time.time(), "upstream": upstream_outputs(st, run_dir)})
         began = time.perf_counter()
         info = st.run(Context(cfg, run_dir, folder, resume=p.action == "resume", progress=progress))
         seconds = time.perf_counter() - began

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 ARMS = ("baseline", "lintseq")
+# settings that change how a run is logged or checkpointed, not what it produces
+TRAIN_FREE = ("logging_steps", "report_to", "save_steps", "save_total_limit")
+PRETRAIN_FREE = TRAIN_FREE
 
 
 @dataclass
@@ -95,11 +98,10 @@ def run_pretrain(ctx: Context) -> dict:
 
     out = ctx.dir / "model"
     resume = ctx.resume and (out / STATE_DIR).is_dir()
-    pc = PretrainConfig(
-        **ctx.cfg["pretrain"]["settings"], data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
-        init=ctx.cfg["model"]["init"], seed=ctx.cfg["pretrain"]["settings"].get("seed", ctx.cfg["seed"]),
-        resume=resume, overwrite=not resume,
-    )
+    settings = dict(ctx.cfg["pretrain"]["settings"])
+    seed = settings.pop("seed", ctx.cfg["seed"])
+    pc = PretrainConfig(**settings, data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
+                        init=ctx.cfg["model"]["init"], seed=seed, resume=resume, overwrite=not resume)
     result = pretrain(pc)
     return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
 
@@ -127,10 +129,12 @@ def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
     (text plus signature, as evaluation shows them) and reference solution."""
     from importlib import resources
 
+    from lintseq.evaluation.problems import bundled_benchmark
+
     data = cfg["data"]
     rows: list[dict] = []
     for source in data["sources"]:
-        if source.startswith("mbpp"):
+        if bundled_benchmark(source):
             from lintseq.evaluation.problems import load_benchmark
 
             rows += [{"id": p.task_id, "instruction": p.prompt, "response": p.canonical_solution} for p in load_benchmark(source)]
@@ -183,10 +187,10 @@ def run_format(ctx: Context) -> dict:
 def train_config(cfg: dict, run_dir: Path, arm: str, out: Path, resume: bool = False):
     from lintseq.training.config import TrainConfig
 
-    shared = {k: v for k, v in cfg["train"].items() if k != "baseline_epochs"}
+    shared = {k: v for k, v in cfg["train"].items() if k not in ("baseline_epochs", "seed")}
     epochs = cfg["train"]["baseline_epochs"]
     tc = TrainConfig(**shared, data=str(run_dir / "format" / f"{arm}.jsonl"), output=str(out),
-                     model=base_model(cfg, run_dir), seed=shared.get("seed", cfg["seed"]),
+                     model=base_model(cfg, run_dir), seed=cfg["train"].get("seed", cfg["seed"]),
                      resume=resume, overwrite=not resume)
     tc.epochs = epochs
     if arm == "lintseq" and tc.max_steps is None:
@@ -200,7 +204,8 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
         from lintseq.training.sft import checkpoint_dir, train
 
         out = ctx.dir / "model"
-        resume = ctx.resume and checkpoint_dir(out).is_dir()  # an interrupted attempt left checkpoints
+        # an interrupted attempt left checkpoints (LoRA runs write none: they start over)
+        resume = ctx.resume and not ctx.cfg["train"].get("lora") and checkpoint_dir(out).is_dir()
         result = train(train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume))
         return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
 
@@ -265,16 +270,17 @@ def build(cfg: dict) -> list[Stage]:
     if pre and pre["mine"]:
         m = pre["mine"]
         stages.append(Stage("mine-corpus", f"mine --raw a pre-training corpus from {_sources(m)}", run_mine_corpus,
-                            {"mine": m, "python": version}, inputs=tuple(m["paths"])))
+                            {"mine": _without(m, "workers"), "python": version}, inputs=tuple(m["paths"])))
     if pre:
         stages.append(Stage(
             "pretrain", f"pre-train a {cfg['model']['init']} GPT-2 from scratch on {'the mined corpus' if pre['mine'] else pre['corpus']}",
-            run_pretrain, {"settings": pre["settings"], "init": cfg["model"]["init"], "seed": cfg["seed"]},
-            deps=("mine-corpus",) if pre["mine"] else (), inputs=(pre["corpus"],) if pre["corpus"] else ()))
+            run_pretrain, {"settings": _without(pre["settings"], *PRETRAIN_FREE), "init": cfg["model"]["init"], "seed": cfg["seed"]},
+            deps=("mine-corpus",) if pre["mine"] else (),
+            inputs=_local(pre["corpus"], pre["settings"].get("tokenizer"))))
     if cfg["data"]["mine"]:
         m = cfg["data"]["mine"]
         stages.append(Stage("mine-data", f"mine instruction rows from {_sources(m)}", run_mine_data,
-                            {"mine": m, "python": version}, inputs=tuple(m["paths"])))
+                            {"mine": _without(m, "workers"), "python": version}, inputs=tuple(m["paths"])))
     data = cfg["data"]
     local = tuple(s for s in data["sources"] if Path(s).exists())
     stages.append(Stage("data", f"instruction rows from {', '.join(data['sources'] + (['mined rows'] if data['mine'] else []))}"
@@ -285,10 +291,10 @@ def build(cfg: dict) -> list[Stage]:
                         {k: v for k, v in g.items() if k != "workers"} | {"seed": cfg["seed"]}, deps=("data",)))
     stages.append(Stage("format", "training rows in both styles (baseline, lintseq)", run_format, None, deps=("generate",)))
     base = ("pretrain",) if pre else ()
-    model_input = () if pre else (cfg["model"]["name"],)
     t = cfg["train"]
+    model_input = (() if pre else (cfg["model"]["name"],)) + _local(t.get("tokenizer"))
     steps = f"max_steps = {t['max_steps']}" if t.get("max_steps") else f"{t['baseline_epochs']} epochs"
-    tslice = {"train": t, "seed": cfg["seed"], "model": cfg["model"]}
+    tslice = {"train": _without(t, *TRAIN_FREE), "seed": cfg["seed"], "model": cfg["model"]}
     stages.append(Stage("train-baseline", f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
                         tslice, deps=("format",) + base, inputs=model_input))
     matched = steps if t.get("max_steps") else "the baseline's optimizer steps"
@@ -306,13 +312,23 @@ def build(cfg: dict) -> list[Stage]:
         for b in s["benchmarks"]:
             stages.append(Stage(
                 f"evaluate-{arm}-{slug(b)}", f"run the {arm} samples on {b}'s tests; pass@{cfg['evaluate']['k']}",
-                _run_evaluate(arm, b), {"evaluate": cfg["evaluate"], "benchmark": b, "limit": s["limit"]},
+                _run_evaluate(arm, b), {"evaluate": _without(cfg["evaluate"], "workers"), "benchmark": b, "limit": s["limit"]},
                 deps=(f"sample-{arm}-{slug(b)}",), inputs=(b,) if Path(b).exists() else ()))
     stages.append(Stage("report", "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
                         run_report, {"k": cfg["evaluate"]["k"]},
                         deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
                         extra_outputs=("report.md",)))
     return stages
+
+
+def _without(table: dict, *keys: str) -> dict:
+    """A config slice less the settings that do not change a stage's output (workers, logging)."""
+    return {k: v for k, v in table.items() if k not in keys}
+
+
+def _local(*paths: str | None) -> tuple[str, ...]:
+    """The given paths that are local files or folders (a hub id is part of the config slice)."""
+    return tuple(p for p in paths if p and Path(p).exists())
 
 
 def _sources(m: dict) -> str:
