@@ -401,3 +401,334 @@ def test_extracted_function_parses_without_its_docstring(doc: str, body: list[st
         f"Write a Python function `f(a, b=os.sep)` to solve the following problem:\n{ast.get_docstring(original).strip()}"
     )
     assert [ast.dump(n) for n in mined.body] == [ast.dump(n) for n in original.body[1:]]  # strings too
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+
+def test_form_feed_and_unicode_line_breaks_keep_lines_aligned() -> None:
+    """\\x0c, \\x1c-\\x1e, \\x85, \\u2028 are not line breaks to Python's tokenizer, so they must
+    not be to the extractor either (str.splitlines put ast's line numbers out of step)."""
+    source = (
+        "import os\n\x0c\n"
+        "def first(a, b):\n"
+        '    """Join two path parts with the platform separator."""\n'
+        "    # a comment with \u2028 and \x85 in it\n"
+        "    joined = os.path.join(a, b)\n"
+        "    return joined.strip()\n"
+        "\x0c\n\n"
+        "def second(text):\n"
+        '    """Count the separators found in the text."""\n'
+        '    marker = "\x1c\x1d\x1e"\n'
+        "    total = text.count(os.sep)\n"
+        "    return total + text.count(marker)\n"
+    )
+    functions, counts = extract(source)
+    assert counts == {"found": 2}
+    first, second = functions
+    assert first.response == (
+        "import os\n\n\ndef first(a, b):\n    # a comment with \u2028 and \x85 in it\n"
+        "    joined = os.path.join(a, b)\n    return joined.strip()\n"
+    )
+    assert second.response.endswith('    marker = "\x1c\x1d\x1e"\n    total = text.count(os.sep)\n    return total + text.count(marker)\n')
+    assert "separators" not in second.response
+    for fn in functions:
+        namespace: dict = {}
+        exec(fn.response, namespace)  # runs as extracted
+    assert namespace["second"]("a\x1c\x1d\x1eb") == 1
+
+
+def test_a_file_that_fails_is_counted_and_the_run_goes_on(tmp_path: Path, decon: Decontaminator) -> None:
+    deep = "+".join(["a"] * 1000)  # parses, but recursion while mining it runs out of stack
+    (tmp_path / "a_deep.py").write_text(f'def f(x={deep}):\n    """A deep default argument here."""\n    y = x\n    return y + 1\n')
+    (tmp_path / "b_clean.py").write_text(CLEAN)
+    out = tmp_path / "o.jsonl"
+    summary = mine(collect([tmp_path]), out, progress=False, decontaminator=decon)
+    assert [r["source"]["qualname"] for r in read_rows(out)] == ["split_words"]
+    assert summary.files_failed == 1 and summary.files_unparsable == 0
+    (reason, entry), = summary.file_errors.items()
+    assert reason.startswith("file failed: ") and entry["count"] == 1
+    assert entry["examples"][0].startswith(str(tmp_path / "a_deep.py"))
+    assert any("file failed" in line for line in summary.lines())
+
+
+MBPP_11_COPY = '''\
+def drop_ends(s, ch):
+    """Take out the first and the last place where a character turns up."""
+    for i in range(len(s)):
+        if (s[i] == ch):
+            s = s[0 : i] + s[i + 1:]
+            break
+    for i in range(len(s) - 1,-1,-1):
+        if (s[i] == ch):
+            s = s[0 : i] + s[i + 1:]
+            break
+    return s
+'''
+
+
+def test_copied_benchmark_solutions_are_contamination(tmp_path: Path, decon: Decontaminator) -> None:
+    """Solution code alone has too few content words for the 10-gram rule; a verbatim copy of a
+    solution body under another name and docstring is caught by the solution check."""
+    mbpp = {p.task_id: p for p in load_benchmark("mbpp")}["Mbpp/11"]
+    assert "def remove_Occ(s,ch)" in mbpp.canonical_solution
+    he = load_benchmark("humaneval")[12]
+    body = he.canonical_solution[len(he.code_prompt):]
+    he_copy = f'def pick_widest(strings):\n    """Give back the widest entry, or nothing for an empty input."""\n{body}'
+    only_ngrams = Decontaminator(solutions={})
+    assert not only_ngrams.check(MBPP_11_COPY) and not only_ngrams.check(he_copy)  # what was missed
+    assert decon.check(MBPP_11_COPY) == ["mbpp"] and decon.check(he_copy) == ["humaneval"]
+    (tmp_path / "copies.py").write_text(MBPP_11_COPY + "\n\n" + he_copy + "\n\n" + CLEAN)
+    out = tmp_path / "o.jsonl"
+    summary = mine([tmp_path / "copies.py"], out, progress=False, decontaminator=decon)
+    assert [r["source"]["qualname"] for r in read_rows(out)] == ["split_words"]
+    assert summary.removed["contaminated"] == 2 and dict(summary.contaminated) == {"humaneval": 1, "mbpp": 1}
+
+
+def test_import_selection_dotted_imports_and_local_names() -> None:
+    source = textwrap.dedent(
+        '''
+        import xml.dom.minidom
+        import xml.etree.ElementTree
+        from gettext import gettext as _
+        import numpy as np
+
+
+        def root_tag(text):
+            """Parse an XML document and give back the tag of its root."""
+            for _ in range(3):
+                text = text.strip()
+            np = len(text)
+            root = xml.etree.ElementTree.fromstring(text)
+            return root.tag, np
+
+
+        def dom_then_tree(text):
+            """Parse a document both ways and compare what comes back."""
+            a = xml.dom.minidom.parseString(text)
+            b = xml.etree.ElementTree.fromstring(text)
+            return a, b
+
+
+        def message(text):
+            """Translate a message and add a full stop at its end."""
+            said = _(text)
+            said = said + "."
+            return np.asarray([said])
+        '''
+    )
+    functions, _ = extract(source)
+    by = {f.qualname: f for f in functions}
+    assert by["root_tag"].response.startswith("import xml.etree.ElementTree\n\n\ndef root_tag(")
+    assert "minidom" not in by["root_tag"].response and "gettext" not in by["root_tag"].response
+    assert "numpy" not in by["root_tag"].response
+    assert by["dom_then_tree"].response.startswith("import xml.dom.minidom\nimport xml.etree.ElementTree\n\n\ndef ")
+    assert by["message"].response.startswith("from gettext import gettext as _\nimport numpy as np\n\n\ndef ")
+    exec(by["root_tag"].response + "assert root_tag(' <a/> ') == ('a', 4)\n", {})
+
+
+PKG_INIT = "from .exceptions import Bad\n"
+PKG_EXCEPTIONS = "class Bad(ValueError):\n    pass\n"
+PKG_MOD = '''\
+from __future__ import annotations
+
+import os
+import typing
+from typing import TYPE_CHECKING
+
+from .exceptions import Bad
+from . import exceptions
+
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+else:
+    from os import fspath
+
+if typing.TYPE_CHECKING:
+    import _typeshed
+
+LIMIT = 3
+
+
+def checked(path: StrPath, kind: _typeshed.StrPath | None = None) -> str:
+    """Check a path is not empty and give back its string form."""
+    text = fspath(path)
+    if not text:
+        raise Bad(os.sep)
+    return exceptions.__name__ + ":" + text
+
+
+def bounded(items):
+    """Cut a list down to the module's limit and count it."""
+    items = list(items)[:LIMIT]
+    total = len(items)
+    return helper(items) + total
+
+
+def helper(items):
+    """Double the length of a list of items given here."""
+    size = len(items)
+    size = size * 2
+    return size
+'''
+
+
+@pytest.fixture()
+def package_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    pkg = root / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(PKG_INIT)
+    (pkg / "exceptions.py").write_text(PKG_EXCEPTIONS)
+    (pkg / "mod.py").write_text(PKG_MOD)
+    return root
+
+
+def test_type_checking_relative_imports_and_free_names(package_tree: Path, tmp_path: Path, decon: Decontaminator) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "o.jsonl"
+    summary = mine(collect([package_tree]), out, progress=False, decontaminator=decon)
+    rows = {r["source"]["qualname"]: r for r in read_rows(out)}
+    assert set(rows) == {"checked", "bounded", "helper"}
+    checked = rows["checked"]["response"]
+    assert "import _typeshed" not in checked and "from _typeshed" not in checked and "TYPE_CHECKING" not in checked
+    assert checked.startswith(
+        "from __future__ import annotations\nimport os\nfrom pkg.exceptions import Bad\nfrom pkg import exceptions\n"
+        "from os import fspath\n\n\ndef checked("
+    )
+    assert rows["checked"]["free_names"] == [] and rows["helper"]["free_names"] == []
+    assert rows["bounded"]["free_names"] == ["LIMIT", "helper"]
+    assert summary.kept_not_self_contained == 1
+    # the self-contained responses run on their own (with the package importable)
+    program = rows["checked"]["response"] + "print(checked('x'))\n"
+    ran = subprocess.run([sys.executable, "-c", program], cwd=package_tree, capture_output=True, text=True)
+    assert ran.returncode == 0 and ran.stdout == "pkg.exceptions:x\n", ran.stderr
+
+    strict = tmp_path / "strict.jsonl"
+    result = CliRunner().invoke(main, ["mine", str(package_tree), "-o", str(strict), "--no-progress", "--self-contained", "--no-decontaminate"])
+    assert result.exit_code == 0, result.output
+    assert {r["source"]["qualname"] for r in read_rows(strict)} == {"checked", "helper"}
+    saved = json.loads((tmp_path / "strict.jsonl.summary.json").read_text())
+    assert saved["removed"]["needs module-level names"] == 1 and saved["kept_not_self_contained"] == 0
+    assert saved["settings"]["self_contained"] is True
+
+
+@pytest.mark.parametrize("layout", ["vendor", "lib/python3/dist-packages"])
+def test_provenance_off_sys_path(tmp_path: Path, layout: str) -> None:
+    """A copy of an installed package beside its *.dist-info, in a folder this interpreter does
+    not import from, is still credited to its distribution."""
+    import shutil
+
+    dist = md.distribution("click")
+    package = Path(dist.locate_file("click"))
+    root = tmp_path / layout
+    root.mkdir(parents=True)
+    shutil.copytree(package, root / "click", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(dist._path), root / Path(dist._path).name)  # type: ignore[attr-defined]
+    out = tmp_path / "o.jsonl"
+    summary = mine(collect([root / "click"], max_files=3), out, MineSettings(min_lines=1, decontaminate=False), progress=False)
+    rows = read_rows(out)
+    assert rows and summary.kept == len(rows)
+    meta = dist.metadata
+    for row in rows:
+        src = row["source"]
+        assert src["path"].startswith(str(root))
+        assert (src["distribution"], src["version"], src["license"]) == ("click", meta["Version"], license_of(meta))
+
+
+def test_stub_bodies_are_dropped_and_comment_lines_do_not_count() -> None:
+    source = textwrap.dedent(
+        '''
+        def only_pass(x):
+            """Stub that passes, with comments around."""
+            # first comment
+            # second comment
+            pass
+
+        def only_ellipsis(x):
+            """Stub that is an ellipsis."""
+            ...
+
+        def not_implemented(x):
+            """Stub that raises, with a message."""
+            # to do
+            raise NotImplementedError("later")
+
+        def bare_raise(x):
+            """Stub that raises the class."""
+            raise NotImplementedError
+
+        def only_docstring(x):
+            """Nothing but this docstring."""
+
+        def commented(x):
+            """Mostly comments, one line of code."""
+            # one
+            # two
+            # three
+            return x + 1
+
+        def real(x):
+            """Real code, three lines of it."""
+            y = x * 2
+            return y
+        '''
+    )
+    functions, counts = extract(source)
+    assert counts["stub body"] == 5
+    lines = {f.qualname: f.lines for f in functions}
+    assert lines == {"commented": 2, "real": 3}
+
+
+def test_stubs_and_comment_padding_are_not_kept(tmp_path: Path, decon: Decontaminator) -> None:
+    (tmp_path / "m.py").write_text(
+        'def todo(a):\n    """Compute something useful one day."""\n    # step one\n    # step two\n    raise NotImplementedError\n\n\n'
+        'def padded(a):\n    """Add one after a lot of commentary."""\n    # one\n    # two\n    # three\n    return a + 1\n'
+    )
+    out = tmp_path / "o.jsonl"
+    summary = mine([tmp_path / "m.py"], out, progress=False, decontaminator=decon)
+    assert summary.kept == 0 and summary.removed == {"stub body": 1, "too short": 1}
+
+
+def test_unparsable_files_are_listed_by_reason(tmp_path: Path, decon: Decontaminator) -> None:
+    (tmp_path / "a_syntax.py").write_text(BROKEN)
+    (tmp_path / "b_syntax.py").write_text("print 'python 2'\n")
+    (tmp_path / "c_cookie.py").write_bytes(b"# -*- coding: no-such-codec -*-\nx = 1\n")
+    (tmp_path / "d_bytes.py").write_bytes(b"x = '\xff\xfe'\n")
+    (tmp_path / "e_clean.py").write_text(CLEAN)
+    out = tmp_path / "o.jsonl"
+    summary = mine(collect([tmp_path]), out, progress=False, decontaminator=decon)
+    assert summary.kept == 1 and summary.files_unparsable == 4 and summary.files_failed == 0
+    errors = summary.file_errors
+    assert errors == {
+        "unparsable: invalid syntax": {"count": 1, "examples": [f"{tmp_path / 'a_syntax.py'}:1: invalid syntax"]},
+        "unparsable: Missing parentheses in call to 'print'. Did you mean print(...)?": {
+            "count": 1,
+            "examples": [f"{tmp_path / 'b_syntax.py'}:1: Missing parentheses in call to 'print'. Did you mean print(...)?"],
+        },
+        "unparsable: unknown encoding: no-such-codec": {
+            "count": 1,
+            "examples": [f"{tmp_path / 'c_cookie.py'}: unknown encoding: no-such-codec"],
+        },
+        "unparsable: invalid or missing encoding declaration": {
+            "count": 1,
+            "examples": [f"{tmp_path / 'd_bytes.py'}: invalid or missing encoding declaration"],
+        },
+    }
+    saved = json.loads((tmp_path / "o.jsonl.summary.json").read_text())
+    assert saved["file_errors"] == errors and saved["files_unparsable"] == 4
+    assert any("unparsable: invalid syntax" in line for line in summary.lines())
+
+
+def test_failed_summary_leaves_the_old_output_and_summary(tree: Path, tmp_path: Path, decon: Decontaminator) -> None:
+    out = tmp_path / "mined.jsonl"
+    mine(collect([tree]), out, MineSettings(min_lines=1), progress=False, decontaminator=decon)
+    old_output, old_summary = out.read_bytes(), (tmp_path / "mined.jsonl.summary.json").read_bytes()
+    (tmp_path / "mined.jsonl.summary.json.tmp").mkdir()  # the summary cannot be written
+    with pytest.raises(OSError):
+        mine(collect([tree]), out, MineSettings(min_lines=5), progress=False, decontaminator=decon)
+    assert out.read_bytes() == old_output
+    assert (tmp_path / "mined.jsonl.summary.json").read_bytes() == old_summary
+    assert not (tmp_path / "mined.jsonl.tmp").exists()

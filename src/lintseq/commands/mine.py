@@ -32,6 +32,12 @@ from lintseq.mining.sources import SourceError, collect
     help=f"Most non-blank lines in a function [{DEFAULT_MAX_LINES}] (with --raw: in a file, no limit).",
 )
 @click.option("--min-docstring-chars", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--self-contained",
+    is_flag=True,
+    help="Drop functions that use module-level names other than imports and builtins "
+    "(helpers, constants, classes of their module); rows list such names in `free_names`.",
+)
 @click.option("--no-decontaminate", is_flag=True, help="Keep rows that overlap HumanEval / MBPP ids 1-600.")
 @click.option("--ngram", type=click.IntRange(min=1), default=DEFAULT_N, show_default=True, help="Word n-gram size for decontamination.")
 @click.option("--no-dedup", is_flag=True, help="Keep exact and near duplicates.")
@@ -55,6 +61,7 @@ def command(
     min_lines: int | None,
     max_lines: int | None,
     min_docstring_chars: int,
+    self_contained: bool,
     no_decontaminate: bool,
     ngram: int,
     no_dedup: bool,
@@ -67,10 +74,13 @@ def command(
 
     Each row: `instruction` ("Write a Python function `sig` to solve the following
     problem:" + docstring), `response` (the function without its docstring, with the
-    module-level imports it uses) and `source` (path, qualname, lineno and, for installed code,
-    distribution, version, license). Rows sharing a word n-gram with HumanEval or MBPP (ids
-    1-600; the training split 601-974 is fair game) are dropped, then exact and near
-    duplicates. The summary is printed and saved as OUTPUT.summary.json.
+    module-level imports it uses, relative ones made absolute), `free_names` (other
+    module-level names it uses; empty when it runs on its own) and `source` (path, qualname,
+    lineno and, for installed code, distribution, version, license). Stubs (`pass`, `...`,
+    `raise NotImplementedError`) are dropped. Rows sharing a word n-gram with HumanEval or MBPP
+    (ids 1-600; the training split 601-974 is fair game), or holding a copy of one of their
+    solutions, are dropped, then exact and near duplicates. Files that cannot be parsed or
+    mined are counted by reason. The summary is printed and saved as OUTPUT.summary.json.
     """
     if not (paths or packages or stdlib):
         raise click.UsageError("nothing to mine: give PATH..., --package NAME or --stdlib")
@@ -91,6 +101,7 @@ def command(
         ngram=ngram,
         dedup=not no_dedup,
         near_threshold=near_threshold,
+        self_contained=self_contained,
     )
     from lintseq.evaluation.problems import BenchmarkError
 

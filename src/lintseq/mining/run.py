@@ -2,9 +2,11 @@
 
 Files are read in sorted order (in a process pool when `workers > 1`, results still in order),
 and the filters that compare rows with each other run in this process, so the output and its
-summary are the same for any number of workers. The output and the summary are written to
-temporary names and moved into place at the end: an interrupted run leaves no file that looks
-complete.
+summary are the same for any number of workers. A file that cannot be read or parsed, or whose
+mining fails in any other way, is counted with its reason (and a few example paths per reason)
+and the run goes on. The output and the summary are written to temporary names and moved into
+place at the end (the old summary is removed first): an interrupted run leaves no file that
+looks complete, and never a new output beside an old summary.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -21,16 +24,20 @@ from typing import Any, Iterable
 from lintseq.mining.decontaminate import DEFAULT_N, Decontaminator
 from lintseq.mining.dedup import Deduplicator
 from lintseq.mining.extract import extract, parse, read_source
-from lintseq.mining.provenance import provenance
+from lintseq.mining.provenance import package_of, provenance
 
 DEFAULT_MIN_LINES = 3
 DEFAULT_MAX_LINES = 200
+ERROR_EXAMPLES = 3  # example paths kept per file error reason
+NOT_SELF_CONTAINED = "needs module-level names"
 
 
 @dataclass(frozen=True)
 class MineSettings:
-    """What decides the output rows. Size limits count non-blank lines of the function (imports
-    not counted) or, with `raw`, of the file; in raw mode they apply only when given."""
+    """What decides the output rows. Size limits count the lines of the function that hold code
+    (imports not counted) or, with `raw`, the non-blank lines of the file; in raw mode they apply
+    only when given. `self_contained` drops functions that use module-level names other than
+    imports (helpers, constants, classes of their module)."""
 
     raw: bool = False
     min_lines: int | None = None
@@ -41,6 +48,7 @@ class MineSettings:
     dedup: bool = True
     near_threshold: float = 0.85
     num_perm: int = 128
+    self_contained: bool = False
 
     def limits(self) -> tuple[int, int | None]:
         if self.raw:
@@ -53,26 +61,45 @@ class MineSettings:
 
 @dataclass
 class MineSummary:
+    """`files_unparsable`: files that could not be read or parsed; `files_failed`: files whose
+    mining failed otherwise; `file_errors`: {reason: {"count", "examples"}} for both.
+    `kept_not_self_contained`: kept rows whose `free_names` is not empty."""
+
     files_scanned: int = 0
     files_unparsable: int = 0
+    files_failed: int = 0
     functions_found: int = 0
     kept: int = 0
+    kept_not_self_contained: int = 0
     removed: Counter = field(default_factory=Counter)
     contaminated: Counter = field(default_factory=Counter)
+    file_errors: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+
+    def file_error(self, reason: str, example: str) -> None:
+        entry = self.file_errors.setdefault(reason, {"count": 0, "examples": []})
+        entry["count"] += 1
+        if len(entry["examples"]) < ERROR_EXAMPLES:
+            entry["examples"].append(example)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["removed"] = dict(sorted(self.removed.items()))
         out["contaminated"] = dict(sorted(self.contaminated.items()))
+        out["file_errors"] = dict(sorted(self.file_errors.items()))
         return out
 
     def lines(self) -> list[str]:
         found = "" if not self.functions_found else f", {self.functions_found} functions with docstrings"
+        failed = f", {self.files_failed} failed" if self.files_failed else ""
         out = [
-            f"{self.files_scanned} files scanned ({self.files_unparsable} unparsable){found}; "
+            f"{self.files_scanned} files scanned ({self.files_unparsable} unparsable{failed}){found}; "
             f"kept {self.kept} rows in {self.seconds:.1f}s"
         ]
+        if self.kept_not_self_contained:
+            out.append(f"  kept {self.kept_not_self_contained} rows that use module-level names (free_names)")
+        for reason, entry in sorted(self.file_errors.items(), key=lambda kv: (-kv[1]["count"], kv[0])):
+            out.append(f"  file errors {entry['count']}: {reason}, e.g. {entry['examples'][0]}")
         for reason, count in sorted(self.removed.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"  removed {count}: {reason}")
         for bench, count in sorted(self.contaminated.items()):
@@ -95,18 +122,39 @@ def _size_reason(lines: int, limits: tuple[int, int | None]) -> str | None:
     return None
 
 
-def mine_file(path: Path, settings: MineSettings) -> tuple[list[Candidate], Counter]:
-    """The rows one file offers and the counts of what it left out; "file unparsable" and
-    "found" are bookkeeping keys, not removal reasons."""
-    counts: Counter = Counter()
+FileError = tuple[str, str]  # (reason, example: "path: what went wrong")
+
+
+def _syntax_reason(exc: SyntaxError, path: Path) -> str:
+    """The parser's message as a category: without the file's name, numbers as N."""
+    msg = str(exc.msg or "SyntaxError").replace(f" for {str(path)!r}", "")
+    msg = re.sub(r"\d+", "N", msg)
+    return msg if len(msg) <= 100 else msg[:99] + "…"
+
+
+def mine_file(path: Path, settings: MineSettings) -> tuple[list[Candidate], Counter, FileError | None]:
+    """The rows one file offers, the counts of what it left out ("found" is a bookkeeping key,
+    not a removal reason) and, when the file could not be mined, why. Never raises for a bad
+    file: unreadable or unparsable ones and any failure while mining are reported."""
     try:
         source = read_source(path)
         tree = parse(source)
-    except (SyntaxError, UnicodeDecodeError, LookupError, OSError):
-        counts["file unparsable"] += 1
-        return [], counts
+    except SyntaxError as exc:
+        where = f":{exc.lineno}" if exc.lineno else ""
+        message = str(exc.msg).replace(f" for {str(path)!r}", "")
+        return [], Counter(), (f"unparsable: {_syntax_reason(exc, path)}", f"{path}{where}: {message}")
+    except (UnicodeDecodeError, LookupError, OSError) as exc:
+        return [], Counter(), (f"unparsable: {type(exc).__name__}", f"{path}: {exc}")
+    try:
+        return _mine_source(path, source, tree, settings) + (None,)
+    except Exception as exc:  # a bug or an input we did not foresee: lose this file, not the run
+        return [], Counter(), (f"file failed: {type(exc).__name__}", f"{path}: {str(exc)[:200]}")
+
+
+def _mine_source(path: Path, source: str, tree: Any, settings: MineSettings) -> tuple[list[Candidate], Counter]:
     origin = provenance(path)
     limits = settings.limits()
+    counts: Counter = Counter()
     if settings.raw:
         counts["found"] += 1
         reason = _size_reason(sum(1 for line in source.splitlines() if line.strip()), limits)
@@ -114,18 +162,25 @@ def mine_file(path: Path, settings: MineSettings) -> tuple[list[Candidate], Coun
             counts[reason] += 1
             return [], counts
         return [Candidate({"text": source, "source": origin}, source, (source,))], counts
-    functions, counts = extract(source, tree)
+    functions, counts = extract(source, tree, package_of(path))
     out = []
     for fn in functions:
         reason = _size_reason(fn.lines, limits)
         if reason is None and len(fn.docstring) < settings.min_docstring_chars:
             reason = "docstring too short"
+        if reason is None and settings.self_contained and fn.free_names:
+            reason = NOT_SELF_CONTAINED
         if reason:
             counts[reason] += 1
             continue
         source_info = {"path": origin["path"], "qualname": fn.qualname, "lineno": fn.lineno}
         source_info.update({k: v for k, v in origin.items() if k != "path"})
-        row = {"instruction": fn.instruction, "response": fn.response, "source": source_info}
+        row = {
+            "instruction": fn.instruction,
+            "response": fn.response,
+            "free_names": list(fn.free_names),
+            "source": source_info,
+        }
         out.append(Candidate(row, fn.response, (fn.docstring, fn.response)))
     return out, counts
 
@@ -138,15 +193,9 @@ def _init(settings: MineSettings) -> None:
     _SETTINGS = settings
 
 
-def _work(path: Path) -> tuple[list[Candidate], Counter]:
+def _work(path: Path) -> tuple[list[Candidate], Counter, FileError | None]:
     assert _SETTINGS is not None
     return mine_file(path, _SETTINGS)
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def summary_path(output: Path) -> Path:
@@ -176,18 +225,25 @@ def mine(
     from tqdm import tqdm
 
     tmp = output.with_name(output.name + ".tmp")
+    summary_file = summary_path(output)
+    summary_tmp = summary_file.with_name(summary_file.name + ".tmp")
     pool = None
     try:
         if workers > 1:
             pool = multiprocessing.get_context("fork").Pool(workers, _init, (settings,))
-            results: Iterable[tuple[list[Candidate], Counter]] = pool.imap(_work, files, chunksize=4)
+            results: Iterable[tuple[list[Candidate], Counter, FileError | None]] = pool.imap(_work, files, chunksize=4)
         else:
             results = (mine_file(p, settings) for p in files)
         bar = tqdm(results, total=len(files), unit="file", desc="lintseq mine", disable=not progress, dynamic_ncols=True)
         with open(tmp, "w", encoding="utf-8") as fh:
-            for candidates, counts in bar:
+            for candidates, counts, error in bar:
                 summary.files_scanned += 1
-                summary.files_unparsable += counts.pop("file unparsable", 0)
+                if error is not None:
+                    if error[0].startswith("unparsable"):
+                        summary.files_unparsable += 1
+                    else:
+                        summary.files_failed += 1
+                    summary.file_error(*error)
                 found = counts.pop("found", 0)
                 summary.functions_found += 0 if settings.raw else found
                 summary.removed.update(counts)
@@ -205,13 +261,21 @@ def mine(
                             continue
                     fh.write(json.dumps(cand.row, ensure_ascii=False) + "\n")
                     summary.kept += 1
+                    summary.kept_not_self_contained += bool(cand.row.get("free_names"))
         summary.seconds = round(time.perf_counter() - began, 2)
         report = summary.to_dict() | {"settings": asdict(settings), "output": str(output)}
+        # the summary is written first and the old one removed before either file moves into
+        # place: an interruption leaves the old pair, or an output without a summary, never a
+        # new output beside an old summary
+        summary_tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if summary_file.is_file():
+            summary_file.unlink()
         os.replace(tmp, output)
-        _write_json_atomic(summary_path(output), report)
+        os.replace(summary_tmp, summary_file)
     except BaseException:
-        if tmp.exists():
-            tmp.unlink()
+        for left in (tmp, summary_tmp):
+            if left.is_file():
+                left.unlink()
         raise
     finally:
         if pool is not None:
