@@ -126,9 +126,9 @@ FileError = tuple[str, str]  # (reason, example: "path: what went wrong")
 
 
 def _syntax_reason(exc: SyntaxError, path: Path) -> str:
-    """The parser's message as a category: without the file's name, numbers as N."""
+    """The parser's message as a category: without the file's name and line numbers."""
     msg = str(exc.msg or "SyntaxError").replace(f" for {str(path)!r}", "")
-    msg = re.sub(r"\d+", "N", msg)
+    msg = re.sub(r"\bline \d+", "line N", msg)
     return msg if len(msg) <= 100 else msg[:99] + "…"
 
 
