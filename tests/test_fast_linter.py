@@ -40,6 +40,17 @@ CASES = [
     ("else returns", "def f(a):\n    if a:\n        x = 1\n    else:\n        return 0\n    return x\n", set()),
     ("loop carry", "def f(y):\n    for x in y:\n        print(z)\n        z = x\n", set()),
     ("loop self ref", "def f(x):\n    while x:\n        r = str(x) + r\n        x -= 1\n", {3}),
+    # pylint's is_defined_before: a function's `for` loop binds what it assigns throughout, a
+    # `while` loop and a module-level `for` do not; def, class and import are no assignments
+    ("while read before bind", "def f(n):\n    p = 1\n    while n:\n        p *= d\n        d = n % 10\n    return p\n", {4}),
+    ("while walrus later", "def f(n):\n    while n:\n        print(w)\n        if (w := n):\n            n -= 1\n", {3}),
+    ("for self ref", "def f(y):\n    for i in y:\n        t = t + i\n", set()),
+    ("for with-as later", "def f(y):\n    for i in y:\n        print(h)\n        with open(i) as h:\n            pass\n", set()),
+    ("while in for", "def f(y):\n    for i in y:\n        while i:\n            print(v)\n            v = i\n", set()),
+    ("for def later", "def f(y):\n    for i in y:\n        print(g)\n\n        def g():\n            return i\n", {3}),
+    ("for import later", "def f(y):\n    for i in y:\n        print(json)\n        import json\n", {3}),
+    ("module for later", "for i in range(3):\n    print(m)\n    m = i\n", {2}),
+    ("for if-only later", "def f(y):\n    for c in y:\n        if c:\n            i = 1\n        print(c - i)\n", {5}),
     ("aug unbound", "def f(n):\n    while n:\n        i -= 1\n", {3}),
     ("while body runs", "def f(y):\n    while y:\n        w = 1\n    return w\n", set()),
     ("if in loop", "def f(y):\n    for i in y:\n        if i:\n            a = i\n    return a\n", {5}),

@@ -8,8 +8,9 @@ textbook dataflow, so that it flags what pylint flags without flagging correct c
   (pylint: used-before-assignment, or possibly-used-before-assignment when an `if` branch
   binds it and another does not);
 - loop bodies are assumed to run (pylint never flags a name bound in a loop and read after
-  it), and a name bound later in a loop body counts as bound at its top (carried over from
-  the previous iteration);
+  it); inside a function's `for` loop, a name the loop assigns anywhere (target, body, else)
+  counts as bound throughout it, as pylint's `is_defined_before` has it, while in a `while`
+  loop or a module-level `for` a name read before its assignment is an error;
 - a `try` body is assumed to run when reading after the `try` statement, but not inside its
   handlers or its `finally`; names bound only in handlers are uncertain unless the `try`
   body or its `else` leaves the function;
@@ -190,6 +191,27 @@ def _is_exit_call(node: ast.expr) -> bool:
         and isinstance(f.value, ast.Name)
         and (f.value.id, f.attr) in _EXIT_ATTRS
     )
+
+
+_BRANCHES = (ast.If, ast.Try, ast.Match) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
+
+
+def _assigned_in(loop: ast.For | ast.AsyncFor, branches: bool) -> set[str]:
+    """Names a `for` statement assigns (astroid AssignName nodes: targets, `with ... as`,
+    walrus, comprehension variables; not def, class or import), nested scopes aside, and
+    inside if/try/match branches only with `branches`."""
+    skip = (*_FUNCS, ast.ClassDef, ast.Lambda) + (() if branches else _BRANCHES)
+    names: set[str] = set()
+    todo: list[ast.AST] = [loop]
+    while todo:
+        node = todo.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, skip):
+                continue
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                names.add(child.id)
+            todo.append(child)
+    return names
 
 
 class _Ctx:
@@ -446,17 +468,14 @@ class FlowChecker:
             self._expr(node.value, ctx)
             return _is_exit_call(node.value)
         if t is ast.Assign:
-            if ctx.carried:
-                self._uncarried(node.value, node.targets, ctx)
-            else:
-                self._expr(node.value, ctx)
+            self._expr(node.value, ctx)
             for target in node.targets:
                 self._store(target, ctx)
             return False
         if t is ast.AugAssign:
             if isinstance(node.target, ast.Name):
-                load = ast.Name(node.target.id, ast.Load(), lineno=node.lineno)
-                self._uncarried(ast.Tuple([node.value, load], ast.Load()), [node.target], ctx)
+                self._expr(node.value, ctx)
+                self._expr(ast.Name(node.target.id, ast.Load(), lineno=node.lineno), ctx)
                 ctx.bound.add(node.target.id)
             else:
                 self._expr(node.value, ctx)
@@ -558,14 +577,6 @@ class FlowChecker:
             return self._match(node, ctx)
         return False  # pass and friends
 
-    def _uncarried(self, value: ast.expr, targets: list[ast.expr], ctx: _Ctx) -> None:
-        """pylint: `x = f(x)` in a loop needs `x` bound before the loop, not by itself."""
-        names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-        hidden = names & ctx.carried
-        ctx.carried -= hidden
-        self._expr(value, ctx)
-        ctx.carried |= hidden
-
     def _signature(self, node: ast.FunctionDef | ast.AsyncFunctionDef, ctx: _Ctx) -> None:
         """Decorators and defaults run where the function is defined; annotations may not."""
         for d in node.decorator_list:
@@ -616,28 +627,31 @@ class FlowChecker:
     def _loop(self, node: ast.For | ast.AsyncFor | ast.While, ctx: _Ctx, target: ast.AST | None) -> None:
         start = set(ctx.bound)
         carried_before = ctx.carried
-        lines_before = set(self.lines)
-        # first pass: what an iteration binds for sure; only the second pass reports
-        ctx.loops += 1
-        ctx.bound = set(start)
-        if target is not None:
+        if target is not None and ctx.scope.kind == "function":
+            # pylint's is_defined_before: a name the loop assigns counts as bound throughout
+            # it, once the assignments pylint deems uncertain (in one branch only) are set
+            # aside; so: assigned outside branches, or bound for sure by an iteration
+            lines_before = set(self.lines)
+            ctx.loops += 1
             self._store(target, ctx)
-        self._block(node.body, ctx)
-        carry = ctx.bound - start
-        self.lines = lines_before
-        ctx.bound = set(start)
-        ctx.carried = carried_before | carry
+            self._block(node.body, ctx)
+            ctx.loops -= 1
+            self.lines = lines_before
+            sure = (ctx.bound - start) & _assigned_in(node, branches=True)
+            ctx.carried = carried_before | sure | _assigned_in(node, branches=False)
+            ctx.bound = set(start)
+        ctx.loops += 1
         if target is not None:
             self._store(target, ctx)
         leaves = self._block(node.body, ctx)
         end = ctx.bound
         ctx.loops -= 1
-        ctx.carried = carried_before
         # pylint assumes the body ran: what it binds for sure is bound after the loop
         ctx.bound = set(start) if leaves else end
         if target is not None:
             self._store(target, ctx)
         self._block(node.orelse, ctx)
+        ctx.carried = carried_before
 
     def _try(self, node: ast.Try, ctx: _Ctx) -> bool:
         start = set(ctx.bound)
