@@ -23,13 +23,13 @@ from lintseq.mining.sources import SourceError, collect
     "--min-lines",
     type=click.IntRange(min=0),
     default=None,
-    help=f"Fewest non-blank lines in a function [{DEFAULT_MIN_LINES}] (with --raw: in a file, no limit).",
+    help=f"Fewest lines of code in a function [{DEFAULT_MIN_LINES}] (with --raw: non-blank lines in a file, no limit).",
 )
 @click.option(
     "--max-lines",
     type=click.IntRange(min=1),
     default=None,
-    help=f"Most non-blank lines in a function [{DEFAULT_MAX_LINES}] (with --raw: in a file, no limit).",
+    help=f"Most lines of code in a function [{DEFAULT_MAX_LINES}] (with --raw: non-blank lines in a file, no limit).",
 )
 @click.option("--min-docstring-chars", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option(

@@ -36,7 +36,7 @@ BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
 MINE_KEYS = {
     "paths": [], "packages": [], "stdlib": False, "skip_tests": True, "max_files": None, "min_lines": None,
     "max_lines": None, "min_docstring_chars": 10, "decontaminate": True, "dedup": True, "near_threshold": 0.85,
-    "workers": 1,
+    "self_contained": False, "workers": 1,
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"name": None, "init": None},

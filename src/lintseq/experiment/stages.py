@@ -71,7 +71,7 @@ def _mine(settings: dict, out: Path, raw: bool, progress: bool) -> dict:
     ms = MineSettings(
         raw=raw, min_lines=settings["min_lines"], max_lines=settings["max_lines"],
         min_docstring_chars=settings["min_docstring_chars"], decontaminate=settings["decontaminate"],
-        dedup=settings["dedup"], near_threshold=settings["near_threshold"],
+        dedup=settings["dedup"], near_threshold=settings["near_threshold"], self_contained=settings["self_contained"],
     )
     summary = mine(files, out, ms, workers=settings["workers"], progress=progress)
     if summary.kept == 0:
