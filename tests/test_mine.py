@@ -732,3 +732,14 @@ def test_failed_summary_leaves_the_old_output_and_summary(tree: Path, tmp_path: 
     assert out.read_bytes() == old_output
     assert (tmp_path / "mined.jsonl.summary.json").read_bytes() == old_summary
     assert not (tmp_path / "mined.jsonl.tmp").exists()
+
+
+def test_site_packages_source_reads_the_installed_packages() -> None:
+    import click as installed
+
+    from lintseq.mining.sources import collect, site_packages_dirs
+
+    files = collect([], site_packages=True, skip_tests=True)
+    assert Path(installed.__file__).resolve() in files
+    assert all(any(d.resolve() in f.parents for d in site_packages_dirs()) for f in files)
+    assert not any(f.name.startswith("test_") for f in files)

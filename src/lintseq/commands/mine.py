@@ -16,6 +16,8 @@ from lintseq.mining.sources import SourceError, collect
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output JSON Lines file.")
 @click.option("--package", "packages", multiple=True, metavar="NAME", help="An installed module or package (repeatable).")
 @click.option("--stdlib", is_flag=True, help="The standard library (without site-packages).")
+@click.option("--site-packages", "site_packages", is_flag=True,
+              help="Every installed package in this interpreter's site-packages.")
 @click.option("--skip-tests", is_flag=True, help="Skip test suites (test/tests dirs, test_*.py, conftest.py).")
 @click.option("--max-files", type=click.IntRange(min=1), default=None, help="Only the first N files (sorted paths).")
 @click.option("--raw", is_flag=True, help='Whole files as {"text", "source"} rows: a pre-training corpus.')
@@ -55,6 +57,7 @@ def command(
     output: str,
     packages: tuple[str, ...],
     stdlib: bool,
+    site_packages: bool,
     skip_tests: bool,
     max_files: int | None,
     raw: bool,
@@ -82,12 +85,12 @@ def command(
     solutions, are dropped, then exact and near duplicates. Files that cannot be parsed or
     mined are counted by reason. The summary is printed and saved as OUTPUT.summary.json.
     """
-    if not (paths or packages or stdlib):
-        raise click.UsageError("nothing to mine: give PATH..., --package NAME or --stdlib")
+    if not (paths or packages or stdlib or site_packages):
+        raise click.UsageError("nothing to mine: give PATH..., --package NAME, --stdlib or --site-packages")
     if min_lines is not None and max_lines is not None and min_lines > max_lines:
         raise click.UsageError(f"--min-lines {min_lines} is greater than --max-lines {max_lines}")
     try:
-        files = collect(paths, packages, stdlib, skip_tests, max_files)
+        files = collect(paths, packages, stdlib, skip_tests, max_files, site_packages)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc
     if not files:

@@ -34,7 +34,7 @@ from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
 MINE_KEYS = {
-    "paths": [], "packages": [], "stdlib": False, "skip_tests": True, "max_files": None, "min_lines": None,
+    "paths": [], "packages": [], "stdlib": False, "site_packages": False, "skip_tests": True, "max_files": None, "min_lines": None,
     "max_lines": None, "min_docstring_chars": 10, "decontaminate": True, "dedup": True, "near_threshold": 0.85,
     "self_contained": False, "workers": 1,
 }
@@ -92,8 +92,8 @@ def _mine_table(table: str, values: dict, base: Path) -> dict:
     _check_keys(table, values, set(MINE_KEYS))
     out = {**copy.deepcopy(MINE_KEYS), **values}
     out["paths"] = [str((base / p) if not Path(p).is_absolute() else p) for p in out["paths"]]
-    if not (out["paths"] or out["packages"] or out["stdlib"]):
-        raise ConfigError(f"[{table}]: nothing to mine: give paths, packages or stdlib = true")
+    if not (out["paths"] or out["packages"] or out["stdlib"] or out["site_packages"]):
+        raise ConfigError(f"[{table}]: nothing to mine: give paths, packages, stdlib = true or site_packages = true")
     return out
 
 

@@ -65,7 +65,8 @@ def _mine(settings: dict, out: Path, raw: bool, progress: bool) -> dict:
     from lintseq.mining.run import MineSettings, mine
     from lintseq.mining.sources import collect
 
-    files = collect(settings["paths"], settings["packages"], settings["stdlib"], settings["skip_tests"], settings["max_files"])
+    files = collect(settings["paths"], settings["packages"], settings["stdlib"], settings["skip_tests"], settings["max_files"],
+                    settings["site_packages"])
     if not files:
         raise RuntimeError("no Python files found under the mining sources")
     ms = MineSettings(
@@ -332,7 +333,8 @@ def _local(*paths: str | None) -> tuple[str, ...]:
 
 
 def _sources(m: dict) -> str:
-    parts = list(m["paths"]) + [f"package {p}" for p in m["packages"]] + (["the standard library"] if m["stdlib"] else [])
+    parts = (list(m["paths"]) + [f"package {p}" for p in m["packages"]] + (["the standard library"] if m["stdlib"] else [])
+             + (["site-packages"] if m["site_packages"] else []))
     return ", ".join(parts) + (f" (first {m['max_files']} files)" if m["max_files"] else "")
 
 

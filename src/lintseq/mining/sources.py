@@ -61,16 +61,25 @@ def stdlib_dir() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
+def site_packages_dirs() -> list[Path]:
+    """This interpreter's site-packages (pure and platform-specific, when they differ)."""
+    paths = sysconfig.get_paths()
+    return sorted({Path(paths[k]) for k in ("purelib", "platlib") if Path(paths[k]).is_dir()})
+
+
 def collect(
     paths: Iterable[str | os.PathLike],
     packages: Iterable[str] = (),
     stdlib: bool = False,
     skip_tests: bool = False,
     max_files: int | None = None,
+    site_packages: bool = False,
 ) -> list[Path]:
     roots = [Path(p) for p in paths] + [package_location(n) for n in packages]
     if stdlib:
         roots.append(stdlib_dir())
+    if site_packages:
+        roots += site_packages_dirs()
     files: set[Path] = set()
     for root in roots:
         if not root.exists():
