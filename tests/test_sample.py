@@ -186,7 +186,8 @@ def test_crash_then_resume_equals_uninterrupted(const_backend, tmp_path, batch_s
         b.batch_size = 8
 
 
-def test_torn_partial_line_is_dropped_and_resampled(const_backend, tmp_path):
+@pytest.mark.parametrize("whole", [5, 4], ids=["inside-a-problem", "at-a-problem-boundary"])
+def test_torn_partial_line_is_dropped_and_resampled(const_backend, tmp_path, whole):
     b = const_backend
     b.batch_size = 2  # one problem per call, so a resampled problem is seeded as before
     try:
@@ -195,8 +196,8 @@ def test_torn_partial_line_is_dropped_and_resampled(const_backend, tmp_path):
         sample_benchmark(PROBLEMS, b, settings(n=2), out=str(full), **args)
         lines = full.read_text().splitlines(keepends=True)
         out = tmp_path / "out.jsonl"
-        # two whole problems, then one row of the third and half of its second row
-        partial_path(out).write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2])
+        # two whole problems, then (maybe one row of the third and) half of the next row
+        partial_path(out).write_text("".join(lines[:whole]) + lines[whole][: len(lines[whole]) // 2])
         stats = sample_benchmark(PROBLEMS, b, settings(n=2), out=str(out), **args)
         assert stats.resumed == 2 and stats.samples == 4
         assert out.read_text() == full.read_text()

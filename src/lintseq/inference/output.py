@@ -40,6 +40,16 @@ def _read_rows(path: Path) -> list[dict]:
     return rows
 
 
+def _ends_cleanly(path: Path) -> bool:
+    """Empty, or its last byte is a newline."""
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return True
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
 def _write_atomic(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
@@ -88,7 +98,8 @@ class SampleFile:
             if key not in seen:
                 seen.add(key)
                 unique.append(r)
-        if len(unique) != len(rows):
+        # rewrite also when a torn last line is left: the next append would be glued onto it
+        if len(unique) != len(rows) or not _ends_cleanly(self.partial):
             _write_atomic(self.partial, unique)
         return complete
 
