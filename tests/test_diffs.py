@@ -4,7 +4,7 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits, insertion_diff, resolve
+from lintseq.diffs import DIFF_TOKEN, END_OF_EDITS, EditError, apply_edits, insertion_diff, resolve
 
 HUNK = re.compile(r"^@@ -\d+,0 \+\d+(,\d+)? @@$")
 
@@ -92,3 +92,13 @@ def test_resolve_output_without_edits_is_not_clean():
     assert r.program == "" and not r.clean and r.skipped == ["no edits in the output"]
     empty = resolve("\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN)
     assert empty.program == "" and empty.clean
+    assert not resolve("").clean and not resolve("  \n").clean
+
+
+def test_resolve_stops_at_the_end_of_edits_marker():
+    """A model that writes the marker but no EOS runs on into another answer; that is not applied."""
+    done = "@@ -0,0 +1,2 @@\n+def add(a, b):\n+    return a + b" + END_OF_EDITS
+    more = "Write a function sub(a, b).\n" + DIFF_TOKEN + "@@ -0,0 +1 @@\n+import os\n" + DIFF_TOKEN + "@@ -3,0 +4 @@\n+x = 1"
+    r = resolve(done + more)
+    assert r.program == "def add(a, b):\n    return a + b\n" and r.clean and r.edits == 1
+    assert resolve(done.replace("\n", "\r\n")).program == r.program  # CRLF output, LF program

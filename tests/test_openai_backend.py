@@ -148,7 +148,9 @@ def test_cli_openai_end_to_end(server, tmp_path):
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in Path(out).read_text().splitlines()]
     assert [(r["task_id"], r["sample"]) for r in rows] == [(f"HumanEval/{i}", s) for i in range(3) for s in (0, 1)]
-    assert all(req["stop"] == ["\ndef", "\nclass"] and req["min_p"] == 0.1 and req["n"] == 2 for req in server.requests)
+    # the lintseq style also stops at the end-of-edits marker
+    end = "\n" + DIFF + "\n" + DIFF
+    assert all(req["stop"] == ["\ndef", "\nclass", end] and req["min_p"] == 0.1 and req["n"] == 2 for req in server.requests)
     assert all(req["prompt"].endswith("\n" + DIFF) for req in server.requests)
     for r in rows:
         assert r["backend"] == "openai" and r["resolved_clean"]

@@ -162,6 +162,10 @@ def apply_edits(edits: list[str]) -> str:
     return _join(lines)
 
 
+# what ends an edit sequence in the training text: an empty edit after the last one
+END_OF_EDITS = "\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
+
+
 def split_edits(text: str) -> list[str]:
     """Split model text on `<|diff|>` into edit chunks (empty chunks dropped)."""
     return [chunk for chunk in text.split(DIFF_TOKEN) if chunk.strip("\n").strip()]
@@ -171,18 +175,23 @@ def resolve(model_output: str, strict: bool = False) -> Resolved:
     """Rebuild the program a model wrote as `<|diff|>`-separated edits.
 
     Lenient mode (default) skips malformed hunks and records them in `skipped`; strict mode
-    raises `EditError`. A leading chunk that holds no hunk (an instruction, prose) is ignored.
+    raises `EditError`. A leading chunk that holds no hunk (an instruction, prose) is ignored,
+    and the end-of-edits marker (an empty edit) ends the program: a model that runs on past it
+    (no EOS within its token budget) does not get its next answer applied to this one.
     """
     lines: list[str] = []
     skipped: list[str] = []
-    chunks = split_edits(model_output)
     edits = hunks = 0
-    for n, chunk in enumerate(chunks):
-        if n == 0 and "@@" not in chunk:
+    for chunk in model_output.replace("\r\n", "\n").split(DIFF_TOKEN):
+        if not chunk.strip():
+            if edits:
+                break  # the end-of-edits marker
+            continue
+        if not edits and "@@" not in chunk:
             continue  # the prompt, or prose before the first edit
         hunks += _apply_edit(lines, chunk, strict, skipped)
         edits += 1
-    if not hunks and chunks and not skipped:
+    if not hunks and not skipped and DIFF_TOKEN not in model_output:  # "" or plain text; an explicit empty sequence is fine
         problem = "no edits in the output"
         if strict:
             raise EditError(problem)

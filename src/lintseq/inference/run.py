@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Protocol
 
 from tqdm import tqdm
 
+from lintseq.diffs import END_OF_EDITS
 from lintseq.inference.output import SampleFile
 from lintseq.inference.text import to_program
 from lintseq.inference.types import Backend, Generation, Request, SamplingSettings, batch_seed
@@ -80,6 +81,9 @@ def sample_benchmark(
     if len(set(ids)) != len(ids):
         dup = sorted(t for t, c in Counter(ids).items() if c > 1)
         raise ValueError(f"duplicate task ids in the benchmark: {dup[:5]}")
+    if style == "lintseq" and END_OF_EDITS not in settings.stop:
+        # stop at the end-of-edits marker too: a model that misses its EOS would write on
+        settings = replace(settings, stop=(*settings.stop, END_OF_EDITS))
     run = {"model": model, "backend": backend.name, "style": style, "benchmark": benchmark, "settings": settings.as_dict()}
     sink = SampleFile(out, run, settings.n, overwrite=overwrite)
     stats = SampleStats(problems=len(problems))
