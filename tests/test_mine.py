@@ -182,6 +182,10 @@ def test_mine_tree_drops_contaminated_and_duplicates(tree: Path, tmp_path: Path,
     assert summary.kept == len(rows) == 5
     saved = json.loads((tmp_path / "mined.jsonl.summary.json").read_text())
     assert saved["kept"] == 5 and saved["contaminated"] == {"humaneval": 2, "mbpp": 1}
+    # the dropped rows are named, so a false positive can be checked
+    dropped = sorted((ex["source"]["qualname"], tuple(ex["benchmarks"])) for ex in saved["contaminated_examples"])
+    assert len(dropped) == 3 and sorted(b for _, bs in dropped for b in bs) == ["humaneval", "humaneval", "mbpp"]
+    assert not kept & {q for q, _ in dropped}
     assert not list(tmp_path.glob("*.tmp"))
 
     by_name = {r["source"]["qualname"]: r for r in rows}

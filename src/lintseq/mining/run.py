@@ -59,6 +59,9 @@ class MineSettings:
         )
 
 
+CONTAMINATED_EXAMPLES = 50  # rows listed in the summary as dropped for contamination
+
+
 @dataclass
 class MineSummary:
     """`files_unparsable`: files that could not be read or parsed; `files_failed`: files whose
@@ -73,6 +76,8 @@ class MineSummary:
     kept_not_self_contained: int = 0
     removed: Counter = field(default_factory=Counter)
     contaminated: Counter = field(default_factory=Counter)
+    # the first rows dropped as contaminated, so a false positive can be seen and checked
+    contaminated_examples: list[dict[str, Any]] = field(default_factory=list)
     file_errors: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -104,6 +109,9 @@ class MineSummary:
             out.append(f"  removed {count}: {reason}")
         for bench, count in sorted(self.contaminated.items()):
             out.append(f"    contaminated by {bench}: {count}")
+        for ex in self.contaminated_examples[:3]:
+            where = ex["source"].get("path", "?") + (f" {ex['source']['qualname']}" if ex["source"].get("qualname") else "")
+            out.append(f"    e.g. {where} ({', '.join(ex['benchmarks'])})")
         return out
 
 
@@ -253,6 +261,9 @@ def mine(
                         if hits:
                             summary.removed["contaminated"] += 1
                             summary.contaminated.update(hits)
+                            if len(summary.contaminated_examples) < CONTAMINATED_EXAMPLES:
+                                summary.contaminated_examples.append(
+                                    {"source": cand.row.get("source", {}), "benchmarks": list(hits)})
                             continue
                     if dedup is not None:
                         reason = dedup.check(cand.code)
