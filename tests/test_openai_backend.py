@@ -182,3 +182,34 @@ def test_cli_no_extra_fields(server, tmp_path):
     assert "return_token_ids" not in server.requests[-1]
     rows = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
     assert [r["n_tokens"] for r in rows] == [None, None]
+
+
+def test_cli_chat_prompts_are_the_ones_format_trains_on(server, tmp_path):
+    """`sample --chat` sends exactly the prompt `format --chat` wrote for the same instruction."""
+    from lintseq.cli import main
+    from lintseq.evaluation.problems import load_benchmark
+    from lintseq.training.tokenizer import train_bpe_tokenizer
+
+    problems = load_benchmark("humaneval")[:2]
+    tok = train_bpe_tokenizer([p.prompt for p in problems], vocab_size=400)
+    tok.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+                         "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    tok.save_pretrained(tmp_path / "tok")
+    gen = tmp_path / "gen.jsonl"
+    gen.write_text("".join(json.dumps({"instruction": p.prompt, "response": "x = 1\n", "edit_path": ["@@ -0,0 +1 @@\n+x = 1"]})
+                           + "\n" for p in problems))
+    for style, extra in (("lintseq", []), ("baseline", ["--style", "baseline"])):
+        fmt = tmp_path / f"{style}.jsonl"
+        res = CliRunner().invoke(main, ["format", str(gen), "-o", str(fmt), "--chat", "--tokenizer", str(tmp_path / "tok"), *extra])
+        assert res.exit_code == 0, res.output
+        server.requests.clear()
+        res = CliRunner().invoke(main, ["sample", "--backend", "openai", "--base-url", server.url, "-m", "served",
+                                        "-b", "humaneval", "--limit", "2", "--chat", "--tokenizer", str(tmp_path / "tok"),
+                                        "--style", style, "-o", str(tmp_path / f"s-{style}.jsonl"), "-q"])
+        assert res.exit_code == 0, res.output
+        trained = [json.loads(line)["prompt"] for line in fmt.read_text().splitlines()]
+        assert [r["prompt"] for r in server.requests] == trained
+        assert trained[0].startswith("<|user|>") and trained[0].endswith("<|assistant|>" + (DIFF if style == "lintseq" else ""))
+    res = CliRunner().invoke(main, ["sample", "--backend", "openai", "--base-url", server.url, "-m", "served",
+                                    "-b", "humaneval", "--chat", "-o", str(tmp_path / "x.jsonl")])
+    assert res.exit_code != 0 and "--tokenizer" in res.output

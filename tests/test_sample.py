@@ -30,7 +30,8 @@ class Problem:
     task_id: str
     prompt: str
 
-    def prompt_for(self, style: str) -> str:
+    def prompt_for(self, style: str, chat_tokenizer=None) -> str:
+        assert chat_tokenizer is None
         return self.prompt + ("\n" + DIFF if style == "lintseq" else "\n")
 
 

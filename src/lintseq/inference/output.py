@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-RUN_KEYS = ("model", "backend", "style", "benchmark", "settings")
+RUN_KEYS = ("model", "backend", "style", "chat", "benchmark", "settings")
 
 
 class ResumeMismatch(ValueError):

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from tqdm import tqdm
 
 from lintseq.diffs import END_OF_EDITS
+from lintseq.formatting import STYLES
 from lintseq.inference.output import SampleFile
 from lintseq.inference.text import to_program
 from lintseq.inference.types import Backend, Generation, Request, SamplingSettings, batch_seed
 
-STYLES = ("lintseq", "baseline")
 
 
 class ProblemLike(Protocol):
     task_id: str
 
-    def prompt_for(self, style: str) -> str: ...
+    def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str: ...
 
 
 @dataclass
@@ -73,8 +73,12 @@ def sample_benchmark(
     benchmark: str,
     overwrite: bool = False,
     progress: bool = True,
+    chat_tokenizer: Any = None,
 ) -> SampleStats:
-    """Sample `settings.n` completions per problem into `out`, resuming a partial run."""
+    """Sample `settings.n` completions per problem into `out`, resuming a partial run.
+
+    With `chat_tokenizer`, prompts go through its chat template, as `lintseq format --chat`
+    rendered them for training."""
     if style not in STYLES:
         raise ValueError(f"unknown prompt style {style!r} (expected one of {', '.join(STYLES)})")
     ids = [p.task_id for p in problems]
@@ -84,7 +88,8 @@ def sample_benchmark(
     if style == "lintseq" and END_OF_EDITS not in settings.stop:
         # stop at the end-of-edits marker too: a model that misses its EOS would write on
         settings = replace(settings, stop=(*settings.stop, END_OF_EDITS))
-    run = {"model": model, "backend": backend.name, "style": style, "benchmark": benchmark, "settings": settings.as_dict()}
+    run = {"model": model, "backend": backend.name, "style": style, "chat": chat_tokenizer is not None,
+           "benchmark": benchmark, "settings": settings.as_dict()}
     sink = SampleFile(out, run, settings.n, overwrite=overwrite)
     stats = SampleStats(problems=len(problems))
     try:
@@ -95,7 +100,8 @@ def sample_benchmark(
             group = [p for p in group if p.task_id not in sink.done]
             if not group:
                 continue
-            requests = [Request(p.prompt_for(style), settings.n, problem_seed(settings.seed, p.task_id)) for p in group]
+            requests = [Request(p.prompt_for(style, chat_tokenizer), settings.n, problem_seed(settings.seed, p.task_id))
+                        for p in group]
             gens = backend.generate(requests, settings)
             rows = [row for p, g in zip(group, gens) for row in rows_for(p, g, style, run)]
             sink.append(rows)
