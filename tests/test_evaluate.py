@@ -48,11 +48,12 @@ def files(tmp_path):
         "t/fib": [BAD["t/fib"], "import os\nos._exit(0)\n", "def fib(n): return n\n", "def fib(n:\n"],
     }
     for task_id, completions in plan.items():
-        rows += [{"task_id": task_id, "completion": c} for c in completions]
+        rows += [{"task_id": task_id, "sample": i, "completion": c} for i, c in enumerate(completions)]
     expected = {"t/add": 3, "t/rev": 1, "t/fib": 0}
     lines = [json.dumps(r) for r in rows]
     lines += ["{not json", json.dumps({"task_id": "t/zzz", "completion": "x"}), json.dumps({"completion": "x"}),
-              json.dumps({"task_id": "t/add"}), json.dumps([1, 2])]
+              json.dumps({"task_id": "t/add"}), json.dumps([1, 2]),
+              json.dumps({"task_id": "t/rev", "sample": 1, "completion": GOOD["t/rev"]})]  # a repeated sample
     samples = tmp_path / "samples.jsonl"
     samples.write_text("\n".join(lines) + "\n")
     return tmp_path, bench, samples, expected
@@ -78,6 +79,7 @@ def test_cli_table_json_results_plot(files):
     assert scores["input"]["malformed_lines"] == 2
     assert scores["input"]["unknown_task_ids"] == 1
     assert scores["input"]["missing_fields"] == 2
+    assert scores["input"]["duplicate_samples"] == 1
     assert scores["samples_evaluated"] == 12 and scores["diff_samples"] == 1
     assert scores["statuses"]["timeout"] == 1
     assert "mode" in scores["sandbox"] and "network_isolated" in scores["sandbox"]

@@ -61,11 +61,12 @@ def command(samples, benchmark, completion_format, ks, json_out, results, plot, 
                       sandbox=sandbox, label=label, progress=progress)
     s = report.scores
     inp = s["input"]
-    bad = inp["malformed_lines"] + inp["missing_fields"] + inp["unknown_task_ids"]
+    bad = inp["malformed_lines"] + inp["missing_fields"] + inp["unknown_task_ids"] + inp["duplicate_samples"]
     if bad:
         click.echo(f"warning: skipped {inp['malformed_lines']} malformed line(s), {inp['missing_fields']} row(s) "
                    f"without task_id/text, {inp['unknown_task_ids']} row(s) with unknown task_id "
-                   f"(e.g. {inp['unknown_task_id_examples']})", err=True)
+                   f"(e.g. {inp['unknown_task_id_examples']}), {inp['duplicate_samples']} repeated (task_id, sample) row(s)",
+                   err=True)
     if s["problems_without_samples"]:
         click.echo(f"warning: {s['problems_without_samples']} of {s['problems']} problems have no samples; "
                    "pass@k is over the problems that do", err=True)

@@ -55,6 +55,7 @@ class InputStats:
     malformed: int = 0
     missing_fields: int = 0
     unknown_task_ids: int = 0
+    duplicates: int = 0  # rows repeating a (task_id, sample) pair already read
     unknown_examples: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -63,6 +64,7 @@ class InputStats:
             "malformed_lines": self.malformed,
             "missing_fields": self.missing_fields,
             "unknown_task_ids": self.unknown_task_ids,
+            "duplicate_samples": self.duplicates,
             "unknown_task_id_examples": self.unknown_examples[:5],
         }
 
@@ -114,6 +116,7 @@ def read_samples(
     stats = InputStats()
     samples: list[Sample] = []
     seen: Counter[str] = Counter()
+    numbered: set[tuple[str, int]] = set()
     with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             if not line.strip():
@@ -137,6 +140,12 @@ def read_samples(
                 if task_id not in stats.unknown_examples:
                     stats.unknown_examples.append(task_id)
                 continue
+            number = row.get("sample")
+            if isinstance(number, int) and not isinstance(number, bool):
+                if (task_id, number) in numbered:  # e.g. two sample files concatenated
+                    stats.duplicates += 1
+                    continue
+                numbered.add((task_id, number))
             got = to_program(row, problem, fmt)
             if got is None:
                 stats.missing_fields += 1
