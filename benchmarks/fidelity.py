@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lintseq.linters import get_linter
 from lintseq.sampler import backward_states, derive_seed
-from lintseq.units import SourceError, split_units
+from lintseq.units import SourceError, normalize, split_units
 
 ORACLE_PINS = ["pylint==3.2.6", "astroid==3.2.4"]
 IGNORED = {"E0401", "E0611"}  # depend on the installed environment (SPEC 4)
@@ -193,6 +193,19 @@ def main() -> None:
             example.setdefault(m.msg_id, f"{m.symbol}: {m.text} | line {m.line}: {src_line[:60]}")
         only_inherited += new == 0
 
+    # the other direction: lines `fast` flags in a full program that pylint finds clean there
+    # (over-flagging deletes more than the method asks for; the clean share cannot show it)
+    linter = get_linter(args.backend)
+    over: list[tuple[int, list[int]]] = []
+    for i, (code, ms) in enumerate(zip(programs, full)):
+        if not ms:
+            try:
+                extra = sorted(linter.error_lines(normalize(code)))
+            except SyntaxError:
+                continue
+            if extra:
+                over.append((i, extra))
+
     n = len(states)
     clean = n - len(failing)
     flagged_full = sum(1 for ms in full if ms)
@@ -205,6 +218,11 @@ def main() -> None:
         print(f"  clean but for errors already in the source: {ok}/{n} = {100 * ok / max(n, 1):.2f}%")
     print(f"full programs flagged: {flagged_full}/{len(programs)} "
           f"= {100 * flagged_full / max(len(programs), 1):.2f}%  {dict(full_ids.most_common())}")
+    pylint_clean = sum(1 for ms in full if not ms)
+    print(f"full programs pylint finds clean that {args.backend} flags: {len(over)}/{pylint_clean}")
+    for i, extra in over[:5]:
+        lines = normalize(programs[i]).splitlines()
+        print(f"  program {i}, line {extra[0]}: {lines[extra[0] - 1].strip()[:70] if extra[0] <= len(lines) else ''}")
     if by_id:
         print(f"\n{'msg id':8} {'msgs':>6} {'states':>6} {'inherited':>9}  example")
         for mid, c in by_id.most_common():
@@ -220,6 +238,7 @@ def main() -> None:
             "programs": len(programs), "states": n, "clean": clean,
             "clean_share": clean / max(n, 1), "only_inherited": only_inherited, "full_flagged": flagged_full,
             "messages": dict(by_id), "states_by_id": dict(states_by_id),
+            "overflagged_programs": len(over), "pylint_clean_programs": pylint_clean,
             "generate_s": gen_s, "oracle_s": oracle_s,
         }
         tmp = args.json.with_suffix(args.json.suffix + ".partial")

@@ -121,6 +121,8 @@ class _Binder:
         elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             s.bound.add(node.id)
             return
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Starred)) and not isinstance(node.ctx, ast.Load):
+            pass  # an unpacking target (`a, b = ...`, `for i, x in ...`): bind its names below
         elif isinstance(node, ast.expr):
             self._expr(node)
             return
@@ -176,6 +178,50 @@ def _assigned(nodes: list[ast.stmt]) -> set[str]:
     return out
 
 
+def _plain_assigns(body: list[ast.stmt]) -> frozenset[str]:
+    """Names a block assigns by a plain `name = ...` among its own statements."""
+    return frozenset(t.id for stmt in body if isinstance(stmt, ast.Assign)
+                     for t in stmt.targets if isinstance(t, ast.Name))
+
+
+def _free_loads(node: ast.AST) -> set[str]:
+    """Names a nested function's, lambda's, class's or comprehension's body reads from the
+    scopes around it (the names that scope and the scopes inside it bind left out)."""
+    if isinstance(node, _COMPS):
+        own = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}  # type: ignore[attr-defined]
+        parts: list[ast.AST] = [node]
+        kind = "comprehension"
+    else:
+        kind = "lambda" if isinstance(node, ast.Lambda) else "class" if isinstance(node, ast.ClassDef) else "function"
+        own = Scope(node, kind, None).bound
+        parts = [node.body] if isinstance(node, ast.Lambda) else list(node.body)  # type: ignore[attr-defined]
+    loads: set[str] = set()
+    inner: set[str] = set()
+    stack = parts
+    while stack:
+        n = stack.pop()
+        if n is not node and isinstance(n, (*_FUNCS, ast.ClassDef, ast.Lambda, *_COMPS)):
+            inner |= _free_loads(n)
+            if isinstance(n, (*_FUNCS, ast.Lambda)):  # defaults and decorators run out here
+                stack.extend(n.args.defaults + [d for d in n.args.kw_defaults if d is not None])
+            if isinstance(n, (*_FUNCS, ast.ClassDef)):
+                stack.extend(n.decorator_list)
+            if isinstance(n, ast.ClassDef):
+                stack.extend(n.bases + [k.value for k in n.keywords])
+            continue
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            loads.add(n.id)
+        stack.extend(ast.iter_child_nodes(n))
+    if kind == "class":  # what a class binds is not visible in its methods
+        return (loads - own) | inner
+    return (loads | inner) - own
+
+
+def _catches_name_error(handler: ast.ExceptHandler) -> bool:
+    return handler.type is not None and any(
+        isinstance(n, ast.Name) and n.id == "NameError" for n in ast.walk(handler.type))
+
+
 def _breaks(node: ast.If) -> bool:
     return any(isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(node))
 
@@ -217,7 +263,8 @@ def _assigned_in(loop: ast.For | ast.AsyncFor, branches: bool) -> set[str]:
 class _Ctx:
     """Where the walk is: the executing scope, what is definitely bound, loop/function."""
 
-    __slots__ = ("scope", "bound", "loops", "function", "is_async", "comps", "carried")
+    __slots__ = ("scope", "bound", "loops", "function", "is_async", "comps", "carried", "consumed", "ifs", "guards",
+                 "annotated")
 
     def __init__(self, scope: Scope, bound: set[str], function: bool, is_async: bool) -> None:
         self.scope = scope
@@ -227,6 +274,14 @@ class _Ctx:
         self.is_async = is_async
         self.comps: list[set[str]] = []
         self.carried: set[str] = set()
+        # pylint checks only the first read of a function's local (it "consumes" the name)
+        self.consumed: set[str] = set()
+        # names plainly assigned in the body of each `if` around the walk (is_defined_before)
+        self.ifs: list[frozenset[str]] = []
+        # the closest try around the walk: does one of its handlers name NameError?
+        self.guards: list[bool] = []
+        # names given a bare annotation (`x: int`): pylint's is_defined_before does not help them
+        self.annotated: set[str] = set()
 
 
 class FlowChecker:
@@ -403,16 +458,30 @@ class FlowChecker:
         scope = ctx.scope
         if name in scope.globals:
             # pylint: a global the module never binds itself is a local of the function
-            if name in self._own or self._module.star or name in ctx.bound or name in ctx.carried:
+            if name in self._own or self._module.star:
                 return
+            if name in ctx.consumed:  # only the first read is checked (here, per function)
+                return
+            ctx.consumed.add(name)
+            if name in ctx.bound or name in ctx.carried:
+                return
+            if any(name in names for names in ctx.ifs):
+                return  # `if X is None: X = ...` (is_defined_before)
             self.lines.add(node.lineno)
             return
         if name in scope.nonlocals:
             return
         if name in scope.bound:
+            function = scope.kind == "function"
+            if function:
+                if name in ctx.consumed:
+                    return
+                ctx.consumed.add(name)
             if name in ctx.bound or name in ctx.carried:
                 return
             if scope.kind == "class" and self._resolves_outside(name, scope.parent):
+                return
+            if function and name not in ctx.annotated and any(name in names for names in ctx.ifs):
                 return
             self.lines.add(node.lineno)
             return
@@ -424,7 +493,29 @@ class FlowChecker:
             if self._shadowed and name in BUILTINS and self._shadows(name, scope):
                 self.lines.add(node.lineno)
             return
+        if ctx.guards and ctx.guards[-1]:
+            return  # pylint: undefined names are fine where the closest try catches NameError
         self.lines.add(node.lineno)
+
+    def _annotation(self, expr: ast.expr, ctx: _Ctx) -> None:
+        """A variable's annotation is never run, but pylint still flags undefined names in it."""
+        scope = ctx.scope
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                name = n.id
+                if name in scope.bound or name in scope.globals or name in scope.nonlocals or scope.star \
+                        or any(name in frame for frame in ctx.comps) or self._resolves_outside(name, scope.parent):
+                    continue
+                if (scope.kind == "class" and name in CLASS_NAMES) or (ctx.guards and ctx.guards[-1]):
+                    continue
+                self.lines.add(n.lineno)
+
+    @staticmethod
+    def _consume_nested(node: ast.AST, ctx: _Ctx) -> None:
+        """pylint visits a nested function, lambda or class body where it stands: its reads of
+        this function's locals consume them here (the walk checks such bodies later)."""
+        if ctx.scope.kind == "function":
+            ctx.consumed |= _free_loads(node) & ctx.scope.bound
 
     def _shadows(self, name: str, scope: Scope | None) -> bool:
         """Did the full program bind `name` in this scope or one it can see?"""
@@ -482,11 +573,14 @@ class FlowChecker:
                 self._expr(node.target, ctx)
             return False
         if t is ast.AnnAssign:
+            self._annotation(node.annotation, ctx)
             if node.value is not None:
                 self._expr(node.value, ctx)
                 self._store(node.target, ctx)
             elif not isinstance(node.target, ast.Name):
                 self._expr(node.target, ctx)
+            else:
+                ctx.annotated.add(node.target.id)
             return False
         if t is ast.Return:
             if not ctx.function:
@@ -505,9 +599,11 @@ class FlowChecker:
                 self.lines.add(node.lineno)
             return True
         if t is ast.If:
+            ctx.ifs.append(_plain_assigns(node.body))
             self._expr(node.test, ctx)
             start = set(ctx.bound)
             leaves = self._branches(ctx, [node.body, node.orelse])
+            ctx.ifs.pop()
             if ctx.loops and _breaks(node):
                 # pylint is permissive about an `if` with a break or continue in it
                 ctx.bound = start | _assigned([node])
@@ -535,12 +631,14 @@ class FlowChecker:
             return self._try(node, ctx)
         if t is ast.FunctionDef or t is ast.AsyncFunctionDef:
             self._signature(node, ctx)
+            self._consume_nested(node, ctx)
             ctx.bound.add(node.name)
             self._deferred.append((node, ctx.scope))
             return False
         if t is ast.ClassDef:
             for e in node.decorator_list + node.bases + [k.value for k in node.keywords]:
                 self._expr(e, ctx)
+            self._consume_nested(node, ctx)
             scope = Scope(node, "class", ctx.scope)
             inner = _Ctx(scope, set(), function=False, is_async=False)
             inner.comps = ctx.comps
@@ -608,7 +706,8 @@ class FlowChecker:
         ends: list[set[str]] = []
         for body in bodies:
             ctx.bound = set(start)
-            if not self._block(body, ctx):
+            # pylint counts a branch with an `assert` in it like one that raises
+            if not self._block(body, ctx) and not any(type(st) is ast.Assert for st in body):
                 ends.append(ctx.bound)
         return self._join(ctx, start, ends, total)
 
@@ -631,12 +730,12 @@ class FlowChecker:
             # pylint's is_defined_before: a name the loop assigns counts as bound throughout
             # it, once the assignments pylint deems uncertain (in one branch only) are set
             # aside; so: assigned outside branches, or bound for sure by an iteration
-            lines_before = set(self.lines)
+            lines_before, consumed_before = set(self.lines), set(ctx.consumed)
             ctx.loops += 1
             self._store(target, ctx)
             self._block(node.body, ctx)
             ctx.loops -= 1
-            self.lines = lines_before
+            self.lines, ctx.consumed = lines_before, consumed_before
             sure = (ctx.bound - start) & _assigned_in(node, branches=True)
             ctx.carried = carried_before | sure | _assigned_in(node, branches=False)
             ctx.bound = set(start)
@@ -655,7 +754,10 @@ class FlowChecker:
 
     def _try(self, node: ast.Try, ctx: _Ctx) -> bool:
         start = set(ctx.bound)
+        guard = any(_catches_name_error(h) for h in node.handlers)
+        ctx.guards.append(guard)
         body_leaves = self._block(node.body, ctx) or self._block(node.orelse, ctx)
+        ctx.guards[-1] = False  # inside a handler, the handler is the closest wrapper
         after_body = ctx.bound
         handler_ends: list[set[str]] = []
         handlers_leave = True
@@ -668,6 +770,7 @@ class FlowChecker:
             if not self._block(h.body, ctx):
                 handlers_leave = False
                 handler_ends.append(ctx.bound)
+        ctx.guards[-1] = guard
         if body_leaves:
             result = set.intersection(*handler_ends) if handler_ends else set(start)
         else:
@@ -678,6 +781,7 @@ class FlowChecker:
             final_leaves = self._block(node.finalbody, ctx)
             result |= ctx.bound - start
             leaves = leaves or final_leaves
+        ctx.guards.pop()
         ctx.bound = result
         return leaves
 
@@ -729,6 +833,7 @@ class FlowChecker:
                 parent = ctx.scope
                 if ctx.comps:  # a lambda in a comprehension sees its variables
                     parent = _Frame(set().union(*ctx.comps), parent)
+                self._consume_nested(n, ctx)
                 self._deferred.append((n, parent))
                 continue
             if t in _COMPS:

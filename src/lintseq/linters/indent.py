@@ -42,9 +42,18 @@ def _profile(stack: list[tuple[list[ast.AST], int]], lines: "Sequence[str]") -> 
                         entries.append((node.lineno, col, depth))
                 for field in _BODIES:
                     sub = getattr(node, field, None)
-                    if sub:  # handlers sit at the depth of their `try`
-                        stack.append((sub, depth if field == "handlers" else depth + 1))
+                    if sub:  # handlers sit at the depth of their `try`, an `elif` at its `if`'s
+                        same = field == "handlers" or (field == "orelse" and _is_elif(node, sub, lines))
+                        stack.append((sub, depth if same else depth + 1))
     return unit, entries
+
+
+def _is_elif(node: ast.AST, orelse: list[ast.AST], lines: "Sequence[str]") -> bool:
+    """`elif` is an `if` alone in its parent's `else`, written at the parent's column."""
+    if not (isinstance(node, ast.If) and len(orelse) == 1 and isinstance(orelse[0], ast.If)):
+        return False
+    sub = orelse[0]
+    return lines[sub.lineno - 1][sub.col_offset : sub.col_offset + 4] == "elif"
 
 
 class _Part:

@@ -11,7 +11,8 @@ functions that return nothing, restricted to what one program text decides on it
   defines one (or, with `full`, while the full program's `__init__` did call one).
 - E0213/E0211 first argument of an undecorated method; E0301/E0303-E0313 special methods
   that fall off their end (pylint infers `None`); E1111 assigning the result of a function
-  or method of this program that has no `return <value>`.
+  (module-level, or defined in an enclosing function) or method of this program that has no
+  `return <value>`.
 - E1101 on a local whose every binding is a literal of one builtin type (`x = []`,
   then `x.split()`).
 """
@@ -89,6 +90,37 @@ def _returns_value(func: ast.AST) -> tuple[bool, bool]:
         if not isinstance(node, (*_FUNCS, ast.Lambda, ast.ClassDef)):
             stack.extend(ast.iter_child_nodes(node))
     return value, gen
+
+
+def _local_functions(func: ast.AST) -> tuple[dict[str, ast.AST], frozenset[str]]:
+    """(names this function's scope binds only by one `def` -> that def, every name it binds):
+    what a call inside it resolves to before looking further out."""
+    a = func.args  # type: ignore[attr-defined]
+    other = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+    other |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
+    defs: dict[str, list[ast.AST]] = {}
+    stack: list[ast.AST] = list(func.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _FUNCS):
+            defs.setdefault(node.name, []).append(node)
+            continue
+        if isinstance(node, ast.ClassDef):
+            other.add(node.name)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            other.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            other.update(x.asname or x.name.split(".")[0] for x in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            other.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            other.update(node.names)
+        stack.extend(ast.iter_child_nodes(node))
+    single = {n: d[0] for n, d in defs.items() if len(d) == 1 and n not in other}
+    return single, frozenset(defs) | frozenset(other)
 
 
 def _returns_name(func: ast.AST, name: str) -> bool:
@@ -254,13 +286,13 @@ class MemberChecker:
                 owner[id(func)] = c
         literal_reads = False
         for part in parts:
-            for line, func, f in part[2]:
+            for line, func, f, chain in part[2]:
                 c = me = None
                 if f is not None:
                     c = owner.get(id(f))
                     args = f.args.posonlyargs + f.args.args  # type: ignore[attr-defined]
                     me = args[0].arg if c is not None and args else None
-                self._site(line, func, functions, c, me)
+                self._site(line, func, functions, c, me, chain)
             if part[3]:
                 self.lines |= part[3]
             literal_reads = literal_reads or bool(part[4])
@@ -269,8 +301,8 @@ class MemberChecker:
         return self.lines
 
     def _site(self, line: int, func: ast.expr, functions: dict[str, ast.AST], cls: "ClassInfo | None",
-              me: str | None) -> None:
-        target = self._callee(func, functions, cls, me)
+              me: str | None, chain: tuple) -> None:
+        target = self._callee(func, functions, cls, me, chain)
         if target is not None and self._no_return(target):
             self.lines.add(line)
 
@@ -358,24 +390,31 @@ class MemberChecker:
         for c in classes:
             for func in c.methods.values():
                 owner[id(func)] = c
-        stack: list[tuple[ast.AST, ClassInfo | None, str | None]] = [(tree, None, None)]
+        stack: list[tuple[ast.AST, ClassInfo | None, str | None, tuple]] = [(tree, None, None, ())]
         while stack:
-            node, cls, me = stack.pop()
+            node, cls, me, chain = stack.pop()
             for child in ast.iter_child_nodes(node):
-                c2, me2 = cls, me
+                c2, me2, chain2 = cls, me, chain
                 if isinstance(child, _FUNCS):
                     c2 = owner.get(id(child))
                     args = child.args.posonlyargs + child.args.args
                     me2 = args[0].arg if c2 is not None and args else None
+                    chain2 = (child, *chain)
                 elif isinstance(child, ast.Assign) and isinstance(child.value, ast.Call):
-                    target = self._callee(child.value.func, functions, cls, me)
+                    target = self._callee(child.value.func, functions, cls, me, chain)
                     if target is not None and self._no_return(target):
                         self.lines.add(child.lineno)
-                stack.append((child, c2, me2))
+                stack.append((child, c2, me2, chain2))
 
-    @staticmethod
-    def _callee(func: ast.expr, functions: dict[str, ast.AST], cls: ClassInfo | None, me: str | None):
+    def _callee(self, func: ast.expr, functions: dict[str, ast.AST], cls: ClassInfo | None, me: str | None,
+                chain: tuple = ()):
+        """The function a call site calls, when this program alone says which: a def in an
+        enclosing function (innermost first, `chain`), at module level, or a method via self."""
         if isinstance(func, ast.Name):
+            for f in chain:
+                single, bound = _local_functions(f) if self.memo is None else self.memo.get("local_funcs", f, _local_functions)
+                if func.id in bound:
+                    return single.get(func.id)
             return functions.get(func.id)
         if cls is not None and me and isinstance(func, ast.Attribute) \
                 and isinstance(func.value, ast.Name) and func.value.id == me and cls.known \
@@ -414,17 +453,18 @@ def _chunk_summary(chunk, memo: "Memo"):
     summaries = [memo.get("member_class" if type(stmt) is ast.ClassDef else "member", stmt,
                           lambda n: _summary(n, memo)) for stmt in chunk.body]
     functions = {n.name: n for n in chunk.body if isinstance(n, _FUNCS)}
-    sites: list[tuple[int, ast.expr, ast.AST | None]] = []
+    sites: list[tuple[int, ast.expr, ast.AST | None, tuple]] = []
     literal: set[int] = set()
-    queue: list[ast.AST] = []
+    queue: list[tuple[ast.AST, tuple]] = []  # a function and the functions around it
     for sm in summaries:
-        sites.extend((line, func, None) for line, func in sm[1][0])
-        queue.extend(sm[1][1])
+        sites.extend((line, func, None, ()) for line, func in sm[1][0])
+        queue.extend((f, ()) for f in sm[1][1])
     while queue:
-        f = queue.pop()
+        f, outer = queue.pop()
+        chain = (f, *outer)
         f_sites, inner = memo.get("region", f, _function_region)
-        sites.extend((line, func, f) for line, func in f_sites)
-        queue.extend(inner)
+        sites.extend((line, func, f, chain) for line, func in f_sites)
+        queue.extend((g, chain) for g in inner)
         literal |= memo.get("literals", f, _literal_lines)
     reads = [r for sm in summaries for r in sm[1][2]]
     return ([c for sm in summaries for c in sm[0]], functions, sites, frozenset(literal), reads,
