@@ -187,34 +187,47 @@ def _plain_assigns(body: list[ast.stmt]) -> frozenset[str]:
 def _free_loads(node: ast.AST) -> set[str]:
     """Names a nested function's, lambda's, class's or comprehension's body reads from the
     scopes around it (the names that scope and the scopes inside it bind left out)."""
+    own: set[str] = set()
     if isinstance(node, _COMPS):
-        own = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}  # type: ignore[attr-defined]
         parts: list[ast.AST] = [node]
-        kind = "comprehension"
+        for g in node.generators:  # type: ignore[attr-defined]
+            own.update(n.id for n in ast.walk(g.target) if isinstance(n, ast.Name))
     else:
-        kind = "lambda" if isinstance(node, ast.Lambda) else "class" if isinstance(node, ast.ClassDef) else "function"
-        own = Scope(node, kind, None).bound
+        if not isinstance(node, ast.ClassDef):
+            a = node.args  # type: ignore[attr-defined]
+            own.update(x.arg for x in a.posonlyargs + a.args + a.kwonlyargs)
+            own.update(x.arg for x in (a.vararg, a.kwarg) if x is not None)
         parts = [node.body] if isinstance(node, ast.Lambda) else list(node.body)  # type: ignore[attr-defined]
     loads: set[str] = set()
     inner: set[str] = set()
     stack = parts
     while stack:
         n = stack.pop()
-        if n is not node and isinstance(n, (*_FUNCS, ast.ClassDef, ast.Lambda, *_COMPS)):
-            inner |= _free_loads(n)
-            if isinstance(n, (*_FUNCS, ast.Lambda)):  # defaults and decorators run out here
-                stack.extend(n.args.defaults + [d for d in n.args.kw_defaults if d is not None])
-            if isinstance(n, (*_FUNCS, ast.ClassDef)):
-                stack.extend(n.decorator_list)
-            if isinstance(n, ast.ClassDef):
-                stack.extend(n.bases + [k.value for k in n.keywords])
+        t = type(n)
+        if t is ast.Name:
+            (loads if type(n.ctx) is ast.Load else own).add(n.id)  # type: ignore[attr-defined]
             continue
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-            loads.add(n.id)
+        if n is not node and t in _NESTED:
+            inner |= _free_loads(n)
+            if t is not ast.ClassDef and t not in _COMPS:  # defaults and decorators run out here
+                stack.extend(n.args.defaults + [d for d in n.args.kw_defaults if d is not None])  # type: ignore[attr-defined]
+            if t is not ast.Lambda and t not in _COMPS:
+                own.add(n.name)  # type: ignore[attr-defined]
+                stack.extend(n.decorator_list)  # type: ignore[attr-defined]
+            if t is ast.ClassDef:
+                stack.extend(n.bases + [k.value for k in n.keywords])  # type: ignore[attr-defined]
+            continue
+        if t is ast.Import or t is ast.ImportFrom:
+            own.update(x.asname or x.name.split(".")[0] for x in n.names)  # type: ignore[attr-defined]
+        elif t is ast.ExceptHandler and n.name:  # type: ignore[attr-defined]
+            own.add(n.name)  # type: ignore[attr-defined]
         stack.extend(ast.iter_child_nodes(n))
-    if kind == "class":  # what a class binds is not visible in its methods
+    if isinstance(node, ast.ClassDef):  # what a class binds is not visible in its methods
         return (loads - own) | inner
     return (loads | inner) - own
+
+
+_NESTED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, *_COMPS})
 
 
 def _catches_name_error(handler: ast.ExceptHandler) -> bool:
@@ -514,7 +527,7 @@ class FlowChecker:
     def _consume_nested(node: ast.AST, ctx: _Ctx) -> None:
         """pylint visits a nested function, lambda or class body where it stands: its reads of
         this function's locals consume them here (the walk checks such bodies later)."""
-        if ctx.scope.kind == "function":
+        if ctx.scope.kind == "function" and not ctx.scope.bound <= ctx.consumed:
             ctx.consumed |= _free_loads(node) & ctx.scope.bound
 
     def _shadows(self, name: str, scope: Scope | None) -> bool:

@@ -251,6 +251,7 @@ class MemberChecker:
         self.memo = memo
         self.full = full or {}
         self.lines: set[int] = set()
+        self._local: dict[int, tuple[ast.AST, tuple[dict[str, ast.AST], frozenset[str]]]] = {}
 
     def check(self, tree: ast.Module) -> set[int]:
         if self.memo is not None:
@@ -412,7 +413,13 @@ class MemberChecker:
         enclosing function (innermost first, `chain`), at module level, or a method via self."""
         if isinstance(func, ast.Name):
             for f in chain:
-                single, bound = _local_functions(f) if self.memo is None else self.memo.get("local_funcs", f, _local_functions)
+                if self.memo is not None:
+                    single, bound = self.memo.get("local_funcs", f, _local_functions)
+                else:
+                    cached = self._local.get(id(f))
+                    if cached is None or cached[0] is not f:
+                        cached = self._local[id(f)] = (f, _local_functions(f))
+                    single, bound = cached[1]
                 if func.id in bound:
                     return single.get(func.id)
             return functions.get(func.id)
