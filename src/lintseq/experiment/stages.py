@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from lintseq.training.config import TRAIN_FREE  # settings that change how a run is logged, not what it produces
+
 ARMS = ("baseline", "lintseq")
-# settings that change how a run is logged or checkpointed, not what it produces
-TRAIN_FREE = ("logging_steps", "report_to", "save_steps", "save_total_limit")
-PRETRAIN_FREE = TRAIN_FREE
 
 
 @dataclass
@@ -275,7 +274,7 @@ def build(cfg: dict) -> list[Stage]:
     if pre:
         stages.append(Stage(
             "pretrain", f"pre-train a {cfg['model']['init']} GPT-2 from scratch on {'the mined corpus' if pre['mine'] else pre['corpus']}",
-            run_pretrain, {"settings": _without(pre["settings"], *PRETRAIN_FREE), "init": cfg["model"]["init"], "seed": cfg["seed"]},
+            run_pretrain, {"settings": _without(pre["settings"], *TRAIN_FREE), "init": cfg["model"]["init"], "seed": cfg["seed"]},
             deps=("mine-corpus",) if pre["mine"] else (),
             inputs=_local(pre["corpus"], pre["settings"].get("tokenizer"))))
     if cfg["data"]["mine"]:
