@@ -297,6 +297,21 @@ class _Ctx:
         self.annotated: set[str] = set()
 
 
+def _first_read(name: str, ctx: _Ctx) -> bool:
+    """pylint judges only a function's first read of a name: its consumer then holds it."""
+    if name in ctx.consumed:
+        return False
+    ctx.consumed.add(name)
+    return True
+
+
+def _defined_before(name: str, ctx: _Ctx) -> bool:
+    """Bound here for sure, bound by the `for` loop around, or plainly assigned in the body
+    of an `if` around the read (pylint's is_defined_before; not for a bare annotation)."""
+    return name in ctx.bound or name in ctx.carried or (
+        name not in ctx.annotated and any(name in names for names in ctx.ifs))
+
+
 class FlowChecker:
     """Reports lines of name and compile-time errors in a parsed module."""
 
@@ -473,28 +488,19 @@ class FlowChecker:
             # pylint: a global the module never binds itself is a local of the function
             if name in self._own or self._module.star:
                 return
-            if name in ctx.consumed:  # only the first read is checked (here, per function)
-                return
-            ctx.consumed.add(name)
-            if name in ctx.bound or name in ctx.carried:
-                return
-            if any(name in names for names in ctx.ifs):
-                return  # `if X is None: X = ...` (is_defined_before)
-            self.lines.add(node.lineno)
+            if _first_read(name, ctx) and not _defined_before(name, ctx):
+                self.lines.add(node.lineno)
             return
         if name in scope.nonlocals:
             return
         if name in scope.bound:
-            function = scope.kind == "function"
-            if function:
-                if name in ctx.consumed:
-                    return
-                ctx.consumed.add(name)
+            if scope.kind == "function":
+                if _first_read(name, ctx) and not _defined_before(name, ctx):
+                    self.lines.add(node.lineno)
+                return
             if name in ctx.bound or name in ctx.carried:
                 return
             if scope.kind == "class" and self._resolves_outside(name, scope.parent):
-                return
-            if function and name not in ctx.annotated and any(name in names for names in ctx.ifs):
                 return
             self.lines.add(node.lineno)
             return
