@@ -28,6 +28,19 @@ class FormatError(ValueError):
     """A row that cannot become a training example; the message is the reject reason."""
 
 
+def load_chat_tokenizer(name: str) -> Any:
+    """The tokenizer whose chat template renders prompts, for `format --chat` and `sample --chat`."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot load tokenizer {name!r}: {e}") from e
+    if not getattr(tok, "chat_template", None):
+        raise ValueError(f"tokenizer {name!r} has no chat template")
+    return tok
+
+
 def prompt_for(instruction: str, style: Style, chat_tokenizer: Any = None) -> str:
     """The text a model is trained to continue, and is given at sampling time.
 

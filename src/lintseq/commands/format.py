@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lintseq.formatting import STYLES, format_file
+from lintseq.formatting import STYLES, format_file, load_chat_tokenizer
 
 
 @click.command("format")
@@ -47,11 +47,10 @@ def command(
     if chat:
         if not tokenizer:
             raise click.UsageError("--chat needs --tokenizer PATH_OR_NAME")
-        from transformers import AutoTokenizer
-
-        chat_tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-        if not getattr(chat_tokenizer, "chat_template", None):
-            raise click.UsageError(f"tokenizer {tokenizer!r} has no chat template")
+        try:
+            chat_tokenizer = load_chat_tokenizer(tokenizer)
+        except ValueError as e:
+            raise click.UsageError(str(e)) from None
     stats = format_file(
         input_path,
         output,

@@ -26,15 +26,12 @@ def _chat_tokenizer(name: str | None):
     """The tokenizer whose chat template renders the prompts (the one `format --chat` used)."""
     if name is None:
         raise click.UsageError("--chat with --backend openai needs --tokenizer (the served model's)")
-    from transformers import AutoTokenizer
+    from lintseq.formatting import load_chat_tokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as e:
-        raise click.ClickException(f"cannot load tokenizer {name!r}: {e}") from e
-    if not getattr(tok, "chat_template", None):
-        raise click.UsageError(f"--chat: tokenizer {name!r} has no chat template")
-    return tok
+        return load_chat_tokenizer(name)
+    except ValueError as e:
+        raise click.UsageError(f"--chat: {e}") from None
 
 
 def _backend_options(backend: str, opts: dict) -> dict:
