@@ -27,3 +27,11 @@ def last_complete_checkpoint(state: Path) -> str | None:
         log.warning("%s was not written to the end; setting it aside", path)
         os.replace(path, path.with_name(f"incomplete-{path.name}"))
     return None
+
+
+def refuse_changed(what: str, saved: dict, now: dict) -> None:
+    """A resumed run must repeat the stopped one: a ValueError naming each setting that differs."""
+    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+    if changed:
+        diff = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ValueError(f"cannot resume {what}: settings differ from the run that wrote it ({diff})")

@@ -46,6 +46,14 @@ class _Settings:
         if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
             raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
 
+    def use_bf16(self) -> bool:
+        """`bf16` as set, or when unset, whether a CUDA device supports it."""
+        if self.bf16 is not None:
+            return self.bf16
+        import torch
+
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
     def trainer_kwargs(self, max_steps: int) -> dict[str, Any]:
         """`TrainingArguments` fields both runs set the same way (TRL's SFTConfig extends it)."""
         from lintseq.training.steps import accumulation_steps

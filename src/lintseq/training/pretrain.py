@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from lintseq.formatting import read_rows
-from lintseq.training.checkpoints import last_complete_checkpoint
+from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import PRETRAIN_CONFIG_NAME, PRETRAIN_FIXED, PretrainConfig, dump_toml, load_config
 from lintseq.training.steps import accumulation_steps, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
@@ -175,14 +175,6 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _use_bf16(cfg: PretrainConfig) -> bool:
-    import torch
-
-    if cfg.bf16 is not None:
-        return cfg.bf16
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-
-
 def _prepare_output(cfg: PretrainConfig) -> tuple[Path, dict[str, Any] | None]:
     """Claim the output directory; with `resume`, the saved config of the run to continue."""
     out = Path(cfg.output)
@@ -191,10 +183,8 @@ def _prepare_output(cfg: PretrainConfig) -> tuple[Path, dict[str, Any] | None]:
         raise FileExistsError(f"{out} exists and is not a directory")
     if cfg.resume and saved_path.exists():
         saved = load_config(saved_path, PretrainConfig, "pretrain")
-        changed = [k for k in PRETRAIN_FIXED + ("data",) if saved.get(k) != getattr(cfg, k)]
-        if changed:
-            diff = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)
-            raise ValueError(f"cannot resume {out}: settings differ from the run that wrote it ({diff})")
+        keys = PRETRAIN_FIXED + ("data",)
+        refuse_changed(str(out), {k: saved.get(k) for k in keys}, {k: getattr(cfg, k) for k in keys})
         return out, saved
     if out.exists() and any(out.iterdir()):
         if cfg.overwrite:
@@ -288,7 +278,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResu
     vocab = len(tok) + (-len(tok)) % 64
     model = init_model(cfg.init, vocab, cfg.seq_length, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, seed=cfg.seed)
     n_params = count_parameters(model)
-    cfg = replace(cfg, bf16=_use_bf16(cfg), resume=False, overwrite=False)
+    cfg = replace(cfg, bf16=cfg.use_bf16(), resume=False, overwrite=False)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     accum = accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world)
     steps = cfg.max_steps or total_steps(len(dataset), cfg.epochs, cfg.micro_batch_size, accum, world)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.formatting import read_rows
-from lintseq.training.checkpoints import last_complete_checkpoint
+from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
 from lintseq.training.steps import accumulation_steps, matched_epochs, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
@@ -99,14 +99,6 @@ def build_tokenizer(cfg: TrainConfig, rows: list[dict[str, str]]):
     return tok
 
 
-def _use_bf16(cfg: TrainConfig) -> bool:
-    import torch
-
-    if cfg.bf16 is not None:
-        return cfg.bf16
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-
-
 def build_model(cfg: TrainConfig, tok):
     """Pretrained or freshly initialised model with room for the tokenizer's new tokens."""
     import torch
@@ -120,7 +112,7 @@ def build_model(cfg: TrainConfig, tok):
             cfg.init, vocab, cfg.max_seq_length, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, seed=cfg.seed
         )
     # full fine-tuning keeps fp32 master weights (bf16 autocast); LoRA can hold the frozen base in bf16
-    dtype = torch.bfloat16 if cfg.lora and _use_bf16(cfg) else torch.float32
+    dtype = torch.bfloat16 if cfg.lora and cfg.use_bf16() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
     positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions < cfg.max_seq_length:
@@ -277,11 +269,7 @@ def _check_resumable(state: Path, cfg: TrainConfig) -> None:
     import json
 
     saved = json.loads((state / RESUME_FILE).read_text(encoding="utf-8"))
-    now = _run_identity(cfg)
-    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
-    if changed:
-        diff = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
-        raise ValueError(f"cannot resume from {state}: settings differ from the run that wrote it ({diff})")
+    refuse_changed(f"from {state}", saved, _run_identity(cfg))
 
 
 def resolve_config(cfg: TrainConfig, n_params: int) -> TrainConfig:
@@ -289,7 +277,7 @@ def resolve_config(cfg: TrainConfig, n_params: int) -> TrainConfig:
     return replace(
         cfg,
         lr=cfg.lr if cfg.lr is not None else lr_for_parameters(n_params),
-        bf16=_use_bf16(cfg),
+        bf16=cfg.use_bf16(),
     )
 
 
