@@ -166,11 +166,6 @@ def apply_edits(edits: list[str]) -> str:
 END_OF_EDITS = "\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
 
 
-def split_edits(text: str) -> list[str]:
-    """Split model text on `<|diff|>` into edit chunks (empty chunks dropped)."""
-    return [chunk for chunk in text.split(DIFF_TOKEN) if chunk.strip("\n").strip()]
-
-
 def resolve(model_output: str, strict: bool = False) -> Resolved:
     """Rebuild the program a model wrote as `<|diff|>`-separated edits.
 
