@@ -255,22 +255,24 @@ def _is_exit_call(node: ast.expr) -> bool:
 _BRANCHES = (ast.If, ast.Try, ast.Match) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
 
 
-def _assigned_in(loop: ast.For | ast.AsyncFor, branches: bool) -> set[str]:
+def _assigned_in(loop: ast.For | ast.AsyncFor) -> tuple[set[str], set[str]]:
     """Names a `for` statement assigns (astroid AssignName nodes: targets, `with ... as`,
-    walrus, comprehension variables; not def, class or import), nested scopes aside, and
-    inside if/try/match branches only with `branches`."""
-    skip = (*_FUNCS, ast.ClassDef, ast.Lambda) + (() if branches else _BRANCHES)
-    names: set[str] = set()
-    todo: list[ast.AST] = [loop]
+    walrus, comprehension variables; not def, class or import), nested scopes aside: all of
+    them, and those outside if/try/match branches."""
+    every: set[str] = set()
+    outside: set[str] = set()
+    todo: list[tuple[ast.AST, bool]] = [(loop, False)]
     while todo:
-        node = todo.pop()
+        node, branched = todo.pop()
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, skip):
+            if isinstance(child, (*_FUNCS, ast.ClassDef, ast.Lambda)):
                 continue
             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
-                names.add(child.id)
-            todo.append(child)
-    return names
+                every.add(child.id)
+                if not branched:
+                    outside.add(child.id)
+            todo.append((child, branched or isinstance(child, _BRANCHES)))
+    return every, outside
 
 
 class _Ctx:
@@ -755,8 +757,8 @@ class FlowChecker:
             self._block(node.body, ctx)
             ctx.loops -= 1
             self.lines, ctx.consumed = lines_before, consumed_before
-            sure = (ctx.bound - start) & _assigned_in(node, branches=True)
-            ctx.carried = carried_before | sure | _assigned_in(node, branches=False)
+            every, outside = _assigned_in(node)
+            ctx.carried = carried_before | ((ctx.bound - start) & every) | outside
             ctx.bound = set(start)
         ctx.loops += 1
         if target is not None:
