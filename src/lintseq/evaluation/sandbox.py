@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -248,17 +248,25 @@ class Sandbox:
             self._slots.put([uid, None])
         self._plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb)
 
-    def run(self, program: str) -> Result:
+    def run(self, program: str, timeout: float | None = None) -> Result:
+        """Run one program; `timeout` (seconds) overrides `limits.timeout` for this program."""
+        limits = self.limits if timeout is None else replace(self.limits, timeout=timeout)
         slot = self._slots.get()
         try:
-            return self._run(program, slot)
+            return self._run(program, slot, limits)
         finally:
             self._slots.put(slot)
 
-    def run_many(self, programs: Iterable[str]) -> Iterator[Result]:
-        """Results in input order, computed `workers` at a time."""
+    def run_many(
+        self, programs: Iterable[str], timeouts: Iterable[float | None] | None = None
+    ) -> Iterator[Result]:
+        """Results in input order, computed `workers` at a time; `timeouts`, if given, pairs
+        one per-program timeout (or None for the default) with each program."""
         with ThreadPoolExecutor(self.workers) as pool:
-            yield from pool.map(self.run, programs)
+            if timeouts is None:
+                yield from pool.map(self.run, programs)
+            else:
+                yield from pool.map(self.run, programs, timeouts)
 
     def close(self) -> None:
         """Stop the fork servers (they also stop when this process exits)."""
@@ -277,7 +285,7 @@ class Sandbox:
         """The uids samples run as (none unless running as root with namespaces)."""
         return [] if self.mode != "namespaces+uid" else _free_uids(self.workers)
 
-    def _run(self, program: str, slot: list) -> Result:
+    def _run(self, program: str, slot: list, limits: Limits) -> Result:
         uid = slot[0]
         isolated = self.mode != "none"
         hostdir = None if isolated else tempfile.mkdtemp(prefix="lintseq-sandbox-")
@@ -291,7 +299,7 @@ class Sandbox:
             "workdir": workdir,
             "cover": cover if isolated else [],
             "keep": keep if isolated else [],
-            "rlimits": self.limits.rlimits(),
+            "rlimits": limits.rlimits(),
             "sentinel": sentinel,
         }
         start = time.monotonic()
@@ -304,7 +312,7 @@ class Sandbox:
                     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
                     slot[1] = _Server(env)
                 try:
-                    return self._supervise(slot, cfg, program, sentinel, start)
+                    return self._supervise(slot, cfg, program, sentinel, start, limits)
                 except (OSError, ConnectionError, struct.error) as exc:
                     slot[1].proc.kill()
                     slot[1].close()
@@ -316,7 +324,9 @@ class Sandbox:
             if hostdir:
                 shutil.rmtree(hostdir, ignore_errors=True)
 
-    def _supervise(self, slot: list, cfg: dict, program: str, sentinel: str, start: float) -> Result:
+    def _supervise(
+        self, slot: list, cfg: dict, program: str, sentinel: str, start: float, limits: Limits
+    ) -> Result:
         server: _Server = slot[1]
         out_r, out_w = os.pipe()
         try:
@@ -324,7 +334,7 @@ class Sandbox:
                 pid = server.request(cfg, program, out_w)
             finally:
                 os.close(out_w)
-            out, status = _collect(out_r, start + self.limits.timeout, self.limits.max_output)
+            out, status = _collect(out_r, start + limits.timeout, limits.max_output)
         finally:
             os.close(out_r)
         if status != "done":
