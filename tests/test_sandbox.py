@@ -4,12 +4,11 @@ other samples, the network)."""
 from __future__ import annotations
 
 import os
-import socket
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
+from listeners import Listener
 
 from lintseq.evaluation.sandbox import Limits, Sandbox, sandbox_info
 
@@ -122,33 +121,6 @@ open({str(outside.parent / 'new-file-from-sample')!r}, 'w').write('x')
         (outside.parent / "new-file-from-sample").unlink(missing_ok=True)
 
 
-def _listener():
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    hits: list[bytes] = []
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(1)
-                try:
-                    hits.append(conn.recv(100) or b"<connected>")
-                except OSError:
-                    hits.append(b"<connected>")
-        srv.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return srv.getsockname()[1], hits, stop, thread
-
-
 def _reach(port: int) -> str:
     return textwrap.dedent(
         f"""
@@ -163,29 +135,39 @@ def _reach(port: int) -> str:
 def test_network_is_unreachable(box):
     if not box.info.network_isolated:
         pytest.skip(f"no network isolation on this machine: {box.info.detail}; {box.info.tried}")
-    port, hits, stop, thread = _listener()
-    try:
-        res = box.run(_reach(port))
-    finally:
-        stop.set()
-        thread.join()
+    with Listener.tcp() as listener:
+        res = box.run(_reach(listener.port))
     assert not res.passed
-    assert hits == []
+    assert listener.hits == []
 
 
 def test_network_probe_can_fail():
     """The same program does reach the listener when isolation is off: the test above is real."""
-    port, hits, stop, thread = _listener()
-    try:
-        res = Sandbox(LIMITS, workers=1, isolation="none").run(_reach(port))
-    finally:
-        stop.set()
-        thread.join()
+    with Listener.tcp() as listener:
+        res = Sandbox(LIMITS, workers=1, isolation="none").run(_reach(listener.port))
     assert res.passed, res
-    assert hits == [b"hello from the sample"]
+    assert listener.hits == [b"hello from the sample"]
 
 
 def test_working_directory_is_private_and_empty(box):
     prog = "import os\nassert os.listdir('.') == []\nopen('scratch.txt', 'w').write('x')\n"
     first, second = box.run_many([prog, prog])
     assert first.passed and second.passed
+
+
+def test_experiment_opt_out_is_checked_and_reaches_the_sandbox(tmp_path):
+    """[evaluate] unsafe_no_sandbox: a bool, off by default (and then out of the stage's key, so
+    earlier runs stay valid), and when on, the evaluate stage's key changes."""
+    from lintseq.experiment import config, stages
+
+    base = '[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample]\nbenchmarks = ["humaneval"]\n'
+    path = tmp_path / "c.toml"
+    path.write_text(base + '[evaluate]\nunsafe_no_sandbox = "yes"\n')
+    with pytest.raises(config.ConfigError, match="unsafe_no_sandbox must be true or false"):
+        config.load(path)
+    slices = {}
+    for value in ("false", "true"):
+        path.write_text(base + f"[evaluate]\nunsafe_no_sandbox = {value}\n")
+        stage = next(s for s in stages.build(config.load(path)) if s.name == "evaluate-lintseq-humaneval")
+        slices[value] = stage.slice["evaluate"]
+    assert "unsafe_no_sandbox" not in slices["false"] and slices["true"]["unsafe_no_sandbox"] is True

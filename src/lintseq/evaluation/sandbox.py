@@ -6,11 +6,17 @@ no interpreter start-up per sample), with
 
 - new mount, network and PID namespaces (no network at all, not even loopback; the program sees
   only its own processes, and when it ends, the kernel kills everything it started);
-- as root: a distinct unprivileged uid per worker slot, so files outside the sandbox cannot be
-  written or deleted (the interpreter's own directories are bound into view read-only by
-  permission), and fork bombs meet RLIMIT_NPROC (which root would ignore);
-- tmpfs over /tmp (the working directory lives there, empty, and vanishes with the namespace),
-  /var/tmp, /dev/shm and /run/lock, and a fresh /proc;
+- the whole filesystem read-only, whoever runs the evaluation: the program cannot delete,
+  create, rename or chmod any file of yours. It writes only to fresh tmpfs over /tmp (its
+  empty working directory lives there), /var/tmp and /dev/shm, which vanish with it; /run is
+  an empty tmpfs, /dev holds only null, zero, full, random, urandom and tty, and /dev/null
+  covers every other unix socket bound when the worker started (a read-only mount does not
+  stop connect(2)), so no agent, bus or daemon socket can be reached;
+- no capabilities (bounding set included, securebits locked, no_new_privs), so the read-only
+  mounts cannot be undone, not even from a user namespace the program creates itself;
+- as root: a distinct unprivileged uid per worker slot, and directories that uid could not
+  reach anyway hidden (the interpreter's own are bound back), so fork bombs meet RLIMIT_NPROC;
+  as another user: a user namespace (the program keeps your uid, as uid 0 of the namespace);
 - rlimits: address space, CPU seconds, processes, file size, open files, no core dumps;
 - a cleaned environment, stdin from /dev/null, stdout+stderr read incrementally with a size cap,
   a wall-clock timeout, and the whole process group killed at the end.
@@ -18,9 +24,9 @@ no interpreter start-up per sample), with
 A program passes only if it exits 0 *and* prints a per-run random sentinel that the launcher
 writes after the program (tests included) has run to the end, so `os._exit(0)` or
 `sys.exit(0)` before the asserts is a failure. Which isolation is active is probed once and
-reported by `sandbox_info()`: as root, namespaces plus a dropped uid; otherwise a user namespace
-(`unshare(CLONE_NEWUSER|...)`, the program keeps your uid, so your own files are not protected);
-where neither works, rlimits and a temporary directory only, and it says so.
+reported by `sandbox_info()`. Where the kernel allows no namespaces, `Sandbox()` refuses to run
+(`SandboxUnavailable`, which says why and how to opt out); `isolation="none"` runs programs
+unisolated, only when asked for explicitly (`lintseq evaluate --unsafe-no-sandbox`).
 """
 
 from __future__ import annotations
@@ -50,7 +56,16 @@ from lintseq.evaluation import _launcher
 
 LAUNCHER = Path(_launcher.__file__).read_text()
 WORKDIR = "/tmp/sandbox"
-COVERED = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # fresh tmpfs per program
+HIDDEN = ("/run", "/var/run")  # empty read-only tmpfs (sockets of agents, buses and daemons)
+READ_ONLY_METHODS = ("mount_setattr", "remount")  # tried in order by the launcher
+UNSAFE_HINT = (
+    "Without isolation a sample runs with your permissions: it can read, change and delete your "
+    "files and reach the network. Allow unprivileged user namespaces (e.g. sysctl "
+    "kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0 on "
+    "Ubuntu) or run as root; or, only for samples you trust, opt out explicitly with "
+    "`lintseq evaluate --unsafe-no-sandbox` (in an experiment: unsafe_no_sandbox = true under [evaluate])."
+)
 UID_BASE = 0x6C540000  # an unused range; checked against the passwd database
 
 
@@ -97,6 +112,10 @@ class Result:
         return d
 
 
+class SandboxUnavailable(RuntimeError):
+    """No isolation works here and running unisolated was not asked for."""
+
+
 @dataclass(frozen=True)
 class SandboxInfo:
     """What isolation is really active (probed by running a program through it)."""
@@ -106,6 +125,8 @@ class SandboxInfo:
     pid_namespace: bool
     private_tmp: bool
     unprivileged_uid: bool
+    read_only_fs: bool = False
+    no_capabilities: bool = False
     detail: str = ""
     tried: list[str] = field(default_factory=list)
 
@@ -140,23 +161,26 @@ def _interpreter_dirs() -> list[str]:
     return [d for d in real if not any(d != o and d.startswith(o + os.sep) for o in real)]
 
 
-def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> tuple[list[list], list[str]]:
-    """Directories to cover with tmpfs, and the interpreter directories to bind back."""
-    cover: dict[str, tuple[str, str]] = {
-        d: ("1777", f"{tmpfs_mb}m") for d in COVERED if os.path.isdir(d) and not os.path.islink(d)
-    }
+def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
+    """What the launcher mounts (see `_launcher._isolate_mounts`): read-only tmpfs over `hide`,
+    fresh writable tmpfs over `writable`, and the interpreter's directories under either bound
+    back (`keep`)."""
+    hide = {d: "755" for d in HIDDEN if os.path.isdir(d) and not os.path.islink(d)}
     interp = _interpreter_dirs()
     if drop_uid:
         for d in interp:
             hidden = _unreachable_ancestor(d)
-            if hidden and hidden not in cover:
-                cover[hidden] = ("755", "1m")
-    covered = list(cover)
-    keep = [
-        d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)
-    ]
-    plan = [[d, *cover[d]] for d in sorted(covered, key=lambda p: p.count(os.sep))]
-    return plan, keep
+            if hidden and hidden not in hide:
+                hide[hidden] = "755"
+    covered = [*hide, *WRITABLE]
+    keep = [d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)]
+    return {
+        "hide": [[d, hide[d]] for d in sorted(hide, key=lambda p: p.count(os.sep))],
+        "keep": keep,
+        "writable": list(WRITABLE),
+        "tmpfs_mb": tmpfs_mb,
+        "read_only_with": list(READ_ONLY_METHODS),
+    }
 
 
 def _free_uids(count: int) -> list[int]:
@@ -174,7 +198,11 @@ def _free_uids(count: int) -> list[int]:
 _PROBE = """
 import os
 devs = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]
-print('PROBE', os.getuid(), os.getpid(), ','.join(devs), os.listdir('.') == [], flush=True)
+status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
+caps = all(int(status[k], 16) == 0 for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'))
+caps = caps and status['NoNewPrivs'].strip() == '1'
+ro = all(os.statvfs(p).f_flag & os.ST_RDONLY for p in ('/', '/dev', os.path.dirname(os.__file__)))
+print('PROBE', os.getuid(), os.getpid(), ','.join(devs), os.listdir('.') == [], ro, caps, flush=True)
 import json, math, re, collections, heapq  # the interpreter's own modules must import
 """
 
@@ -235,9 +263,19 @@ class Sandbox:
     """Runs programs under `limits`, `workers` at a time (threads driving fork servers)."""
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None, isolation: str = "auto"):
+        """`isolation`: "auto" (the strongest that works here; `SandboxUnavailable` if none
+        does), "namespaces+uid" or "namespaces" (that one or an error), or "none" (no
+        isolation at all: only for programs you trust)."""
+        if isolation not in ("auto", "namespaces+uid", "namespaces", "none"):
+            raise ValueError(f"unknown isolation {isolation!r}")
         self.limits = limits
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.info = sandbox_info() if isolation == "auto" else _fixed_info(isolation)
+        if self.info.mode == "none" and isolation == "auto":
+            raise SandboxUnavailable(
+                f"cannot isolate samples on this machine: {self.info.detail} ({'; '.join(self.info.tried)}). "
+                + UNSAFE_HINT
+            )
         self._setup(self.info.mode, self.workers)
 
     def _setup(self, mode: str, workers: int) -> None:
@@ -246,7 +284,7 @@ class Sandbox:
         self._slots: queue.Queue = queue.Queue()
         for uid in uids:
             self._slots.put([uid, None])
-        self._plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb)
+        self._plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb) if mode != "none" else {}
 
     def run(self, program: str, timeout: float | None = None) -> Result:
         """Run one program; `timeout` (seconds) overrides `limits.timeout` for this program."""
@@ -290,15 +328,13 @@ class Sandbox:
         isolated = self.mode != "none"
         hostdir = None if isolated else tempfile.mkdtemp(prefix="lintseq-sandbox-")
         sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
-        cover, keep = self._plan
         workdir = WORKDIR if isolated else hostdir
         cfg = {
             "namespaces": isolated,
             "user_namespace": self.mode == "namespaces",
             "uid": uid,
             "workdir": workdir,
-            "cover": cover if isolated else [],
-            "keep": keep if isolated else [],
+            **self._plan,
             "rlimits": limits.rlimits(),
             "sentinel": sentinel,
         }
@@ -401,26 +437,30 @@ def _probe(mode: str) -> SandboxInfo | str:
     line = next((l for l in res.output.splitlines() if l.startswith("PROBE ")), None)
     if not res.passed or line is None:
         return f"{mode}: {res.status} {res.output.strip()[-300:]}"
-    _, got_uid, pid, devs, empty = line.split(" ")
+    _, got_uid, pid, devs, empty, ro, caps = line.split(" ")
     if mode == "none":
         return SandboxInfo("none", False, False, False, False)
     if devs not in ("lo", ""):
         return f"{mode}: network devices visible: {devs}"
+    if ro != "True" or caps != "True":
+        return f"{mode}: the filesystem is not read-only ({ro}) or capabilities remain ({caps})"
     return SandboxInfo(
         mode,
         network_isolated=True,
         pid_namespace=int(pid) <= 3,
         private_tmp=empty == "True",
         unprivileged_uid=mode == "namespaces+uid" and int(got_uid) == uid,
+        read_only_fs=True,
+        no_capabilities=True,
     )
 
 
 def _fixed_info(mode: str) -> SandboxInfo:
     if mode == "none":
-        return SandboxInfo("none", False, False, False, False, "isolation turned off by the caller")
+        return SandboxInfo("none", False, False, False, False, detail="isolation turned off by the caller")
     got = _probe(mode)
     if isinstance(got, str):
-        raise RuntimeError(f"sandbox isolation {mode!r} is not available here: {got}")
+        raise SandboxUnavailable(f"sandbox isolation {mode!r} is not available here: {got}")
     return got
 
 
@@ -439,11 +479,11 @@ def sandbox_info() -> SandboxInfo:
             return SandboxInfo(**{**got.to_dict(), "tried": tried, "detail": ""})
         tried.append(got)
     got = _probe("none")
-    detail = "no namespace isolation: programs can reach the network and your files"
+    detail = "the kernel allows no namespace isolation here"
     if isinstance(got, str):
         tried.append(got)
         detail = "the sandbox could not run even an empty program"
-    return SandboxInfo("none", False, False, False, False, detail, tried)
+    return SandboxInfo("none", False, False, False, False, detail=detail, tried=tried)
 
 
 def run_program(program: str, limits: Limits = Limits()) -> Result:

@@ -14,7 +14,8 @@ Tables (every key optional unless said):
     [train]    any `TrainConfig` key shared by both arms, plus baseline_epochs (LintSeq gets the
                baseline's optimizer steps; `max_steps` instead gives both arms that many)
     [sample]   benchmarks, limit, n, temperature, top_p, min_p, max_new_tokens, backend, ...
-    [evaluate] k, timeout, memory_mb, workers
+    [evaluate] k, timeout, memory_mb, workers, unsafe_no_sandbox (true: run samples unisolated
+               where the kernel allows no sandbox, as `lintseq evaluate --unsafe-no-sandbox`)
 
 Relative paths are resolved against the config file's folder, so a config and its data travel
 together.
@@ -46,7 +47,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "benchmarks": ["humaneval", "mbpp"], "limit": None, "n": 20, "temperature": 1.0, "top_p": 0.95,
         "min_p": 0.0, "max_new_tokens": 512, "backend": "hf", "batch_size": 16, "device": "auto", "dtype": "auto",
     },
-    "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None},
+    "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None, "unsafe_no_sandbox": False},
 }
 TRAIN_EXTRA = {"baseline_epochs": 10.0}
 PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
@@ -198,6 +199,8 @@ def normalize(raw: dict, base: Path) -> dict:
     if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
         raise ConfigError("[evaluate]: k must be a list of positive integers")
     ev["k"] = sorted(set(ks))
+    if not isinstance(ev["unsafe_no_sandbox"], bool):
+        raise ConfigError("[evaluate]: unsafe_no_sandbox must be true or false")
     if ev["k"][-1] > sample["n"]:
         raise ConfigError(f"[evaluate]: k = {ev['k'][-1]} needs at least that many samples; [sample] n = {sample['n']}")
     return cfg

@@ -245,7 +245,8 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         from lintseq.evaluation.sandbox import Limits, Sandbox
 
         e = ctx.cfg["evaluate"]
-        sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"])
+        sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"],
+                          isolation="none" if e["unsafe_no_sandbox"] else "auto")
         samples = ctx.path(f"sample-{arm}-{slug(benchmark)}", "samples.jsonl")
         report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"],
                           sandbox=sandbox, label=arm)
@@ -312,13 +313,19 @@ def build(cfg: dict) -> list[Stage]:
         for b in s["benchmarks"]:
             stages.append(Stage(
                 f"evaluate-{arm}-{slug(b)}", f"run the {arm} samples on {b}'s tests; pass@{cfg['evaluate']['k']}",
-                _run_evaluate(arm, b), {"evaluate": _without(cfg["evaluate"], "workers"), "benchmark": b, "limit": s["limit"]},
+                _run_evaluate(arm, b), {"evaluate": _without(cfg["evaluate"], "workers", *_safe(cfg["evaluate"])),
+                                        "benchmark": b, "limit": s["limit"]},
                 deps=(f"sample-{arm}-{slug(b)}",), inputs=(b,) if Path(b).exists() else ()))
     stages.append(Stage("report", "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
                         run_report, {"k": cfg["evaluate"]["k"]},
                         deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
                         extra_outputs=("report.md",)))
     return stages
+
+
+def _safe(evaluate: dict) -> tuple[str, ...]:
+    """unsafe_no_sandbox joins the slice only when on (earlier runs' keys stay valid)."""
+    return () if evaluate["unsafe_no_sandbox"] else ("unsafe_no_sandbox",)
 
 
 def _without(table: dict, *keys: str) -> dict:
