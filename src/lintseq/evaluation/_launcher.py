@@ -1,33 +1,38 @@
 """The sandbox's fork server (see `sandbox.py`): one per worker slot, started once.
 
 It runs as `python -I -B -c <this file's text> <socket fd>` and must import nothing outside the
-standard library. For each request (a config literal, the program, and the write end of an
-output pipe passed as a file descriptor) it forks:
+standard library. Started, it reads its settings, imports the modules benchmarks' tests use
+(a warm interpreter: no sample pays for `import typing`), and builds the worker's namespaces
+once:
 
-- c1 starts a new session (the evaluator kills that process group at the end), enters new
-  mount, network and PID namespaces (and a user namespace when not root), and forks
-- PID 1 of the new PID namespace, which builds the program's view of the filesystem: mounts
-  made private, a minimal /dev, tmpfs over /run and over directories an unprivileged uid cannot
-  reach anyway (the interpreter's own directories bound back), /dev/null over every unix socket
-  found outside them, then the whole tree read-only, and only then a fresh /proc and writable
-  tmpfs over /tmp, /var/tmp and /dev/shm; it forks
-- the program's process, which drops every capability (bounding set included, securebits
-  locked so that uid 0 in a user namespace regains none on exec), drops to the sandbox uid as
-  root, sets no_new_privs and its rlimits, runs the program and, only if the whole program ran,
-  writes the sentinel line.
+- a network namespace (no network at all, not even loopback) and, when not root, a user
+  namespace, both reused by every sample of this worker (creating and tearing down a network
+  namespace costs more than running most samples);
+- a mount namespace where the filesystem is read-only: mounts made private, a minimal /dev,
+  tmpfs over /run and over directories an unprivileged uid cannot reach anyway (the
+  interpreter's own directories bound back), /dev/null over every unix socket bound outside
+  them (checked again before each sample), then every mount read-only;
+- a PID namespace whose PID 1 is the server itself, so whatever it started dies with it.
+
+For each request (the program, its limits, a sentinel, and the write end of an output pipe
+passed as a file descriptor) it forks, into a fresh PID namespace, the sample's PID 1, which
+enters fresh mount and IPC namespaces (copies of the worker's), mounts this namespace's /proc
+and fresh writable tmpfs over /tmp, /var/tmp and /dev/shm, and forks the program's process.
+That one drops every capability (bounding set included, securebits locked so that uid 0 in a
+user namespace regains none on exec), drops to the sandbox uid as root, sets no_new_privs and
+its rlimits, runs the program and, only if the whole program ran, writes the sentinel line.
+PID 1 enforces the timeout, then kills everything left in the namespace and reaps it, and only
+then reports; the namespaces' teardown overlaps with the evaluator reading the result.
 
 Mounts cannot be made writable again from inside: the program has no capability over its mount
 namespace, and one it creates itself (a new user namespace) copies the mounts locked read-only.
-c1 and PID 1 only wait and pass the exit status on; when PID 1 exits the kernel kills
-everything left in the namespace. Forking a warm interpreter is what makes a sample cheap: no
-interpreter start-up, no `unshare` binary.
 """
 
 import os
 import sys
 
-ERROR_MARK = "LINTSEQ-SANDBOX-ERROR:"
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x8000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
@@ -35,7 +40,27 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO
 # SECBIT_NOROOT (uid 0 gains no capability on exec), KEEP_CAPS off, NO_CAP_AMBIENT_RAISE; all locked
 SECUREBITS = 0x01 | 0x02 | 0x20 | 0x40 | 0x80
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
-HOST: dict = {}  # read once by the server, before any namespace: unix sockets, cap_last_cap
+INIT_SLACK = 5.0  # seconds PID 1 may take beyond the timeout to kill and report, before the server kills it
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _send(sock, obj) -> None:
+    import marshal
+    import struct
+
+    data = marshal.dumps(obj)
+    sock.sendall(struct.pack("=Q", len(data)) + data)
 
 
 def _recv_exact(sock, size: int) -> bytes:
@@ -48,182 +73,235 @@ def _recv_exact(sock, size: int) -> bytes:
     return buf
 
 
-def _host_facts() -> dict:
-    """What only the host's namespaces show: the unix sockets bound there (a read-only mount
-    does not stop connect(2)), and how many capabilities the kernel has."""
-    sockets = []
-    try:
-        with open("/proc/net/unix", encoding="utf-8", errors="surrogateescape") as fh:
-            next(fh, None)
-            for line in fh:
-                parts = line.rstrip("\n").split(None, 7)
-                if len(parts) == 8 and parts[7].startswith("/"):
-                    sockets.append(parts[7])
-    except OSError:
-        pass
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as fh:
-            last_cap = int(fh.read())
-    except (OSError, ValueError):
-        last_cap = 63
-    return {"sockets": sorted(set(sockets)), "last_cap": last_cap}
+class Server:
+    """The worker: settings, namespaces and mounts once, then one sample per request."""
 
-
-def _serve(sock_fd: int) -> None:
-    import ctypes
-    import socket
-    import struct
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    HOST.update(_host_facts())
-    # no PR_SET_PDEATHSIG here: it fires when the evaluator *thread* that started the server
-    # ends; the server stops when the evaluator's end of the socket closes instead
-    sock = socket.socket(fileno=sock_fd)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    while True:
-        try:
-            header, fds, _, _ = socket.recv_fds(sock, 8, 1)
-            if not header:
-                os._exit(0)
-            header += _recv_exact(sock, 8 - len(header))
-            payload = _recv_exact(sock, struct.unpack("=Q", header)[0]).decode("utf-8", "surrogatepass")
-        except (EOFError, OSError):
-            os._exit(0)
-        line, _, src = payload.partition("\n")
-        cfg = eval(line, {"__builtins__": {}})  # a literal written by sandbox.py
-        out = fds[0]
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            _first_child(libc, cfg, src, out)
-        os.close(out)
-        sock.sendall(struct.pack("=q", pid))
-        _, status = os.waitpid(pid, 0)
-        sock.sendall(struct.pack("=q", os.waitstatus_to_exitcode(status)))
-
-
-def _fail(exc: BaseException) -> None:
-    os.write(2, f"{ERROR_MARK} {exc!r}\n".encode())
-    os._exit(70)
-
-
-def _check(libc, ret: int, what: str) -> None:
-    if ret != 0:
+    def __init__(self, sock_fd: int):
         import ctypes
+        import marshal
+        import socket
+        import struct
+        import time
 
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.sock = socket.socket(fileno=sock_fd)
+        self.marshal, self.socket, self.struct, self.time = marshal, socket, struct, time
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        self.teardown = 0.0  # the previous sample's namespace teardown, reported with the next
+        self.sockets_seen = b""
 
+    def start(self) -> None:
+        size = self.struct.unpack("=Q", _recv_exact(self.sock, 8))[0]
+        self.cfg = cfg = self.marshal.loads(_recv_exact(self.sock, size))
+        t0 = self.time.monotonic()
+        try:
+            for name in cfg["preload"]:
+                __import__(name)
+            self.isolated = cfg["mode"] != "none"
+            self.last_cap = _last_cap()
+            if self.isolated:
+                self._enter_namespaces()  # returns in the worker, PID 1 of its PID namespace
+                self._build_filesystem()
+                self.pidns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+            import gc
 
-def _first_child(libc, cfg, src: str, out: int) -> None:
-    try:
-        os.setsid()
-        os.dup2(out, 1)
-        os.dup2(out, 2)
+            gc.freeze()  # forked samples need not copy pages to scan the server's objects
+            _send(self.sock, {"ok": True, "seconds": self.time.monotonic() - t0})
+        except BaseException as exc:
+            _send(self.sock, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            os._exit(70)
+
+    def _enter_namespaces(self) -> None:
+        # read the host's unix sockets through an fd kept open: it keeps showing the host's
+        # network namespace after this process leaves it
+        self.unix_fd = os.open("/proc/net/unix", os.O_RDONLY)
+        uid, gid = os.getuid(), os.getgid()
+        flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+        if self.cfg["mode"] == "userns":
+            flags |= CLONE_NEWUSER
+        _check(self.libc.unshare(flags), "unshare")
+        if self.cfg["mode"] == "userns":
+            for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as fh:
+                    fh.write(text)
+        pid = os.fork()
+        if pid:  # stays outside: the evaluator's child, passing the worker's exit status on
+            self.sock.close()
+            _, status = os.waitpid(pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        self.libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # killed with it: this namespace's PID 1 takes every sample along
+
+    def _build_filesystem(self) -> None:
+        """The read-only view every sample's mount namespace starts from (see the docstring)."""
+        cfg = self.cfg
+        _mount(self.libc, None, "/", None, MS_REC | MS_PRIVATE, None)
+        # open what must stay visible before covering its ancestors; bind it back afterwards
+        # through /proc/self/fd (the host's /proc, where this process has a pid too)
+        keep = [(os.open(path, os.O_PATH | os.O_DIRECTORY), path) for path in cfg["keep"]]
+        devs = []
+        for name in DEV_NODES:
+            try:
+                devs.append((os.open(f"/dev/{name}", os.O_PATH), name))
+            except OSError:
+                pass
+        for target, mode in cfg["hide"]:
+            _mount(self.libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size=1m,mode={mode}")
+        self._minimal_dev(devs)
+        self.writable = [d for d in cfg["writable"] if os.path.isdir(d)]
+        self.late_keep = [p for p in cfg["keep"] if _under(p, self.writable)]
+        for fd, path in keep:
+            if path not in self.late_keep:
+                os.makedirs(path, 0o755, exist_ok=True)
+                _mount(self.libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+            os.close(fd)
+        self.null = os.open("/dev/null", os.O_PATH)
+        self._hide_new_sockets()
+        _read_only(self.libc, cfg["read_only_with"])
+
+    def _minimal_dev(self, devs) -> None:
+        """A tmpfs /dev with only the harmless character devices, so a program reaches no disk,
+        GPU or terminal its user may write to."""
+        _mount(self.libc, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=755")
+        for fd, name in devs:
+            with open(f"/dev/{name}", "w"):
+                pass
+            _mount(self.libc, f"/proc/self/fd/{fd}", f"/dev/{name}", None, MS_BIND, None)
+            os.close(fd)
+        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                             ("stderr", "/proc/self/fd/2")):
+            os.symlink(target, f"/dev/{name}")
+        os.mkdir("/dev/shm")
+
+    def _hide_new_sockets(self) -> None:
+        """/dev/null over each unix socket the host has bound outside what is covered anyway
+        (a read-only mount does not stop connect(2)); cheap when nothing changed."""
+        os.lseek(self.unix_fd, 0, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(self.unix_fd, 1 << 16):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if data == self.sockets_seen:
+            return
+        import stat
+
+        self.sockets_seen = data
+        hidden = [d for d, _ in self.cfg["hide"]]
+        for line in data.decode("utf-8", "surrogateescape").splitlines()[1:]:
+            parts = line.split(None, 7)
+            if len(parts) < 8 or not parts[7].startswith("/"):
+                continue
+            path = parts[7]
+            if _under(path, self.writable + ["/dev"]) or (_under(path, hidden) and not _under(path, self.cfg["keep"])):
+                continue
+            try:
+                if stat.S_ISSOCK(os.lstat(path).st_mode):
+                    _mount(self.libc, f"/proc/self/fd/{self.null}", path, None, MS_BIND, None)
+            except OSError:
+                pass  # gone, not visible from here, or already covered
+
+    def serve(self) -> None:
+        recv_fds, unpack = self.socket.recv_fds, self.struct.unpack
+        while True:
+            try:
+                header, fds, _, _ = recv_fds(self.sock, 8, 1)
+                if not header:
+                    os._exit(0)
+                header += _recv_exact(self.sock, 8 - len(header))
+                request, program = self.marshal.loads(_recv_exact(self.sock, unpack("=Q", header)[0]))
+            except (EOFError, OSError):
+                os._exit(0)
+            request["t_request"] = self.time.monotonic()
+            reply = self._one(request, program, fds[0])
+            reply["t"]["teardown"] = self.teardown
+            pid = reply.pop("pid", None)
+            _send(self.sock, reply)
+            if pid:
+                t = self.time.monotonic()
+                os.waitpid(pid, 0)  # the namespaces' teardown, while the evaluator reads the result
+                self.teardown = self.time.monotonic() - t
+
+    def _one(self, request: dict, program: str, out: int) -> dict:
+        time = self.time
+        if self.isolated:
+            self._hide_new_sockets()
+        done_r, done_w = os.pipe()
+        t_fork = time.monotonic()
+        try:
+            if self.isolated:
+                _check(self.libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            pid = os.fork()
+        except OSError as exc:
+            for fd in (done_r, done_w, out):
+                os.close(fd)
+            return {"code": None, "timeout": False, "error": f"fork: {exc}", "t": {}}
+        if pid == 0:
+            os.close(done_r)
+            _sample_init(self, request, program, out, done_w)
+        if self.isolated:
+            _check(self.libc.setns(self.pidns, CLONE_NEWPID), "setns")  # the next fork starts a fresh one again
         os.close(out)
-        if cfg["namespaces"]:
-            outer_uid, outer_gid = os.getuid(), os.getgid()
-            flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
-            if cfg["user_namespace"]:
-                flags |= CLONE_NEWUSER
-            _check(libc, libc.unshare(flags), "unshare")
-            if cfg["user_namespace"]:
-                for name, text in (("setgroups", "deny"), ("uid_map", f"0 {outer_uid} 1"), ("gid_map", f"0 {outer_gid} 1")):
-                    with open(f"/proc/self/{name}", "w") as fh:
-                        fh.write(text)
-        pid = os.fork()
-    except BaseException as exc:
-        _fail(exc)
-    if pid:
-        _wait_as_init(pid)
-    try:
-        libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-        if cfg["namespaces"]:
-            _isolate_mounts(libc, cfg)
-            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the program cannot ptrace its PID 1
-        pid = os.fork()
-    except BaseException as exc:
-        _fail(exc)
-    if pid:
-        _wait_as_init(pid)
-    _run_child(libc, cfg, src)
+        os.close(done_w)
+        report = self._wait_report(done_r, request["timeout"] + INIT_SLACK, pid)
+        os.close(done_r)
+        report.setdefault("t", {}).update(t_request=request["t_request"], t_fork=t_fork)
+        return report
 
+    def _wait_report(self, done_r: int, limit: float, pid: int) -> dict:
+        """PID 1's report, written once everything in its namespace is dead; if it does not come
+        (PID 1 killed, or stuck), kill it, which kills its namespace, and wait for that."""
+        import select
 
-def _mount(libc, source, target, fstype, flags, data) -> None:
-    enc = lambda s: s.encode("utf-8", "surrogateescape") if s is not None else None  # noqa: E731
-    _check(libc, libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+        deadline = self.time.monotonic() + limit
+        data = b""
+        watch = [done_r, self.sock]
+        while True:
+            left = deadline - self.time.monotonic()
+            ready = select.select(watch, [], [], left)[0] if left > 0 else []
+            if not ready:
+                break
+            if self.sock in ready:
+                if not self.sock.recv(1, self.socket.MSG_PEEK):
+                    os.kill(pid, 9)  # the evaluator is gone
+                    os._exit(0)
+                watch.remove(self.sock)  # not expected mid-sample; read with the next request
+            if done_r in ready:
+                chunk = os.read(done_r, 1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+        if data:
+            try:
+                report = self.marshal.loads(data)
+                report["pid"] = pid  # reaped after the reply
+                return report
+            except (EOFError, ValueError, TypeError):
+                pass
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        return {"code": os.waitstatus_to_exitcode(status), "timeout": not data, "error": "the sample's init ended without a report"}
 
 
 def _under(path: str, dirs) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
 
 
-def _isolate_mounts(libc, cfg) -> None:
-    """The program's filesystem: everything read-only but its own tmpfs (see the docstring)."""
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
-    # Open what must stay visible before covering its ancestors; bind it back afterwards
-    # through /proc/self/fd (still the host's /proc here, where this process also has a pid).
-    keep = [(os.open(path, os.O_PATH | os.O_DIRECTORY), path) for path in cfg["keep"]]
-    devs = []
-    for name in DEV_NODES:
-        try:
-            devs.append((os.open(f"/dev/{name}", os.O_PATH), name))
-        except OSError:
-            pass
-    null = os.open("/dev/null", os.O_PATH)
-    hidden = [d for d, _ in cfg["hide"]]
-    for target, mode in cfg["hide"]:
-        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size=1m,mode={mode}")
-    _minimal_dev(libc, devs)
-    writable = [d for d in cfg["writable"] if os.path.isdir(d)]
-    _bind_back(libc, [(fd, p) for fd, p in keep if not _under(p, writable)])
-    for path in HOST["sockets"]:
-        covered = _under(path, writable + ["/dev"]) or (_under(path, hidden) and not _under(path, cfg["keep"]))
-        if not covered:
-            _hide_socket(libc, path, null)
-    _read_only(libc, cfg["read_only_with"])
-    _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-    for target in writable:
-        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmpfs_mb']}m,mode=1777")
-    # after /proc is this namespace's own: /proc/self still names this process
-    _bind_back(libc, [(fd, p) for fd, p in keep if _under(p, writable)])
-    os.close(null)
+def _mount(libc, source, target, fstype, flags, data) -> None:
+    enc = lambda s: s.encode("utf-8", "surrogateescape") if s is not None else None  # noqa: E731
+    _check(libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
-def _bind_back(libc, keep) -> None:
-    for fd, path in keep:
-        os.makedirs(path, 0o755, exist_ok=True)
-        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
-        os.close(fd)
-
-
-def _minimal_dev(libc, devs) -> None:
-    """A tmpfs /dev with only the harmless character devices, so the program reaches no disk,
-    GPU or terminal its user may write to."""
-    _mount(libc, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=755")
-    for fd, name in devs:
-        with open(f"/dev/{name}", "w"):
-            pass
-        _mount(libc, f"/proc/self/fd/{fd}", f"/dev/{name}", None, MS_BIND, None)
-        os.close(fd)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"/dev/{name}")
-    os.mkdir("/dev/shm", 0o1777)
-
-
-def _hide_socket(libc, path: str, null: int) -> None:
-    import stat
-
+def _last_cap() -> int:
     try:
-        real = os.path.realpath(path)
-        if not stat.S_ISSOCK(os.lstat(real).st_mode):
-            return
-    except OSError:
-        return  # gone, or not visible from here
-    _mount(libc, f"/proc/self/fd/{null}", real, None, MS_BIND, None)
+        with open("/proc/sys/kernel/cap_last_cap") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return 63
 
 
 def _read_only(libc, methods) -> None:
@@ -254,10 +332,8 @@ def _read_only(libc, methods) -> None:
 
 
 def _mount_setattr_nr():
-    import platform
-
-    machine = platform.machine()
-    if machine.startswith("mips") or machine.startswith("ia64"):
+    machine = os.uname().machine
+    if machine.startswith(("mips", "ia64")):
         return None
     return 552 if machine == "alpha" else 442  # one number on every other architecture
 
@@ -292,32 +368,115 @@ def _unescape(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
-def _wait_as_init(pid: int) -> None:
-    for fd in (0, 1, 2):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    while True:
-        try:
-            got, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            os._exit(70)
-        if got == pid:
-            break
-    if os.WIFSIGNALED(status):
-        os._exit(128 + os.WTERMSIG(status))
-    os._exit(os.WEXITSTATUS(status))
+def _close_fds_but(keep) -> None:
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
-def _drop_privileges(libc, uid) -> None:
+def _sample_init(server: Server, request: dict, program: str, out: int, done_w: int) -> None:
+    """PID 1 of the sample's namespace (the whole namespace when not isolated: a session)."""
+    import marshal
+    import signal
+    import time
+
+    t = {"t_init": time.monotonic()}
+    report = {"code": None, "timeout": False, "error": None, "t": t}
+    libc = server.libc
+    try:
+        _close_fds_but({out, done_w})
+        if server.isolated:
+            _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS|CLONE_NEWIPC)")
+            _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+            size = f"size={server.cfg['tmpfs_mb']}m,mode=1777"
+            if server.late_keep:  # opened before the tmpfs covers them
+                keep = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in server.late_keep]
+            for target in server.writable:
+                _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
+            if server.late_keep:
+                for fd, path in keep:
+                    os.makedirs(path, 0o755, exist_ok=True)
+                    _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+                    os.close(fd)
+            workdir = server.cfg["workdir"]
+            os.mkdir(workdir, 0o700)
+            if server.cfg["uid"] is not None:
+                os.chown(workdir, server.cfg["uid"], server.cfg["uid"])
+            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the program cannot ptrace its PID 1
+        else:
+            import tempfile
+
+            os.setsid()
+            workdir = tempfile.mkdtemp(prefix="lintseq-sandbox-")
+        ready_r, ready_w = os.pipe()
+        t["t_mounts"] = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            os.close(done_w)
+            _run_child(server, request, program, out, ready_w, workdir)
+        os.close(out)
+        os.close(ready_w)
+
+        def expire(*_):
+            raise _Timeout
+
+        signal.signal(signal.SIGALRM, expire)
+        left = request["t_request"] + request["timeout"] - time.monotonic()
+        try:
+            if left <= 0:
+                raise _Timeout
+            signal.setitimer(signal.ITIMER_REAL, left)
+            _, status = os.waitpid(pid, 0)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            report["code"] = os.waitstatus_to_exitcode(status)
+        except _Timeout:
+            report["timeout"] = True
+        t["t_exit"] = time.monotonic()
+        if server.isolated:
+            try:
+                os.kill(-1, 9)  # from PID 1: every other process of the namespace
+            except ProcessLookupError:
+                pass  # none left
+            while True:
+                try:
+                    os.waitpid(-1, 0)
+                except ChildProcessError:
+                    break
+        else:
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+            os.waitpid(pid, 0) if report["timeout"] else None
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+        t["t_clean"] = time.monotonic()
+        child = os.read(ready_r, 1 << 16)
+        if child:
+            got = marshal.loads(child)
+            t.update(got.get("t", {}))
+            report["error"] = got.get("error")
+    except BaseException as exc:
+        report["error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        os.write(done_w, marshal.dumps(report))
+    finally:
+        os._exit(0)
+
+
+def _drop_privileges(libc, uid, last_cap: int) -> None:
     """No capability left, in any set, and none to regain: not by exec as uid 0 (securebits),
     not by setuid or file-capability binaries (no_new_privs)."""
     import ctypes
 
-    for cap in range(HOST["last_cap"] + 1):
-        _check(libc, libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "PR_CAPBSET_DROP")
-    _check(libc, libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "PR_SET_SECUREBITS")
+    for cap in range(last_cap + 1):
+        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "PR_CAPBSET_DROP")
+    _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "PR_SET_SECUREBITS")
     if uid is not None:  # as root: the uid change clears every capability (KEEP_CAPS is off)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
@@ -325,35 +484,47 @@ def _drop_privileges(libc, uid) -> None:
     else:  # uid 0 of a user namespace keeps its uid; its capabilities go explicitly
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
         data = (ctypes.c_uint32 * 6)()
-        _check(libc, libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
-    _check(libc, libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+        _check(libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
     # dumpable again (PID 1 and the uid change cleared it), so /proc/self stays the program's own
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
 
 
-def _run_child(libc, cfg, src: str) -> None:
+def _run_child(server: Server, request: dict, program: str, out: int, ready_w: int, workdir: str) -> None:
+    import marshal
     import resource
+    import time
 
+    t = {"t_child": time.monotonic()}
     try:
-        workdir = cfg["workdir"]
-        if cfg["namespaces"]:
-            os.mkdir(workdir, 0o700)
-            if cfg["uid"] is not None:
-                os.chown(workdir, cfg["uid"], cfg["uid"])
-        for name, value in cfg["rlimits"].items():
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        if not server.isolated:
+            os.setpgid(0, 0)  # its own group, killed at the end
+            os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+            if "tempfile" in sys.modules:
+                sys.modules["tempfile"].tempdir = None  # PID 1's choice, cached
+        for name, value in request["rlimits"]:
             resource.setrlimit(getattr(resource, name), (value, value))
-        if cfg["namespaces"]:
-            _drop_privileges(libc, cfg["uid"])
+        if server.isolated:
+            _drop_privileges(server.libc, server.cfg["uid"], server.last_cap)
         else:
-            libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            server.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(workdir)
+        t["t_ready"] = time.monotonic()
+        os.write(ready_w, marshal.dumps({"t": t}))
+        os.close(ready_w)
     except BaseException as exc:  # the sandbox, not the program, failed
-        _fail(exc)
-    del cfg["rlimits"]
-    sentinel = cfg.pop("sentinel")
+        try:
+            os.write(ready_w, marshal.dumps({"t": t, "error": f"{type(exc).__name__}: {exc}"}))
+        finally:
+            os._exit(70)
+    sentinel = request.pop("sentinel")
+    del request, server
     code = 1
     try:
-        exec(compile(src, "<program>", "exec"), {"__name__": "__sandbox__"})
+        exec(compile(program, "<program>", "exec"), {"__name__": "__sandbox__"})
         code = 0
     except SystemExit as exc:
         sys.stderr.write(f"program exited early: SystemExit({exc.code!r})\n")
@@ -362,7 +533,7 @@ def _run_child(libc, cfg, src: str) -> None:
         import linecache
         import traceback
 
-        linecache.cache["<program>"] = (len(src), None, src.splitlines(True), "<program>")
+        linecache.cache["<program>"] = (len(program), None, program.splitlines(True), "<program>")
         traceback.print_exc()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
@@ -378,4 +549,6 @@ def _run_child(libc, cfg, src: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    server = Server(int(sys.argv[1]))
+    server.start()
+    server.serve()

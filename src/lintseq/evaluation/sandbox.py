@@ -34,20 +34,19 @@ unisolated, only when asked for explicitly (`lintseq evaluate --unsafe-no-sandbo
 
 from __future__ import annotations
 
+import marshal
 import math
 import os
 import pwd
 import queue
 import secrets
 import selectors
-import shutil
-import signal
 import socket
 import stat
 import struct
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -213,10 +212,63 @@ import json, math, re, collections, heapq  # the interpreter's own modules must 
 """
 
 
+PRELOAD = (  # imported by each fork server once, so that no sample pays for them
+    "typing", "collections", "math", "cmath", "re", "itertools", "functools", "operator", "heapq", "bisect",
+    "string", "random", "copy", "array", "hashlib", "fractions", "decimal", "statistics", "datetime", "json",
+    "dataclasses", "traceback", "linecache", "resource", "marshal", "select", "signal",
+)
+# per-sample phases, from the timestamps the evaluator, the server, the sample's PID 1 and the
+# program's process record (CLOCK_MONOTONIC is one clock for all of them)
+PHASES = (
+    ("request to the server", "t_send", "t_request"),
+    ("server: socket check, pipe", "t_request", "t_fork"),
+    ("PID namespace + fork", "t_fork", "t_init"),
+    ("mount+IPC namespaces, /proc, tmpfs", "t_init", "t_mounts"),
+    ("fork the program's process", "t_mounts", "t_child"),
+    ("rlimits, capabilities, uid", "t_child", "t_ready"),
+    ("program (compile + run)", "t_ready", "t_exit"),
+    ("kill + reap leftovers", "t_exit", "t_clean"),
+    ("report to the evaluator", "t_clean", "t_reply"),
+    ("output + verdict", "t_reply", "t_done"),
+)
+SLACK = 30.0  # seconds past the timeout before a silent server is given up on
+
+
+class Timings:
+    """Where a sandbox's time went: seconds per phase summed over samples, the namespaces'
+    teardown (overlapping the evaluator's work, so off the critical path), and worker start-up."""
+
+    def __init__(self) -> None:
+        self.phases = dict.fromkeys([name for name, _, _ in PHASES], 0.0)
+        self.samples = 0
+        self.teardown = 0.0
+        self.worker_starts = 0
+        self.worker_start_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, t: dict) -> None:
+        with self._lock:
+            self.samples += 1
+            self.teardown += t.get("teardown", 0.0)
+            for name, a, b in PHASES:
+                if a in t and b in t:
+                    self.phases[name] += t[b] - t[a]
+
+    def started(self, seconds: float) -> None:
+        with self._lock:
+            self.worker_starts += 1
+            self.worker_start_seconds += seconds
+
+
+class _ServerFailed(RuntimeError):
+    pass
+
+
 class _Server:
     """One fork server (`_launcher.py`), serving one sample at a time."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, init: dict, env: dict[str, str]):
+        t0 = time.monotonic()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.proc = subprocess.Popen(
@@ -232,19 +284,26 @@ class _Server:
         finally:
             theirs.close()
         self.sock = ours
+        try:
+            _send_msg(self.sock, init)
+            self.sock.settimeout(120)
+            reply = _recv_msg(self.sock)
+            self.sock.settimeout(None)
+        except (OSError, EOFError, ValueError) as exc:
+            self.close()
+            raise _ServerFailed(f"the fork server did not start: {exc!r}") from None
+        if not reply.get("ok"):
+            self.close()
+            raise _ServerFailed(reply.get("error", "the fork server did not start"))
+        self.start_seconds = time.monotonic() - t0
 
-    def request(self, cfg: dict, program: str, out_w: int) -> int:
-        payload = (repr(cfg) + "\n" + program).encode("utf-8", "surrogatepass")
+    def start(self, request: dict, program: str, out_w: int) -> None:
+        payload = marshal.dumps((request, program))
         socket.send_fds(self.sock, [struct.pack("=Q", len(payload))], [out_w])
         self.sock.sendall(payload)
-        return struct.unpack("=q", _recv_exact(self.sock, 8))[0]
 
-    def exit_code(self, timeout: float) -> int:
-        self.sock.settimeout(timeout)
-        try:
-            return struct.unpack("=q", _recv_exact(self.sock, 8))[0]
-        finally:
-            self.sock.settimeout(None)
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def close(self) -> None:
         self.sock.close()
@@ -253,6 +312,15 @@ class _Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def _send_msg(sock: socket.socket, obj) -> None:
+    data = marshal.dumps(obj)
+    sock.sendall(struct.pack("=Q", len(data)) + data)
+
+
+def _recv_msg(sock: socket.socket):
+    return marshal.loads(_recv_exact(sock, struct.unpack("=Q", _recv_exact(sock, 8))[0]))
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -286,11 +354,14 @@ class Sandbox:
 
     def _setup(self, mode: str, workers: int) -> None:
         self.mode = mode
+        self.timings = Timings()
         uids = _free_uids(workers) if mode == "namespaces+uid" else [None] * workers
         self._slots: queue.Queue = queue.Queue()
         for uid in uids:
             self._slots.put([uid, None])
-        self._plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb) if mode != "none" else {}
+        plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb) if mode != "none" else {}
+        self._init = {"mode": {"namespaces+uid": "uid", "namespaces": "userns"}.get(mode, "none"),
+                      "workdir": WORKDIR, "preload": list(PRELOAD), **plan}
 
     def run(self, program: str, timeout: float | None = None) -> Result:
         """Run one program; `timeout` (seconds) overrides `limits.timeout` for this program."""
@@ -330,72 +401,58 @@ class Sandbox:
         return [] if self.mode != "namespaces+uid" else _free_uids(self.workers)
 
     def _run(self, program: str, slot: list, limits: Limits) -> Result:
-        uid = slot[0]
-        isolated = self.mode != "none"
-        hostdir = None if isolated else tempfile.mkdtemp(prefix="lintseq-sandbox-")
-        sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
-        workdir = WORKDIR if isolated else hostdir
-        cfg = {
-            "namespaces": isolated,
-            "user_namespace": self.mode == "namespaces",
-            "uid": uid,
-            "workdir": workdir,
-            **self._plan,
-            "rlimits": limits.rlimits(),
-            "sentinel": sentinel,
-        }
         start = time.monotonic()
-        try:
-            for attempt in (1, 2):
-                fresh = slot[1] is None or slot[1].proc.poll() is not None
+        for attempt in (1, 2):
+            fresh = slot[1] is None or not slot[1].alive()
+            try:
                 if fresh:
                     if slot[1] is not None:
                         slot[1].close()
-                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
-                    slot[1] = _Server(env)
-                try:
-                    return self._supervise(slot, cfg, program, sentinel, start, limits)
-                except (OSError, ConnectionError, struct.error) as exc:
+                        slot[1] = None
+                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": WORKDIR, "TMPDIR": WORKDIR}
+                    slot[1] = _Server({**self._init, "uid": slot[0]}, env)
+                    self.timings.started(slot[1].start_seconds)
+                return self._supervise(slot[1], program, limits)
+            except (OSError, EOFError, ValueError, struct.error, _ServerFailed, TimeoutError) as exc:
+                if slot[1] is not None:
                     slot[1].proc.kill()
                     slot[1].close()
                     slot[1] = None
-                    if fresh or attempt == 2:
-                        return Result(False, "error", None, time.monotonic() - start, f"sandbox failure: {exc!r}")
-            raise AssertionError("unreachable")
-        finally:
-            if hostdir:
-                shutil.rmtree(hostdir, ignore_errors=True)
+                if fresh or attempt == 2:
+                    return Result(False, "error", None, time.monotonic() - start, f"sandbox failure: {exc}")
+        raise AssertionError("unreachable")
 
-    def _supervise(
-        self, slot: list, cfg: dict, program: str, sentinel: str, start: float, limits: Limits
-    ) -> Result:
-        server: _Server = slot[1]
-        out_r, out_w = os.pipe()
+    def _supervise(self, server: _Server, program: str, limits: Limits) -> Result:
+        sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
+        request = {"rlimits": list(limits.rlimits().items()), "sentinel": sentinel, "timeout": limits.timeout}
         output = _Output(limits.max_output, sentinel.encode())
+        out_r, out_w = os.pipe()
+        t_send = time.monotonic()
         try:
             try:
-                pid = server.request(cfg, program, out_w)
+                server.start(request, program, out_w)
             finally:
                 os.close(out_w)
-            status = _collect(out_r, start + limits.timeout, output)
+            reply, t_reply = _collect(out_r, server.sock, output, t_send + limits.timeout + SLACK)
         finally:
             os.close(out_r)
-        if status != "done":
-            _kill_group(pid)
-        code = server.exit_code(timeout=30.0)
-        duration = time.monotonic() - start
+        code = reply["code"]
         text, dropped = output.finish()
-        if status == "done":
-            if _launcher.ERROR_MARK in text:
-                status = "error"
-            elif code == 0 and output.seen:
-                status = "passed"
-            elif code < 0 or code > 128:
-                status = "killed"
-            else:
-                status = "failed"
+        if reply.get("error"):
+            status = "error"
+            text += f"\nsandbox failure: {reply['error']}"
+        elif reply["timeout"]:
+            status = "timeout"
+        elif code == 0 and output.seen:
+            status = "passed"
+        elif code is None or code < 0:
+            status = "killed"
+        else:
+            status = "failed"
         text = text.replace(f"\n{sentinel}\n", "")
-        return Result(status == "passed", status, code, duration, text, dropped > 0)
+        t_done = time.monotonic()
+        self.timings.add({**reply.get("t", {}), "t_send": t_send, "t_reply": t_reply, "t_done": t_done})
+        return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0)
 
 
 class _Output:
@@ -438,32 +495,37 @@ class _Output:
         return (bytes(self.head) + middle + tail[over:]).decode("utf-8", "replace"), dropped
 
 
-def _collect(fd: int, deadline: float, output: _Output) -> str:
-    """Read the program's output until EOF (every process holding the pipe is gone) or the
-    deadline."""
+def _collect(fd: int, sock: socket.socket, output: _Output, deadline: float) -> tuple[dict, float]:
+    """Read the program's output as it comes until the server's report (sent once every
+    process of the sample is gone) and the output's end; raise TimeoutError past `deadline`."""
     os.set_blocking(fd, False)
+    reply, t_reply, eof = None, 0.0, False
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                return "timeout"
-            if not sel.select(timeout=deadline - now):
-                continue
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            if not data:
-                return "done"
-            output.add(data)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        sel.register(sock, selectors.EVENT_READ)
+        while reply is None or not eof:
+            left = deadline - time.monotonic()
+            if reply is not None:  # a process outside any namespace (no isolation) may keep the pipe
+                left = min(left, t_reply + 1.0 - time.monotonic())
+            if left <= 0:
+                if reply is None:
+                    raise TimeoutError("the sandbox's fork server did not answer")
+                break
+            for key, _ in sel.select(timeout=left):
+                if key.fileobj is sock:
+                    reply, t_reply = _recv_msg(sock), time.monotonic()
+                    sel.unregister(sock)
+                    continue
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if data:
+                    output.add(data)
+                else:
+                    eof = True
+                    sel.unregister(fd)
+    return reply, t_reply
 
 
 def _probe(mode: str) -> SandboxInfo | str:
