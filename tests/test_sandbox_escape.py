@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import textwrap
 from pathlib import Path
 
@@ -190,3 +191,14 @@ def test_unix_sockets_outside_tmp_are_hidden(mode, target):
         assert res.passed and listener.hits == [b"<connected>"], res
     else:
         assert not res.passed and listener.hits == [], res
+
+
+@pytest.mark.skipif(not MODES, reason=f"no namespace isolation here: {sandbox_info().tried}")
+def test_sockets_bound_after_the_sandbox_started_are_hidden_too(target):
+    with Sandbox(LIMITS, workers=1, isolation=MODES[-1]) as box:
+        assert box.run("pass").passed  # the worker is up and has looked at the host's sockets
+        path = target / "late.sock"
+        with Listener.unix(path, 0o777) as listener:
+            time.sleep(1.1)  # a worker looks again at most once a second
+            res = box.run(_connect(path))
+    assert not res.passed and listener.hits == [], res

