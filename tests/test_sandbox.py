@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from listeners import Listener
 
-from lintseq.evaluation.sandbox import Limits, Sandbox, sandbox_info
+from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable, sandbox_info
 
 LIMITS = Limits(timeout=4.0, memory_mb=1024, max_output=64 << 10)
 
@@ -189,3 +189,23 @@ def test_output_volume_does_not_change_the_verdict(box, stream):
     assert len(head) + int(omitted) + len(tail) == len("<start><end>") + total + 100_001
     failing = box.run(program.replace("f(3) == 3", "f(3) == 4"))
     assert failing.status == "failed" and "AssertionError" in failing.output
+
+
+@pytest.mark.parametrize("mode", ["namespaces+uid", "namespaces"])
+def test_a_program_cannot_signal_the_sandbox(mode):
+    """Signals to its process group, its parent (pid 0 from inside: also the group), everyone it
+    can see, and the namespace's init: only the program dies, and its worker serves on (as uid 0
+    of a user namespace, the program shares its uid with the worker outside)."""
+    try:
+        box = Sandbox(LIMITS, workers=1, isolation=mode)
+    except SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+    programs = ["import os\nos.kill(0, 9)\n", "import os\nos.killpg(0, 9)\n", "import os\nos.kill(os.getppid(), 9)\n",
+                "import os\nfor sig in (9, 15):\n    try:\n        os.kill(1, sig)\n    except OSError:\n        pass\n"
+                "print('init survived')\n", "import os\nos.kill(-1, 9)\n"]
+    with box:
+        results = list(box.run_many(programs * 2))
+        assert [r.status for r in results[:3]] == ["killed"] * 3
+        assert "init survived" in results[3].output
+        assert box.run("print('still here')").passed
+        assert box.timings.worker_starts == 1

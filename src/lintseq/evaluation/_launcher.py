@@ -11,19 +11,19 @@ once:
 - a mount namespace where the filesystem is read-only: mounts made private, a minimal /dev,
   tmpfs over /run and over directories an unprivileged uid cannot reach anyway (the
   interpreter's own directories bound back), /dev/null over every unix socket bound outside
-  them (checked again before each sample), then every mount read-only;
+  them (checked again, at most once a second, before a sample), then every mount read-only;
 - a PID namespace whose PID 1 is the server itself, so whatever it started dies with it.
 
 For each request (the program, its limits, a sentinel, and the write end of an output pipe
-passed as a file descriptor) it forks, into a fresh PID namespace, the sample's PID 1, which
-enters fresh mount and IPC namespaces (copies of the worker's), mounts this namespace's /proc
-and fresh writable tmpfs over /tmp, /var/tmp and /dev/shm, and forks the program's process.
-That one drops every capability (bounding set included, securebits locked so that uid 0 in a
-user namespace regains none on exec), drops to the sandbox uid as root, sets no_new_privs and
-its rlimits, runs the program and, only if the whole program ran, writes the sentinel line.
-PID 1 enforces the timeout, then kills everything left in the namespace and reaps it, and only
-then reports, at the end of the output pipe; the namespaces' teardown overlaps with the
-evaluator reading the result.
+passed as a file descriptor) it creates a fresh PID namespace whose init is a placeholder
+(`sleep`, spawned without copying the server), and forks the program's process into it. That
+process enters fresh mount and IPC namespaces (copies of the worker's), mounts this
+namespace's /proc and fresh writable tmpfs over /tmp, /var/tmp and /dev/shm, drops every
+capability (bounding set included, securebits locked so that uid 0 in a user namespace regains
+none on exec), drops to the sandbox uid as root, sets no_new_privs and its rlimits, runs the
+program and, only if the whole program ran, writes the sentinel line. The server waits for it
+within the timeout, kills the placeholder (the kernel then kills and reaps everything left in
+the namespace), and only then writes its report at the end of the output pipe and closes it.
 
 Mounts cannot be made writable again from inside: the program has no capability over its mount
 namespace, and one it creates itself (a new user namespace) copies the mounts locked read-only.
@@ -42,10 +42,6 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO
 SECUREBITS = 0x01 | 0x02 | 0x20 | 0x40 | 0x80
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 REPORT_MARK = b"\x00LINTSEQ-SANDBOX-REPORT\x00"  # ends the output stream (see `_report`)
-
-
-class _Timeout(Exception):
-    pass
 
 
 def _check(ret: int, what: str) -> None:
@@ -103,6 +99,12 @@ class Server:
                 __import__(name)
             self.isolated = cfg["mode"] != "none"
             self.last_cap = _last_cap()
+            import shutil
+            import signal
+
+            self.sleep = shutil.which("sleep", path="/usr/bin:/bin")
+            signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGCHLD,))  # taken with sigtimedwait
+            os.set_inheritable(self.sock.fileno(), False)  # not into the spawned placeholder inits
             if self.isolated:
                 self._enter_namespaces()  # returns in the worker, PID 1 of its PID namespace
                 self._build_filesystem()
@@ -209,12 +211,18 @@ class Server:
                 pass  # gone, not visible from here, or already covered
 
     def serve(self) -> None:
-        """One request at a time: fork the sample's PID 1 and go back to listening; PID 1
-        reports on the output pipe itself, and the evaluator sends the next request only once
-        that pipe is closed. Exited PID 1s are reaped before each fork (their namespaces' teardown
-        overlaps with the evaluator's work)."""
+        """One request at a time: fork the program's process (into a fresh PID namespace, whose
+        init is a placeholder, started while waiting for the request), wait for it within its
+        timeout, kill the namespace, and write the report at the end of the output pipe, which
+        then closes."""
         recv_fds, unpack, monotonic = self.socket.recv_fds, self.struct.unpack, self.time.monotonic
+        init = None
         while True:
+            if self.isolated and init is None:
+                try:  # ready before the request comes: off the sample's path
+                    init = self._fresh_pid_namespace()
+                except OSError:
+                    init = None  # tried again with the request, which reports the error
             try:
                 header, fds, _, _ = recv_fds(self.sock, 8, 1)
                 if not header:
@@ -223,29 +231,87 @@ class Server:
                 request, program = self.marshal.loads(_recv_exact(self.sock, unpack("=Q", header)[0]))
             except (EOFError, OSError):
                 os._exit(0)  # the evaluator is gone; as this namespace's PID 1, every sample goes too
-            t = request["t"] = {"t_request": monotonic()}
+            t = {"t_request": monotonic()}
             out = fds[0]
-            try:
-                while os.waitpid(-1, os.WNOHANG)[0]:
-                    pass
-            except ChildProcessError:
-                pass
             try:
                 if self.isolated:
                     self._hide_new_sockets()
+                ready_r, ready_w = os.pipe()
                 t["t_fork"] = monotonic()
-                if self.isolated:
-                    _check(self.libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+                if self.isolated and init is None:
+                    init = self._fresh_pid_namespace()
                 pid = os.fork()
             except OSError as exc:
                 _report(out, {"code": None, "timeout": False, "error": f"{type(exc).__name__}: {exc}", "t": t})
                 os.close(out)
                 continue
             if pid == 0:
-                _sample_init(self, request, program, out)
-            os.close(out)
+                _run_child(self, request, program, out, ready_w)
+            os.close(ready_w)
             if self.isolated and self.libc.setns(self.pidns, CLONE_NEWPID) != 0:
                 os._exit(70)  # cannot start fresh PID namespaces any more: the evaluator starts a new server
+            report = self._finish(pid, init, request["timeout"], t)
+            init = None
+            child = os.read(ready_r, 1 << 16)
+            os.close(ready_r)
+            if child:
+                got = self.marshal.loads(child)
+                t.update(got["t"])
+                report["error"] = got.get("error")
+            _report(out, report)
+            os.close(out)
+
+    def _fresh_pid_namespace(self) -> int:
+        """A new PID namespace for the next fork, with a placeholder as its init: a sleep(1),
+        spawned without copying this process, so that the program is not PID 1 (which the
+        kernel shields from its own signals) and needs no second Python process beside it."""
+        _check(self.libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        try:
+            if self.sleep:
+                return os.posix_spawn(self.sleep, [self.sleep, "2147483647"], {}, setsigmask=())
+            pid = os.fork()
+        except OSError:
+            self.libc.setns(self.pidns, CLONE_NEWPID)
+            raise
+        if pid == 0:
+            import signal
+
+            signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            while True:
+                signal.pause()
+        return pid
+
+    def _finish(self, pid: int, init, timeout: float, t: dict) -> dict:
+        """Wait for the program's process until its deadline (SIGCHLD is blocked here and taken
+        with sigtimedwait), then kill whatever is left of the sample and reap it all."""
+        import signal
+
+        deadline = t["t_request"] + timeout
+        report = {"code": None, "timeout": False, "error": None, "t": t}
+        while True:
+            got, status = os.waitpid(pid, os.WNOHANG)
+            if got:
+                break
+            left = deadline - self.time.monotonic()
+            if left <= 0:
+                report["timeout"] = True
+                os.kill(pid, 9)
+                _, status = os.waitpid(pid, 0)
+                break
+            signal.sigtimedwait((signal.SIGCHLD,), left)
+        t["t_exit"] = self.time.monotonic()
+        if not report["timeout"]:
+            report["code"] = os.waitstatus_to_exitcode(status)
+        if init is not None:
+            os.kill(init, 9)  # the kernel kills the rest of the namespace and reaps it before this returns
+            os.waitpid(init, 0)
+        else:
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+        t["t_clean"] = self.time.monotonic()
+        return report
 
 
 def _under(path: str, dirs) -> bool:
@@ -350,99 +416,6 @@ def _report(out: int, report: dict) -> None:
         data = data[os.write(out, data):]
 
 
-def _sample_init(server: Server, request: dict, program: str, out: int) -> None:
-    """PID 1 of the sample's namespace (the whole namespace when not isolated: a session)."""
-    import marshal
-    import signal
-    import time
-
-    t = request["t"]
-    t["t_init"] = time.monotonic()
-    report = {"code": None, "timeout": False, "error": None, "t": t}
-    libc = server.libc
-    try:
-        _close_fds_but({out})
-        if server.isolated:
-            _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS|CLONE_NEWIPC)")
-            _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-            size = f"size={server.cfg['tmpfs_mb']}m,mode=1777"
-            if server.late_keep:  # opened before the tmpfs covers them
-                keep = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in server.late_keep]
-            for target in server.writable:
-                _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
-            if server.late_keep:
-                for fd, path in keep:
-                    os.makedirs(path, 0o755, exist_ok=True)
-                    _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
-                    os.close(fd)
-            workdir = server.cfg["workdir"]
-            os.mkdir(workdir, 0o700)
-            if server.cfg["uid"] is not None:
-                os.chown(workdir, server.cfg["uid"], server.cfg["uid"])
-            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the program cannot ptrace its PID 1
-        else:
-            import tempfile
-
-            os.setsid()
-            workdir = tempfile.mkdtemp(prefix="lintseq-sandbox-")
-        ready_r, ready_w = os.pipe()
-        t["t_mounts"] = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready_r)
-            _run_child(server, request, program, out, ready_w, workdir)
-        os.close(ready_w)
-
-        def expire(*_):
-            raise _Timeout
-
-        signal.signal(signal.SIGALRM, expire)
-        left = t["t_request"] + request["timeout"] - time.monotonic()
-        try:
-            if left <= 0:
-                raise _Timeout
-            signal.setitimer(signal.ITIMER_REAL, left)
-            _, status = os.waitpid(pid, 0)
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            report["code"] = os.waitstatus_to_exitcode(status)
-        except _Timeout:
-            report["timeout"] = True
-        t["t_exit"] = time.monotonic()
-        if server.isolated:
-            try:
-                os.kill(-1, 9)  # from PID 1: every other process of the namespace
-            except ProcessLookupError:
-                pass  # none left
-            while True:
-                try:
-                    os.waitpid(-1, 0)
-                except ChildProcessError:
-                    break
-        else:
-            try:
-                os.killpg(pid, 9)
-            except OSError:
-                pass
-            if report["timeout"]:
-                os.waitpid(pid, 0)
-            import shutil
-
-            shutil.rmtree(workdir, ignore_errors=True)
-        t["t_clean"] = time.monotonic()
-        child = os.read(ready_r, 1 << 16)
-        if child:
-            got = marshal.loads(child)
-            t.update(got.get("t", {}))
-            report["error"] = got.get("error")
-    except BaseException as exc:
-        report["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-    try:
-        _report(out, report)
-        os.close(out)  # EOF now, not once this process's memory is torn down
-    finally:
-        os._exit(0)
-
-
 def _drop_privileges(libc, uid, last_cap: int) -> None:
     """No capability left, in any set, and none to regain: not by exec as uid 0 (securebits),
     not by setuid or file-capability binaries (no_new_privs)."""
@@ -464,22 +437,51 @@ def _drop_privileges(libc, uid, last_cap: int) -> None:
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
 
 
-def _run_child(server: Server, request: dict, program: str, out: int, ready_w: int, workdir: str) -> None:
+def _sample_namespaces(server: Server) -> str:
+    """The sample's own mount and IPC namespaces (copies of the worker's read-only view), this
+    PID namespace's /proc, fresh tmpfs where it may write, and its empty working directory."""
+    libc = server.libc
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS|CLONE_NEWIPC)")
+    _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    size = f"size={server.cfg['tmpfs_mb']}m,mode=1777"
+    keep = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in server.late_keep]  # before the tmpfs covers them
+    for target in server.writable:
+        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
+    for fd, path in keep:
+        os.makedirs(path, 0o755, exist_ok=True)
+        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+        os.close(fd)
+    workdir = server.cfg["workdir"]
+    os.mkdir(workdir, 0o700)
+    if server.cfg["uid"] is not None:
+        os.chown(workdir, server.cfg["uid"], server.cfg["uid"])
+    return workdir
+
+
+def _run_child(server: Server, request: dict, program: str, out: int, ready_w: int) -> None:
+    """The program's process: its namespaces and limits, then the program."""
     import marshal
     import resource
+    import signal
     import time
 
     t = {"t_child": time.monotonic()}
-    del request["t"]
     try:
+        _close_fds_but({out, ready_w})
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
-        if not server.isolated:
-            os.setpgid(0, 0)  # its own group, killed at the end
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())  # the server blocks SIGCHLD
+        os.setsid()  # its own session and process group: kill(0, ...) reaches no process outside
+        if server.isolated:
+            workdir = _sample_namespaces(server)
+        else:
+            import tempfile
+
+            workdir = tempfile.mkdtemp(prefix="lintseq-sandbox-")
             os.environ["HOME"] = os.environ["TMPDIR"] = workdir
-            if "tempfile" in sys.modules:
-                sys.modules["tempfile"].tempdir = None  # PID 1's choice, cached
+            tempfile.tempdir = None
+        t["t_mounts"] = time.monotonic()
         for name, value in request["rlimits"]:
             resource.setrlimit(getattr(resource, name), (value, value))
         if server.isolated:
@@ -492,7 +494,7 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
         os.close(ready_w)
     except BaseException as exc:  # the sandbox, not the program, failed
         try:
-            os.write(ready_w, marshal.dumps({"t": t, "error": f"{type(exc).__name__}: {exc}"}))
+            os.write(ready_w, marshal.dumps({"t": t, "error": f"{type(exc).__name__}: {exc}"[:2000]}))
         finally:
             os._exit(70)
     sentinel = request.pop("sentinel")

@@ -231,12 +231,11 @@ PRELOAD = (  # imported by each fork server once, so that no sample pays for the
 PHASES = (
     ("request to the server", "t_send", "t_request"),
     ("server: socket check, pipe", "t_request", "t_fork"),
-    ("PID namespace + fork", "t_fork", "t_init"),
-    ("mount+IPC namespaces, /proc, tmpfs", "t_init", "t_mounts"),
-    ("fork the program's process", "t_mounts", "t_child"),
-    ("rlimits, capabilities, uid", "t_child", "t_ready"),
-    ("program (compile + run)", "t_ready", "t_exit"),
-    ("kill + reap leftovers", "t_exit", "t_clean"),
+    ("PID namespace, its init, fork", "t_fork", "t_child"),
+    ("mount+IPC namespaces, /proc, tmpfs", "t_child", "t_mounts"),
+    ("rlimits, capabilities, uid", "t_mounts", "t_ready"),
+    ("program (compile, run, exit)", "t_ready", "t_exit"),
+    ("kill + reap the namespace", "t_exit", "t_clean"),
     ("report to the evaluator", "t_clean", "t_eof"),
     ("output + verdict", "t_eof", "t_done"),
 )
