@@ -98,7 +98,6 @@ class Server:
             for name in cfg["preload"]:
                 __import__(name)
             self.isolated = cfg["mode"] != "none"
-            self.last_cap = _last_cap()
             import shutil
             import signal
 
@@ -109,6 +108,7 @@ class Server:
                 self._enter_namespaces()  # returns in the worker, PID 1 of its PID namespace
                 self._build_filesystem()
                 self.pidns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+                _limit_capabilities(self.libc)
             import gc
 
             gc.freeze()  # forked samples need not copy pages to scan the server's objects
@@ -416,14 +416,20 @@ def _report(out: int, report: dict) -> None:
         data = data[os.write(out, data):]
 
 
-def _drop_privileges(libc, uid, last_cap: int) -> None:
-    """No capability left, in any set, and none to regain: not by exec as uid 0 (securebits),
-    not by setuid or file-capability binaries (no_new_privs)."""
-    import ctypes
-
-    for cap in range(last_cap + 1):
+def _limit_capabilities(libc) -> None:
+    """Once, in the worker (its samples inherit it): an empty bounding set, and securebits
+    locked so that uid 0 gains no capability on exec and a uid change keeps none. The worker
+    keeps what it holds, for its mounts and namespaces."""
+    for cap in range(_last_cap() + 1):
         _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "PR_CAPBSET_DROP")
     _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "PR_SET_SECUREBITS")
+
+
+def _drop_privileges(libc, uid) -> None:
+    """No capability left, in any set, and none to regain (with `_limit_capabilities`): not by
+    exec as uid 0, not by setuid or file-capability binaries (no_new_privs)."""
+    import ctypes
+
     if uid is not None:  # as root: the uid change clears every capability (KEEP_CAPS is off)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
@@ -485,7 +491,7 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
         for name, value in request["rlimits"]:
             resource.setrlimit(getattr(resource, name), (value, value))
         if server.isolated:
-            _drop_privileges(server.libc, server.cfg["uid"], server.last_cap)
+            _drop_privileges(server.libc, server.cfg["uid"])
         else:
             server.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(workdir)

@@ -48,7 +48,7 @@ import os
 import pwd
 import queue
 import secrets
-import selectors
+import select
 import socket
 import stat
 import struct
@@ -430,7 +430,7 @@ class Sandbox:
 
     def _supervise(self, server: _Server, program: str, limits: Limits) -> Result:
         sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
-        request = {"rlimits": list(limits.rlimits().items()), "sentinel": sentinel, "timeout": limits.timeout}
+        request = {"rlimits": _rlimits(limits), "sentinel": sentinel, "timeout": limits.timeout}
         output = _Output(limits.max_output, sentinel.encode())
         out_r, out_w = os.pipe()
         t_send = time.monotonic()
@@ -462,6 +462,11 @@ class Sandbox:
         t_done = time.monotonic()
         self.timings.add({**report.get("t", {}), "t_send": t_send, "t_eof": t_eof, "t_done": t_done})
         return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0)
+
+
+@lru_cache(maxsize=64)
+def _rlimits(limits: Limits) -> list[tuple[str, int]]:
+    return list(limits.rlimits().items())
 
 
 class _Output:
@@ -537,24 +542,20 @@ def _collect(fd: int, output: _Output, deadline: float, need_eof: bool) -> float
     """Read the program's output as it comes until its end (the sandbox's report, written once
     every process of the sample is gone, then EOF); raise TimeoutError past `deadline`. Without
     isolation, processes that left the sample's session may hold the pipe: the report suffices."""
-    os.set_blocking(fd, False)
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the sandbox's fork server did not answer")
-            if not sel.select(timeout=left):
-                continue
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            if not data:
-                return time.monotonic()
-            output.add(data)
-            if not need_eof and output.reported():
-                return time.monotonic()
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the sandbox's fork server did not answer")
+        if not poll.poll(left * 1000):
+            continue
+        data = os.read(fd, 1 << 16)
+        if not data:
+            return time.monotonic()
+        output.add(data)
+        if not need_eof and output.reported():
+            return time.monotonic()
 
 
 def _probe(mode: str) -> SandboxInfo | str:
