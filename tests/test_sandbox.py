@@ -149,10 +149,17 @@ def test_network_probe_can_fail():
     assert listener.hits == [b"hello from the sample"]
 
 
-def test_working_directory_is_private_and_empty(box):
-    prog = "import os\nassert os.listdir('.') == []\nopen('scratch.txt', 'w').write('x')\n"
-    first, second = box.run_many([prog, prog])
-    assert first.passed and second.passed
+@pytest.mark.parametrize("isolation", ["auto", "none"])
+def test_working_directory_is_private_empty_and_gone_after(isolation, box):
+    prog = ("import os, tempfile\nassert os.listdir('.') == []\nopen('scratch.txt', 'w').write('x')\n"
+            "assert os.environ['HOME'] == os.environ['TMPDIR'] == os.getcwd() == tempfile.gettempdir()\n"
+            "print(os.getcwd())\n")
+    runner = box if isolation == "auto" else Sandbox(LIMITS, workers=2, isolation="none")
+    first, second = runner.run_many([prog, prog])
+    assert first.passed and second.passed, (first, second)
+    if isolation == "none":  # a folder in the real /tmp, removed after each program
+        assert first.output != second.output
+        assert not Path(first.output.strip()).exists() and not Path(second.output.strip()).exists()
 
 
 def test_experiment_opt_out_is_checked_and_reaches_the_sandbox(tmp_path):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
+import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,28 @@ def test_sockets_bound_after_the_sandbox_started_are_hidden_too(target):
             time.sleep(1.1)  # a worker looks again at most once a second
             res = box.run(_connect(path))
     assert not res.passed and listener.hits == [], res
+
+
+@pytest.mark.skipif(not MODES, reason=f"no namespace isolation here: {sandbox_info().tried}")
+@pytest.mark.parametrize("mode", MODES)
+def test_interpreter_folders_under_tmp_stay_visible_and_read_only(mode, monkeypatch):
+    """A checkout or venv under /tmp (as CI clones may be) is bound back into the sample's fresh
+    /tmp, read-only."""
+    folder = Path(tempfile.mkdtemp(prefix="lsq-interp-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        (folder / "lsq_probe_module.py").write_text("VALUE = 42\n")
+        (folder / "lsq_probe_module.py").chmod(0o644)
+        monkeypatch.syspath_prepend(str(folder))
+        program = (f"import os, sys\nsys.path.insert(0, {str(folder)!r})\nimport lsq_probe_module\n"
+                   "assert lsq_probe_module.VALUE == 42\n"
+                   f"try:\n    open({str(folder / 'planted.txt')!r}, 'w')\n    print('WROTE')\n"
+                   "except OSError as exc:\n    print('blocked', exc.strerror)\n"
+                   "assert os.listdir('/tmp') != []  # the fresh /tmp holds only the bound folder and the workdir\n")
+        with Sandbox(LIMITS, workers=1, isolation=mode) as box:
+            res = box.run(program)
+        assert res.passed, res
+        assert "blocked Read-only file system" in res.output
+        assert not (folder / "planted.txt").exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

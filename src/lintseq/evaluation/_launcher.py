@@ -100,7 +100,9 @@ class Server:
             self.isolated = cfg["mode"] != "none"
             import shutil
             import signal
+            import tempfile
 
+            self.shutil, self.tempfile = shutil, tempfile
             self.sleep = shutil.which("sleep", path="/usr/bin:/bin")
             signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGCHLD,))  # taken with sigtimedwait
             os.set_inheritable(self.sock.fileno(), False)  # not into the spawned placeholder inits
@@ -237,6 +239,8 @@ class Server:
                 if self.isolated:
                     self._hide_new_sockets()
                 ready_r, ready_w = os.pipe()
+                # without isolation, a private folder in the real /tmp, removed afterwards
+                workdir = self.cfg["workdir"] if self.isolated else self.tempfile.mkdtemp(prefix="lintseq-sandbox-")
                 t["t_fork"] = monotonic()
                 if self.isolated and init is None:
                     init = self._fresh_pid_namespace()
@@ -246,12 +250,14 @@ class Server:
                 os.close(out)
                 continue
             if pid == 0:
-                _run_child(self, request, program, out, ready_w)
+                _run_child(self, request, program, out, ready_w, workdir)
             os.close(ready_w)
             if self.isolated and self.libc.setns(self.pidns, CLONE_NEWPID) != 0:
                 os._exit(70)  # cannot start fresh PID namespaces any more: the evaluator starts a new server
             report = self._finish(pid, init, request["timeout"], t)
             init = None
+            if not self.isolated:
+                self.shutil.rmtree(workdir, ignore_errors=True)
             child = os.read(ready_r, 1 << 16)
             os.close(ready_r)
             if child:
@@ -443,7 +449,7 @@ def _drop_privileges(libc, uid) -> None:
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
 
 
-def _sample_namespaces(server: Server) -> str:
+def _sample_namespaces(server: Server, workdir: str) -> None:
     """The sample's own mount and IPC namespaces (copies of the worker's read-only view), this
     PID namespace's /proc, fresh tmpfs where it may write, and its empty working directory."""
     libc = server.libc
@@ -457,14 +463,12 @@ def _sample_namespaces(server: Server) -> str:
         os.makedirs(path, 0o755, exist_ok=True)
         _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
         os.close(fd)
-    workdir = server.cfg["workdir"]
     os.mkdir(workdir, 0o700)
     if server.cfg["uid"] is not None:
         os.chown(workdir, server.cfg["uid"], server.cfg["uid"])
-    return workdir
 
 
-def _run_child(server: Server, request: dict, program: str, out: int, ready_w: int) -> None:
+def _run_child(server: Server, request: dict, program: str, out: int, ready_w: int, workdir: str) -> None:
     """The program's process: its namespaces and limits, then the program."""
     import marshal
     import resource
@@ -480,13 +484,10 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
         signal.pthread_sigmask(signal.SIG_SETMASK, ())  # the server blocks SIGCHLD
         os.setsid()  # its own session and process group: kill(0, ...) reaches no process outside
         if server.isolated:
-            workdir = _sample_namespaces(server)
+            _sample_namespaces(server, workdir)
         else:
-            import tempfile
-
-            workdir = tempfile.mkdtemp(prefix="lintseq-sandbox-")
             os.environ["HOME"] = os.environ["TMPDIR"] = workdir
-            tempfile.tempdir = None
+            server.tempfile.tempdir = None  # the server's choice, cached
         t["t_mounts"] = time.monotonic()
         for name, value in request["rlimits"]:
             resource.setrlimit(getattr(resource, name), (value, value))

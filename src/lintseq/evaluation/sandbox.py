@@ -415,7 +415,9 @@ class Sandbox:
                     if slot[1] is not None:
                         slot[1].close()
                         slot[1] = None
-                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": WORKDIR, "TMPDIR": WORKDIR}
+                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+                    if self.mode != "none":  # without isolation, each program gets its own folder
+                        env.update(HOME=WORKDIR, TMPDIR=WORKDIR)
                     slot[1] = _Server({**self._init, "uid": slot[0]}, env)
                     self.timings.started(slot[1].start_seconds)
                 return self._supervise(slot[1], program, limits)
