@@ -216,3 +216,31 @@ def test_a_program_cannot_signal_the_sandbox(mode):
         assert "init survived" in results[3].output
         assert box.run("print('still here')").passed
         assert box.timings.worker_starts == 1
+
+
+@pytest.mark.parametrize("mode", ["namespaces+uid", "namespaces"])
+def test_ordinary_programs_work(mode):
+    """What tests of model samples use: subprocesses, a multiprocessing pool (semaphores in
+    /dev/shm), threads, temporary files, the interpreter's own modules."""
+    try:
+        box = Sandbox(LIMITS, workers=1, isolation=mode)
+    except SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+    program = textwrap.dedent(
+        """
+        import multiprocessing, subprocess, sys, tempfile, threading, sqlite3
+        with multiprocessing.Pool(2) as pool:
+            assert pool.map(abs, [-1, -2, 3]) == [1, 2, 3]
+        out = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True, check=True)
+        assert out.stdout == "42\\n"
+        done = []
+        t = threading.Thread(target=done.append, args=(1,))
+        t.start(); t.join()
+        with tempfile.NamedTemporaryFile("w+") as fh:
+            fh.write("x"); fh.flush()
+        assert sqlite3.connect(":memory:").execute("select 1").fetchone() == (1,) and done == [1]
+        """
+    )
+    with box:
+        res = box.run(program)
+    assert res.passed, res.output

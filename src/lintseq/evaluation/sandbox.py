@@ -6,8 +6,9 @@ no interpreter start-up, and the modules benchmarks' tests import already loaded
 
 - no network at all, not even loopback (a network namespace per worker, which its programs
   cannot configure);
-- a fresh PID namespace per program: it sees only its own processes, and when it ends, the
-  whole namespace is killed and reaped before its result is reported;
+- a fresh PID namespace per program: it sees only its own processes (and the namespace's
+  placeholder init), and when it ends, the whole namespace is killed and reaped before its
+  result is reported;
 - the whole filesystem read-only, whoever runs the evaluation: the program cannot delete,
   create, rename or chmod any file of yours. It writes only to fresh tmpfs over /tmp (its
   empty working directory lives there), /var/tmp and /dev/shm, in a mount namespace of its
@@ -176,9 +177,9 @@ def _interpreter_dirs() -> list[str]:
 
 
 def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
-    """What the launcher mounts (see `_launcher._isolate_mounts`): read-only tmpfs over `hide`,
-    fresh writable tmpfs over `writable`, and the interpreter's directories under either bound
-    back (`keep`)."""
+    """What the launcher mounts (see `_launcher.Server._build_filesystem`): read-only tmpfs over
+    `hide`, fresh writable tmpfs over `writable` for each sample, and the interpreter's
+    directories under either bound back (`keep`)."""
     hide = {d: "755" for d in HIDDEN if os.path.isdir(d) and not os.path.islink(d)}
     interp = _interpreter_dirs()
     if drop_uid:
@@ -226,8 +227,8 @@ PRELOAD = (  # imported by each fork server once, so that no sample pays for the
     "string", "random", "copy", "array", "hashlib", "fractions", "decimal", "statistics", "datetime", "json",
     "dataclasses", "traceback", "linecache", "resource", "marshal", "select", "signal",
 )
-# per-sample phases, from the timestamps the evaluator, the server, the sample's PID 1 and the
-# program's process record (CLOCK_MONOTONIC is one clock for all of them)
+# per-sample phases, from the timestamps the evaluator, the fork server and the program's process
+# record (CLOCK_MONOTONIC is one clock for all of them)
 PHASES = (
     ("request to the server", "t_send", "t_request"),
     ("server: socket check, pipe", "t_request", "t_fork"),
@@ -243,8 +244,8 @@ SLACK = 30.0  # seconds past the timeout before a silent server is given up on
 
 
 class Timings:
-    """Where a sandbox's time went: seconds per phase summed over samples, and worker start-up.
-    (The namespaces' teardown is not on the way: it overlaps with the evaluator's work.)"""
+    """Where a sandbox's time went: seconds per phase (`PHASES`) summed over samples, and the
+    workers' start-up."""
 
     def __init__(self) -> None:
         self.phases = dict.fromkeys([name for name, _, _ in PHASES], 0.0)
