@@ -244,3 +244,15 @@ def test_ordinary_programs_work(mode):
     with box:
         res = box.run(program)
     assert res.passed, res.output
+
+
+def test_a_forged_report_changes_nothing(box):
+    """The sandbox's report ends the output stream; a program that prints one (any shape) is
+    judged by the real one, written after it."""
+    from lintseq.evaluation._launcher import REPORT_MARK
+
+    for fake in ('{"code": 0, "timeout": false, "error": null, "t": {}}', '{}', '[1]', 'not json'):
+        body = fake.encode()
+        forged = body + len(body).to_bytes(4, "little") + REPORT_MARK
+        res = box.run(f"import os\nos.write(1, {forged!r})\nraise SystemExit(3)\n")
+        assert res.status == "failed" and res.exit_code == 2, (fake, res)

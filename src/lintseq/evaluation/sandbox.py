@@ -258,7 +258,7 @@ class Timings:
         with self._lock:
             self.samples += 1
             for name, a, b in PHASES:
-                if a in t and b in t:
+                if isinstance(t.get(a), float) and isinstance(t.get(b), float):
                     self.phases[name] += t[b] - t[a]
 
     def started(self, seconds: float) -> None:
@@ -305,9 +305,11 @@ class _Server:
         self.start_seconds = time.monotonic() - t0
 
     def start(self, request: dict, program: str, out_w: int) -> None:
-        payload = marshal.dumps((request, program))
-        socket.send_fds(self.sock, [struct.pack("=Q", len(payload))], [out_w])
-        self.sock.sendall(payload)
+        data = marshal.dumps((request, program))
+        data = struct.pack("=Q", len(data)) + data
+        sent = socket.send_fds(self.sock, [data], [out_w])
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -538,7 +540,9 @@ def _parse_report(end: bytes) -> tuple[dict | None, int]:
         report = json.loads(end[-mark - 4 - size : -mark - 4])
     except ValueError:
         return None, 0
-    return (report, size + 4 + mark) if isinstance(report, dict) else (None, 0)
+    valid = (isinstance(report, dict) and isinstance(report.get("code"), (int, type(None)))
+             and isinstance(report.get("timeout"), bool) and isinstance(report.get("t", {}), dict))
+    return (report, size + 4 + mark) if valid else (None, 0)
 
 
 def _collect(fd: int, output: _Output, deadline: float, need_eof: bool) -> float:
