@@ -448,9 +448,8 @@ class Sandbox:
         finally:
             os.close(out_r)
         text, dropped, report = output.finish()
-        if report is None:
-            # PID 1 never reported (killed from outside): nothing of the sample is left either
-            report = {"code": None, "timeout": False, "error": "the sample's init process ended without a report"}
+        if report is None:  # the server died (killed from outside): the sample's namespace died with it
+            report = {"code": None, "timeout": False, "error": "the sandbox's fork server ended without a report"}
         code = report["code"]
         if report.get("error"):
             status = "error"
