@@ -204,7 +204,9 @@ def load_or_build_tokenizer(cfg: PretrainConfig, out: Path, resuming: bool):
     if resuming:
         return AutoTokenizer.from_pretrained(out)
     if cfg.tokenizer:
-        tok = AutoTokenizer.from_pretrained(cfg.tokenizer)
+        from lintseq.known_models import resolve_model
+
+        tok = AutoTokenizer.from_pretrained(resolve_model(cfg.tokenizer))
     else:
         log.info("training a %d-token byte-level BPE on %s", cfg.vocab_size, cfg.data)
         tok = train_bpe_tokenizer(iter_documents(cfg.data, cfg.text_field), cfg.vocab_size)

@@ -90,7 +90,9 @@ def build_tokenizer(cfg: TrainConfig, rows: list[dict[str, str]]):
     from transformers import AutoTokenizer
 
     if cfg.tokenizer or cfg.model:
-        tok = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model)
+        from lintseq.known_models import resolve_model
+
+        tok = AutoTokenizer.from_pretrained(resolve_model(cfg.tokenizer or cfg.model))
     else:
         tok = train_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), cfg.vocab_size)
     if tok.eos_token is None:
@@ -113,7 +115,9 @@ def build_model(cfg: TrainConfig, tok):
         )
     # full fine-tuning keeps fp32 master weights (bf16 autocast); LoRA can hold the frozen base in bf16
     dtype = torch.bfloat16 if cfg.lora and cfg.use_bf16() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
+    from lintseq.known_models import resolve_model
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.model), dtype=dtype)
     positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions < cfg.max_seq_length:
         # e.g. a `lintseq pretrain --seq-length 512` model; longer rows would index past its position table
