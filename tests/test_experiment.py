@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.cli import main
+from lintseq.diffs import DIFF_TOKEN
 from lintseq.experiment import config as cfgmod
 from lintseq.experiment import runner, stages
 
@@ -224,3 +225,45 @@ def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
         folder.mkdir()
         scores[timeout] = stages._run_evaluate("baseline", "humaneval")(stages.Context(cfg, run_dir, folder, resume=False))
     assert scores[1.0]["pass@1"] == 0.0 and scores[10.0]["pass@1"] == 1.0
+
+
+def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
+    """A pretrained instruct model (a tiny GGUF converted here) named in [model]: training rows
+    and samples go through its chat template, and the base model is a third, zero-shot row."""
+    pytest.importorskip("gguf")
+    from gguf_model import write_tiny_gguf
+
+    from lintseq.gguf import convert
+
+    model = convert(write_tiny_gguf(tmp_path / "tiny.gguf"), tmp_path / "instruct")
+    text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")
+    head, _, rest = text.partition("[model]")
+    rest = rest[rest.index("[data]"):]  # drop [model], [pretrain] and [pretrain.mine]
+    conf = tmp_path / "chat.toml"
+    conf.write_text(head + f'[model]\nname = "{model}"\n\n[format]\nchat = true\n\n'
+                    + rest.replace("[sample]\n", "[sample]\nzero_shot = true\n").replace('benchmarks = ["humaneval", "mbpp"]',
+                                                                                   'benchmarks = ["humaneval"]'),
+                    encoding="utf-8")
+    cfg = cfgmod.load(conf)
+    assert cfg["sample"]["zero_shot"] == "chat"
+    names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
+    assert names.index("evaluate-base-humaneval") < names.index("train-baseline")
+    runner.run(cfg, tmp_path / "run", log=lambda m: None)
+    run_dir = tmp_path / "run"
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+    rows = [json.loads(x) for x in (run_dir / "format" / "lintseq.jsonl").read_text().splitlines()]
+    head = tok.apply_chat_template([{"role": "user", "content": "X"}], tokenize=False, add_generation_prompt=True)
+    start, end = head.split("X")
+    assert all(r["prompt"].startswith(start) and r["prompt"].endswith(end + DIFF_TOKEN) for r in rows)
+    for row in ("base", "baseline", "lintseq"):
+        samples = [json.loads(x) for x in (run_dir / f"sample-{row}-humaneval" / "samples.jsonl").read_text().splitlines()]
+        assert len(samples) == 4 and all(s["chat"] for s in samples)
+        assert {s["style"] for s in samples} == {"baseline" if row == "base" else row}
+    assert json.loads((run_dir / "sample-base-humaneval" / "samples.jsonl").read_text().splitlines()[0])["model"] == str(model)
+    report = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert "| base (zero-shot) |" in report and "chat template" in report
+    lint_row = next(line for line in report.splitlines() if line.startswith("| lintseq |"))
+    assert lint_row.rstrip(" |").endswith("%")  # the resolved-clean share

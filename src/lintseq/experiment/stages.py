@@ -1,8 +1,8 @@
 """The experiment's stage graph, built from a normalized config.
 
-[mine-corpus] -> [pretrain] -> [mine-data] -> data -> generate -> format -> train-baseline ->
-train-lintseq (steps matched to the baseline, same seed) -> sample-ARM-BENCH ->
-evaluate-ARM-BENCH -> report. Each stage names the config slice and the outside files it
+[mine-corpus] -> [pretrain] -> [mine-data] -> data -> generate -> format -> [sample-base-BENCH ->
+evaluate-base-BENCH, the untouched base model zero-shot] -> train-baseline -> train-lintseq
+(steps matched to the baseline, same seed) -> sample-ARM-BENCH -> evaluate-ARM-BENCH -> report. Each stage names the config slice and the outside files it
 depends on; the runner hashes those (with its upstream stages' keys) to decide what to skip.
 Each `run` function calls the library, not a subprocess, and writes only into its own folder.
 """
@@ -19,6 +19,21 @@ from typing import Any, Callable
 from lintseq.training.config import TRAIN_FREE  # settings that change how a run is logged, not what it produces
 
 ARMS = ("baseline", "lintseq")
+BASE = "base"  # the zero-shot row
+
+
+def rows(cfg: dict) -> tuple[str, ...]:
+    """What the report compares: the two arms, and the base model when sampled zero-shot."""
+    return (BASE, *ARMS) if cfg["sample"]["zero_shot"] else ARMS
+
+
+def sample_style(cfg: dict, row: str) -> tuple[str, bool]:
+    """(prompt style, through the chat template) for one row's samples."""
+    chat = cfg["format"]["chat"]
+    if row == BASE:
+        zero = cfg["sample"]["zero_shot"]
+        return ("completion", False) if zero == "completion" else ("baseline", True)
+    return row, chat
 
 
 @dataclass
@@ -110,6 +125,11 @@ def base_model(cfg: dict, run_dir: Path) -> str:
     return str(run_dir / "pretrain" / "model") if cfg["pretrain"] else cfg["model"]["name"]
 
 
+def chat_tokenizer_name(cfg: dict, run_dir: Path) -> str:
+    """The tokenizer whose chat template formats the training rows: [train] tokenizer or the base model's."""
+    return cfg["train"].get("tokenizer") or base_model(cfg, run_dir)
+
+
 def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list[dict]:
     from lintseq.formatting import read_rows
 
@@ -173,11 +193,12 @@ def run_generate(ctx: Context) -> dict:
 
 
 def run_format(ctx: Context) -> dict:
-    from lintseq.formatting import format_file
+    from lintseq.formatting import format_file, load_chat_tokenizer
 
     info = {}
+    chat = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir)) if ctx.cfg["format"]["chat"] else None
     for style in ARMS:
-        stats = format_file(ctx.path("generate", "edits.jsonl"), ctx.dir / f"{style}.jsonl", style)
+        stats = format_file(ctx.path("generate", "edits.jsonl"), ctx.dir / f"{style}.jsonl", style, chat_tokenizer=chat)
         if stats.written == 0:
             raise RuntimeError(f"format {style}: no rows were written ({stats.summary()})")
         info[style] = stats.summary()
@@ -214,6 +235,7 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
 
 def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
+        from lintseq.formatting import load_chat_tokenizer
         from lintseq.inference.backends import make_backend
         from lintseq.inference.run import sample_benchmark
         from lintseq.inference.types import SamplingSettings
@@ -225,13 +247,17 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
         s = ctx.cfg["sample"]
         settings = SamplingSettings(n=s["n"], temperature=s["temperature"], top_p=s["top_p"], min_p=s["min_p"],
                                     max_new_tokens=s["max_new_tokens"], seed=ctx.cfg["seed"])
-        model = str(ctx.path(f"train-{arm}", "model"))
+        model = base_model(ctx.cfg, ctx.run_dir) if arm == BASE else str(ctx.path(f"train-{arm}", "model"))
         opts = {"device": s["device"], "dtype": s["dtype"], "batch_size": s["batch_size"]} if s["backend"] == "hf" else {
             "dtype": s["dtype"], "seed": ctx.cfg["seed"]}
+        style, chat = sample_style(ctx.cfg, arm)
+        chat_tokenizer = None
+        if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
+            chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir) if arm == BASE else model)
         backend = make_backend(s["backend"], model, **opts)
-        stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=arm,
+        stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=style,
                                  out=str(out), model=model, benchmark=benchmark,
-                                 overwrite=not ctx.resume, progress=ctx.progress)
+                                 overwrite=not ctx.resume, progress=ctx.progress, chat_tokenizer=chat_tokenizer)
         return {"problems": stats.problems, "samples": stats.samples, "resumed": stats.resumed,
                 "clean": stats.clean, "tokens": stats.tokens, "finish": dict(stats.finish)}
 
@@ -289,10 +315,24 @@ def build(cfg: dict) -> list[Stage]:
     g = cfg["generate"]
     stages.append(Stage("generate", f"s = {g['s']} edit sequences per program ({g['linter']} linter)", run_generate,
                         {k: v for k, v in g.items() if k != "workers"} | {"seed": cfg["seed"]}, deps=("data",)))
-    stages.append(Stage("format", "training rows in both styles (baseline, lintseq)", run_format, None, deps=("generate",)))
-    base = ("pretrain",) if pre else ()
+    chat = cfg["format"]["chat"]
     t = cfg["train"]
     model_input = (() if pre else (cfg["model"]["name"],)) + _local(t.get("tokenizer"))
+    stages.append(Stage("format", "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
+                        run_format, {"chat": chat} if chat else None, deps=("generate",) + (("pretrain",) if pre and chat else ()),
+                        inputs=model_input if chat else ()))
+    base = ("pretrain",) if pre else ()
+    s = cfg["sample"]
+    if s["zero_shot"]:
+        for b in s["benchmarks"]:
+            stages.append(Stage(
+                f"sample-{BASE}-{slug(b)}", f"{s['n']} samples per problem of {b} from the base model, zero-shot "
+                f"({s['zero_shot']} prompts)", _run_sample(BASE, b), _sample_slice(cfg, BASE, b), deps=base,
+                inputs=model_input + ((b,) if Path(b).exists() else ())))
+            stages.append(Stage(
+                f"evaluate-{BASE}-{slug(b)}", f"run the base model's samples on {b}'s tests",
+                _run_evaluate(BASE, b), {"evaluate": _without(cfg["evaluate"], "workers"), "benchmark": b, "limit": s["limit"]},
+                deps=(f"sample-{BASE}-{slug(b)}",), inputs=(b,) if Path(b).exists() else ()))
     steps = f"max_steps = {t['max_steps']}" if t.get("max_steps") else f"{t['baseline_epochs']} epochs"
     tslice = {"train": _without(t, *TRAIN_FREE), "seed": cfg["seed"], "model": cfg["model"]}
     stages.append(Stage("train-baseline", f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
@@ -300,14 +340,12 @@ def build(cfg: dict) -> list[Stage]:
     matched = steps if t.get("max_steps") else "the baseline's optimizer steps"
     stages.append(Stage("train-lintseq", f"fine-tune the base model on edit sequences ({matched}, same seed)",
                         _run_train("lintseq"), tslice, deps=("format",) + base, inputs=model_input))
-    s = cfg["sample"]
     for arm in ARMS:
         for b in s["benchmarks"]:
             stages.append(Stage(
                 f"sample-{arm}-{slug(b)}", f"{s['n']} samples per problem of {b}"
                 + (f" (first {s['limit']})" if s["limit"] is not None else "") + f" from the {arm} model",
-                _run_sample(arm, b), {k: v for k, v in s.items() if k != "benchmarks"} | {"benchmark": b, "seed": cfg["seed"]},
-                deps=(f"train-{arm}",), inputs=(b,) if Path(b).exists() else ()))
+                _run_sample(arm, b), _sample_slice(cfg, arm, b), deps=(f"train-{arm}",), inputs=(b,) if Path(b).exists() else ()))
     for arm in ARMS:
         for b in s["benchmarks"]:
             stages.append(Stage(
@@ -319,6 +357,13 @@ def build(cfg: dict) -> list[Stage]:
                         deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
                         extra_outputs=("report.md",)))
     return stages
+
+
+def _sample_slice(cfg: dict, row: str, benchmark: str) -> dict:
+    """What a sample stage's output depends on (the zero-shot style only matters to the base row)."""
+    s = _without(cfg["sample"], "benchmarks", "zero_shot") | {"benchmark": benchmark, "seed": cfg["seed"]}
+    style = sample_style(cfg, row)
+    return s | {"style": style} if style != (row, False) else s  # plain arms keep the keys of earlier runs
 
 
 def _without(table: dict, *keys: str) -> dict:
