@@ -267,3 +267,23 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
     assert "| base (zero-shot) |" in report and "chat template" in report
     lint_row = next(line for line in report.splitlines() if line.startswith("| lintseq |"))
     assert lint_row.rstrip(" |").endswith("%")  # the resolved-clean share
+
+
+def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
+    (tmp_path / "src").mkdir()
+    rows = [{"instruction": f"task {i}", "response": f"def f{i}():\n    return {i}\n"} for i in range(10)]
+    (tmp_path / "run" / "mine-data").mkdir(parents=True)
+    (tmp_path / "run" / "mine-data" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def picked(seed: int, mined_rows: int | None) -> list[str]:
+        raw = {"seed": seed, "model": {"init": "tiny"}, "pretrain": {"corpus": str(tmp_path / "src")},
+               "data": {"mine": {"paths": ["src"]}, **({"mined_rows": mined_rows} if mined_rows else {})}}
+        cfg = cfgmod.normalize(raw, tmp_path)
+        return [r["instruction"] for r in stages.instruction_rows(cfg, tmp_path / "run")]
+
+    first = picked(1, 4)
+    assert len(first) == 4 and first == sorted(first, key=lambda t: int(t.split()[1]))
+    assert picked(1, 4) == first and picked(2, 4) != first
+    assert picked(1, None) == [r["instruction"] for r in rows]
+    with pytest.raises(cfgmod.ConfigError, match="mined_rows"):
+        cfgmod.normalize({"model": {"name": "m"}, "data": {"sources": ["mbpp:train"], "mined_rows": 3}}, tmp_path)

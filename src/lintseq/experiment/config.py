@@ -9,7 +9,8 @@ Tables (every key optional unless said):
       corpus = "PATH"              # a raw corpus (JSONL from `mine --raw`, or a folder of .py)
       [pretrain.mine]              # ... or build one with `mine --raw` (see `MINE_KEYS`)
     [data]    sources = ["mbpp:train", "lintseq:sample", "rows.jsonl"], instruction_field,
-              code_field, limit;  [data.mine] mines instruction rows (see `MINE_KEYS`)
+              code_field, limit (the first N rows), mined_rows (a random subset of N mined rows,
+              drawn with the seed);  [data.mine] mines instruction rows (see `MINE_KEYS`)
     [generate] s, linter, weighting, workers
     [format]   chat = true renders prompts through the base model's chat template (instruct
                models); sampling then uses the same template
@@ -44,7 +45,8 @@ MINE_KEYS = {
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"name": None, "init": None},
-    "data": {"sources": [], "instruction_field": "instruction", "code_field": "response", "limit": None},
+    "data": {"sources": [], "instruction_field": "instruction", "code_field": "response", "limit": None,
+             "mined_rows": None},
     "generate": {"s": 5, "linter": "fast", "weighting": "indent", "workers": 0},
     "format": {"chat": False},
     "sample": {
@@ -159,6 +161,10 @@ def normalize(raw: dict, base: Path) -> dict:
     if isinstance(data["sources"], str):
         data["sources"] = [data["sources"]]
     data["sources"] = [_resolve(base, s) for s in data["sources"]]
+    if data["mined_rows"] is not None and (not isinstance(data["mined_rows"], int) or data["mined_rows"] < 1):
+        raise ConfigError("[data]: mined_rows must be a positive integer")
+    if data["mined_rows"] is not None and not data["mine"]:
+        raise ConfigError("[data]: mined_rows needs a [data.mine] table")
     if not data["sources"] and not data["mine"]:
         raise ConfigError("[data]: no instruction data: give sources = [...] and/or a [data.mine] table")
     for s in data["sources"]:

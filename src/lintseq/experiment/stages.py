@@ -164,7 +164,13 @@ def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
         else:
             rows += _rows_from_jsonl(source, data["instruction_field"], data["code_field"])
     if data["mine"]:
-        rows += _rows_from_jsonl(str(run_dir / "mine-data" / "rows.jsonl"), "instruction", "response")
+        mined = _rows_from_jsonl(str(run_dir / "mine-data" / "rows.jsonl"), "instruction", "response")
+        if data["mined_rows"] is not None and data["mined_rows"] < len(mined):
+            import random
+
+            keep = sorted(random.Random(cfg["seed"]).sample(range(len(mined)), data["mined_rows"]))
+            mined = [mined[i] for i in keep]  # in file order
+        rows += mined
     if data["limit"] is not None:
         rows = rows[: data["limit"]]
     if not rows:
@@ -311,7 +317,7 @@ def build(cfg: dict) -> list[Stage]:
     local = tuple(s for s in data["sources"] if Path(s).exists())
     stages.append(Stage("data", f"instruction rows from {', '.join(data['sources'] + (['mined rows'] if data['mine'] else []))}"
                         + (f" (first {data['limit']})" if data["limit"] is not None else ""), run_data,
-                        {k: v for k, v in data.items() if k != "mine"}, deps=("mine-data",) if data["mine"] else (), inputs=local))
+                        _data_slice(cfg), deps=("mine-data",) if data["mine"] else (), inputs=local))
     g = cfg["generate"]
     stages.append(Stage("generate", f"s = {g['s']} edit sequences per program ({g['linter']} linter)", run_generate,
                         {k: v for k, v in g.items() if k != "workers"} | {"seed": cfg["seed"]}, deps=("data",)))
@@ -357,6 +363,13 @@ def build(cfg: dict) -> list[Stage]:
                         deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
                         extra_outputs=("report.md",)))
     return stages
+
+
+def _data_slice(cfg: dict) -> dict:
+    data = {k: v for k, v in cfg["data"].items() if k != "mine"}
+    if data.pop("mined_rows") is not None:  # unset, the slice keeps the keys of earlier runs
+        data |= {"mined_rows": cfg["data"]["mined_rows"], "seed": cfg["seed"]}
+    return data
 
 
 def _sample_slice(cfg: dict, row: str, benchmark: str) -> dict:
