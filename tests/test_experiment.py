@@ -287,3 +287,19 @@ def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
     assert picked(1, None) == [r["instruction"] for r in rows]
     with pytest.raises(cfgmod.ConfigError, match="mined_rows"):
         cfgmod.normalize({"model": {"name": "m"}, "data": {"sources": ["mbpp:train"], "mined_rows": 3}}, tmp_path)
+
+
+@pytest.mark.parametrize("recipe", ["smollm2-135m-cpu", "smollm2-135m"])
+def test_smollm2_recipes_plan_the_three_rows_without_the_model(recipe, tmp_path, monkeypatch):
+    """--plan needs neither the model package nor a conversion: the short name stays a name."""
+    monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
+    cfg = cfgmod.load(cfgmod.recipe_path(recipe))
+    assert cfg["model"]["name"] == "smollm2-135m" and cfg["format"]["chat"] and cfg["sample"]["zero_shot"] == "chat"
+    assert cfg["generate"]["s"] == 5 and cfg["sample"]["temperature"] == 1.0 and cfg["sample"]["top_p"] == 0.95
+    names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
+    for bench in cfg["sample"]["benchmarks"]:
+        for row in ("base", "baseline", "lintseq"):
+            assert f"evaluate-{row}-{stages.slug(bench)}" in names
+    res = CliRunner().invoke(main, ["experiment", "--recipe", recipe, "-o", str(tmp_path / "run"), "--plan"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
