@@ -12,7 +12,9 @@ Tables (every key optional unless said):
               code_field, limit;  [data.mine] mines instruction rows (see `MINE_KEYS`)
     [generate] s, linter, weighting, workers
     [train]    any `TrainConfig` key shared by both arms, plus baseline_epochs (LintSeq gets the
-               baseline's optimizer steps; `max_steps` instead gives both arms that many)
+               baseline's optimizer steps; `max_steps` instead gives both arms that many) and
+               launcher (e.g. "accelerate launch --multi_gpu --num_processes 8": the training
+               stages, pre-training included, run as `LAUNCHER -m lintseq train|pretrain`)
     [sample]   benchmarks, limit, n, temperature, top_p, min_p, max_new_tokens, backend, ...
     [evaluate] k, timeout, memory_mb, workers
 
@@ -48,7 +50,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None},
 }
-TRAIN_EXTRA = {"baseline_epochs": 10.0}
+TRAIN_EXTRA = {"baseline_epochs": 10.0, "launcher": None}
 PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
 PRETRAIN_OWN = ("data", "output", "init", "resume", "overwrite")
 
@@ -166,6 +168,9 @@ def normalize(raw: dict, base: Path) -> dict:
     cfg["train"] = {**TRAIN_EXTRA, **train}
     if cfg["train"]["baseline_epochs"] <= 0:
         raise ConfigError("[train]: baseline_epochs must be positive")
+    launcher = cfg["train"]["launcher"]
+    if launcher is not None and (not isinstance(launcher, str) or not launcher.strip()):
+        raise ConfigError('[train]: launcher must be a command such as "accelerate launch --num_processes 8"')
 
     gen = cfg["generate"]
     if not isinstance(gen["s"], int) or gen["s"] < 1:
