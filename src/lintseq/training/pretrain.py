@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 from lintseq.formatting import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import PRETRAIN_CONFIG_NAME, PRETRAIN_FIXED, PretrainConfig, dump_toml, load_config
-from lintseq.training.processes import launched_world_size, start
+from lintseq.training.processes import check_precision, launched_world_size, start
 from lintseq.training.steps import accumulation_steps, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
 
@@ -255,6 +255,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResu
 
     procs = start()
     cfg.validate()
+    check_precision(cfg.use_bf16())
     if not Path(cfg.data).exists():
         raise ValueError(f"{cfg.data}: no such file or directory")
     out, saved = _check_output(cfg)

@@ -84,3 +84,14 @@ def sharded_weights() -> bool:
     return env.get("ACCELERATE_USE_FSDP", "").lower() == "true" or (
         env.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" and env.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3"
     )
+
+
+def check_precision(bf16: bool) -> None:
+    """Refuse a launcher whose mixed precision differs from the run's: the Trainer would follow
+    the launcher (`accelerate launch --mixed_precision`, or a config file's) and the saved
+    config would not repeat the run."""
+    asked = os.environ.get("ACCELERATE_MIXED_PRECISION")
+    if asked and asked != ("bf16" if bf16 else "no"):
+        raise ValueError(f"the launcher asks for {asked} mixed precision, this run for "
+                         f"{'bf16' if bf16 else 'none'}: lintseq sets it with --bf16/--no-bf16; "
+                         f"launch with --mixed_precision {'bf16' if bf16 else 'no'} (or that in the config file)")

@@ -19,7 +19,7 @@ from typing import Any
 from lintseq.formatting import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
-from lintseq.training.processes import launched_world_size, sharded_weights, start
+from lintseq.training.processes import check_precision, launched_world_size, sharded_weights, start
 from lintseq.training.steps import accumulation_steps, matched_epochs, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
 
@@ -317,6 +317,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
 
     procs = start()
     cfg.validate()
+    check_precision(cfg.use_bf16())
     if cfg.lora and sharded_weights():
         raise ValueError("--lora merges the adapter into full weights on one process; "
                          "train it with plain data parallelism (DDP), not FSDP or DeepSpeed ZeRO-3")
