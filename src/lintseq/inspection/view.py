@@ -98,7 +98,7 @@ def renderables(seq: EditSequence, source: str) -> list:
     for k, (step, kind) in enumerate(zip(replay(seq.edits), kinds), 1):
         title = (f"edit {k}/{n}: +{len(step.added)} line{'s' if len(step.added) != 1 else ''} "
                  f"in {len(step.hunks)} hunk{'s' if len(step.hunks) != 1 else ''} ({kind}), "
-                 f"{len(step.lines)} lines now")
+                 f"{len(step.lines)} line{'s' if len(step.lines) != 1 else ''} now")
         body = Group(_hunks(step.hunks), Text(""), _program(step.lines, set(step.added)))
         out.append(Panel(body, title=title, title_align="left", border_style="green" if k == n else "blue"))
     return out
