@@ -113,6 +113,25 @@ def test_effective_batch_must_divide_by_the_processes(monkeypatch, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_matched_steps_do_not_depend_on_the_number_of_processes(monkeypatch, lintseq_rows, tmp_path):
+    """`--match-steps-with` under 1, 2 or 4 processes: the same optimizer steps for the same effective batch."""
+    from lintseq.training.sft import plan_steps
+    from lintseq.training.tokenizer import add_diff_token
+
+    tok = train_tokenizer()
+    add_diff_token(tok)
+    rows = [json.loads(line) for line in lintseq_rows.read_text().splitlines()]
+    other = write_jsonl(tmp_path / "other.jsonl", rows[:13])
+    plans = []
+    for world in (1, 2, 4):
+        monkeypatch.setenv("WORLD_SIZE", str(world))
+        cfg = TrainConfig(data=str(lintseq_rows), output="o", init="tiny", batch_size=8, micro_batch_size=2,
+                          match_steps_with=str(other), match_epochs=3, max_seq_length=2048)
+        _, steps, match = plan_steps(cfg, len(rows), tok)
+        plans.append((steps, match["rows"], match["this_run_epochs"]))
+    assert plans == [(6, 13, 1.5)] * 3  # 3 epochs of ceil(13 / 8) steps; 32 rows take 4 steps an epoch
+
+
 def test_lora_is_refused_when_the_launcher_shards_the_weights(monkeypatch, tmp_path):
     from lintseq.training.sft import train
 
