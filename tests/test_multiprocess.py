@@ -300,3 +300,31 @@ def test_two_processes_pretrain(tmp_path, sample_rows):
     assert not list(two.glob(".*"))  # no temporary folder left behind
     model = AutoModelForCausalLM.from_pretrained(two)
     assert model.config.vocab_size >= len(AutoTokenizer.from_pretrained(two))
+
+
+@pytest.mark.slow
+def test_micro_experiment_with_training_stages_in_two_processes(tmp_path, monkeypatch):
+    """The micro recipe with `[train] launcher` = torchrun x 2: pre-training and both arms run
+    as two processes, the arms still take the same optimizer steps, and the report is written."""
+    from lintseq.experiment import config as cfgmod
+    from lintseq.experiment import runner
+
+    text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")
+    launcher = f"{sys.executable} -m torch.distributed.run --standalone --nproc_per_node 2"
+    for old, new in {"micro_batch_size = 4\nmax_steps = 4": "micro_batch_size = 2\nmax_steps = 4",
+                     "micro_batch_size = 8": f"micro_batch_size = 4\nlauncher = {json.dumps(launcher)}"}.items():
+        assert old in text
+        text = text.replace(old, new)
+    conf = tmp_path / "micro.toml"
+    conf.write_text(text, encoding="utf-8")
+    run_dir = tmp_path / "run"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    runner.run(cfgmod.load(conf), run_dir, log=lambda _: None)
+    for stage in ("pretrain", "train-baseline", "train-lintseq"):
+        assert (run_dir / stage / f"{'pretrain' if stage == 'pretrain' else 'train'}_config.toml").is_file()
+    base = json.loads((run_dir / "train-baseline" / "model" / "train_summary.json").read_text())
+    lint = json.loads((run_dir / "train-lintseq" / "model" / "train_summary.json").read_text())
+    assert base["global_step"] == lint["global_step"] == lint["match"]["steps"]
+    pre = json.loads((run_dir / "pretrain" / "done.json").read_text())["info"]
+    assert pre["global_step"] == 4 and pre["tokens_trained"] == 4 * 4 * 512
+    assert (run_dir / "report.md").is_file()
