@@ -15,7 +15,9 @@ Tables (every key optional unless said):
     [format]   chat = true renders prompts through the base model's chat template (instruct
                models); sampling then uses the same template
     [train]    any `TrainConfig` key shared by both arms, plus baseline_epochs (LintSeq gets the
-               baseline's optimizer steps; `max_steps` instead gives both arms that many)
+               baseline's optimizer steps; `max_steps` instead gives both arms that many) and
+               launcher (e.g. "accelerate launch --multi_gpu --num_processes 8": the training
+               stages, pre-training included, run as `LAUNCHER -m lintseq train|pretrain`)
     [sample]   benchmarks, limit, n, temperature, top_p, min_p, max_new_tokens, backend, ...,
                zero_shot = true | "chat" | "completion" also samples the untouched base model
                (a third row; true means chat with [format] chat, else completion)
@@ -56,7 +58,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None},
 }
-TRAIN_EXTRA = {"baseline_epochs": 10.0}
+TRAIN_EXTRA = {"baseline_epochs": 10.0, "launcher": None}
 PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
 PRETRAIN_OWN = ("data", "output", "init", "resume", "overwrite")
 
@@ -180,6 +182,9 @@ def normalize(raw: dict, base: Path) -> dict:
     cfg["train"] = {**TRAIN_EXTRA, **train}
     if cfg["train"]["baseline_epochs"] <= 0:
         raise ConfigError("[train]: baseline_epochs must be positive")
+    launcher = cfg["train"]["launcher"]
+    if launcher is not None and (not isinstance(launcher, str) or not launcher.strip()):
+        raise ConfigError('[train]: launcher must be a command such as "accelerate launch --num_processes 8"')
 
     gen = cfg["generate"]
     if not isinstance(gen["s"], int) or gen["s"] < 1:

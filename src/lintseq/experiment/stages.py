@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from lintseq.training.config import TRAIN_FREE  # settings that change how a run is logged, not what it produces
 
+LAUNCH_FREE = (*TRAIN_FREE, "launcher")  # ... or how many processes produce it
+
 ARMS = ("baseline", "lintseq")
 BASE = "base"  # the zero-shot row
 
@@ -117,8 +119,26 @@ def run_pretrain(ctx: Context) -> dict:
     seed = settings.pop("seed", ctx.cfg["seed"])
     pc = PretrainConfig(**settings, data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
                         init=ctx.cfg["model"]["init"], seed=seed, resume=resume, overwrite=not resume)
-    result = pretrain(pc)
-    return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
+    launcher = ctx.cfg["train"]["launcher"]
+    summary = _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json") if launcher else pretrain(pc).summary()
+    return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
+
+
+def _launch(launcher: str, command: str, settings, folder: Path, summary_file: Path) -> dict:
+    """Run `LAUNCHER -m lintseq COMMAND --config FILE` (e.g. on several GPUs) and read back its summary."""
+    import shlex
+    import subprocess
+
+    from lintseq.training.config import dump_toml
+
+    config_file = folder / f"{command}_config.toml"
+    config_file.write_text(dump_toml(settings.to_dict(), f"lintseq {command} settings, from lintseq experiment"),
+                           encoding="utf-8")
+    cmd = [*shlex.split(launcher), "-m", "lintseq", command, "--config", str(config_file)]
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} exited with status {done.returncode}")
+    return json.loads(summary_file.read_text(encoding="utf-8"))
 
 
 def base_model(cfg: dict, run_dir: Path) -> str:
@@ -214,7 +234,7 @@ def run_format(ctx: Context) -> dict:
 def train_config(cfg: dict, run_dir: Path, arm: str, out: Path, resume: bool = False):
     from lintseq.training.config import TrainConfig
 
-    shared = {k: v for k, v in cfg["train"].items() if k not in ("baseline_epochs", "seed")}
+    shared = {k: v for k, v in cfg["train"].items() if k not in ("baseline_epochs", "seed", "launcher")}
     epochs = cfg["train"]["baseline_epochs"]
     tc = TrainConfig(**shared, data=str(run_dir / "format" / f"{arm}.jsonl"), output=str(out),
                      model=base_model(cfg, run_dir), seed=cfg["train"].get("seed", cfg["seed"]),
@@ -233,8 +253,10 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
         out = ctx.dir / "model"
         # an interrupted attempt left checkpoints (LoRA runs write none: they start over)
         resume = ctx.resume and not ctx.cfg["train"].get("lora") and checkpoint_dir(out).is_dir()
-        result = train(train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume))
-        return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
+        tc = train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume)
+        launcher = ctx.cfg["train"]["launcher"]
+        summary = _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json") if launcher else train(tc).summary()
+        return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
     return run
 
@@ -340,7 +362,7 @@ def build(cfg: dict) -> list[Stage]:
                 _run_evaluate(BASE, b), {"evaluate": _without(cfg["evaluate"], "workers"), "benchmark": b, "limit": s["limit"]},
                 deps=(f"sample-{BASE}-{slug(b)}",), inputs=(b,) if Path(b).exists() else ()))
     steps = f"max_steps = {t['max_steps']}" if t.get("max_steps") else f"{t['baseline_epochs']} epochs"
-    tslice = {"train": _without(t, *TRAIN_FREE), "seed": cfg["seed"], "model": cfg["model"]}
+    tslice = {"train": _without(t, *LAUNCH_FREE), "seed": cfg["seed"], "model": cfg["model"]}
     stages.append(Stage("train-baseline", f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
                         tslice, deps=("format",) + base, inputs=model_input))
     matched = steps if t.get("max_steps") else "the baseline's optimizer steps"
