@@ -92,3 +92,10 @@ def test_the_cpu_checks_tiny_recipe_loads(tmp_path):
     assert cfg["sample"]["device"] == "cpu" and cfg["sample"]["n"] == 2 and cfg["sample"]["limit"] == 2
     assert cfg["sample"]["benchmarks"] == full["sample"]["benchmarks"]
     assert cfg["model"] == full["model"] and cfg["format"] == full["format"]
+
+
+def test_training_rate_counts_only_the_steps_of_the_last_attempt():
+    report = _load("report")
+    assert report._steps_this_attempt({"global_step": 80, "resumed_from": None}) == 80
+    assert report._steps_this_attempt({"global_step": 80, "resumed_from": "/r/model.checkpoints/checkpoint-50"}) == 30
+    assert report._steps_this_attempt({"global_step": 80, "resumed_from": "/r/somewhere"}) is None

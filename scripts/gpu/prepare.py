@@ -34,7 +34,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from device import MODEL_DIST, MODEL_SHA256, MODEL_VERSION, MODEL_WHEEL, part_name, sha256  # noqa: E402
+from device import MODEL_DIST, MODEL_SHA256, MODEL_VERSION, MODEL_WHEEL, RECIPE, part_name, sha256  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -44,6 +44,14 @@ LIMIT = 64 * 2**20  # the working tree one call may carry
 MARGIN = 4 * 2**20  # room for files added to the checkout between now and the calls
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
+# The time estimate's rates: ranges, since nothing here has run on the device yet.
+STEP_S = (0.015, 0.025)  # one `generate` decoding step of a 30-layer 135M model in eager PyTorch: launch-bound
+HBM_BYTES_S = 4.3e12  # device-to-device copy measured on an H200 (device notes): KV cache read + torch.cat copy
+PROMPT_TOKENS = 200  # a chat-template prompt, left-padded to its batch's longest
+EVAL_PER_S = (100, 200)  # sandboxed programs/s on 16 CPUs; 12.5/s per worker measured here (eval_throughput.py)
+OTHER_S = (180, 270)  # mine/generate/format (77 s on 2 cores here), convert (30-80 s), both trainings
+#                       (2.3M tokens: 15-30 s of compute at 10-20% MFU, ~60 s loading and saving), report
+SESSION_S = 11 * 60  # 15 device minutes less the start (~1.5), call 1 (~0.5), the gaps and a margin
 MARKER_ENV = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
               "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
               "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
@@ -209,12 +217,72 @@ def model_wheel(gpu_dir: Path, given: Path | None) -> Path:
     return wheel
 
 
+def kv_bytes_per_token(model: str) -> int:
+    """KV cache bytes per token in bf16, from the converted model's config (SmolLM2-135M's if absent)."""
+    try:
+        sys.path.insert(0, str(REPO / "src"))
+        from transformers import AutoConfig
+
+        from lintseq.known_models import resolve_model
+
+        c = AutoConfig.from_pretrained(resolve_model(model))
+        head = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+        return 2 * c.num_hidden_layers * c.num_key_value_heads * head * 2
+    except Exception:
+        return 2 * 30 * 3 * 64 * 2
+
+
+def estimate(recipe: str) -> list[str]:
+    """Device minutes the recipe needs, from its stage graph: sampling, evaluation, the rest."""
+    sys.path.insert(0, str(REPO / "src"))
+    from lintseq.experiment import config
+    from lintseq.experiment.stages import build, load_problems
+
+    cfg = config.load(recipe if recipe.endswith(".toml") else config.recipe_path(recipe))
+    s = cfg["sample"]
+    kv = kv_bytes_per_token(cfg["model"]["name"] or "smollm2-135m")
+    calls = samples = programs = 0
+    sampling = [0.0, 0.0]
+    sizes: dict[str, int] = {}
+    for st in build(cfg):
+        if not st.name.startswith(("sample-", "evaluate-")):
+            continue
+        bench = st.slice["benchmark"]
+        sizes[bench] = sizes.get(bench) or len(load_problems(cfg, bench))
+        if st.name.startswith("evaluate-"):
+            programs += sizes[bench] * s["n"]
+            continue
+        per_call = max(1, s["batch_size"] // s["n"])
+        n_calls = math.ceil(sizes[bench] / per_call)
+        memory = 2 * per_call * s["n"] * (PROMPT_TOKENS + s["max_new_tokens"] / 2) * kv / HBM_BYTES_S
+        for i, step in enumerate(STEP_S):
+            sampling[i] += n_calls * s["max_new_tokens"] * (step + memory)
+        calls, samples = calls + n_calls, samples + sizes[bench] * s["n"]
+    evaluation = [programs / rate for rate in reversed(EVAL_PER_S)]
+    total = [a + b + c for a, b, c in zip(sampling, evaluation, OTHER_S)]
+    m = lambda pair: f"{pair[0] / 60:.1f}-{pair[1] / 60:.1f} min"  # noqa: E731
+    verdict = ("fits one session" if total[1] <= SESSION_S else
+               "may fit one session (the upper end does not)" if total[0] <= SESSION_S else
+               "DOES NOT FIT one session (nothing carries over to the next: shrink the recipe)")
+    return [f"Estimate for recipe {recipe} (ranges; the calls measure the real rates):",
+            f"  sampling:   {samples} samples in {calls} generate calls of up to {per_call * s['n']} sequences x "
+            f"{s['max_new_tokens']} steps: {m(sampling)}",
+            f"  evaluation: {programs} programs at {EVAL_PER_S[0]}-{EVAL_PER_S[1]}/s: {m(evaluation)} (+ timeouts)",
+            f"  the rest:   {m(OTHER_S)};  total {m(total)} against ~{SESSION_S / 60:.0f} min a session "
+            f"gives the experiment: {verdict}"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", default=".gpu", help="folder under the repository root for what the calls carry")
     ap.add_argument("--model-wheel", type=Path, help=f"a local {MODEL_WHEEL} instead of downloading it")
     ap.add_argument("--run-seconds", type=int, default=540, help="experiment time per full call (timeout_s is 60 more)")
+    ap.add_argument("--recipe", default=RECIPE, help="the recipe to estimate (device.py runs LINTSEQ_GPU_RECIPE or %(default)s)")
+    ap.add_argument("--estimate-only", action="store_true", help="print the time estimate and stop")
     args = ap.parse_args()
+    if args.estimate_only:
+        print("\n".join(estimate(args.recipe)))
+        return 0
     gpu_dir = REPO / args.dir
     ensure_ignored(gpu_dir)
     whl = gpu_dir / "whl"
@@ -259,7 +327,8 @@ def main() -> int:
           f"     S = status's budget_left_s - 90: resumes the experiment; repeat while time is left; then give_back.\n"
           f"  Each call brings back run.md (stages, seconds, tokens/s, MFU), run.json, log.txt, results.tar.gz\n"
           f"  (report.md, plots, scores, done.json, recipe), report.md when finished, samples.tar.gz if it fits.\n"
-          f"  A call on a fresh machine keeps the part it carries and names the missing ones.")
+          f"  A call on a fresh machine keeps the part it carries and names the missing ones.\n")
+    print("\n".join(estimate(args.recipe)))
     return 0
 
 

