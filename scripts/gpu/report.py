@@ -321,8 +321,7 @@ def pack(state: Path, out: Path, recipe: str, experiment_exit: str) -> int:
     files = result_files(run_dir)
     if files or complete:
         _tar(out / "results.tar.gz", state, files + [extra / "recipe.toml"]
-             + [p for p in (state / "env.json", state / "events.jsonl") if p.exists()]
-             + sorted(state.glob("logs/plan-*.txt")))
+             + [p for p in (state / "env.json", state / "events.jsonl") if p.exists()])
     if (run_dir / "report.md").exists():
         (out / "report.md").write_text((run_dir / "report.md").read_text(encoding="utf-8"), encoding="utf-8")
     samples = sorted(run_dir.glob("sample-*/samples.jsonl")) if run_dir.is_dir() else []
