@@ -139,7 +139,7 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
 
     theirs_eval, theirs, gt = run_evalplus(bench, theirs_rows, {evalplus_id(p.task_id) for p in problems}, args.workers, tmp)
 
-    plus_diff, base_diff = [], []
+    plus_diff, base_diff, caught = [], [], []
     agree = base_agree = 0
     for row in report.per_problem:
         results = theirs_eval[evalplus_id(row["task_id"])]
@@ -151,6 +151,8 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
             else:
                 plus_diff.append(f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]}): lintseq {st}, "
                                  f"EvalPlus base {r['base_status']} plus {r['plus_status']}")
+            if base_st == "passed" and st != "passed":
+                caught.append(f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]})")
             if (base_st == "passed") == theirs_base:
                 base_agree += 1
             else:
@@ -162,6 +164,10 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
     print(f"references passing: lintseq {ref_total}/{len(problems)}")
     print(f"'+' verdicts agree: {agree}/{n}; base verdicts agree: {base_agree}/{n}")
     print(f"pass@1 (+): lintseq {s['pass@1']:.4f}; base: lintseq {s['base']['pass@1']:.4f}")
+    print(f"samples passing the base tests but not the plus tests (lintseq): {len(caught)}")
+    if args.verbose:
+        for line in caught:
+            print("  caught by plus:", line)
     for line in plus_diff:
         print("  + differs:", line)
     for line in base_diff:
@@ -183,6 +189,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=1, help="every N-th task only")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=10.0, help="lintseq's --timeout (the floor of the derived limits)")
+    ap.add_argument("--verbose", "-v", action="store_true", help="list the samples only the plus tests catch")
     args = ap.parse_args()
     try:
         import evalplus  # noqa: F401

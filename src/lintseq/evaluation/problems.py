@@ -22,7 +22,8 @@ sandbox (see `Problem.program_for`):
   (same task ids, instructions and preludes); MBPP+ is 378 of sanitized MBPP's 427 problems,
   with the "mbpp-sanitized" instruction and task id ("MbppSanitized/<id>"; the tasks come from
   every split, train included). `test` holds every base and plus input with its expected
-  output (numpy compares floats); `base_test` is the base benchmark's own test, so evaluating
+  output (numpy compares floats), run apart from the candidate's namespace as EvalPlus runs it;
+  `base_test` is the base benchmark's own test, so evaluating
   a plus benchmark also reports the base score; `derive_limit` gives each task a time limit
   from its reference solution's measured time (`lintseq.evaluation.timing`).
 - A user's own JSON Lines file with the `Problem` fields (`task_id`, `prompt`, `test`, and
@@ -303,7 +304,7 @@ def load_humaneval_plus() -> list[Problem]:
             raise BenchmarkError(f"HumanEval+ {row['task_id']}: entry point {row['entry_point']!r}, not {p.entry_point!r}")
         problems.append(replace(
             p,
-            test=f"{row['test'].strip(chr(10))}\n\ncheck({p.entry_point})\n",
+            test=_apart(f"{row['test'].strip(chr(10))}\n\ncheck({p.entry_point})\n", p.entry_point),
             canonical_solution=row["prompt"] + row["canonical_solution"],
             base_test=p.test,
             derive_limit=True,
@@ -321,12 +322,22 @@ def load_mbpp_plus() -> list[Problem]:
         code = row["code"].lstrip("\n")
         problems.append(replace(
             p,
-            test=row["test"].strip("\n") + "\n",
+            test=_apart(row["test"].strip("\n") + "\n", p.entry_point),
             canonical_solution=code if code.endswith("\n") else code + "\n",
             base_test=p.test,
             derive_limit=True,
         ))
     return problems
+
+
+def _apart(test: str, entry: str) -> str:
+    """`test` run in a namespace of its own that sees only the entry point, as EvalPlus runs a
+    solution apart from its tests: a test's own definitions (MBPP+ 630's reference calls a helper
+    `adjac`, the name of the candidate's helper) must not replace the candidate's, and the
+    candidate gets none of the test's imports."""
+    return ("import builtins as _lintseq_builtins\n"
+            f"_lintseq_builtins.exec(_lintseq_builtins.compile({test!r}, '<plus tests>', 'exec'), "
+            f"{{'__name__': '__main__', {entry!r}: {entry}}})\n")
 
 
 PLUS = {"humaneval+": load_humaneval_plus, "mbpp+": load_mbpp_plus}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.report import write_atomic
-from lintseq.experiment.stages import ARMS, build, slug
+from lintseq.experiment.stages import ARMS, build, sampled_as, slug
 
 RESAMPLES = 2000
 COLORS = {"baseline": "tab:blue", "lintseq": "tab:orange"}
@@ -146,7 +146,8 @@ def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
         for arm in ARMS:
             ev = run_dir / f"evaluate-{arm}-{b}"
             scores[b][arm] = json.loads((ev / "scores.json").read_text(encoding="utf-8"))
-            curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), _jsonl(run_dir / f"sample-{arm}-{b}" / "samples.jsonl"))
+            sampled = slug(sampled_as(bench, cfg["sample"]["benchmarks"]))
+            curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), _jsonl(run_dir / f"sample-{arm}-{sampled}" / "samples.jsonl"))
             diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]
         plot_curves(curves_all[b], bench, out / f"passk-{b}.png", "k")
         plot_curves(curves_all[b], bench, out / f"passk-tokens-{b}.png", "tokens")
