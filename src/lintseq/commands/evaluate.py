@@ -119,6 +119,9 @@ def _warn(s: dict, prefix: str) -> None:
                    f"without task_id/text, {inp['unknown_task_ids']} row(s) with unknown task_id "
                    f"(e.g. {inp['unknown_task_id_examples']}), {inp['duplicate_samples']} repeated (task_id, sample) row(s)",
                    err=True)
+    if s["benchmark"].lower() == "mbpp+" and any(t.startswith("Mbpp/") for t in inp["unknown_task_id_examples"]):
+        click.echo(f"note: {prefix}mbpp+ names its tasks MbppSanitized/N, as mbpp-sanitized does (EvalPlus writes Mbpp/N)",
+                   err=True)
     if s["problems_without_samples"]:
         click.echo(f"warning: {prefix}{s['problems_without_samples']} of {s['problems']} problems have no samples; "
                    "pass@k is over the problems that do", err=True)
