@@ -17,7 +17,11 @@ computes its expected outputs (a fresh XDG_CACHE_HOME).
 
 Prints the agreement on the "+" verdicts (and on the base verdicts, where lintseq runs the base
 benchmark's own tests and EvalPlus its base inputs), every disagreement with its task id, both
-times, and how many tasks needed the derived time limit. Exits 1 on a "+" disagreement.
+times, and how many tasks needed the derived time limit. A task whose reference solution
+EvalPlus itself fails cannot be judged by it (EvalPlus 0.3.1 fails every HumanEval/32 sample: its
+find_zero oracle skips recording the pass; on a busy machine its per-input limits fail slow
+references, e.g. MBPP+ 255, 599): such tasks are listed apart, and the script exits 1 only on a
+"+" disagreement on the other tasks.
 """
 
 from __future__ import annotations
@@ -139,18 +143,25 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
 
     theirs_eval, theirs, gt = run_evalplus(bench, theirs_rows, {evalplus_id(p.task_id) for p in problems}, args.workers, tmp)
 
-    plus_diff, base_diff, caught = [], [], []
-    agree = base_agree = 0
+    plus_diff, base_diff, caught, harness = [], [], [], []
+    agree = base_agree = trusted = trusted_agree = 0
     for row in report.per_problem:
         results = theirs_eval[evalplus_id(row["task_id"])]
+        ref = results[0]  # sample 0 is the reference solution
+        judged = ref["base_status"] == ref["plus_status"] == "pass"
+        if not judged:
+            harness.append(f"{row['task_id']} (base {ref['base_status']}, plus {ref['plus_status']})")
         for i, (st, base_st, r) in enumerate(zip(row["statuses"], row["base_statuses"], results)):
             theirs_plus = r["base_status"] == r["plus_status"] == "pass"
             theirs_base = r["base_status"] == "pass"
+            trusted += judged
             if (st == "passed") == theirs_plus:
                 agree += 1
+                trusted_agree += judged
             else:
                 plus_diff.append(f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]}): lintseq {st}, "
-                                 f"EvalPlus base {r['base_status']} plus {r['plus_status']}")
+                                 f"EvalPlus base {r['base_status']} plus {r['plus_status']}"
+                                 + ("" if judged else " [EvalPlus fails the reference on this task]"))
             if base_st == "passed" and st != "passed":
                 caught.append(f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]})")
             if (base_st == "passed") == theirs_base:
@@ -163,6 +174,8 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
     ref_total = sum(1 for r in report.per_problem if r["samples"] and r["statuses"][0] == "passed")
     print(f"references passing: lintseq {ref_total}/{len(problems)}")
     print(f"'+' verdicts agree: {agree}/{n}; base verdicts agree: {base_agree}/{n}")
+    print(f"'+' verdicts agree on the tasks whose reference solution EvalPlus passes: {trusted_agree}/{trusted}")
+    print(f"EvalPlus fails its own reference solution on {len(harness)} task(s): {', '.join(harness) or '-'}")
     print(f"pass@1 (+): lintseq {s['pass@1']:.4f}; base: lintseq {s['base']['pass@1']:.4f}")
     print(f"samples passing the base tests but not the plus tests (lintseq): {len(caught)}")
     if args.verbose:
@@ -172,14 +185,14 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
         print("  + differs:", line)
     for line in base_diff:
         print("  base differs:", line)
-    print(f"time limits ({lim['rule']}): {lim['above_floor']} of {lim['tasks']} tasks above the {args.timeout:g} s floor, "
-          f"{lim['above_4s']} with 4 x reference above 4 s; largest {lim['max_seconds']:.1f} s")
+    print(f"time limits ({lim['rule']}): {lim['above_floor']} of {lim['tasks']} tasks above the floor, "
+          f"{lim['above_timeout']} above --timeout {args.timeout:g} s; largest {lim['max_seconds']:.1f} s")
     print(f"lintseq : {ours:7.1f} s ({lim['reference_seconds']:.1f} s timing references, {s['seconds']:.1f} s running "
           f"{n} samples and their base tests)")
     print(f"EvalPlus: {theirs:7.1f} s ({gt:.1f} s computing expected outputs, {theirs - gt:.1f} s running {n} samples)")
     print(f"ratio (EvalPlus time / lintseq time): {theirs / ours:.2f}x total, "
           f"{(theirs - gt) / max(s['seconds'], 1e-9):.2f}x samples only")
-    return not plus_diff
+    return trusted_agree == trusted
 
 
 def main() -> None:
@@ -188,7 +201,7 @@ def main() -> None:
     ap.add_argument("--mutants", type=int, default=3, help="wrong variants per task")
     ap.add_argument("--every", type=int, default=1, help="every N-th task only")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--timeout", type=float, default=10.0, help="lintseq's --timeout (the floor of the derived limits)")
+    ap.add_argument("--timeout", type=float, default=10.0, help="lintseq's --timeout (for the base tests)")
     ap.add_argument("--verbose", "-v", action="store_true", help="list the samples only the plus tests catch")
     args = ap.parse_args()
     try:

@@ -104,7 +104,7 @@ def test_reference_solutions_pass_and_stubs_fail_on_a_subset(name, tmp_path):
     assert all(r["statuses"][1] != "passed" and r["base_statuses"][1] != "passed" for r in report.per_problem)
     limits = s["time_limits"]
     assert limits["tasks"] == len(problems) and limits["reference_failures"] == {}
-    assert all(r["time_limit"] >= 10 for r in report.per_problem)
+    assert all(r["time_limit"] >= 4 for r in report.per_problem)
     cache = json.loads((tmp_path / "cache" / CACHE_NAME).read_text())
     assert len(cache) == len(problems) and all(t > 0 for t in cache.values())
 
@@ -129,8 +129,8 @@ def test_reference_times_are_cached_and_keyed_by_program(tmp_path):
 
 
 def test_a_slow_reference_gets_a_longer_limit(tmp_path):
-    """A task whose reference takes ~1.5 s gets max(1 s, 4 x ~1.5 s): a correct solution as slow
-    as the reference passes, where the plain 1 s timeout would fail it."""
+    """A task whose reference takes ~1.5 s gets max(4 s, 4 x ~1.5 s): a correct solution as slow
+    as the reference passes, where the plain 1 s timeout fails it."""
     slow = "import time\n\ndef f():\n    time.sleep(1.5)\n    return 1\n"
     bench = tmp_path / "bench.jsonl"
     row = {"task_id": "t/slow", "prompt": "p", "test": "assert f() == 1\n", "entry_point": "f", "canonical_solution": slow}
@@ -141,7 +141,8 @@ def test_a_slow_reference_gets_a_longer_limit(tmp_path):
     statuses = {r["task_id"]: r["statuses"][0] for r in report.per_problem}
     assert statuses == {"t/slow": "passed", "t/plain": "timeout"}
     limits = report.scores["time_limits"]
-    assert limits["above_floor"] == 1 and limits["above_4s"] == 1 and limits["max_seconds"] >= 6.0
+    assert limits["above_floor"] == 1 and limits["above_timeout"] == 1 and limits["max_seconds"] >= 6.0
+    assert limits["rule"] == "max(4 s, 4 x the reference solution's measured time)"
 
 
 def test_unclosed_fence_through_evaluate(tmp_path):
@@ -285,14 +286,15 @@ def test_every_reference_solution_passes_with_two_workers(name, count, tmp_path)
 @pytest.mark.slow
 def test_verdicts_agree_with_evalplus():
     """EvalPlus's own evaluator and ours, verdict by verdict, on every 8th task's reference and
-    two mutants (benchmarks/evalplus_agreement.py; the full set is its default)."""
+    two mutants (benchmarks/evalplus_agreement.py; the full set is its default), on the tasks
+    whose reference solution EvalPlus passes (HumanEval/32 it never does, see the script)."""
     pytest.importorskip("evalplus")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "evalplus_agreement.py"), "--every", "8", "--mutants", "2"],
                           capture_output=True, text=True, env=env, timeout=1800)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    agreements = [line for line in done.stdout.splitlines() if line.startswith("'+' verdicts agree")]
+    agreements = [line for line in done.stdout.splitlines() if line.startswith("'+' verdicts agree on the tasks")]
     assert len(agreements) == 2
     for line in agreements:
-        got, total = line.split(":")[1].split(";")[0].strip().split("/")
-        assert got == total
+        got, total = line.rsplit(":", 1)[1].strip().split("/")
+        assert got == total and int(total) > 40

@@ -36,14 +36,16 @@ BENCHMARK_HELP = (
 @click.option("--label", help="Name of this run in the table, JSON and plot (default: the samples file name).")
 @click.option("--compare", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Score JSON of another run to put beside this one (repeatable).")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Wall-clock seconds per sample (CPU time gets the same); for humaneval+ and mbpp+ the floor of each task's derived limit.")
+              help="Wall-clock seconds per sample (CPU time gets the same); humaneval+ and mbpp+ derive theirs (below).")
+@click.option("--min-time-limit", type=float, default=4.0, show_default=True,
+              help="humaneval+ and mbpp+: a task's limit is max(this, --time-factor x its reference solution's time).")
 @click.option("--time-factor", type=float, default=4.0, show_default=True,
-              help="humaneval+ and mbpp+: a task's limit is max(--timeout, this x its reference solution's time).")
+              help="See --min-time-limit.")
 @click.option("--memory-mb", type=int, default=4096, show_default=True, help="Address-space limit per sample.")
 @click.option("--workers", type=int, default=None, help="Samples run at once (default: CPU count).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def command(samples, benchmarks, completion_format, ks, json_out, results, plot, label, compare, timeout, time_factor,
-            memory_mb, workers, quiet):
+def command(samples, benchmarks, completion_format, ks, json_out, results, plot, label, compare, timeout, min_time_limit,
+            time_factor, memory_mb, workers, quiet):
     """Score SAMPLES (JSON Lines with task_id and completion, or program) on one or more benchmarks.
 
     \b
@@ -55,10 +57,11 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
 
     \b
     Time limits: EvalPlus allows each test max(4 s, 4 x the reference solution's time); here a
-    task's tests run as one program, so its limit is max(--timeout, --time-factor x T), T the
-    wall time of the reference solution's program, measured in the same sandbox with the same
-    workers the first time a task is evaluated on this machine, and cached in
+    task's tests run as one program, so its limit is max(--min-time-limit, --time-factor x T),
+    T the wall time of the reference solution's program, measured in the same sandbox with the
+    same workers the first time a task is evaluated on this machine, and cached in
     $LINTSEQ_CACHE_DIR (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
+    Their base tests, and other benchmarks, get --timeout.
     """
     from tqdm import tqdm
 
@@ -68,8 +71,8 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
     from lintseq.evaluation.run import EnvironmentProblem, evaluate_many
     from lintseq.evaluation.sandbox import Limits, Sandbox
 
-    if timeout <= 0 or memory_mb < 64 or time_factor <= 0:
-        raise click.BadParameter("need --timeout > 0, --time-factor > 0 and --memory-mb >= 64")
+    if timeout <= 0 or memory_mb < 64 or time_factor <= 0 or min_time_limit <= 0:
+        raise click.BadParameter("need --timeout, --min-time-limit and --time-factor > 0 and --memory-mb >= 64")
     if len(set(benchmarks)) != len(benchmarks):
         raise click.BadParameter(f"a benchmark is named twice: {', '.join(benchmarks)}")
     try:
@@ -87,7 +90,7 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
     progress = None if quiet else (lambda it, desc: tqdm(it, desc=desc, unit="program", file=sys.stderr))
     try:
         reports = evaluate_many(samples, loaded, ks=ks, completion_format=completion_format, sandbox=sandbox,
-                                label=label, progress=progress, time_factor=time_factor)
+                                label=label, progress=progress, time_factor=time_factor, min_time_limit=min_time_limit)
     except EnvironmentProblem as exc:
         raise click.ClickException(str(exc))
     several = len(reports) > 1
@@ -131,4 +134,4 @@ def _warn(s: dict, prefix: str) -> None:
     if limits and limits["reference_failures"]:
         fails = limits["reference_failures"]
         click.echo(f"warning: {prefix}the reference solution failed in the sandbox on {len(fails)} task(s) "
-                   f"({', '.join(f'{t}: {st}' for t, st in list(fails.items())[:5])}); those tasks get the --timeout limit", err=True)
+                   f"({', '.join(f'{t}: {st}' for t, st in list(fails.items())[:5])}); those tasks get --timeout", err=True)

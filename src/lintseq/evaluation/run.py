@@ -43,7 +43,7 @@ from lintseq.evaluation.diversity import distinct_share
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.sandbox import Result, Sandbox
-from lintseq.evaluation.timing import FACTOR, reference_times, task_limit
+from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, reference_times, task_limit
 from lintseq.markdown import strip_fences
 
 FORMATS = ("auto", "diff", "program")
@@ -275,6 +275,7 @@ def evaluate_many(
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
     time_factor: float = FACTOR,
+    min_time_limit: float = MIN_TIME_LIMIT,
 ) -> list[Report]:
     """Score one samples file on each (name, problems) benchmark, running every program in one
     sandbox pass; one report per benchmark. Raises `EnvironmentProblem` when a benchmark's own
@@ -289,7 +290,7 @@ def evaluate_many(
         benches.append(_Benchmark(name, problems, by_id, samples, stats))
 
     start = time.monotonic()
-    _derive_limits(benches, sandbox, floor, time_factor, progress)
+    _derive_limits(benches, sandbox, min_time_limit, time_factor, progress)
     reference_seconds = time.monotonic() - start
 
     programs: list[str] = []
@@ -330,7 +331,7 @@ def evaluate_many(
     shared = [b.name for b in benches]
     return [
         _report(b, results, ks, samples_path, completion_format, sandbox, label, seconds, reference_seconds, len(programs),
-                shared, floor, time_factor, retried)
+                shared, min_time_limit, time_factor, retried)
         for b in benches
     ]
 
@@ -355,7 +356,7 @@ def _retry_environment_failures(benches: list[_Benchmark], programs: list[str], 
 def _derive_limits(benches: list[_Benchmark], sandbox: Sandbox, floor: float, factor: float,
                    progress: Callable[[Iterable, str], Iterable] | None) -> None:
     """Measure (or read from the cache) the reference solutions of the derived-limit tasks that
-    have samples, and set those tasks' limits."""
+    have samples, and set those tasks' limits (the sandbox's own where the reference failed)."""
     need: dict[str, list[tuple[_Benchmark, Problem]]] = {}
     for b in benches:
         have = {s.task_id for s in b.samples}
@@ -376,7 +377,8 @@ def _derive_limits(benches: list[_Benchmark], sandbox: Sandbox, floor: float, fa
                         b.name, module, f"the reference solution of {p.task_id} fails"))
                 b.reference_failures[p.task_id] = failed.status
             b.references[p.task_id] = refs.seconds[i]
-            b.limits[p.task_id] = task_limit(refs.seconds[i], floor, factor)
+            seconds = refs.seconds[i]
+            b.limits[p.task_id] = sandbox.limits.timeout if seconds is None else task_limit(seconds, floor, factor)
 
 
 def _report(b: _Benchmark, results: list[Result], ks: list[int], samples_path: str | Path, completion_format: str,
@@ -445,12 +447,11 @@ def _report(b: _Benchmark, results: list[Result], ks: list[int], samples_path: s
     if base_doc is not None:
         scores["base"] = base_doc
     if b.references:
-        known = [t for t in b.references.values() if t is not None]
         scores["time_limits"] = {
             "rule": f"max({floor:g} s, {factor:g} x the reference solution's measured time)",
             "tasks": len(b.limits),
             "above_floor": sum(v > floor for v in b.limits.values()),
-            "above_4s": sum(factor * t > 4.0 for t in known),
+            "above_timeout": sum(v > sandbox.limits.timeout for v in b.limits.values()),
             "max_seconds": round(max(b.limits.values()), 3),
             "reference_seconds": round(reference_seconds, 3),
             "reference_failures": b.reference_failures,
@@ -469,7 +470,9 @@ def evaluate(
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
     time_factor: float = FACTOR,
+    min_time_limit: float = MIN_TIME_LIMIT,
 ) -> Report:
     """Run every sample and build the report (scores JSON and per-problem rows)."""
     return evaluate_many(samples_path, [(benchmark, problems)], ks=ks, completion_format=completion_format,
-                         sandbox=sandbox, label=label, progress=progress, time_factor=time_factor)[0]
+                         sandbox=sandbox, label=label, progress=progress, time_factor=time_factor,
+                         min_time_limit=min_time_limit)[0]

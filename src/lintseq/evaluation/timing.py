@@ -1,11 +1,11 @@
 """Per-task time limits from the reference solution's measured time, as EvalPlus sets them.
 
-EvalPlus gives each test input max(4 s, 4 x the reference solution's time on it). The bundled
-HumanEval+ and MBPP+ tests run all of a task's inputs in one program, so a task's limit here is
-max(floor, factor x T): T is the wall time of the reference solution's whole program (prelude,
-solution, test: the program a sample runs) measured in the same sandbox, with the same workers,
-on this machine; the floor is the evaluation's `--timeout`; the factor is 4. A slow machine
-measures a slow reference, so it does not fail correct solutions for its own speed.
+EvalPlus's documented rule gives each test input max(4 s, 4 x the reference solution's time on
+it). The bundled HumanEval+ and MBPP+ tests run all of a task's inputs in one program, so a
+task's limit here is max(MIN_TIME_LIMIT, FACTOR x T), 4 s and 4 by default: T is the wall time
+of the reference solution's whole program (prelude, solution, test: the program a sample runs)
+measured in the same sandbox, with the same workers, on this machine. A slow machine measures a
+slow reference, so it does not fail correct solutions for its own speed.
 
 Measurements are cached in `cache_dir()/reference-times.json`, keyed by host, Python version,
 sandbox mode and the program's hash, and written atomically; only tasks that have samples are
@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Sequence
 from lintseq.evaluation.sandbox import Result, Sandbox
 
 FACTOR = 4.0  # EvalPlus's gt_time_limit_factor
+MIN_TIME_LIMIT = 4.0  # the floor of EvalPlus's documented rule
 MEASURE_TIMEOUT = 300.0  # for the reference itself: the slowest (MBPP+ 599) takes ~40 s on 2 busy cores
 CACHE_NAME = "reference-times.json"
 
