@@ -57,7 +57,7 @@ def test_humaneval_plus_is_humaneval_with_more_tests():
     assert [p.task_id for p in plus] == [p.task_id for p in base] == [f"HumanEval/{i}" for i in range(164)]
     for b, p in zip(base, plus):
         assert (p.prompt, p.prelude, p.code_prompt, p.entry_point) == (b.prompt, b.prelude, b.code_prompt, b.entry_point)
-        assert p.base_test == b.test and p.derive_limit and not b.derive_limit
+        assert p.base_test == b.test and p.derive_limit and not b.derive_limit and p.requires == ("numpy",)
         assert len(p.test) > len(b.test) and f"check({p.entry_point})" in p.test
     # the broken find_zero line is replaced; numpy is imported on first use
     assert "abs(_poly(*inp, candidate(*inp)))" in plus[32].test and "_poly(*candidate" not in plus[32].test
@@ -236,6 +236,13 @@ def test_missing_module_is_reported_once_not_scored(tmp_path):
     box = Sandbox(Limits(timeout=5), workers=2)
     with pytest.raises(EnvironmentProblem, match="reference solution of t/0 fails because the sandbox cannot import"):
         evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
+    # a module the tests declare they need is imported once before anything runs
+    bench.write_text("".join(json.dumps({**r, "test": "assert f() == 1\n", "requires": ["lintseq_absent_module"]}) + "\n"
+                             for r in rows))
+    with pytest.raises(EnvironmentProblem, match="cannot be evaluated because the sandbox cannot import 'lintseq_absent_module'"):
+        evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
+    bench.write_text("".join(json.dumps({**r, "test": "assert f() == 1\n", "requires": ["json"]}) + "\n" for r in rows))
+    assert evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box).scores["correct"] == 3
     # a sample importing something absent is the sample's failure, not the machine's
     samples = _samples(tmp_path / "t.jsonl", [{"task_id": "t/0", "completion": "import lintseq_other_absent\ndef f():\n    return 1\n"}])
     bench.write_text(json.dumps({**rows[0], "test": "assert f() == 1\n"}) + "\n")

