@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.commands.evaluate import command
-from lintseq.evaluation.problems import load_benchmark
+from lintseq.evaluation.problems import BenchmarkError, load_benchmark
 from lintseq.evaluation.run import EnvironmentProblem, evaluate, evaluate_many
 from lintseq.evaluation.sandbox import Limits, Sandbox
 from lintseq.evaluation.timing import CACHE_NAME, reference_times, task_limit
@@ -77,6 +77,18 @@ def test_mbpp_plus_has_sanitized_prompts_and_ids():
     # MBPP+ draws on every split of sanitized MBPP, its training split included
     numbers = {int(p.task_id.split("/")[1]) for p in plus}
     assert len({n for n in numbers if n >= 601}) == 108 and len({n for n in numbers if 11 <= n <= 510}) == 224
+
+
+def test_user_benchmark_fields_are_checked(tmp_path):
+    bench = tmp_path / "bench.jsonl"
+    row = {"task_id": "t/1", "prompt": "p", "test": "assert True\n"}
+    for bad in ({"derive_limit": "yes"}, {"requires": "numpy"}, {"requires": [1]}, {"base_test": 3}):
+        bench.write_text(json.dumps({**row, **bad}) + "\n")
+        with pytest.raises(BenchmarkError, match=f"wrong type.*{next(iter(bad))}"):
+            load_benchmark(str(bench))
+    bench.write_text(json.dumps({**row, "requires": ["json"], "derive_limit": True}) + "\n")
+    [p] = load_benchmark(str(bench))
+    assert p.requires == ("json",) and p.derive_limit
 
 
 def test_sandbox_imports_numpy():

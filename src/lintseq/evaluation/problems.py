@@ -23,10 +23,10 @@ sandbox (see `Problem.program_for`):
   with the "mbpp-sanitized" instruction and task id ("MbppSanitized/<id>"; the tasks come from
   every split, train included). `test` holds every base and plus input with its expected
   output (numpy compares floats), run apart from the candidate's namespace as EvalPlus runs it;
-  `base_test` is the base benchmark's own test, so evaluating
-  a plus benchmark also reports the base score; `derive_limit` gives each task a time limit
-  from its reference solution's measured time (`lintseq.evaluation.timing`); `requires` names
-  numpy, which the tests import when they compare floats.
+  `base_test` is the base benchmark's own test, so evaluating a plus benchmark also reports
+  the base score; `derive_limit` gives each task a time limit from its reference solution's
+  measured time (`lintseq.evaluation.timing`); `requires` names numpy, which the tests import
+  when they compare floats.
 - A user's own JSON Lines file with the `Problem` fields (`task_id`, `prompt`, `test`, and
   optionally `entry_point`, `canonical_solution`, `prelude`, `code_prompt`, `base_test`,
   `derive_limit`, `requires`: modules the tests import, checked in the sandbox first).
@@ -217,7 +217,11 @@ def load_mbpp(split: str = "test", sanitized: bool = False) -> list[Problem]:
     return [mbpp_problem(r, sanitized) for r in rows]
 
 
-OPTIONAL_TEXT = ("entry_point", "canonical_solution", "prelude", "code_prompt", "base_test")
+OPTIONAL_FIELDS = {
+    **{k: (lambda v: isinstance(v, str)) for k in ("entry_point", "canonical_solution", "prelude", "code_prompt", "base_test")},
+    "derive_limit": lambda v: isinstance(v, bool),
+    "requires": lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v),
+}
 
 
 def load_jsonl(path: str | os.PathLike) -> list[Problem]:
@@ -239,12 +243,9 @@ def load_jsonl(path: str | os.PathLike) -> list[Problem]:
             missing = [k for k in ("task_id", "prompt", "test") if not isinstance(row.get(k), str)]
             if missing:
                 raise BenchmarkError(f"{path}:{number}: missing or non-string field(s) {missing}")
-            wrong = [k for k, kind in (("derive_limit", bool), ("requires", list), *((f, str) for f in OPTIONAL_TEXT))
-                     if row.get(k) is not None and not isinstance(row[k], kind)]
-            if not isinstance(row.get("requires") or [], list) or not all(isinstance(m, str) for m in row.get("requires") or []):
-                wrong.append("requires")
+            wrong = [k for k, ok in OPTIONAL_FIELDS.items() if row.get(k) is not None and not ok(row[k])]
             if wrong:
-                raise BenchmarkError(f"{path}:{number}: field(s) of the wrong type {sorted(set(wrong))}")
+                raise BenchmarkError(f"{path}:{number}: field(s) of the wrong type {wrong}")
             if row.get("requires") is not None:
                 row["requires"] = tuple(row["requires"])
             if row["task_id"] in seen:
