@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,18 @@ def load_benchmark_script(name: str):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reference_time_cache(tmp_path_factory):
+    """Reference times that tests measure (humaneval+, mbpp+) go to the session's own cache."""
+    before = os.environ.get("LINTSEQ_CACHE_DIR")
+    os.environ["LINTSEQ_CACHE_DIR"] = str(tmp_path_factory.mktemp("lintseq-cache"))
+    yield
+    if before is None:
+        os.environ.pop("LINTSEQ_CACHE_DIR", None)
+    else:
+        os.environ["LINTSEQ_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")
