@@ -134,7 +134,7 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
 
     samples = tmp / f"ours-{bench}.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in ours_rows), encoding="utf-8")
-    os.environ["LINTSEQ_CACHE_DIR"] = str(tmp / "lintseq-cache")
+    os.environ["LINTSEQ_CACHE"] = str(tmp / "lintseq-cache")
     box = Sandbox(Limits(timeout=args.timeout), workers=args.workers)
     t0 = time.perf_counter()
     report = evaluate(samples, problems, benchmark=bench, ks=[1], sandbox=box, completion_format="program")

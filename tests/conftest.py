@@ -27,13 +27,13 @@ def load_benchmark_script(name: str):
 @pytest.fixture(autouse=True, scope="session")
 def _reference_time_cache(tmp_path_factory):
     """Reference times that tests measure (humaneval+, mbpp+) go to the session's own cache."""
-    before = os.environ.get("LINTSEQ_CACHE_DIR")
-    os.environ["LINTSEQ_CACHE_DIR"] = str(tmp_path_factory.mktemp("lintseq-cache"))
+    before = os.environ.get("LINTSEQ_CACHE")
+    os.environ["LINTSEQ_CACHE"] = str(tmp_path_factory.mktemp("lintseq-cache"))
     yield
     if before is None:
-        os.environ.pop("LINTSEQ_CACHE_DIR", None)
+        os.environ.pop("LINTSEQ_CACHE", None)
     else:
-        os.environ["LINTSEQ_CACHE_DIR"] = before
+        os.environ["LINTSEQ_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ WRONG = "def {name}(*args, **kwargs):\n    return None\n"
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
     """Each test measures reference times into its own cache."""
-    monkeypatch.setenv("LINTSEQ_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.mark.parametrize("name", sorted(RELEASE_SHA))

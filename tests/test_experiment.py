@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.cli import main
+from lintseq.diffs import DIFF_TOKEN
 from lintseq.experiment import config as cfgmod
 from lintseq.experiment import runner, stages
 
@@ -246,3 +247,81 @@ def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
         folder.mkdir()
         scores[timeout] = stages._run_evaluate("baseline", "humaneval")(stages.Context(cfg, run_dir, folder, resume=False))
     assert scores[1.0]["pass@1"] == 0.0 and scores[10.0]["pass@1"] == 1.0
+
+
+def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
+    """A pretrained instruct model (a tiny GGUF converted here) named in [model]: training rows
+    and samples go through its chat template, and the base model is a third, zero-shot row."""
+    pytest.importorskip("gguf")
+    from gguf_model import write_tiny_gguf
+
+    from lintseq.gguf import convert
+
+    model = convert(write_tiny_gguf(tmp_path / "tiny.gguf"), tmp_path / "instruct")
+    text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")
+    head, _, rest = text.partition("[model]")
+    rest = rest[rest.index("[data]"):]  # drop [model], [pretrain] and [pretrain.mine]
+    conf = tmp_path / "chat.toml"
+    conf.write_text(head + f'[model]\nname = "{model}"\n\n[format]\nchat = true\n\n'
+                    + rest.replace("[sample]\n", "[sample]\nzero_shot = true\n").replace('benchmarks = ["humaneval", "mbpp"]',
+                                                                                   'benchmarks = ["humaneval"]'),
+                    encoding="utf-8")
+    cfg = cfgmod.load(conf)
+    assert cfg["sample"]["zero_shot"] == "chat"
+    names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
+    assert names.index("evaluate-base-humaneval") < names.index("train-baseline")
+    runner.run(cfg, tmp_path / "run", log=lambda m: None)
+    run_dir = tmp_path / "run"
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+    rows = [json.loads(x) for x in (run_dir / "format" / "lintseq.jsonl").read_text().splitlines()]
+    head = tok.apply_chat_template([{"role": "user", "content": "X"}], tokenize=False, add_generation_prompt=True)
+    start, end = head.split("X")
+    assert all(r["prompt"].startswith(start) and r["prompt"].endswith(end + DIFF_TOKEN) for r in rows)
+    for row in ("base", "baseline", "lintseq"):
+        samples = [json.loads(x) for x in (run_dir / f"sample-{row}-humaneval" / "samples.jsonl").read_text().splitlines()]
+        assert len(samples) == 4 and all(s["chat"] for s in samples)
+        assert {s["style"] for s in samples} == {"baseline" if row == "base" else row}
+    assert json.loads((run_dir / "sample-base-humaneval" / "samples.jsonl").read_text().splitlines()[0])["model"] == str(model)
+    report = (run_dir / "report.md").read_text(encoding="utf-8")
+    assert "| base (zero-shot) |" in report and "chat template" in report
+    lint_row = next(line for line in report.splitlines() if line.startswith("| lintseq |"))
+    assert lint_row.rstrip(" |").endswith("%")  # the resolved-clean share
+
+
+def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
+    (tmp_path / "src").mkdir()
+    rows = [{"instruction": f"task {i}", "response": f"def f{i}():\n    return {i}\n"} for i in range(10)]
+    (tmp_path / "run" / "mine-data").mkdir(parents=True)
+    (tmp_path / "run" / "mine-data" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def picked(seed: int, mined_rows: int | None) -> list[str]:
+        raw = {"seed": seed, "model": {"init": "tiny"}, "pretrain": {"corpus": str(tmp_path / "src")},
+               "data": {"mine": {"paths": ["src"]}, **({"mined_rows": mined_rows} if mined_rows else {})}}
+        cfg = cfgmod.normalize(raw, tmp_path)
+        return [r["instruction"] for r in stages.instruction_rows(cfg, tmp_path / "run")]
+
+    first = picked(1, 4)
+    assert len(first) == 4 and first == sorted(first, key=lambda t: int(t.split()[1]))
+    assert picked(1, 4) == first and picked(2, 4) != first
+    assert picked(1, None) == [r["instruction"] for r in rows]
+    with pytest.raises(cfgmod.ConfigError, match="mined_rows"):
+        cfgmod.normalize({"model": {"name": "m"}, "data": {"sources": ["mbpp:train"], "mined_rows": 3}}, tmp_path)
+
+
+@pytest.mark.parametrize("recipe", ["smollm2-135m-cpu", "smollm2-135m"])
+def test_smollm2_recipes_plan_the_three_rows_without_the_model(recipe, tmp_path, monkeypatch):
+    """--plan needs neither the model package nor a conversion: the short name stays a name."""
+    monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
+    cfg = cfgmod.load(cfgmod.recipe_path(recipe))
+    assert cfg["model"]["name"] == "smollm2-135m" and cfg["format"]["chat"] and cfg["sample"]["zero_shot"] == "chat"
+    assert cfg["generate"]["s"] == 5 and cfg["sample"]["temperature"] == 1.0 and cfg["sample"]["top_p"] == 0.95
+    names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
+    for bench in cfg["sample"]["benchmarks"]:
+        for row in ("base", "baseline", "lintseq"):
+            assert f"evaluate-{row}-{stages.slug(bench)}" in names
+    res = CliRunner().invoke(main, ["experiment", "--recipe", recipe, "-o", str(tmp_path / "run"), "--plan"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

@@ -17,6 +17,9 @@ COMMANDS = {
     "evaluate": "Run samples against benchmark tests in a sandbox; report pass@k.",
     "mine": "Mine instruction data from Python source trees.",
     "experiment": "Run the baseline-vs-LintSeq experiment from one config.",
+    "convert": "Turn a GGUF file (or a short model name) into a model folder.",
+    "show": "Show one program's edit sequence step by step (terminal or HTML).",
+    "stats": "Numbers and plots for a generate/format file, or two side by side.",
 }
 
 

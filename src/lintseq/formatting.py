@@ -32,8 +32,10 @@ def load_chat_tokenizer(name: str) -> Any:
     """The tokenizer whose chat template renders prompts, for `format --chat` and `sample --chat`."""
     from transformers import AutoTokenizer
 
+    from lintseq.known_models import resolve_model
+
     try:
-        tok = AutoTokenizer.from_pretrained(name)
+        tok = AutoTokenizer.from_pretrained(resolve_model(name))
     except (OSError, ValueError) as e:
         raise ValueError(f"cannot load tokenizer {name!r}: {e}") from e
     if not getattr(tok, "chat_template", None):

@@ -43,9 +43,12 @@ BENCHMARK_HELP = (
               help="See --min-time-limit.")
 @click.option("--memory-mb", type=int, default=4096, show_default=True, help="Address-space limit per sample.")
 @click.option("--workers", type=int, default=None, help="Samples run at once (default: CPU count).")
+@click.option("--unsafe-no-sandbox", is_flag=True,
+              help="Run samples without any isolation, with your permissions and network access (for machines "
+                   "whose kernel allows no sandbox; without it, evaluate refuses there). Only for samples you trust.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def command(samples, benchmarks, completion_format, ks, json_out, results, plot, label, compare, timeout, min_time_limit,
-            time_factor, memory_mb, workers, quiet):
+            time_factor, memory_mb, workers, unsafe_no_sandbox, quiet):
     """Score SAMPLES (JSON Lines with task_id and completion, or program) on one or more benchmarks.
 
     \b
@@ -60,7 +63,7 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
     task's tests run as one program, so its limit is max(--min-time-limit, --time-factor x T),
     T the wall time of the reference solution's program, measured in the same sandbox with the
     same workers the first time a task is evaluated on this machine, and cached in
-    $LINTSEQ_CACHE_DIR (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
+    $LINTSEQ_CACHE (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
     Their base tests, and other benchmarks, get --timeout.
     """
     from tqdm import tqdm
@@ -69,7 +72,7 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
     from lintseq.evaluation.problems import BenchmarkError, load_benchmark
     from lintseq.evaluation.report import load_scores, scores_document, table, with_base, write_json, write_jsonl
     from lintseq.evaluation.run import EnvironmentProblem, evaluate_many
-    from lintseq.evaluation.sandbox import Limits, Sandbox
+    from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable
 
     if timeout <= 0 or memory_mb < 64 or time_factor <= 0 or min_time_limit <= 0:
         raise click.BadParameter("need --timeout, --min-time-limit and --time-factor > 0 and --memory-mb >= 64")
@@ -83,10 +86,14 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
         others = [d for p in compare for d in load_scores(p)]
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc))
-    sandbox = Sandbox(Limits(timeout=timeout, memory_mb=memory_mb), workers=workers)
+    try:
+        sandbox = Sandbox(Limits(timeout=timeout, memory_mb=memory_mb), workers=workers,
+                          isolation="none" if unsafe_no_sandbox else "auto")
+    except SandboxUnavailable as exc:
+        raise click.ClickException(str(exc))
     info = sandbox.info
     if info.mode == "none":
-        click.echo(f"warning: sandbox without isolation ({info.detail}); tried: {'; '.join(info.tried)}", err=True)
+        click.echo("warning: --unsafe-no-sandbox: samples run with your permissions and network access", err=True)
     progress = None if quiet else (lambda it, desc: tqdm(it, desc=desc, unit="program", file=sys.stderr))
     try:
         reports = evaluate_many(samples, loaded, ks=ks, completion_format=completion_format, sandbox=sandbox,

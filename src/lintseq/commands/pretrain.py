@@ -76,6 +76,8 @@ def command(ctx: click.Context, config_path: str | None, **options) -> None:
         result = pretrain(cfg)
     except (ValueError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from None
+    if not result.main_process:
+        return  # under a launcher the main process reports
     final = f", final loss {result.losses[-1]:.4f}" if result.losses else ""
     resumed = f" (resumed from {Path(result.resumed_from).name})" if result.resumed_from else ""
     click.echo(

@@ -51,8 +51,14 @@ def _backend_options(backend: str, opts: dict) -> dict:
 @click.option("--benchmark", "-b", required=True,
               help="humaneval, humaneval+, mbpp[:split], mbpp-sanitized[:split], mbpp+, or a FILE.jsonl of problems "
                    "(humaneval+ has HumanEval's prompts and mbpp+ sanitized MBPP's, so their samples also score on those).")
-@click.option("--style", type=click.Choice(STYLES), default="lintseq", show_default=True, help="Prompt style the model was trained on.")
-@click.option("--chat", is_flag=True, help="Render prompts through the tokenizer's chat template (for models trained on `format --chat` rows).")
+@click.option("--style", type=click.Choice(STYLES), default="lintseq", show_default=True,
+              help="lintseq or baseline: the format a model was fine-tuned on with `lintseq format`. completion: for "
+                   "models never trained on our formats (base models, zero-shot scores): the model continues the "
+                   "benchmark's own code prompt (HumanEval's signature and docstring; MBPP's task-and-first-assert "
+                   "docstring) and stops at the bigcode-evaluation-harness's stop words. For an instruct model "
+                   "zero-shot, use --chat --style baseline instead.")
+@click.option("--chat", is_flag=True, help="Render prompts through the tokenizer's chat template: for models trained on "
+                                           "`format --chat` rows, and for instruct models zero-shot (with --style baseline).")
 @click.option("-n", "--num-samples", "n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per problem (k).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Samples file (JSON Lines).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="hf", show_default=True)
@@ -78,7 +84,8 @@ def command(model, benchmark, style, chat, n, output, backend, overwrite, quiet,
     """Sample N completions per problem of a benchmark and write one JSON line per sample.
 
     Each line has task_id, sample, completion (raw text after the prompt), program (the resolved
-    edit sequence for --style lintseq, the fence-stripped text for baseline), resolved_clean,
+    edit sequence for --style lintseq, the fence-stripped text for baseline, the code prompt
+    followed by the completion for completion), resolved_clean,
     n_edits, finish_reason, n_tokens and the run's model, backend and settings. Rows go to
     OUTPUT.partial as problems finish; rerunning the same command after a crash resumes it, and
     OUTPUT appears only when every problem is done.
@@ -95,6 +102,8 @@ def command(model, benchmark, style, chat, n, output, backend, overwrite, quiet,
         )
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
+    if chat and style == "completion":
+        raise click.UsageError("--style completion continues the benchmark's code; it does not go through --chat")
     if backend == "openai" and not opts["base_url"]:
         raise click.UsageError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
     chat_tokenizer = _chat_tokenizer(opts["tokenizer"] or (None if backend == "openai" else model)) if chat else None

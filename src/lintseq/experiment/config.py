@@ -4,17 +4,25 @@ benchmarks and the sampling/evaluation settings.
 Tables (every key optional unless said):
 
     seed = 42                      # one seed for generate, both training arms and sampling
-    [model]   name = "PATH_OR_HUB_ID"   or   init = "tiny" | "150m" | "400m"
+    [model]   name = "PATH_OR_HUB_ID_OR_SHORT_NAME" (e.g. smollm2-135m)  or  init = "tiny" | "150m" | "400m"
     [pretrain]                     # only with model.init: any `PretrainConfig` key, plus
       corpus = "PATH"              # a raw corpus (JSONL from `mine --raw`, or a folder of .py)
       [pretrain.mine]              # ... or build one with `mine --raw` (see `MINE_KEYS`)
     [data]    sources = ["mbpp:train", "lintseq:sample", "rows.jsonl"], instruction_field,
-              code_field, limit;  [data.mine] mines instruction rows (see `MINE_KEYS`)
+              code_field, limit (the first N rows), mined_rows (a random subset of N mined rows,
+              drawn with the seed);  [data.mine] mines instruction rows (see `MINE_KEYS`)
     [generate] s, linter, weighting, workers
+    [format]   chat = true renders prompts through the base model's chat template (instruct
+               models); sampling then uses the same template
     [train]    any `TrainConfig` key shared by both arms, plus baseline_epochs (LintSeq gets the
-               baseline's optimizer steps; `max_steps` instead gives both arms that many)
-    [sample]   benchmarks, limit, n, temperature, top_p, min_p, max_new_tokens, backend, ...
-    [evaluate] k, timeout, memory_mb, workers
+               baseline's optimizer steps; `max_steps` instead gives both arms that many) and
+               launcher (e.g. "accelerate launch --multi_gpu --num_processes 8": the training
+               stages, pre-training included, run as `LAUNCHER -m lintseq train|pretrain`)
+    [sample]   benchmarks, limit, n, temperature, top_p, min_p, max_new_tokens, backend, ...,
+               zero_shot = true | "chat" | "completion" also samples the untouched base model
+               (a third row; true means chat with [format] chat, else completion)
+    [evaluate] k, timeout, memory_mb, workers, unsafe_no_sandbox (true: run samples unisolated
+               where the kernel allows no sandbox, as `lintseq evaluate --unsafe-no-sandbox`)
 
 Relative paths are resolved against the config file's folder, so a config and its data travel
 together.
@@ -40,15 +48,18 @@ MINE_KEYS = {
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"name": None, "init": None},
-    "data": {"sources": [], "instruction_field": "instruction", "code_field": "response", "limit": None},
+    "data": {"sources": [], "instruction_field": "instruction", "code_field": "response", "limit": None,
+             "mined_rows": None},
     "generate": {"s": 5, "linter": "fast", "weighting": "indent", "workers": 0},
+    "format": {"chat": False},
     "sample": {
         "benchmarks": ["humaneval", "mbpp"], "limit": None, "n": 20, "temperature": 1.0, "top_p": 0.95,
         "min_p": 0.0, "max_new_tokens": 512, "backend": "hf", "batch_size": 16, "device": "auto", "dtype": "auto",
+        "zero_shot": False,
     },
-    "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None},
+    "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None, "unsafe_no_sandbox": False},
 }
-TRAIN_EXTRA = {"baseline_epochs": 10.0}
+TRAIN_EXTRA = {"baseline_epochs": 10.0, "launcher": None}
 PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
 PRETRAIN_OWN = ("data", "output", "init", "resume", "overwrite")
 
@@ -78,7 +89,9 @@ def _check_keys(table: str, values: dict, allowed: set[str]) -> None:
 
 def _resolve(base: Path, value: str) -> str:
     """A path relative to the config's folder; hub ids and bundled names stay as they are."""
-    if value in BUNDLED_SOURCES or bundled_benchmark(value):
+    from lintseq.known_models import KNOWN
+
+    if value in BUNDLED_SOURCES or bundled_benchmark(value) or (value in KNOWN and not (base / value).exists()):
         return value
     p = Path(value).expanduser()
     if p.is_absolute():
@@ -151,6 +164,10 @@ def normalize(raw: dict, base: Path) -> dict:
     if isinstance(data["sources"], str):
         data["sources"] = [data["sources"]]
     data["sources"] = [_resolve(base, s) for s in data["sources"]]
+    if data["mined_rows"] is not None and (not isinstance(data["mined_rows"], int) or data["mined_rows"] < 1):
+        raise ConfigError("[data]: mined_rows must be a positive integer")
+    if data["mined_rows"] is not None and not data["mine"]:
+        raise ConfigError("[data]: mined_rows needs a [data.mine] table")
     if not data["sources"] and not data["mine"]:
         raise ConfigError("[data]: no instruction data: give sources = [...] and/or a [data.mine] table")
     for s in data["sources"]:
@@ -166,6 +183,9 @@ def normalize(raw: dict, base: Path) -> dict:
     cfg["train"] = {**TRAIN_EXTRA, **train}
     if cfg["train"]["baseline_epochs"] <= 0:
         raise ConfigError("[train]: baseline_epochs must be positive")
+    launcher = cfg["train"]["launcher"]
+    if launcher is not None and (not isinstance(launcher, str) or not launcher.strip()):
+        raise ConfigError('[train]: launcher must be a command such as "accelerate launch --num_processes 8"')
 
     gen = cfg["generate"]
     if not isinstance(gen["s"], int) or gen["s"] < 1:
@@ -192,12 +212,21 @@ def normalize(raw: dict, base: Path) -> dict:
         raise ConfigError("[sample]: backend must be hf or vllm")
     if not isinstance(sample["n"], int) or sample["n"] < 1:
         raise ConfigError("[sample]: n must be a positive integer")
+    if not isinstance(cfg["format"]["chat"], bool):
+        raise ConfigError("[format]: chat must be true or false")
+    zero = sample["zero_shot"]
+    if zero is True:
+        sample["zero_shot"] = "chat" if cfg["format"]["chat"] else "completion"
+    elif zero not in (False, "chat", "completion"):
+        raise ConfigError('[sample]: zero_shot must be true, false, "chat" or "completion"')
 
     ev = cfg["evaluate"]
     ks = ev["k"] if isinstance(ev["k"], list) else [ev["k"]]
     if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
         raise ConfigError("[evaluate]: k must be a list of positive integers")
     ev["k"] = sorted(set(ks))
+    if not isinstance(ev["unsafe_no_sandbox"], bool):
+        raise ConfigError("[evaluate]: unsafe_no_sandbox must be true or false")
     if ev["k"][-1] > sample["n"]:
         raise ConfigError(f"[evaluate]: k = {ev['k'][-1]} needs at least that many samples; [sample] n = {sample['n']}")
     return cfg

@@ -1,9 +1,10 @@
 """RUN_DIR/report.md and its plots: did LintSeq beat the baseline, by how much, at what cost.
 
-Per benchmark: pass@k against k for both arms with 95% intervals (bootstrap over problems),
-pass@k against the total tokens sampled (k samples per problem times the mean sample length,
-the paper's cost view), the share of distinct programs per arm, and a table of each stage's
-wall time and hardware.
+Per benchmark: pass@k against k for both arms (and the zero-shot base model, when sampled)
+with 95% intervals (bootstrap over problems), pass@k against the total tokens sampled (k
+samples per problem times the mean sample length, the paper's cost view), the share of
+distinct programs per arm, the share of LintSeq samples whose edits resolve cleanly, and a
+table of each stage's wall time and hardware.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.report import write_atomic
-from lintseq.experiment.stages import ARMS, build, sampled_as, slug
+from lintseq.experiment.stages import ARMS, BASE, build, rows, sample_style, sampled_as, slug
 
 RESAMPLES = 2000
-COLORS = {"baseline": "tab:blue", "lintseq": "tab:orange"}
+COLORS = {"baseline": "tab:blue", "lintseq": "tab:orange", BASE: "tab:gray"}
+LABELS = {"baseline": "baseline", "lintseq": "lintseq", BASE: "base (zero-shot)"}
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -64,7 +66,8 @@ def plot_curves(curves: dict[str, dict], benchmark: str, path: Path, x: str) -> 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for arm, c in curves.items():
         xs = c[x]
-        ax.plot(xs, [100 * v for v in c["pass"]], marker="o" if len(xs) <= 20 else None, label=arm, color=COLORS.get(arm))
+        ax.plot(xs, [100 * v for v in c["pass"]], marker="o" if len(xs) <= 20 else None, label=LABELS.get(arm, arm),
+                color=COLORS.get(arm))
         ax.fill_between(xs, [100 * lo for lo, _ in c["interval"]], [100 * hi for _, hi in c["interval"]],
                         alpha=0.2, color=COLORS.get(arm))
     top = max((c["k"][-1] for c in curves.values() if c["k"]), default=1)
@@ -87,12 +90,13 @@ def plot_curves(curves: dict[str, dict], benchmark: str, path: Path, x: str) -> 
 def plot_diversity(div: dict[str, dict[str, float]], path: Path) -> None:
     plt = _plt()
     benches = list(div)
+    shown = [r for r in (BASE, *ARMS) if any(r in div[b] for b in benches)]
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
-    width = 0.8 / len(ARMS)
-    for i, arm in enumerate(ARMS):
+    width = 0.8 / len(shown)
+    for i, arm in enumerate(shown):
         ax.bar([j + i * width for j in range(len(benches))], [div[b].get(arm, 0.0) for b in benches], width,
-               label=arm, color=COLORS[arm])
-    ax.set_xticks([j + width * (len(ARMS) - 1) / 2 for j in range(len(benches))], benches)
+               label=LABELS[arm], color=COLORS[arm])
+    ax.set_xticks([j + width * (len(shown) - 1) / 2 for j in range(len(benches))], benches)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("distinct programs / samples")
     ax.set_title("Diversity of samples per problem (mean)")
@@ -137,38 +141,46 @@ def _stage_table(cfg: dict, run_dir: Path) -> list[str]:
 def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
     """Write the plots into `out` and `run_dir/report.md`; return the headline figures."""
     lines = ["# LintSeq vs baseline", ""]
+    shown = rows(cfg)
     scores: dict[str, dict[str, dict]] = {}
     curves_all: dict[str, dict[str, dict]] = {}
     diversity: dict[str, dict[str, float]] = {}
+    clean: dict[str, dict[str, float | None]] = {}
     for bench in cfg["sample"]["benchmarks"]:
         b = slug(bench)
-        scores[b], curves_all[b], diversity[b] = {}, {}, {}
-        for arm in ARMS:
+        scores[b], curves_all[b], diversity[b], clean[b] = {}, {}, {}, {}
+        for arm in shown:
             ev = run_dir / f"evaluate-{arm}-{b}"
+            samples = _jsonl(run_dir / f"sample-{arm}-{slug(sampled_as(bench, cfg['sample']['benchmarks']))}" / "samples.jsonl")
             scores[b][arm] = json.loads((ev / "scores.json").read_text(encoding="utf-8"))
-            sampled = slug(sampled_as(bench, cfg["sample"]["benchmarks"]))
-            curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), _jsonl(run_dir / f"sample-{arm}-{sampled}" / "samples.jsonl"))
+            curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), samples)
             diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]
+            clean[b][arm] = clean_share(samples) if sample_style(cfg, arm)[0] == "lintseq" else None
         plot_curves(curves_all[b], bench, out / f"passk-{b}.png", "k")
         plot_curves(curves_all[b], bench, out / f"passk-tokens-{b}.png", "tokens")
     plot_diversity(diversity, out / "diversity.png")
 
-    lines += [headline(cfg, scores), ""]
+    lines += [headline(cfg, {b: {a: arms[a] for a in ARMS} for b, arms in scores.items()}), ""]
     model = cfg["model"]["name"] or f"{cfg['model']['init']} GPT-2 pre-trained from scratch"
     t = cfg["train"]
     steps = json.loads((run_dir / "train-baseline" / "done.json").read_text(encoding="utf-8"))["info"]
     lines += [f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg['seed']}, "
               f"baseline {t['baseline_epochs']} epochs; LintSeq on s = {cfg['generate']['s']} edit sequences per program. "
               f"Sampling: n = {cfg['sample']['n']}, temperature {cfg['sample']['temperature']}, top-p {cfg['sample']['top_p']}, "
-              f"min-p {cfg['sample']['min_p']}, at most {cfg['sample']['max_new_tokens']} new tokens.", ""]
+              f"min-p {cfg['sample']['min_p']}, at most {cfg['sample']['max_new_tokens']} new tokens"
+              + (", prompts through the base model's chat template" if cfg["format"]["chat"] else "") + "."]
+    if BASE in shown:
+        style = "chat template, baseline prompt" if cfg["sample"]["zero_shot"] == "chat" else "completion of the benchmark's code prompt"
+        lines += [f"The base row is the untouched base model sampled zero-shot with the same settings ({style})."]
+    lines += [""]
     ks = cfg["evaluate"]["k"]
     for bench in cfg["sample"]["benchmarks"]:
         b = slug(bench)
         c = curves_all[b]
         lines += [f"## {bench} ({c['baseline']['problems']} problems)", "",
-                  "| arm | " + " | ".join(f"pass@{k} (95% CI)" for k in ks) + " | distinct | mean tokens |",
-                  "|---|" + "---:|" * len(ks) + "---:|---:|"]
-        for arm in ARMS:
+                  "| arm | " + " | ".join(f"pass@{k} (95% CI)" for k in ks) + " | distinct | mean tokens | resolved clean |",
+                  "|---|" + "---:|" * len(ks) + "---:|---:|---:|"]
+        for arm in shown:
             cells = []
             for k in ks:
                 if k <= len(c[arm]["k"]):
@@ -176,10 +188,19 @@ def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
                     cells.append(f"{100 * c[arm]['pass'][k - 1]:.1f} ({100 * lo:.1f}-{100 * hi:.1f})")
                 else:
                     cells.append("-")
-            lines.append(f"| {arm} | " + " | ".join(cells) + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} |")
+            share = clean[b][arm]
+            lines.append(f"| {LABELS[arm]} | " + " | ".join(cells) + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} | "
+                         + ("-" if share is None else f"{100 * share:.1f}%") + " |")
         lines += ["", f"![pass@k on {bench}](report/passk-{b}.png)", f"![pass@k vs tokens on {bench}](report/passk-tokens-{b}.png)", ""]
+    lines += ["Resolved clean: the share of samples that `lintseq.resolve` rebuilt without skipping a malformed hunk; a sample "
+              "with skipped hunks is still scored on what resolved.", ""]
     lines += ["## Diversity", "", "Share of distinct programs (after normalising formatting) among each problem's samples.", "",
               "![diversity](report/diversity.png)", "", "## Time and hardware per stage", ""]
     lines += _stage_table(cfg, run_dir)
     write_atomic(run_dir / "report.md", "\n".join(lines) + "\n")
     return {b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()} for b, arms in scores.items()}
+
+
+def clean_share(samples: list[dict]) -> float:
+    """The share of samples whose edit sequence resolved without a skipped hunk."""
+    return sum(bool(s.get("resolved_clean")) for s in samples) / len(samples) if samples else 0.0

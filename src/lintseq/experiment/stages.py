@@ -1,8 +1,8 @@
 """The experiment's stage graph, built from a normalized config.
 
-[mine-corpus] -> [pretrain] -> [mine-data] -> data -> generate -> format -> train-baseline ->
-train-lintseq (steps matched to the baseline, same seed) -> sample-ARM-BENCH ->
-evaluate-ARM-BENCH -> report. Each stage names the config slice and the outside files it
+[mine-corpus] -> [pretrain] -> [mine-data] -> data -> generate -> format -> [sample-base-BENCH ->
+evaluate-base-BENCH, the untouched base model zero-shot] -> train-baseline -> train-lintseq
+(steps matched to the baseline, same seed) -> sample-ARM-BENCH -> evaluate-ARM-BENCH -> report. Each stage names the config slice and the outside files it
 depends on; the runner hashes those (with its upstream stages' keys) to decide what to skip.
 Each `run` function calls the library, not a subprocess, and writes only into its own folder.
 """
@@ -18,7 +18,24 @@ from typing import Any, Callable
 
 from lintseq.training.config import TRAIN_FREE  # settings that change how a run is logged, not what it produces
 
+LAUNCH_FREE = (*TRAIN_FREE, "launcher")  # ... or how many processes produce it
+
 ARMS = ("baseline", "lintseq")
+BASE = "base"  # the zero-shot row
+
+
+def rows(cfg: dict) -> tuple[str, ...]:
+    """What the report compares: the two arms, and the base model when sampled zero-shot."""
+    return (BASE, *ARMS) if cfg["sample"]["zero_shot"] else ARMS
+
+
+def sample_style(cfg: dict, row: str) -> tuple[str, bool]:
+    """(prompt style, through the chat template) for one row's samples."""
+    chat = cfg["format"]["chat"]
+    if row == BASE:
+        zero = cfg["sample"]["zero_shot"]
+        return ("completion", False) if zero == "completion" else ("baseline", True)
+    return row, chat
 
 
 @dataclass
@@ -128,12 +145,35 @@ def run_pretrain(ctx: Context) -> dict:
     seed = settings.pop("seed", ctx.cfg["seed"])
     pc = PretrainConfig(**settings, data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
                         init=ctx.cfg["model"]["init"], seed=seed, resume=resume, overwrite=not resume)
-    result = pretrain(pc)
-    return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
+    launcher = ctx.cfg["train"]["launcher"]
+    summary = _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json") if launcher else pretrain(pc).summary()
+    return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
+
+
+def _launch(launcher: str, command: str, settings, folder: Path, summary_file: Path) -> dict:
+    """Run `LAUNCHER -m lintseq COMMAND --config FILE` (e.g. on several GPUs) and read back its summary."""
+    import shlex
+    import subprocess
+
+    from lintseq.training.config import dump_toml
+
+    config_file = folder / f"{command}_config.toml"
+    config_file.write_text(dump_toml(settings.to_dict(), f"lintseq {command} settings, from lintseq experiment"),
+                           encoding="utf-8")
+    cmd = [*shlex.split(launcher), "-m", "lintseq", command, "--config", str(config_file)]
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} exited with status {done.returncode}")
+    return json.loads(summary_file.read_text(encoding="utf-8"))
 
 
 def base_model(cfg: dict, run_dir: Path) -> str:
     return str(run_dir / "pretrain" / "model") if cfg["pretrain"] else cfg["model"]["name"]
+
+
+def chat_tokenizer_name(cfg: dict, run_dir: Path) -> str:
+    """The tokenizer whose chat template formats the training rows: [train] tokenizer or the base model's."""
+    return cfg["train"].get("tokenizer") or base_model(cfg, run_dir)
 
 
 def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list[dict]:
@@ -172,7 +212,13 @@ def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
         else:
             rows += _rows_from_jsonl(source, data["instruction_field"], data["code_field"])
     if data["mine"]:
-        rows += _rows_from_jsonl(str(run_dir / "mine-data" / "rows.jsonl"), "instruction", "response")
+        mined = _rows_from_jsonl(str(run_dir / "mine-data" / "rows.jsonl"), "instruction", "response")
+        if data["mined_rows"] is not None and data["mined_rows"] < len(mined):
+            import random
+
+            keep = sorted(random.Random(cfg["seed"]).sample(range(len(mined)), data["mined_rows"]))
+            mined = [mined[i] for i in keep]  # in file order
+        rows += mined
     if data["limit"] is not None:
         rows = rows[: data["limit"]]
     if not rows:
@@ -202,11 +248,12 @@ def run_generate(ctx: Context) -> dict:
 
 
 def run_format(ctx: Context) -> dict:
-    from lintseq.formatting import format_file
+    from lintseq.formatting import format_file, load_chat_tokenizer
 
     info = {}
+    chat = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir)) if ctx.cfg["format"]["chat"] else None
     for style in ARMS:
-        stats = format_file(ctx.path("generate", "edits.jsonl"), ctx.dir / f"{style}.jsonl", style)
+        stats = format_file(ctx.path("generate", "edits.jsonl"), ctx.dir / f"{style}.jsonl", style, chat_tokenizer=chat)
         if stats.written == 0:
             raise RuntimeError(f"format {style}: no rows were written ({stats.summary()})")
         info[style] = stats.summary()
@@ -216,7 +263,7 @@ def run_format(ctx: Context) -> dict:
 def train_config(cfg: dict, run_dir: Path, arm: str, out: Path, resume: bool = False):
     from lintseq.training.config import TrainConfig
 
-    shared = {k: v for k, v in cfg["train"].items() if k not in ("baseline_epochs", "seed")}
+    shared = {k: v for k, v in cfg["train"].items() if k not in ("baseline_epochs", "seed", "launcher")}
     epochs = cfg["train"]["baseline_epochs"]
     tc = TrainConfig(**shared, data=str(run_dir / "format" / f"{arm}.jsonl"), output=str(out),
                      model=base_model(cfg, run_dir), seed=cfg["train"].get("seed", cfg["seed"]),
@@ -235,14 +282,17 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
         out = ctx.dir / "model"
         # an interrupted attempt left checkpoints (LoRA runs write none: they start over)
         resume = ctx.resume and not ctx.cfg["train"].get("lora") and checkpoint_dir(out).is_dir()
-        result = train(train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume))
-        return {k: v for k, v in result.summary().items() if k != "losses"} | {"final_loss": (result.losses or [None])[-1]}
+        tc = train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume)
+        launcher = ctx.cfg["train"]["launcher"]
+        summary = _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json") if launcher else train(tc).summary()
+        return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
     return run
 
 
 def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
+        from lintseq.formatting import load_chat_tokenizer
         from lintseq.inference.backends import make_backend
         from lintseq.inference.run import sample_benchmark
         from lintseq.inference.types import SamplingSettings
@@ -254,13 +304,17 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
         s = ctx.cfg["sample"]
         settings = SamplingSettings(n=s["n"], temperature=s["temperature"], top_p=s["top_p"], min_p=s["min_p"],
                                     max_new_tokens=s["max_new_tokens"], seed=ctx.cfg["seed"])
-        model = str(ctx.path(f"train-{arm}", "model"))
+        model = base_model(ctx.cfg, ctx.run_dir) if arm == BASE else str(ctx.path(f"train-{arm}", "model"))
         opts = {"device": s["device"], "dtype": s["dtype"], "batch_size": s["batch_size"]} if s["backend"] == "hf" else {
             "dtype": s["dtype"], "seed": ctx.cfg["seed"]}
+        style, chat = sample_style(ctx.cfg, arm)
+        chat_tokenizer = None
+        if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
+            chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir) if arm == BASE else model)
         backend = make_backend(s["backend"], model, **opts)
-        stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=arm,
+        stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=style,
                                  out=str(out), model=model, benchmark=benchmark,
-                                 overwrite=not ctx.resume, progress=ctx.progress)
+                                 overwrite=not ctx.resume, progress=ctx.progress, chat_tokenizer=chat_tokenizer)
         return {"problems": stats.problems, "samples": stats.samples, "resumed": stats.resumed,
                 "clean": stats.clean, "tokens": stats.tokens, "finish": dict(stats.finish)}
 
@@ -274,7 +328,8 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         from lintseq.evaluation.sandbox import Limits, Sandbox
 
         e = ctx.cfg["evaluate"]
-        sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"])
+        sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"],
+                          isolation="none" if e["unsafe_no_sandbox"] else "auto")
         samples = ctx.path(f"sample-{arm}-{slug(sampled_as(benchmark, ctx.cfg['sample']['benchmarks']))}", "samples.jsonl")
         report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"],
                           sandbox=sandbox, label=arm)
@@ -316,23 +371,37 @@ def build(cfg: dict) -> list[Stage]:
     stages.append(Stage("data", f"instruction rows from {', '.join(data['sources'] + (['mined rows'] if data['mine'] else []))}"
                         + (f" (first {data['limit']})" if data["limit"] is not None else "")
                         + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""), run_data,
-                        {k: v for k, v in data.items() if k != "mine"} | ({"held_out": held_out} if held_out else {}),
+                        _data_slice(cfg) | ({"held_out": held_out} if held_out else {}),
                         deps=("mine-data",) if data["mine"] else (), inputs=local))
     g = cfg["generate"]
     stages.append(Stage("generate", f"s = {g['s']} edit sequences per program ({g['linter']} linter)", run_generate,
                         {k: v for k, v in g.items() if k != "workers"} | {"seed": cfg["seed"]}, deps=("data",)))
-    stages.append(Stage("format", "training rows in both styles (baseline, lintseq)", run_format, None, deps=("generate",)))
-    base = ("pretrain",) if pre else ()
+    chat = cfg["format"]["chat"]
     t = cfg["train"]
     model_input = (() if pre else (cfg["model"]["name"],)) + _local(t.get("tokenizer"))
+    stages.append(Stage("format", "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
+                        run_format, {"chat": chat} if chat else None, deps=("generate",) + (("pretrain",) if pre and chat else ()),
+                        inputs=model_input if chat else ()))
+    base = ("pretrain",) if pre else ()
+    s = cfg["sample"]
+    if s["zero_shot"]:
+        for b in s["benchmarks"]:
+            if sampled_as(b, s["benchmarks"]) == b:
+                stages.append(Stage(
+                    f"sample-{BASE}-{slug(b)}", f"{s['n']} samples per problem of {b} from the base model, zero-shot "
+                    f"({s['zero_shot']} prompts)", _run_sample(BASE, b), _sample_slice(cfg, BASE, b), deps=base,
+                    inputs=model_input + ((b,) if Path(b).exists() else ())))
+            stages.append(Stage(
+                f"evaluate-{BASE}-{slug(b)}", f"run the base model's samples on {b}'s tests",
+                _run_evaluate(BASE, b), _evaluate_slice(cfg, b),
+                deps=(f"sample-{BASE}-{slug(sampled_as(b, s['benchmarks']))}",), inputs=(b,) if Path(b).exists() else ()))
     steps = f"max_steps = {t['max_steps']}" if t.get("max_steps") else f"{t['baseline_epochs']} epochs"
-    tslice = {"train": _without(t, *TRAIN_FREE), "seed": cfg["seed"], "model": cfg["model"]}
+    tslice = {"train": _without(t, *LAUNCH_FREE), "seed": cfg["seed"], "model": cfg["model"]}
     stages.append(Stage("train-baseline", f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
                         tslice, deps=("format",) + base, inputs=model_input))
     matched = steps if t.get("max_steps") else "the baseline's optimizer steps"
     stages.append(Stage("train-lintseq", f"fine-tune the base model on edit sequences ({matched}, same seed)",
                         _run_train("lintseq"), tslice, deps=("format",) + base, inputs=model_input))
-    s = cfg["sample"]
     for arm in ARMS:
         for b in s["benchmarks"]:
             if sampled_as(b, s["benchmarks"]) != b:
@@ -340,19 +409,40 @@ def build(cfg: dict) -> list[Stage]:
             stages.append(Stage(
                 f"sample-{arm}-{slug(b)}", f"{s['n']} samples per problem of {b}"
                 + (f" (first {s['limit']})" if s["limit"] is not None else "") + f" from the {arm} model",
-                _run_sample(arm, b), {k: v for k, v in s.items() if k != "benchmarks"} | {"benchmark": b, "seed": cfg["seed"]},
-                deps=(f"train-{arm}",), inputs=(b,) if Path(b).exists() else ()))
+                _run_sample(arm, b), _sample_slice(cfg, arm, b), deps=(f"train-{arm}",), inputs=(b,) if Path(b).exists() else ()))
     for arm in ARMS:
         for b in s["benchmarks"]:
             stages.append(Stage(
                 f"evaluate-{arm}-{slug(b)}", f"run the {arm} samples on {b}'s tests; pass@{cfg['evaluate']['k']}",
-                _run_evaluate(arm, b), {"evaluate": _without(cfg["evaluate"], "workers"), "benchmark": b, "limit": s["limit"]},
+                _run_evaluate(arm, b), _evaluate_slice(cfg, b),
                 deps=(f"sample-{arm}-{slug(sampled_as(b, s['benchmarks']))}",), inputs=(b,) if Path(b).exists() else ()))
     stages.append(Stage("report", "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
                         run_report, {"k": cfg["evaluate"]["k"]},
                         deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
                         extra_outputs=("report.md",)))
     return stages
+
+
+def _evaluate_slice(cfg: dict, benchmark: str) -> dict:
+    """What an evaluate stage's output depends on; unsafe_no_sandbox only when on (unset, the
+    slice keeps the keys of earlier runs)."""
+    e = cfg["evaluate"]
+    free = ("workers",) if e["unsafe_no_sandbox"] else ("workers", "unsafe_no_sandbox")
+    return {"evaluate": _without(e, *free), "benchmark": benchmark, "limit": cfg["sample"]["limit"]}
+
+
+def _data_slice(cfg: dict) -> dict:
+    data = {k: v for k, v in cfg["data"].items() if k != "mine"}
+    if data.pop("mined_rows") is not None:  # unset, the slice keeps the keys of earlier runs
+        data |= {"mined_rows": cfg["data"]["mined_rows"], "seed": cfg["seed"]}
+    return data
+
+
+def _sample_slice(cfg: dict, row: str, benchmark: str) -> dict:
+    """What a sample stage's output depends on (the zero-shot style only matters to the base row)."""
+    s = _without(cfg["sample"], "benchmarks", "zero_shot") | {"benchmark": benchmark, "seed": cfg["seed"]}
+    style = sample_style(cfg, row)
+    return s | {"style": style} if style != (row, False) else s  # plain arms keep the keys of earlier runs
 
 
 def _without(table: dict, *keys: str) -> dict:

@@ -9,7 +9,13 @@ BACKENDS = ("hf", "vllm", "openai")
 
 def make_backend(name: str, model: str, **options) -> Backend:
     """Build a backend; `options` are the keyword arguments of its class (None values dropped)."""
+    from lintseq.known_models import resolve_model
+
     options = {k: v for k, v in options.items() if v is not None}
+    if options.get("tokenizer"):
+        options["tokenizer"] = resolve_model(options["tokenizer"])
+    if name in ("hf", "vllm"):  # the openai backend's model is the name the server knows it by
+        model = resolve_model(model)
     if name == "hf":
         from lintseq.inference.hf import HFBackend
 

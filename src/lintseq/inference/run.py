@@ -9,15 +9,19 @@ from typing import Any, Iterable, Protocol
 from tqdm import tqdm
 
 from lintseq.diffs import END_OF_EDITS
-from lintseq.formatting import STYLES
+from lintseq.formatting import STYLES as TRAINED_STYLES
 from lintseq.inference.output import SampleFile
 from lintseq.inference.text import to_program
 from lintseq.inference.types import Backend, Generation, Request, SamplingSettings, batch_seed
 
+# `completion`: a model never trained on our formats continues the benchmark's own code prompt
+STYLES: tuple[str, ...] = (*TRAINED_STYLES, "completion")
 
 
 class ProblemLike(Protocol):
     task_id: str
+    code_prompt: str
+    stop: tuple[str, ...]
 
     def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str: ...
 
@@ -40,7 +44,10 @@ def problem_seed(run_seed: int, task_id: str) -> int:
 def rows_for(problem: ProblemLike, gens: list[Generation], style: str, run: dict) -> list[dict]:
     rows = []
     for i, g in enumerate(gens):
-        program, clean, edits = to_program(style, g.text)
+        if style == "completion":  # the sample continues the prompt: together they are the program
+            program, clean, edits = problem.code_prompt + g.text, True, None
+        else:
+            program, clean, edits = to_program(style, g.text)
         rows.append(
             {
                 "task_id": problem.task_id,
@@ -88,6 +95,9 @@ def sample_benchmark(
     if style == "lintseq" and END_OF_EDITS not in settings.stop:
         # stop at the end-of-edits marker too: a model that misses its EOS would write on
         settings = replace(settings, stop=(*settings.stop, END_OF_EDITS))
+    if style == "completion":  # the harness's stop words, e.g. "\ndef" after a HumanEval body
+        words = dict.fromkeys(w for p in problems for w in p.stop if w not in settings.stop)
+        settings = replace(settings, stop=(*settings.stop, *words))
     run = {"model": model, "backend": backend.name, "style": style, "chat": chat_tokenizer is not None,
            "benchmark": benchmark, "settings": settings.as_dict()}
     sink = SampleFile(out, run, settings.n, overwrite=overwrite)

@@ -11,7 +11,6 @@ import dataclasses
 import importlib.util
 import json
 import math
-import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,8 +38,12 @@ class _Settings:
     report_to: str
 
     def _check_batch_and_reporting(self) -> None:
+        from lintseq.training.processes import launched_world_size
+        from lintseq.training.steps import accumulation_steps
+
         if self.micro_batch_size > self.batch_size:
             self.micro_batch_size = self.batch_size
+        accumulation_steps(self.batch_size, self.micro_batch_size, launched_world_size())  # refuses what does not divide
         if self.report_to not in ("none", "tensorboard", "wandb"):
             raise ValueError("--report-to must be none, tensorboard or wandb")
         if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
@@ -56,13 +59,14 @@ class _Settings:
 
     def trainer_kwargs(self, max_steps: int) -> dict[str, Any]:
         """`TrainingArguments` fields both runs set the same way (TRL's SFTConfig extends it)."""
+        from lintseq.training.processes import cpu_group, launched_world_size
         from lintseq.training.steps import accumulation_steps
 
-        world = int(os.environ.get("WORLD_SIZE", "1"))
         return dict(
             max_steps=max_steps,
             per_device_train_batch_size=self.micro_batch_size,
-            gradient_accumulation_steps=accumulation_steps(self.batch_size, self.micro_batch_size, world),
+            gradient_accumulation_steps=accumulation_steps(self.batch_size, self.micro_batch_size, launched_world_size()),
+            use_cpu=cpu_group(),
             learning_rate=self.lr,
             lr_scheduler_type=self.lr_scheduler,
             warmup_steps=self.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
@@ -262,9 +266,6 @@ class PretrainConfig(_Settings):
             raise ValueError("--save-total-limit must be 0 (keep all) or more")
         if self.save_steps < 1:
             raise ValueError("--save-steps must be at least 1")
-        from lintseq.training.steps import accumulation_steps
-
-        accumulation_steps(self.batch_size, min(self.micro_batch_size, self.batch_size), int(os.environ.get("WORLD_SIZE", "1")))
         if self.resume and self.overwrite:
             raise ValueError("--resume continues the run in the output directory; --overwrite deletes it; give one")
         self._check_batch_and_reporting()

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator
 from lintseq.formatting import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import PRETRAIN_CONFIG_NAME, PRETRAIN_FIXED, PretrainConfig, dump_toml, load_config
+from lintseq.training.processes import check_precision, launched_world_size, start
 from lintseq.training.steps import accumulation_steps, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
 
@@ -51,6 +52,7 @@ class PretrainResult:
     resumed_from: str | None = None
     losses: list[float] = field(default_factory=list)
     train_runtime_s: float = 0.0
+    main_process: bool = True  # False on the other processes of a multi-process run (they write nothing)
 
     def summary(self) -> dict[str, Any]:
         tokens_per_step = self.config.batch_size * self.config.seq_length
@@ -175,8 +177,9 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _prepare_output(cfg: PretrainConfig) -> tuple[Path, dict[str, Any] | None]:
-    """Claim the output directory; with `resume`, the saved config of the run to continue."""
+def _check_output(cfg: PretrainConfig) -> tuple[Path, dict[str, Any] | None]:
+    """Whether the run may use the output directory (reads only); with `resume`, the saved
+    config of the run to continue."""
     out = Path(cfg.output)
     saved_path = out / PRETRAIN_CONFIG_NAME
     if out.exists() and not out.is_dir():
@@ -186,25 +189,22 @@ def _prepare_output(cfg: PretrainConfig) -> tuple[Path, dict[str, Any] | None]:
         keys = PRETRAIN_FIXED + ("data",)
         refuse_changed(str(out), {k: saved.get(k) for k in keys}, {k: getattr(cfg, k) for k in keys})
         return out, saved
-    if out.exists() and any(out.iterdir()):
-        if cfg.overwrite:
-            shutil.rmtree(out)
-        elif not cfg.resume:
+    if out.exists() and any(out.iterdir()) and not cfg.overwrite:
+        if not cfg.resume:
             raise FileExistsError(f"{out} exists and is not empty (use --resume to continue it, --overwrite to replace it)")
-        elif not (out / STATE_DIR).is_dir():
+        if not (out / STATE_DIR).is_dir():
             raise FileExistsError(f"{out} is not empty and holds no pre-training run to resume")
-    out.mkdir(parents=True, exist_ok=True)
     return out, None
 
 
-def load_or_build_tokenizer(cfg: PretrainConfig, out: Path, resuming: bool):
-    """The run's tokenizer: the one saved at the start when resuming, else given or trained."""
+def build_tokenizer(cfg: PretrainConfig, out: Path) -> None:
+    """Save the run's tokenizer in `out`: the one given, or a BPE trained on the corpus."""
     from transformers import AutoTokenizer
 
-    if resuming:
-        return AutoTokenizer.from_pretrained(out)
     if cfg.tokenizer:
-        tok = AutoTokenizer.from_pretrained(cfg.tokenizer)
+        from lintseq.known_models import resolve_model
+
+        tok = AutoTokenizer.from_pretrained(resolve_model(cfg.tokenizer))
     else:
         log.info("training a %d-token byte-level BPE on %s", cfg.vocab_size, cfg.data)
         tok = train_bpe_tokenizer(iter_documents(cfg.data, cfg.text_field), cfg.vocab_size)
@@ -212,7 +212,6 @@ def load_or_build_tokenizer(cfg: PretrainConfig, out: Path, resuming: bool):
         raise ValueError("the tokenizer has no EOS token; documents could not be separated")
     add_diff_token(tok)
     tok.save_pretrained(out)
-    return tok
 
 
 def training_arguments(cfg: PretrainConfig, state_dir: Path, max_steps: int):
@@ -246,26 +245,39 @@ def _umask() -> int:
 
 
 def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResult:
-    """Pre-train (or, with `cfg.resume`, continue pre-training) and save the model at `cfg.output`."""
-    from transformers import Trainer, default_data_collator, set_seed
+    """Pre-train (or, with `cfg.resume`, continue pre-training) and save the model at `cfg.output`.
+
+    Under `accelerate launch`/`torchrun` every process runs this; the main one trains the
+    tokenizer, packs the corpus and writes every file, and the others read what it wrote.
+    """
+    from transformers import AutoTokenizer, Trainer, default_data_collator, set_seed
 
     from lintseq.training.models import count_parameters, init_model
-    from lintseq.training.sft import finish_model
+    from lintseq.training.sft import save_trained
 
+    procs = start()
     cfg.validate()
+    check_precision(cfg.use_bf16())
     if not Path(cfg.data).exists():
         raise ValueError(f"{cfg.data}: no such file or directory")
-    out, saved = _prepare_output(cfg)
-    state = out / STATE_DIR
+    out, saved = _check_output(cfg)
     resuming = saved is not None
-    set_seed(cfg.seed)
-
-    tok = load_or_build_tokenizer(cfg, out, resuming)
+    state = out / STATE_DIR
     tokens_path = state / TOKENS
-    if resuming and tokens_path.exists() and (state / TOKENS_META).exists():
-        meta = json.loads((state / TOKENS_META).read_text(encoding="utf-8"))
-    else:
-        meta = tokenize_corpus(iter_documents(cfg.data, cfg.text_field), tok, tokens_path)
+    procs.wait()  # every process has looked before the main one changes anything
+    set_seed(cfg.seed)
+    if procs.is_main:
+        if not resuming and cfg.overwrite and out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if not resuming:
+            build_tokenizer(cfg, out)
+        if not (resuming and tokens_path.exists() and (state / TOKENS_META).exists()):
+            tokenize_corpus(iter_documents(cfg.data, cfg.text_field), AutoTokenizer.from_pretrained(out), tokens_path)
+        last_complete_checkpoint(state)  # sets aside a checkpoint cut short, before anyone looks
+    procs.wait()
+    tok = AutoTokenizer.from_pretrained(out)
+    meta = json.loads((state / TOKENS_META).read_text(encoding="utf-8"))
     dataset = PackedDataset(tokens_path, cfg.seq_length)
     if len(dataset) == 0:
         raise ValueError(
@@ -279,16 +291,18 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResu
     model = init_model(cfg.init, vocab, cfg.seq_length, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, seed=cfg.seed)
     n_params = count_parameters(model)
     cfg = replace(cfg, bf16=cfg.use_bf16(), resume=False, overwrite=False)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched_world_size()
     accum = accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world)
     steps = cfg.max_steps or total_steps(len(dataset), cfg.epochs, cfg.micro_batch_size, accum, world)
-    _write_text(out / PRETRAIN_CONFIG_NAME, dump_toml(cfg.to_dict(), "lintseq pretrain config (resolved); repeat with --config"))
+    if procs.is_main:
+        _write_text(out / PRETRAIN_CONFIG_NAME, dump_toml(cfg.to_dict(), "lintseq pretrain config (resolved); repeat with --config"))
 
     last = last_complete_checkpoint(state)
     result = PretrainResult(str(out), cfg, meta["n_documents"], meta["n_tokens"], len(dataset), steps,
-                            n_parameters=n_params, resumed_from=last)
-    log.info("%s: %d params, %d optimizer steps of %d tokens, lr %g%s", cfg.init, n_params, steps,
-             cfg.batch_size * cfg.seq_length, cfg.lr, f", resuming from {last}" if last else "")
+                            n_parameters=n_params, resumed_from=last, main_process=procs.is_main)
+    log.info("%s: %d params, %d optimizer steps of %d tokens, lr %g%s%s", cfg.init, n_params, steps,
+             cfg.batch_size * cfg.seq_length, cfg.lr, f", {procs.count} processes" if procs.count > 1 else "",
+             f", resuming from {last}" if last else "")
 
     trainer = Trainer(
         model=model,
@@ -302,11 +316,12 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResu
     result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     result.train_runtime_s = float(output.metrics.get("train_runtime", 0.0))
 
+    if not procs.is_main:
+        save_trained(trainer, tok, None)
+        return result
     work = Path(tempfile.mkdtemp(prefix=".final.", suffix=".part", dir=out))
     try:
-        model = finish_model(trainer.model, tok)
-        model.save_pretrained(work)
-        tok.save_pretrained(work)
+        save_trained(trainer, tok, work)
         _install_final(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)

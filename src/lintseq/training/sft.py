@@ -19,6 +19,7 @@ from typing import Any
 from lintseq.formatting import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
+from lintseq.training.processes import check_precision, launched_world_size, sharded_weights, start
 from lintseq.training.steps import accumulation_steps, matched_epochs, total_steps
 from lintseq.training.tokenizer import add_diff_token, train_bpe_tokenizer
 
@@ -41,6 +42,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     match: dict[str, Any] | None = None
     resumed_from: str | None = None
+    main_process: bool = True  # False on the other processes of a multi-process run (they write nothing)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -90,7 +92,9 @@ def build_tokenizer(cfg: TrainConfig, rows: list[dict[str, str]]):
     from transformers import AutoTokenizer
 
     if cfg.tokenizer or cfg.model:
-        tok = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model)
+        from lintseq.known_models import resolve_model
+
+        tok = AutoTokenizer.from_pretrained(resolve_model(cfg.tokenizer or cfg.model))
     else:
         tok = train_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), cfg.vocab_size)
     if tok.eos_token is None:
@@ -113,7 +117,9 @@ def build_model(cfg: TrainConfig, tok):
         )
     # full fine-tuning keeps fp32 master weights (bf16 autocast); LoRA can hold the frozen base in bf16
     dtype = torch.bfloat16 if cfg.lora and cfg.use_bf16() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
+    from lintseq.known_models import resolve_model
+
+    model = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.model), dtype=dtype)
     positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions < cfg.max_seq_length:
         # e.g. a `lintseq pretrain --seq-length 512` model; longer rows would index past its position table
@@ -151,7 +157,7 @@ def lora_model(cfg: TrainConfig, model):
 
 def plan_steps(cfg: TrainConfig, n_rows: int, tok) -> tuple[TrainConfig, int, dict[str, Any] | None]:
     """Resolve the step count; with `match_steps_with`, equal to the other run's total."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched_world_size()
     accum = accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world)
     if cfg.max_steps is not None:
         return cfg, cfg.max_steps, None
@@ -236,18 +242,36 @@ def checkpoint_dir(output: str | Path) -> Path:
     return out.with_name(out.name + ".checkpoints")
 
 
-def _claim_output(cfg: TrainConfig) -> tuple[Path, Path]:
-    """The output directory and the checkpoint directory, cleared with `overwrite`."""
+def _check_output(cfg: TrainConfig) -> tuple[Path, Path]:
+    """The output directory and the checkpoint directory, if the run may use them (reads only)."""
     out, state = Path(cfg.output), checkpoint_dir(cfg.output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not cfg.overwrite:
         raise FileExistsError(f"{out} exists and is not empty (use --overwrite)")
-    if cfg.overwrite:
-        shutil.rmtree(state, ignore_errors=True)
-    elif not cfg.resume and any(state.glob("checkpoint-*")):  # a run stopped before its first has nothing to lose
+    if not cfg.overwrite and not cfg.resume and any(state.glob("checkpoint-*")):  # a run stopped before its first has nothing to lose
         raise FileExistsError(f"{state} holds the checkpoints of a stopped run (use --resume to continue it, "
                               "--overwrite to start over)")
-    out.parent.mkdir(parents=True, exist_ok=True)
     return out, state
+
+
+def save_trained(trainer, tok, work: Path | None) -> None:
+    """Write the trained model (see `finish_model`) and tokenizer into `work`.
+
+    Every process calls this, and only the main one passes a `work` folder: with FSDP or
+    DeepSpeed ZeRO-3 each process holds a shard of the weights, and gathering them is a
+    collective step. A LoRA adapter is merged on the main process, which holds the full
+    weights (LoRA under sharded weights is refused before training).
+    """
+    acc = trainer.accelerator
+    model = acc.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload"):
+        if work is not None:
+            finish_model(model, tok).save_pretrained(work)
+            tok.save_pretrained(work)
+        return
+    state_dict = acc.get_state_dict(trainer.model_wrapped)
+    if work is not None:
+        finish_model(model, tok).save_pretrained(work, state_dict=state_dict)
+        tok.save_pretrained(work)
 
 
 def _file_digest(path: str | Path) -> str:
@@ -286,7 +310,8 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
 
     Checkpoints go to `OUTPUT.checkpoints/` every `save_steps` steps; `cfg.resume` continues
     from the last complete one (optimizer, scheduler, RNG and data order restored), and the
-    folder is deleted once the model is saved.
+    folder is deleted once the model is saved. Under `accelerate launch`/`torchrun` every
+    process runs this; the main one builds the tokenizer and writes every file.
     """
     import json
 
@@ -294,12 +319,26 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
 
     from transformers import AutoTokenizer, set_seed
 
+    procs = start()
     cfg.validate()
-    out, state = _claim_output(cfg)
+    check_precision(cfg.use_bf16())
+    if cfg.lora and sharded_weights():
+        raise ValueError("--lora merges the adapter into full weights on one process; "
+                         "train it with plain data parallelism (DDP), not FSDP or DeepSpeed ZeRO-3")
+    out, state = _check_output(cfg)
     resuming = cfg.resume and (state / RESUME_FILE).is_file()
+    procs.wait()  # every process has looked before the main one changes anything
     set_seed(cfg.seed)  # the tokenizer's new embedding rows are drawn at random
     rows = load_training_rows(cfg.data)
-    tok = AutoTokenizer.from_pretrained(state / "tokenizer") if resuming else build_tokenizer(cfg, rows)
+    if procs.is_main:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not resuming:  # nothing to resume, or a run stopped before it wrote anything to resume
+            shutil.rmtree(state, ignore_errors=True)
+            state.mkdir(parents=True)
+            build_tokenizer(cfg, rows).save_pretrained(state / "tokenizer")
+        last_complete_checkpoint(state)  # sets aside a checkpoint cut short, before anyone looks
+    procs.wait()
+    tok = AutoTokenizer.from_pretrained(state / "tokenizer")  # every process: the same tokens
     rows, dropped = fitting_rows(rows, tok, cfg.max_seq_length)
     if dropped:
         log.warning("dropped %d rows longer than %d tokens", dropped, cfg.max_seq_length)
@@ -311,26 +350,25 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
     cfg, steps, match = plan_steps(cfg, len(rows), tok)
     if resuming:
         _check_resumable(state, cfg)
-    else:
-        shutil.rmtree(state, ignore_errors=True)  # a run stopped before it wrote anything to resume
-        state.mkdir(parents=True)
-        tok.save_pretrained(state / "tokenizer")
+    elif procs.is_main:
         (state / RESUME_FILE).write_text(json.dumps(_run_identity(cfg), indent=2), encoding="utf-8")
     last = last_complete_checkpoint(state)
-    result = TrainResult(str(out), cfg, len(rows), dropped, steps, n_parameters=n_params, match=match, resumed_from=last)
-    log.info("%d rows, %d params, %d optimizer steps, lr %g%s", len(rows), n_params, steps, cfg.lr,
-             f", resuming from {last}" if last else "")
+    result = TrainResult(str(out), cfg, len(rows), dropped, steps, n_parameters=n_params, match=match,
+                         resumed_from=last, main_process=procs.is_main)
+    log.info("%d rows, %d params, %d optimizer steps, lr %g%s%s", len(rows), n_params, steps, cfg.lr,
+             f", {procs.count} processes" if procs.count > 1 else "", f", resuming from {last}" if last else "")
 
     trainer = build_trainer(cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks)
     trainer.train(resume_from_checkpoint=last)
     result.global_step = trainer.state.global_step
     result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
+    if not procs.is_main:
+        save_trained(trainer, tok, None)
+        return result
     work = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     try:
-        model = finish_model(trainer.model, tok)
-        model.save_pretrained(work)
-        tok.save_pretrained(work)
+        save_trained(trainer, tok, Path(work))
         saved = replace(cfg, output=str(out), resume=False, overwrite=False)
         (Path(work) / CONFIG_NAME).write_text(
             dump_toml(saved.to_dict(), "lintseq train config (resolved); repeat with --config"), encoding="utf-8"

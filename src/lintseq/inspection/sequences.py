@@ -1,0 +1,177 @@
+"""Edit sequences as `generate` and `format` files hold them, replayed one edit at a time.
+
+`generate` rows carry `edit_path` (a list of diffs) next to the input fields; `format` rows
+carry the training text, `prompt` and `completion`, where a LintSeq completion is the edits
+joined by `<|diff|>` and a baseline completion is the whole program. Both read into one
+`EditSequence`; `replay` turns its edits into the states a reader looks at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from lintseq.diffs import DIFF_TOKEN, EditError, _HUNK, apply_edits
+from lintseq.formatting import lintseq_completion, prompt_for, read_rows
+from lintseq.units import SourceError, split_units
+
+
+class DataError(ValueError):
+    """A row that is neither `generate` nor `format` output; the message names the line."""
+
+
+@dataclass
+class EditSequence:
+    line: int  # line number in the file (1-based)
+    row: int | None  # the input row it came from (`row`), when the file says
+    sample: int | None
+    id: str | None
+    seed: int | None
+    style: str  # "generate" (edit_path) | "lintseq" | "baseline" (format output)
+    instruction: str
+    edits: list[str]  # empty for a baseline row
+    program: str  # the finished program
+    text: str  # what training sees: prompt + completion (EOS is added by the trainer)
+
+
+@dataclass
+class Step:
+    """The program after one edit, and which of its lines the edit added."""
+
+    edit: str
+    lines: list[str]
+    added: list[int]  # 0-based, ascending
+    hunks: list[str]  # the edit's hunks, each its header line and its `+` lines
+
+
+def edits_from_completion(completion: str) -> list[str]:
+    """The edits of a LintSeq completion (`format` output); the inverse of `lintseq_completion`."""
+    parts = completion.split("\n" + DIFF_TOKEN)
+    edits = parts[:-2]
+    if len(parts) < 3 or parts[-2:] != ["", ""] or lintseq_completion(edits) != completion:
+        raise ValueError("the completion is not a LintSeq edit sequence ending in the end-of-edits marker")
+    return edits
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") -> EditSequence:
+    """One line of a `generate` or `format` file."""
+    if row is None:
+        raise DataError(f"line {n}: not a JSON object")
+    meta = dict(line=n, row=_int(row.get("row")), sample=_int(row.get("sample")), seed=_int(row.get("seed")),
+                id=str(row["id"]) if row.get("id") is not None else None)
+    try:
+        if "edit_path" in row:
+            edits = row["edit_path"]
+            if not isinstance(edits, list) or not all(isinstance(e, str) for e in edits):
+                raise ValueError("edit_path is not a list of strings")
+            instruction = row.get(instruction_field)
+            if not isinstance(instruction, str):
+                raise ValueError(f"no string field {instruction_field!r} (the instruction; see --instruction-field)")
+            program = apply_edits(edits)
+            prompt = prompt_for(instruction, "lintseq")
+            return EditSequence(**meta, style="generate", instruction=instruction, edits=edits, program=program,
+                                text=prompt + lintseq_completion(edits))
+        prompt, completion = row.get("prompt"), row.get("completion")
+        if not isinstance(prompt, str) or not isinstance(completion, str):
+            raise ValueError("neither edit_path (`lintseq generate` output) nor prompt and completion "
+                             "(`lintseq format` output)")
+        style = row.get("style") or ("lintseq" if prompt.endswith(DIFF_TOKEN) else "baseline")
+        instruction = prompt.removesuffix(DIFF_TOKEN).removesuffix("\n")
+        if style == "lintseq":
+            edits = edits_from_completion(completion)
+            program = apply_edits(edits)
+        else:
+            edits, program = [], completion
+        return EditSequence(**meta, style=style, instruction=instruction, edits=edits, program=program,
+                            text=prompt + completion)
+    except (ValueError, EditError) as exc:
+        raise DataError(f"line {n}: {exc}") from None
+
+
+def read_sequences(path: str | Path, instruction_field: str = "instruction") -> Iterator[EditSequence]:
+    """Every row of a `generate` or `format` file (JSONL or Parquet), in order."""
+    for n, row, _ in read_rows(path):
+        yield parse_row(n, row, instruction_field)
+
+
+def find_sequence(path: str | Path, row: int | None, sample: int | None,
+                  instruction_field: str = "instruction") -> EditSequence:
+    """The sequence of input row `row` (its `row` field, else its position from 0), sample `sample`
+    (default: the first in the file). Stops reading at the match."""
+    seen = 0
+    for position, seq in enumerate(read_sequences(path, instruction_field)):
+        seen += 1
+        number = seq.row if seq.row is not None else position
+        if (row is None or number == row) and (sample is None or seq.sample == sample):
+            return seq
+    want = " and ".join(p for p in (f"row {row}" if row is not None else "",
+                                    f"sample {sample}" if sample is not None else "") if p)
+    raise DataError(f"{path}: no sequence with {want} ({seen} rows read)" if seen else f"{path}: the file has no rows")
+
+
+def _hunks(edit: str) -> list[tuple[str, int, int, list[str]]]:
+    """(header, new start, count, body) of each hunk, as `diffs` applies them."""
+    out: list[tuple[str, int, int, list[str]]] = []
+    for line in edit.split("\n"):
+        m = _HUNK.match(line)
+        if m:
+            count = int(m.group(4)) if m.group(4) is not None else 1
+            out.append((line, int(m.group(3)), count, []))
+        elif out and line:
+            out[-1][3].append(line)
+    return out
+
+
+def replay(edits: list[str]) -> list[Step]:
+    """The state after each edit, with the lines it added (hunk positions are new-file lines)."""
+    lines: list[str] = []
+    steps: list[Step] = []
+    for edit in edits:
+        added: list[int] = []
+        hunk_texts = []
+        for header, start, count, body in _hunks(edit):
+            if len(body) != count or any(not b.startswith("+") for b in body) or not 1 <= start <= len(lines) + 1:
+                raise EditError(f"malformed hunk {header}")
+            at = start - 1
+            lines[at:at] = [b[1:] for b in body]
+            added += range(at, at + count)
+            hunk_texts.append("\n".join([header, *body]))
+        steps.append(Step(edit, list(lines), sorted(added), hunk_texts))
+    return steps
+
+
+KINDS = ("one line", "block", "several lines")
+
+
+def edit_kinds(edits: list[str]) -> list[str]:
+    """What each edit adds, in units of the finished program (logical lines, see `units`):
+    "one line" (one statement or header), "block" (a compound statement's header with body
+    lines under it), "several lines" (more than one, none the body of another); "unknown" if
+    the finished program does not tokenize."""
+    steps = replay(edits)
+    origin: list[int] = []  # which edit added each line of the current state
+    for k, step in enumerate(steps):
+        for i in step.added:
+            origin.insert(i, k)
+    try:
+        units = split_units("".join(line + "\n" for line in steps[-1].lines) if steps else "").units
+    except SourceError:
+        return ["unknown"] * len(edits)
+    by_edit: list[list[int]] = [[] for _ in edits]
+    for u in units:
+        by_edit[origin[u.code_start]].append(u.index)
+    kinds = []
+    for added in by_edit:
+        mine = set(added)
+        if len(added) == 1:
+            kinds.append("one line")
+        elif any(j in mine for i in added for j in range(i + 1, units[i].block_end)):
+            kinds.append("block")
+        else:
+            kinds.append("several lines")
+    return kinds
