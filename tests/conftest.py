@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,18 @@ def load_benchmark_script(name: str):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reference_time_cache(tmp_path_factory):
+    """Reference times that tests measure (humaneval+, mbpp+) go to the session's own cache."""
+    before = os.environ.get("LINTSEQ_CACHE")
+    os.environ["LINTSEQ_CACHE"] = str(tmp_path_factory.mktemp("lintseq-cache"))
+    yield
+    if before is None:
+        os.environ.pop("LINTSEQ_CACHE", None)
+    else:
+        os.environ["LINTSEQ_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

@@ -60,7 +60,11 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     for png in re.findall(r"\]\((report/[^)]+\.png)\)", report):
         data = (run_dir / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", png
-    assert len(list((run_dir / "report").glob("*.png"))) == 5  # 2 benchmarks x 2 views + diversity
+    assert len(list((run_dir / "report").glob("*.png"))) == 9  # 4 benchmarks x 2 views + diversity
+    # humaneval+ scores humaneval's samples (same prompts); its scores carry the base score too
+    assert "sample-lintseq-humaneval-plus" not in names
+    plus = json.loads((run_dir / "evaluate-lintseq-humaneval-plus" / "scores.json").read_text())
+    assert plus["benchmark"] == "humaneval+" and plus["samples_evaluated"] == 2 * 2 and "pass@1" in plus["base"]
     for name in names:
         done = json.loads((run_dir / name / "done.json").read_text())
         assert done["seconds"] >= 0 and done["hardware"]["cpus"] >= 1
@@ -205,6 +209,24 @@ def test_bundled_recipes_load():
     tiny = cfgmod.load(cfgmod.recipe_path("tinycodelm-150m"))
     assert tiny["model"]["init"] == "150m" and tiny["train"]["batch_size"] == 512
     assert tiny["train"]["baseline_epochs"] == 10 and tiny["generate"]["s"] == 5
+
+
+def test_plus_benchmarks_share_samples_and_hold_out_their_training_tasks(tmp_path):
+    """gemma-2-2b trains on mbpp:train and evaluates mbpp+, which has 108 of those tasks: they
+    leave the training rows; humaneval+ is scored on humaneval's samples."""
+    cfg = cfgmod.load(cfgmod.recipe_path("gemma-2-2b"))
+    built = {st.name: st for st in stages.build(cfg)}
+    assert "sample-lintseq-humaneval-plus" not in built and "sample-lintseq-mbpp-plus" in built
+    assert built["evaluate-lintseq-humaneval-plus"].deps == ("sample-lintseq-humaneval",)
+    assert stages.slug("humaneval+") == "humaneval-plus" != stages.slug("humaneval")
+    held = stages.held_out_tasks(cfg)
+    assert len(held) == 108 and all(t.startswith("Mbpp/") and int(t.split("/")[1]) >= 601 for t in held)
+    assert built["data"].slice["held_out"] == held
+    rows = stages.instruction_rows({**cfg, "data": {**cfg["data"], "mine": None}}, tmp_path)
+    assert len(rows) == 374 - 108 and not {r["id"] for r in rows} & set(held)
+    # without mbpp+ nothing is held out, and the data stage's key is what it was
+    cfg["sample"]["benchmarks"] = ["humaneval", "humaneval+", "mbpp"]
+    assert stages.held_out_tasks(cfg) == [] and "held_out" not in next(st for st in stages.build(cfg) if st.name == "data").slice
 
 
 def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):

@@ -249,7 +249,7 @@ def test_cut_at_stop_is_the_shortest_prefix_without_stops(text, stops):
 def test_strip_fences():
     assert strip_fences("def f():\n    return 1\n") == "def f():\n    return 1\n"
     text = "Here:\n```python\ndef f():\n    return 1\n```\nand\n```\nx = 2\n```\nbye"
-    assert strip_fences(text) == "def f():\n    return 1\nx = 2\n"
+    assert strip_fences(text) == "def f():\n    return 1\n\nx = 2\n"
     assert strip_fences("```python\ndef f():\n    return") == "def f():\n    return\n"
 
 

@@ -29,6 +29,8 @@ _LAZY = {
     "Sandbox": "lintseq.evaluation.sandbox",
     "run_program": "lintseq.evaluation.sandbox",
     "evaluate": "lintseq.evaluation.run",
+    "evaluate_many": "lintseq.evaluation.run",
+    "strip_fences": "lintseq.markdown",
     "generate_ray": "lintseq.ray_engine",
 }
 

@@ -17,43 +17,73 @@ def _ks(_ctx, _param, value: str) -> list[int]:
     return ks
 
 
+BENCHMARK_HELP = (
+    "humaneval, humaneval+, mbpp[:split], mbpp-sanitized[:split], mbpp+, or a JSONL file of problems. Repeat to score "
+    "the samples on several benchmarks in one pass (e.g. -b humaneval -b humaneval+: same prompts and task ids)."
+)
+
+
 @click.command("evaluate")
 @click.argument("samples", type=click.Path(exists=True, dir_okay=False))
-@click.option("--benchmark", "-b", required=True, help="humaneval, mbpp[:split], mbpp-sanitized[:split], or a JSONL file of problems.")
+@click.option("--benchmark", "-b", "benchmarks", required=True, multiple=True, help=BENCHMARK_HELP)
 @click.option("--completion-format", type=click.Choice(["auto", "diff", "program"]), default="auto", show_default=True,
-              help="diff: resolve edit sequences; program: plain programs; auto: detect per sample.")
+              help="diff: resolve edit sequences; program: plain programs (Markdown fences removed; an unclosed fence "
+                   "keeps its code); auto: detect per sample.")
 @click.option("-k", "ks", default="1,5,10", show_default=True, callback=_ks, help="Comma-separated k for pass@k (reported only for k <= n).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the scores (pass@k, metadata) as JSON.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the scores (pass@k, metadata) as JSON (several benchmarks: {\"runs\": [...]}).")
 @click.option("--results", type=click.Path(dir_okay=False), help="Write per-problem results as JSON Lines.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a PNG of pass@k against k.")
 @click.option("--label", help="Name of this run in the table, JSON and plot (default: the samples file name).")
 @click.option("--compare", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Score JSON of another run to put beside this one (repeatable).")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Wall-clock seconds per sample (CPU time gets the same).")
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="Wall-clock seconds per sample (CPU time gets the same); humaneval+ and mbpp+ derive theirs (below).")
+@click.option("--min-time-limit", type=float, default=4.0, show_default=True,
+              help="humaneval+ and mbpp+: a task's limit is max(this, --time-factor x its reference solution's time).")
+@click.option("--time-factor", type=float, default=4.0, show_default=True,
+              help="See --min-time-limit.")
 @click.option("--memory-mb", type=int, default=4096, show_default=True, help="Address-space limit per sample.")
 @click.option("--workers", type=int, default=None, help="Samples run at once (default: CPU count).")
 @click.option("--unsafe-no-sandbox", is_flag=True,
               help="Run samples without any isolation, with your permissions and network access (for machines "
                    "whose kernel allows no sandbox; without it, evaluate refuses there). Only for samples you trust.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def command(samples, benchmark, completion_format, ks, json_out, results, plot, label, compare, timeout, memory_mb, workers,
-            unsafe_no_sandbox, quiet):
-    """Score SAMPLES (JSON Lines with task_id and completion, or program) on a benchmark."""
+def command(samples, benchmarks, completion_format, ks, json_out, results, plot, label, compare, timeout, min_time_limit,
+            time_factor, memory_mb, workers, unsafe_no_sandbox, quiet):
+    """Score SAMPLES (JSON Lines with task_id and completion, or program) on one or more benchmarks.
+
+    \b
+    humaneval+ and mbpp+ are EvalPlus's HumanEval+ (164 tasks) and MBPP+ (378 tasks), bundled:
+    the prompts are HumanEval's and sanitized MBPP's (task ids HumanEval/N, MbppSanitized/N), so
+    samples from `sample -b humaneval` (or mbpp-sanitized:all) score on them too. A sample passes
+    when it passes every base and plus test, as in EvalPlus; the base score (the base
+    benchmark's own tests) is reported on the line above. The tests need numpy in the sandbox.
+
+    \b
+    Time limits: EvalPlus allows each test max(4 s, 4 x the reference solution's time); here a
+    task's tests run as one program, so its limit is max(--min-time-limit, --time-factor x T),
+    T the wall time of the reference solution's program, measured in the same sandbox with the
+    same workers the first time a task is evaluated on this machine, and cached in
+    $LINTSEQ_CACHE (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
+    Their base tests, and other benchmarks, get --timeout.
+    """
     from tqdm import tqdm
 
     from lintseq.evaluation.plot import plot_pass_at_k
     from lintseq.evaluation.problems import BenchmarkError, load_benchmark
-    from lintseq.evaluation.report import load_scores, table, write_json, write_jsonl
-    from lintseq.evaluation.run import evaluate
+    from lintseq.evaluation.report import load_scores, scores_document, table, with_base, write_json, write_jsonl
+    from lintseq.evaluation.run import EnvironmentProblem, evaluate_many
     from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable
 
-    if timeout <= 0 or memory_mb < 64:
-        raise click.BadParameter("need --timeout > 0 and --memory-mb >= 64")
+    if timeout <= 0 or memory_mb < 64 or time_factor <= 0 or min_time_limit <= 0:
+        raise click.BadParameter("need --timeout, --min-time-limit and --time-factor > 0 and --memory-mb >= 64")
+    if len(set(benchmarks)) != len(benchmarks):
+        raise click.BadParameter(f"a benchmark is named twice: {', '.join(benchmarks)}")
     try:
-        problems = load_benchmark(benchmark)
+        loaded = [(b, load_benchmark(b)) for b in benchmarks]
     except (BenchmarkError, OSError) as exc:
         raise click.ClickException(str(exc))
     try:
-        others = [load_scores(p) for p in compare]
+        others = [d for p in compare for d in load_scores(p)]
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc))
     try:
@@ -64,28 +94,51 @@ def command(samples, benchmark, completion_format, ks, json_out, results, plot, 
     info = sandbox.info
     if info.mode == "none":
         click.echo("warning: --unsafe-no-sandbox: samples run with your permissions and network access", err=True)
-    progress = None if quiet else (lambda it: tqdm(it, desc="running samples", unit="sample", file=sys.stderr))
-    report = evaluate(samples, problems, benchmark=benchmark, ks=ks, completion_format=completion_format,
-                      sandbox=sandbox, label=label, progress=progress)
-    s = report.scores
+    progress = None if quiet else (lambda it, desc: tqdm(it, desc=desc, unit="program", file=sys.stderr))
+    try:
+        reports = evaluate_many(samples, loaded, ks=ks, completion_format=completion_format, sandbox=sandbox,
+                                label=label, progress=progress, time_factor=time_factor, min_time_limit=min_time_limit)
+    except EnvironmentProblem as exc:
+        raise click.ClickException(str(exc))
+    several = len(reports) > 1
+    for report in reports:
+        _warn(report.scores, f"{report.scores['benchmark']}: " if several else "")
+    docs = [r.scores for r in reports]
+    if json_out:
+        write_json(json_out, scores_document(docs))
+    if results:
+        write_jsonl(results, [{"benchmark": r.scores["benchmark"], **row} if several else row
+                              for r in reports for row in r.per_problem])
+    if plot:
+        runs = with_base([*docs, *others])
+        if len({r.get("benchmark") for r in runs}) > 1:
+            runs = [{**r, "label": f"{r.get('label', '')} [{r.get('benchmark', '')}]"} for r in runs]
+        plot_pass_at_k(runs, plot)
+    click.echo(table([*docs, *others]))
+    first = docs[0]
+    click.echo(f"{first['samples_evaluated']} samples on {first['problems_scored']} problems of {', '.join(benchmarks)} "
+               f"in {first['seconds']:.1f} s; sandbox: {info.mode} (network isolated: {info.network_isolated}); "
+               + "; ".join(f"{d['benchmark']} statuses: {d['statuses']}" if several else f"statuses: {d['statuses']}" for d in docs))
+
+
+def _warn(s: dict, prefix: str) -> None:
     inp = s["input"]
     bad = inp["malformed_lines"] + inp["missing_fields"] + inp["unknown_task_ids"] + inp["duplicate_samples"]
     if bad:
-        click.echo(f"warning: skipped {inp['malformed_lines']} malformed line(s), {inp['missing_fields']} row(s) "
+        click.echo(f"warning: {prefix}skipped {inp['malformed_lines']} malformed line(s), {inp['missing_fields']} row(s) "
                    f"without task_id/text, {inp['unknown_task_ids']} row(s) with unknown task_id "
                    f"(e.g. {inp['unknown_task_id_examples']}), {inp['duplicate_samples']} repeated (task_id, sample) row(s)",
                    err=True)
+    if s["benchmark"].lower() == "mbpp+" and any(t.startswith("Mbpp/") for t in inp["unknown_task_id_examples"]):
+        click.echo(f"note: {prefix}mbpp+ names its tasks MbppSanitized/N, as mbpp-sanitized does (EvalPlus writes Mbpp/N)",
+                   err=True)
     if s["problems_without_samples"]:
-        click.echo(f"warning: {s['problems_without_samples']} of {s['problems']} problems have no samples; "
+        click.echo(f"warning: {prefix}{s['problems_without_samples']} of {s['problems']} problems have no samples; "
                    "pass@k is over the problems that do", err=True)
     if s["k_not_reported"]:
-        click.echo(f"note: pass@k not reported for k={s['k_not_reported']} (fewer samples than k for some problem)", err=True)
-    if json_out:
-        write_json(json_out, s)
-    if results:
-        write_jsonl(results, report.per_problem)
-    if plot:
-        plot_pass_at_k([s, *others], plot)
-    click.echo(table([s, *others]))
-    click.echo(f"{s['samples_evaluated']} samples on {s['problems_scored']} problems of {benchmark} in {s['seconds']:.1f} s; "
-               f"sandbox: {info.mode} (network isolated: {info.network_isolated}); statuses: {s['statuses']}")
+        click.echo(f"note: {prefix}pass@k not reported for k={s['k_not_reported']} (fewer samples than k for some problem)", err=True)
+    limits = s.get("time_limits")
+    if limits and limits["reference_failures"]:
+        fails = limits["reference_failures"]
+        click.echo(f"warning: {prefix}the reference solution failed in the sandbox on {len(fails)} task(s) "
+                   f"({', '.join(f'{t}: {st}' for t, st in list(fails.items())[:5])}); those tasks get --timeout", err=True)

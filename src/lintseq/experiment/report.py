@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.report import write_atomic
-from lintseq.experiment.stages import ARMS, BASE, build, rows, sample_style, slug
+from lintseq.experiment.stages import ARMS, BASE, build, rows, sample_style, sampled_as, slug
 
 RESAMPLES = 2000
 COLORS = {"baseline": "tab:blue", "lintseq": "tab:orange", BASE: "tab:gray"}
@@ -151,7 +151,7 @@ def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
         scores[b], curves_all[b], diversity[b], clean[b] = {}, {}, {}, {}
         for arm in shown:
             ev = run_dir / f"evaluate-{arm}-{b}"
-            samples = _jsonl(run_dir / f"sample-{arm}-{b}" / "samples.jsonl")
+            samples = _jsonl(run_dir / f"sample-{arm}-{slug(sampled_as(bench, cfg['sample']['benchmarks']))}" / "samples.jsonl")
             scores[b][arm] = json.loads((ev / "scores.json").read_text(encoding="utf-8"))
             curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), samples)
             diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]

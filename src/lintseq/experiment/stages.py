@@ -63,7 +63,33 @@ class Stage:
 
 def slug(benchmark: str) -> str:
     name = Path(benchmark).stem if ("/" in benchmark or benchmark.endswith(".jsonl")) else benchmark
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+    return re.sub(r"[^A-Za-z0-9]+", "-", name.replace("+", "-plus")).strip("-").lower()
+
+
+# A plus benchmark whose prompts and task ids are its base's, in the same order: when both are
+# evaluated, the base's samples are scored on both (sampled once).
+SAME_PROMPTS = {"humaneval+": "humaneval"}
+
+
+def sampled_as(benchmark: str, benchmarks: list[str]) -> str:
+    """The benchmark whose sample stage provides `benchmark`'s samples."""
+    base = SAME_PROMPTS.get(benchmark.lower())
+    return base if base in benchmarks else benchmark
+
+
+def held_out_tasks(cfg: dict) -> list[str]:
+    """Task ids of the bundled benchmarks [sample] evaluates that a bundled [data] source also
+    holds (MBPP+ takes 108 of its 378 tasks from MBPP's training split): dropped from training."""
+    from lintseq.evaluation.problems import bundled_benchmark, load_benchmark, task_key
+
+    sources = [s for s in cfg["data"]["sources"] if bundled_benchmark(s)]
+    evaluated = [b for b in cfg["sample"]["benchmarks"] if bundled_benchmark(b)]
+    families = {bundled_benchmark(b)[0] for b in evaluated}  # type: ignore[index]
+    sources = [s for s in sources if bundled_benchmark(s)[0] in families]  # type: ignore[index]
+    if not sources:
+        return []
+    tested = {task_key(p.task_id) for b in evaluated for p in load_benchmark(b)}
+    return sorted({p.task_id for s in sources for p in load_benchmark(s) if task_key(p.task_id) in tested})
 
 
 def load_problems(cfg: dict, benchmark: str) -> list:
@@ -172,12 +198,14 @@ def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
     from lintseq.evaluation.problems import bundled_benchmark
 
     data = cfg["data"]
+    held_out = set(held_out_tasks(cfg))
     rows: list[dict] = []
     for source in data["sources"]:
         if bundled_benchmark(source):
             from lintseq.evaluation.problems import load_benchmark
 
-            rows += [{"id": p.task_id, "instruction": p.prompt, "response": p.canonical_solution} for p in load_benchmark(source)]
+            rows += [{"id": p.task_id, "instruction": p.prompt, "response": p.canonical_solution}
+                     for p in load_benchmark(source) if p.task_id not in held_out]
         elif source == "lintseq:sample":
             path = str(resources.files("lintseq.data").joinpath("sample.jsonl"))
             rows += _rows_from_jsonl(path, "instruction", "response")
@@ -203,7 +231,8 @@ def run_data(ctx: Context) -> dict:
 
     rows = instruction_rows(ctx.cfg, ctx.run_dir)
     write_jsonl(ctx.dir / "instructions.jsonl", rows)
-    return {"rows": len(rows)}
+    held_out = held_out_tasks(ctx.cfg)
+    return {"rows": len(rows)} | ({"held_out_benchmark_tasks": len(held_out)} if held_out else {})
 
 
 def run_generate(ctx: Context) -> dict:
@@ -301,7 +330,7 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         e = ctx.cfg["evaluate"]
         sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"],
                           isolation="none" if e["unsafe_no_sandbox"] else "auto")
-        samples = ctx.path(f"sample-{arm}-{slug(benchmark)}", "samples.jsonl")
+        samples = ctx.path(f"sample-{arm}-{slug(sampled_as(benchmark, ctx.cfg['sample']['benchmarks']))}", "samples.jsonl")
         report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"],
                           sandbox=sandbox, label=arm)
         write_jsonl(ctx.dir / "results.jsonl", report.per_problem)
@@ -338,9 +367,12 @@ def build(cfg: dict) -> list[Stage]:
                             {"mine": _without(m, "workers"), "python": version}, inputs=tuple(m["paths"])))
     data = cfg["data"]
     local = tuple(s for s in data["sources"] if Path(s).exists())
+    held_out = held_out_tasks(cfg)
     stages.append(Stage("data", f"instruction rows from {', '.join(data['sources'] + (['mined rows'] if data['mine'] else []))}"
-                        + (f" (first {data['limit']})" if data["limit"] is not None else ""), run_data,
-                        _data_slice(cfg), deps=("mine-data",) if data["mine"] else (), inputs=local))
+                        + (f" (first {data['limit']})" if data["limit"] is not None else "")
+                        + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""), run_data,
+                        _data_slice(cfg) | ({"held_out": held_out} if held_out else {}),
+                        deps=("mine-data",) if data["mine"] else (), inputs=local))
     g = cfg["generate"]
     stages.append(Stage("generate", f"s = {g['s']} edit sequences per program ({g['linter']} linter)", run_generate,
                         {k: v for k, v in g.items() if k != "workers"} | {"seed": cfg["seed"]}, deps=("data",)))
@@ -354,14 +386,15 @@ def build(cfg: dict) -> list[Stage]:
     s = cfg["sample"]
     if s["zero_shot"]:
         for b in s["benchmarks"]:
-            stages.append(Stage(
-                f"sample-{BASE}-{slug(b)}", f"{s['n']} samples per problem of {b} from the base model, zero-shot "
-                f"({s['zero_shot']} prompts)", _run_sample(BASE, b), _sample_slice(cfg, BASE, b), deps=base,
-                inputs=model_input + ((b,) if Path(b).exists() else ())))
+            if sampled_as(b, s["benchmarks"]) == b:
+                stages.append(Stage(
+                    f"sample-{BASE}-{slug(b)}", f"{s['n']} samples per problem of {b} from the base model, zero-shot "
+                    f"({s['zero_shot']} prompts)", _run_sample(BASE, b), _sample_slice(cfg, BASE, b), deps=base,
+                    inputs=model_input + ((b,) if Path(b).exists() else ())))
             stages.append(Stage(
                 f"evaluate-{BASE}-{slug(b)}", f"run the base model's samples on {b}'s tests",
                 _run_evaluate(BASE, b), _evaluate_slice(cfg, b),
-                deps=(f"sample-{BASE}-{slug(b)}",), inputs=(b,) if Path(b).exists() else ()))
+                deps=(f"sample-{BASE}-{slug(sampled_as(b, s['benchmarks']))}",), inputs=(b,) if Path(b).exists() else ()))
     steps = f"max_steps = {t['max_steps']}" if t.get("max_steps") else f"{t['baseline_epochs']} epochs"
     tslice = {"train": _without(t, *LAUNCH_FREE), "seed": cfg["seed"], "model": cfg["model"]}
     stages.append(Stage("train-baseline", f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
@@ -371,6 +404,8 @@ def build(cfg: dict) -> list[Stage]:
                         _run_train("lintseq"), tslice, deps=("format",) + base, inputs=model_input))
     for arm in ARMS:
         for b in s["benchmarks"]:
+            if sampled_as(b, s["benchmarks"]) != b:
+                continue
             stages.append(Stage(
                 f"sample-{arm}-{slug(b)}", f"{s['n']} samples per problem of {b}"
                 + (f" (first {s['limit']})" if s["limit"] is not None else "") + f" from the {arm} model",
@@ -380,7 +415,7 @@ def build(cfg: dict) -> list[Stage]:
             stages.append(Stage(
                 f"evaluate-{arm}-{slug(b)}", f"run the {arm} samples on {b}'s tests; pass@{cfg['evaluate']['k']}",
                 _run_evaluate(arm, b), _evaluate_slice(cfg, b),
-                deps=(f"sample-{arm}-{slug(b)}",), inputs=(b,) if Path(b).exists() else ()))
+                deps=(f"sample-{arm}-{slug(sampled_as(b, s['benchmarks']))}",), inputs=(b,) if Path(b).exists() else ()))
     stages.append(Stage("report", "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
                         run_report, {"k": cfg["evaluate"]["k"]},
                         deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from lintseq.diffs import resolve
-
-_FENCE_BLOCK = re.compile(r"^[ \t]*```[^\n`]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.S | re.M)
+from lintseq.markdown import strip_fences
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...] | list[str]) -> tuple[str, bool]:
@@ -26,19 +23,6 @@ def strip_trailing(text: str, tokens: list[str]) -> str:
                 text = text[: -len(t)]
                 changed = True
     return text
-
-
-def strip_fences(text: str) -> str:
-    """The code inside Markdown fences (all blocks, joined); text without fences unchanged.
-
-    An opening fence that never closes (a sample cut by max tokens) keeps everything after it.
-    """
-    if "```" not in text:
-        return text
-    blocks = [m.group(1) for m in _FENCE_BLOCK.finditer(text)]
-    if not blocks:
-        return text
-    return "".join(b if b.endswith("\n") else b + "\n" for b in blocks)
 
 
 def to_program(style: str, completion: str) -> tuple[str, bool, int | None]:

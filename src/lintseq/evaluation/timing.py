@@ -1,0 +1,105 @@
+"""Per-task time limits from the reference solution's measured time, as EvalPlus sets them.
+
+EvalPlus's documented rule gives each test input max(4 s, 4 x the reference solution's time on
+it). The bundled HumanEval+ and MBPP+ tests run all of a task's inputs in one program, so a
+task's limit here is max(MIN_TIME_LIMIT, FACTOR x T), 4 s and 4 by default: T is the wall time
+of the reference solution's whole program (prelude, solution, test: the program a sample runs)
+measured in the same sandbox, with the same workers, on this machine. A slow machine measures a
+slow reference, so it does not fail correct solutions for its own speed.
+
+Measurements are cached in `lintseq.cache.cache_dir()/reference-times.json`, keyed by host, Python version,
+sandbox mode and the program's hash, and written atomically; only tasks that have samples are
+measured, each once per machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from lintseq.cache import cache_dir
+from lintseq.evaluation.sandbox import Result, Sandbox
+
+FACTOR = 4.0  # EvalPlus's gt_time_limit_factor
+MIN_TIME_LIMIT = 4.0  # the floor of EvalPlus's documented rule
+MEASURE_TIMEOUT = 300.0  # for the reference itself: the slowest (MBPP+ 599) takes ~40 s on 2 busy cores
+CACHE_NAME = "reference-times.json"
+
+
+def task_limit(reference: float | None, floor: float, factor: float = FACTOR) -> float:
+    """max(floor, factor x reference); the floor alone when there is no reference time."""
+    return floor if reference is None else max(floor, factor * reference)
+
+
+@dataclass
+class References:
+    """Reference times for a list of programs, in their order (None where the reference failed)."""
+
+    seconds: list[float | None]
+    measured: int = 0  # how many were run now (the rest came from the cache)
+    failures: dict[int, Result] = field(default_factory=dict)  # index -> the failed run
+
+
+def _key(program: str, mode: str) -> str:
+    where = f"{platform.node()}\0{sys.version}\0{mode}\0"
+    return hashlib.sha256((where + program).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _load(path: Path) -> dict[str, float]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: float(v) for k, v in doc.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0}
+
+
+def _save(path: Path, new: dict[str, float]) -> None:
+    """Merge `new` into the cache file (re-read first: another run may have added entries)."""
+    from lintseq.evaluation.report import write_atomic
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps({**_load(path), **new}, sort_keys=True) + "\n")
+    except OSError:
+        pass  # a read-only home: measure again next time
+
+
+def reference_times(
+    programs: Sequence[str],
+    sandbox: Sandbox,
+    progress: Callable[[Iterable[Result]], Iterable[Result]] | None = None,
+    cache: Path | None = None,
+) -> References:
+    """The wall time of each (reference) program, from the cache or measured in `sandbox`."""
+    path = cache or cache_dir() / CACHE_NAME
+    known = _load(path)
+    keys = [_key(p, sandbox.mode) for p in programs]
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
+    results: Iterable[Result] = sandbox.run_many((programs[i] for i in todo), (MEASURE_TIMEOUT for _ in todo))
+    if progress and todo:
+        results = progress(results)
+    new: dict[str, float] = {}
+    failures: dict[int, Result] = {}
+    for i, res in zip(todo, results):
+        if res.passed:
+            new[keys[i]] = res.duration
+        else:
+            failures[i] = res
+    again = [i for i, res in failures.items() if res.status != "timeout"]
+    for i, res in zip(again, sandbox.run_many([programs[i] for i in again], [MEASURE_TIMEOUT] * len(again))):
+        if res.passed:  # a reference that failed (not timed out) is run once more before it counts as failed
+            new[keys[i]] = res.duration
+            del failures[i]
+        else:
+            failures[i] = res
+    if new:
+        _save(path, new)
+    times = {**known, **new}
+    return References([times.get(k) for k in keys], len(todo), failures)
