@@ -213,13 +213,17 @@ def test_mine_tree_drops_contaminated_and_duplicates(tree: Path, tmp_path: Path,
 
 
 def test_mbpp_train_split_is_not_contamination(tmp_path: Path, decon: Decontaminator) -> None:
-    """Training ids 601-974 are instruction data for the experiment, not a benchmark."""
-    train = load_benchmark("mbpp:train")
+    """Training ids 601-974 are instruction data for the experiment, not a benchmark, except
+    the 108 that MBPP+ evaluates."""
+    plus = {int(p.task_id.split("/")[1]) for p in load_benchmark("mbpp+")}
+    train = [p for p in load_benchmark("mbpp:train") if int(p.task_id.split("/")[1]) not in plus]
     clean = next(p for p in train if not decon.check(p.prompt, p.canonical_solution))
     problems = {int(p.task_id.split("/")[1]): p for p in load_benchmark("mbpp:all")}
     flagged = {i: bool(decon.check(problem_text(p.prompt), p.canonical_solution)) for i, p in problems.items()}
     benchmark = [flagged[i] for i in range(1, 601)]
-    training = [flagged[i] for i in range(601, 975)]
+    in_plus = [flagged[i] for i in range(601, 975) if i in plus]
+    training = [flagged[i] for i in range(601, 975) if i not in plus]
+    assert len(in_plus) == 108 and sum(in_plus) / len(in_plus) > 0.8  # 90: the rest are too short or generic
     assert sum(benchmark) / len(benchmark) > 0.9  # the rest are shorter than 10 words
     assert sum(training) / len(training) < 0.3  # only where MBPP repeats itself across splits
     text = problem_text(clean.prompt)

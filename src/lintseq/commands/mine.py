@@ -40,7 +40,7 @@ from lintseq.mining.sources import SourceError, collect
     help="Drop functions that use module-level names other than imports and builtins "
     "(helpers, constants, classes of their module); rows list such names in `free_names`.",
 )
-@click.option("--no-decontaminate", is_flag=True, help="Keep rows that overlap HumanEval / MBPP ids 1-600.")
+@click.option("--no-decontaminate", is_flag=True, help="Keep rows that overlap HumanEval / MBPP ids 1-600 / MBPP+.")
 @click.option("--ngram", type=click.IntRange(min=1), default=DEFAULT_N, show_default=True, help="Word n-gram size for decontamination.")
 @click.option("--no-dedup", is_flag=True, help="Keep exact and near duplicates.")
 @click.option(
@@ -81,7 +81,7 @@ def command(
     module-level names it uses; empty when it runs on its own) and `source` (path, qualname,
     lineno and, for installed code, distribution, version, license). Stubs (`pass`, `...`,
     `raise NotImplementedError`) are dropped. Rows sharing a word n-gram with HumanEval or MBPP
-    (ids 1-600; the training split 601-974 is fair game), or holding a copy of one of their
+    (ids 1-600, and MBPP+ tasks wherever they sit; the rest of the training split 601-974 is fair game), or holding a copy of one of their
     solutions, are dropped, then exact and near duplicates. Files that cannot be parsed or
     mined are counted by reason. The summary is printed and saved as OUTPUT.summary.json.
     """

@@ -1,13 +1,14 @@
 """Benchmark decontamination: drop rows that share a word 10-gram with a benchmark problem.
 
 The benchmark side is every HumanEval problem (the original prompt with its signature and
-docstring, and the canonical solution) and MBPP's problems with ids 1-600 (the
-prompt, test and validation splits, original and sanitized wording, with their reference code);
+docstring, and the canonical solution), MBPP's problems with ids 1-600 (the
+prompt, test and validation splits, original and sanitized wording, with their reference code)
+and MBPP+'s 378 tasks (108 of which come from MBPP's training split) with their solutions;
 the fixed phrasing the evaluation adds around problems (HumanEvalPack's "Write a Python function
 ... to solve the following problem", MBPP's signature line) is left out, since mined
 instructions use the same phrasing. A mined row is checked on its docstring and response.
-MBPP's training split (ids 601-974) is left out on purpose: it is legitimate instruction data
-for the LintSeq experiment and may be mixed with mined rows.
+The rest of MBPP's training split (ids 601-974) is left out on purpose: it is legitimate
+instruction data for the LintSeq experiment and may be mixed with mined rows.
 
 Text is lower-cased and split into words (`\\w+`). A row is contaminated when any run of
 N = 10 consecutive words in it also occurs in a benchmark text and carries content: at least
@@ -91,6 +92,8 @@ def benchmark_texts() -> dict[str, list[str]]:
         for sanitized in (False, True):
             for p in load_mbpp(split, sanitized=sanitized):
                 texts["mbpp"] += [problem_text(p.prompt), p.canonical_solution]
+    for p in load_benchmark("mbpp+"):
+        texts["mbpp"] += [problem_text(p.prompt), p.canonical_solution]
     return texts
 
 
@@ -123,6 +126,8 @@ def benchmark_solutions() -> dict[str, list[str]]:
         for sanitized in (False, True):
             for p in load_mbpp(split, sanitized=sanitized):
                 found["mbpp"] += solution_bodies(p.canonical_solution)
+    for p in load_benchmark("mbpp+"):
+        found["mbpp"] += solution_bodies(p.canonical_solution)
     return found
 
 
