@@ -15,8 +15,6 @@ which `FastLinter(incremental=False)` still does (tests/test_large_programs.py c
 from __future__ import annotations
 
 import ast
-import re
-import warnings
 
 from lintseq.linters import Linter, register
 from typing import TYPE_CHECKING, Sequence
@@ -26,34 +24,13 @@ from lintseq.linters.indent import bad_indentation
 from lintseq.linters.members import MemberChecker, full_classes
 from lintseq.linters.memo import Memo
 from lintseq.linters.pieces import StateTrees
+from lintseq.linters.syntax import parse
 
 if TYPE_CHECKING:
     from lintseq.units import Program
 
-_AFTER_LINE = re.compile(r"on line (\d+)")
 # below this many units, linting each state's text is as fast (benchmarks/large_program.py)
 INCREMENTAL_MIN_UNITS = 32
-
-
-def syntax_error_line(exc: SyntaxError) -> int:
-    """The line to blame: the header of an empty block, not the line after it."""
-    msg = exc.msg or ""
-    m = _AFTER_LINE.search(msg)
-    if m and ("expected an indented block" in msg or "'" in msg):
-        return int(m.group(1))
-    return exc.lineno or 1
-
-
-def parse(source: str) -> ast.Module | int:
-    """The tree, or the line of the syntax error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return ast.parse(source)
-        except SyntaxError as exc:
-            return syntax_error_line(exc)
-        except (ValueError, MemoryError, RecursionError):
-            return 1
 
 
 def tree_errors(tree: ast.Module, lines: "Sequence[str]", full: "_Full | None" = None,
@@ -75,10 +52,7 @@ class _Full:
         parsed = not isinstance(tree, int)
         self.shadowed = bound_builtins(tree) if parsed else frozenset()
         self.classes = full_classes(tree) if parsed else {}
-        owner: list[int] = []
-        for u in program.units:
-            owner.extend([u.index] * (u.end - u.start + 1))
-        self.owner = owner
+        self.owner = owner = program.line_owner()
         self.trees: StateTrees | None = None
         self.memo: Memo | None = None
         if incremental is None:
@@ -127,10 +101,7 @@ class FastLinter(Linter):
         return self._error_units_text(program, keep, full)
 
     def _error_units_text(self, program: "Program", keep: Sequence[int], full: _Full) -> set[int]:
-        owner: list[int] = []
-        for i in keep:
-            u = program.units[i]
-            owner.extend([i] * (u.end - u.start + 1))
+        owner = program.line_owner(keep)
         text = program.text(keep)
         tree = parse(text)
         bad = {tree} if isinstance(tree, int) else tree_errors(tree, text.split("\n"), full)

@@ -19,6 +19,8 @@ import warnings
 from bisect import bisect_left
 from typing import TYPE_CHECKING, Sequence
 
+from lintseq.linters.syntax import syntax_error_line
+
 if TYPE_CHECKING:
     from lintseq.units import Program
 
@@ -330,8 +332,6 @@ class StateTrees:
         """The unit the state's text would be blamed on: a line up to the end of the failed
         piece, or the first line of code after it (where a parser that wants more of the
         failed statement stops); else None."""
-        from lintseq.linters.fast import syntax_error_line
-
         line = syntax_error_line(exc)
         units = self.program.units
         inside = units[region[0]].start < line <= units[failed[-1]].end + 1
