@@ -19,7 +19,10 @@ import ast
 from lintseq.linters import Linter, register
 from typing import TYPE_CHECKING, Sequence
 
-from lintseq.linters.flow import FlowChecker, bound_builtins
+from lintseq.linters.flow import FlowChecker
+from lintseq.linters.scopes import Source, bound_builtins
+from lintseq.linters.memo import NO_MEMO
+from lintseq.linters.pieces import Chunk
 from lintseq.linters.indent import bad_indentation
 from lintseq.linters.members import MemberChecker, full_classes
 from lintseq.linters.memo import Memo
@@ -34,10 +37,11 @@ INCREMENTAL_MIN_UNITS = 32
 
 
 def tree_errors(tree: ast.Module, lines: "Sequence[str]", full: "_Full | None" = None,
-                memo: "Memo | None" = None) -> set[int]:
+                memo: "Memo | None" = None, source: Source = Source()) -> set[int]:
     """Lines with an error in a tree that parsed; `memo` keeps per-node results between
     calls on states of one program (their trees share unchanged nodes)."""
-    found = FlowChecker(full.shadowed if full else frozenset(), memo).check(tree)
+    chunks = getattr(tree, "chunks", None) or [Chunk(tree.body)]
+    found = FlowChecker(full.shadowed if full else frozenset(), memo or NO_MEMO, source).check(chunks)
     found |= MemberChecker(full.classes if full else None, memo).check(tree)
     found |= bad_indentation(tree, lines, memo)
     return found
@@ -51,6 +55,7 @@ class _Full:
         tree = parse(program.text(range(len(program.units))))
         parsed = not isinstance(tree, int)
         self.shadowed = bound_builtins(tree) if parsed else frozenset()
+        self.source = Source.of("\n".join(program.lines))
         self.classes = full_classes(tree) if parsed else {}
         self.owner = owner = program.line_owner()
         self.trees: StateTrees | None = None
@@ -95,7 +100,7 @@ class FastLinter(Linter):
                 tree = ast.Module(body=[s for c in chunks for s in c.body], type_ignores=[])
                 tree.chunks = chunks  # type: ignore[attr-defined]
                 owner = full.owner
-                bad = tree_errors(tree, program.lines, full, full.memo)
+                bad = tree_errors(tree, program.lines, full, full.memo, full.source)
                 full.memo.trim()  # type: ignore[union-attr]
                 return {owner[line - 1] for line in bad}
         return self._error_units_text(program, keep, full)
@@ -104,7 +109,7 @@ class FastLinter(Linter):
         owner = program.line_owner(keep)
         text = program.text(keep)
         tree = parse(text)
-        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text.split("\n"), full)
+        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text.split("\n"), full, source=Source.of(text))
         last = len(owner)
         return {owner[min(max(line, 1), last) - 1] for line in bad}
 
@@ -112,7 +117,7 @@ class FastLinter(Linter):
         tree = parse(source)
         if isinstance(tree, int):
             return {tree}
-        return tree_errors(tree, source.split("\n"))
+        return tree_errors(tree, source.split("\n"), source=Source.of(source))
 
 
 register("fast", FastLinter)

@@ -11,10 +11,17 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Sequence
 
+from lintseq.linters.memo import Table
+
 if TYPE_CHECKING:
     from lintseq.linters.memo import Memo
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+INDENT = Table("(unit candidate, parts) of a top-level statement")
+INDENT_CLASS = Table("(unit candidate, parts) of a top-level class", volatile=True)
+INDENT_CHUNK = Table("(unit candidate, parts) of a chunk", volatile=True)
+INDENT_PART = Table("_Part of a class-body statement")
 
 
 def bad_indentation(tree: ast.Module, lines: "Sequence[str]", memo: "Memo | None" = None) -> set[int]:
@@ -75,7 +82,7 @@ class _Part:
 def _bad_memo(tree: ast.Module, lines: "Sequence[str]", memo: "Memo") -> set[int]:
     """The walk visits top-level statements' subtrees last to first, so the unit comes
     from the last statement that has an indented one; the rest is per statement."""
-    profiles = [memo.get("indent_chunk", c, lambda c: _chunk_profile(c, lines, memo))
+    profiles = [memo.get(INDENT_CHUNK, c, lambda c: _chunk_profile(c, lines, memo))
                 for c in tree.chunks]  # type: ignore[attr-defined]
     unit = 0
     for cand, _ in reversed(profiles):
@@ -108,7 +115,7 @@ class _Parts:
 
 
 def _chunk_profile(chunk, lines: "Sequence[str]", memo: "Memo") -> tuple[int, _Parts]:
-    profiles = [memo.get("indent_class" if type(stmt) is ast.ClassDef else "indent", stmt,
+    profiles = [memo.get(INDENT_CLASS if type(stmt) is ast.ClassDef else INDENT, stmt,
                          lambda s: _top_profile(s, lines, memo)) for stmt in chunk.body]
     cand = next((c for c, _ in reversed(profiles) if c), 0)
     return cand, _Parts([p for _, parts in profiles for p in parts])
@@ -119,7 +126,7 @@ def _top_profile(stmt: ast.stmt, lines: "Sequence[str]", memo: "Memo") -> tuple[
         unit, entries = _profile([([stmt], 0)], lines)
         return unit, [_Part(entries)]
     # a class's body is walked in order before anything below it
-    parts = [memo.get("indent_part", s, lambda n: _Part(_profile([([n], 1)], lines)[1])) for s in stmt.body]
+    parts = [memo.get(INDENT_PART, s, lambda n: _Part(_profile([([n], 1)], lines)[1])) for s in stmt.body]
     for s in stmt.body:
         if not lines[s.lineno - 1][: s.col_offset].strip():
             return s.col_offset, parts

@@ -23,8 +23,21 @@ import ast
 import builtins
 from typing import TYPE_CHECKING
 
+from lintseq.linters.memo import Table
+
 if TYPE_CHECKING:
     from lintseq.linters.memo import Memo
+
+SELF_USE = Table("self reads, writes and __init__ calls of a method")
+AUG = Table("attributes augmented-assigned under a class-body statement")
+MEMBER_CHUNK = Table("summary of a chunk", volatile=True)
+MEMBER = Table("summary of a top-level statement")
+MEMBER_CLASS = Table("summary of a top-level class", volatile=True)
+LOCAL_FUNCS = Table("local functions of a function")
+REGION = Table("call sites and inner functions of a function")
+REGION_STMT = Table("call sites and inner functions of a class-body statement")
+LITERALS = Table("literal no-member lines of a function")
+CLASSES = Table("classes under a class-body statement")
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SPECIAL = frozenset(
@@ -220,7 +233,7 @@ class ClassInfo:
             if memo is None:
                 reads, writes, calls_init = _self_use(func)
             else:
-                reads, writes, calls_init = memo.get("self_use", func, _self_use)
+                reads, writes, calls_init = memo.get(SELF_USE, func, _self_use)
             self.self_reads.extend(reads)
             for attr, entry in writes:
                 self.self_writes.setdefault(attr, []).append(entry)
@@ -228,7 +241,7 @@ class ClassInfo:
                 self.init_calls_init = True
         # `self.x += 1` reads before it writes; pylint counts it as a definition
         for stmt in node.body:
-            for attr in (_aug_attrs(stmt) if memo is None else memo.get("aug", stmt, _aug_attrs)):
+            for attr in (_aug_attrs(stmt) if memo is None else memo.get(AUG, stmt, _aug_attrs)):
                 self.self_writes.setdefault(attr, [])
 
     def _slots(self, value: ast.AST | None) -> None:
@@ -269,7 +282,7 @@ class MemberChecker:
         """The same verdicts, with what depends on one function, statement or chunk of
         statements alone (its classes, self attributes, call sites, literal bindings)
         kept per node; what crosses them (bases, callees) is decided per call."""
-        parts = [memo.get("member_chunk", c, lambda c: _chunk_summary(c, memo)) for c in tree.chunks]  # type: ignore[attr-defined]
+        parts = [memo.get(MEMBER_CHUNK, c, lambda c: _chunk_summary(c, memo)) for c in tree.chunks]  # type: ignore[attr-defined]
         classes = [c for part in parts for c in part[0]]
         top = {c.node.name: c for c in classes if c.path.count(".") == 1}
         if len(top) != sum(c.path.count(".") == 1 for c in classes):
@@ -414,7 +427,7 @@ class MemberChecker:
         if isinstance(func, ast.Name):
             for f in chain:
                 if self.memo is not None:
-                    single, bound = self.memo.get("local_funcs", f, _local_functions)
+                    single, bound = self.memo.get(LOCAL_FUNCS, f, _local_functions)
                 else:
                     cached = self._local.get(id(f))
                     if cached is None or cached[0] is not f:
@@ -457,7 +470,7 @@ class MemberChecker:
 def _chunk_summary(chunk, memo: "Memo"):
     """(classes, top-level functions, call sites with their function, literal verdicts
     inside functions, module-scope attribute reads, module-scope binding kinds)."""
-    summaries = [memo.get("member_class" if type(stmt) is ast.ClassDef else "member", stmt,
+    summaries = [memo.get(MEMBER_CLASS if type(stmt) is ast.ClassDef else MEMBER, stmt,
                           lambda n: _summary(n, memo)) for stmt in chunk.body]
     functions = {n.name: n for n in chunk.body if isinstance(n, _FUNCS)}
     sites: list[tuple[int, ast.expr, ast.AST | None, tuple]] = []
@@ -469,10 +482,10 @@ def _chunk_summary(chunk, memo: "Memo"):
     while queue:
         f, outer = queue.pop()
         chain = (f, *outer)
-        f_sites, inner = memo.get("region", f, _function_region)
+        f_sites, inner = memo.get(REGION, f, _function_region)
         sites.extend((line, func, f, chain) for line, func in f_sites)
         queue.extend((g, chain) for g in inner)
-        literal |= memo.get("literals", f, _literal_lines)
+        literal |= memo.get(LITERALS, f, _literal_lines)
     reads = [r for sm in summaries for r in sm[1][2]]
     return ([c for sm in summaries for c in sm[0]], functions, sites, frozenset(literal), reads,
             [sm[2] for sm in summaries])
@@ -516,7 +529,7 @@ def _summary(stmt: ast.stmt, memo: "Memo"):
         sites, inner = _region([ast.Module(body=[], type_ignores=[])])
         for child in ast.iter_child_nodes(stmt):
             if isinstance(child, ast.stmt):
-                a, b = memo.get("region_stmt", child, lambda c: _region([_Holder(c)]))
+                a, b = memo.get(REGION_STMT, child, lambda c: _region([_Holder(c)]))
             else:
                 a, b = _region([_Holder(child)])
             sites.extend(a)
@@ -546,7 +559,7 @@ def _classes_under(node: ast.AST, path: str, memo: "Memo | None") -> list["Class
             if memo is None:
                 out.extend(_classes_under(child, p, None))
             else:
-                out.extend(memo.get("classes", child, lambda c: _classes_under(c, p, memo)))
+                out.extend(memo.get(CLASSES, child, lambda c: _classes_under(c, p, memo)))
         return out
     if isinstance(node, _FUNCS):
         path = f"{path}.{node.name}"
