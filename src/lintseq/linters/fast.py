@@ -3,30 +3,30 @@
 Decides like pylint 3.2 with `--disable=C,R` (E and F messages plus W0231) would about an
 intermediate LintSeq state, from one `ast.parse` and a pure-AST analysis: syntax and
 indentation errors on the line that caused them, what the compiler rejects, names
-(flow.py) and classes (members.py).
+(flow.py) and classes (members.py, classes.py).
 
-`error_units` is incremental: a state's tree is assembled from pieces of the program parsed
-once (pieces.py), and the checks keep their results per unchanged node (memo.py), so one
-step of the sampler costs what it changed plus a walk over chunks of statements, not a
-parse and analysis of the whole program. Its verdicts are those of linting the state's text,
-which `FastLinter(incremental=False)` still does (tests/test_large_programs.py compares).
+The analysis takes a module as chunks of top-level statements and a `Memo`. A state linted
+from its text is one chunk and keeps nothing (`NO_MEMO`). For a program of many top-level
+pieces, `error_units` assembles a state's tree from pieces of the program parsed once
+(pieces.py), so unchanged statements are the same nodes from state to state and the memo
+keeps the checks' results per node: one step of the sampler then costs what it changed plus
+a walk over chunks of statements. Both paths decide alike (tests/test_large_programs.py
+compares them).
 """
 
 from __future__ import annotations
 
 import ast
-
-from lintseq.linters import Linter, register
 from typing import TYPE_CHECKING, Sequence
 
+from lintseq.linters import Linter, register
+from lintseq.linters.classes import full_classes
 from lintseq.linters.flow import FlowChecker
-from lintseq.linters.scopes import Source, bound_builtins
-from lintseq.linters.memo import NO_MEMO
-from lintseq.linters.pieces import Chunk
 from lintseq.linters.indent import bad_indentation
-from lintseq.linters.members import MemberChecker, full_classes
-from lintseq.linters.memo import Memo
-from lintseq.linters.pieces import StateTrees
+from lintseq.linters.members import MemberChecker
+from lintseq.linters.memo import NO_MEMO, Memo
+from lintseq.linters.pieces import Chunk, StateTrees
+from lintseq.linters.scopes import Source, bound_builtins
 from lintseq.linters.syntax import parse
 
 if TYPE_CHECKING:
@@ -36,15 +36,21 @@ if TYPE_CHECKING:
 INCREMENTAL_MIN_UNITS = 32
 
 
-def tree_errors(tree: ast.Module, lines: "Sequence[str]", full: "_Full | None" = None,
-                memo: "Memo | None" = None, source: Source = Source()) -> set[int]:
-    """Lines with an error in a tree that parsed; `memo` keeps per-node results between
-    calls on states of one program (their trees share unchanged nodes)."""
-    chunks = getattr(tree, "chunks", None) or [Chunk(tree.body)]
-    found = FlowChecker(full.shadowed if full else frozenset(), memo or NO_MEMO, source).check(chunks)
-    found |= MemberChecker(full.classes if full else None, memo).check(tree)
-    found |= bad_indentation(tree, lines, memo)
+def chunk_errors(chunks: Sequence[Chunk], lines: Sequence[str], full: "_Full | None" = None,
+                 memo: Memo = NO_MEMO, source: Source = Source()) -> set[int]:
+    """Lines with an error in a module that parsed, given as chunks of its statements."""
+    found = FlowChecker(full.shadowed if full else frozenset(), memo, source).check(chunks)
+    found |= MemberChecker(full.classes if full else None, memo).check(chunks)
+    found |= bad_indentation(chunks, lines, memo)
     return found
+
+
+def text_errors(text: str, full: "_Full | None" = None) -> set[int]:
+    """Lines with an error in a program text (the line of its syntax error, if any)."""
+    tree = parse(text)
+    if isinstance(tree, int):
+        return {tree}
+    return chunk_errors([Chunk(tree.body)], text.split("\n"), full, NO_MEMO, Source.of(text))
 
 
 class _Full:
@@ -54,16 +60,16 @@ class _Full:
     def __init__(self, program: "Program", incremental: bool | None = None) -> None:
         tree = parse(program.text(range(len(program.units))))
         parsed = not isinstance(tree, int)
-        self.shadowed = bound_builtins(tree) if parsed else frozenset()
+        self.shadowed = bound_builtins(tree) if parsed else frozenset()  # type: ignore[arg-type]
+        self.classes = full_classes(tree) if parsed else {}  # type: ignore[arg-type]
         self.source = Source.of("\n".join(program.lines))
-        self.classes = full_classes(tree) if parsed else {}
-        self.owner = owner = program.line_owner()
+        self.owner = program.line_owner()
         self.trees: StateTrees | None = None
-        self.memo: Memo | None = None
+        self.memo: Memo = NO_MEMO
         if incremental is None:
             incremental = len(program.units) >= INCREMENTAL_MIN_UNITS
         if parsed and incremental:
-            trees = StateTrees(program, tree, owner)  # type: ignore[arg-type]
+            trees = StateTrees(program, tree, self.owner)  # type: ignore[arg-type]
             if trees.ok:
                 # twice the live chunks: a trim comes every few hundred steps, not every step
                 self.trees, self.memo = trees, Memo(cap=max(64, 2 * len(trees.chunk_ranges)))
@@ -97,27 +103,16 @@ class FastLinter(Linter):
             if isinstance(chunks, int):
                 return {chunks}
             if chunks is not None:
-                tree = ast.Module(body=[s for c in chunks for s in c.body], type_ignores=[])
-                tree.chunks = chunks  # type: ignore[attr-defined]
-                owner = full.owner
-                bad = tree_errors(tree, program.lines, full, full.memo, full.source)
-                full.memo.trim()  # type: ignore[union-attr]
-                return {owner[line - 1] for line in bad}
-        return self._error_units_text(program, keep, full)
-
-    def _error_units_text(self, program: "Program", keep: Sequence[int], full: _Full) -> set[int]:
+                bad = chunk_errors(chunks, program.lines, full, full.memo, full.source)
+                full.memo.trim()
+                return {full.owner[line - 1] for line in bad}
         owner = program.line_owner(keep)
-        text = program.text(keep)
-        tree = parse(text)
-        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text.split("\n"), full, source=Source.of(text))
+        bad = text_errors(program.text(keep), full)
         last = len(owner)
         return {owner[min(max(line, 1), last) - 1] for line in bad}
 
     def error_lines(self, source: str) -> set[int]:
-        tree = parse(source)
-        if isinstance(tree, int):
-            return {tree}
-        return tree_errors(tree, source.split("\n"), source=Source.of(source))
+        return text_errors(source)
 
 
 register("fast", FastLinter)

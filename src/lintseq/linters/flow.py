@@ -34,10 +34,10 @@ import ast
 from typing import Callable, NamedTuple, Sequence
 
 from lintseq.linters.memo import MISS, NO_MEMO, Memo, Table
-from lintseq.linters.nodes import COMPS, FUNCS, arg_names, bound_names, children, walk
+from lintseq.linters.nodes import COMPS, FUNCS, arg_names, bound_names, children, statements, walk
 from lintseq.linters.scopes import (
     BUILTINS, FREE_LOADS, Scope, Source, assigned, assigned_in, declared_global, free_loads, idents, names_in,
-    plain_assigns, statement_bindings, statements,
+    plain_assigns, statement_bindings,
 )
 
 MODULE_NAMES = frozenset(

@@ -76,6 +76,32 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         extend(children(n))
 
 
+_BLOCK_NAMES = ("body", "orelse", "finalbody", "handlers", "cases")
+BLOCKS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f for f in fields if f in _BLOCK_NAMES) for cls, fields in FIELDS.items()
+}
+
+
+def blocks(node: ast.AST) -> list[ast.AST]:
+    """The statements (handlers, match cases) directly under `node`, in `children` order:
+    all of its children that can hold a statement."""
+    out: list[ast.AST] = []
+    for f in BLOCKS.get(type(node), ()):
+        out.extend(getattr(node, f))
+    return out
+
+
+def statements(node: ast.AST) -> Iterator[ast.AST]:
+    """`node` and the statements (handlers, match cases) under it, nested blocks and nested
+    functions included: the only places a `global`, `break`, `def` or assignment can be."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        for f in BLOCKS.get(type(n), ()):
+            stack.extend(getattr(n, f))
+
+
 def alias_name(alias: ast.alias) -> str:
     """The name an import binds: `import a.b` binds `a`, `import a.b as c` binds `c`."""
     return alias.asname or alias.name.split(".")[0]

@@ -18,11 +18,10 @@ import builtins
 from typing import Iterator, NamedTuple
 
 from lintseq.linters.memo import Memo, Table
-from lintseq.linters.nodes import COMPS, FUNCS, arg_names, bound_names, children, walk
+from lintseq.linters.nodes import BLOCKS, COMPS, FUNCS, arg_names, bound_names, children, statements, walk
 
 BUILTINS = frozenset(dir(builtins)) | {"__file__", "__builtins__", "__annotations__"}
 
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 _NESTED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, *COMPS})
 _DEFS = (*FUNCS, ast.ClassDef)
 
@@ -167,19 +166,6 @@ def statement_bindings(stmt: ast.stmt, source: Source = Source()) -> Bindings:
     return c.done()
 
 
-def statements(node: ast.AST) -> Iterator[ast.AST]:
-    """The statements (and handlers, match cases) under `node`, nested blocks and nested
-    functions included: the only places a `global`, `break` or `def` can be."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        for field in _BLOCKS:
-            sub = getattr(n, field, None)
-            if sub:
-                stack.extend(sub)
-
-
 def declared_global(node: ast.AST, source: Source = Source()) -> frozenset[str]:
     """Names declared `global` anywhere under `node`."""
     if not source.globals:
@@ -314,7 +300,5 @@ def nested_scopes(body: list[ast.stmt]) -> Iterator[ast.FunctionDef | ast.AsyncF
         if isinstance(node, _DEFS):
             yield node  # type: ignore[misc]
         else:
-            for field in _BLOCKS:
-                sub = getattr(node, field, None)
-                if sub:
-                    stack.extend(sub)
+            for f in BLOCKS.get(type(node), ()):
+                stack.extend(getattr(node, f))
