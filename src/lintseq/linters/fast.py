@@ -60,17 +60,18 @@ class _Full:
     def __init__(self, program: "Program", incremental: bool | None = None) -> None:
         tree = parse(program.text(range(len(program.units))))
         parsed = not isinstance(tree, int)
-        self.shadowed = bound_builtins(tree) if parsed else frozenset()  # type: ignore[arg-type]
-        self.classes = full_classes(tree) if parsed else {}  # type: ignore[arg-type]
         self.source = Source.of("\n".join(program.lines))
+        self.shadowed = bound_builtins(tree, self.source) if parsed else frozenset()  # type: ignore[arg-type]
+        self.classes = full_classes(tree) if parsed else {}  # type: ignore[arg-type]
         self.owner = program.line_owner()
         self.trees: StateTrees | None = None
         self.memo: Memo = NO_MEMO
-        if incremental is None:
-            incremental = len(program.units) >= INCREMENTAL_MIN_UNITS
-        if parsed and incremental:
+        n = len(program.units)
+        if parsed and (incremental or (incremental is None and n >= INCREMENTAL_MIN_UNITS)):
             trees = StateTrees(program, tree, self.owner)  # type: ignore[arg-type]
-            if trees.ok:
+            # a program that is mostly one piece (a long function) has it parsed again at
+            # almost every step: its text is as quick to lint, without the bookkeeping
+            if trees.ok and (incremental or 2 * trees.largest_part() < n):
                 # twice the live chunks: a trim comes every few hundred steps, not every step
                 self.trees, self.memo = trees, Memo(cap=max(64, 2 * len(trees.chunk_ranges)))
 
@@ -84,7 +85,7 @@ class FastLinter(Linter):
 
     def __init__(self, incremental: bool | None = None) -> None:
         """`incremental`: True or False forces the path; None takes it for programs of at
-        least INCREMENTAL_MIN_UNITS units."""
+        least INCREMENTAL_MIN_UNITS units whose largest piece holds less than half of them."""
         self._program: "Program | None" = None
         self._full: _Full | None = None
         self.incremental = incremental

@@ -86,6 +86,7 @@ class ChunkFacts(NamedTuple):
     sites: list[Site]
     literal_lines: frozenset[int]  # literal no-member lines inside functions
     literal_assigns: bool
+    defined: frozenset[str]  # names of every def in it, at any depth
 
 
 class LocalFunctions(NamedTuple):
@@ -144,8 +145,11 @@ class MemberChecker:
         for c in classes:
             for func in c.methods.values():
                 owner[id(func)] = c
+        defined = frozenset().union(*(part.defined for part in parts))
         for part in parts:
             for site in part.sites:
+                if type(site.func) is ast.Name and site.func.id not in defined:
+                    continue  # no def of that name anywhere: nothing here can be its callee
                 c = me = None
                 if site.scope is not None:
                     c = owner.get(id(site.scope))
@@ -170,15 +174,17 @@ class MemberChecker:
         sites = [Site(line, func, None, ()) for f in facts for line, func in f.region.sites]
         literal: set[int] = set()
         queue: list[tuple[ast.AST, tuple]] = [(g, ()) for f in facts for g in f.region.inner]
+        defined: set[str] = set()
         while queue:  # a function and the functions around it
             g, outer = queue.pop()
+            defined.add(g.name)  # type: ignore[attr-defined]
             chain = (g, *outer)
             region = memo.get(REGION, g, lambda n: _region(n.body))
             sites.extend(Site(line, func, g, chain) for line, func in region.sites)
             queue.extend((h, chain) for h in region.inner)
             literal |= memo.get(LITERALS, g, self._literal_lines)
         return ChunkFacts([c for f in facts for c in f.classes], functions, sites, frozenset(literal),
-                          any(f.literal_assigns for f in facts))
+                          any(f.literal_assigns for f in facts), frozenset(defined))
 
     def _stmt_facts(self, stmt: ast.stmt) -> StmtFacts:
         memo = self.memo

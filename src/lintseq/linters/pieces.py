@@ -116,6 +116,12 @@ class StateTrees:
         self._merged: dict[tuple[int, ...], object] = {}
         self._merged_sub: dict[tuple[int, ...], object] = {}
 
+    def largest_part(self) -> int:
+        """Units of the largest part a step may have to parse again: a piece, or a class
+        piece's header with its largest body statement."""
+        return max(((p.head - p.lo) + max(b - a for a, b in p.subs)) if p.subs else p.hi - p.lo
+                   for p in self.pieces)
+
     # -- text and parsing ------------------------------------------------------------------
     def _text(self, keep: Sequence[int], wrap: bool = False) -> str:
         """Kept units at their full-program lines; `wrap` puts `if 1:` on the line before."""

@@ -280,13 +280,13 @@ def idents(node: ast.AST) -> frozenset[str]:
     return frozenset(out)
 
 
-def bound_builtins(tree: ast.Module) -> frozenset[tuple[str, str]]:
+def bound_builtins(tree: ast.Module, source: Source = Source()) -> frozenset[tuple[str, str]]:
     """(scope path, name) for every builtin name a scope of this program binds."""
     out: set[tuple[str, str]] = set()
     stack = [(tree, "")]
     while stack:
         node, path = stack.pop()
-        out.update((path, n) for n in bindings(node).bound & BUILTINS)
+        out.update((path, n) for n in bindings(node, source).bound & BUILTINS)
         body = node.body if not isinstance(node, ast.Lambda) else []  # type: ignore[attr-defined]
         stack.extend((sub, f"{path}.{sub.name}") for sub in nested_scopes(body))
     return frozenset(out)
