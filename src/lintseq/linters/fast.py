@@ -16,7 +16,6 @@ compares them).
 
 from __future__ import annotations
 
-import ast
 from typing import TYPE_CHECKING, Sequence
 
 from lintseq.linters import Linter, register
