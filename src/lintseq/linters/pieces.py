@@ -17,7 +17,7 @@ import ast
 import copy
 import warnings
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from lintseq.linters.syntax import syntax_error_line
 
@@ -68,6 +68,26 @@ class _Piece:
 CHUNK = 16  # pieces per chunk
 
 
+class ChunkRange(NamedTuple):
+    """Units [lo, hi) of the program, the pieces [first, end) of one chunk."""
+
+    lo: int
+    hi: int
+    first: int
+    end: int
+
+
+class Span(NamedTuple):
+    """A state's share of chunks: its kept units keep[j:k], in chunk `chunk` (or from it on,
+    when joined with the next), made of pieces [first, end)."""
+
+    chunk: int
+    j: int
+    k: int
+    first: int
+    end: int
+
+
 class Chunk:
     """Consecutive top-level statements of a state. Cached under the units it keeps, so
     an unchanged run of pieces is the same object from call to call and the checks can
@@ -105,7 +125,8 @@ class StateTrees:
                     p.head, p.subs = head, subs
                     p.sub_starts = [a for a, _ in subs]
         self.chunk_ranges = [
-            (self.pieces[i].lo, self.pieces[min(i + CHUNK, len(self.pieces)) - 1].hi, i, min(i + CHUNK, len(self.pieces)))
+            ChunkRange(self.pieces[i].lo, self.pieces[min(i + CHUNK, len(self.pieces)) - 1].hi,
+                       i, min(i + CHUNK, len(self.pieces)))
             for i in range(0, len(self.pieces), CHUNK)
         ]
         self._chunks: list[dict[tuple, Chunk]] = [{} for _ in self.chunk_ranges]
@@ -210,32 +231,31 @@ class StateTrees:
         """The state's module body in chunks; or the unit of its syntax error; or None:
         lint the text. A chunk whose first piece needs the one before it (a dangling
         `else:`), or whose last needs the one after it, is joined with its neighbour."""
-        spans: list[tuple[int, int, int, int, int]] = []
+        spans: list[Span] = []
         j, n = 0, len(keep)
-        for ci, (lo, hi, p0, p1) in enumerate(self.chunk_ranges):
+        for ci, r in enumerate(self.chunk_ranges):
             if j >= n:
                 break
-            if keep[j] >= hi:
+            if keep[j] >= r.hi:
                 continue
-            k = bisect_left(keep, hi, j)
-            spans.append((ci, j, k, p0, p1))
+            k = bisect_left(keep, r.hi, j)
+            spans.append(Span(ci, j, k, r.first, r.end))
             j = k
-        out: list[tuple[tuple[int, int, int, int, int], Chunk]] = []
+        out: list[tuple[Span, Chunk]] = []
         i = 0
-        cur = None
+        cur: Span | None = None
         while cur is not None or i < len(spans):
             if cur is None:
                 cur = spans[i]
                 i += 1
-            ci, j, k, p0, p1 = cur
             got = self._chunk(keep, cur)
-            if got is _LEFT:
-                pci, pj, _, pp0, _ = out.pop()[0]
-                cur = (pci, pj, k, pp0, p1)
-            elif got is _RIGHT:
-                _, _, nk, _, np1 = spans[i]
+            if got is _LEFT:  # join with the chunk before
+                before = out.pop()[0]
+                cur = Span(before.chunk, before.j, cur.k, before.first, cur.end)
+            elif got is _RIGHT:  # join with the chunk after
+                after = spans[i]
                 i += 1
-                cur = (ci, j, nk, p0, np1)
+                cur = Span(cur.chunk, cur.j, after.k, cur.first, after.end)
             elif isinstance(got, Chunk):
                 out.append((cur, got))
                 cur = None
@@ -243,15 +263,14 @@ class StateTrees:
                 return got  # type: ignore[return-value]
         return [c for _, c in out]
 
-    def _chunk(self, keep: Sequence[int], span: tuple[int, int, int, int, int]) -> object:
-        ci, j, k, p0, p1 = span
-        key = tuple(keep[j:k])
-        cache = self._chunks[ci]
-        left, right = j > 0, k < len(keep)
+    def _chunk(self, keep: Sequence[int], span: Span) -> object:
+        key = tuple(keep[span.j:span.k])
+        cache = self._chunks[span.chunk]
+        left, right = span.j > 0, span.k < len(keep)
         chunk = cache.get(key) or cache.get((left, right, key))  # type: ignore[call-overload]
         if chunk is not None:
             return chunk
-        keys, bodies = self._pieces(key, self.pieces[p0:p1])
+        keys, bodies = self._pieces(key, self.pieces[span.first:span.end])
         if all(isinstance(b, list) for b in bodies):
             chunk = cache[key] = Chunk([s for b in bodies for s in b])  # type: ignore[attr-defined]
             return chunk
