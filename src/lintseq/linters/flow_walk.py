@@ -13,7 +13,7 @@ import ast
 from typing import Callable
 
 from lintseq.linters.memo import Memo
-from lintseq.linters.nodes import COMPS, bound_names, children, statements, walk
+from lintseq.linters.nodes import COMPS, FIELDS, bound_names, child_fields, statements, walk
 from lintseq.linters.scopes import Scope, Source, assigned, assigned_in, plain_assigns
 
 _EXITS = frozenset({"exit", "quit"})
@@ -385,10 +385,13 @@ class FlowWalk:
         self._walk_expr(node, ctx)
 
     def _walk_expr(self, node: ast.AST, ctx: Ctx) -> None:
-        stack = [node]
-        pop, extend = stack.pop, stack.extend
+        stack: list = [node]
+        pop, push, extend = stack.pop, stack.append, stack.extend
+        fields = FIELDS
         while stack:
             n = pop()
+            if n is None:  # `**d` in a dict display
+                continue
             t = type(n)
             if t is ast.Name:
                 if type(n.ctx) is ast.Load:  # type: ignore[attr-defined]
@@ -402,7 +405,12 @@ class FlowWalk:
                 continue
             special = _EXPRESSIONS.get(t)
             if special is None or special(self, n, ctx, stack):
-                extend(children(n))
+                for f in fields.get(t) or child_fields(t):  # children(n), in line: the hot loop
+                    v = getattr(n, f)
+                    if type(v) is list:
+                        extend(v)
+                    elif v is not None:
+                        push(v)
 
     def on_lambda(self, node: ast.Lambda, ctx: Ctx, stack: list[ast.AST]) -> bool:
         stack.extend(node.args.defaults + [d for d in node.args.kw_defaults if d is not None])

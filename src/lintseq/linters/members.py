@@ -31,7 +31,7 @@ from lintseq.linters.classes import (
     ClassInfo, FullClass, classes_under, collect_classes, decorator_names, walk_function,
 )
 from lintseq.linters.memo import NO_MEMO, Memo, Table
-from lintseq.linters.nodes import COMPS, FUNCS, arg_names, blocks, bound_names, children
+from lintseq.linters.nodes import COMPS, FIELDS, FUNCS, arg_names, blocks, bound_names, child_fields, children
 
 _SPECIAL = frozenset(
     "__repr__ __str__ __iter__ __len__ __bool__ __index__ __bytes__ __hash__ "
@@ -44,6 +44,7 @@ _LITERAL_TYPES: dict[type, type] = {
 }
 _OBJECT_ATTRS = frozenset(dir(object)) | {"__dict__", "__class__", "__module__", "__weakref__"}
 _SCOPES = (*FUNCS, ast.Lambda, ast.ClassDef)
+_SCOPE_TYPES = frozenset(_SCOPES)
 
 
 class Site(NamedTuple):
@@ -442,26 +443,35 @@ def _literals(nodes: list[ast.AST]) -> Literals:
     kinds: dict[str, set[type | None]] = {}
     reads: list[ast.Attribute] = []
     direct: set[int] = set()  # assignment targets: their kind comes from the assigned value
-    stack = list(nodes)
+    stack: list = list(nodes)
+    pop, push = stack.pop, stack.append
+    fields = FIELDS
     while stack:
-        node = stack.pop()
+        node = pop()
         t = type(node)
+        if t is ast.Name:
+            if type(node.ctx) is not ast.Load and id(node) not in direct:
+                kinds.setdefault(node.id, set()).add(None)
+            continue
         if t is ast.Assign:
-            kind = _literal_type(node.value)  # type: ignore[attr-defined]
-            for target in node.targets:  # type: ignore[attr-defined]
+            kind = _literal_type(node.value)
+            for target in node.targets:
                 direct.add(id(target))
                 if type(target) is ast.Name:
                     kinds.setdefault(target.id, set()).add(kind)
-        elif t is ast.Name:
-            if type(node.ctx) is not ast.Load and id(node) not in direct:  # type: ignore[attr-defined]
-                kinds.setdefault(node.id, set()).add(None)  # type: ignore[attr-defined]
-            continue
         elif t is ast.Global or t is ast.Nonlocal:
-            for n in node.names:  # type: ignore[attr-defined]
+            for n in node.names:
                 kinds.setdefault(n, set()).add(None)
-        elif t is ast.Attribute and type(node.ctx) is ast.Load and type(node.value) is ast.Name:  # type: ignore[attr-defined]
-            reads.append(node)  # type: ignore[arg-type]
-        stack.extend(c for c in children(node) if not isinstance(c, _SCOPES))
+        elif t is ast.Attribute and type(node.ctx) is ast.Load and type(node.value) is ast.Name:
+            reads.append(node)
+        for f in fields.get(t) or child_fields(t):  # children(node), in line: the hot loop
+            v = getattr(node, f)
+            if type(v) is list:
+                for c in v:
+                    if c is not None and type(c) not in _SCOPE_TYPES:
+                        push(c)
+            elif v is not None and type(v) not in _SCOPE_TYPES:
+                push(v)
     return Literals(kinds, reads)
 
 

@@ -46,12 +46,18 @@ FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
+def child_fields(cls: type) -> tuple[str, ...]:
+    """`FIELDS[cls]`, learning a node type this table does not know (a newer Python)."""
+    fields = FIELDS.get(cls)
+    if fields is None:
+        fields = FIELDS[cls] = _node_fields(cls)
+    return fields
+
+
 def children(node: ast.AST) -> list[ast.AST]:
     """The child nodes in `ast.iter_child_nodes` order, context nodes left out."""
     out: list[ast.AST] = []
-    fields = FIELDS.get(type(node))
-    if fields is None:  # a node type this table does not know (a newer Python)
-        fields = FIELDS[type(node)] = _node_fields(type(node))
+    fields = FIELDS.get(type(node)) or child_fields(type(node))
     for f in fields:
         v = getattr(node, f, None)
         if v is None:

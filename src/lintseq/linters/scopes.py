@@ -26,6 +26,10 @@ _NESTED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.La
 _DEFS = (*FUNCS, ast.ClassDef)
 
 
+_STORES = (ast.Store, ast.Del)
+_EXPRESSIONS = frozenset(cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.expr))
+
+
 class Source(NamedTuple):
     """What a state's text may hold (from the text, or the full program's text)."""
 
@@ -123,19 +127,33 @@ class _Collect:
             if any(a.name == "*" for a in node.names):  # type: ignore[attr-defined]
                 self.star = True
             return
-        if isinstance(node, ast.expr):
-            if t is ast.Name:
-                if type(node.ctx) is not ast.Load:  # type: ignore[attr-defined]
-                    self.bound.add(node.id)  # type: ignore[attr-defined]
-            elif t in (ast.Tuple, ast.List, ast.Starred) and type(node.ctx) is not ast.Load:  # type: ignore[attr-defined]
-                for child in children(node):  # an unpacking target binds its names
-                    self.statement(child)
-            else:
-                self.expression(node)
+        if isinstance(node, ast.expr):  # an expression is a statement's part only as a target
+            self.target(node) if type(getattr(node, "ctx", None)) in _STORES else self.expression(node)
             return
         self.bound.update(bound_names(node))  # `except ... as`, match captures
         for child in children(node):
-            self.statement(child)
+            if type(child) in _EXPRESSIONS:
+                if type(getattr(child, "ctx", None)) in _STORES:
+                    self.target(child)
+                elif self.walrus:
+                    self.expression(child)
+            else:
+                self.statement(child)
+
+    def target(self, node: ast.expr) -> None:
+        """An expression bound to (or deleted): a name, the names an unpacking target holds;
+        an attribute or subscript binds nothing (but may hold a `:=`)."""
+        t = type(node)
+        if t is ast.Name:
+            self.bound.add(node.id)  # type: ignore[attr-defined]
+        elif t is ast.Tuple or t is ast.List or t is ast.Starred:
+            for child in children(node):
+                if type(getattr(child, "ctx", None)) in _STORES:
+                    self.target(child)  # type: ignore[arg-type]
+                else:
+                    self.expression(child)
+        else:
+            self.expression(node)
 
     def expression(self, node: ast.AST) -> None:
         """Expressions bind only through `:=` (also from inside comprehensions and lambdas)."""
