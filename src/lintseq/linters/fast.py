@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from lintseq.linters import Linter, register
 from lintseq.linters.classes import full_classes
+from lintseq.linters.cut import Cutter
 from lintseq.linters.flow import FlowChecker
 from lintseq.linters.indent import bad_indentation
 from lintseq.linters.members import MemberChecker
@@ -64,6 +65,7 @@ class _Full:
         self.classes = full_classes(tree) if parsed else {}  # type: ignore[arg-type]
         self.owner = program.line_owner()
         self.trees: StateTrees | None = None
+        self.cutter: Cutter | None = None
         self.memo: Memo = NO_MEMO
         n = len(program.units)
         if parsed and (incremental or (incremental is None and n >= INCREMENTAL_MIN_UNITS)):
@@ -73,6 +75,8 @@ class _Full:
             if trees.ok and (incremental or 2 * trees.largest_part() < n):
                 # twice the live chunks: a trim comes every few hundred steps, not every step
                 self.trees, self.memo = trees, Memo(cap=max(64, 2 * len(trees.chunk_ranges)))
+        if parsed and self.trees is None and incremental is not False:
+            self.cutter = Cutter(program, tree, self.owner)  # type: ignore[arg-type]
 
 
 class FastLinter(Linter):
@@ -105,6 +109,13 @@ class FastLinter(Linter):
             if chunks is not None:
                 bad = chunk_errors(chunks, program.lines, full, full.memo, full.source)
                 full.memo.trim()
+                return {full.owner[line - 1] for line in bad}
+        if full.cutter is not None:
+            body = full.cutter.body(keep)
+            if isinstance(body, int):
+                return {body}
+            if body is not None:
+                bad = chunk_errors([Chunk(body)], program.lines, full, NO_MEMO, full.source)
                 return {full.owner[line - 1] for line in bad}
         owner = program.line_owner(keep)
         bad = text_errors(program.text(keep), full)
