@@ -1,17 +1,19 @@
 """The default backend: in-process, no subprocess, no files, no import resolution.
 
 Decides like pylint 3.2 with `--disable=C,R` (E and F messages plus W0231) would about an
-intermediate LintSeq state, from one `ast.parse` and a pure-AST analysis: syntax and
+intermediate LintSeq state, from one syntax tree and a pure-AST analysis: syntax and
 indentation errors on the line that caused them, what the compiler rejects, names
 (flow.py) and classes (members.py, classes.py).
 
-The analysis takes a module as chunks of top-level statements and a `Memo`. A state linted
-from its text is one chunk and keeps nothing (`NO_MEMO`). For a program of many top-level
-pieces, `error_units` assembles a state's tree from pieces of the program parsed once
+The analysis takes a module as chunks of top-level statements and a `Memo`. `error_units`
+gets a state's tree without parsing its text where it can, in the full program's line
+numbers: a program of many top-level pieces is assembled from pieces parsed once
 (pieces.py), so unchanged statements are the same nodes from state to state and the memo
-keeps the checks' results per node: one step of the sampler then costs what it changed plus
-a walk over chunks of statements. Both paths decide alike (tests/test_large_programs.py
-compares them).
+keeps the checks' results per node; any other program has each state's tree cut out of
+the full program's tree (cut.py) and analysed afresh (`NO_MEMO`). A state neither can
+build is linted from its text. All paths decide alike (tests/test_large_programs.py and
+tests/test_cut.py compare them with `FastLinter(incremental=False)`, which always lints
+the text).
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ def text_errors(text: str, full: "_Full | None" = None) -> set[int]:
 
 
 class _Full:
-    """What a state's analysis needs to know about the full program it came from, and the
-    caches that make a step cost what it changes (pieces.py, `Memo`)."""
+    """What a state's analysis needs to know about the full program it came from, and what
+    builds a state's tree without parsing it (pieces.py and its `Memo`, or cut.py)."""
 
     def __init__(self, program: "Program", incremental: bool | None = None) -> None:
         tree = parse(program.text(range(len(program.units))))
@@ -70,8 +72,8 @@ class _Full:
         n = len(program.units)
         if parsed and (incremental or (incremental is None and n >= INCREMENTAL_MIN_UNITS)):
             trees = StateTrees(program, tree, self.owner)  # type: ignore[arg-type]
-            # a program that is mostly one piece (a long function) has it parsed again at
-            # almost every step: its text is as quick to lint, without the bookkeeping
+            # a program that is mostly one piece (a long function) would have it parsed again
+            # at almost every step: cutting its states is quicker than the bookkeeping
             if trees.ok and (incremental or 2 * trees.largest_part() < n):
                 # twice the live chunks: a trim comes every few hundred steps, not every step
                 self.trees, self.memo = trees, Memo(cap=max(64, 2 * len(trees.chunk_ranges)))
@@ -87,8 +89,9 @@ class FastLinter(Linter):
     name = "fast"
 
     def __init__(self, incremental: bool | None = None) -> None:
-        """`incremental`: True or False forces the path; None takes it for programs of at
-        least INCREMENTAL_MIN_UNITS units whose largest piece holds less than half of them."""
+        """`incremental`: True forces pieces (pieces.py), False the state's text; None takes
+        pieces for programs of at least INCREMENTAL_MIN_UNITS units whose largest piece holds
+        less than half of them, and cuts (cut.py) for the others."""
         self._program: "Program | None" = None
         self._full: _Full | None = None
         self.incremental = incremental
