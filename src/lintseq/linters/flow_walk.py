@@ -370,13 +370,11 @@ class FlowWalk:
 
     def _pattern(self, pattern: ast.pattern, ctx: Ctx) -> None:
         for sub in ast.walk(pattern):  # breadth first: captures before the values beside them
-            if isinstance(sub, ast.MatchAs | ast.MatchStar) and sub.name:
-                ctx.bound.add(sub.name)
-            elif isinstance(sub, ast.MatchMapping) and sub.rest:
-                ctx.bound.add(sub.rest)
-            elif isinstance(sub, ast.MatchValue | ast.MatchClass):
-                for part in ([sub.value] if isinstance(sub, ast.MatchValue) else [sub.cls]):
-                    self._expr(part, ctx)
+            ctx.bound.update(bound_names(sub))
+            if isinstance(sub, ast.MatchValue):
+                self._expr(sub.value, ctx)
+            elif isinstance(sub, ast.MatchClass):
+                self._expr(sub.cls, ctx)
 
     # -- expressions --------------------------------------------------------------------
     def _expr(self, node: ast.AST, ctx: Ctx) -> None:

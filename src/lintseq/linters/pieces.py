@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import ast
 import copy
-import warnings
 from bisect import bisect_left
 from typing import TYPE_CHECKING, NamedTuple, Sequence
 
-from lintseq.linters.syntax import syntax_error_line
+from lintseq.linters.syntax import syntax_error_line, try_parse
 
 if TYPE_CHECKING:
     from lintseq.units import Program
@@ -162,19 +161,10 @@ class StateTrees:
             cur = u.end + 1
         return "".join(out)
 
-    @staticmethod
-    def _parse(text: str) -> ast.Module | SyntaxError:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return ast.parse(text)
-            except SyntaxError as exc:
-                return exc
-
     def _plain_body(self, key: tuple[int, ...]):
         body = self._plain.get(key)
         if body is None:
-            tree = self._parse(self._text(key))
+            tree = try_parse(self._text(key))
             body = _FAIL if isinstance(tree, SyntaxError) else tree.body
             self._plain[key] = body
         return body
@@ -182,7 +172,7 @@ class StateTrees:
     def _sub_body(self, key: tuple[int, ...]):
         body = self._sub.get(key)
         if body is None:
-            tree = self._parse(self._text(key, wrap=True))
+            tree = try_parse(self._text(key, wrap=True))
             body = _FAIL if isinstance(tree, SyntaxError) else tree.body[0].body  # type: ignore[attr-defined]
             self._sub[key] = body
         return body
@@ -198,7 +188,7 @@ class StateTrees:
         header = self._head.get(head)
         if header is None:
             text = self._text(head)
-            tree = self._parse(text + " pass\n")
+            tree = try_parse(text + " pass\n")
             header = _FAIL if isinstance(tree, SyntaxError) or len(tree.body) != 1 else tree.body[0]
             self._head[head] = header
         if header is _FAIL:
@@ -335,7 +325,7 @@ class StateTrees:
             cache = self._merged_sub if wrap else self._merged
             body = cache.get(region)
             if body is None:
-                tree = self._parse(self._text(region, wrap))
+                tree = try_parse(self._text(region, wrap))
                 if isinstance(tree, SyntaxError):
                     body = tree
                 else:

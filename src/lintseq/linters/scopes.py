@@ -24,8 +24,6 @@ BUILTINS = frozenset(dir(builtins)) | {"__file__", "__builtins__", "__annotation
 
 _NESTED = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, *COMPS})
 _DEFS = (*FUNCS, ast.ClassDef)
-
-
 _STORES = (ast.Store, ast.Del)
 _EXPRESSIONS = frozenset(cls for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.expr))
 

@@ -18,13 +18,21 @@ def syntax_error_line(exc: SyntaxError) -> int:
     return exc.lineno or 1
 
 
-def parse(source: str) -> ast.Module | int:
-    """The tree, or the line of the syntax error."""
+def try_parse(source: str) -> ast.Module | SyntaxError:
+    """The tree, or the syntax error (warnings about the source, such as invalid escapes,
+    are not the linter's to print)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return ast.parse(source)
         except SyntaxError as exc:
-            return syntax_error_line(exc)
-        except (ValueError, MemoryError, RecursionError):
-            return 1
+            return exc
+
+
+def parse(source: str) -> ast.Module | int:
+    """The tree, or the line of the syntax error."""
+    try:
+        tree = try_parse(source)
+    except (ValueError, MemoryError, RecursionError):
+        return 1
+    return syntax_error_line(tree) if isinstance(tree, SyntaxError) else tree
