@@ -391,7 +391,8 @@ def _local_functions(func: ast.AST) -> LocalFunctions:
         if t is ast.Global or t is ast.Nonlocal:
             other.update(node.names)  # type: ignore[attr-defined]
             continue
-        other.update(bound_names(node))
+        if not isinstance(node, ast.pattern):  # match captures have never counted here
+            other.update(bound_names(node))
         if t is ast.ClassDef or t is ast.Lambda or t in COMPS or t is ast.Name:
             continue
         stack.extend(children(node))
