@@ -4,8 +4,14 @@ Absolute times on shared machines drift; the ratios printed at the end hold, bec
 backend is timed in the same run on the same programs. Times are CPU seconds of one process
 (`time.process_time`), so the figure is per core; wall seconds are printed alongside.
 
-    python benchmarks/speed.py                                # fast, none on 400; pylint on 100
-    python benchmarks/speed.py --pylint-subset 100 --release  # and the authors' release too
+    python benchmarks/speed.py                                # stdlib: fast, none on 400; pylint on 100
+    python benchmarks/speed.py --corpus site --release        # installed packages, and the authors' release
+    python benchmarks/speed.py --corpus stdlib --corpus site --release
+
+Corpora: `stdlib` (benchmarks/stdlib_corpus.py: short, self-contained standard-library
+functions), `site` (benchmarks/site_corpus.py: a fixed sample of the functions `lintseq mine
+--site-packages --self-contained` finds in the installed packages, real-world third-party
+code with longer functions), or a JSONL path. The two named ones are built on first use.
 
 `fast` and `none` are timed `--repeat` times (median shown); pylint and the release once.
 
@@ -23,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import lintseq
@@ -30,7 +37,11 @@ from lintseq.linters import Linter, get_linter
 from lintseq.sampler import derive_seed
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_CORPUS = HERE / "data" / "stdlib.jsonl"
+# named corpora: their file, and the command that builds it when it is missing
+CORPORA = {
+    "stdlib": (HERE / "data" / "stdlib.jsonl", ["stdlib_corpus.py", "-n", "400"]),
+    "site": (HERE / "data" / "site.jsonl", ["site_corpus.py", "-n", "400"]),
+}
 DEFAULT_RELEASE_PYTHON = "/tmp/pylintseq-venv/bin/python"
 
 # Runs inside the release's interpreter: programs on stdin (JSON), timings on stdout (JSON).
@@ -70,16 +81,34 @@ print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() 
 """
 
 
-def load_corpus(path: Path, field: str) -> list[str]:
-    if not path.exists():
-        if path != DEFAULT_CORPUS:
-            raise SystemExit(f"corpus {path} not found")
-        print(f"mining the stdlib corpus into {path} ...", file=sys.stderr)
-        subprocess.run(
-            [sys.executable, str(HERE / "stdlib_corpus.py"), "-n", "400", "-o", str(path)],
-            check=True,
-        )
-    return [json.loads(line)[field] for line in path.read_text().splitlines() if line.strip()]
+def load_corpus(name: str, field: str) -> tuple[Path, list[dict]]:
+    """The rows of a named corpus (built on first use) or of a JSONL file."""
+    if name in CORPORA:
+        path, build = CORPORA[name]
+        if not path.exists():
+            print(f"building the {name} corpus into {path} ...", file=sys.stderr)
+            subprocess.run([sys.executable, str(HERE / build[0]), *build[1:], "-o", str(path)], check=True)
+    else:
+        path = Path(name)
+        if not path.exists():
+            raise SystemExit(f"corpus {path} not found (or name one of {', '.join(CORPORA)})")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    missing = sum(field not in r for r in rows)
+    if missing:
+        raise SystemExit(f"{path}: {missing} rows have no {field!r} field")
+    return path, rows
+
+
+def describe(path: Path, rows: list[dict], field: str) -> str:
+    """Size of a corpus and, for mined rows (`id` = distribution:path:name), where from."""
+    codes = [r[field] for r in rows]
+    lines = sum(c.count("\n") for c in codes) / len(codes)
+    text = f"{len(codes)} programs ({lines:.1f} lines on average) from {path}"
+    sources = Counter(str(r.get("id", "")).split(":", 1)[0] for r in rows if ":" in str(r.get("id", "")))
+    if sources:
+        top = ", ".join(f"{name} {n}" for name, n in sources.most_common(10))
+        text += f"\n  from {len(sources)} sources: {top}{', ...' if len(sources) > 10 else ''}"
+    return text
 
 
 class CountingLinter(Linter):
@@ -141,54 +170,64 @@ def row(name: str, n: int, t: dict) -> dict:
             "ms_per_call": 1000 * t["cpu"] / t["calls"] if t.get("calls") else None}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    ap.add_argument("--field", default="response")
-    ap.add_argument("-n", type=int, default=None, help="programs for fast and none (default all)")
-    ap.add_argument("--pylint-subset", type=int, default=100,
-                    help="programs for pylint and the release: the first N of the same set")
-    ap.add_argument("--release", action="store_true", help="also time pylintseq 0.0.2")
-    ap.add_argument("--release-python", default=DEFAULT_RELEASE_PYTHON)
-    ap.add_argument("--warmup", type=int, default=3, help="untimed programs per backend first")
-    ap.add_argument("--repeat", type=int, default=5, help="timed passes per lintseq backend; the median is shown")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, default=None, help="also write the table as JSON")
-    args = ap.parse_args()
-
-    codes = load_corpus(args.corpus, args.field)[: args.n]
+def run_corpus(name: str, args: argparse.Namespace) -> list[dict]:
+    path, rows = load_corpus(name, args.field)
+    codes = [r[args.field] for r in rows][: args.n]
     subset = codes[: args.pylint_subset]
     warmup = codes[-args.warmup:] if args.warmup else []
-    lines = sum(c.count("\n") for c in codes) / len(codes)
-    print(f"{len(codes)} programs ({lines:.1f} lines on average) from {args.corpus}; "
-          f"pylint subset {len(subset)}; python {sys.version.split()[0]}")
+    print(f"\n== {name}: {describe(path, rows[: len(codes)], args.field)}\n"
+          f"  pylint subset {len(subset)}; python {sys.version.split()[0]}")
 
-    rows = []
-    for name in ("fast", "none"):
-        rows.append(row(name, len(codes), time_lintseq(codes, name, warmup, args.seed, args.repeat)))
-        rows.append(row(f"{name} (subset)", len(subset), time_lintseq(subset, name, warmup, args.seed, args.repeat)))
-    rows.append(row("pylint (subset)", len(subset), time_lintseq(subset, "pylint", warmup, args.seed)))
+    rows_out = []
+    for backend in ("fast", "none"):
+        rows_out.append(row(backend, len(codes), time_lintseq(codes, backend, warmup, args.seed, args.repeat)))
+        rows_out.append(row(f"{backend} (subset)", len(subset),
+                            time_lintseq(subset, backend, warmup, args.seed, args.repeat)))
+    if not args.no_pylint:
+        rows_out.append(row("pylint (subset)", len(subset), time_lintseq(subset, "pylint", warmup, args.seed)))
     if args.release:
-        rows.append(row("release 0.0.2 (subset)", len(subset),
-                        time_release(subset, warmup, args.seed, args.release_python)))
+        rows_out.append(row("release 0.0.2 (subset)", len(subset),
+                            time_release(subset, warmup, args.seed, args.release_python)))
 
     print(f"\n{'backend':<24}{'programs':>9}{'cpu s':>9}{'wall s':>9}{'prog/s':>10}{'ms/prog':>10}"
           f"{'edits':>7}{'lints':>7}{'ms/lint':>9}")
-    for r in rows:
+    for r in rows_out:
         calls = f"{r['calls']:>7.1f}{r['ms_per_call']:>9.2f}" if r["calls"] else ""
         print(f"{r['backend']:<24}{r['programs']:>9}{r['cpu_s']:>9.2f}{r['wall_s']:>9.2f}"
               f"{r['per_s']:>10.1f}{r['ms']:>10.2f}{r['edits']:>7.1f}{calls}")
         if r["failed"]:
             print(f"{'':<24}({r['failed']} programs returned no edit path)")
-    by = {r["backend"]: r["per_s"] for r in rows}
+    by = {r["backend"]: r["per_s"] for r in rows_out}
     print("\n(edits: per program; lints: linter calls per program; cpu s: process CPU time)")
-    print("ratios (programs/s, same run; subset rows on the same subset):")
-    print(f"  fast / pylint    {by['fast (subset)'] / by['pylint (subset)']:8.1f}x")
+    print(f"ratios on {name} (programs/s, same run; subset rows on the same subset):")
+    if "pylint (subset)" in by:
+        print(f"  fast / pylint    {by['fast (subset)'] / by['pylint (subset)']:8.1f}x")
     print(f"  fast / none      {by['fast'] / by['none']:8.2f}x")
     if args.release:
         rel = by["release 0.0.2 (subset)"]
         print(f"  fast / release   {by['fast (subset)'] / rel:8.1f}x")
-        print(f"  pylint / release {by['pylint (subset)'] / rel:8.1f}x")
+        if "pylint (subset)" in by:
+            print(f"  pylint / release {by['pylint (subset)'] / rel:8.1f}x")
+    return [dict(r, corpus=name) for r in rows_out]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", action="append", default=None,
+                    help=f"{' or '.join(CORPORA)} or a JSONL path; repeat for several (default stdlib)")
+    ap.add_argument("--field", default="response")
+    ap.add_argument("-n", type=int, default=None, help="programs for fast and none (default all)")
+    ap.add_argument("--pylint-subset", type=int, default=100,
+                    help="programs for pylint and the release: the first N of the same set")
+    ap.add_argument("--no-pylint", action="store_true", help="do not time the pylint backend")
+    ap.add_argument("--release", action="store_true", help="also time pylintseq 0.0.2")
+    ap.add_argument("--release-python", default=DEFAULT_RELEASE_PYTHON)
+    ap.add_argument("--warmup", type=int, default=3, help="untimed programs per backend first")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes per lintseq backend; the median is shown")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the tables as JSON")
+    args = ap.parse_args()
+    rows = [r for name in (args.corpus or ["stdlib"]) for r in run_corpus(name, args)]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

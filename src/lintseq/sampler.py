@@ -85,11 +85,7 @@ def states_to_edits(program: Program, states: list[list[int]]) -> list[str]:
     masks = []
     for a, b in zip(forward, forward[1:]):
         old = set(a)
-        mask: list[bool] = []
-        for i in b:
-            u = program.units[i]
-            mask.extend([i not in old] * (u.end - u.start + 1))
-        masks.append(mask)
+        masks.append([i not in old for i in program.line_owner(b)])
     return edits_from_states(texts, masks)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import tokenize
 from dataclasses import dataclass
+from typing import Sequence
 
 
 class SourceError(ValueError):
@@ -72,6 +73,15 @@ class Program:
             u = self.units[i]
             out.extend(self.lines[u.start : u.end + 1])
         return out
+
+    def line_owner(self, keep: "Sequence[int] | None" = None) -> list[int]:
+        """The unit each line of the state `keep` comes from (default: the whole program):
+        entry k belongs to line k + 1 of `text(keep)`."""
+        units = self.units if keep is None else [self.units[i] for i in keep]
+        owner: list[int] = []
+        for u in units:
+            owner.extend([u.index] * (u.end - u.start + 1))
+        return owner
 
     def block(self, i: int) -> range:
         return range(i + 1, self.units[i].block_end)

@@ -25,10 +25,7 @@ class Linter(ABC):
 
     def error_units(self, program: "Program", keep: Sequence[int]) -> set[int]:
         """Units (indices into `program.units`) of the state `keep` that carry an error."""
-        owner: list[int] = []
-        for i in keep:
-            u = program.units[i]
-            owner.extend([i] * (u.end - u.start + 1))
+        owner = program.line_owner(keep)
         if not owner:
             return set()
         bad = self.error_lines(program.text(keep))

@@ -1,93 +1,84 @@
 """The default backend: in-process, no subprocess, no files, no import resolution.
 
 Decides like pylint 3.2 with `--disable=C,R` (E and F messages plus W0231) would about an
-intermediate LintSeq state, from one `ast.parse` and a pure-AST analysis: syntax and
+intermediate LintSeq state, from one syntax tree and a pure-AST analysis: syntax and
 indentation errors on the line that caused them, what the compiler rejects, names
-(flow.py) and classes (members.py).
+(flow.py) and classes (members.py, classes.py).
 
-`error_units` is incremental: a state's tree is assembled from pieces of the program parsed
-once (pieces.py), and the checks keep their results per unchanged node (memo.py), so one
-step of the sampler costs what it changed plus a walk over chunks of statements, not a
-parse and analysis of the whole program. Its verdicts are those of linting the state's text,
-which `FastLinter(incremental=False)` still does (tests/test_large_programs.py compares).
+The analysis takes a module as chunks of top-level statements and a `Memo`. `error_units`
+gets a state's tree without parsing its text where it can, in the full program's line
+numbers: a program of many top-level pieces is assembled from pieces parsed once
+(pieces.py), so unchanged statements are the same nodes from state to state and the memo
+keeps the checks' results per node; any other program has each state's tree cut out of
+the full program's tree (cut.py) and analysed afresh (`NO_MEMO`). A state neither can
+build is linted from its text. All paths decide alike (tests/test_large_programs.py and
+tests/test_cut.py compare them with `FastLinter(incremental=False)`, which always lints
+the text).
 """
 
 from __future__ import annotations
 
-import ast
-import re
-import warnings
-
-from lintseq.linters import Linter, register
 from typing import TYPE_CHECKING, Sequence
 
-from lintseq.linters.flow import FlowChecker, bound_builtins
+from lintseq.linters import Linter, register
+from lintseq.linters.classes import full_classes
+from lintseq.linters.cut import Cutter
+from lintseq.linters.flow import FlowChecker
 from lintseq.linters.indent import bad_indentation
-from lintseq.linters.members import MemberChecker, full_classes
-from lintseq.linters.memo import Memo
-from lintseq.linters.pieces import StateTrees
+from lintseq.linters.members import MemberChecker
+from lintseq.linters.memo import NO_MEMO, Memo
+from lintseq.linters.pieces import Chunk, StateTrees
+from lintseq.linters.scopes import Source, bound_builtins
+from lintseq.linters.syntax import parse
 
 if TYPE_CHECKING:
     from lintseq.units import Program
 
-_AFTER_LINE = re.compile(r"on line (\d+)")
 # below this many units, linting each state's text is as fast (benchmarks/large_program.py)
 INCREMENTAL_MIN_UNITS = 32
 
 
-def syntax_error_line(exc: SyntaxError) -> int:
-    """The line to blame: the header of an empty block, not the line after it."""
-    msg = exc.msg or ""
-    m = _AFTER_LINE.search(msg)
-    if m and ("expected an indented block" in msg or "'" in msg):
-        return int(m.group(1))
-    return exc.lineno or 1
-
-
-def parse(source: str) -> ast.Module | int:
-    """The tree, or the line of the syntax error."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return ast.parse(source)
-        except SyntaxError as exc:
-            return syntax_error_line(exc)
-        except (ValueError, MemoryError, RecursionError):
-            return 1
-
-
-def tree_errors(tree: ast.Module, lines: "Sequence[str]", full: "_Full | None" = None,
-                memo: "Memo | None" = None) -> set[int]:
-    """Lines with an error in a tree that parsed; `memo` keeps per-node results between
-    calls on states of one program (their trees share unchanged nodes)."""
-    found = FlowChecker(full.shadowed if full else frozenset(), memo).check(tree)
-    found |= MemberChecker(full.classes if full else None, memo).check(tree)
-    found |= bad_indentation(tree, lines, memo)
+def chunk_errors(chunks: Sequence[Chunk], lines: Sequence[str], full: "_Full | None" = None,
+                 memo: Memo = NO_MEMO, source: Source = Source()) -> set[int]:
+    """Lines with an error in a module that parsed, given as chunks of its statements."""
+    found = FlowChecker(full.shadowed if full else frozenset(), memo, source).check(chunks)
+    found |= MemberChecker(full.classes if full else None, memo).check(chunks)
+    found |= bad_indentation(chunks, lines, memo)
     return found
 
 
+def text_errors(text: str, full: "_Full | None" = None) -> set[int]:
+    """Lines with an error in a program text (the line of its syntax error, if any)."""
+    tree = parse(text)
+    if isinstance(tree, int):
+        return {tree}
+    return chunk_errors([Chunk(tree.body)], text.split("\n"), full, NO_MEMO, Source.of(text))
+
+
 class _Full:
-    """What a state's analysis needs to know about the full program it came from, and the
-    caches that make a step cost what it changes (pieces.py, `Memo`)."""
+    """What a state's analysis needs to know about the full program it came from, and what
+    builds a state's tree without parsing it (pieces.py and its `Memo`, or cut.py)."""
 
     def __init__(self, program: "Program", incremental: bool | None = None) -> None:
         tree = parse(program.text(range(len(program.units))))
         parsed = not isinstance(tree, int)
-        self.shadowed = bound_builtins(tree) if parsed else frozenset()
-        self.classes = full_classes(tree) if parsed else {}
-        owner: list[int] = []
-        for u in program.units:
-            owner.extend([u.index] * (u.end - u.start + 1))
-        self.owner = owner
+        self.source = Source.of("\n".join(program.lines))
+        self.shadowed = bound_builtins(tree, self.source) if parsed else frozenset()  # type: ignore[arg-type]
+        self.classes = full_classes(tree) if parsed else {}  # type: ignore[arg-type]
+        self.owner = program.line_owner()
         self.trees: StateTrees | None = None
-        self.memo: Memo | None = None
-        if incremental is None:
-            incremental = len(program.units) >= INCREMENTAL_MIN_UNITS
-        if parsed and incremental:
-            trees = StateTrees(program, tree, owner)  # type: ignore[arg-type]
-            if trees.ok:
+        self.cutter: Cutter | None = None
+        self.memo: Memo = NO_MEMO
+        n = len(program.units)
+        if parsed and (incremental or (incremental is None and n >= INCREMENTAL_MIN_UNITS)):
+            trees = StateTrees(program, tree, self.owner)  # type: ignore[arg-type]
+            # a program that is mostly one piece (a long function) would have it parsed again
+            # at almost every step: cutting its states is quicker than the bookkeeping
+            if trees.ok and (incremental or 2 * trees.largest_part() < n):
                 # twice the live chunks: a trim comes every few hundred steps, not every step
                 self.trees, self.memo = trees, Memo(cap=max(64, 2 * len(trees.chunk_ranges)))
+        if parsed and self.trees is None and incremental is not False:
+            self.cutter = Cutter(program, tree, self.owner)  # type: ignore[arg-type]
 
 
 class FastLinter(Linter):
@@ -98,8 +89,9 @@ class FastLinter(Linter):
     name = "fast"
 
     def __init__(self, incremental: bool | None = None) -> None:
-        """`incremental`: True or False forces the path; None takes it for programs of at
-        least INCREMENTAL_MIN_UNITS units."""
+        """`incremental`: True forces pieces (pieces.py), False the state's text; None takes
+        pieces for programs of at least INCREMENTAL_MIN_UNITS units whose largest piece holds
+        less than half of them, and cuts (cut.py) for the others."""
         self._program: "Program | None" = None
         self._full: _Full | None = None
         self.incremental = incremental
@@ -118,30 +110,23 @@ class FastLinter(Linter):
             if isinstance(chunks, int):
                 return {chunks}
             if chunks is not None:
-                tree = ast.Module(body=[s for c in chunks for s in c.body], type_ignores=[])
-                tree.chunks = chunks  # type: ignore[attr-defined]
-                owner = full.owner
-                bad = tree_errors(tree, program.lines, full, full.memo)
-                full.memo.trim()  # type: ignore[union-attr]
-                return {owner[line - 1] for line in bad}
-        return self._error_units_text(program, keep, full)
-
-    def _error_units_text(self, program: "Program", keep: Sequence[int], full: _Full) -> set[int]:
-        owner: list[int] = []
-        for i in keep:
-            u = program.units[i]
-            owner.extend([i] * (u.end - u.start + 1))
-        text = program.text(keep)
-        tree = parse(text)
-        bad = {tree} if isinstance(tree, int) else tree_errors(tree, text.split("\n"), full)
+                bad = chunk_errors(chunks, program.lines, full, full.memo, full.source)
+                full.memo.trim()
+                return {full.owner[line - 1] for line in bad}
+        if full.cutter is not None:
+            body = full.cutter.body(keep)
+            if isinstance(body, int):
+                return {body}
+            if body is not None:
+                bad = chunk_errors([Chunk(body)], program.lines, full, NO_MEMO, full.source)
+                return {full.owner[line - 1] for line in bad}
+        owner = program.line_owner(keep)
+        bad = text_errors(program.text(keep), full)
         last = len(owner)
         return {owner[min(max(line, 1), last) - 1] for line in bad}
 
     def error_lines(self, source: str) -> set[int]:
-        tree = parse(source)
-        if isinstance(tree, int):
-            return {tree}
-        return tree_errors(tree, source.split("\n"))
+        return text_errors(source)
 
 
 register("fast", FastLinter)

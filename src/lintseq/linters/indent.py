@@ -4,24 +4,50 @@ pylint expects four spaces per level; SPEC section 7 handles 2-space and tab-ind
 like 4-space code, so the unit here is the width of the program's first indented statement.
 A statement that starts its line at another width than depth x unit is flagged, which is
 what pylint reports for code that mixes widths (HumanEval has a few such solutions).
+
+The unit comes from the first indented statement of pylint's walk, which visits top-level
+statements' subtrees last to first; the rest is per statement, so a statement's `Profile`
+is kept by the memo on the incremental path.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Sequence
+from typing import NamedTuple, Sequence
 
-if TYPE_CHECKING:
-    from lintseq.linters.memo import Memo
+from lintseq.linters.memo import NO_MEMO, Memo, Table
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
+INDENT = Table("(unit candidate, parts) of a top-level statement")
+INDENT_CLASS = Table("(unit candidate, parts) of a top-level class", volatile=True)
+INDENT_CHUNK = Table("(unit candidate, parts) of a chunk", volatile=True)
+INDENT_PART = Table("_Part of a class-body statement")
 
-def bad_indentation(tree: ast.Module, lines: "Sequence[str]", memo: "Memo | None" = None) -> set[int]:
-    if memo is not None:
-        return _bad_memo(tree, lines, memo)
-    unit, entries = _profile([(tree.body, 0)], lines)
-    return {line for line, col, depth in entries if col != depth * unit}
+
+class Profile(NamedTuple):
+    """The indentation unit a statement (or chunk) would set, if the walk met it first
+    (0: it has no indented statement), and its indented statements."""
+
+    unit: int
+    parts: "list[_Part] | _Parts"
+
+
+def bad_indentation(chunks: Sequence, lines: "Sequence[str]", memo: Memo = NO_MEMO) -> set[int]:
+    """Lines of statements indented at another width than depth x the program's unit."""
+    profiles = [memo.get(INDENT_CHUNK, c, lambda c: _chunk_profile(c, lines, memo)) for c in chunks]
+    unit = 0
+    for cand, _ in reversed(profiles):
+        if cand:
+            unit = cand
+            break
+    bad: set[int] = set()
+    if unit:
+        for _, part in profiles:
+            found = part.lines(unit)  # type: ignore[union-attr]
+            if found:
+                bad |= found
+    return bad
 
 
 def _profile(stack: list[tuple[list[ast.AST], int]], lines: "Sequence[str]") -> tuple[int, list[tuple[int, int, int]]]:
@@ -72,25 +98,6 @@ class _Part:
         return out
 
 
-def _bad_memo(tree: ast.Module, lines: "Sequence[str]", memo: "Memo") -> set[int]:
-    """The walk visits top-level statements' subtrees last to first, so the unit comes
-    from the last statement that has an indented one; the rest is per statement."""
-    profiles = [memo.get("indent_chunk", c, lambda c: _chunk_profile(c, lines, memo))
-                for c in tree.chunks]  # type: ignore[attr-defined]
-    unit = 0
-    for cand, _ in reversed(profiles):
-        if cand:
-            unit = cand
-            break
-    bad: set[int] = set()
-    if unit:
-        for _, part in profiles:
-            found = part.lines(unit)
-            if found:
-                bad |= found
-    return bad
-
-
 class _Parts:
     """Bad lines per unit of several parts."""
 
@@ -107,20 +114,20 @@ class _Parts:
         return out
 
 
-def _chunk_profile(chunk, lines: "Sequence[str]", memo: "Memo") -> tuple[int, _Parts]:
-    profiles = [memo.get("indent_class" if type(stmt) is ast.ClassDef else "indent", stmt,
+def _chunk_profile(chunk, lines: "Sequence[str]", memo: Memo) -> Profile:
+    profiles = [memo.get(INDENT_CLASS if type(stmt) is ast.ClassDef else INDENT, stmt,
                          lambda s: _top_profile(s, lines, memo)) for stmt in chunk.body]
     cand = next((c for c, _ in reversed(profiles) if c), 0)
-    return cand, _Parts([p for _, parts in profiles for p in parts])
+    return Profile(cand, _Parts([p for _, parts in profiles for p in parts]))  # type: ignore[union-attr]
 
 
-def _top_profile(stmt: ast.stmt, lines: "Sequence[str]", memo: "Memo") -> tuple[int, list[_Part]]:
+def _top_profile(stmt: ast.stmt, lines: "Sequence[str]", memo: Memo) -> Profile:
     if not isinstance(stmt, ast.ClassDef):
         unit, entries = _profile([([stmt], 0)], lines)
-        return unit, [_Part(entries)]
+        return Profile(unit, [_Part(entries)])
     # a class's body is walked in order before anything below it
-    parts = [memo.get("indent_part", s, lambda n: _Part(_profile([([n], 1)], lines)[1])) for s in stmt.body]
+    parts = [memo.get(INDENT_PART, s, lambda n: _Part(_profile([([n], 1)], lines)[1])) for s in stmt.body]
     for s in stmt.body:
         if not lines[s.lineno - 1][: s.col_offset].strip():
-            return s.col_offset, parts
-    return _profile([([stmt], 0)], lines)[0], parts
+            return Profile(s.col_offset, parts)
+    return Profile(_profile([([stmt], 0)], lines)[0], parts)

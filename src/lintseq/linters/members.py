@@ -15,18 +15,24 @@ functions that return nothing, restricted to what one program text decides on it
   `return <value>`.
 - E1101 on a local whose every binding is a literal of one builtin type (`x = []`,
   then `x.split()`).
+
+What depends on one statement, function or chunk of statements alone (its classes, call
+sites, literal bindings) is summarised per node (`StmtFacts`, `ChunkFacts`) and kept by the
+memo on the incremental path; what crosses them (bases, callees) is decided per call.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-from typing import TYPE_CHECKING
+from typing import NamedTuple, Sequence
 
-if TYPE_CHECKING:
-    from lintseq.linters.memo import Memo
+from lintseq.linters.classes import (
+    ClassInfo, FullClass, classes_under, collect_classes, decorator_names, walk_function,
+)
+from lintseq.linters.memo import NO_MEMO, Memo, Table
+from lintseq.linters.nodes import COMPS, FIELDS, FUNCS, arg_names, blocks, bound_names, child_fields, children
 
-_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SPECIAL = frozenset(
     "__repr__ __str__ __iter__ __len__ __bool__ __index__ __bytes__ __hash__ "
     "__length_hint__ __format__ __getnewargs__ __getnewargs_ex__".split()
@@ -37,278 +43,166 @@ _LITERAL_TYPES: dict[type, type] = {
     ast.Set: set, ast.SetComp: set, ast.JoinedStr: str, ast.Tuple: tuple,
 }
 _OBJECT_ATTRS = frozenset(dir(object)) | {"__dict__", "__class__", "__module__", "__weakref__"}
+_SCOPES = (*FUNCS, ast.Lambda, ast.ClassDef)
+_SCOPE_TYPES = frozenset(_SCOPES)
 
 
-def _builtin_type(name: str) -> type | None:
-    obj = getattr(builtins, name, None)
-    return obj if isinstance(obj, type) else None
+class Site(NamedTuple):
+    """`x = f(...)` at `line`; `func` is `f`, `scope` the innermost function around it (or
+    None) and `chain` the functions around it, innermost first."""
+
+    line: int
+    func: ast.expr
+    scope: ast.AST | None
+    chain: tuple
 
 
-def _decorator_names(func: ast.AST) -> set[str]:
-    out = set()
-    for d in func.decorator_list:  # type: ignore[attr-defined]
-        d = d.func if isinstance(d, ast.Call) else d
-        out.add(d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", "?"))
-    return out
+class Region(NamedTuple):
+    """Assign-from-call sites (line, callee expression) in some statements, and the
+    functions just below them (not entered)."""
+
+    sites: list[tuple[int, ast.expr]]
+    inner: list[ast.AST]
 
 
-def _body_defs(body: list[ast.stmt]):
-    """Statements of a class body, looking inside its if/try blocks."""
-    stack = list(body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.If, ast.Try, ast.TryStar, ast.With)):
-            for field in ("body", "orelse", "finalbody"):
-                stack.extend(getattr(node, field, []))
-            for h in getattr(node, "handlers", []):
-                stack.extend(h.body)
+class Literals(NamedTuple):
+    """In one scope's nodes: how each name is bound (a literal's type, or None for anything
+    else) and the attribute reads through a name."""
+
+    kinds: dict[str, set[type | None]]
+    reads: list[ast.Attribute]
 
 
-def _walk_function(func: ast.AST):
-    """Nodes of a function body, not entering nested classes."""
-    stack = list(func.body)  # type: ignore[attr-defined]
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, ast.ClassDef):
-                stack.append(child)
+class StmtFacts(NamedTuple):
+    """What a top-level statement brings to the checks."""
+
+    classes: list[ClassInfo]
+    region: Region
+    literal_assigns: bool  # its share of the module scope binds a name to a literal
 
 
-def _returns_value(func: ast.AST) -> tuple[bool, bool]:
-    """(has `return <value>`, is a generator), not counting nested functions."""
-    value = gen = False
-    stack = list(func.body)  # type: ignore[attr-defined]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Return) and node.value is not None:
-            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
-                value = True
-        elif isinstance(node, (ast.Yield, ast.YieldFrom)):
-            gen = True
-        if not isinstance(node, (*_FUNCS, ast.Lambda, ast.ClassDef)):
-            stack.extend(ast.iter_child_nodes(node))
-    return value, gen
+class ChunkFacts(NamedTuple):
+    classes: list[ClassInfo]
+    functions: dict[str, ast.AST]  # top-level functions by name
+    sites: list[Site]
+    literal_lines: frozenset[int]  # literal no-member lines inside functions
+    literal_assigns: bool
+    defined: frozenset[str]  # names of every def in it, at any depth
 
 
-def _local_functions(func: ast.AST) -> tuple[dict[str, ast.AST], frozenset[str]]:
-    """(names this function's scope binds only by one `def` -> that def, every name it binds):
-    what a call inside it resolves to before looking further out."""
-    a = func.args  # type: ignore[attr-defined]
-    other = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
-    other |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
-    defs: dict[str, list[ast.AST]] = {}
-    stack: list[ast.AST] = list(func.body)  # type: ignore[attr-defined]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _FUNCS):
-            defs.setdefault(node.name, []).append(node)
-            continue
-        if isinstance(node, ast.ClassDef):
-            other.add(node.name)
-            continue
-        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            continue
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            other.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            other.update(x.asname or x.name.split(".")[0] for x in node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            other.add(node.name)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            other.update(node.names)
-        stack.extend(ast.iter_child_nodes(node))
-    single = {n: d[0] for n, d in defs.items() if len(d) == 1 and n not in other}
-    return single, frozenset(defs) | frozenset(other)
+class LocalFunctions(NamedTuple):
+    """Names a function's scope binds only by one `def` (-> that def), and every name it
+    binds: what a call inside it resolves to before looking further out."""
+
+    single: dict[str, ast.AST]
+    bound: frozenset[str]
 
 
-def _returns_name(func: ast.AST, name: str) -> bool:
-    return any(isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name
-               for n in _walk_function(func))
+class Ancestry(NamedTuple):
+    attrs: set[str]
+    known: bool  # every base known
+    dynamic: bool  # some ancestor defines __getattr__ (or is `type`)
+    base_init: bool  # some known base defines __init__
 
 
-def _first_statement(func: ast.AST) -> ast.stmt | None:
-    body = func.body  # type: ignore[attr-defined]
-    i = 0
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        i = 1
-    return body[i] if i < len(body) else None
-
-
-def _is_abstract(func: ast.AST, pass_is_abstract: bool, any_raise: bool) -> bool:
-    """astroid's FunctionDef.is_abstract: decided by the first statement."""
-    first = _first_statement(func)
-    if first is None:
-        return False
-    if isinstance(first, ast.Raise):
-        if any_raise:
-            return True
-        exc = first.exc.func if isinstance(first.exc, ast.Call) else first.exc
-        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
-    return pass_is_abstract and isinstance(first, ast.Pass)
-
-
-def _self_use(func: ast.AST):
-    """(reads, writes, calls an `__init__`) of attributes through a method's first argument."""
-    me = (func.args.posonlyargs + func.args.args)[0].arg  # type: ignore[attr-defined]
-    reads: list[tuple[str, ast.Attribute, ast.AST]] = []
-    writes: list[tuple[str, tuple[ast.AST, int]]] = []
-    calls_init = False
-    for sub in _walk_function(func):
-        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == me:
-            if isinstance(sub.ctx, ast.Load):
-                reads.append((sub.attr, sub, func))
-            else:
-                writes.append((sub.attr, (func, sub.lineno)))
-        elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "__init__":
-            calls_init = True
-    return reads, writes, calls_init
-
-
-def _aug_attrs(stmt: ast.AST) -> list[str]:
-    return [sub.target.attr for sub in ast.walk(stmt)
-            if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Attribute)]
-
-
-class ClassInfo:
-    __slots__ = ("node", "path", "members", "self_reads", "self_writes", "bases", "known",
-                 "getattr", "methods", "init_calls_init")
-
-    def __init__(self, node: ast.ClassDef, path: str, memo: "Memo | None" = None) -> None:
-        self.node = node
-        self.path = path
-        self.members: set[str] = set()
-        self.self_reads: list[tuple[str, ast.Attribute, ast.AST]] = []
-        self.self_writes: dict[str, list[tuple[ast.AST, int]]] = {}
-        self.methods: dict[str, ast.AST] = {}
-        self.bases: list[str | None] = []
-        self.known = True
-        self.getattr = False
-        self.init_calls_init = False
-        self._scan(memo)
-
-    def _scan(self, memo: "Memo | None") -> None:
-        node = self.node
-        for b in node.bases:
-            self.bases.append(b.id if isinstance(b, ast.Name) else None)
-        if node.keywords:
-            self.known = False
-        for stmt in _body_defs(node.body):
-            if isinstance(stmt, (*_FUNCS, ast.ClassDef)):
-                self.members.add(stmt.name)
-                if isinstance(stmt, _FUNCS):
-                    self.methods[stmt.name] = stmt
-            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                for t in targets:
-                    for n in ast.walk(t):
-                        if isinstance(n, ast.Name):
-                            self.members.add(n.id)
-                            if n.id == "__slots__":
-                                self._slots(stmt.value)
-            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                self.members.update(a.asname or a.name.split(".")[0] for a in stmt.names)
-        self.getattr = bool({"__getattr__", "__getattribute__"} & self.members)
-        for name, func in self.methods.items():
-            if "staticmethod" in _decorator_names(func) or "classmethod" in _decorator_names(func):
-                continue
-            args = func.args.posonlyargs + func.args.args
-            if not args:
-                continue
-            if memo is None:
-                reads, writes, calls_init = _self_use(func)
-            else:
-                reads, writes, calls_init = memo.get("self_use", func, _self_use)
-            self.self_reads.extend(reads)
-            for attr, entry in writes:
-                self.self_writes.setdefault(attr, []).append(entry)
-            if name == "__init__" and calls_init:
-                self.init_calls_init = True
-        # `self.x += 1` reads before it writes; pylint counts it as a definition
-        for stmt in node.body:
-            for attr in (_aug_attrs(stmt) if memo is None else memo.get("aug", stmt, _aug_attrs)):
-                self.self_writes.setdefault(attr, [])
-
-    def _slots(self, value: ast.AST | None) -> None:
-        if value is None:
-            return
-        for n in ast.walk(value):
-            if isinstance(n, ast.Constant) and isinstance(n.value, str):
-                self.members.add(n.value)
-
-    def attrs(self) -> set[str]:
-        return self.members | set(self.self_writes)
+MEMBER = Table("StmtFacts of a top-level statement")
+MEMBER_CLASS = Table("StmtFacts of a top-level class", volatile=True)
+MEMBER_CHUNK = Table("ChunkFacts of a chunk", volatile=True)
+REGION = Table("Region of a function body")
+REGION_STMT = Table("Region of a class-body statement")
+LITERALS = Table("literal no-member lines of a function")
+BODY_LITERALS = Table("Literals of a function body")
+MODULE_LITERALS = Table("Literals of a top-level statement's share of the module scope")
+LOCAL_FUNCS = Table("LocalFunctions of a function")
+NO_RETURN = Table("whether a function returns nothing")
 
 
 class MemberChecker:
-    """Lines with class and call errors; `full` maps class paths to the full program's
-    attributes and whether its `__init__` called a base `__init__`."""
+    """Lines with class and call errors in a module given as chunks of top-level statements;
+    `full` maps class paths to the full program's classes."""
 
-    def __init__(self, full: "dict[str, tuple[frozenset[str], bool]] | None" = None,
-                 memo: "Memo | None" = None) -> None:
-        self.memo = memo
+    def __init__(self, full: "dict[str, FullClass] | None" = None, memo: Memo = NO_MEMO) -> None:
+        # without a program-wide memo, one for this check: callees are asked about per call site
+        self.memo = memo if memo.enabled else Memo()
         self.full = full or {}
         self.lines: set[int] = set()
-        self._local: dict[int, tuple[ast.AST, tuple[dict[str, ast.AST], frozenset[str]]]] = {}
 
-    def check(self, tree: ast.Module) -> set[int]:
-        if self.memo is not None:
-            return self._check_memo(tree, self.memo)
-        classes = collect_classes(tree)
-        top = {c.node.name: c for c in classes if c.path.count(".") == 1}
-        functions = {n.name: n for n in tree.body if isinstance(n, _FUNCS)}
-        for c in classes:
-            self._class(c, top)
-        self._calls(tree, functions, classes)
-        self._literals(tree)
-        return self.lines
-
-    def _check_memo(self, tree: ast.Module, memo: "Memo") -> set[int]:
-        """The same verdicts, with what depends on one function, statement or chunk of
-        statements alone (its classes, self attributes, call sites, literal bindings)
-        kept per node; what crosses them (bases, callees) is decided per call."""
-        parts = [memo.get("member_chunk", c, lambda c: _chunk_summary(c, memo)) for c in tree.chunks]  # type: ignore[attr-defined]
-        classes = [c for part in parts for c in part[0]]
+    def check(self, chunks: Sequence) -> set[int]:
+        memo = self.memo
+        parts: list[ChunkFacts] = [memo.get(MEMBER_CHUNK, c, self._chunk_facts) for c in chunks]
+        classes = [c for part in parts for c in part.classes]
         top = {c.node.name: c for c in classes if c.path.count(".") == 1}
         if len(top) != sum(c.path.count(".") == 1 for c in classes):
-            classes = collect_classes(tree)  # a class name defined twice: keep the old order
+            # a class name defined twice: the first one found by collect_classes wins
+            classes = collect_classes([s for c in chunks for s in c.body])
             top = {c.node.name: c for c in classes if c.path.count(".") == 1}
         functions: dict[str, ast.AST] = {}
         for part in parts:
-            if part[1]:
-                functions.update(part[1])
+            if part.functions:
+                functions.update(part.functions)
         for c in classes:
             self._class(c, top)
         owner: dict[int, ClassInfo] = {}
         for c in classes:
             for func in c.methods.values():
                 owner[id(func)] = c
-        literal_reads = False
+        defined = frozenset().union(*(part.defined for part in parts))
         for part in parts:
-            for line, func, f, chain in part[2]:
+            for site in part.sites:
+                if type(site.func) is ast.Name and site.func.id not in defined:
+                    continue  # no def of that name anywhere: nothing here can be its callee
                 c = me = None
-                if f is not None:
-                    c = owner.get(id(f))
-                    args = f.args.posonlyargs + f.args.args  # type: ignore[attr-defined]
+                if site.scope is not None:
+                    c = owner.get(id(site.scope))
+                    args = site.scope.args.posonlyargs + site.scope.args.args  # type: ignore[attr-defined]
                     me = args[0].arg if c is not None and args else None
-                self._site(line, func, functions, c, me, chain)
-            if part[3]:
-                self.lines |= part[3]
-            literal_reads = literal_reads or bool(part[4])
-        if literal_reads:
-            self.lines |= _module_literals([p[4] for p in parts], [k for p in parts for k in p[5]])
+                target = self._callee(site.func, functions, c, me, site.chain)
+                if target is not None and memo.get(NO_RETURN, target, _no_return):
+                    self.lines.add(site.line)
+            if part.literal_lines:
+                self.lines |= part.literal_lines
+        if any(part.literal_assigns for part in parts):
+            shares = [memo.get(MODULE_LITERALS, s, self._module_share) for c in chunks for s in c.body]
+            self.lines |= _literal_verdicts([p for share in shares for p in share], set())
         return self.lines
 
-    def _site(self, line: int, func: ast.expr, functions: dict[str, ast.AST], cls: "ClassInfo | None",
-              me: str | None, chain: tuple) -> None:
-        target = self._callee(func, functions, cls, me, chain)
-        if target is not None and self._no_return(target):
-            self.lines.add(line)
+    # -- facts per chunk and statement -----------------------------------------------------
+    def _chunk_facts(self, chunk) -> ChunkFacts:
+        memo = self.memo
+        facts = [memo.get(MEMBER_CLASS if type(s) is ast.ClassDef else MEMBER, s, self._stmt_facts)
+                 for s in chunk.body]
+        functions = {s.name: s for s in chunk.body if isinstance(s, FUNCS)}
+        sites = [Site(line, func, None, ()) for f in facts for line, func in f.region.sites]
+        literal: set[int] = set()
+        queue: list[tuple[ast.AST, tuple]] = [(g, ()) for f in facts for g in f.region.inner]
+        defined: set[str] = set()
+        while queue:  # a function and the functions around it
+            g, outer = queue.pop()
+            defined.add(g.name)  # type: ignore[attr-defined]
+            chain = (g, *outer)
+            region = memo.get(REGION, g, lambda n: _region(n.body))
+            sites.extend(Site(line, func, g, chain) for line, func in region.sites)
+            queue.extend((h, chain) for h in region.inner)
+            literal |= memo.get(LITERALS, g, self._literal_lines)
+        return ChunkFacts([c for f in facts for c in f.classes], functions, sites, frozenset(literal),
+                          any(f.literal_assigns for f in facts), frozenset(defined))
 
-    def _ancestry(self, c: ClassInfo, top: dict[str, ClassInfo]) -> tuple[set[str], bool, bool, bool]:
-        """(attributes, all bases known, some ancestor __getattr__, some base defines __init__)."""
+    def _stmt_facts(self, stmt: ast.stmt) -> StmtFacts:
+        memo = self.memo
+        if isinstance(stmt, FUNCS):
+            region = Region([], [stmt])
+        elif isinstance(stmt, ast.ClassDef):
+            region = Region([], [])
+            for child in stmt.body:
+                r = memo.get(REGION_STMT, child, lambda c: _region([c]))
+                region.sites.extend(r.sites)
+                region.inner.extend(r.inner)
+        else:
+            region = _region([stmt])
+        return StmtFacts(classes_under(stmt, "", memo), region, _literal_assigns([stmt]))
+
+    # -- classes ---------------------------------------------------------------------------
+    def _ancestry(self, c: ClassInfo, top: dict[str, ClassInfo]) -> Ancestry:
         attrs: set[str] = set()
         known, dyn, base_init = c.known, c.getattr, False
         seen = {id(c)}
@@ -334,7 +228,7 @@ class MemberChecker:
             attrs |= set(dir(t))
             if b == "type":
                 dyn = True
-        return attrs, known, dyn, base_init
+        return Ancestry(attrs, known, dyn, base_init)
 
     def _class(self, c: ClassInfo, top: dict[str, ClassInfo]) -> None:
         base_attrs, known, dyn, base_init = self._ancestry(c, top)
@@ -354,74 +248,47 @@ class MemberChecker:
             if attr not in only:
                 defs = c.self_writes.get(attr)
                 single = bool(defs) and all(f is defs[0][0] for f, _ in defs)  # type: ignore[index]
-                only[attr] = (defs[0][0], min(l for _, l in defs)) if single else None  # type: ignore[index]
+                only[attr] = (defs[0][0], min(line for _, line in defs)) if single else None  # type: ignore[index]
             first = only[attr]
             if first is not None and first[0] is func and node.lineno < first[1]:
                 self.lines.add(node.lineno)
         init = c.methods.get("__init__")
         if init is not None and not c.init_calls_init:
             if (known and base_init) or full_init:
-                self.lines.add(init.lineno)
+                self.lines.add(init.lineno)  # type: ignore[attr-defined]
         metaclass = "type" in c.bases
         for name, func in c.methods.items():
-            decorators = _decorator_names(func)
-            args = func.args.posonlyargs + func.args.args
+            decorators = decorator_names(func)
+            args = func.args.posonlyargs + func.args.args  # type: ignore[attr-defined]
             if not decorators and name not in _IMPLICIT_CLASSMETHODS and not metaclass:
-                if (args and args[0].arg != "self") or (not args and not func.args.vararg):
-                    self.lines.add(func.lineno)
+                if (args and args[0].arg != "self") or (not args and not func.args.vararg):  # type: ignore[attr-defined]
+                    self.lines.add(func.lineno)  # type: ignore[attr-defined]
             if name in _SPECIAL and not decorators:
                 value, gen = _returns_value(func)
                 if not value and not gen and not _is_abstract(func, True, True):
-                    self.lines.add(func.lineno)
+                    self.lines.add(func.lineno)  # type: ignore[attr-defined]
                 elif name == "__iter__" and args and known and not gen \
                         and "__next__" not in c.members and "__next__" not in base_attrs \
                         and _returns_name(func, args[0].arg):
-                    self.lines.add(func.lineno)  # E0301: `return self` without __next__
+                    self.lines.add(func.lineno)  # type: ignore[attr-defined]  # E0301: `return self` without __next__
         # E0102: a second undecorated definition of a name (a deleted `@x.setter`)
         seen: set[str] = set()
         for stmt in c.node.body:
-            if isinstance(stmt, _FUNCS):
+            if isinstance(stmt, FUNCS):
                 if stmt.name in seen and not stmt.decorator_list:
                     self.lines.add(stmt.lineno)
                 seen.add(stmt.name)
 
-    def _calls(self, tree: ast.Module, functions: dict[str, ast.AST], classes: list[ClassInfo]) -> None:
-        """E1111: `x = f()` where f (a function or method here) never returns a value."""
-        owner: dict[int, ClassInfo] = {}
-        for c in classes:
-            for func in c.methods.values():
-                owner[id(func)] = c
-        stack: list[tuple[ast.AST, ClassInfo | None, str | None, tuple]] = [(tree, None, None, ())]
-        while stack:
-            node, cls, me, chain = stack.pop()
-            for child in ast.iter_child_nodes(node):
-                c2, me2, chain2 = cls, me, chain
-                if isinstance(child, _FUNCS):
-                    c2 = owner.get(id(child))
-                    args = child.args.posonlyargs + child.args.args
-                    me2 = args[0].arg if c2 is not None and args else None
-                    chain2 = (child, *chain)
-                elif isinstance(child, ast.Assign) and isinstance(child.value, ast.Call):
-                    target = self._callee(child.value.func, functions, cls, me, chain)
-                    if target is not None and self._no_return(target):
-                        self.lines.add(child.lineno)
-                stack.append((child, c2, me2, chain2))
-
+    # -- calls -----------------------------------------------------------------------------
     def _callee(self, func: ast.expr, functions: dict[str, ast.AST], cls: ClassInfo | None, me: str | None,
-                chain: tuple = ()):
+                chain: tuple = ()) -> ast.AST | None:
         """The function a call site calls, when this program alone says which: a def in an
         enclosing function (innermost first, `chain`), at module level, or a method via self."""
         if isinstance(func, ast.Name):
             for f in chain:
-                if self.memo is not None:
-                    single, bound = self.memo.get("local_funcs", f, _local_functions)
-                else:
-                    cached = self._local.get(id(f))
-                    if cached is None or cached[0] is not f:
-                        cached = self._local[id(f)] = (f, _local_functions(f))
-                    single, bound = cached[1]
-                if func.id in bound:
-                    return single.get(func.id)
+                local = self.memo.get(LOCAL_FUNCS, f, _local_functions)
+                if func.id in local.bound:
+                    return local.single.get(func.id)
             return functions.get(func.id)
         if cls is not None and me and isinstance(func, ast.Attribute) \
                 and isinstance(func.value, ast.Name) and func.value.id == me and cls.known \
@@ -429,168 +296,200 @@ class MemberChecker:
             return cls.methods.get(func.attr)
         return None
 
-    @staticmethod
-    def _no_return(func: ast.AST) -> bool:
-        if isinstance(func, ast.AsyncFunctionDef) or func.decorator_list:  # type: ignore[attr-defined]
-            return False
-        value, gen = _returns_value(func)
-        return not value and not gen and not _is_abstract(func, False, False) \
-            and not any(isinstance(n, ast.Return) for n in _walk_function(func))
+    # -- literals --------------------------------------------------------------------------
+    def _literal_lines(self, func: ast.AST) -> frozenset[int]:
+        """E1101 in a function on `x.attr` where every binding of local `x` is a literal of
+        one type."""
+        if not _literal_assigns(func.body):  # type: ignore[attr-defined]
+            return frozenset()
+        body = func.body  # type: ignore[attr-defined]
+        # the function's scope as pylint's walk here has it: defs directly in its body are
+        # walked into (unlike defs further down), so it is the body share plus those
+        parts = [self.memo.get(BODY_LITERALS, func, _body_literals),
+                 _literals([s for s in body if isinstance(s, _SCOPES)])]
+        a = func.args  # type: ignore[attr-defined]
+        params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+        return frozenset(_literal_verdicts(parts, params))
 
-    def _literals(self, tree: ast.Module) -> None:
-        """E1101 on `x.attr` where every binding of local `x` is a literal of one type."""
-        scopes: list[ast.AST] = [tree] + [n for n in ast.walk(tree) if isinstance(n, _FUNCS)]
-        for scope in scopes:
-            self._literal_scope(scope)
-
-    def _literal_scope(self, scope: ast.AST) -> None:
-        kinds: dict[str, set[type | None]] = {}
-        reads: list[ast.Attribute] = []
-        params: set[str] = set()
-        if isinstance(scope, _FUNCS):
-            a = scope.args
-            params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
-        _literal_kinds(list(_scope_nodes(scope)), kinds, reads)
-        self.lines |= _literal_verdicts(kinds, reads, params)
-
-
-def _chunk_summary(chunk, memo: "Memo"):
-    """(classes, top-level functions, call sites with their function, literal verdicts
-    inside functions, module-scope attribute reads, module-scope binding kinds)."""
-    summaries = [memo.get("member_class" if type(stmt) is ast.ClassDef else "member", stmt,
-                          lambda n: _summary(n, memo)) for stmt in chunk.body]
-    functions = {n.name: n for n in chunk.body if isinstance(n, _FUNCS)}
-    sites: list[tuple[int, ast.expr, ast.AST | None, tuple]] = []
-    literal: set[int] = set()
-    queue: list[tuple[ast.AST, tuple]] = []  # a function and the functions around it
-    for sm in summaries:
-        sites.extend((line, func, None, ()) for line, func in sm[1][0])
-        queue.extend((f, ()) for f in sm[1][1])
-    while queue:
-        f, outer = queue.pop()
-        chain = (f, *outer)
-        f_sites, inner = memo.get("region", f, _function_region)
-        sites.extend((line, func, f, chain) for line, func in f_sites)
-        queue.extend((g, chain) for g in inner)
-        literal |= memo.get("literals", f, _literal_lines)
-    reads = [r for sm in summaries for r in sm[1][2]]
-    return ([c for sm in summaries for c in sm[0]], functions, sites, frozenset(literal), reads,
-            [sm[2] for sm in summaries])
+    def _module_share(self, stmt: ast.stmt) -> list[Literals]:
+        """A top-level statement's share of the module scope: a top-level def's body is in it
+        (nested defs, lambdas and classes are left out), and so is its header."""
+        if not isinstance(stmt, FUNCS):
+            return [_literals([stmt])]
+        header = [c for c in children(stmt) if not isinstance(c, (ast.stmt, *_SCOPES))]
+        return [_literals(header), self.memo.get(BODY_LITERALS, stmt, _body_literals)]
 
 
-def _literal_lines(scope: ast.AST) -> frozenset[int]:
-    checker = MemberChecker()
-    checker._literal_scope(scope)
-    return frozenset(checker.lines)
+def _builtin_type(name: str) -> type | None:
+    obj = getattr(builtins, name, None)
+    return obj if isinstance(obj, type) else None
 
 
-def _region(nodes: list[ast.AST]) -> tuple[list[tuple[int, ast.expr]], list[ast.AST]]:
-    """Assign-from-call sites among these nodes and below, and the functions just below
-    them (not entering those functions)."""
-    sites: list[tuple[int, ast.expr]] = []
-    inner: list[ast.AST] = []
-    stack = list(nodes)
+def _returns_value(func: ast.AST) -> tuple[bool, bool]:
+    """(has `return <value>`, is a generator), not counting nested functions."""
+    value = gen = False
+    stack = list(func.body)  # type: ignore[attr-defined]
     while stack:
         node = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, _FUNCS):
-                inner.append(child)
-                continue
-            if isinstance(child, ast.Assign) and isinstance(child.value, ast.Call):
-                sites.append((child.lineno, child.value.func))
-            stack.append(child)
-    return sites, inner
+        t = type(node)
+        if t is ast.Return and node.value is not None:  # type: ignore[attr-defined]
+            if not (type(node.value) is ast.Constant and node.value.value is None):  # type: ignore[attr-defined]
+                value = True
+        elif t is ast.Yield or t is ast.YieldFrom:
+            gen = True
+        if t not in _SCOPES:
+            stack.extend(children(node))
+    return value, gen
 
 
-def _function_region(func: ast.AST):
-    return _region([func])
+def _returns_name(func: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name
+               for n in walk_function(func))
 
 
-def _summary(stmt: ast.stmt, memo: "Memo"):
-    """What a top-level statement brings to the checks: its classes, its call sites and
-    inner functions, and its module-scope literal bindings and reads."""
-    classes = _classes_under(stmt, "", memo)
-    if isinstance(stmt, _FUNCS):
-        region = ([], [stmt])
-    elif isinstance(stmt, ast.ClassDef):
-        sites, inner = _region([ast.Module(body=[], type_ignores=[])])
-        for child in ast.iter_child_nodes(stmt):
-            if isinstance(child, ast.stmt):
-                a, b = memo.get("region_stmt", child, lambda c: _region([_Holder(c)]))
-            else:
-                a, b = _region([_Holder(child)])
-            sites.extend(a)
-            inner.extend(b)
-        region = (sites, inner)
-    else:
-        region = _region([_Holder(stmt)])
-    kinds, reads = _module_scope_part(stmt)
-    return classes, (region[0], region[1], reads), kinds
+def _first_statement(func: ast.AST) -> ast.stmt | None:
+    body = func.body  # type: ignore[attr-defined]
+    i = 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        i = 1
+    return body[i] if i < len(body) else None
 
 
-class _Holder(ast.AST):
-    """A parent for one node, so that `_region` visits the node itself."""
-
-    _fields = ("node",)
-
-    def __init__(self, node: ast.AST) -> None:
-        self.node = node
-
-
-def _classes_under(node: ast.AST, path: str, memo: "Memo | None") -> list["ClassInfo"]:
-    """`collect_classes` for one statement whose parent's path is `path`."""
-    if isinstance(node, ast.ClassDef):
-        p = f"{path}.{node.name}"
-        out = [ClassInfo(node, p, memo)]
-        for child in node.body:
-            if memo is None:
-                out.extend(_classes_under(child, p, None))
-            else:
-                out.extend(memo.get("classes", child, lambda c: _classes_under(c, p, memo)))
-        return out
-    if isinstance(node, _FUNCS):
-        path = f"{path}.{node.name}"
-    elif not isinstance(node, (ast.stmt, ast.ExceptHandler, ast.match_case)):
-        return []
-    out = []
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, (*_FUNCS, ast.ClassDef, ast.stmt, ast.ExceptHandler, ast.match_case)):
-            out.extend(_classes_under(child, path, memo))
-    return out
+def _is_abstract(func: ast.AST, pass_is_abstract: bool, any_raise: bool) -> bool:
+    """astroid's FunctionDef.is_abstract: decided by the first statement."""
+    first = _first_statement(func)
+    if first is None:
+        return False
+    if isinstance(first, ast.Raise):
+        if any_raise:
+            return True
+        exc = first.exc.func if isinstance(first.exc, ast.Call) else first.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return pass_is_abstract and isinstance(first, ast.Pass)
 
 
-def _module_scope_part(stmt: ast.stmt):
-    """A top-level statement's share of the module scope for `_literals`: binding kinds
-    per name and attribute reads through a name."""
+def _no_return(func: ast.AST) -> bool:
+    """A plain function that never returns a value: assigning its result is E1111."""
+    if isinstance(func, ast.AsyncFunctionDef) or func.decorator_list:  # type: ignore[attr-defined]
+        return False
+    value, gen = _returns_value(func)
+    return not value and not gen and not _is_abstract(func, False, False) \
+        and not any(isinstance(n, ast.Return) for n in walk_function(func))
+
+
+def _local_functions(func: ast.AST) -> LocalFunctions:
+    other = set(arg_names(func.args))  # type: ignore[attr-defined]
+    defs: dict[str, list[ast.AST]] = {}
+    stack: list[ast.AST] = list(func.body)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        t = type(node)
+        if t in FUNCS:
+            defs.setdefault(node.name, []).append(node)  # type: ignore[attr-defined]
+            continue
+        if t is ast.Global or t is ast.Nonlocal:
+            other.update(node.names)  # type: ignore[attr-defined]
+            continue
+        if not isinstance(node, ast.pattern):  # match captures have never counted here
+            other.update(bound_names(node))
+        if t is ast.ClassDef or t is ast.Lambda or t in COMPS or t is ast.Name:
+            continue
+        stack.extend(children(node))
+    single = {n: d[0] for n, d in defs.items() if len(d) == 1 and n not in other}
+    return LocalFunctions(single, frozenset(defs) | frozenset(other))
+
+
+
+def _region(stmts: list[ast.AST]) -> Region:
+    """Assign-from-call sites among these statements and below, and the functions just below
+    them (not entering those functions); only statements can hold either."""
+    sites: list[tuple[int, ast.expr]] = []
+    inner: list[ast.AST] = []
+    stack = list(stmts)
+    while stack:
+        node = stack.pop()
+        t = type(node)
+        if t in FUNCS:
+            inner.append(node)
+            continue
+        if t is ast.Assign and type(node.value) is ast.Call:  # type: ignore[attr-defined]
+            sites.append((node.lineno, node.value.func))  # type: ignore[attr-defined]
+        stack.extend(blocks(node))
+    return Region(sites, inner)
+
+
+def _literal_type(value: ast.expr | None) -> type | None:
+    t = _LITERAL_TYPES.get(type(value))
+    if t is None and type(value) is ast.Constant:
+        t = type(value.value) if value.value is not None else None  # type: ignore[union-attr]
+    return t
+
+
+def _literal_assigns(stmts: list[ast.AST]) -> bool:
+    """Does a `name = <literal>` sit among these statements (not in nested defs or
+    classes)? Without one, no literal verdict can come out of their scope."""
+    stack = list(stmts)
+    while stack:
+        node = stack.pop()
+        if type(node) is ast.Assign and _literal_type(node.value) is not None \
+                and any(type(t) is ast.Name for t in node.targets):  # type: ignore[attr-defined]
+            return True
+        stack.extend(s for s in blocks(node) if not isinstance(s, _SCOPES))
+    return False
+
+
+def _literals(nodes: list[ast.AST]) -> Literals:
+    """`Literals` of these nodes and everything below them but nested defs, lambdas, classes."""
     kinds: dict[str, set[type | None]] = {}
     reads: list[ast.Attribute] = []
-    nodes = list(_scope_nodes(ast.Module(body=[stmt], type_ignores=[])))
-    _literal_kinds(nodes, kinds, reads)
-    return kinds, reads
-
-
-def _literal_kinds(nodes: list[ast.AST], kinds: dict[str, set[type | None]], reads: list[ast.Attribute]) -> None:
-    direct = {id(t) for n in nodes if isinstance(n, ast.Assign) for t in n.targets}
-    for node in nodes:
-        if isinstance(node, ast.Assign):
-            t = _LITERAL_TYPES.get(type(node.value))
-            if t is None and isinstance(node.value, ast.Constant):
-                t = type(node.value.value) if node.value.value is not None else None
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    kinds.setdefault(target.id, set()).add(t)
-        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            if id(node) not in direct:
+    direct: set[int] = set()  # assignment targets: their kind comes from the assigned value
+    stack: list = list(nodes)
+    pop, push = stack.pop, stack.append
+    fields = FIELDS
+    while stack:
+        node = pop()
+        t = type(node)
+        if t is ast.Name:
+            if type(node.ctx) is not ast.Load and id(node) not in direct:
                 kinds.setdefault(node.id, set()).add(None)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            continue
+        if t is ast.Assign:
+            kind = _literal_type(node.value)
+            for target in node.targets:
+                direct.add(id(target))
+                if type(target) is ast.Name:
+                    kinds.setdefault(target.id, set()).add(kind)
+        elif t is ast.Global or t is ast.Nonlocal:
             for n in node.names:
                 kinds.setdefault(n, set()).add(None)
-        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) \
-                and isinstance(node.value, ast.Name):
+        elif t is ast.Attribute and type(node.ctx) is ast.Load and type(node.value) is ast.Name:
             reads.append(node)
+        for f in fields.get(t) or child_fields(t):  # children(node), in line: the hot loop
+            v = getattr(node, f)
+            if type(v) is list:
+                for c in v:
+                    if c is not None and type(c) not in _SCOPE_TYPES:
+                        push(c)
+            elif v is not None and type(v) not in _SCOPE_TYPES:
+                push(v)
+    return Literals(kinds, reads)
 
 
-def _literal_verdicts(kinds: dict[str, set[type | None]], reads: list[ast.Attribute], params: set[str]) -> set[int]:
+def _body_literals(func: ast.AST) -> Literals:
+    """`Literals` of a function body's statements that are no defs or classes."""
+    return _literals([s for s in func.body if not isinstance(s, _SCOPES)])  # type: ignore[attr-defined]
+
+
+def _literal_verdicts(parts: list[Literals], params: set[str]) -> set[int]:
+    """Lines of reads `x.attr` where every binding of `x` (in any part) is a literal of one
+    type that has no such attribute; parameters are never judged."""
+    reads = [r for p in parts for r in p.reads]
+    wanted = {r.value.id for r in reads}  # type: ignore[attr-defined]
+    kinds: dict[str, set[type | None]] = {}
+    for p in parts:
+        for name in wanted & p.kinds.keys():
+            kinds.setdefault(name, set()).update(p.kinds[name])
     out: set[int] = set()
     for node in reads:
         name = node.value.id  # type: ignore[attr-defined]
@@ -603,44 +502,3 @@ def _literal_verdicts(kinds: dict[str, set[type | None]], reads: list[ast.Attrib
     return out
 
 
-def _module_literals(reads_parts: list[list[ast.Attribute]], kinds_parts: list[dict[str, set[type | None]]]) -> set[int]:
-    reads = [r for part in reads_parts for r in part]  # kinds of all statements, reads of some
-    wanted = {r.value.id for r in reads}  # type: ignore[attr-defined]
-    kinds: dict[str, set[type | None]] = {}
-    for part in kinds_parts:
-        for name in wanted & part.keys():
-            kinds.setdefault(name, set()).update(part[name])
-    return _literal_verdicts(kinds, reads, set())
-
-
-def _scope_nodes(scope: ast.AST):
-    """Nodes of one scope, not entering nested functions, classes or lambdas."""
-    stack = list(scope.body)  # type: ignore[attr-defined]
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, (*_FUNCS, ast.Lambda, ast.ClassDef)):
-                stack.append(child)
-
-
-def collect_classes(tree: ast.Module) -> list[ClassInfo]:
-    """Every class of the program, with a dotted path of enclosing definitions."""
-    out: list[ClassInfo] = []
-    stack: list[tuple[ast.AST, str]] = [(tree, "")]
-    while stack:
-        node, path = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (*_FUNCS, ast.ClassDef)):
-                p = f"{path}.{child.name}"
-                if isinstance(child, ast.ClassDef):
-                    out.append(ClassInfo(child, p))
-                stack.append((child, p))
-            elif isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
-                stack.append((child, path))
-    return out
-
-
-def full_classes(tree: ast.Module) -> dict[str, tuple[frozenset[str], bool]]:
-    """Per class path of the full program: its attributes and whether __init__ calls one."""
-    return {c.path: (frozenset(c.attrs()), c.init_calls_init) for c in collect_classes(tree)}

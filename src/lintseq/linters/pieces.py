@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ast
 import copy
-import warnings
 from bisect import bisect_left
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
+
+from lintseq.linters.syntax import syntax_error_line, try_parse
 
 if TYPE_CHECKING:
     from lintseq.units import Program
@@ -66,6 +67,26 @@ class _Piece:
 CHUNK = 16  # pieces per chunk
 
 
+class ChunkRange(NamedTuple):
+    """Units [lo, hi) of the program, the pieces [first, end) of one chunk."""
+
+    lo: int
+    hi: int
+    first: int
+    end: int
+
+
+class Span(NamedTuple):
+    """A state's share of chunks: its kept units keep[j:k], in chunk `chunk` (or from it on,
+    when joined with the next), made of pieces [first, end)."""
+
+    chunk: int
+    j: int
+    k: int
+    first: int
+    end: int
+
+
 class Chunk:
     """Consecutive top-level statements of a state. Cached under the units it keeps, so
     an unchanged run of pieces is the same object from call to call and the checks can
@@ -103,7 +124,8 @@ class StateTrees:
                     p.head, p.subs = head, subs
                     p.sub_starts = [a for a, _ in subs]
         self.chunk_ranges = [
-            (self.pieces[i].lo, self.pieces[min(i + CHUNK, len(self.pieces)) - 1].hi, i, min(i + CHUNK, len(self.pieces)))
+            ChunkRange(self.pieces[i].lo, self.pieces[min(i + CHUNK, len(self.pieces)) - 1].hi,
+                       i, min(i + CHUNK, len(self.pieces)))
             for i in range(0, len(self.pieces), CHUNK)
         ]
         self._chunks: list[dict[tuple, Chunk]] = [{} for _ in self.chunk_ranges]
@@ -113,6 +135,12 @@ class StateTrees:
         self._classes: dict[tuple[int, ...], ast.ClassDef] = {}
         self._merged: dict[tuple[int, ...], object] = {}
         self._merged_sub: dict[tuple[int, ...], object] = {}
+
+    def largest_part(self) -> int:
+        """Units of the largest part a step may have to parse again: a piece, or a class
+        piece's header with its largest body statement."""
+        return max(((p.head - p.lo) + max(b - a for a, b in p.subs)) if p.subs else p.hi - p.lo
+                   for p in self.pieces)
 
     # -- text and parsing ------------------------------------------------------------------
     def _text(self, keep: Sequence[int], wrap: bool = False) -> str:
@@ -133,19 +161,10 @@ class StateTrees:
             cur = u.end + 1
         return "".join(out)
 
-    @staticmethod
-    def _parse(text: str) -> ast.Module | SyntaxError:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return ast.parse(text)
-            except SyntaxError as exc:
-                return exc
-
     def _plain_body(self, key: tuple[int, ...]):
         body = self._plain.get(key)
         if body is None:
-            tree = self._parse(self._text(key))
+            tree = try_parse(self._text(key))
             body = _FAIL if isinstance(tree, SyntaxError) else tree.body
             self._plain[key] = body
         return body
@@ -153,7 +172,7 @@ class StateTrees:
     def _sub_body(self, key: tuple[int, ...]):
         body = self._sub.get(key)
         if body is None:
-            tree = self._parse(self._text(key, wrap=True))
+            tree = try_parse(self._text(key, wrap=True))
             body = _FAIL if isinstance(tree, SyntaxError) else tree.body[0].body  # type: ignore[attr-defined]
             self._sub[key] = body
         return body
@@ -169,7 +188,7 @@ class StateTrees:
         header = self._head.get(head)
         if header is None:
             text = self._text(head)
-            tree = self._parse(text + " pass\n")
+            tree = try_parse(text + " pass\n")
             header = _FAIL if isinstance(tree, SyntaxError) or len(tree.body) != 1 else tree.body[0]
             self._head[head] = header
         if header is _FAIL:
@@ -202,32 +221,31 @@ class StateTrees:
         """The state's module body in chunks; or the unit of its syntax error; or None:
         lint the text. A chunk whose first piece needs the one before it (a dangling
         `else:`), or whose last needs the one after it, is joined with its neighbour."""
-        spans: list[tuple[int, int, int, int, int]] = []
+        spans: list[Span] = []
         j, n = 0, len(keep)
-        for ci, (lo, hi, p0, p1) in enumerate(self.chunk_ranges):
+        for ci, r in enumerate(self.chunk_ranges):
             if j >= n:
                 break
-            if keep[j] >= hi:
+            if keep[j] >= r.hi:
                 continue
-            k = bisect_left(keep, hi, j)
-            spans.append((ci, j, k, p0, p1))
+            k = bisect_left(keep, r.hi, j)
+            spans.append(Span(ci, j, k, r.first, r.end))
             j = k
-        out: list[tuple[tuple[int, int, int, int, int], Chunk]] = []
+        out: list[tuple[Span, Chunk]] = []
         i = 0
-        cur = None
+        cur: Span | None = None
         while cur is not None or i < len(spans):
             if cur is None:
                 cur = spans[i]
                 i += 1
-            ci, j, k, p0, p1 = cur
             got = self._chunk(keep, cur)
-            if got is _LEFT:
-                pci, pj, _, pp0, _ = out.pop()[0]
-                cur = (pci, pj, k, pp0, p1)
-            elif got is _RIGHT:
-                _, _, nk, _, np1 = spans[i]
+            if got is _LEFT:  # join with the chunk before
+                before = out.pop()[0]
+                cur = Span(before.chunk, before.j, cur.k, before.first, cur.end)
+            elif got is _RIGHT:  # join with the chunk after
+                after = spans[i]
                 i += 1
-                cur = (ci, j, nk, p0, np1)
+                cur = Span(cur.chunk, cur.j, after.k, cur.first, after.end)
             elif isinstance(got, Chunk):
                 out.append((cur, got))
                 cur = None
@@ -235,15 +253,14 @@ class StateTrees:
                 return got  # type: ignore[return-value]
         return [c for _, c in out]
 
-    def _chunk(self, keep: Sequence[int], span: tuple[int, int, int, int, int]) -> object:
-        ci, j, k, p0, p1 = span
-        key = tuple(keep[j:k])
-        cache = self._chunks[ci]
-        left, right = j > 0, k < len(keep)
+    def _chunk(self, keep: Sequence[int], span: Span) -> object:
+        key = tuple(keep[span.j:span.k])
+        cache = self._chunks[span.chunk]
+        left, right = span.j > 0, span.k < len(keep)
         chunk = cache.get(key) or cache.get((left, right, key))  # type: ignore[call-overload]
         if chunk is not None:
             return chunk
-        keys, bodies = self._pieces(key, self.pieces[p0:p1])
+        keys, bodies = self._pieces(key, self.pieces[span.first:span.end])
         if all(isinstance(b, list) for b in bodies):
             chunk = cache[key] = Chunk([s for b in bodies for s in b])  # type: ignore[attr-defined]
             return chunk
@@ -308,7 +325,7 @@ class StateTrees:
             cache = self._merged_sub if wrap else self._merged
             body = cache.get(region)
             if body is None:
-                tree = self._parse(self._text(region, wrap))
+                tree = try_parse(self._text(region, wrap))
                 if isinstance(tree, SyntaxError):
                     body = tree
                 else:
@@ -330,8 +347,6 @@ class StateTrees:
         """The unit the state's text would be blamed on: a line up to the end of the failed
         piece, or the first line of code after it (where a parser that wants more of the
         failed statement stops); else None."""
-        from lintseq.linters.fast import syntax_error_line
-
         line = syntax_error_line(exc)
         units = self.program.units
         inside = units[region[0]].start < line <= units[failed[-1]].end + 1
