@@ -14,7 +14,8 @@ Samples are written (and resumed) under --work; the table and the scores go to -
     python benchmarks/zero_shot.py --model smollm2-135m --out results/smollm2-135m-zero-shot
 
 One samples file per (benchmark, style, decoding) is scored on every benchmark sharing its
-prompts (e.g. humaneval samples on HumanEval and HumanEval+).
+prompts: HumanEval's samples on HumanEval and HumanEval+, MBPP+'s (sanitized MBPP prompts) on
+MBPP+'s tasks with their base (MBPP) and plus tests.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 # benchmark sampled -> benchmarks its samples are scored on (the + sets share their prompts)
-SCORED_ON = {"humaneval": ["humaneval", "humaneval+"], "mbpp": ["mbpp", "mbpp+"]}
+SCORED_ON = {"humaneval": ["humaneval", "humaneval+"], "mbpp+": ["mbpp+"]}
 
 
 def available(names: list[str]) -> list[str]:
@@ -67,8 +68,8 @@ def score(path: Path, bench: str, ks: list[int], sandbox, limit: int | None) -> 
 
     report = evaluate(path, load_benchmark(bench)[:limit], benchmark=bench, ks=ks, sandbox=sandbox)
     s = report.scores
-    keep = ("benchmark", "problems_scored", "samples_evaluated", "correct", "statuses", "seconds", "intervals95")
-    return {k: s[k] for k in keep} | {k: v for k, v in s.items() if k.startswith("pass@")}
+    keep = ("benchmark", "problems_scored", "samples_evaluated", "correct", "statuses", "seconds", "intervals95", "base")
+    return {k: s[k] for k in keep if k in s} | {k: v for k, v in s.items() if k.startswith("pass@")}
 
 
 def table(results: list[dict]) -> list[str]:
@@ -83,6 +84,9 @@ def table(results: list[dict]) -> list[str]:
 
     for r in results:
         s = r["score"]
+        if s["benchmark"] == "mbpp+" and "base" in s:  # its own tasks with MBPP's tests
+            lines.append(f"| mbpp (MBPP+ tasks, base tests) | {r['style']} | {r['decoding']} | {cell(s['base'], 1)} | "
+                         f"{cell(s['base'], 10)} | {s['samples_evaluated']} |")
         lines.append(f"| {s['benchmark']} | {r['style']} | {r['decoding']} | {cell(s, 1)} | {cell(s, 10)} | "
                      f"{s['samples_evaluated']} |")
     return lines
@@ -94,7 +98,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("results/smollm2-135m-zero-shot"))
     ap.add_argument("--work", type=Path, default=Path("runs/zero-shot"), help="samples files (resumable)")
     ap.add_argument("--styles", default="completion,chat")
-    ap.add_argument("--benchmarks", default="humaneval,mbpp", help="benchmarks to sample (see SCORED_ON)")
+    ap.add_argument("--sampled-styles", default="completion", help="prompt styles for the sampled run")
+    ap.add_argument("--benchmarks", default="humaneval,mbpp+", help="benchmarks to sample (see SCORED_ON)")
     ap.add_argument("--sampled", default="humaneval", help="benchmark for sampled pass@1/pass@10 ('' for none)")
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--temperature", type=float, default=0.8)
@@ -122,7 +127,7 @@ def main() -> None:
     runs = [(b, s, "greedy", 1, 0.0) for s in args.styles.split(",") for b in args.benchmarks.split(",")]
     if args.sampled:
         runs += [(args.sampled, s, f"n={args.n}, T={args.temperature}", args.n, args.temperature)
-                 for s in args.styles.split(",")]
+                 for s in args.sampled_styles.split(",")]
     results, timing = [], []
     for bench, style, decoding, n, temperature in runs:
         tag = f"{bench}-{style}-" + ("greedy" if n == 1 else f"n{n}-t{temperature}")
@@ -132,7 +137,7 @@ def main() -> None:
         for scored in available(SCORED_ON.get(bench, [bench])):
             s = score(path, scored, [1, 10] if n >= 10 else [1], sandbox, args.limit)
             results.append({"style": style, "decoding": decoding, "samples_file": path.name, "score": s})
-            print(table(results[-1:])[-1], flush=True)
+            print("\n".join(table(results[-1:])[2:]), flush=True)
     sandbox.close()
     doc = {"model": args.model, "settings": {k: str(v) for k, v in vars(args).items()}, "results": results,
            "sampling": timing, "hardware": {"machine": platform.machine(), "torch_threads": torch.get_num_threads(),
