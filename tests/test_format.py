@@ -1,4 +1,4 @@
-"""`lintseq format`: SPEC section 5 text layout, round trip through `resolve`, rejects."""
+"""`lintseq format`: the text layout of docs/design.md §2.5, round trip through `resolve`, rejects."""
 
 from __future__ import annotations
 

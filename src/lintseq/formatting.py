@@ -1,4 +1,4 @@
-"""Training rows in TRL's prompt/completion form (SPEC section 5).
+"""Training rows in TRL's prompt/completion form (docs/design.md §2.5).
 
 LintSeq text is `{instruction}\\n<|diff|>{edit 1}\\n<|diff|>...{edit n}\\n<|diff|>\\n<|diff|>{eos}`
 and baseline text is `{instruction}\\n{program}{eos}`. The prompt ends exactly where sampling

@@ -1,4 +1,4 @@
-"""Turn a dataset of (instruction, program) rows into LintSeq edit sequences (SPEC section 6).
+"""Turn a dataset of (instruction, program) rows into LintSeq edit sequences (docs/design.md §2.7).
 
 `process_record` is the whole job for one row and is pure: the local engine here and the Ray
 engine both call it, so their outputs are the same rows. `generate` adds the local engine:

@@ -1,7 +1,7 @@
 """vLLM offline backend (GPU): one `LLM` engine, one `SamplingParams` per problem.
 
 vllm is an optional extra and is imported only when this backend is built. `skip_special_tokens`
-is off so an added `<|diff|>` stays in `.text` (ECOSYSTEM section 2).
+is off so an added `<|diff|>` stays in `.text` (docs/design.md §5.1).
 """
 
 from __future__ import annotations
