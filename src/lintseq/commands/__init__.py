@@ -21,11 +21,18 @@ One grammar: an option means the same thing in every command that has it.
                                     (sample and experiment continue by themselves when rerun)
     an existing output or run       --overwrite: discard it,       generate (old: --restart), sample,
                                     start over                     train, pretrain, convert
+                                    (generate and mine replace a finished output without it)
     rejected rows                   --rejects PATH [out.jsonl ->   generate, format
                                     out.rejects.jsonl]
     a model                         -m/--model                     sample, train
     a settings file                 --config FILE (options typed   train, pretrain
                                     on top of it win)
+
+Why these: `--limit` already meant the first N in `sample` and in the experiment's [data] and
+[sample] tables, so generate's random draw got its own name; generate keeps `-s` (the paper's s)
+because giving its old `-n` a new meaning would change what old scripts do without a word; the
+rejects file sits where generate, the README and `stats` already put it; progress bars and
+`-j` follow the commands that had the most users (generate, sample, evaluate; mine).
 
 Options whose value is a setting are derived from the settings dataclass that owns the default
 (`TrainConfig`, `PretrainConfig`, `MineSettings`, generate's `Settings`, `SamplingSettings`):
