@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
 from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits
+from lintseq.journal import default_rejects_path
 from lintseq.units import normalize
 
 Style = Literal["lintseq", "baseline"]
@@ -220,7 +221,7 @@ def format_file(
     """Format `src` into `dst` (JSON Lines); rejected lines go to `rejects` with their reason."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)}")
-    rejects = Path(rejects) if rejects else Path(str(dst) + ".rejects.jsonl")
+    rejects = Path(rejects) if rejects else default_rejects_path(Path(dst))
     stats = FormatStats()
     raw_by_line: dict[int, str] = {}
 

@@ -32,20 +32,19 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import fields
+from dataclasses import asdict, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from lintseq.evaluation.problems import bundled_benchmark
+from lintseq.mining.settings import MineSettings
 from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
-MINE_KEYS = {
-    "paths": [], "packages": [], "stdlib": False, "site_packages": False, "skip_tests": True, "max_files": None, "min_lines": None,
-    "max_lines": None, "min_docstring_chars": 10, "decontaminate": True, "dedup": True, "near_threshold": 0.85,
-    "self_contained": False, "workers": 1,
-}
+# a [*.mine] table: `MineSettings` (its defaults) less what the stage sets (raw) or does not offer
+MINE_KEYS = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(MineSettings()).items()
+             if k not in ("raw", "ngram", "num_perm")}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"name": None, "init": None},
     "data": {"sources": [], "instruction_field": "instruction", "code_field": "response", "limit": None,
