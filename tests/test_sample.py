@@ -334,3 +334,37 @@ def test_k_larger_than_batch(const_backend):
         b.batch_size = 8
     assert [len(gs) for gs in out] == [5, 5] and out == again
     assert all(g.n_tokens == expected_tokens(g.text, g.finish_reason) for gs in out for g in gs)
+
+
+def test_step_by_step_decoding_equals_generate_greedy():
+    """The backend's own decoding loop (rows leave the batch as they end) gives what
+    `model.generate` gives: same tokens, same stops, on a random tiny model."""
+    import torch
+
+    tok = train_tokenizer(diff_special=True)
+    model = build_model(tok, None, seed=3)
+    backend = HFBackend("random", model_obj=model, tokenizer_obj=tok, device="cpu", batch_size=8)
+    prompts = [f"def f{i}(x):\n    return x + {i}\n" * (1 + i % 3) for i in range(8)]
+    # stops that cannot straddle the prompt's end: `generate` also matches a stop string that
+    # begins in the prompt (a prompt ending in "\n" and a first "\n" would stop at "\n\n"),
+    # where vLLM, OpenAI and this backend match the sample's own text only
+    s = settings(n=1, temperature=0.0, max_new_tokens=24, stop=("def", "x +"))
+    ours = [g[0] for g in backend.generate([Request(p, 1, 0) for p in prompts], s)]
+    enc = backend._left_pad(prompts)
+    width = enc["input_ids"].shape[1]
+    with torch.inference_mode():
+        ids = model.generate(**enc, max_new_tokens=24, pad_token_id=backend.pad_id, eos_token_id=backend.eos,
+                             do_sample=False, stop_strings=list(s.stop), tokenizer=tok)
+    theirs = [backend._decode(row.tolist(), s) for row in ids[:, width:]]
+    assert [(g.text, g.finish_reason, g.n_tokens) for g in ours] == [(g.text, g.finish_reason, g.n_tokens) for g in theirs]
+    assert {g.finish_reason for g in ours} == {"stop", "length"} or len({g.text for g in ours}) > 1
+
+
+def test_a_stop_string_begun_in_the_prompt_does_not_stop_the_sample():
+    tok = train_tokenizer(diff_special=True)
+    backend = HFBackend("random", model_obj=build_model(tok, None, seed=3), tokenizer_obj=tok, device="cpu")
+    prompt = "def f0(x):\n    return x + 0\n"
+    free = backend.generate([Request(prompt, 1, 0)], settings(n=1, temperature=0.0, max_new_tokens=6))[0][0]
+    assert free.text.startswith("\n")  # this model's first token completes "\n\n" with the prompt's end
+    stopped = backend.generate([Request(prompt, 1, 0)], settings(n=1, temperature=0.0, max_new_tokens=6, stop=("\n\n",)))[0][0]
+    assert stopped.finish_reason == "stop" and "\n\n" in free.text and stopped.text == free.text[: free.text.index("\n\n")]

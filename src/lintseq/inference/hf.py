@@ -7,6 +7,8 @@ counts sequences and a large k is split across calls. Decoding keeps special tok
 
 from __future__ import annotations
 
+import inspect
+
 from lintseq.inference.text import cut_at_stop, end_marker_ids
 from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings, batch_seed
 
@@ -101,6 +103,9 @@ class HFBackend:
         self.pad_id = choose_pad_id(self.tokenizer, self.eos)
         # Only a real pad token is dropped from text; a borrowed id may be a genuine token.
         self.drop = {self.pad_id} if self.pad_id == self.tokenizer.pad_token_id else set()
+        # transformers 5 names the KV cache argument `cache`; 4.x `past_key_values`
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_keyword = "cache" if "cache" in params else "past_key_values"
         cfg = self.model.config
         self.max_positions = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
 
@@ -132,25 +137,60 @@ class HFBackend:
                 f"a prompt of {width} tokens plus max_new_tokens={settings.max_new_tokens} exceeds the "
                 f"model's {self.max_positions} positions; lower --max-new-tokens"
             )
-        kwargs = dict(
-            max_new_tokens=settings.max_new_tokens,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.eos,
-        )
-        if settings.greedy:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-            if settings.min_p > 0:
-                kwargs["min_p"] = settings.min_p
-        if settings.stop:
-            kwargs.update(stop_strings=list(settings.stop), tokenizer=self.tokenizer)
         torch.manual_seed(seed)
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(seed)
         with torch.inference_mode():
-            ids = self.model.generate(**{k: v.to(self.device) for k, v in enc.items()}, **kwargs)
-        return [self._decode(row.tolist(), settings) for row in ids[:, width:].cpu()]
+            rows = self._sample_rows(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device), settings)
+        return [self._decode(ids, settings) for ids in rows]
+
+    def _sample_rows(self, input_ids, mask, settings: SamplingSettings) -> list[list[int]]:
+        """New tokens per row, decoding step by step and dropping each row from the batch (and
+        its cache) as soon as it ends (EOS or a stop string): `generate` would keep computing a
+        finished row until the longest one ends, which on a CPU costs most of the time when a
+        few samples ramble to the token limit. Sampling applies temperature, then top-p, then
+        min-p to the logits, as `generate` does."""
+        import transformers
+
+        torch = self.torch
+        warpers = transformers.LogitsProcessorList()
+        if not settings.greedy:
+            warpers.append(transformers.TemperatureLogitsWarper(settings.temperature))
+            if settings.top_p < 1.0:
+                warpers.append(transformers.TopPLogitsWarper(settings.top_p))
+            if settings.min_p > 0:
+                warpers.append(transformers.MinPLogitsWarper(settings.min_p))
+        eos = torch.tensor(self.eos, device=input_ids.device)
+        tail = max((len(s) for s in settings.stop), default=0) + 1  # tokens that can hold a new stop string
+        cache = {self._cache_keyword: transformers.DynamicCache()}
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                            use_cache=True, **cache).logits[:, -1, :]
+        rows: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
+        alive = list(range(input_ids.shape[0]))  # which row each batch line holds
+        for step in range(settings.max_new_tokens):
+            scores = warpers(input_ids, logits.float())
+            if settings.greedy:
+                nxt = scores.argmax(-1)
+            else:
+                nxt = torch.multinomial(torch.softmax(scores, -1), 1).squeeze(1)
+            ended = torch.isin(nxt, eos).tolist()
+            for line, (row, token) in enumerate(zip(alive, nxt.tolist())):
+                rows[row].append(token)
+                if not ended[line] and tail > 1 and any(s in self._text(rows[row][-tail:]) for s in settings.stop):
+                    ended[line] = True
+            if step + 1 == settings.max_new_tokens or all(ended):
+                break
+            if any(ended):
+                keep = [line for line, e in enumerate(ended) if not e]
+                index = torch.tensor(keep, device=input_ids.device)
+                next(iter(cache.values())).batch_select_indices(index)
+                mask, nxt, alive = mask[index], nxt[index], [alive[line] for line in keep]
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            positions = mask.long().sum(-1, keepdim=True) - 1
+            logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=positions,
+                                use_cache=True, **cache).logits[:, -1, :]
+        return rows
 
     def _left_pad(self, prompts: list[str]) -> dict:
         """Left-pad with our own pad id (the tokenizer may have none, or pad == eos)."""
