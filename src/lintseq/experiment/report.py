@@ -13,16 +13,12 @@ import json
 from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
-from lintseq.evaluation.report import write_atomic
 from lintseq.experiment.stages import ARMS, BASE, build, rows, sample_style, sampled_as, slug
+from lintseq.io import load_jsonl, write_atomic
 
 RESAMPLES = 2000
 COLORS = {"baseline": "tab:blue", "lintseq": "tab:orange", BASE: "tab:gray"}
 LABELS = {"baseline": "baseline", "lintseq": "lintseq", BASE: "base (zero-shot)"}
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def arm_curve(results: list[dict], samples: list[dict]) -> dict:
@@ -151,9 +147,9 @@ def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
         scores[b], curves_all[b], diversity[b], clean[b] = {}, {}, {}, {}
         for arm in shown:
             ev = run_dir / f"evaluate-{arm}-{b}"
-            samples = _jsonl(run_dir / f"sample-{arm}-{slug(sampled_as(bench, cfg['sample']['benchmarks']))}" / "samples.jsonl")
+            samples = load_jsonl(run_dir / f"sample-{arm}-{slug(sampled_as(bench, cfg['sample']['benchmarks']))}" / "samples.jsonl")
             scores[b][arm] = json.loads((ev / "scores.json").read_text(encoding="utf-8"))
-            curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), samples)
+            curves_all[b][arm] = arm_curve(load_jsonl(ev / "results.jsonl"), samples)
             diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]
             clean[b][arm] = clean_share(samples) if sample_style(cfg, arm)[0] == "lintseq" else None
         plot_curves(curves_all[b], bench, out / f"passk-{b}.png", "k")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from lintseq.experiment.stages import Context, Stage, build, dumps
+from lintseq.io import write_json
 
 DONE = "done.json"
 STARTED = "started.json"
@@ -149,12 +150,6 @@ def hardware() -> dict:
     return info
 
 
-def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def run(
     cfg: dict,
     run_dir: str | Path,
@@ -167,7 +162,7 @@ def run(
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = plan(cfg, run_dir)
     if _read(run_dir / "config.json") != json.loads(json.dumps(cfg, default=str)):
-        _write_json(run_dir / "config.json", cfg)  # the settings of the latest run, for the record
+        write_json(run_dir / "config.json", cfg, default=str)  # the settings of the latest run, for the record
     machine = hardware()
     for p in steps:
         st, folder = p.stage, run_dir / p.stage.name
@@ -182,14 +177,15 @@ def run(
                 (run_dir / extra).unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE).unlink(missing_ok=True)
-        _write_json(folder / STARTED, {"key": p.key, "started": time.time(), "upstream": upstream_outputs(st, run_dir)})
+        write_json(folder / STARTED, {"key": p.key, "started": time.time(), "upstream": upstream_outputs(st, run_dir)},
+                   default=str)
         began = time.perf_counter()
         info = st.run(Context(cfg, run_dir, folder, resume=p.action == "resume", progress=progress))
         seconds = time.perf_counter() - began
-        _write_json(folder / DONE, {
+        write_json(folder / DONE, {
             "stage": st.name, "key": p.key, "seconds": round(seconds, 3), "hardware": machine,
             "resumed": p.action == "resume", "finished": time.time(), "info": info,
             "outputs": output_fingerprint(st, run_dir), "upstream": upstream_outputs(st, run_dir),
-        })
+        }, default=str)
         log(f"[done]   {st.name} in {seconds:.1f} s")
     return steps

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from lintseq.io import load_jsonl, write_atomic, write_json, write_jsonl
 from lintseq.training.config import TRAIN_FREE  # settings that change how a run is logged, not what it produces
 
 LAUNCH_FREE = (*TRAIN_FREE, "launcher")  # ... or how many processes produce it
@@ -158,8 +159,7 @@ def _launch(launcher: str, command: str, settings, folder: Path, summary_file: P
     from lintseq.training.config import dump_toml
 
     config_file = folder / f"{command}_config.toml"
-    config_file.write_text(dump_toml(settings.to_dict(), f"lintseq {command} settings, from lintseq experiment"),
-                           encoding="utf-8")
+    write_atomic(config_file, dump_toml(settings.to_dict(), f"lintseq {command} settings, from lintseq experiment"))
     cmd = [*shlex.split(launcher), "-m", "lintseq", command, "--config", str(config_file)]
     done = subprocess.run(cmd)
     if done.returncode != 0:
@@ -177,7 +177,7 @@ def chat_tokenizer_name(cfg: dict, run_dir: Path) -> str:
 
 
 def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list[dict]:
-    from lintseq.formatting import read_rows
+    from lintseq.records import read_rows
 
     rows = []
     for n, row, _ in read_rows(path):
@@ -227,10 +227,8 @@ def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
 
 
 def run_data(ctx: Context) -> dict:
-    from lintseq.evaluation.report import write_jsonl
-
     rows = instruction_rows(ctx.cfg, ctx.run_dir)
-    write_jsonl(ctx.dir / "instructions.jsonl", rows)
+    write_jsonl(ctx.dir / "instructions.jsonl", rows, ensure_ascii=True)
     held_out = held_out_tasks(ctx.cfg)
     return {"rows": len(rows)} | ({"held_out_benchmark_tasks": len(held_out)} if held_out else {})
 
@@ -299,7 +297,7 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
 
         out = ctx.dir / "samples.jsonl"
         if ctx.resume and out.exists():  # finished before the marker was written
-            rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+            rows = load_jsonl(out)
             return {"samples": len(rows), "tokens": sum(r.get("n_tokens") or 0 for r in rows), "resumed": "all"}
         s = ctx.cfg["sample"]
         settings = SamplingSettings(n=s["n"], temperature=s["temperature"], top_p=s["top_p"], min_p=s["min_p"],
@@ -323,7 +321,6 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
 
 def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
-        from lintseq.evaluation.report import write_json, write_jsonl
         from lintseq.evaluation.run import evaluate
         from lintseq.evaluation.sandbox import Limits, Sandbox
 
@@ -333,7 +330,7 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         samples = ctx.path(f"sample-{arm}-{slug(sampled_as(benchmark, ctx.cfg['sample']['benchmarks']))}", "samples.jsonl")
         report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"],
                           sandbox=sandbox, label=arm)
-        write_jsonl(ctx.dir / "results.jsonl", report.per_problem)
+        write_jsonl(ctx.dir / "results.jsonl", report.per_problem, ensure_ascii=True)
         write_json(ctx.dir / "scores.json", report.scores)
         return {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
 
