@@ -1,4 +1,4 @@
-"""How often does pylint (the SPEC section 4 oracle) find an intermediate LintSeq state clean?
+"""How often does pylint (the oracle of docs/design.md §3.2) find an intermediate LintSeq state clean?
 
 Generates one sequence per program with a backend (default `fast`), collects every state
 strictly between the empty and the full program, writes them all to one temporary directory
@@ -37,7 +37,7 @@ from lintseq.sampler import backward_states, derive_seed
 from lintseq.units import SourceError, normalize, split_units
 
 ORACLE_PINS = ["pylint==3.2.6", "astroid==3.2.4"]
-IGNORED = {"E0401", "E0611"}  # depend on the installed environment (SPEC 4)
+IGNORED = {"E0401", "E0611"}  # depend on the installed environment (docs/design.md §3.2)
 EXTRA = {"W0311", "W0231"}
 TEMPLATE = "{path}|{line}|{msg_id}|{symbol}|{msg}"
 

@@ -124,7 +124,7 @@ def test_short_name_works_where_a_model_is_named(packaged, tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    prompts = {p.task_id: p.code_prompt for p in load_benchmark("humaneval")[:2]}
+    prompts = {p.task_id: p.code_prompt.strip() for p in load_benchmark("humaneval")[:2]}  # as the harness strips it
     assert [r["task_id"] for r in rows] == list(prompts)
     for r in rows:
         assert r["program"] == prompts[r["task_id"]] + r["completion"]
@@ -158,3 +158,16 @@ def test_real_smollm2_file_converts(tmp_path, monkeypatch):
     ids = tok("def add(a, b):\n    return", return_tensors="pt").input_ids
     text = tok.decode(model.generate(ids, max_new_tokens=4, do_sample=False)[0][ids.shape[1]:])
     assert "a" in text and "b" in text
+
+
+def test_end_of_text_specials_end_a_sample(converted):
+    """An instruct model continuing code ends with its pre-training <|endoftext|>, which its
+    generation config does not list: the backend stops there too."""
+    from lintseq.inference.hf import HFBackend
+    from lintseq.inference.text import end_marker_ids
+
+    backend = HFBackend(str(converted), device="cpu")
+    tok = backend.tokenizer
+    assert tok.eos_token == "<|im_end|>"
+    assert end_marker_ids(tok) == [tok.convert_tokens_to_ids("<|endoftext|>"), tok.eos_token_id]
+    assert set(end_marker_ids(tok)) <= set(backend.eos) and backend.pad_id not in backend.eos

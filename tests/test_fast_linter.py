@@ -107,7 +107,7 @@ CASES = [
     ("member before def", "class A:\n    def m(self):\n        print(self.x)\n        self.x = 1\n", {3}),
     ("builtins", "def f(a):\n    return len(a) + sum(a) if isinstance(a, list) else None\n", set()),
 ]
-# deliberate differences (SPEC section 7): 2-space code is handled like 4-space code
+# deliberate differences (docs/design.md §2.8): 2-space code is handled like 4-space code
 SPEC7 = {"two-space code"}
 
 

@@ -1,4 +1,4 @@
-"""`lintseq format`: SPEC section 5 text layout, round trip through `resolve`, rejects."""
+"""`lintseq format`: the text layout of docs/design.md §2.5, round trip through `resolve`, rejects."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_format_file_counts_dedupes_and_rejects(tmp_path, gen_rows):
     stats = format_file(src, dst, "lintseq")
     assert (stats.read, stats.written, sum(stats.rejected.values())) == (32, 30, 2)
     assert len(read_jsonl(dst)) == 30
-    rejects = read_jsonl(tmp_path / "out" / "ls.jsonl.rejects.jsonl")
+    rejects = read_jsonl(tmp_path / "out" / "ls.rejects.jsonl")  # beside the output, as generate writes them
     assert [r["line"] for r in rejects] == [31, 32]
     assert json.loads(rejects[0]["raw"])["edit_path"] == ["not a hunk"]
 

@@ -263,7 +263,7 @@ def test_raw_mode_whole_files(tree: Path, tmp_path: Path, decon: Decontaminator)
 def test_installed_distribution_provenance(tmp_path: Path) -> None:
     out = tmp_path / "click.jsonl"
     result = CliRunner().invoke(
-        main, ["mine", "--package", "click", "--max-files", "4", "-o", str(out), "--no-progress", "--min-lines", "1"]
+        main, ["mine", "--package", "click", "--max-files", "4", "-o", str(out), "-q", "--min-lines", "1"]
     )
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
@@ -615,7 +615,7 @@ def test_type_checking_relative_imports_and_free_names(package_tree: Path, tmp_p
     assert ran.returncode == 0 and ran.stdout == "pkg.exceptions:x\n", ran.stderr
 
     strict = tmp_path / "strict.jsonl"
-    result = CliRunner().invoke(main, ["mine", str(package_tree), "-o", str(strict), "--no-progress", "--self-contained", "--no-decontaminate"])
+    result = CliRunner().invoke(main, ["mine", str(package_tree), "-o", str(strict), "-q", "--self-contained", "--no-decontaminate"])
     assert result.exit_code == 0, result.output
     assert {r["source"]["qualname"] for r in read_rows(strict)} == {"checked", "helper"}
     saved = json.loads((tmp_path / "strict.jsonl.summary.json").read_text())

@@ -111,3 +111,14 @@ def test_wrong_solutions_score_zero_full(name):
     problems = load_benchmark(name)
     passed, _ = _score(problems, wrong=True)
     assert not any(passed)
+
+
+def test_completion_prompts_follow_the_harness():
+    he = load_benchmark("humaneval")[0]
+    assert he.prompt_for("completion") == he.code_prompt.strip() and he.code_prompt.endswith('"""\n')
+    mb = load_benchmark("mbpp")[0]
+    text = mb.prompt_for("completion")
+    assert text.startswith('"""\n') and text.endswith('\n"""\n') and "assert " in text
+    assert "\nassert" in mb.stop and "\ndef" in he.stop
+    with pytest.raises(ValueError, match="chat template"):
+        he.prompt_for("completion", chat_tokenizer=object())

@@ -159,7 +159,7 @@ def test_without_ray_the_cli_says_how_to_install_it(tmp_path):
     assert ray.returncode != 0
     assert "pip install 'lintseq[ray]'" in ray.stderr
     assert not (tmp_path / "r").exists()
-    local = run("--sample", "-o", str(tmp_path / "l.jsonl"), "-n", "5", "--workers", "1", "-q")
+    local = run("--sample", "-o", str(tmp_path / "l.jsonl"), "--subset", "5", "--workers", "1", "-q")
     assert local.returncode == 0, local.stderr
     assert len(_lines(tmp_path / "l.jsonl")) == 5
 

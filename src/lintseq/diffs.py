@@ -1,4 +1,4 @@
-"""Edits as text (SPEC section 5): insertion-only unified diffs, and their replay.
+"""Edits as text (docs/design.md §2.4, §2.6): insertion-only unified diffs, and their replay.
 
 An edit is what `difflib.unified_diff(old, new, n=0, lineterm="")` prints minus its two file
 headers. difflib is free to align repeated lines in a way that turns a pure insertion into a

@@ -1,4 +1,4 @@
-"""Training rows in TRL's prompt/completion form (SPEC section 5).
+"""Training rows in TRL's prompt/completion form (docs/design.md §2.5).
 
 LintSeq text is `{instruction}\\n<|diff|>{edit 1}\\n<|diff|>...{edit n}\\n<|diff|>\\n<|diff|>{eos}`
 and baseline text is `{instruction}\\n{program}{eos}`. The prompt ends exactly where sampling
@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Literal
 
 from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits
 from lintseq.io import AtomicJsonl, write_jsonl
+from lintseq.journal import default_rejects_path
 from lintseq.records import read_rows
 from lintseq.units import normalize
 
@@ -175,7 +176,7 @@ def format_file(
     """Format `src` into `dst` (JSON Lines); rejected lines go to `rejects` with their reason."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)}")
-    rejects = Path(rejects) if rejects else Path(str(dst) + ".rejects.jsonl")
+    rejects = Path(rejects) if rejects else default_rejects_path(Path(dst))
     stats = FormatStats()
     raw_by_line: dict[int, str] = {}
 

@@ -1,4 +1,4 @@
-"""Turn a dataset of (instruction, program) rows into LintSeq edit sequences (SPEC section 6).
+"""Turn a dataset of (instruction, program) rows into LintSeq edit sequences (docs/design.md §2.7).
 
 `process_record` is the whole job for one row and is pure: the local engine here and the Ray
 engine both call it, so their outputs are the same rows. `generate` adds the local engine:
@@ -24,6 +24,7 @@ from lintseq.linters import get_linter
 from lintseq.markdown import NotPython, extract_code
 from lintseq.records import Reject, count_rows, iter_records
 from lintseq.sampler import derive_seed, edit_sequence
+from lintseq.settings import setting
 from lintseq.summary import Summary
 from lintseq.units import SourceError, normalize, split_units
 
@@ -32,14 +33,18 @@ from lintseq.units import SourceError, normalize, split_units
 class Settings:
     """Everything that decides the output rows; saved with a run so `--resume` can check it."""
 
-    instruction_field: str = "instruction"
-    code_field: str = "response"
-    samples: int = 1
-    seed: int = 0
-    linter: str = "fast"
-    weighting: str = "indent"
-    markdown: bool = True
-    limit: int | None = None
+    instruction_field: str = setting("instruction")
+    code_field: str = setting("response")
+    samples: int = setting(1, help="Edit sequences per program.", flags=("-s", "--samples"), min=1)
+    seed: int = setting(0, help="Run seed; per-program seeds derive from it.")
+    linter: str = setting("fast", help="fast: in-process; pylint: the release's judgement; none: the no-linter ablation.",
+                          choices=("fast", "pylint", "none"))
+    weighting: str = setting("indent", help="Which line to delete first: weighted by depth + 1, or uniformly.",
+                             choices=("indent", "uniform"))
+    markdown: bool = setting(True, help="Reduce Markdown answers to their code blocks.")
+    # a random subset of rows, drawn with the seed (the field keeps its name: saved runs compare it)
+    limit: int | None = setting(None, help="Use a random subset of N rows, drawn with --seed.", flags=("--subset",),
+                                min=1, metavar="N")
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)

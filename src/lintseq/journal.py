@@ -76,7 +76,7 @@ class Journal:
         if interrupted and not (resume or restart):
             raise ResumeError(
                 f"{self.out_partial} is left from an interrupted run: rerun with --resume to "
-                "continue it, or --restart to discard it"
+                "continue it, or --overwrite to discard it"
             )
         if interrupted and resume:
             saved = json.loads(self.meta_path.read_text()) if self.meta_path.exists() else {}

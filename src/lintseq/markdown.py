@@ -1,4 +1,4 @@
-"""Reduce Markdown answers to their Python code blocks (SPEC section 6).
+"""Reduce Markdown answers to their Python code blocks (docs/design.md §2.7).
 
 Instruction datasets often store answers as prose with fenced code, and models answer the same
 way. Only the fenced blocks are code; prose around them would be a syntax error, and a block in

@@ -1,4 +1,4 @@
-"""Phase I, backward sampling (SPEC section 3), and the no-linter ablation (SPEC section 4).
+"""Phase I, backward sampling (docs/design.md §2.2), and the no-linter ablation (§2.3).
 
 A state is the ascending list of unit indices still present. The backward walk ends with the
 empty program; reversing it and diffing consecutive states (Phase II) gives the edits.

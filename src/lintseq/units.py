@@ -1,4 +1,4 @@
-"""Split a program into LintSeq units (SPEC section 2).
+"""Split a program into LintSeq units (docs/design.md §2.1).
 
 A unit is one logical line as Python's tokenizer sees it (a simple statement with its
 continuation lines, or a compound-statement header), plus the blank and comment-only lines

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from lintseq.commands.options import quiet_option, workers_option
+
 
 def _ks(_ctx, _param, value: str) -> list[int]:
     try:
@@ -42,11 +44,11 @@ BENCHMARK_HELP = (
 @click.option("--time-factor", type=float, default=4.0, show_default=True,
               help="See --min-time-limit.")
 @click.option("--memory-mb", type=int, default=4096, show_default=True, help="Address-space limit per sample.")
-@click.option("--workers", type=int, default=None, help="Samples run at once (default: CPU count).")
+@workers_option("Samples run at once (default: CPU count).", type=int, default=None)
 @click.option("--unsafe-no-sandbox", is_flag=True,
               help="Run samples without any isolation, with your permissions and network access (for machines "
                    "whose kernel allows no sandbox; without it, evaluate refuses there). Only for samples you trust.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@quiet_option()
 def command(samples, benchmarks, completion_format, ks, json_out, results, plot, label, compare, timeout, min_time_limit,
             time_factor, memory_mb, workers, unsafe_no_sandbox, quiet):
     """Score SAMPLES (JSON Lines with task_id and completion, or program) on one or more benchmarks.

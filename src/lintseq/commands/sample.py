@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lintseq.commands.options import options_from, pick, quiet_option
 from lintseq.inference.backends import BACKENDS, make_backend
 from lintseq.inference.output import ResumeMismatch
 from lintseq.inference.run import STYLES, sample_benchmark
@@ -59,7 +60,6 @@ def _backend_options(backend: str, opts: dict) -> dict:
                    "zero-shot, use --chat --style baseline instead.")
 @click.option("--chat", is_flag=True, help="Render prompts through the tokenizer's chat template: for models trained on "
                                            "`format --chat` rows, and for instruct models zero-shot (with --style baseline).")
-@click.option("-n", "--num-samples", "n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per problem (k).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Samples file (JSON Lines).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="hf", show_default=True)
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
@@ -67,20 +67,15 @@ def _backend_options(backend: str, opts: dict) -> dict:
 @click.option("--extra-fields/--no-extra-fields", "vllm_extras", default=True, show_default=True,
               help="openai: send vLLM's extra fields (min_p, keep special tokens, return token ids); turn off for endpoints that reject them.")
 @click.option("--tokenizer", default=None, help="Tokenizer directory or name, if not the model's (openai: for token counts).")
-@click.option("--temperature", "-t", type=click.FloatRange(min=0), default=0.8, show_default=True, help="0 means greedy.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True)
-@click.option("--min-p", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option("--stop", multiple=True, help="Extra stop string (repeatable); EOS always stops.")
+@options_from(SamplingSettings)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="hf: sequences per generate call; openai: requests in flight.")
-@click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N problems (smoke runs).")
 @click.option("--device", default="auto", show_default=True, help="hf: cpu, cuda, cuda:N or auto.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
 @click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="vllm: context length to reserve.")
 @click.option("--overwrite", is_flag=True, help="Start again even if OUTPUT or OUTPUT.partial exists.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def command(model, benchmark, style, chat, n, output, backend, overwrite, quiet, limit, **opts) -> None:
+@quiet_option()
+def command(model, benchmark, style, chat, output, backend, overwrite, quiet, limit, **opts) -> None:
     """Sample N completions per problem of a benchmark and write one JSON line per sample.
 
     Each line has task_id, sample, completion (raw text after the prompt), program (the resolved
@@ -91,15 +86,7 @@ def command(model, benchmark, style, chat, n, output, backend, overwrite, quiet,
     OUTPUT appears only when every problem is done.
     """
     try:
-        settings = SamplingSettings(
-            n=n,
-            temperature=opts["temperature"],
-            top_p=opts["top_p"],
-            min_p=opts["min_p"],
-            max_new_tokens=opts["max_new_tokens"],
-            stop=tuple(opts["stop"]),
-            seed=opts["seed"],
-        )
+        settings = SamplingSettings(**pick(SamplingSettings, opts))
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
     if chat and style == "completion":
@@ -125,7 +112,7 @@ def command(model, benchmark, style, chat, n, output, backend, overwrite, quiet,
     mean = stats.tokens / stats.samples if stats.samples else 0.0
     finish = ", ".join(f"{k} {v}" for k, v in sorted(stats.finish.items())) or "-"
     click.echo(
-        f"{output}: {stats.problems} problems x {n} samples"
+        f"{output}: {stats.problems} problems x {settings.n} samples"
         + (f" ({stats.resumed} problems resumed)" if stats.resumed else "")
         + f"; this run: {stats.samples} samples, {stats.clean} resolved clean, "
         f"mean {mean:.1f} tokens, finish: {finish}"

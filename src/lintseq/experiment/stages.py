@@ -89,18 +89,12 @@ def load_problems(cfg: ExperimentConfig, benchmark: str) -> list:
 
 def _mine(settings: dict, out: Path, raw: bool, progress: bool) -> dict:
     from lintseq.mining.run import MineSettings, mine
-    from lintseq.mining.sources import collect
 
-    files = collect(settings["paths"], settings["packages"], settings["stdlib"], settings["skip_tests"], settings["max_files"],
-                    settings["site_packages"])
+    ms = MineSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}, raw=raw)
+    files = ms.files()
     if not files:
         raise RuntimeError("no Python files found under the mining sources")
-    ms = MineSettings(
-        raw=raw, min_lines=settings["min_lines"], max_lines=settings["max_lines"],
-        min_docstring_chars=settings["min_docstring_chars"], decontaminate=settings["decontaminate"],
-        dedup=settings["dedup"], near_threshold=settings["near_threshold"], self_contained=settings["self_contained"],
-    )
-    summary = mine(files, out, ms, workers=settings["workers"], progress=progress)
+    summary = mine(files, out, ms, progress=progress)
     if summary.kept == 0:
         raise RuntimeError(f"mining kept no rows ({'; '.join(summary.lines())})")
     return summary.to_dict()
@@ -133,7 +127,7 @@ def run_pretrain(ctx: Context) -> dict:
     pc = PretrainConfig(**settings, data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
                         init=ctx.cfg.model.init, seed=seed, resume=resume, overwrite=not resume)
     launcher = ctx.cfg.train.launcher
-    summary = _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json") if launcher else pretrain(pc).summary()
+    summary = _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json") if launcher else pretrain(pc, progress=ctx.progress).summary()
     return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
 
@@ -272,7 +266,7 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
         resume = ctx.resume and not ctx.cfg.train.settings.get("lora") and checkpoint_dir(out).is_dir()
         tc = train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume)
         launcher = ctx.cfg.train.launcher
-        summary = _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json") if launcher else train(tc).summary()
+        summary = _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json") if launcher else train(tc, progress=ctx.progress).summary()
         return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
     return run

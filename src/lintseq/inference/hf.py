@@ -7,7 +7,7 @@ counts sequences and a large k is split across calls. Decoding keeps special tok
 
 from __future__ import annotations
 
-from lintseq.inference.text import cut_at_stop
+from lintseq.inference.text import cut_at_stop, end_marker_ids
 from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings, batch_seed
 
 
@@ -23,14 +23,15 @@ def _require_torch():
 
 
 def eos_ids(model, tokenizer) -> list[int]:
-    """Every id that ends a sample: the generation config's EOS (int or list) and the tokenizer's."""
+    """Every id that ends a sample: the generation config's EOS (int or list), the tokenizer's,
+    and the tokenizer's other end-of-text specials (`end_marker_ids`)."""
     ids: list[int] = []
     for source in (getattr(model, "generation_config", None), model.config, tokenizer):
         value = getattr(source, "eos_token_id", None)
         for i in value if isinstance(value, (list, tuple)) else [value]:
             if i is not None and int(i) not in ids:
                 ids.append(int(i))
-    return ids
+    return ids + [i for i in end_marker_ids(tokenizer) if i not in ids]
 
 
 def choose_pad_id(tokenizer, eos: list[int]) -> int:

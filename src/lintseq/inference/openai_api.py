@@ -1,8 +1,8 @@
 """Any OpenAI-compatible completions endpoint (a vLLM server, TGI, SGLang, a hosted API).
 
 One `completions.create` call per problem with `n=k`; calls run concurrently. vLLM-only fields go in
-`extra_body` (min_p, keep special tokens, return token ids for per-sample counts; ECOSYSTEM
-section 3). Where the server sends no token ids, counts come from a local tokenizer if one is
+`extra_body` (min_p, keep special tokens, return token ids for per-sample counts; docs/design.md
+§5.1). Where the server sends no token ids, counts come from a local tokenizer if one is
 given, else they are None.
 """
 

@@ -20,7 +20,6 @@ STYLES: tuple[str, ...] = (*TRAINED_STYLES, "completion")
 
 class ProblemLike(Protocol):
     task_id: str
-    code_prompt: str
     stop: tuple[str, ...]
 
     def prompt_for(self, style: str, chat_tokenizer: Any = None) -> str: ...
@@ -45,7 +44,7 @@ def rows_for(problem: ProblemLike, gens: list[Generation], style: str, run: dict
     rows = []
     for i, g in enumerate(gens):
         if style == "completion":  # the sample continues the prompt: together they are the program
-            program, clean, edits = problem.code_prompt + g.text, True, None
+            program, clean, edits = problem.prompt_for(style) + g.text, True, None
         else:
             program, clean, edits = to_program(style, g.text)
         rows.append(

@@ -6,6 +6,24 @@ from lintseq.diffs import resolve
 from lintseq.markdown import strip_fences
 
 
+# Special tokens that end a document whatever the chat format: an instruct model asked to
+# continue code (completion style) ends with its pre-training `<|endoftext|>`, which its
+# generation config does not list (SmolLM2-Instruct's EOS is `<|im_end|>`).
+END_MARKERS = ("<|endoftext|>", "<|end_of_text|>", "<|eot_id|>", "<|im_end|>", "<|end|>", "<|EOT|>", "</s>", "<eos>")
+
+
+def end_marker_ids(tokenizer) -> list[int]:
+    """Ids of the tokenizer's special tokens among `END_MARKERS`."""
+    special = set(getattr(tokenizer, "all_special_tokens", ()) or ())
+    ids = []
+    for token in END_MARKERS:
+        if token in special:
+            i = tokenizer.convert_tokens_to_ids(token)
+            if isinstance(i, int) and i >= 0 and i not in ids:
+                ids.append(i)
+    return ids
+
+
 def cut_at_stop(text: str, stops: tuple[str, ...] | list[str]) -> tuple[str, bool]:
     """Cut `text` before the first stop string (the stop is not kept, as in vLLM/OpenAI)."""
     cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)

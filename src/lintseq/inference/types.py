@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from lintseq.settings import setting
+
 
 def batch_seed(seed: int, *parts: object) -> int:
     """A 31-bit seed from a run seed and what identifies a batch (stable across processes)."""
@@ -25,13 +27,13 @@ class BackendError(RuntimeError):
 class SamplingSettings:
     """Decoding settings shared by all backends; temperature 0 means greedy."""
 
-    n: int = 1
-    temperature: float = 0.8
-    top_p: float = 1.0
-    min_p: float = 0.0
-    max_new_tokens: int = 512
-    stop: tuple[str, ...] = ()
-    seed: int = 0
+    n: int = setting(1, help="Samples per problem (k).", flags=("-n", "--num-samples"), min=1)
+    temperature: float = setting(0.8, help="0 means greedy.", flags=("--temperature", "-t"), min=0)
+    top_p: float = setting(1.0, min=0, max=1, min_open=True)
+    min_p: float = setting(0.0, min=0, max=1, max_open=True)
+    max_new_tokens: int = setting(512, min=1)
+    stop: tuple[str, ...] = setting((), help="Extra stop string (repeatable); EOS always stops.")
+    seed: int = setting(0)
 
     def __post_init__(self) -> None:
         if self.n < 1:

@@ -1,18 +1,18 @@
 """vLLM offline backend (GPU): one `LLM` engine, one `SamplingParams` per problem.
 
 vllm is an optional extra and is imported only when this backend is built. `skip_special_tokens`
-is off so an added `<|diff|>` stays in `.text` (ECOSYSTEM section 2).
+is off so an added `<|diff|>` stays in `.text` (docs/design.md §5.1).
 """
 
 from __future__ import annotations
 
-from lintseq.inference.text import strip_trailing
+from lintseq.inference.text import end_marker_ids, strip_trailing
 from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings
 
 INSTALL_HINT = "the 'vllm' backend needs vLLM (and a GPU): pip install 'lintseq[vllm]'"
 
 
-def sampling_params_kwargs(settings: SamplingSettings, request: Request) -> dict:
+def sampling_params_kwargs(settings: SamplingSettings, request: Request, stop_token_ids: list[int] | None = None) -> dict:
     """Keyword arguments for `vllm.SamplingParams` for one request.
 
     Greedy decoding asks for one sample (it is copied n times), since n > 1 adds nothing there.
@@ -29,6 +29,8 @@ def sampling_params_kwargs(settings: SamplingSettings, request: Request) -> dict
     )
     if settings.stop:
         kwargs["stop"] = list(settings.stop)
+    if stop_token_ids:  # end-of-text specials beside the model's EOS (`text.end_marker_ids`)
+        kwargs["stop_token_ids"] = list(stop_token_ids)
     return kwargs
 
 
@@ -76,12 +78,13 @@ class VLLMBackend:
         self.llm = LLM(**kwargs)
         tok = self.llm.get_tokenizer()
         self._strip = [t for t in (tok.eos_token, tok.pad_token) if t]
+        self._end_ids = end_marker_ids(tok)
         self._per_call = problems_per_call
 
     def problems_per_call(self, n: int) -> int:
         return self._per_call
 
     def generate(self, requests: list[Request], settings: SamplingSettings) -> list[list[Generation]]:
-        params = [self._sampling_params(**sampling_params_kwargs(settings, r)) for r in requests]
+        params = [self._sampling_params(**sampling_params_kwargs(settings, r, self._end_ids)) for r in requests]
         outputs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
         return [generations_from_output(o, r.n, self._strip) for o, r in zip(outputs, requests)]

@@ -1,4 +1,4 @@
-"""Linter backends. A backend maps program text to the lines that carry an error (SPEC 4).
+"""Linter backends. A backend maps program text to the lines that carry an error (docs/design.md §3.1).
 
 Each backend is one small module with a `Linter` subclass; `get_linter(name)` builds one.
 The sampler asks a backend about *units* through `error_units`, which backends that keep

@@ -1,6 +1,6 @@
 """Bad indentation (pylint W0311), judged against the program's own indentation unit.
 
-pylint expects four spaces per level; SPEC section 7 handles 2-space and tab-indented code
+pylint expects four spaces per level; lintseq (docs/design.md §2.8) handles 2-space and tab-indented code
 like 4-space code, so the unit here is the width of the program's first indented statement.
 A statement that starts its line at another width than depth x unit is flagged, which is
 what pylint reports for code that mixes widths (HumanEval has a few such solutions).

@@ -5,7 +5,7 @@ scratch: about 40 ms a call, most of it building a linter and loading every chec
 `PyLinter` is built once per process and each program is checked from a string, which is
 the same analysis without the start-up, the file and the config lookup.
 
-Decisions kept from the release (SPEC section 4): `--disable=C,R`; E and F messages count,
+Decisions kept from the release (docs/design.md §3.10): `--disable=C,R`; E and F messages count,
 plus W0311 (bad-indentation) and W0231 (super-init-not-called); a syntax error whose message
 says "... on line N" (an empty block, an unmatched bracket) blames line N, the release's
 parse of the message; a message with no line blames the last line (the release's

@@ -1,6 +1,26 @@
-"""Instruction (and raw pre-training) data mined from Python source trees: `lintseq mine`."""
+"""Instruction (and raw pre-training) data mined from Python source trees: `lintseq mine`.
 
-from lintseq.mining.run import MineSettings, MineSummary, mine, mine_file
-from lintseq.mining.sources import SourceError, collect
+Names are imported when first used, so `MineSettings` (what the experiment's config reads)
+does not need mining's own dependencies installed."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOME = {
+    "MineSettings": "lintseq.mining.settings",
+    "MineSummary": "lintseq.mining.run",
+    "mine": "lintseq.mining.run",
+    "mine_file": "lintseq.mining.run",
+    "SourceError": "lintseq.mining.sources",
+    "collect": "lintseq.mining.sources",
+}
 
 __all__ = ["MineSettings", "MineSummary", "SourceError", "collect", "mine", "mine_file"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'lintseq.mining' has no attribute {name!r}")

@@ -21,42 +21,16 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from lintseq.io import AtomicFile, dumps_line
-from lintseq.mining.decontaminate import DEFAULT_N, Decontaminator
+from lintseq.mining.decontaminate import Decontaminator
 from lintseq.mining.dedup import Deduplicator
 from lintseq.mining.extract import extract, parse, read_source
 from lintseq.mining.provenance import package_of, provenance
+from lintseq.mining.settings import DEFAULT_MAX_LINES, DEFAULT_MIN_LINES, MineSettings
 
-DEFAULT_MIN_LINES = 3
-DEFAULT_MAX_LINES = 200
+__all__ = ["DEFAULT_MAX_LINES", "DEFAULT_MIN_LINES", "MineSettings", "MineSummary", "mine", "mine_file", "summary_path"]
+
 ERROR_EXAMPLES = 3  # example paths kept per file error reason
 NOT_SELF_CONTAINED = "needs module-level names"
-
-
-@dataclass(frozen=True)
-class MineSettings:
-    """What decides the output rows. Size limits count the lines of the function that hold code
-    (imports not counted) or, with `raw`, the non-blank lines of the file; in raw mode they apply
-    only when given. `self_contained` drops functions that use module-level names other than
-    imports (helpers, constants, classes of their module)."""
-
-    raw: bool = False
-    min_lines: int | None = None
-    max_lines: int | None = None
-    min_docstring_chars: int = 10
-    decontaminate: bool = True
-    ngram: int = DEFAULT_N
-    dedup: bool = True
-    near_threshold: float = 0.85
-    num_perm: int = 128
-    self_contained: bool = False
-
-    def limits(self) -> tuple[int, int | None]:
-        if self.raw:
-            return self.min_lines or 0, self.max_lines
-        return (
-            DEFAULT_MIN_LINES if self.min_lines is None else self.min_lines,
-            DEFAULT_MAX_LINES if self.max_lines is None else self.max_lines,
-        )
 
 
 CONTAMINATED_EXAMPLES = 50  # rows listed in the summary as dropped for contamination
@@ -215,12 +189,14 @@ def mine(
     output: str | Path,
     settings: MineSettings = MineSettings(),
     *,
-    workers: int = 1,
+    workers: int | None = None,
     progress: bool = True,
     decontaminator: Decontaminator | None = None,
 ) -> MineSummary:
-    """Mine `files` (in the order given) into `output` (JSON Lines) and `output.summary.json`."""
+    """Mine `files` (in the order given) into `output` (JSON Lines) and `output.summary.json`,
+    with `workers` processes [`settings.workers`]."""
     began = time.perf_counter()
+    workers = settings.workers if workers is None else workers
     files = list(files)
     output = Path(output)
     summary = MineSummary()
@@ -273,7 +249,7 @@ def mine(
                 summary.kept += 1
                 summary.kept_not_self_contained += bool(cand.row.get("free_names"))
         summary.seconds = round(time.perf_counter() - began, 2)
-        report = summary.to_dict() | {"settings": asdict(settings), "output": str(output)}
+        report = summary.to_dict() | {"settings": settings.describe(), "output": str(output)}
         # the summary is written first and the old one removed before either file moves into
         # place: an interruption leaves the old pair, or an output without a summary, never a
         # new output beside an old summary

@@ -86,7 +86,7 @@ class OutputDir:
                 changed = sorted(k for k in set(saved) | set(manifest) if saved.get(k) != manifest.get(k))
                 raise ResumeError(
                     f"{self.partial} is left from an interrupted run with other input or settings "
-                    f"({', '.join(changed)}): rerun with --restart to discard it"
+                    f"({', '.join(changed)}): rerun with --overwrite to discard it"
                 )
         (self.partial / DONE_DIR).mkdir(parents=True, exist_ok=True)
         (self.partial / REJECTS_DIR).mkdir(exist_ok=True)

@@ -16,8 +16,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from lintseq.settings import setting
+
 CONFIG_NAME = "lintseq_train_config.toml"
 INIT_SIZES = ("tiny", "150m", "400m")
+REPORT_TO = ("none", "tensorboard", "wandb")
 
 
 class _Settings:
@@ -44,7 +47,7 @@ class _Settings:
         if self.micro_batch_size > self.batch_size:
             self.micro_batch_size = self.batch_size
         accumulation_steps(self.batch_size, self.micro_batch_size, launched_world_size())  # refuses what does not divide
-        if self.report_to not in ("none", "tensorboard", "wandb"):
+        if self.report_to not in REPORT_TO:
             raise ValueError("--report-to must be none, tensorboard or wandb")
         if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
             raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
@@ -57,8 +60,9 @@ class _Settings:
 
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
-    def trainer_kwargs(self, max_steps: int) -> dict[str, Any]:
-        """`TrainingArguments` fields both runs set the same way (TRL's SFTConfig extends it)."""
+    def trainer_kwargs(self, max_steps: int, progress: bool = True) -> dict[str, Any]:
+        """`TrainingArguments` fields both runs set the same way (TRL's SFTConfig extends it);
+        without `progress`, log lines instead of a progress bar (`-q`)."""
         from lintseq.training.processes import cpu_group, launched_world_size
         from lintseq.training.steps import accumulation_steps
 
@@ -80,6 +84,7 @@ class _Settings:
             logging_steps=self.logging_steps,
             logging_first_step=True,
             report_to=[] if self.report_to == "none" else [self.report_to],
+            disable_tqdm=None if progress else True,  # None: as transformers decides
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,39 +104,40 @@ class _Settings:
 class TrainConfig(_Settings):
     """One training run. `None` means "decide from the model/data/device at run time"."""
 
-    data: str = ""
-    output: str = ""
-    model: str | None = None  # path or hub name of a pretrained causal LM
-    init: str | None = None  # or a from-scratch size: tiny | 150m | 400m
-    tokenizer: str | None = None  # defaults to the model's; with --init, trained on the data
-    vocab_size: int = 8192  # for a tokenizer trained on the data
-    epochs: float = 1.0
-    max_steps: int | None = None
-    match_steps_with: str | None = None  # another formatted file ...
-    match_epochs: float | None = None  # ... and its epochs (default: `epochs`)
-    max_seq_length: int = 1024
-    batch_size: int = 512  # effective, in sequences (paper)
-    micro_batch_size: int = 8
-    lr: float | None = None  # None: by model size (paper)
-    lr_scheduler: str = "linear"
-    warmup_ratio: float = 0.001
-    weight_decay: float = 0.01
-    optim: str = "adamw_torch"
-    seed: int = 42
-    bf16: bool | None = None  # None: on when a CUDA device supports it
-    gradient_checkpointing: bool = False
-    packing: bool = False
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: str = "all-linear"
-    logging_steps: int = 10
-    report_to: str = "none"  # none | tensorboard | wandb
-    save_steps: int = 500  # a checkpoint every N optimizer steps, in OUTPUT.checkpoints/
-    save_total_limit: int = 1  # checkpoints kept; 0 keeps all
-    resume: bool = False  # continue a stopped run from its last checkpoint
-    overwrite: bool = False
+    data: str = setting("", help="Formatted JSONL.", path="file", exists=True)
+    output: str = setting("", help="Model directory to write.", flags=("-o", "--output"), path="dir")
+    model: str | None = setting(None, help="Pretrained causal LM (path or hub name).", flags=("-m", "--model"))
+    init: str | None = setting(None, help="Train from scratch at this size.", choices=INIT_SIZES)
+    tokenizer: str | None = setting(None, help="Tokenizer path/name [the model's; trained on the data with --init].")
+    vocab_size: int = setting(8192, help="For a tokenizer trained on the data.")
+    epochs: float = setting(1.0)
+    max_steps: int | None = setting(None, help="Optimizer steps (overrides --epochs).")
+    match_steps_with: str | None = setting(
+        None, help="Take as many optimizer steps as a run on this formatted file would.", path="file", exists=True)
+    match_epochs: float | None = setting(None, help="Epochs of that other run [--epochs].")
+    max_seq_length: int = setting(1024, help="Longer rows are dropped (and counted), never truncated.")
+    batch_size: int = setting(512, help="Effective batch, in sequences.")  # the paper's
+    micro_batch_size: int = setting(8, help="Sequences per device per pass.")
+    lr: float | None = setting(None, help="Learning rate [by model size: 3e-4 / 5e-5 / 1e-5].")  # the paper's
+    lr_scheduler: str = setting("linear")
+    warmup_ratio: float = setting(0.001)
+    weight_decay: float = setting(0.01)
+    optim: str = setting("adamw_torch")
+    seed: int = setting(42)
+    bf16: bool | None = setting(None, help="[on when the GPU supports it]")
+    gradient_checkpointing: bool = setting(False, negatable=True)
+    packing: bool = setting(False, negatable=True)
+    lora: bool = setting(False, help="Train a LoRA adapter (merged into the model when saved).")
+    lora_r: int = setting(16)
+    lora_alpha: int = setting(32)
+    lora_dropout: float = setting(0.05)
+    lora_target_modules: str = setting("all-linear")
+    logging_steps: int = setting(10)
+    report_to: str = setting("none", choices=REPORT_TO)
+    save_steps: int = setting(500, help="Write a checkpoint (to OUTPUT.checkpoints/) every N optimizer steps.")
+    save_total_limit: int = setting(1, help="Checkpoints kept; 0 keeps all.")
+    resume: bool = setting(False, help="Continue a stopped run from its last checkpoint.")
+    overwrite: bool = setting(False, help="Replace an existing output directory (and a stopped run's checkpoints).")
 
     def validate(self) -> None:
         if not self.data:
@@ -219,33 +225,35 @@ class PretrainConfig(_Settings):
 
     _KIND = "pre-training"
 
-    data: str = ""  # JSONL with a text field (`lintseq mine --raw`) or a directory of .py files
-    output: str = ""
-    init: str = "150m"
-    tokenizer: str | None = None  # a tokenizer path; default: byte-level BPE trained on the corpus
-    vocab_size: int = 32768
-    text_field: str = "text"
-    epochs: float = 1.0
-    max_steps: int | None = None
-    seq_length: int = 1024
-    batch_size: int = 256  # effective, in sequences of seq_length tokens
-    micro_batch_size: int = 8
-    lr: float = 3e-4
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.01
-    weight_decay: float = 0.1
-    adam_beta2: float = 0.95
-    max_grad_norm: float = 1.0
-    optim: str = "adamw_torch"
-    seed: int = 42
-    bf16: bool | None = None  # None: on when a CUDA device supports it
-    gradient_checkpointing: bool = False
-    save_steps: int = 500
-    save_total_limit: int = 2  # checkpoints kept; 0 keeps all
-    resume: bool = False
-    logging_steps: int = 10
-    report_to: str = "none"  # none | tensorboard | wandb
-    overwrite: bool = False
+    data: str = setting("", help="Corpus: JSONL with a text field (`lintseq mine --raw`), or a directory of .py files.",
+                        path="any", exists=True)
+    output: str = setting("", help="Model directory to write.", flags=("-o", "--output"), path="dir")
+    init: str = setting("150m", help="GPT-2 shape: tiny (tests), 150m (12x768), 400m (24x1024).", choices=INIT_SIZES)
+    tokenizer: str | None = setting(None, help="Tokenizer path [a byte-level BPE trained on the corpus].")
+    vocab_size: int = setting(32768, help="For a tokenizer trained on the corpus.")
+    text_field: str = setting("text", help="JSONL field holding a document.")
+    epochs: float = setting(1.0)
+    max_steps: int | None = setting(None, help="Optimizer steps (overrides --epochs).")
+    seq_length: int = setting(1024, help="Tokens per packed sequence.")
+    batch_size: int = setting(256, help="Effective batch, in sequences.")  # of seq_length tokens
+    micro_batch_size: int = setting(8, help="Sequences per device per pass.")
+    lr: float = setting(3e-4)
+    lr_scheduler: str = setting("cosine")
+    warmup_ratio: float = setting(0.01)
+    weight_decay: float = setting(0.1)
+    adam_beta2: float = setting(0.95)
+    max_grad_norm: float = setting(1.0)
+    optim: str = setting("adamw_torch")
+    seed: int = setting(42)
+    bf16: bool | None = setting(None, help="[on when the GPU supports it]")
+    gradient_checkpointing: bool = setting(False, negatable=True)
+    save_steps: int = setting(500, help="Checkpoint every N optimizer steps.")
+    save_total_limit: int = setting(2, help="Checkpoints kept (0: all).")
+    resume: bool = setting(
+        False, help="Continue the run in --output from its last checkpoint (its saved settings are the defaults).")
+    logging_steps: int = setting(10)
+    report_to: str = setting("none", choices=REPORT_TO)
+    overwrite: bool = setting(False, help="Delete an existing output directory first.")
 
     def validate(self) -> None:
         if not self.data:

@@ -201,12 +201,12 @@ def build_tokenizer(cfg: PretrainConfig, out: Path) -> None:
     tok.save_pretrained(out)
 
 
-def training_arguments(cfg: PretrainConfig, state_dir: Path, max_steps: int):
+def training_arguments(cfg: PretrainConfig, state_dir: Path, max_steps: int, progress: bool = True):
     from transformers import TrainingArguments
 
     return TrainingArguments(
         output_dir=str(state_dir),
-        **cfg.trainer_kwargs(max_steps),
+        **cfg.trainer_kwargs(max_steps, progress),
         adam_beta2=cfg.adam_beta2,
         max_grad_norm=cfg.max_grad_norm,
         save_strategy="steps",
@@ -231,7 +231,7 @@ def _umask() -> int:
     return mask
 
 
-def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResult:
+def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool = True) -> PretrainResult:
     """Pre-train (or, with `cfg.resume`, continue pre-training) and save the model at `cfg.output`.
 
     Under `accelerate launch`/`torchrun` every process runs this; the main one trains the
@@ -293,7 +293,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None) -> PretrainResu
 
     trainer = Trainer(
         model=model,
-        args=training_arguments(cfg, state, steps),
+        args=training_arguments(cfg, state, steps, progress),
         train_dataset=dataset,
         data_collator=default_data_collator,
         callbacks=callbacks,

@@ -178,13 +178,13 @@ def plan_steps(cfg: TrainConfig, n_rows: int, tok) -> tuple[TrainConfig, int, di
     return replace(cfg, max_steps=steps, match_steps_with=None, match_epochs=None), steps, match
 
 
-def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int):
+def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int, progress: bool = True):
     from trl import SFTConfig
 
     return SFTConfig(
         output_dir=output_dir,
         num_train_epochs=cfg.epochs,
-        **cfg.trainer_kwargs(max_steps),
+        **cfg.trainer_kwargs(max_steps, progress),
         gradient_checkpointing=cfg.gradient_checkpointing,
         max_length=cfg.max_seq_length,
         packing=cfg.packing,
@@ -198,7 +198,7 @@ def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int):
 
 
 def build_trainer(cfg: TrainConfig, model, tok, rows: list[dict[str, str]], output_dir: str, max_steps: int,
-                  callbacks: list | None = None):
+                  callbacks: list | None = None, progress: bool = True):
     """The `SFTTrainer` for a resolved config (exposed so tests can inspect real batches)."""
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -213,7 +213,7 @@ def build_trainer(cfg: TrainConfig, model, tok, rows: list[dict[str, str]], outp
 
     return SFTTrainer(
         model=lora_model(cfg, model) if cfg.lora else model,
-        args=sft_config(cfg, output_dir, max_steps),
+        args=sft_config(cfg, output_dir, max_steps, progress),
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
         callbacks=[NoFinalCheckpoint(), *(callbacks or [])],
@@ -305,7 +305,7 @@ def resolve_config(cfg: TrainConfig, n_params: int) -> TrainConfig:
     )
 
 
-def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
+def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True) -> TrainResult:
     """Run one training job and save the model directory at `cfg.output` (atomically).
 
     Checkpoints go to `OUTPUT.checkpoints/` every `save_steps` steps; `cfg.resume` continues
@@ -358,7 +358,8 @@ def train(cfg: TrainConfig, callbacks: list | None = None) -> TrainResult:
     log.info("%d rows, %d params, %d optimizer steps, lr %g%s%s", len(rows), n_params, steps, cfg.lr,
              f", {procs.count} processes" if procs.count > 1 else "", f", resuming from {last}" if last else "")
 
-    trainer = build_trainer(cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks)
+    trainer = build_trainer(cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks,
+                            progress)
     trainer.train(resume_from_checkpoint=last)
     result.global_step = trainer.state.global_step
     result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]

@@ -1,0 +1,228 @@
+"""One CLI grammar: options derived from the settings dataclasses carry their defaults, and the
+old spellings still work (with a deprecation message on stderr)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from lintseq.cli import main
+from lintseq.commands import command_line_wins
+from lintseq.generate import Settings
+from lintseq.inference.types import SamplingSettings
+from lintseq.mining.settings import MineSettings
+from lintseq.training.config import PretrainConfig, TrainConfig
+
+DEPRECATED = "deprecated"
+
+
+def parse(name: str, args: list[str]) -> click.Context:
+    """The context `lintseq NAME ARGS` would run with (nothing runs)."""
+    command = main.get_command(click.Context(main), name)
+    assert command is not None
+    return command.make_context(name, list(args))
+
+
+def field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return None if f.default == "" else f.default
+    return f.default_factory()  # type: ignore[misc]
+
+
+@pytest.fixture
+def existing(tmp_path: Path) -> Path:
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"instruction": "i", "response": "def f():\\n    return 1\\n"}\n')
+    return path
+
+
+@pytest.mark.parametrize("name, cls, args", [
+    ("train", TrainConfig, []),
+    ("pretrain", PretrainConfig, []),
+    ("generate", Settings, ["-o", "out.jsonl"]),
+    ("sample", SamplingSettings, ["-m", "m", "-b", "humaneval", "-o", "s.jsonl"]),
+    ("mine", MineSettings, ["-o", "mined.jsonl"]),
+])
+def test_options_left_alone_take_the_dataclass_defaults(name, cls, args) -> None:
+    params = parse(name, args).params
+    derived = [f for f in dataclasses.fields(cls) if f.metadata.get("cli", True)]
+    assert derived and all(f.name in params for f in derived)
+    for f in derived:
+        assert params[f.name] == field_default(f), f.name
+
+
+def _scalar_fields(cls) -> list[tuple[str, type]]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        base = hints[f.name]
+        args = [a for a in typing.get_args(base) if a is not type(None)]
+        base = args[0] if args else base
+        if base in (int, float, str) and not {"path", "choices", "flags"} & set(f.metadata):
+            out.append((f.name, base))
+    return out
+
+
+def _value(kind: type) -> st.SearchStrategy:
+    if kind is int:
+        return st.integers(1, 10**9)
+    if kind is float:
+        return st.floats(1e-9, 1e9, allow_nan=False)
+    return st.text("abcdefghij_", min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("name, cls", [("train", TrainConfig), ("pretrain", PretrainConfig)])
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_typed_options_reach_the_config(name, cls, data) -> None:
+    """Any subset of the number and text settings, typed as options, lands in the config with its
+    value, and every other setting keeps its default."""
+    chosen = data.draw(st.lists(st.sampled_from(_scalar_fields(cls)), unique=True, max_size=8))
+    values = {field: data.draw(_value(kind)) for field, kind in chosen}
+    args = [a for field, v in values.items() for a in ("--" + field.replace("_", "-"), repr(v) if isinstance(v, float) else str(v))]
+    ctx = parse(name, args)
+    params = {k: v for k, v in ctx.params.items() if k not in ("config_path", "quiet")}
+    cfg = cls.from_dict(command_line_wins(ctx, params, {}))
+    expected = cls(**values)
+    assert cfg == dataclasses.replace(expected, data=cfg.data, output=cfg.output) and not cfg.data
+
+
+def test_a_config_file_value_stays_unless_typed(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("lr = 0.001\nseed = 7\n")
+    ctx = parse("train", ["--config", str(config), "--seed", "8"])
+    params = {k: v for k, v in ctx.params.items() if k not in ("config_path", "quiet")}
+    cfg = TrainConfig.from_dict(command_line_wins(ctx, params, {"lr": 0.001, "seed": 7}))
+    assert (cfg.lr, cfg.seed, cfg.batch_size) == (0.001, 8, TrainConfig.batch_size)
+
+
+def test_quiet_turns_the_trainers_bar_off() -> None:
+    assert parse("train", ["-q"]).params["quiet"] and parse("pretrain", ["--quiet"]).params["quiet"]
+    assert not parse("train", []).params["quiet"]
+    cfg = TrainConfig(data="d", output="o", model="m")
+    assert cfg.trainer_kwargs(10, progress=False)["disable_tqdm"] is True
+    assert cfg.trainer_kwargs(10)["disable_tqdm"] is None  # transformers' own choice, as before
+
+
+def test_workers_and_model_have_their_short_spelling(existing: Path) -> None:
+    assert parse("generate", ["-o", "x.jsonl", "-j", "3"]).params["workers"] == 3
+    assert parse("evaluate", [str(existing), "-b", "humaneval", "-j", "2"]).params["workers"] == 2
+    assert parse("mine", ["-o", "x.jsonl", "-j", "4"]).params["workers"] == 4
+    assert parse("train", ["-m", "gpt2"]).params["model"] == "gpt2"
+
+
+def test_old_spellings_are_hidden_from_help() -> None:
+    for name, old in [("generate", "--restart"), ("generate", "--limit"), ("mine", "--no-progress"),
+                      ("experiment", "--no-progress")]:
+        text = CliRunner().invoke(main, [name, "--help"]).output
+        assert old not in text, (name, old)
+    assert "--subset" in CliRunner().invoke(main, ["generate", "--help"]).output
+
+
+# ------------------------------------------------------------------------ old spellings, run
+
+
+def _generate(tmp_path: Path, name: str, *extra: str):
+    out = tmp_path / f"{name}.jsonl"
+    res = CliRunner().invoke(main, ["generate", "--sample", "-o", str(out), "--workers", "1", "-q", *extra])
+    return res, out
+
+
+@pytest.mark.parametrize("old", ["-n", "--limit"])
+def test_generate_old_subset_spelling_draws_the_same_rows(tmp_path: Path, old: str) -> None:
+    new, new_out = _generate(tmp_path, "new", "--subset", "4", "--seed", "3")
+    assert new.exit_code == 0, new.output
+    assert DEPRECATED not in new.output
+    res, out = _generate(tmp_path, "old", old, "4", "--seed", "3")
+    assert res.exit_code == 0, res.output
+    assert DEPRECATED in res.output and "--subset" in res.output
+    assert out.read_bytes() == new_out.read_bytes()
+    assert len({json.loads(line)["row"] for line in out.read_text().splitlines()}) == 4
+
+
+def test_generate_old_and_new_spelling_that_disagree_are_refused(tmp_path: Path) -> None:
+    res, _ = _generate(tmp_path, "x", "--subset", "3", "-n", "4")
+    assert res.exit_code == 2 and "contradicts" in res.output
+    same, _ = _generate(tmp_path, "y", "--subset", "3", "-n", "3")
+    assert same.exit_code == 0, same.output
+
+
+@pytest.mark.parametrize("flag", ["--overwrite", "--restart"])
+def test_generate_overwrite_and_old_restart_discard_an_interrupted_run(tmp_path: Path, flag: str) -> None:
+    out = tmp_path / "edits.jsonl"
+    out.with_name("edits.jsonl.partial").write_text('{"row": 0, "torn')
+    refused, _ = _generate(tmp_path, "edits", "--subset", "2")
+    assert refused.exit_code != 0 and "--overwrite" in refused.output and "--restart" not in refused.output
+    res, _ = _generate(tmp_path, "edits", "--subset", "2", flag)
+    assert res.exit_code == 0, res.output
+    assert (DEPRECATED in res.output) == (flag == "--restart")
+    assert out.exists() and not out.with_name("edits.jsonl.partial").exists()
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    body = 'def {name}(a, b):\n    """{doc}"""\n    total = a + b\n    total *= 2\n    return total - a\n'
+    (tmp_path / "pkg" / "tests").mkdir(parents=True)
+    (tmp_path / "pkg" / "calc.py").write_text(body.format(name="double_sum", doc="Twice the sum, less a."))
+    (tmp_path / "pkg" / "tests" / "test_calc.py").write_text(
+        body.format(name="check_sum", doc="A helper the tests use to check sums."))
+    return tmp_path / "pkg"
+
+
+def _mine(tree: Path, out: Path, *extra: str):
+    res = CliRunner().invoke(main, ["mine", str(tree), "-o", str(out), "--no-decontaminate", *extra])
+    rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    return res, sorted(r["source"]["qualname"] for r in rows)
+
+
+def test_mine_skips_test_suites_by_default_as_the_experiment_does(tree: Path, tmp_path: Path) -> None:
+    res, names = _mine(tree, tmp_path / "a.jsonl", "-q")
+    assert res.exit_code == 0, res.output
+    assert names == ["double_sum"]
+    summary = json.loads((tmp_path / "a.jsonl.summary.json").read_text())
+    assert summary["settings"]["skip_tests"] is True and "workers" not in summary["settings"]
+    res, names = _mine(tree, tmp_path / "b.jsonl", "-q", "--include-tests")
+    assert names == ["check_sum", "double_sum"]
+
+
+def test_mine_old_no_progress_still_works(tree: Path, tmp_path: Path) -> None:
+    new, _ = _mine(tree, tmp_path / "new.jsonl", "-q")
+    old, names = _mine(tree, tmp_path / "old.jsonl", "--no-progress")
+    assert old.exit_code == 0, old.output
+    assert DEPRECATED in old.output and "-q/--quiet" in old.output and DEPRECATED not in new.output
+    assert (tmp_path / "old.jsonl").read_bytes() == (tmp_path / "new.jsonl").read_bytes() and names
+
+
+def test_the_cli_and_the_experiment_mine_with_the_same_defaults(tmp_path: Path) -> None:
+    from lintseq.experiment.config import normalize
+
+    table = normalize({"model": {"name": "m"}, "data": {"mine": {"paths": ["src"]}}}, tmp_path).data.mine
+    assert table is not None
+    cli = {k: list(v) if isinstance(v, tuple) else v for k, v in parse("mine", ["-o", "x.jsonl"]).params.items()}
+    shared = set(table) - {"paths"}
+    assert len(shared) == 13 and {k: table[k] for k in shared} == {k: cli[k] for k in shared}
+
+
+@pytest.mark.parametrize("args, quiet, warned", [
+    ([], False, False),
+    (["-q"], True, False),
+    (["--no-progress"], True, True),
+    (["--progress"], False, True),
+])
+def test_experiment_progress_spellings(args: list[str], quiet: bool, warned: bool) -> None:
+    res = CliRunner().invoke(main, ["experiment", "--list-recipes", *args])
+    assert res.exit_code == 0, res.output
+    assert (DEPRECATED in res.output) == warned
+    assert parse("experiment", ["--list-recipes", *args]).params["quiet"] is quiet
+
+
+def test_experiment_old_progress_contradicting_quiet_is_refused() -> None:
+    res = CliRunner().invoke(main, ["experiment", "--list-recipes", "--progress", "-q"])
+    assert res.exit_code == 2 and "contradicts" in res.output
