@@ -116,7 +116,7 @@ def main() -> None:
 
     import torch
 
-    from lintseq.evaluation.report import write_atomic, write_json
+    from lintseq.io import write_atomic, write_json
     from lintseq.evaluation.sandbox import Limits, Sandbox
     from lintseq.inference.backends import make_backend
 

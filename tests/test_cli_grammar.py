@@ -203,7 +203,8 @@ def test_mine_old_no_progress_still_works(tree: Path, tmp_path: Path) -> None:
 def test_the_cli_and_the_experiment_mine_with_the_same_defaults(tmp_path: Path) -> None:
     from lintseq.experiment.config import normalize
 
-    table = normalize({"model": {"name": "m"}, "data": {"mine": {"paths": ["src"]}}}, tmp_path)["data"]["mine"]
+    table = normalize({"model": {"name": "m"}, "data": {"mine": {"paths": ["src"]}}}, tmp_path).data.mine
+    assert table is not None
     cli = {k: list(v) if isinstance(v, tuple) else v for k, v in parse("mine", ["-o", "x.jsonl"]).params.items()}
     shared = set(table) - {"paths"}
     assert len(shared) == 13 and {k: table[k] for k in shared} == {k: cli[k] for k in shared}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from lintseq.cli import main
 from lintseq.diffs import DIFF_TOKEN
 from lintseq.experiment import config as cfgmod
-from lintseq.experiment import runner, stages
+from lintseq.experiment import layout, runner, stages
 
 
 @pytest.fixture(autouse=True)
@@ -205,10 +206,10 @@ def test_bad_configs_are_clear_errors(tmp_path, toml, message):
 def test_bundled_recipes_load():
     assert {"micro", "tinycodelm-150m", "gemma-2-2b"} <= set(cfgmod.recipe_names())
     gemma = cfgmod.load(cfgmod.recipe_path("gemma-2-2b"))
-    assert gemma["model"]["name"] == "google/gemma-2-2b" and gemma["train"]["lr"] == 5e-5
+    assert gemma.model.name == "google/gemma-2-2b" and gemma.train.settings["lr"] == 5e-5
     tiny = cfgmod.load(cfgmod.recipe_path("tinycodelm-150m"))
-    assert tiny["model"]["init"] == "150m" and tiny["train"]["batch_size"] == 512
-    assert tiny["train"]["baseline_epochs"] == 10 and tiny["generate"]["s"] == 5
+    assert tiny.model.init == "150m" and tiny.train.settings["batch_size"] == 512
+    assert tiny.train.baseline_epochs == 10 and tiny.generate.s == 5
 
 
 def test_plus_benchmarks_share_samples_and_hold_out_their_training_tasks(tmp_path):
@@ -218,14 +219,14 @@ def test_plus_benchmarks_share_samples_and_hold_out_their_training_tasks(tmp_pat
     built = {st.name: st for st in stages.build(cfg)}
     assert "sample-lintseq-humaneval-plus" not in built and "sample-lintseq-mbpp-plus" in built
     assert built["evaluate-lintseq-humaneval-plus"].deps == ("sample-lintseq-humaneval",)
-    assert stages.slug("humaneval+") == "humaneval-plus" != stages.slug("humaneval")
+    assert layout.slug("humaneval+") == "humaneval-plus" != layout.slug("humaneval")
     held = stages.held_out_tasks(cfg)
     assert len(held) == 108 and all(t.startswith("Mbpp/") and int(t.split("/")[1]) >= 601 for t in held)
     assert built["data"].slice["held_out"] == held
-    rows = stages.instruction_rows({**cfg, "data": {**cfg["data"], "mine": None}}, tmp_path)
+    rows = stages.instruction_rows(replace(cfg, data=replace(cfg.data, mine=None)), tmp_path)
     assert len(rows) == 374 - 108 and not {r["id"] for r in rows} & set(held)
     # without mbpp+ nothing is held out, and the data stage's key is what it was
-    cfg["sample"]["benchmarks"] = ["humaneval", "humaneval+", "mbpp"]
+    cfg.sample.benchmarks = ["humaneval", "humaneval+", "mbpp"]
     assert stages.held_out_tasks(cfg) == [] and "held_out" not in next(st for st in stages.build(cfg) if st.name == "data").slice
 
 
@@ -242,7 +243,7 @@ def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
         json.dumps({"task_id": problem.task_id, "program": program}) + "\n", encoding="utf-8")
     scores = {}
     for timeout in (1.0, 10.0):
-        cfg["evaluate"]["timeout"] = timeout
+        cfg.evaluate.timeout = timeout
         folder = run_dir / f"evaluate-{timeout}"
         folder.mkdir()
         scores[timeout] = stages._run_evaluate("baseline", "humaneval")(stages.Context(cfg, run_dir, folder, resume=False))
@@ -267,7 +268,7 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
                                                                                    'benchmarks = ["humaneval"]'),
                     encoding="utf-8")
     cfg = cfgmod.load(conf)
-    assert cfg["sample"]["zero_shot"] == "chat"
+    assert cfg.sample.zero_shot == "chat"
     names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
     assert names.index("evaluate-base-humaneval") < names.index("train-baseline")
     runner.run(cfg, tmp_path / "run", log=lambda m: None)
@@ -316,12 +317,12 @@ def test_smollm2_recipes_plan_the_three_rows_without_the_model(recipe, tmp_path,
     """--plan needs neither the model package nor a conversion: the short name stays a name."""
     monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
     cfg = cfgmod.load(cfgmod.recipe_path(recipe))
-    assert cfg["model"]["name"] == "smollm2-135m" and cfg["format"]["chat"] and cfg["sample"]["zero_shot"] in ("chat", "completion")
-    assert cfg["generate"]["s"] == 5 and cfg["sample"]["temperature"] == 1.0 and cfg["sample"]["top_p"] == 0.95
+    assert cfg.model.name == "smollm2-135m" and cfg.format.chat and cfg.sample.zero_shot in ("chat", "completion")
+    assert cfg.generate.s == 5 and cfg.sample.temperature == 1.0 and cfg.sample.top_p == 0.95
     names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
-    for bench in cfg["sample"]["benchmarks"]:
+    for bench in cfg.sample.benchmarks:
         for row in ("base", "baseline", "lintseq"):
-            assert f"evaluate-{row}-{stages.slug(bench)}" in names
+            assert f"evaluate-{row}-{layout.slug(bench)}" in names
     res = CliRunner().invoke(main, ["experiment", "--recipe", recipe, "-o", str(tmp_path / "run"), "--plan"])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from lintseq import DIFF_TOKEN, apply_edits, derive_seed, normalize, resolve, sample_edit_sequence
 from lintseq.cli import main
 from lintseq.formatting import (
-    AtomicJsonl,
     FormatError,
     format_file,
     format_row,
     lintseq_completion,
     prompt_for,
 )
+from lintseq.io import AtomicJsonl
 
 
 def sample_rows(n: int = 25) -> list[dict]:

@@ -89,9 +89,9 @@ def test_the_cpu_checks_tiny_recipe_loads(tmp_path):
     path = cpu_check.tiny_recipe("smollm2-135m", tmp_path / "tiny.toml")
     cfg = config.load(path)
     full = config.load(config.recipe_path("smollm2-135m"))
-    assert cfg["sample"]["device"] == "cpu" and cfg["sample"]["n"] == 2 and cfg["sample"]["limit"] == 2
-    assert cfg["sample"]["benchmarks"] == full["sample"]["benchmarks"]
-    assert cfg["model"] == full["model"] and cfg["format"] == full["format"]
+    assert cfg.sample.device == "cpu" and cfg.sample.n == 2 and cfg.sample.limit == 2
+    assert cfg.sample.benchmarks == full.sample.benchmarks
+    assert cfg.model == full.model and cfg.format == full.format
 
 
 def test_training_rate_counts_only_the_steps_of_the_last_attempt():

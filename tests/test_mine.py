@@ -186,7 +186,7 @@ def test_mine_tree_drops_contaminated_and_duplicates(tree: Path, tmp_path: Path,
     dropped = sorted((ex["source"]["qualname"], tuple(ex["benchmarks"])) for ex in saved["contaminated_examples"])
     assert len(dropped) == 3 and sorted(b for _, bs in dropped for b in bs) == ["humaneval", "humaneval", "mbpp"]
     assert not kept & {q for q, _ in dropped}
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.part"))
 
     by_name = {r["source"]["qualname"]: r for r in rows}
     tally = by_name["tally"]
@@ -730,16 +730,28 @@ def test_unparsable_files_are_listed_by_reason(tmp_path: Path, decon: Decontamin
     assert any("unparsable: invalid syntax" in line for line in summary.lines())
 
 
-def test_failed_summary_leaves_the_old_output_and_summary(tree: Path, tmp_path: Path, decon: Decontaminator) -> None:
+def test_failed_summary_leaves_the_old_output_and_summary(
+    tree: Path, tmp_path: Path, decon: Decontaminator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lintseq.io
+
     out = tmp_path / "mined.jsonl"
     mine(collect([tree]), out, MineSettings(min_lines=1), progress=False, decontaminator=decon)
     old_output, old_summary = out.read_bytes(), (tmp_path / "mined.jsonl.summary.json").read_bytes()
-    (tmp_path / "mined.jsonl.summary.json.tmp").mkdir()  # the summary cannot be written
+    real_write = lintseq.io.AtomicFile.write
+
+    def disk_full(self: lintseq.io.AtomicFile, data: str) -> int:  # the summary cannot be written
+        if self.path.name.endswith(".summary.json"):
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(lintseq.io.AtomicFile, "write", disk_full)
     with pytest.raises(OSError):
         mine(collect([tree]), out, MineSettings(min_lines=5), progress=False, decontaminator=decon)
     assert out.read_bytes() == old_output
     assert (tmp_path / "mined.jsonl.summary.json").read_bytes() == old_summary
     assert not (tmp_path / "mined.jsonl.tmp").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mined.jsonl", "mined.jsonl.summary.json", "repo"]
 
 
 def test_site_packages_source_reads_the_installed_packages() -> None:

@@ -239,8 +239,8 @@ def estimate(recipe: str) -> list[str]:
     from lintseq.experiment.stages import build, load_problems
 
     cfg = config.load(recipe if recipe.endswith(".toml") else config.recipe_path(recipe))
-    s = cfg["sample"]
-    kv = kv_bytes_per_token(cfg["model"]["name"] or "smollm2-135m")
+    s = cfg.sample
+    kv = kv_bytes_per_token(cfg.model.name or "smollm2-135m")
     calls = samples = programs = 0
     sampling = [0.0, 0.0]
     sizes: dict[str, int] = {}
@@ -250,14 +250,14 @@ def estimate(recipe: str) -> list[str]:
         bench = st.slice["benchmark"]
         sizes[bench] = sizes.get(bench) or len(load_problems(cfg, bench))
         if st.name.startswith("evaluate-"):
-            programs += sizes[bench] * s["n"]
+            programs += sizes[bench] * s.n
             continue
-        per_call = max(1, s["batch_size"] // s["n"])
+        per_call = max(1, s.batch_size // s.n)
         n_calls = math.ceil(sizes[bench] / per_call)
-        memory = 2 * per_call * s["n"] * (PROMPT_TOKENS + s["max_new_tokens"] / 2) * kv / HBM_BYTES_S
+        memory = 2 * per_call * s.n * (PROMPT_TOKENS + s.max_new_tokens / 2) * kv / HBM_BYTES_S
         for i, step in enumerate(STEP_S):
-            sampling[i] += n_calls * s["max_new_tokens"] * (step + memory)
-        calls, samples = calls + n_calls, samples + sizes[bench] * s["n"]
+            sampling[i] += n_calls * s.max_new_tokens * (step + memory)
+        calls, samples = calls + n_calls, samples + sizes[bench] * s.n
     evaluation = [programs / rate for rate in reversed(EVAL_PER_S)]
     total = [a + b + c for a, b, c in zip(sampling, evaluation, OTHER_S)]
     m = lambda pair: f"{pair[0] / 60:.1f}-{pair[1] / 60:.1f} min"  # noqa: E731
@@ -265,8 +265,8 @@ def estimate(recipe: str) -> list[str]:
                "may fit one session (the upper end does not)" if total[0] <= SESSION_S else
                "DOES NOT FIT one session (nothing carries over to the next: shrink the recipe)")
     return [f"Estimate for recipe {recipe} (ranges; the calls measure the real rates):",
-            f"  sampling:   {samples} samples in {calls} generate calls of up to {per_call * s['n']} sequences x "
-            f"{s['max_new_tokens']} steps: {m(sampling)}",
+            f"  sampling:   {samples} samples in {calls} generate calls of up to {per_call * s.n} sequences x "
+            f"{s.max_new_tokens} steps: {m(sampling)}",
             f"  evaluation: {programs} programs at {EVAL_PER_S[0]}-{EVAL_PER_S[1]}/s: {m(evaluation)} (+ timeouts)",
             f"  the rest:   {m(OTHER_S)};  total {m(total)} against ~{SESSION_S / 60:.0f} min a session "
             f"gives the experiment: {verdict}"]

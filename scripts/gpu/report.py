@@ -105,7 +105,7 @@ def sandbox_check() -> dict:
                 "fails": not bad.passed, "detail": box.info.detail}
 
 
-def recipe_config(recipe: str) -> dict:
+def recipe_config(recipe: str):
     from lintseq.experiment import config
 
     return config.load(recipe if Path(recipe).suffix == ".toml" else config.recipe_path(recipe))
@@ -131,7 +131,7 @@ def check(state: Path, recipe: str) -> int:
     except Exception as exc:
         failures.append(f"sandbox: {type(exc).__name__}: {exc}")
     try:  # the recipe loads here, and its device is there
-        device = recipe_config(recipe)["sample"]["device"]
+        device = recipe_config(recipe).sample.device
         if device.startswith("cuda") and not env.get("gpu", {}).get("cuda_available"):
             failures.append(f"the recipe samples on {device}, but torch sees no CUDA device")
     except Exception as exc:
@@ -162,10 +162,12 @@ def stage_table(run_dir: Path) -> list[dict]:
     """Every stage folder in run order (config order when the plan is known), done or not."""
     order: list[str] = []
     try:
+        from lintseq.experiment.config import ExperimentConfig
+        from lintseq.experiment.layout import CONFIG_RECORD
         from lintseq.experiment.stages import build
 
-        cfg = _json(run_dir / "config.json")
-        order = [st.name for st in build(cfg)] if cfg else []
+        cfg = _json(run_dir / CONFIG_RECORD)
+        order = [st.name for st in build(ExperimentConfig.from_dict(cfg))] if cfg else []
     except Exception:
         pass
     if not order and run_dir.is_dir():

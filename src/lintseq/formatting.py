@@ -8,16 +8,15 @@ not written here: TRL appends `tokenizer.eos_token` to every completion, once.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal
 
 from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits
+from lintseq.io import AtomicJsonl, write_jsonl
 from lintseq.journal import default_rejects_path
+from lintseq.records import read_rows
 from lintseq.units import normalize
 
 Style = Literal["lintseq", "baseline"]
@@ -142,53 +141,9 @@ class FormatStats:
         return ", ".join(parts)
 
 
-def read_rows(path: str | Path) -> Iterator[tuple[int, dict | None, str]]:
-    """(line number, row or None, raw text) for JSON Lines; Parquet rows get their index."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for n, row in enumerate(pq.read_table(path).to_pylist(), 1):
-            yield n, row, json.dumps(row, ensure_ascii=False, default=str)
-        return
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                yield n, None, line
-                continue
-            yield n, row if isinstance(row, dict) else None, line
-
-
 def _is_extra_sample(row: dict) -> bool:
     """`generate` writes s samples per program; the baseline needs the program once."""
     return "edit_path" in row and row.get("sample", 0) != 0
-
-
-class AtomicJsonl:
-    """Lines go to a temp file that replaces `path` only when the writer closes cleanly."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
-        self.fh = os.fdopen(fd, "w", encoding="utf-8")
-
-    def write(self, row: dict) -> None:
-        self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-    def __enter__(self) -> "AtomicJsonl":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.fh.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            os.unlink(self.tmp)
 
 
 def format_rows(
@@ -232,6 +187,7 @@ def format_file(
             yield item
 
     rejected_rows: list[dict] = []
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
     with AtomicJsonl(dst) as out:
         for n, row, reason in format_rows(tracked(), style, **kwargs):
             raw = raw_by_line.pop(n, "")
@@ -244,7 +200,6 @@ def format_file(
                 stats.rejected[reason.split(":")[0]] += 1
                 rejected_rows.append({"line": n, "reason": reason, "raw": raw.rstrip("\n")})
     if rejected_rows:
-        with AtomicJsonl(rejects) as bad:
-            for r in rejected_rows:
-                bad.write(r)
+        rejects.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(rejects, rejected_rows)
     return stats

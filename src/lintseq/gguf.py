@@ -14,8 +14,9 @@ import importlib.util
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from lintseq.io import temp_dir
 
 MAGIC = b"GGUF"
 RECORD = "lintseq_convert.json"  # written last inside the folder: where the weights came from
@@ -87,7 +88,7 @@ def convert(src: str | Path, out: str | Path, *, overwrite: bool = False) -> Pat
     model = plain_model(quantized)
     del quantized
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    tmp = temp_dir(out)
     try:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)

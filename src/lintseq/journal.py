@@ -9,11 +9,13 @@ after the last whole row: the final file is the one an uninterrupted run writes.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from lintseq.io import atomic_write, load_jsonl, write_atomic
 from lintseq.records import Reject
 from lintseq.summary import Summary
 
@@ -44,7 +46,7 @@ def _read_whole_lines(path: Path) -> list[dict[str, Any]]:
     if keep != len(data):
         with open(path, "r+b") as f:
             f.truncate(keep)
-    return [json.loads(line.decode("utf-8", "surrogatepass")) for line in data[:keep].splitlines() if line]
+    return load_jsonl(io.BytesIO(data[:keep]), name=str(path), errors="surrogatepass")
 
 
 def _truncate_to_rows(path: Path, rows: list[dict[str, Any]], last: int) -> list[dict[str, Any]]:
@@ -94,7 +96,7 @@ class Journal:
         else:
             for p in (self.out_partial, self.rej_partial):
                 p.unlink(missing_ok=True)
-        self.meta_path.write_text(json.dumps(self.meta))
+        write_atomic(self.meta_path, json.dumps(self.meta))
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         self._fds = {"out": os.open(self.out_partial, flags, 0o644), "rej": os.open(self.rej_partial, flags, 0o644)}
         return start
@@ -125,9 +127,7 @@ class Journal:
             os.replace(self.out_partial, self.output)
         os.replace(self.rej_partial, self.rejects)
         summary_path = self.output.with_name(self.output.name + ".summary.json")
-        tmp = summary_path.with_name(summary_path.name + ".tmp")
-        tmp.write_text(json.dumps(summary.to_json() | {"settings": self.meta}, indent=2))
-        os.replace(tmp, summary_path)
+        write_atomic(summary_path, json.dumps(summary.to_json() | {"settings": self.meta}, indent=2))
         self.meta_path.unlink(missing_ok=True)
 
 
@@ -135,7 +135,6 @@ def _jsonl_to_parquet(src: Path, dest: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [json.loads(line) for line in src.read_text(encoding="utf-8", errors="surrogatepass").splitlines() if line]
-    tmp = dest.with_name(dest.name + ".tmp")
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
-    os.replace(tmp, dest)
+    rows = load_jsonl(src, errors="surrogatepass")
+    with atomic_write(dest, "wb") as fh:
+        pq.write_table(pa.Table.from_pylist(rows), fh)

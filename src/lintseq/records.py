@@ -1,7 +1,9 @@
 """Read input rows from JSON Lines or Parquet, one (row number, record) at a time.
 
 A line that is not a JSON object is not an exception but a `Reject` with its reason: one bad
-row in a million must not stop a run, and must not vanish either.
+row in a million must not stop a run, and must not vanish either. `iter_records` numbers rows
+as `generate` does (from 0, non-blank lines); `read_rows` by line number, with the line's text,
+as `format` reports rejects and `train` reports errors. Both read lines with `lintseq.io`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+from lintseq.io import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -42,35 +46,10 @@ def count_rows(path: str | Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def _excerpt(raw: bytes | str, limit: int = 200) -> str:
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "backslashreplace")
-    return raw[:limit]
-
-
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
+def iter_jsonl(path: str | Path | int) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
     """Rows numbered from 0, counting non-blank lines only."""
-    row = 0
-    with open(path, "rb") as f:
-        for raw in f:
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield row, Reject(row, f"not UTF-8: byte {raw[exc.start]:#04x} at offset {exc.start}", _excerpt(raw))
-                row += 1
-                continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield row, Reject(row, f"invalid JSON: {exc.msg} at column {exc.colno}", _excerpt(text))
-            else:
-                if isinstance(value, dict):
-                    yield row, value
-                else:
-                    yield row, Reject(row, f"not a JSON object: {type(value).__name__}", _excerpt(text))
-            row += 1
+    for line in read_jsonl(path):
+        yield line.index, line.value if line.value is not None else Reject(line.index, line.error, line.text[:200])
 
 
 def iter_parquet(path: str | Path, batch_size: int = 1024) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
@@ -86,3 +65,15 @@ def iter_parquet(path: str | Path, batch_size: int = 1024) -> Iterator[tuple[int
 def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
     """(row number, record or Reject) for every row of a JSONL or Parquet file."""
     return iter_parquet(path) if is_parquet(path) else iter_jsonl(path)
+
+
+def read_rows(path: str | Path) -> Iterator[tuple[int, dict | None, str]]:
+    """(line number, row or None, raw text) for JSON Lines; Parquet rows get their index (from 1)."""
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        for n, row in enumerate(pq.read_table(path).to_pylist(), 1):
+            yield n, row, json.dumps(row, ensure_ascii=False, default=str)
+        return
+    for line in read_jsonl(path):
+        yield line.number, line.value, line.text

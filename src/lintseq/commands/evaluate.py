@@ -72,9 +72,10 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
 
     from lintseq.evaluation.plot import plot_pass_at_k
     from lintseq.evaluation.problems import BenchmarkError, load_benchmark
-    from lintseq.evaluation.report import load_scores, scores_document, table, with_base, write_json, write_jsonl
+    from lintseq.evaluation.report import load_scores, scores_document, table, with_base
     from lintseq.evaluation.run import EnvironmentProblem, evaluate_many
     from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable
+    from lintseq.io import write_json, write_jsonl
 
     if timeout <= 0 or memory_mb < 64 or time_factor <= 0 or min_time_limit <= 0:
         raise click.BadParameter("need --timeout, --min-time-limit and --time-factor > 0 and --memory-mb >= 64")
@@ -110,7 +111,7 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
         write_json(json_out, scores_document(docs))
     if results:
         write_jsonl(results, [{"benchmark": r.scores["benchmark"], **row} if several else row
-                              for r in reports for row in r.per_problem])
+                              for r in reports for row in r.per_problem], ensure_ascii=True)
     if plot:
         runs = with_base([*docs, *others])
         if len({r.get("benchmark") for r in runs}) > 1:

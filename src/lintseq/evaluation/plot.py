@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
+
+from lintseq.io import atomic_write
 
 
 def curve_points(scores: dict) -> tuple[list[int], list[float]]:
@@ -46,15 +46,10 @@ def save_png(fig, path: Path) -> None:
     """Write a figure atomically (temp file, then rename) and release it."""
     import matplotlib.pyplot as plt
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
-    os.close(fd)
     try:
         fig.tight_layout()
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_write(path, "wb") as fh:
+            fig.savefig(fh, format="png")
     finally:
         plt.close(fig)
 

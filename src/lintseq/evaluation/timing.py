@@ -62,7 +62,7 @@ def _load(path: Path) -> dict[str, float]:
 
 def _save(path: Path, new: dict[str, float]) -> None:
     """Merge `new` into the cache file (re-read first: another run may have added entries)."""
-    from lintseq.evaluation.report import write_atomic
+    from lintseq.io import write_atomic
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,19 +25,24 @@ Tables (every key optional unless said):
                where the kernel allows no sandbox, as `lintseq evaluate --unsafe-no-sandbox`)
 
 Relative paths are resolved against the config file's folder, so a config and its data travel
-together.
+together. `load` returns an `ExperimentConfig`: one dataclass per table, every default filled
+in. What is another dataclass's settings stays a dict: `[pretrain]` and `[train]` keep the
+`PretrainConfig`/`TrainConfig` keys as given (the runs fill in the rest), the `[*.mine]`
+tables are `MINE_KEYS` with every key set. `to_dict` is the nested form RUN_DIR/config.json
+holds, and `from_dict` reads that back.
 """
 
 from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from lintseq.evaluation.problems import bundled_benchmark
+from lintseq.experiment.layout import slug
 from lintseq.mining.settings import MineSettings
 from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
@@ -45,26 +50,118 @@ BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
 # a [*.mine] table: `MineSettings` (its defaults) less what the stage sets (raw) or does not offer
 MINE_KEYS = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(MineSettings()).items()
              if k not in ("raw", "ngram", "num_perm")}
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "model": {"name": None, "init": None},
-    "data": {"sources": [], "instruction_field": "instruction", "code_field": "response", "limit": None,
-             "mined_rows": None},
-    "generate": {"s": 5, "linter": "fast", "weighting": "indent", "workers": 0},
-    "format": {"chat": False},
-    "sample": {
-        "benchmarks": ["humaneval", "mbpp"], "limit": None, "n": 20, "temperature": 1.0, "top_p": 0.95,
-        "min_p": 0.0, "max_new_tokens": 512, "backend": "hf", "batch_size": 16, "device": "auto", "dtype": "auto",
-        "zero_shot": False,
-    },
-    "evaluate": {"k": [1, 5, 10], "timeout": 10.0, "memory_mb": 4096, "workers": None, "unsafe_no_sandbox": False},
-}
-TRAIN_EXTRA = {"baseline_epochs": 10.0, "launcher": None}
 PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
 PRETRAIN_OWN = ("data", "output", "init", "resume", "overwrite")
 
 
 class ConfigError(ValueError):
     """A config that cannot describe an experiment; the message says which key is wrong."""
+
+
+@dataclass
+class ModelTable:
+    name: str | None = None  # a path, hub id or short name ...
+    init: str | None = None  # ... or a size to pre-train from scratch
+
+
+@dataclass
+class PretrainTable:
+    corpus: str | None = None  # a raw corpus, or ...
+    mine: dict[str, Any] | None = None  # ... one mined by the mine-corpus stage (`MINE_KEYS`, all set)
+    settings: dict[str, Any] = field(default_factory=dict)  # `PretrainConfig` keys, as given
+
+
+@dataclass
+class DataTable:
+    sources: list[str] = field(default_factory=list)
+    instruction_field: str = "instruction"
+    code_field: str = "response"
+    limit: int | None = None  # the first N rows
+    mined_rows: int | None = None  # a random subset of N mined rows, drawn with the seed
+    mine: dict[str, Any] | None = None  # `MINE_KEYS`, all set
+
+
+@dataclass
+class GenerateTable:
+    s: int = 5
+    linter: str = "fast"
+    weighting: str = "indent"
+    workers: int = 0
+
+
+@dataclass
+class FormatTable:
+    chat: bool = False
+
+
+@dataclass
+class TrainTable:
+    baseline_epochs: float = 10.0
+    launcher: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # `TrainConfig` keys both arms share, as given
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"baseline_epochs": self.baseline_epochs, "launcher": self.launcher, **self.settings}
+
+
+@dataclass
+class SampleTable:
+    benchmarks: list[str] = field(default_factory=lambda: ["humaneval", "mbpp"])
+    limit: int | None = None
+    n: int = 20
+    temperature: float = 1.0
+    top_p: float = 0.95
+    min_p: float = 0.0
+    max_new_tokens: int = 512
+    backend: str = "hf"
+    batch_size: int = 16
+    device: str = "auto"
+    dtype: str = "auto"
+    zero_shot: bool | str = False  # after `load`: False, "chat" or "completion"
+
+
+@dataclass
+class EvaluateTable:
+    k: list[int] = field(default_factory=lambda: [1, 5, 10])
+    timeout: float = 10.0
+    memory_mb: int = 4096
+    workers: int | None = None
+    unsafe_no_sandbox: bool = False
+
+
+@dataclass
+class ExperimentConfig:
+    seed: int = 42
+    model: ModelTable = field(default_factory=ModelTable)
+    pretrain: PretrainTable | None = None
+    data: DataTable = field(default_factory=DataTable)
+    generate: GenerateTable = field(default_factory=GenerateTable)
+    format: FormatTable = field(default_factory=FormatTable)
+    train: TrainTable = field(default_factory=TrainTable)
+    sample: SampleTable = field(default_factory=SampleTable)
+    evaluate: EvaluateTable = field(default_factory=EvaluateTable)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The nested form (the table order and keys RUN_DIR/config.json has always had)."""
+        doc: dict[str, Any] = {"seed": self.seed}
+        for name in ("model", "data", "generate", "format", "sample", "evaluate"):
+            doc[name] = asdict(getattr(self, name))
+        pre = self.pretrain
+        doc["pretrain"] = None if pre is None else asdict(pre)
+        doc["train"] = self.train.to_dict()
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ExperimentConfig:
+        """The config `to_dict` wrote (RUN_DIR/config.json), as it was: not checked again."""
+        pre, train = doc.get("pretrain"), dict(doc["train"])
+        return cls(
+            seed=doc["seed"], model=ModelTable(**doc["model"]),
+            pretrain=None if pre is None else PretrainTable(**pre), data=DataTable(**doc["data"]),
+            generate=GenerateTable(**doc["generate"]), format=FormatTable(**doc["format"]),
+            train=TrainTable(train.pop("baseline_epochs"), train.pop("launcher"), train),
+            sample=SampleTable(**doc["sample"]), evaluate=EvaluateTable(**doc["evaluate"]),
+        )
 
 
 def recipe_names() -> list[str]:
@@ -80,10 +177,22 @@ def recipe_path(name: str) -> Path:
     return Path(str(ref))
 
 
-def _check_keys(table: str, values: dict, allowed: set[str]) -> None:
+def _check_keys(table: str, values: Any, allowed: set[str]) -> None:
     unknown = sorted(set(values) - allowed)
     if unknown:
         raise ConfigError(f"[{table}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _table(cls: type, name: str, values: Any, nested: tuple[str, ...] = ()) -> Any:
+    """The table's dataclass, defaults filled in; `nested` tables are left to the caller."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    _check_keys(name, {k for k in values if k not in nested}, _names(cls) - set(nested))
+    return cls(**{k: copy.deepcopy(v) for k, v in values.items() if k not in nested})
 
 
 def _resolve(base: Path, value: str) -> str:
@@ -100,7 +209,9 @@ def _resolve(base: Path, value: str) -> str:
     return str(candidate) if candidate.exists() or value.startswith((".", "~")) or "/" not in value else value
 
 
-def _mine_table(table: str, values: dict, base: Path) -> dict:
+def _mine_table(table: str, values: Any, base: Path) -> dict:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{table}] must be a table")
     _check_keys(table, values, set(MINE_KEYS))
     out = {**copy.deepcopy(MINE_KEYS), **values}
     out["paths"] = [str((base / p) if not Path(p).is_absolute() else p) for p in out["paths"]]
@@ -109,129 +220,131 @@ def _mine_table(table: str, values: dict, base: Path) -> dict:
     return out
 
 
-def normalize(raw: dict, base: Path) -> dict:
-    """Every table with its defaults filled in, checked, paths resolved."""
-    raw = copy.deepcopy(raw)
-    known = {"seed", "pretrain", "train", *DEFAULTS}
-    _check_keys("top level", raw, known)
-    seed = raw.pop("seed", 42)
-    if not isinstance(seed, int):
-        raise ConfigError("seed must be an integer")
-    cfg: dict[str, Any] = {"seed": seed}
-    for table, defaults in DEFAULTS.items():
-        values = raw.get(table, {})
-        if not isinstance(values, dict):
-            raise ConfigError(f"[{table}] must be a table")
-        _check_keys(table, {k for k in values if k != "mine"}, set(defaults))
-        cfg[table] = {**copy.deepcopy(defaults), **{k: v for k, v in values.items() if k != "mine"}}
-
-    model = cfg["model"]
-    if bool(model["name"]) == bool(model["init"]):
+def _model(model: ModelTable, raw: dict, base: Path) -> None:
+    if bool(model.name) == bool(model.init):
         raise ConfigError("[model]: give exactly one of name = PATH_OR_HUB_ID and init = SIZE")
-    if model["init"] and model["init"] not in INIT_SIZES:
-        raise ConfigError(f"[model]: unknown init size {model['init']!r}; use one of {', '.join(INIT_SIZES)}")
-    if model["name"]:
-        model["name"] = _resolve(base, model["name"])
-    if model["init"] and raw.get("pretrain") is None:
+    if model.init and model.init not in INIT_SIZES:
+        raise ConfigError(f"[model]: unknown init size {model.init!r}; use one of {', '.join(INIT_SIZES)}")
+    if model.name:
+        model.name = _resolve(base, model.name)
+    if model.init and raw.get("pretrain") is None:
         raise ConfigError("[model] init = SIZE needs a [pretrain] table (corpus = PATH or [pretrain.mine]): "
                           "both arms must start from the same weights and tokenizer")
 
-    pre = raw.get("pretrain")
-    if pre is not None:
-        if not model["init"]:
-            raise ConfigError("[pretrain] needs [model] init = SIZE (a named model is already trained)")
-        pre = dict(pre)
-        mine_cfg = pre.pop("mine", None)
-        corpus = pre.pop("corpus", None)
-        if bool(corpus) == bool(mine_cfg):
-            raise ConfigError("[pretrain]: give exactly one of corpus = PATH and a [pretrain.mine] table")
-        own = sorted(set(pre) & set(PRETRAIN_OWN))
-        if own:
-            raise ConfigError(f"[pretrain]: {', '.join(own)} are set by the experiment")
-        _check_keys("pretrain", pre, {f.name for f in fields(PretrainConfig)} - set(PRETRAIN_OWN))
-        cfg["pretrain"] = {
-            "corpus": _resolve(base, corpus) if corpus else None,
-            "mine": _mine_table("pretrain.mine", mine_cfg, base) if mine_cfg else None,
-            "settings": pre,
-        }
-    else:
-        cfg["pretrain"] = None
 
-    data = cfg["data"]
-    mine_data = raw.get("data", {}).get("mine")
-    data["mine"] = _mine_table("data.mine", mine_data, base) if mine_data else None
-    if isinstance(data["sources"], str):
-        data["sources"] = [data["sources"]]
-    data["sources"] = [_resolve(base, s) for s in data["sources"]]
-    if data["mined_rows"] is not None and (not isinstance(data["mined_rows"], int) or data["mined_rows"] < 1):
+def _pretrain(pre: Any, model: ModelTable, base: Path) -> PretrainTable | None:
+    if pre is None:
+        return None
+    if not model.init:
+        raise ConfigError("[pretrain] needs [model] init = SIZE (a named model is already trained)")
+    pre = dict(pre)
+    mine_cfg = pre.pop("mine", None)
+    corpus = pre.pop("corpus", None)
+    if bool(corpus) == bool(mine_cfg):
+        raise ConfigError("[pretrain]: give exactly one of corpus = PATH and a [pretrain.mine] table")
+    own = sorted(set(pre) & set(PRETRAIN_OWN))
+    if own:
+        raise ConfigError(f"[pretrain]: {', '.join(own)} are set by the experiment")
+    _check_keys("pretrain", pre, _names(PretrainConfig) - set(PRETRAIN_OWN))
+    return PretrainTable(_resolve(base, corpus) if corpus else None,
+                         _mine_table("pretrain.mine", mine_cfg, base) if mine_cfg else None, pre)
+
+
+def _data(data: DataTable, mine: Any, base: Path) -> None:
+    data.mine = _mine_table("data.mine", mine, base) if mine else None
+    if isinstance(data.sources, str):
+        data.sources = [data.sources]
+    data.sources = [_resolve(base, s) for s in data.sources]
+    if data.mined_rows is not None and (not isinstance(data.mined_rows, int) or data.mined_rows < 1):
         raise ConfigError("[data]: mined_rows must be a positive integer")
-    if data["mined_rows"] is not None and not data["mine"]:
+    if data.mined_rows is not None and not data.mine:
         raise ConfigError("[data]: mined_rows needs a [data.mine] table")
-    if not data["sources"] and not data["mine"]:
+    if not data.sources and not data.mine:
         raise ConfigError("[data]: no instruction data: give sources = [...] and/or a [data.mine] table")
-    for s in data["sources"]:
+    for s in data.sources:
         if s not in BUNDLED_SOURCES and not bundled_benchmark(s) and not Path(s).exists():
             raise ConfigError(f"[data]: source {s!r} is neither a bundled set ({', '.join(BUNDLED_SOURCES)}, "
                               "mbpp:SPLIT) nor an existing file")
 
-    train = dict(raw.get("train", {}))
-    _check_keys("train", train, ({f.name for f in fields(TrainConfig)} - set(PER_ARM)) | set(TRAIN_EXTRA))
-    for table in (train, cfg["pretrain"]["settings"] if cfg["pretrain"] else {}):
+
+def _train(raw: dict, pretrain: PretrainTable | None, base: Path) -> TrainTable:
+    settings = dict(raw.get("train", {}))
+    extra = _names(TrainTable) - {"settings"}
+    _check_keys("train", settings, (_names(TrainConfig) - set(PER_ARM)) | extra)
+    for table in (settings, pretrain.settings if pretrain else {}):
         if table.get("tokenizer"):
             table["tokenizer"] = _resolve(base, table["tokenizer"])
-    cfg["train"] = {**TRAIN_EXTRA, **train}
-    if cfg["train"]["baseline_epochs"] <= 0:
+    train = TrainTable(**{k: settings.pop(k) for k in extra if k in settings}, settings=settings)
+    if train.baseline_epochs <= 0:
         raise ConfigError("[train]: baseline_epochs must be positive")
-    launcher = cfg["train"]["launcher"]
-    if launcher is not None and (not isinstance(launcher, str) or not launcher.strip()):
+    if train.launcher is not None and (not isinstance(train.launcher, str) or not train.launcher.strip()):
         raise ConfigError('[train]: launcher must be a command such as "accelerate launch --num_processes 8"')
+    return train
 
-    gen = cfg["generate"]
-    if not isinstance(gen["s"], int) or gen["s"] < 1:
-        raise ConfigError("[generate]: s must be a positive integer")
 
-    sample = cfg["sample"]
-    if isinstance(sample["benchmarks"], str):
-        sample["benchmarks"] = [sample["benchmarks"]]
-    if not sample["benchmarks"]:
+def _sample(sample: SampleTable, data: DataTable, chat: Any, base: Path) -> None:
+    if isinstance(sample.benchmarks, str):
+        sample.benchmarks = [sample.benchmarks]
+    if not sample.benchmarks:
         raise ConfigError("[sample]: no benchmarks")
-    sample["benchmarks"] = [_resolve(base, b) for b in sample["benchmarks"]]
-    from lintseq.experiment.stages import slug
-
-    slugs = [slug(b) for b in sample["benchmarks"]]
-    same = sorted({b for b, sl in zip(sample["benchmarks"], slugs) if slugs.count(sl) > 1})
+    sample.benchmarks = [_resolve(base, b) for b in sample.benchmarks]
+    slugs = [slug(b) for b in sample.benchmarks]
+    same = sorted({b for b, sl in zip(sample.benchmarks, slugs) if slugs.count(sl) > 1})
     if same:
         raise ConfigError(f"[sample]: benchmarks {', '.join(same)} would share a stage folder; rename a file")
-    evaluated = {bundled_benchmark(b) for b in sample["benchmarks"]} - {None}
-    for s in data["sources"]:
+    evaluated = {bundled_benchmark(b) for b in sample.benchmarks} - {None}
+    for s in data.sources:
         if bundled_benchmark(s) in evaluated:
             raise ConfigError(f"[data]: source {s!r} is a benchmark that [sample] evaluates: training on it "
                               "would measure memorisation (MBPP's training split is mbpp:train)")
-    if sample["backend"] not in ("hf", "vllm"):
+    if sample.backend not in ("hf", "vllm"):
         raise ConfigError("[sample]: backend must be hf or vllm")
-    if not isinstance(sample["n"], int) or sample["n"] < 1:
+    if not isinstance(sample.n, int) or sample.n < 1:
         raise ConfigError("[sample]: n must be a positive integer")
-    if not isinstance(cfg["format"]["chat"], bool):
+    if not isinstance(chat, bool):
         raise ConfigError("[format]: chat must be true or false")
-    zero = sample["zero_shot"]
-    if zero is True:
-        sample["zero_shot"] = "chat" if cfg["format"]["chat"] else "completion"
-    elif zero not in (False, "chat", "completion"):
+    if sample.zero_shot is True:
+        sample.zero_shot = "chat" if chat else "completion"
+    elif sample.zero_shot not in (False, "chat", "completion"):
         raise ConfigError('[sample]: zero_shot must be true, false, "chat" or "completion"')
 
-    ev = cfg["evaluate"]
-    ks = ev["k"] if isinstance(ev["k"], list) else [ev["k"]]
+
+def _evaluate(ev: EvaluateTable, n: int) -> None:
+    ks = ev.k if isinstance(ev.k, list) else [ev.k]
     if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
         raise ConfigError("[evaluate]: k must be a list of positive integers")
-    ev["k"] = sorted(set(ks))
-    if not isinstance(ev["unsafe_no_sandbox"], bool):
+    ev.k = sorted(set(ks))
+    if not isinstance(ev.unsafe_no_sandbox, bool):
         raise ConfigError("[evaluate]: unsafe_no_sandbox must be true or false")
-    if ev["k"][-1] > sample["n"]:
-        raise ConfigError(f"[evaluate]: k = {ev['k'][-1]} needs at least that many samples; [sample] n = {sample['n']}")
-    return cfg
+    if ev.k[-1] > n:
+        raise ConfigError(f"[evaluate]: k = {ev.k[-1]} needs at least that many samples; [sample] n = {n}")
 
 
-def load(path: str | Path) -> dict:
+def normalize(raw: dict, base: Path) -> ExperimentConfig:
+    """Every table with its defaults filled in, checked, paths resolved."""
+    raw = copy.deepcopy(raw)
+    _check_keys("top level", raw, _names(ExperimentConfig))
+    seed = raw.pop("seed", 42)
+    if not isinstance(seed, int):
+        raise ConfigError("seed must be an integer")
+    model: ModelTable = _table(ModelTable, "model", raw.get("model", {}))
+    data: DataTable = _table(DataTable, "data", raw.get("data", {}), nested=("mine",))
+    generate: GenerateTable = _table(GenerateTable, "generate", raw.get("generate", {}))
+    fmt: FormatTable = _table(FormatTable, "format", raw.get("format", {}))
+    sample: SampleTable = _table(SampleTable, "sample", raw.get("sample", {}))
+    evaluate: EvaluateTable = _table(EvaluateTable, "evaluate", raw.get("evaluate", {}))
+    _model(model, raw, base)
+    pretrain = _pretrain(raw.get("pretrain"), model, base)
+    _data(data, raw.get("data", {}).get("mine"), base)
+    train = _train(raw, pretrain, base)
+    if not isinstance(generate.s, int) or generate.s < 1:
+        raise ConfigError("[generate]: s must be a positive integer")
+    _sample(sample, data, fmt.chat, base)
+    _evaluate(evaluate, sample.n)
+    return ExperimentConfig(seed, model, pretrain, data, generate, fmt, train, sample, evaluate)
+
+
+def load(path: str | Path) -> ExperimentConfig:
     """Read and check a config file; see the module docstring for the schema."""
     path = Path(path)
     try:

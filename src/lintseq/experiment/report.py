@@ -5,24 +5,45 @@ with 95% intervals (bootstrap over problems), pass@k against the total tokens sa
 samples per problem times the mean sample length, the paper's cost view), the share of
 distinct programs per arm, the share of LintSeq samples whose edits resolve cleanly, and a
 table of each stage's wall time and hardware.
+
+The report stage hands it every path it reads (`ReportFiles`): what the files are called and
+where they live is the stage graph's business (`lintseq.experiment.layout`), not the report's.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
-from lintseq.evaluation.report import write_atomic
-from lintseq.experiment.stages import ARMS, BASE, build, rows, sample_style, sampled_as, slug
+from lintseq.experiment.config import ExperimentConfig
+from lintseq.experiment.layout import ARMS, BASE, slug
+from lintseq.io import load_jsonl, write_atomic
 
 RESAMPLES = 2000
 COLORS = {"baseline": "tab:blue", "lintseq": "tab:orange", BASE: "tab:gray"}
 LABELS = {"baseline": "baseline", "lintseq": "lintseq", BASE: "base (zero-shot)"}
 
 
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+@dataclass(frozen=True)
+class RowFiles:
+    """What one row (an arm, or the base model) left for one benchmark."""
+
+    samples: Path
+    results: Path  # the evaluation's per-problem results
+    scores: Path
+    lintseq_style: bool  # its samples are edit sequences: their resolved-clean share is reported
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    benchmarks: dict[str, dict[str, RowFiles]]  # benchmark (as configured) -> row -> files, in report order
+    done: dict[str, Path]  # every stage but the report -> its done.json, in run order (the time table)
+    training: Path  # train-baseline's done.json: the optimizer steps both arms took
+    markdown: Path  # report.md
+    figures: Path  # the folder for the plots (report.md links them relative to its own folder)
 
 
 def arm_curve(results: list[dict], samples: list[dict]) -> dict:
@@ -104,11 +125,11 @@ def plot_diversity(div: dict[str, dict[str, float]], path: Path) -> None:
     _save(fig, path)
 
 
-def headline(cfg: dict, scores: dict[str, dict[str, dict]]) -> str:
+def headline(cfg: ExperimentConfig, scores: dict[str, dict[str, dict]]) -> str:
     """One sentence: did LintSeq beat the baseline at the largest k, by how many points."""
     parts, wins, ties = [], 0, 0
     for bench, arms in scores.items():
-        k = max((k for k in cfg["evaluate"]["k"] if all(f"pass@{k}" in arms[a] for a in ARMS)), default=None)
+        k = max((k for k in cfg.evaluate.k if all(f"pass@{k}" in arms[a] for a in ARMS)), default=None)
         if k is None:
             parts.append(f"{bench}: no k with enough samples")
             continue
@@ -123,64 +144,63 @@ def headline(cfg: dict, scores: dict[str, dict[str, dict]]) -> str:
     return f"**{verdict} at the largest k**: " + "; ".join(parts) + "."
 
 
-def _stage_table(cfg: dict, run_dir: Path) -> list[str]:
+def _stage_table(done_files: dict[str, Path]) -> list[str]:
     rows = ["| stage | wall time | hardware | resumed |", "|---|---:|---|---|"]
     total = 0.0
-    for st in build(cfg):
-        if st.name == "report":
-            continue
-        done = json.loads((run_dir / st.name / "done.json").read_text(encoding="utf-8"))
+    for name, path in done_files.items():
+        done = json.loads(path.read_text(encoding="utf-8"))
         hw = done.get("hardware", {})
         total += done["seconds"]
         gpu = f", {hw['gpu']}" if hw.get("gpu") else ", no GPU"
-        rows.append(f"| {st.name} | {done['seconds']:.1f} s | {hw.get('cpus')} CPUs{gpu} | {'yes' if done.get('resumed') else ''} |")
+        rows.append(f"| {name} | {done['seconds']:.1f} s | {hw.get('cpus')} CPUs{gpu} | {'yes' if done.get('resumed') else ''} |")
     rows.append(f"| **total** | {total:.1f} s | | |")
     return rows
 
 
-def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
-    """Write the plots into `out` and `run_dir/report.md`; return the headline figures."""
+def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
+    """Write the plots into `files.figures` and the report to `files.markdown`; return the
+    headline figures."""
     lines = ["# LintSeq vs baseline", ""]
-    shown = rows(cfg)
+    out = files.figures
     scores: dict[str, dict[str, dict]] = {}
     curves_all: dict[str, dict[str, dict]] = {}
     diversity: dict[str, dict[str, float]] = {}
     clean: dict[str, dict[str, float | None]] = {}
-    for bench in cfg["sample"]["benchmarks"]:
+    for bench, by_row in files.benchmarks.items():
         b = slug(bench)
         scores[b], curves_all[b], diversity[b], clean[b] = {}, {}, {}, {}
-        for arm in shown:
-            ev = run_dir / f"evaluate-{arm}-{b}"
-            samples = _jsonl(run_dir / f"sample-{arm}-{slug(sampled_as(bench, cfg['sample']['benchmarks']))}" / "samples.jsonl")
-            scores[b][arm] = json.loads((ev / "scores.json").read_text(encoding="utf-8"))
-            curves_all[b][arm] = arm_curve(_jsonl(ev / "results.jsonl"), samples)
+        for arm, row_files in by_row.items():
+            samples = load_jsonl(row_files.samples)
+            scores[b][arm] = json.loads(row_files.scores.read_text(encoding="utf-8"))
+            curves_all[b][arm] = arm_curve(load_jsonl(row_files.results), samples)
             diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]
-            clean[b][arm] = clean_share(samples) if sample_style(cfg, arm)[0] == "lintseq" else None
+            clean[b][arm] = clean_share(samples) if row_files.lintseq_style else None
         plot_curves(curves_all[b], bench, out / f"passk-{b}.png", "k")
         plot_curves(curves_all[b], bench, out / f"passk-tokens-{b}.png", "tokens")
     plot_diversity(diversity, out / "diversity.png")
+    link = Path(os.path.relpath(out, files.markdown.parent)).as_posix()
 
     lines += [headline(cfg, {b: {a: arms[a] for a in ARMS} for b, arms in scores.items()}), ""]
-    model = cfg["model"]["name"] or f"{cfg['model']['init']} GPT-2 pre-trained from scratch"
-    t = cfg["train"]
-    steps = json.loads((run_dir / "train-baseline" / "done.json").read_text(encoding="utf-8"))["info"]
-    lines += [f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg['seed']}, "
-              f"baseline {t['baseline_epochs']} epochs; LintSeq on s = {cfg['generate']['s']} edit sequences per program. "
-              f"Sampling: n = {cfg['sample']['n']}, temperature {cfg['sample']['temperature']}, top-p {cfg['sample']['top_p']}, "
-              f"min-p {cfg['sample']['min_p']}, at most {cfg['sample']['max_new_tokens']} new tokens"
-              + (", prompts through the base model's chat template" if cfg["format"]["chat"] else "") + "."]
-    if BASE in shown:
-        style = "chat template, baseline prompt" if cfg["sample"]["zero_shot"] == "chat" else "completion of the benchmark's code prompt"
+    model = cfg.model.name or f"{cfg.model.init} GPT-2 pre-trained from scratch"
+    sample = cfg.sample
+    steps = json.loads(files.training.read_text(encoding="utf-8"))["info"]
+    lines += [f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg.seed}, "
+              f"baseline {cfg.train.baseline_epochs} epochs; LintSeq on s = {cfg.generate.s} edit sequences per program. "
+              f"Sampling: n = {sample.n}, temperature {sample.temperature}, top-p {sample.top_p}, "
+              f"min-p {sample.min_p}, at most {sample.max_new_tokens} new tokens"
+              + (", prompts through the base model's chat template" if cfg.format.chat else "") + "."]
+    if any(BASE in by_row for by_row in files.benchmarks.values()):
+        style = "chat template, baseline prompt" if sample.zero_shot == "chat" else "completion of the benchmark's code prompt"
         lines += [f"The base row is the untouched base model sampled zero-shot with the same settings ({style})."]
     lines += [""]
-    ks = cfg["evaluate"]["k"]
-    for bench in cfg["sample"]["benchmarks"]:
+    ks = cfg.evaluate.k
+    for bench in files.benchmarks:
         b = slug(bench)
         c = curves_all[b]
         lines += [f"## {bench} ({c['baseline']['problems']} problems)", "",
                   "| arm | " + " | ".join(f"pass@{k} (95% CI)" for k in ks) + " | distinct | mean tokens | resolved clean |",
                   "|---|" + "---:|" * len(ks) + "---:|---:|---:|"]
-        for arm in shown:
+        for arm in files.benchmarks[bench]:
             cells = []
             for k in ks:
                 if k <= len(c[arm]["k"]):
@@ -191,13 +211,13 @@ def write_report(cfg: dict, run_dir: Path, out: Path) -> dict:
             share = clean[b][arm]
             lines.append(f"| {LABELS[arm]} | " + " | ".join(cells) + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} | "
                          + ("-" if share is None else f"{100 * share:.1f}%") + " |")
-        lines += ["", f"![pass@k on {bench}](report/passk-{b}.png)", f"![pass@k vs tokens on {bench}](report/passk-tokens-{b}.png)", ""]
+        lines += ["", f"![pass@k on {bench}]({link}/passk-{b}.png)", f"![pass@k vs tokens on {bench}]({link}/passk-tokens-{b}.png)", ""]
     lines += ["Resolved clean: the share of samples that `lintseq.resolve` rebuilt without skipping a malformed hunk; a sample "
               "with skipped hunks is still scored on what resolved.", ""]
     lines += ["## Diversity", "", "Share of distinct programs (after normalising formatting) among each problem's samples.", "",
-              "![diversity](report/diversity.png)", "", "## Time and hardware per stage", ""]
-    lines += _stage_table(cfg, run_dir)
-    write_atomic(run_dir / "report.md", "\n".join(lines) + "\n")
+              f"![diversity]({link}/diversity.png)", "", "## Time and hardware per stage", ""]
+    lines += _stage_table(files.done)
+    write_atomic(files.markdown, "\n".join(lines) + "\n")
     return {b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()} for b, arms in scores.items()}
 
 

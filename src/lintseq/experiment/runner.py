@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from lintseq.experiment.config import ExperimentConfig
+from lintseq.experiment.layout import CONFIG_RECORD, DONE, STARTED, Layout
 from lintseq.experiment.stages import Context, Stage, build, dumps
+from lintseq.io import write_json
 
-DONE = "done.json"
-STARTED = "started.json"
 MARKERS = (DONE, STARTED)
 HASH_LIMIT = 64 << 20  # files up to this size are hashed by content, larger ones by size and mtime
 
@@ -63,7 +64,7 @@ def input_fingerprint(path: str) -> str:
 def output_fingerprint(stage: Stage, run_dir: Path) -> dict[str, list[int]]:
     """Size and mtime of every file the stage wrote: a deleted or edited output re-runs it."""
     out: dict[str, list[int]] = {}
-    folder = run_dir / stage.name
+    folder = Layout(run_dir).stage(stage.name)
     files = [f for f in folder.rglob("*") if f.is_file() and f.name not in MARKERS] if folder.is_dir() else []
     files += [run_dir / e for e in stage.extra_outputs if (run_dir / e).is_file()]
     for f in sorted(files):
@@ -93,16 +94,16 @@ def _read(path: Path) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def plan(cfg: dict, run_dir: str | Path) -> list[Planned]:
+def plan(cfg: ExperimentConfig, run_dir: str | Path) -> list[Planned]:
     """What a run would do with each stage, and why."""
     run_dir = Path(run_dir)
+    layout = Layout(run_dir)
     stages = build(cfg)
     keys = stage_keys(stages)
     out: list[Planned] = []
     actions: dict[str, str] = {}
     for st in stages:
-        folder = run_dir / st.name
-        done, started = _read(folder / DONE), _read(folder / STARTED)
+        done, started = _read(layout.done(st.name)), _read(layout.started(st.name))
         key = keys[st.name]
         moved = [d for d in st.deps if actions[d] != "skip"]
         if moved:
@@ -129,7 +130,7 @@ def plan(cfg: dict, run_dir: str | Path) -> list[Planned]:
 
 def upstream_outputs(stage: Stage, run_dir: Path) -> dict[str, dict | None]:
     """The output fingerprints its upstream stages recorded: what this stage was built from."""
-    return {d: (_read(run_dir / d / DONE) or {}).get("outputs") for d in stage.deps}
+    return {d: (_read(Layout(run_dir).done(d)) or {}).get("outputs") for d in stage.deps}
 
 
 def hardware() -> dict:
@@ -149,14 +150,8 @@ def hardware() -> dict:
     return info
 
 
-def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def run(
-    cfg: dict,
+    cfg: ExperimentConfig,
     run_dir: str | Path,
     *,
     progress: bool = False,
@@ -166,11 +161,12 @@ def run(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = plan(cfg, run_dir)
-    if _read(run_dir / "config.json") != json.loads(json.dumps(cfg, default=str)):
-        _write_json(run_dir / "config.json", cfg)  # the settings of the latest run, for the record
+    doc = cfg.to_dict()
+    if _read(run_dir / CONFIG_RECORD) != json.loads(json.dumps(doc, default=str)):
+        write_json(run_dir / CONFIG_RECORD, doc, default=str)  # the settings of the latest run, for the record
     machine = hardware()
     for p in steps:
-        st, folder = p.stage, run_dir / p.stage.name
+        st, folder = p.stage, Layout(run_dir).stage(p.stage.name)
         if p.action == "skip":
             log(f"[skip]   {st.name}: {p.reason}")
             continue
@@ -182,14 +178,15 @@ def run(
                 (run_dir / extra).unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE).unlink(missing_ok=True)
-        _write_json(folder / STARTED, {"key": p.key, "started": time.time(), "upstream": upstream_outputs(st, run_dir)})
+        write_json(folder / STARTED, {"key": p.key, "started": time.time(), "upstream": upstream_outputs(st, run_dir)},
+                   default=str)
         began = time.perf_counter()
         info = st.run(Context(cfg, run_dir, folder, resume=p.action == "resume", progress=progress))
         seconds = time.perf_counter() - began
-        _write_json(folder / DONE, {
+        write_json(folder / DONE, {
             "stage": st.name, "key": p.key, "seconds": round(seconds, 3), "hardware": machine,
             "resumed": p.action == "resume", "finished": time.time(), "info": info,
             "outputs": output_fingerprint(st, run_dir), "upstream": upstream_outputs(st, run_dir),
-        })
+        }, default=str)
         log(f"[done]   {st.name} in {seconds:.1f} s")
     return steps

@@ -4,50 +4,50 @@
 evaluate-base-BENCH, the untouched base model zero-shot] -> train-baseline -> train-lintseq
 (steps matched to the baseline, same seed) -> sample-ARM-BENCH -> evaluate-ARM-BENCH -> report. Each stage names the config slice and the outside files it
 depends on; the runner hashes those (with its upstream stages' keys) to decide what to skip.
-Each `run` function calls the library, not a subprocess, and writes only into its own folder.
+Each `run` function calls the library, not a subprocess, and writes only into its own folder;
+stage and file names come from `lintseq.experiment.layout`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from lintseq.experiment import layout as names
+from lintseq.experiment.config import ExperimentConfig
+from lintseq.experiment.layout import ARMS, BASE, Layout, sampled_as
+from lintseq.io import load_jsonl, write_atomic, write_json, write_jsonl
 from lintseq.training.config import TRAIN_FREE  # settings that change how a run is logged, not what it produces
 
 LAUNCH_FREE = (*TRAIN_FREE, "launcher")  # ... or how many processes produce it
 
-ARMS = ("baseline", "lintseq")
-BASE = "base"  # the zero-shot row
 
-
-def rows(cfg: dict) -> tuple[str, ...]:
+def rows(cfg: ExperimentConfig) -> tuple[str, ...]:
     """What the report compares: the two arms, and the base model when sampled zero-shot."""
-    return (BASE, *ARMS) if cfg["sample"]["zero_shot"] else ARMS
+    return (BASE, *ARMS) if cfg.sample.zero_shot else ARMS
 
 
-def sample_style(cfg: dict, row: str) -> tuple[str, bool]:
+def sample_style(cfg: ExperimentConfig, row: str) -> tuple[str, bool]:
     """(prompt style, through the chat template) for one row's samples."""
-    chat = cfg["format"]["chat"]
     if row == BASE:
-        zero = cfg["sample"]["zero_shot"]
-        return ("completion", False) if zero == "completion" else ("baseline", True)
-    return row, chat
+        return ("completion", False) if cfg.sample.zero_shot == "completion" else ("baseline", True)
+    return row, cfg.format.chat
 
 
 @dataclass
 class Context:
-    cfg: dict
+    cfg: ExperimentConfig
     run_dir: Path
     dir: Path  # this stage's folder
     resume: bool  # the folder holds an interrupted attempt at the same key
     progress: bool = False
 
-    def path(self, stage: str, *parts: str) -> Path:
-        return self.run_dir.joinpath(stage, *parts)
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.run_dir)
 
 
 @dataclass
@@ -61,29 +61,13 @@ class Stage:
     extra_outputs: tuple[str, ...] = ()  # files outside its folder (relative to the run dir)
 
 
-def slug(benchmark: str) -> str:
-    name = Path(benchmark).stem if ("/" in benchmark or benchmark.endswith(".jsonl")) else benchmark
-    return re.sub(r"[^A-Za-z0-9]+", "-", name.replace("+", "-plus")).strip("-").lower()
-
-
-# A plus benchmark whose prompts and task ids are its base's, in the same order: when both are
-# evaluated, the base's samples are scored on both (sampled once).
-SAME_PROMPTS = {"humaneval+": "humaneval"}
-
-
-def sampled_as(benchmark: str, benchmarks: list[str]) -> str:
-    """The benchmark whose sample stage provides `benchmark`'s samples."""
-    base = SAME_PROMPTS.get(benchmark.lower())
-    return base if base in benchmarks else benchmark
-
-
-def held_out_tasks(cfg: dict) -> list[str]:
+def held_out_tasks(cfg: ExperimentConfig) -> list[str]:
     """Task ids of the bundled benchmarks [sample] evaluates that a bundled [data] source also
     holds (MBPP+ takes 108 of its 378 tasks from MBPP's training split): dropped from training."""
     from lintseq.evaluation.problems import bundled_benchmark, load_benchmark, task_key
 
-    sources = [s for s in cfg["data"]["sources"] if bundled_benchmark(s)]
-    evaluated = [b for b in cfg["sample"]["benchmarks"] if bundled_benchmark(b)]
+    sources = [s for s in cfg.data.sources if bundled_benchmark(s)]
+    evaluated = [b for b in cfg.sample.benchmarks if bundled_benchmark(b)]
     families = {bundled_benchmark(b)[0] for b in evaluated}  # type: ignore[index]
     sources = [s for s in sources if bundled_benchmark(s)[0] in families]  # type: ignore[index]
     if not sources:
@@ -92,11 +76,11 @@ def held_out_tasks(cfg: dict) -> list[str]:
     return sorted({p.task_id for s in sources for p in load_benchmark(s) if task_key(p.task_id) in tested})
 
 
-def load_problems(cfg: dict, benchmark: str) -> list:
+def load_problems(cfg: ExperimentConfig, benchmark: str) -> list:
     from lintseq.evaluation.problems import load_benchmark
 
     problems = load_benchmark(benchmark)
-    limit = cfg["sample"]["limit"]
+    limit = cfg.sample.limit
     return problems[:limit] if limit is not None else problems
 
 
@@ -117,29 +101,32 @@ def _mine(settings: dict, out: Path, raw: bool, progress: bool) -> dict:
 
 
 def run_mine_corpus(ctx: Context) -> dict:
-    return _mine(ctx.cfg["pretrain"]["mine"], ctx.dir / "corpus.jsonl", True, ctx.progress)
+    assert ctx.cfg.pretrain and ctx.cfg.pretrain.mine
+    return _mine(ctx.cfg.pretrain.mine, ctx.dir / names.CORPUS, True, ctx.progress)
 
 
 def run_mine_data(ctx: Context) -> dict:
-    return _mine(ctx.cfg["data"]["mine"], ctx.dir / "rows.jsonl", False, ctx.progress)
+    assert ctx.cfg.data.mine
+    return _mine(ctx.cfg.data.mine, ctx.dir / names.MINED, False, ctx.progress)
 
 
-def corpus_path(cfg: dict, run_dir: Path) -> str:
-    pre = cfg["pretrain"]
-    return pre["corpus"] or str(run_dir / "mine-corpus" / "corpus.jsonl")
+def corpus_path(cfg: ExperimentConfig, run_dir: Path) -> str:
+    assert cfg.pretrain
+    return cfg.pretrain.corpus or str(Layout(run_dir).corpus)
 
 
 def run_pretrain(ctx: Context) -> dict:
     from lintseq.training.config import PretrainConfig
     from lintseq.training.pretrain import STATE_DIR, pretrain
 
-    out = ctx.dir / "model"
+    assert ctx.cfg.pretrain and ctx.cfg.model.init
+    out = ctx.dir / names.MODEL
     resume = ctx.resume and (out / STATE_DIR).is_dir()
-    settings = dict(ctx.cfg["pretrain"]["settings"])
-    seed = settings.pop("seed", ctx.cfg["seed"])
+    settings = dict(ctx.cfg.pretrain.settings)
+    seed = settings.pop("seed", ctx.cfg.seed)
     pc = PretrainConfig(**settings, data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
-                        init=ctx.cfg["model"]["init"], seed=seed, resume=resume, overwrite=not resume)
-    launcher = ctx.cfg["train"]["launcher"]
+                        init=ctx.cfg.model.init, seed=seed, resume=resume, overwrite=not resume)
+    launcher = ctx.cfg.train.launcher
     summary = _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json") if launcher else pretrain(pc, progress=ctx.progress).summary()
     return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
@@ -152,8 +139,7 @@ def _launch(launcher: str, command: str, settings, folder: Path, summary_file: P
     from lintseq.training.config import dump_toml
 
     config_file = folder / f"{command}_config.toml"
-    config_file.write_text(dump_toml(settings.to_dict(), f"lintseq {command} settings, from lintseq experiment"),
-                           encoding="utf-8")
+    write_atomic(config_file, dump_toml(settings.to_dict(), f"lintseq {command} settings, from lintseq experiment"))
     cmd = [*shlex.split(launcher), "-m", "lintseq", command, "--config", str(config_file)]
     done = subprocess.run(cmd)
     if done.returncode != 0:
@@ -161,17 +147,20 @@ def _launch(launcher: str, command: str, settings, folder: Path, summary_file: P
     return json.loads(summary_file.read_text(encoding="utf-8"))
 
 
-def base_model(cfg: dict, run_dir: Path) -> str:
-    return str(run_dir / "pretrain" / "model") if cfg["pretrain"] else cfg["model"]["name"]
+def base_model(cfg: ExperimentConfig, run_dir: Path) -> str:
+    if cfg.pretrain:
+        return str(Layout(run_dir).pretrained)
+    assert cfg.model.name
+    return cfg.model.name
 
 
-def chat_tokenizer_name(cfg: dict, run_dir: Path) -> str:
+def chat_tokenizer_name(cfg: ExperimentConfig, run_dir: Path) -> str:
     """The tokenizer whose chat template formats the training rows: [train] tokenizer or the base model's."""
-    return cfg["train"].get("tokenizer") or base_model(cfg, run_dir)
+    return cfg.train.settings.get("tokenizer") or base_model(cfg, run_dir)
 
 
 def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list[dict]:
-    from lintseq.formatting import read_rows
+    from lintseq.records import read_rows
 
     rows = []
     for n, row, _ in read_rows(path):
@@ -184,17 +173,17 @@ def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list
     return rows
 
 
-def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
+def instruction_rows(cfg: ExperimentConfig, run_dir: Path) -> list[dict]:
     """Every source's rows as {id, instruction, response}; MBPP problems become their prompt
     (text plus signature, as evaluation shows them) and reference solution."""
     from importlib import resources
 
     from lintseq.evaluation.problems import bundled_benchmark
 
-    data = cfg["data"]
+    data = cfg.data
     held_out = set(held_out_tasks(cfg))
     rows: list[dict] = []
-    for source in data["sources"]:
+    for source in data.sources:
         if bundled_benchmark(source):
             from lintseq.evaluation.problems import load_benchmark
 
@@ -204,27 +193,25 @@ def instruction_rows(cfg: dict, run_dir: Path) -> list[dict]:
             path = str(resources.files("lintseq.data").joinpath("sample.jsonl"))
             rows += _rows_from_jsonl(path, "instruction", "response")
         else:
-            rows += _rows_from_jsonl(source, data["instruction_field"], data["code_field"])
-    if data["mine"]:
-        mined = _rows_from_jsonl(str(run_dir / "mine-data" / "rows.jsonl"), "instruction", "response")
-        if data["mined_rows"] is not None and data["mined_rows"] < len(mined):
+            rows += _rows_from_jsonl(source, data.instruction_field, data.code_field)
+    if data.mine:
+        mined = _rows_from_jsonl(str(Layout(run_dir).mined_rows), "instruction", "response")
+        if data.mined_rows is not None and data.mined_rows < len(mined):
             import random
 
-            keep = sorted(random.Random(cfg["seed"]).sample(range(len(mined)), data["mined_rows"]))
+            keep = sorted(random.Random(cfg.seed).sample(range(len(mined)), data.mined_rows))
             mined = [mined[i] for i in keep]  # in file order
         rows += mined
-    if data["limit"] is not None:
-        rows = rows[: data["limit"]]
+    if data.limit is not None:
+        rows = rows[: data.limit]
     if not rows:
         raise ValueError("the instruction data has no rows")
     return rows
 
 
 def run_data(ctx: Context) -> dict:
-    from lintseq.evaluation.report import write_jsonl
-
     rows = instruction_rows(ctx.cfg, ctx.run_dir)
-    write_jsonl(ctx.dir / "instructions.jsonl", rows)
+    write_jsonl(ctx.dir / names.INSTRUCTIONS, rows, ensure_ascii=True)
     held_out = held_out_tasks(ctx.cfg)
     return {"rows": len(rows)} | ({"held_out_benchmark_tasks": len(held_out)} if held_out else {})
 
@@ -232,11 +219,11 @@ def run_data(ctx: Context) -> dict:
 def run_generate(ctx: Context) -> dict:
     from lintseq.generate import Settings, default_workers, generate
 
-    g = ctx.cfg["generate"]
-    settings = Settings(samples=g["s"], seed=ctx.cfg["seed"], linter=g["linter"], weighting=g["weighting"])
+    g = ctx.cfg.generate
+    settings = Settings(samples=g.s, seed=ctx.cfg.seed, linter=g.linter, weighting=g.weighting)
     summary = generate(
-        ctx.path("data", "instructions.jsonl"), ctx.dir / "edits.jsonl", settings,
-        workers=g["workers"] or default_workers(), resume=ctx.resume, restart=not ctx.resume, progress=ctx.progress,
+        ctx.layout.instructions, ctx.dir / names.EDITS, settings,
+        workers=g.workers or default_workers(), resume=ctx.resume, restart=not ctx.resume, progress=ctx.progress,
     )
     return {"programs": summary.programs, "sequences": summary.sequences, "rejects": dict(summary.rejects)}
 
@@ -245,26 +232,27 @@ def run_format(ctx: Context) -> dict:
     from lintseq.formatting import format_file, load_chat_tokenizer
 
     info = {}
-    chat = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir)) if ctx.cfg["format"]["chat"] else None
+    chat = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir)) if ctx.cfg.format.chat else None
     for style in ARMS:
-        stats = format_file(ctx.path("generate", "edits.jsonl"), ctx.dir / f"{style}.jsonl", style, chat_tokenizer=chat)
+        stats = format_file(ctx.layout.edits, ctx.dir / names.training_rows_file(style), style, chat_tokenizer=chat)
         if stats.written == 0:
             raise RuntimeError(f"format {style}: no rows were written ({stats.summary()})")
         info[style] = stats.summary()
     return info
 
 
-def train_config(cfg: dict, run_dir: Path, arm: str, out: Path, resume: bool = False):
+def train_config(cfg: ExperimentConfig, run_dir: Path, arm: str, out: Path, resume: bool = False):
     from lintseq.training.config import TrainConfig
 
-    shared = {k: v for k, v in cfg["train"].items() if k not in ("baseline_epochs", "seed", "launcher")}
-    epochs = cfg["train"]["baseline_epochs"]
-    tc = TrainConfig(**shared, data=str(run_dir / "format" / f"{arm}.jsonl"), output=str(out),
-                     model=base_model(cfg, run_dir), seed=cfg["train"].get("seed", cfg["seed"]),
+    layout = Layout(run_dir)
+    shared = {k: v for k, v in cfg.train.settings.items() if k != "seed"}
+    epochs = cfg.train.baseline_epochs
+    tc = TrainConfig(**shared, data=str(layout.training_rows(arm)), output=str(out),
+                     model=base_model(cfg, run_dir), seed=cfg.train.settings.get("seed", cfg.seed),
                      resume=resume, overwrite=not resume)
     tc.epochs = epochs
     if arm == "lintseq" and tc.max_steps is None:
-        tc.match_steps_with = str(run_dir / "format" / "baseline.jsonl")
+        tc.match_steps_with = str(layout.training_rows("baseline"))
         tc.match_epochs = epochs
     return tc
 
@@ -273,11 +261,11 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
         from lintseq.training.sft import checkpoint_dir, train
 
-        out = ctx.dir / "model"
+        out = ctx.dir / names.MODEL
         # an interrupted attempt left checkpoints (LoRA runs write none: they start over)
-        resume = ctx.resume and not ctx.cfg["train"].get("lora") and checkpoint_dir(out).is_dir()
+        resume = ctx.resume and not ctx.cfg.train.settings.get("lora") and checkpoint_dir(out).is_dir()
         tc = train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume)
-        launcher = ctx.cfg["train"]["launcher"]
+        launcher = ctx.cfg.train.launcher
         summary = _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json") if launcher else train(tc, progress=ctx.progress).summary()
         return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
@@ -291,21 +279,21 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
         from lintseq.inference.run import sample_benchmark
         from lintseq.inference.types import SamplingSettings
 
-        out = ctx.dir / "samples.jsonl"
+        out = ctx.dir / names.SAMPLES
         if ctx.resume and out.exists():  # finished before the marker was written
-            rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+            rows = load_jsonl(out)
             return {"samples": len(rows), "tokens": sum(r.get("n_tokens") or 0 for r in rows), "resumed": "all"}
-        s = ctx.cfg["sample"]
-        settings = SamplingSettings(n=s["n"], temperature=s["temperature"], top_p=s["top_p"], min_p=s["min_p"],
-                                    max_new_tokens=s["max_new_tokens"], seed=ctx.cfg["seed"])
-        model = base_model(ctx.cfg, ctx.run_dir) if arm == BASE else str(ctx.path(f"train-{arm}", "model"))
-        opts = {"device": s["device"], "dtype": s["dtype"], "batch_size": s["batch_size"]} if s["backend"] == "hf" else {
-            "dtype": s["dtype"], "seed": ctx.cfg["seed"]}
+        s = ctx.cfg.sample
+        settings = SamplingSettings(n=s.n, temperature=s.temperature, top_p=s.top_p, min_p=s.min_p,
+                                    max_new_tokens=s.max_new_tokens, seed=ctx.cfg.seed)
+        model = base_model(ctx.cfg, ctx.run_dir) if arm == BASE else str(ctx.layout.model(arm))
+        opts = {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size} if s.backend == "hf" else {
+            "dtype": s.dtype, "seed": ctx.cfg.seed}
         style, chat = sample_style(ctx.cfg, arm)
         chat_tokenizer = None
         if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
             chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir) if arm == BASE else model)
-        backend = make_backend(s["backend"], model, **opts)
+        backend = make_backend(s.backend, model, **opts)
         stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=style,
                                  out=str(out), model=model, benchmark=benchmark,
                                  overwrite=not ctx.resume, progress=ctx.progress, chat_tokenizer=chat_tokenizer)
@@ -317,124 +305,135 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
 
 def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
-        from lintseq.evaluation.report import write_json, write_jsonl
         from lintseq.evaluation.run import evaluate
         from lintseq.evaluation.sandbox import Limits, Sandbox
 
-        e = ctx.cfg["evaluate"]
-        sandbox = Sandbox(Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]), workers=e["workers"],
-                          isolation="none" if e["unsafe_no_sandbox"] else "auto")
-        samples = ctx.path(f"sample-{arm}-{slug(sampled_as(benchmark, ctx.cfg['sample']['benchmarks']))}", "samples.jsonl")
-        report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e["k"],
+        e = ctx.cfg.evaluate
+        sandbox = Sandbox(Limits(timeout=e.timeout, memory_mb=e.memory_mb), workers=e.workers,
+                          isolation="none" if e.unsafe_no_sandbox else "auto")
+        samples = ctx.layout.samples(arm, sampled_as(benchmark, ctx.cfg.sample.benchmarks))
+        report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e.k,
                           sandbox=sandbox, label=arm)
-        write_jsonl(ctx.dir / "results.jsonl", report.per_problem)
-        write_json(ctx.dir / "scores.json", report.scores)
+        write_jsonl(ctx.dir / names.RESULTS, report.per_problem, ensure_ascii=True)
+        write_json(ctx.dir / names.SCORES, report.scores)
         return {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
 
     return run
 
 
 def run_report(ctx: Context) -> dict:
-    from lintseq.experiment.report import write_report
+    from lintseq.experiment.report import ReportFiles, RowFiles, write_report
 
-    return write_report(ctx.cfg, ctx.run_dir, ctx.dir)
+    cfg, layout = ctx.cfg, ctx.layout
+    benchmarks = {b: {row: RowFiles(samples=layout.samples(row, sampled_as(b, cfg.sample.benchmarks)),
+                                    results=layout.results(row, b), scores=layout.scores(row, b),
+                                    lintseq_style=sample_style(cfg, row)[0] == "lintseq")
+                      for row in rows(cfg)}
+                  for b in cfg.sample.benchmarks}
+    done = {st.name: layout.done(st.name) for st in build(cfg) if st.name != names.REPORT}
+    files = ReportFiles(benchmarks, done, training=layout.done(names.train_stage("baseline")), markdown=layout.report,
+                        figures=ctx.dir)
+    return write_report(cfg, files)
 
 
-def build(cfg: dict) -> list[Stage]:
+def build(cfg: ExperimentConfig) -> list[Stage]:
     """The stages of an experiment, in the order they run."""
     stages: list[Stage] = []
-    pre = cfg["pretrain"]
+    pre = cfg.pretrain
     version = ".".join(map(str, sys.version_info[:2]))  # the stdlib (and the miner) depend on it
-    if pre and pre["mine"]:
-        m = pre["mine"]
-        stages.append(Stage("mine-corpus", f"mine --raw a pre-training corpus from {_sources(m)}", run_mine_corpus,
+    if pre and pre.mine:
+        m = pre.mine
+        stages.append(Stage(names.MINE_CORPUS, f"mine --raw a pre-training corpus from {_sources(m)}", run_mine_corpus,
                             {"mine": _without(m, "workers"), "python": version}, inputs=tuple(m["paths"])))
     if pre:
         stages.append(Stage(
-            "pretrain", f"pre-train a {cfg['model']['init']} GPT-2 from scratch on {'the mined corpus' if pre['mine'] else pre['corpus']}",
-            run_pretrain, {"settings": _without(pre["settings"], *TRAIN_FREE), "init": cfg["model"]["init"], "seed": cfg["seed"]},
-            deps=("mine-corpus",) if pre["mine"] else (),
-            inputs=_local(pre["corpus"], pre["settings"].get("tokenizer"))))
-    if cfg["data"]["mine"]:
-        m = cfg["data"]["mine"]
-        stages.append(Stage("mine-data", f"mine instruction rows from {_sources(m)}", run_mine_data,
+            names.PRETRAIN, f"pre-train a {cfg.model.init} GPT-2 from scratch on {'the mined corpus' if pre.mine else pre.corpus}",
+            run_pretrain, {"settings": _without(pre.settings, *TRAIN_FREE), "init": cfg.model.init, "seed": cfg.seed},
+            deps=(names.MINE_CORPUS,) if pre.mine else (),
+            inputs=_local(pre.corpus, pre.settings.get("tokenizer"))))
+    if cfg.data.mine:
+        m = cfg.data.mine
+        stages.append(Stage(names.MINE_DATA, f"mine instruction rows from {_sources(m)}", run_mine_data,
                             {"mine": _without(m, "workers"), "python": version}, inputs=tuple(m["paths"])))
-    data = cfg["data"]
-    local = tuple(s for s in data["sources"] if Path(s).exists())
+    data = cfg.data
+    local = tuple(s for s in data.sources if Path(s).exists())
     held_out = held_out_tasks(cfg)
-    stages.append(Stage("data", f"instruction rows from {', '.join(data['sources'] + (['mined rows'] if data['mine'] else []))}"
-                        + (f" (first {data['limit']})" if data["limit"] is not None else "")
+    stages.append(Stage(names.DATA, f"instruction rows from {', '.join(data.sources + (['mined rows'] if data.mine else []))}"
+                        + (f" (first {data.limit})" if data.limit is not None else "")
                         + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""), run_data,
                         _data_slice(cfg) | ({"held_out": held_out} if held_out else {}),
-                        deps=("mine-data",) if data["mine"] else (), inputs=local))
-    g = cfg["generate"]
-    stages.append(Stage("generate", f"s = {g['s']} edit sequences per program ({g['linter']} linter)", run_generate,
-                        {k: v for k, v in g.items() if k != "workers"} | {"seed": cfg["seed"]}, deps=("data",)))
-    chat = cfg["format"]["chat"]
-    t = cfg["train"]
-    model_input = (() if pre else (cfg["model"]["name"],)) + _local(t.get("tokenizer"))
-    stages.append(Stage("format", "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
-                        run_format, {"chat": chat} if chat else None, deps=("generate",) + (("pretrain",) if pre and chat else ()),
+                        deps=(names.MINE_DATA,) if data.mine else (), inputs=local))
+    g = cfg.generate
+    stages.append(Stage(names.GENERATE, f"s = {g.s} edit sequences per program ({g.linter} linter)", run_generate,
+                        _without(asdict(g), "workers") | {"seed": cfg.seed}, deps=(names.DATA,)))
+    chat = cfg.format.chat
+    t = cfg.train
+    model_input = (() if pre or not cfg.model.name else (cfg.model.name,)) + _local(t.settings.get("tokenizer"))
+    stages.append(Stage(names.FORMAT, "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
+                        run_format, {"chat": chat} if chat else None,
+                        deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre and chat else ()),
                         inputs=model_input if chat else ()))
-    base = ("pretrain",) if pre else ()
-    s = cfg["sample"]
-    if s["zero_shot"]:
-        for b in s["benchmarks"]:
-            if sampled_as(b, s["benchmarks"]) == b:
+    base = (names.PRETRAIN,) if pre else ()
+    s = cfg.sample
+    if s.zero_shot:
+        for b in s.benchmarks:
+            if sampled_as(b, s.benchmarks) == b:
                 stages.append(Stage(
-                    f"sample-{BASE}-{slug(b)}", f"{s['n']} samples per problem of {b} from the base model, zero-shot "
-                    f"({s['zero_shot']} prompts)", _run_sample(BASE, b), _sample_slice(cfg, BASE, b), deps=base,
+                    names.sample_stage(BASE, b), f"{s.n} samples per problem of {b} from the base model, zero-shot "
+                    f"({s.zero_shot} prompts)", _run_sample(BASE, b), _sample_slice(cfg, BASE, b), deps=base,
                     inputs=model_input + ((b,) if Path(b).exists() else ())))
             stages.append(Stage(
-                f"evaluate-{BASE}-{slug(b)}", f"run the base model's samples on {b}'s tests",
+                names.evaluate_stage(BASE, b), f"run the base model's samples on {b}'s tests",
                 _run_evaluate(BASE, b), _evaluate_slice(cfg, b),
-                deps=(f"sample-{BASE}-{slug(sampled_as(b, s['benchmarks']))}",), inputs=(b,) if Path(b).exists() else ()))
-    steps = f"max_steps = {t['max_steps']}" if t.get("max_steps") else f"{t['baseline_epochs']} epochs"
-    tslice = {"train": _without(t, *LAUNCH_FREE), "seed": cfg["seed"], "model": cfg["model"]}
-    stages.append(Stage("train-baseline", f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
-                        tslice, deps=("format",) + base, inputs=model_input))
-    matched = steps if t.get("max_steps") else "the baseline's optimizer steps"
-    stages.append(Stage("train-lintseq", f"fine-tune the base model on edit sequences ({matched}, same seed)",
-                        _run_train("lintseq"), tslice, deps=("format",) + base, inputs=model_input))
+                deps=(names.sample_stage(BASE, sampled_as(b, s.benchmarks)),), inputs=(b,) if Path(b).exists() else ()))
+    max_steps = t.settings.get("max_steps")
+    steps = f"max_steps = {max_steps}" if max_steps else f"{t.baseline_epochs} epochs"
+    tslice = {"train": _without(t.to_dict(), *LAUNCH_FREE), "seed": cfg.seed, "model": asdict(cfg.model)}
+    stages.append(Stage(names.train_stage("baseline"), f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
+                        tslice, deps=(names.FORMAT,) + base, inputs=model_input))
+    matched = steps if max_steps else "the baseline's optimizer steps"
+    stages.append(Stage(names.train_stage("lintseq"), f"fine-tune the base model on edit sequences ({matched}, same seed)",
+                        _run_train("lintseq"), tslice, deps=(names.FORMAT,) + base, inputs=model_input))
     for arm in ARMS:
-        for b in s["benchmarks"]:
-            if sampled_as(b, s["benchmarks"]) != b:
+        for b in s.benchmarks:
+            if sampled_as(b, s.benchmarks) != b:
                 continue
             stages.append(Stage(
-                f"sample-{arm}-{slug(b)}", f"{s['n']} samples per problem of {b}"
-                + (f" (first {s['limit']})" if s["limit"] is not None else "") + f" from the {arm} model",
-                _run_sample(arm, b), _sample_slice(cfg, arm, b), deps=(f"train-{arm}",), inputs=(b,) if Path(b).exists() else ()))
+                names.sample_stage(arm, b), f"{s.n} samples per problem of {b}"
+                + (f" (first {s.limit})" if s.limit is not None else "") + f" from the {arm} model",
+                _run_sample(arm, b), _sample_slice(cfg, arm, b), deps=(names.train_stage(arm),),
+                inputs=(b,) if Path(b).exists() else ()))
     for arm in ARMS:
-        for b in s["benchmarks"]:
+        for b in s.benchmarks:
             stages.append(Stage(
-                f"evaluate-{arm}-{slug(b)}", f"run the {arm} samples on {b}'s tests; pass@{cfg['evaluate']['k']}",
+                names.evaluate_stage(arm, b), f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}",
                 _run_evaluate(arm, b), _evaluate_slice(cfg, b),
-                deps=(f"sample-{arm}-{slug(sampled_as(b, s['benchmarks']))}",), inputs=(b,) if Path(b).exists() else ()))
-    stages.append(Stage("report", "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
-                        run_report, {"k": cfg["evaluate"]["k"]},
+                deps=(names.sample_stage(arm, sampled_as(b, s.benchmarks)),), inputs=(b,) if Path(b).exists() else ()))
+    stages.append(Stage(names.REPORT, "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
+                        run_report, {"k": cfg.evaluate.k},
                         deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
-                        extra_outputs=("report.md",)))
+                        extra_outputs=(names.REPORT_MD,)))
     return stages
 
 
-def _evaluate_slice(cfg: dict, benchmark: str) -> dict:
+def _evaluate_slice(cfg: ExperimentConfig, benchmark: str) -> dict:
     """What an evaluate stage's output depends on; unsafe_no_sandbox only when on (unset, the
     slice keeps the keys of earlier runs)."""
-    e = cfg["evaluate"]
-    free = ("workers",) if e["unsafe_no_sandbox"] else ("workers", "unsafe_no_sandbox")
-    return {"evaluate": _without(e, *free), "benchmark": benchmark, "limit": cfg["sample"]["limit"]}
+    e = cfg.evaluate
+    free = ("workers",) if e.unsafe_no_sandbox else ("workers", "unsafe_no_sandbox")
+    return {"evaluate": _without(asdict(e), *free), "benchmark": benchmark, "limit": cfg.sample.limit}
 
 
-def _data_slice(cfg: dict) -> dict:
-    data = {k: v for k, v in cfg["data"].items() if k != "mine"}
-    if data.pop("mined_rows") is not None:  # unset, the slice keeps the keys of earlier runs
-        data |= {"mined_rows": cfg["data"]["mined_rows"], "seed": cfg["seed"]}
+def _data_slice(cfg: ExperimentConfig) -> dict:
+    data = _without(asdict(cfg.data), "mine", "mined_rows")
+    if cfg.data.mined_rows is not None:  # unset, the slice keeps the keys of earlier runs
+        data |= {"mined_rows": cfg.data.mined_rows, "seed": cfg.seed}
     return data
 
 
-def _sample_slice(cfg: dict, row: str, benchmark: str) -> dict:
+def _sample_slice(cfg: ExperimentConfig, row: str, benchmark: str) -> dict:
     """What a sample stage's output depends on (the zero-shot style only matters to the base row)."""
-    s = _without(cfg["sample"], "benchmarks", "zero_shot") | {"benchmark": benchmark, "seed": cfg["seed"]}
+    s = _without(asdict(cfg.sample), "benchmarks", "zero_shot") | {"benchmark": benchmark, "seed": cfg.seed}
     style = sample_style(cfg, row)
     return s | {"style": style} if style != (row, False) else s  # plain arms keep the keys of earlier runs
 

@@ -8,9 +8,10 @@ fewer than k rows, is dropped and sampled again) and goes on from there.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+
+from lintseq.io import dumps_line, read_jsonl, write_jsonl
 
 RUN_KEYS = ("model", "backend", "style", "chat", "benchmark", "settings")
 
@@ -25,19 +26,11 @@ def partial_path(path: Path) -> Path:
 
 def _read_rows(path: Path) -> list[dict]:
     """Rows of a JSONL file; a torn or unreadable last line (a crash mid-write) is dropped."""
-    rows = []
-    with path.open("rb") as f:
-        lines = f.read().split(b"\n")
+    lines = list(read_jsonl(path))
     for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1 or all(not rest.strip() for rest in lines[i + 1 :]):
-                break  # torn tail
-            raise ValueError(f"{path}: line {i + 1} is not JSON; delete the file or use --overwrite") from None
-    return rows
+        if line.value is None and i < len(lines) - 1:
+            raise ValueError(f"{path}: line {line.number} is not JSON ({line.error}); delete the file or use --overwrite")
+    return [line.value for line in lines if line.value is not None]
 
 
 def _ends_cleanly(path: Path) -> bool:
@@ -48,15 +41,6 @@ def _ends_cleanly(path: Path) -> bool:
             return True
         f.seek(-1, os.SEEK_END)
         return f.read(1) == b"\n"
-
-
-def _write_atomic(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class SampleFile:
@@ -100,12 +84,12 @@ class SampleFile:
                 unique.append(r)
         # rewrite also when a torn last line is left: the next append would be glued onto it
         if len(unique) != len(rows) or not _ends_cleanly(self.partial):
-            _write_atomic(self.partial, unique)
+            write_jsonl(self.partial, unique)
         return complete
 
     def append(self, rows: list[dict]) -> None:
         """Write the rows of whole problems at once and make them durable."""
-        self._f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        self._f.write("".join(dumps_line(r) for r in rows))
         self._f.flush()
         os.fsync(self._f.fileno())
         self.done.update(r["task_id"] for r in rows)

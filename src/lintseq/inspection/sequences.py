@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Iterator
 
 from lintseq.diffs import DIFF_TOKEN, EditError, _HUNK, apply_edits
-from lintseq.formatting import lintseq_completion, prompt_for, read_rows
+from lintseq.formatting import lintseq_completion, prompt_for
+from lintseq.records import read_rows
 from lintseq.units import SourceError, split_units
 
 

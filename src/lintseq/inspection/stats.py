@@ -8,7 +8,6 @@ files (e.g. `--linter fast` against `--linter none`) go side by side in one tabl
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.inspection.sequences import KINDS, edit_kinds, read_sequences
+from lintseq.io import read_jsonl, write_atomic, write_json
 from lintseq.journal import default_rejects_path
 from lintseq.summary import _edit_lines as added_lines
 
@@ -77,15 +77,10 @@ def find_rejects(path: str | Path) -> Path | None:
 def count_rejects(path: Path) -> Counter:
     """Rejected rows by reason (the part of the reason before its first colon)."""
     reasons: Counter = Counter()
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                reason = json.loads(line)["reason"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ValueError(f"{path}:{n}: not a rejects row (a JSON object with a reason)") from None
-            reasons[str(reason).split(":", 1)[0]] += 1
+    for line in read_jsonl(path):
+        if line.value is None or "reason" not in line.value:
+            raise ValueError(f"{path}:{line.number}: not a rejects row (a JSON object with a reason)")
+        reasons[str(line.value["reason"]).split(":", 1)[0]] += 1
     return reasons
 
 
@@ -260,8 +255,6 @@ def _category_plot(all_stats: list[FileStats], categories: list[str], values, yl
 
 def write_outputs(all_stats: list[FileStats], out: str | Path) -> list[Path]:
     """stats.json, stats.md and the plots in `out`; returns the files written."""
-    from lintseq.evaluation.report import write_atomic, write_json
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "stats.json", out / "stats.md"]

@@ -17,6 +17,7 @@ from rich.terminal_theme import MONOKAI
 from rich.text import Text
 
 from lintseq.inspection.sequences import EditSequence, edit_kinds, replay
+from lintseq.io import write_atomic
 
 ADDED = "on #1f3d1f"  # background of the lines an edit added
 TAB = 4
@@ -117,10 +118,7 @@ def export_html(seq: EditSequence, source: str, path: str | Path, width: int = 1
     title = f"lintseq show: {seq.id or Path(source).name}"
     page = console.export_html(theme=MONOKAI, inline_styles=True,
                                code_format=HTML_PAGE.format(title=_escape(title)))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, page)
 
 
 def _escape(text: str) -> str:

@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from lintseq.evaluation.problems import _signature
+from lintseq.instructions import function_instruction
 
 FuncDef = ast.FunctionDef | ast.AsyncFunctionDef
 CLASS_DECORATORS = {"staticmethod", "classmethod"}
@@ -93,10 +93,6 @@ def parse(source: str) -> ast.Module:
             return ast.parse(source)
         except (ValueError, MemoryError, RecursionError) as exc:  # null bytes, deep nesting
             raise SyntaxError(str(exc)) from exc
-
-
-def instruction_for(fn: FuncDef, docstring: str) -> str:
-    return f"Write a Python function `{_signature(fn)}` to solve the following problem:\n{docstring}"
 
 
 def _decorator_name(node: ast.expr) -> str:
@@ -430,7 +426,7 @@ def extract(source: str, tree: ast.Module | None = None, package: str | None = N
             Function(
                 qualname=qualname,
                 lineno=fn.lineno,
-                instruction=instruction_for(mined, docstring),
+                instruction=function_instruction(mined, docstring),
                 response=response,
                 docstring=docstring,
                 lines=code_lines(code),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import re
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from lintseq.io import AtomicFile, dumps_line
 from lintseq.mining.decontaminate import Decontaminator
 from lintseq.mining.dedup import Deduplicator
 from lintseq.mining.extract import extract, parse, read_source
@@ -208,9 +208,9 @@ def mine(
 
     from tqdm import tqdm
 
-    tmp = output.with_name(output.name + ".tmp")
     summary_file = summary_path(output)
-    summary_tmp = summary_file.with_name(summary_file.name + ".tmp")
+    rows = AtomicFile(output)
+    summary_out: AtomicFile | None = None
     pool = None
     try:
         if workers > 1:
@@ -219,50 +219,52 @@ def mine(
         else:
             results = (mine_file(p, settings) for p in files)
         bar = tqdm(results, total=len(files), unit="file", desc="lintseq mine", disable=not progress, dynamic_ncols=True)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for candidates, counts, error in bar:
-                summary.files_scanned += 1
-                if error is not None:
-                    if error[0].startswith("unparsable"):
-                        summary.files_unparsable += 1
-                    else:
-                        summary.files_failed += 1
-                    summary.file_error(*error)
-                found = counts.pop("found", 0)
-                summary.functions_found += 0 if settings.raw else found
-                summary.removed.update(counts)
-                for cand in candidates:
-                    if decontaminator is not None:
-                        hits = decontaminator.check(*cand.texts)
-                        if hits:
-                            summary.removed["contaminated"] += 1
-                            summary.contaminated.update(hits)
-                            if len(summary.contaminated_examples) < CONTAMINATED_EXAMPLES:
-                                summary.contaminated_examples.append(
-                                    {"source": cand.row.get("source", {}), "benchmarks": list(hits)})
-                            continue
-                    if dedup is not None:
-                        reason = dedup.check(cand.code)
-                        if reason:
-                            summary.removed[reason] += 1
-                            continue
-                    fh.write(json.dumps(cand.row, ensure_ascii=False) + "\n")
-                    summary.kept += 1
-                    summary.kept_not_self_contained += bool(cand.row.get("free_names"))
+        for candidates, counts, error in bar:
+            summary.files_scanned += 1
+            if error is not None:
+                if error[0].startswith("unparsable"):
+                    summary.files_unparsable += 1
+                else:
+                    summary.files_failed += 1
+                summary.file_error(*error)
+            found = counts.pop("found", 0)
+            summary.functions_found += 0 if settings.raw else found
+            summary.removed.update(counts)
+            for cand in candidates:
+                if decontaminator is not None:
+                    hits = decontaminator.check(*cand.texts)
+                    if hits:
+                        summary.removed["contaminated"] += 1
+                        summary.contaminated.update(hits)
+                        if len(summary.contaminated_examples) < CONTAMINATED_EXAMPLES:
+                            summary.contaminated_examples.append(
+                                {"source": cand.row.get("source", {}), "benchmarks": list(hits)})
+                        continue
+                if dedup is not None:
+                    reason = dedup.check(cand.code)
+                    if reason:
+                        summary.removed[reason] += 1
+                        continue
+                rows.write(dumps_line(cand.row))
+                summary.kept += 1
+                summary.kept_not_self_contained += bool(cand.row.get("free_names"))
         summary.seconds = round(time.perf_counter() - began, 2)
         report = summary.to_dict() | {"settings": settings.describe(), "output": str(output)}
         # the summary is written first and the old one removed before either file moves into
         # place: an interruption leaves the old pair, or an output without a summary, never a
         # new output beside an old summary
-        summary_tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        summary_out = AtomicFile(summary_file)
+        summary_out.write(json.dumps(report, indent=2) + "\n")
+        summary_out.close()
+        rows.close()
         if summary_file.is_file():
             summary_file.unlink()
-        os.replace(tmp, output)
-        os.replace(summary_tmp, summary_file)
+        rows.commit()
+        summary_out.commit()
     except BaseException:
-        for left in (tmp, summary_tmp):
-            if left.is_file():
-                left.unlink()
+        rows.discard()
+        if summary_out is not None:
+            summary_out.discard()
         raise
     finally:
         if pool is not None:

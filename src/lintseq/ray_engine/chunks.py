@@ -33,7 +33,7 @@ def _jsonl_rows(chunk: Chunk) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
         os.close(fd)
         raise
     # From the first next() below, the file object iter_jsonl opens owns (and closes) fd.
-    rows = iter_jsonl(fd)  # type: ignore[arg-type]
+    rows = iter_jsonl(fd)
     try:
         for local, record in itertools.islice(rows, chunk.rows):
             row = chunk.first_row + local

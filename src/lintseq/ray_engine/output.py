@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lintseq.io import write_atomic
 from lintseq.journal import ResumeError
 from lintseq.summary import Summary
 
@@ -24,13 +25,6 @@ MANIFEST = "_manifest.json"
 DONE_DIR = "_chunks"
 REJECTS_DIR = "_rejects"
 SUMMARY = "_summary.json"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def summary_to_json(s: Summary) -> dict[str, Any]:
@@ -96,18 +90,18 @@ class OutputDir:
                 )
         (self.partial / DONE_DIR).mkdir(parents=True, exist_ok=True)
         (self.partial / REJECTS_DIR).mkdir(exist_ok=True)
-        _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
+        write_atomic(manifest_path, json.dumps(manifest, indent=1))
         return done
 
     def write(self, index: int, out: bytes, rejects: bytes, summary: Summary) -> None:
         """One chunk's files, then its done marker (last, so a marker means the files are whole)."""
         for path, data in ((self._part(index), out), (self._rejects_part(index), rejects)):
             if data:
-                _write_atomic(path, data)
+                write_atomic(path, data)
             else:
                 path.unlink(missing_ok=True)
         marker = self.partial / DONE_DIR / f"{index:06d}.json"
-        _write_atomic(marker, json.dumps(summary_to_json(summary)).encode())
+        write_atomic(marker, json.dumps(summary_to_json(summary)))
 
     def commit(self, summary: Summary, settings: dict[str, Any]) -> None:
         """Write the summary, drop the bookkeeping, and give the directory its real name."""
@@ -115,9 +109,9 @@ class OutputDir:
         if self.rejects_path is not None:
             parts = sorted(rej_dir.glob("*.jsonl"))
             self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.rejects_path, b"".join(p.read_bytes() for p in parts))
+            write_atomic(self.rejects_path, b"".join(p.read_bytes() for p in parts))
             shutil.rmtree(rej_dir)
-        _write_atomic(self.partial / SUMMARY, json.dumps(summary.to_json() | {"settings": settings}, indent=2).encode())
+        write_atomic(self.partial / SUMMARY, json.dumps(summary.to_json() | {"settings": settings}, indent=2))
         shutil.rmtree(self.partial / DONE_DIR)
         (self.partial / MANIFEST).unlink()
         self._check_replaceable()

@@ -17,12 +17,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from lintseq.formatting import read_rows
+from lintseq.io import atomic_write, temp_dir, write_atomic
+from lintseq.records import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import PRETRAIN_CONFIG_NAME, PRETRAIN_FIXED, PretrainConfig, dump_toml, load_config
 from lintseq.training.processes import check_precision, launched_world_size, start
@@ -132,17 +132,10 @@ def tokenize_corpus(docs: Iterable[str], tok, dest: Path, batch: int = 256) -> d
         raise ValueError("the corpus has no documents")
     tokens = np.concatenate(parts)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, tokens)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(dest, "wb") as fh:
+        np.save(fh, tokens)
     meta = {"n_documents": n_docs, "n_tokens": int(tokens.size), "dtype": str(tokens.dtype), "vocab": len(tok)}
-    _write_text(dest.parent / TOKENS_META, json.dumps(meta, indent=2))
+    write_atomic(dest.parent / TOKENS_META, json.dumps(meta, indent=2))
     return meta
 
 
@@ -169,12 +162,6 @@ class PackedDataset:
 
 
 # ------------------------------------------------------------------------------------ the run
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _check_output(cfg: PretrainConfig) -> tuple[Path, dict[str, Any] | None]:
@@ -295,7 +282,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
     accum = accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world)
     steps = cfg.max_steps or total_steps(len(dataset), cfg.epochs, cfg.micro_batch_size, accum, world)
     if procs.is_main:
-        _write_text(out / PRETRAIN_CONFIG_NAME, dump_toml(cfg.to_dict(), "lintseq pretrain config (resolved); repeat with --config"))
+        write_atomic(out / PRETRAIN_CONFIG_NAME, dump_toml(cfg.to_dict(), "lintseq pretrain config (resolved); repeat with --config"))
 
     last = last_complete_checkpoint(state)
     result = PretrainResult(str(out), cfg, meta["n_documents"], meta["n_tokens"], len(dataset), steps,
@@ -319,11 +306,11 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
     if not procs.is_main:
         save_trained(trainer, tok, None)
         return result
-    work = Path(tempfile.mkdtemp(prefix=".final.", suffix=".part", dir=out))
+    work = temp_dir(out / "final")
     try:
         save_trained(trainer, tok, work)
         _install_final(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _write_text(out / SUMMARY, json.dumps(result.summary(), indent=2))
+    write_atomic(out / SUMMARY, json.dumps(result.summary(), indent=2))
     return result

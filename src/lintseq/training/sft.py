@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lintseq.formatting import read_rows
+from lintseq.io import temp_dir, write_atomic
+from lintseq.records import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
 from lintseq.training.processes import check_precision, launched_world_size, sharded_weights, start
@@ -351,7 +351,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     if resuming:
         _check_resumable(state, cfg)
     elif procs.is_main:
-        (state / RESUME_FILE).write_text(json.dumps(_run_identity(cfg), indent=2), encoding="utf-8")
+        write_atomic(state / RESUME_FILE, json.dumps(_run_identity(cfg), indent=2))
     last = last_complete_checkpoint(state)
     result = TrainResult(str(out), cfg, len(rows), dropped, steps, n_parameters=n_params, match=match,
                          resumed_from=last, main_process=procs.is_main)
@@ -367,14 +367,14 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     if not procs.is_main:
         save_trained(trainer, tok, None)
         return result
-    work = tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    work = temp_dir(out)
     try:
-        save_trained(trainer, tok, Path(work))
+        save_trained(trainer, tok, work)
         saved = replace(cfg, output=str(out), resume=False, overwrite=False)
-        (Path(work) / CONFIG_NAME).write_text(
+        (work / CONFIG_NAME).write_text(
             dump_toml(saved.to_dict(), "lintseq train config (resolved); repeat with --config"), encoding="utf-8"
         )
-        (Path(work) / "train_summary.json").write_text(json.dumps(result.summary(), indent=2), encoding="utf-8")
+        (work / "train_summary.json").write_text(json.dumps(result.summary(), indent=2), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         os.replace(work, out)

@@ -1,0 +1,67 @@
+"""The experiment config as dataclasses: the stage slices the runner hashes stay what they were
+(a finished run directory is still skipped), and RUN_DIR/config.json reads back into the config."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from lintseq.experiment import config as cfgmod
+from lintseq.experiment import runner, stages
+from lintseq.experiment.config import ExperimentConfig
+
+# The slices of the micro recipe as the untyped-dict config built them (recorded before the
+# dataclasses): a slice that changes shape changes its stage's key, and every finished run
+# directory would then run that stage and everything after it again.
+MICRO_SLICES = {
+    "mine-corpus": {"mine": {"decontaminate": True, "dedup": True, "max_files": None, "max_lines": None,
+                             "min_docstring_chars": 10, "min_lines": None, "near_threshold": 0.85, "packages": ["json"],
+                             "paths": [], "self_contained": False, "site_packages": False, "skip_tests": True,
+                             "stdlib": False},
+                    "python": ".".join(map(str, sys.version_info[:2]))},
+    "pretrain": {"init": "tiny", "seed": 0, "settings": {"batch_size": 4, "lr": 0.003, "max_steps": 4, "micro_batch_size": 4,
+                                                         "seq_length": 512, "vocab_size": 512}},
+    "data": {"code_field": "response", "instruction_field": "instruction", "limit": 24, "sources": ["lintseq:sample"]},
+    "generate": {"linter": "fast", "s": 2, "seed": 0, "weighting": "indent"},
+    "format": None,
+    "train-lintseq": {"model": {"init": "tiny", "name": None}, "seed": 0,
+                      "train": {"baseline_epochs": 1, "batch_size": 8, "lr": 0.003, "max_seq_length": 512, "micro_batch_size": 8}},
+    "sample-baseline-mbpp-plus": {"backend": "hf", "batch_size": 4, "benchmark": "mbpp+", "device": "cpu", "dtype": "float32",
+                                  "limit": 2, "max_new_tokens": 24, "min_p": 0.0, "n": 2, "seed": 0, "temperature": 1.0,
+                                  "top_p": 1.0},
+    "evaluate-lintseq-humaneval-plus": {"benchmark": "humaneval+", "evaluate": {"k": [1, 2], "memory_mb": 1024, "timeout": 5.0},
+                                        "limit": 2},
+    "report": {"k": [1, 2]},
+}
+
+
+def test_the_micro_recipe_keeps_the_slices_of_earlier_runs():
+    built = {st.name: st for st in stages.build(cfgmod.load(cfgmod.recipe_path("micro")))}
+    assert len(built) == 22
+    for name, expected in MICRO_SLICES.items():
+        assert stages.dumps(built[name].slice) == stages.dumps(expected), name
+    # integers stay integers: `baseline_epochs = 1` hashed as 1.0 would be another key
+    assert stages.dumps(built["train-baseline"].slice["train"]["baseline_epochs"]) == "1"
+
+
+@pytest.mark.parametrize("recipe", cfgmod.recipe_names())
+def test_config_json_reads_back_into_the_same_stages(recipe, tmp_path, monkeypatch):
+    monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
+    cfg = cfgmod.load(cfgmod.recipe_path(recipe))
+    saved = json.loads(json.dumps(cfg.to_dict(), default=str))  # what the runner writes to RUN_DIR/config.json
+    again = ExperimentConfig.from_dict(saved)
+    assert again == cfg
+    assert runner.stage_keys(stages.build(again)) == runner.stage_keys(stages.build(cfg))
+    assert list(saved) == ["seed", "model", "data", "generate", "format", "sample", "evaluate", "pretrain", "train"]
+
+
+def test_tables_are_checked_as_tables(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\nmine = 5\n')
+    with pytest.raises(cfgmod.ConfigError, match=r"\[data.mine\] must be a table"):
+        cfgmod.load(path)
+    path.write_text('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample.mine]\nstdlib = true\n')
+    with pytest.raises(cfgmod.ConfigError, match=r"\[sample\]: unknown key\(s\) mine"):
+        cfgmod.load(path)
