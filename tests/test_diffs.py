@@ -2,7 +2,8 @@ import difflib
 import re
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lintseq.diffs import DIFF_TOKEN, END_OF_EDITS, EditError, apply_edits, insertion_diff, resolve
 

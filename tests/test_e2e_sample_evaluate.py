@@ -17,11 +17,12 @@ from click.testing import CliRunner
 
 pytest.importorskip("lintseq.commands.evaluate")
 
-from lintseq.cli import main  # noqa: E402
-from lintseq.evaluation.problems import load_benchmark  # noqa: E402
-from lintseq.formatting import lintseq_completion  # noqa: E402
-from lintseq.sampler import sample_edit_sequence  # noqa: E402
-from tiny_lm import save_tiny  # noqa: E402
+from tiny_lm import save_tiny
+
+from lintseq.cli import main
+from lintseq.evaluation.problems import load_benchmark
+from lintseq.formatting import lintseq_completion
+from lintseq.sampler import sample_edit_sequence
 
 LIMIT = 3
 

@@ -3,7 +3,6 @@ scores in one pass, derived time limits, and a missing import reported once."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os

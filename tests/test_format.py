@@ -159,10 +159,9 @@ def test_format_file_reads_parquet(tmp_path):
 
 def test_interrupted_write_leaves_no_file(tmp_path):
     target = tmp_path / "x.jsonl"
-    with pytest.raises(RuntimeError):
-        with AtomicJsonl(target) as out:
-            out.write({"a": 1})
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError), AtomicJsonl(target) as out:
+        out.write({"a": 1})
+        raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []
 
 

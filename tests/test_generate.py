@@ -9,12 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner
+from test_diffs import is_insertion_only
 
 from lintseq import apply_edits, normalize
 from lintseq.cli import main
 from lintseq.generate import Settings, generate
-
-from test_diffs import is_insertion_only
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

@@ -46,11 +46,10 @@ def test_atomic_write_replaces_the_file_and_leaves_nothing_else(tmp_path: Path) 
 def test_a_failed_write_keeps_the_old_file_and_removes_its_temporary(tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError, match="stop"):
-        with atomic_write(target) as fh:
-            fh.write("half of it")
-            assert [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.") and p.name.endswith(".part")]
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError, match="stop"), atomic_write(target) as fh:
+        fh.write("half of it")
+        assert [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.") and p.name.endswith(".part")]
+        raise RuntimeError("stop")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
     with pytest.raises(TypeError):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import load_benchmark_script
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from programs import programs
 
-from conftest import load_benchmark_script
 from lintseq.diffs import apply_edits
 from lintseq.linters.fast import FastLinter
 from lintseq.sampler import backward_states, sample_edit_sequence

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lintseq.linters.memo import MISS, NO_MEMO, Memo, Table
-from lintseq.linters.syntax import parse
 from lintseq.linters.nodes import alias_name, blocks, bound_names, children, statements, walk
+from lintseq.linters.syntax import parse
 from lintseq.units import split_units
 
 

@@ -17,8 +17,8 @@ from lintseq.cli import main
 from lintseq.evaluation.problems import load_benchmark
 from lintseq.mining import MineSettings, collect, mine
 from lintseq.mining.decontaminate import Decontaminator, problem_text
-from lintseq.mining.provenance import license_of
 from lintseq.mining.extract import extract
+from lintseq.mining.provenance import license_of
 
 LONG_BODY = """\
     total = 0

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tiny_lm import DIFF, EOS, train_tokenizer
 
 from lintseq.diffs import resolve
 from lintseq.inference.openai_api import OpenAIBackend, request_kwargs
 from lintseq.inference.types import BackendError, Request, SamplingSettings
-from tiny_lm import DIFF, EOS, train_tokenizer
 
 
 def choice_text(prompt: str, i: int) -> str:

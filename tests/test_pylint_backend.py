@@ -14,11 +14,11 @@ import pytest
 
 pytest.importorskip("pylint")
 
-from astroid import MANAGER  # noqa: E402
-from astroid.context import _INFERENCE_CACHE  # noqa: E402
+from astroid import MANAGER
+from astroid.context import _INFERENCE_CACHE
 
-from lintseq.linters import get_linter  # noqa: E402
-from lintseq.linters.pylint_backend import (  # noqa: E402
+from lintseq.linters import get_linter
+from lintseq.linters.pylint_backend import (
     MODNAME,
     OUR_FLAGS,
     RELEASE_FLAGS,
@@ -26,8 +26,8 @@ from lintseq.linters.pylint_backend import (  # noqa: E402
     blamed_line,
     counts,
 )
-from lintseq.sampler import random_states  # noqa: E402
-from lintseq.units import split_units  # noqa: E402
+from lintseq.sampler import random_states
+from lintseq.units import split_units
 
 CRAFTED = [
     "x = 1\nif x:\nprint(x)\n",

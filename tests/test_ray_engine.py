@@ -15,7 +15,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from conftest import SAMPLE
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from lintseq.generate import Settings, generate
 from lintseq.journal import ResumeError
@@ -24,8 +27,6 @@ from lintseq.ray_engine.inputs import GRAIN, InputError, expand_inputs, plan_chu
 from lintseq.ray_engine.output import OutputDir
 from lintseq.records import Reject, iter_records
 from lintseq.summary import Summary
-
-from conftest import SAMPLE
 
 BAD_LINES = [
     b'{"instruction": "cut short", "response": ',

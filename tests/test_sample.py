@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from tiny_lm import DIFF, EOS, build_model, save_tiny, token_id, train_tokenizer
 
 from lintseq.diffs import resolve
 from lintseq.inference.backends import make_backend
@@ -19,7 +20,6 @@ from lintseq.inference.output import ResumeMismatch, partial_path
 from lintseq.inference.run import sample_benchmark
 from lintseq.inference.text import cut_at_stop, strip_fences, to_program
 from lintseq.inference.types import BackendUnavailable, Request, SamplingSettings
-from tiny_lm import DIFF, EOS, build_model, save_tiny, token_id, train_tokenizer
 
 # The constant-distribution model emits "x" (p=.51), "<|diff|>" (p=.31) or EOS (p=.19).
 LOGITS = {"x": 0.0, DIFF: -0.5, EOS: -1.0}

@@ -2,15 +2,15 @@ import ast
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from programs import programs
+from test_diffs import is_insertion_only
 
 from lintseq import apply_edits, get_linter, normalize, sample_edit_sequence
 from lintseq.diffs import DIFF_TOKEN, resolve
 from lintseq.sampler import backward_states, derive_seed
 from lintseq.units import split_units
-
-from programs import programs
-from test_diffs import is_insertion_only
 
 
 def intermediate_states(edits: list[str]) -> list[str]:

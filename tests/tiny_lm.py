@@ -25,7 +25,7 @@ def train_tokenizer(diff_special: bool = False, vocab_size: int = 400):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(show_progress=False, 
+    trainer = trainers.BpeTrainer(show_progress=False,
         vocab_size=vocab_size, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)

@@ -34,7 +34,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from device import MODEL_DIST, MODEL_SHA256, MODEL_VERSION, MODEL_WHEEL, RECIPE, part_name, sha256  # noqa: E402
+from device import MODEL_DIST, MODEL_SHA256, MODEL_VERSION, MODEL_WHEEL, RECIPE, part_name, sha256
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

@@ -12,7 +12,9 @@ from typing import Any
 
 from lintseq.diffs import DIFF_TOKEN, EditError, Resolved, apply_edits, resolve
 from lintseq.generate import Settings, generate, process_record
-from lintseq.linters import Linter, available as available_linters, get_linter, register as register_linter
+from lintseq.linters import Linter, get_linter
+from lintseq.linters import available as available_linters
+from lintseq.linters import register as register_linter
 from lintseq.sampler import derive_seed, sample_edit_sequence
 from lintseq.units import SourceError, normalize, split_units
 

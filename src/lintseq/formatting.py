@@ -9,9 +9,10 @@ not written here: TRL appends `tokenizer.eos_token` to every completion, once.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits
 from lintseq.io import AtomicJsonl, write_jsonl

@@ -14,9 +14,10 @@ import os
 import random
 import time
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from lintseq.diffs import apply_edits
 from lintseq.journal import Journal

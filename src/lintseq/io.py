@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 TEMP_SUFFIX = ".part"
 T = TypeVar("T")

@@ -9,9 +9,10 @@ as `format` reports rejects and `train` reports errors. Both read lines with `li
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lintseq.io import read_jsonl
 

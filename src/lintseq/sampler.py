@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 from lintseq.diffs import edits_from_states
 from lintseq.linters import Linter, get_linter

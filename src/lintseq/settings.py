@@ -22,8 +22,9 @@ Metadata keys (all optional):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, field
-from typing import Any, Callable
+from typing import Any
 
 
 def setting(default: Any = MISSING, *, help: str = "", factory: Callable[[], Any] | None = None, **cli: Any) -> Any:

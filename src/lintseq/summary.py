@@ -49,7 +49,7 @@ class Summary:
             self.edits_per_sequence[r["n_edits"]] += 1
             self.lines_per_edit.update(_edit_lines(e) for e in r["edit_path"])
 
-    def merge(self, other: "Summary") -> None:
+    def merge(self, other: Summary) -> None:
         """Fold in the counts of another summary (a shard of a distributed run)."""
         self.programs += other.programs
         self.sequences += other.sequences

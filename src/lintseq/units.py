@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import tokenize
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 class SourceError(ValueError):
@@ -63,7 +63,7 @@ class Program:
     lines: tuple[str, ...]
     units: tuple[Unit, ...]
 
-    def text(self, keep: "list[int] | tuple[int, ...] | range") -> str:
+    def text(self, keep: list[int] | tuple[int, ...] | range) -> str:
         """Program made of the units in `keep` (ascending unit indices)."""
         return "".join(line + "\n" for line in self.state_lines(keep))
 
@@ -74,7 +74,7 @@ class Program:
             out.extend(self.lines[u.start : u.end + 1])
         return out
 
-    def line_owner(self, keep: "Sequence[int] | None" = None) -> list[int]:
+    def line_owner(self, keep: Sequence[int] | None = None) -> list[int]:
         """The unit each line of the state `keep` comes from (default: the whole program):
         entry k belongs to line k + 1 of `text(keep)`."""
         units = self.units if keep is None else [self.units[i] for i in keep]

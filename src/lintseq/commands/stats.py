@@ -27,10 +27,10 @@ def command(paths: tuple[str, ...], output: str, tokenizer: str | None, instruct
       lintseq stats edits.jsonl -o stats/
       lintseq stats fast.jsonl none.jsonl --tokenizer MODEL -o compare/
     """
+    import importlib.util
+
     from lintseq.inspection.sequences import DataError
     from lintseq.inspection.stats import file_stats, labels_for, print_table, write_outputs
-
-    import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
         raise click.UsageError("lintseq stats draws its plots with matplotlib: pip install 'lintseq[eval]'")

@@ -11,6 +11,7 @@ from lintseq.commands import command_line_wins
 from lintseq.commands.options import options_from, quiet_option
 from lintseq.training.config import TrainConfig, load_config
 
+
 @click.command("train")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="TOML/JSON settings (e.g. a saved lintseq_train_config.toml); options given here win.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 

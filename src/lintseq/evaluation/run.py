@@ -33,9 +33,9 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from lintseq.diffs import DIFF_TOKEN, resolve
 from lintseq.evaluation.diversity import distinct_share

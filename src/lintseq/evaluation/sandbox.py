@@ -58,11 +58,11 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from lintseq.evaluation import _launcher
 from lintseq.evaluation._launcher import REPORT_MARK
@@ -399,7 +399,7 @@ class Sandbox:
             if slot[1] is not None:
                 slot[1].close()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -604,7 +604,7 @@ def _fixed_info(mode: str) -> SandboxInfo:
     return got
 
 
-@lru_cache(maxsize=None)
+@cache
 def sandbox_info() -> SandboxInfo:
     """Probe once which isolation works here: namespaces with a dropped uid (root), a user
     namespace (other users), else none. Says why a stronger mode was not used."""

@@ -18,9 +18,9 @@ import hashlib
 import json
 import platform
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from lintseq.cache import cache_dir
 from lintseq.evaluation.sandbox import Result, Sandbox

@@ -19,9 +19,9 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from lintseq.experiment.config import ExperimentConfig
 from lintseq.experiment.layout import CONFIG_RECORD, DONE, STARTED, Layout

@@ -5,7 +5,6 @@ from __future__ import annotations
 from lintseq.diffs import resolve
 from lintseq.markdown import strip_fences
 
-
 # Special tokens that end a document whatever the chat format: an instruct model asked to
 # continue code (completion style) ends with its pre-training `<|endoftext|>`, which its
 # generation config does not list (SmolLM2-Instruct's EOS is `<|im_end|>`).

@@ -8,11 +8,11 @@ joined by `<|diff|>` and a baseline completion is the whole program. Both read i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from lintseq.diffs import DIFF_TOKEN, EditError, _HUNK, apply_edits
+from lintseq.diffs import _HUNK, DIFF_TOKEN, EditError, apply_edits
 from lintseq.formatting import lintseq_completion, prompt_for
 from lintseq.records import read_rows
 from lintseq.units import SourceError, split_units

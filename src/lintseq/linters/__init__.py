@@ -8,7 +8,8 @@ state between calls (incremental analysis) may override; the default lints the t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lintseq.units import Program
@@ -23,7 +24,7 @@ class Linter(ABC):
     def error_lines(self, source: str) -> set[int]:
         """Lines of `source` (1-based) that carry an error; empty means clean."""
 
-    def error_units(self, program: "Program", keep: Sequence[int]) -> set[int]:
+    def error_units(self, program: Program, keep: Sequence[int]) -> set[int]:
         """Units (indices into `program.units`) of the state `keep` that carry an error."""
         owner = program.line_owner(keep)
         if not owner:

@@ -9,7 +9,8 @@ program's classes (`full_classes`) tell what a state's class has lost.
 from __future__ import annotations
 
 import ast
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from lintseq.linters.memo import NO_MEMO, Memo, Table
 from lintseq.linters.nodes import FUNCS, blocks, bound_names, children, walk
@@ -96,8 +97,18 @@ def aug_attrs(stmt: ast.AST) -> list[str]:
 class ClassInfo:
     """A class: its members, bases, methods and what the methods do through `self`."""
 
-    __slots__ = ("node", "path", "members", "self_reads", "self_writes", "bases", "known",
-                 "getattr", "methods", "init_calls_init")
+    __slots__ = (
+        "bases",
+        "getattr",
+        "init_calls_init",
+        "known",
+        "members",
+        "methods",
+        "node",
+        "path",
+        "self_reads",
+        "self_writes",
+    )
 
     def __init__(self, node: ast.ClassDef, path: str, memo: Memo = NO_MEMO) -> None:
         self.node = node

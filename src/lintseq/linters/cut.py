@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import ast
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from lintseq.linters.nodes import statements
 
@@ -50,7 +51,7 @@ def _copy(node: ast.AST, **fields: object) -> ast.AST:
 class Cutter:
     """Cuts states' trees out of one program's tree (in the program's line numbers)."""
 
-    def __init__(self, program: "Program", tree: ast.Module, owner: list[int]) -> None:
+    def __init__(self, program: Program, tree: ast.Module, owner: list[int]) -> None:
         self.tree = tree
         self.owner = owner
         self.units = program.units

@@ -18,7 +18,8 @@ the text).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from lintseq.linters import Linter, register
 from lintseq.linters.classes import full_classes
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 INCREMENTAL_MIN_UNITS = 32
 
 
-def chunk_errors(chunks: Sequence[Chunk], lines: Sequence[str], full: "_Full | None" = None,
+def chunk_errors(chunks: Sequence[Chunk], lines: Sequence[str], full: _Full | None = None,
                  memo: Memo = NO_MEMO, source: Source = Source()) -> set[int]:
     """Lines with an error in a module that parsed, given as chunks of its statements."""
     found = FlowChecker(full.shadowed if full else frozenset(), memo, source).check(chunks)
@@ -47,7 +48,7 @@ def chunk_errors(chunks: Sequence[Chunk], lines: Sequence[str], full: "_Full | N
     return found
 
 
-def text_errors(text: str, full: "_Full | None" = None) -> set[int]:
+def text_errors(text: str, full: _Full | None = None) -> set[int]:
     """Lines with an error in a program text (the line of its syntax error, if any)."""
     tree = parse(text)
     if isinstance(tree, int):
@@ -59,7 +60,7 @@ class _Full:
     """What a state's analysis needs to know about the full program it came from, and what
     builds a state's tree without parsing it (pieces.py and its `Memo`, or cut.py)."""
 
-    def __init__(self, program: "Program", incremental: bool | None = None) -> None:
+    def __init__(self, program: Program, incremental: bool | None = None) -> None:
         tree = parse(program.text(range(len(program.units))))
         parsed = not isinstance(tree, int)
         self.source = Source.of("\n".join(program.lines))
@@ -92,16 +93,16 @@ class FastLinter(Linter):
         """`incremental`: True forces pieces (pieces.py), False the state's text; None takes
         pieces for programs of at least INCREMENTAL_MIN_UNITS units whose largest piece holds
         less than half of them, and cuts (cut.py) for the others."""
-        self._program: "Program | None" = None
+        self._program: Program | None = None
         self._full: _Full | None = None
         self.incremental = incremental
 
-    def _full_info(self, program: "Program") -> _Full:
+    def _full_info(self, program: Program) -> _Full:
         if self._program is not program or self._full is None:
             self._program, self._full = program, _Full(program, self.incremental)
         return self._full
 
-    def error_units(self, program: "Program", keep: Sequence[int]) -> set[int]:
+    def error_units(self, program: Program, keep: Sequence[int]) -> set[int]:
         if not keep:
             return set()
         full = self._full_info(program)

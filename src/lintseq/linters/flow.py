@@ -31,18 +31,26 @@ afterwards, so walking the statements one by one is the same walk as walking the
 from __future__ import annotations
 
 import ast
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from lintseq.linters.flow_walk import Ctx, FlowWalk
 from lintseq.linters.memo import MISS, NO_MEMO, Memo, Table
 from lintseq.linters.nodes import arg_names, walk
 from lintseq.linters.scopes import (
-    BUILTINS, FREE_LOADS, Scope, Source, declared_global, free_loads, idents, names_in, statement_bindings,
+    BUILTINS,
+    FREE_LOADS,
+    Scope,
+    Source,
+    declared_global,
+    free_loads,
+    idents,
+    names_in,
+    statement_bindings,
 )
 
 MODULE_NAMES = frozenset(
-    "__name__ __doc__ __file__ __builtins__ __spec__ __loader__ __package__ __path__ "
-    "__annotations__ __dict__ __cached__".split()
+    ["__name__", "__doc__", "__file__", "__builtins__", "__spec__", "__loader__", "__package__", "__path__", "__annotations__", "__dict__", "__cached__"]
 )
 CLASS_NAMES = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__annotations__"})
 

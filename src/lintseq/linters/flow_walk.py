@@ -10,7 +10,7 @@ read or an annotation means, and nested scopes, are the checker's (flow.py): `_l
 from __future__ import annotations
 
 import ast
-from typing import Callable
+from collections.abc import Callable
 
 from lintseq.linters.memo import Memo
 from lintseq.linters.nodes import COMPS, FIELDS, bound_names, child_fields, statements, walk
@@ -23,8 +23,20 @@ _EXIT_ATTRS = frozenset({("sys", "exit"), ("os", "_exit"), ("os", "abort")})
 class Ctx:
     """Where the walk is: the executing scope, what is definitely bound, loop/function."""
 
-    __slots__ = ("scope", "bound", "loops", "function", "is_async", "comps", "carried", "consumed", "ifs", "guards",
-                 "annotated", "dry")
+    __slots__ = (
+        "annotated",
+        "bound",
+        "carried",
+        "comps",
+        "consumed",
+        "dry",
+        "function",
+        "guards",
+        "ifs",
+        "is_async",
+        "loops",
+        "scope",
+    )
 
     def __init__(self, scope: Scope, bound: set[str], function: bool, is_async: bool) -> None:
         self.scope = scope

@@ -13,7 +13,8 @@ is kept by the memo on the incremental path.
 from __future__ import annotations
 
 import ast
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from lintseq.linters.memo import NO_MEMO, Memo, Table
 
@@ -30,10 +31,10 @@ class Profile(NamedTuple):
     (0: it has no indented statement), and its indented statements."""
 
     unit: int
-    parts: "list[_Part] | _Parts"
+    parts: list[_Part] | _Parts
 
 
-def bad_indentation(chunks: Sequence, lines: "Sequence[str]", memo: Memo = NO_MEMO) -> set[int]:
+def bad_indentation(chunks: Sequence, lines: Sequence[str], memo: Memo = NO_MEMO) -> set[int]:
     """Lines of statements indented at another width than depth x the program's unit."""
     profiles = [memo.get(INDENT_CHUNK, c, lambda c: _chunk_profile(c, lines, memo)) for c in chunks]
     unit = 0
@@ -50,7 +51,7 @@ def bad_indentation(chunks: Sequence, lines: "Sequence[str]", memo: Memo = NO_ME
     return bad
 
 
-def _profile(stack: list[tuple[list[ast.AST], int]], lines: "Sequence[str]") -> tuple[int, list[tuple[int, int, int]]]:
+def _profile(stack: list[tuple[list[ast.AST], int]], lines: Sequence[str]) -> tuple[int, list[tuple[int, int, int]]]:
     """The indentation unit the first statement met sets (0: none), and (line, column,
     depth) of every indented statement that starts its line, in pylint's walk order."""
     unit = 0
@@ -74,7 +75,7 @@ def _profile(stack: list[tuple[list[ast.AST], int]], lines: "Sequence[str]") -> 
     return unit, entries
 
 
-def _is_elif(node: ast.AST, orelse: list[ast.AST], lines: "Sequence[str]") -> bool:
+def _is_elif(node: ast.AST, orelse: list[ast.AST], lines: Sequence[str]) -> bool:
     """`elif` is an `if` alone in its parent's `else`, written at the parent's column."""
     if not (isinstance(node, ast.If) and len(orelse) == 1 and isinstance(orelse[0], ast.If)):
         return False
@@ -85,7 +86,7 @@ def _is_elif(node: ast.AST, orelse: list[ast.AST], lines: "Sequence[str]") -> bo
 class _Part:
     """Indented statements of one node, and their bad lines per indentation unit."""
 
-    __slots__ = ("entries", "bad")
+    __slots__ = ("bad", "entries")
 
     def __init__(self, entries: list[tuple[int, int, int]]) -> None:
         self.entries = entries
@@ -101,7 +102,7 @@ class _Part:
 class _Parts:
     """Bad lines per unit of several parts."""
 
-    __slots__ = ("parts", "bad")
+    __slots__ = ("bad", "parts")
 
     def __init__(self, parts: list[_Part]) -> None:
         self.parts = parts
@@ -114,14 +115,14 @@ class _Parts:
         return out
 
 
-def _chunk_profile(chunk, lines: "Sequence[str]", memo: Memo) -> Profile:
+def _chunk_profile(chunk, lines: Sequence[str], memo: Memo) -> Profile:
     profiles = [memo.get(INDENT_CLASS if type(stmt) is ast.ClassDef else INDENT, stmt,
                          lambda s: _top_profile(s, lines, memo)) for stmt in chunk.body]
     cand = next((c for c, _ in reversed(profiles) if c), 0)
     return Profile(cand, _Parts([p for _, parts in profiles for p in parts]))  # type: ignore[union-attr]
 
 
-def _top_profile(stmt: ast.stmt, lines: "Sequence[str]", memo: Memo) -> Profile:
+def _top_profile(stmt: ast.stmt, lines: Sequence[str], memo: Memo) -> Profile:
     if not isinstance(stmt, ast.ClassDef):
         unit, entries = _profile([([stmt], 0)], lines)
         return Profile(unit, [_Part(entries)])

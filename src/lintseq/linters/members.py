@@ -25,17 +25,22 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from lintseq.linters.classes import (
-    ClassInfo, FullClass, classes_under, collect_classes, decorator_names, walk_function,
+    ClassInfo,
+    FullClass,
+    classes_under,
+    collect_classes,
+    decorator_names,
+    walk_function,
 )
 from lintseq.linters.memo import NO_MEMO, Memo, Table
 from lintseq.linters.nodes import COMPS, FIELDS, FUNCS, arg_names, blocks, bound_names, child_fields, children
 
 _SPECIAL = frozenset(
-    "__repr__ __str__ __iter__ __len__ __bool__ __index__ __bytes__ __hash__ "
-    "__length_hint__ __format__ __getnewargs__ __getnewargs_ex__".split()
+    ["__repr__", "__str__", "__iter__", "__len__", "__bool__", "__index__", "__bytes__", "__hash__", "__length_hint__", "__format__", "__getnewargs__", "__getnewargs_ex__"]
 )
 _IMPLICIT_CLASSMETHODS = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})
 _LITERAL_TYPES: dict[type, type] = {
@@ -121,7 +126,7 @@ class MemberChecker:
     """Lines with class and call errors in a module given as chunks of top-level statements;
     `full` maps class paths to the full program's classes."""
 
-    def __init__(self, full: "dict[str, FullClass] | None" = None, memo: Memo = NO_MEMO) -> None:
+    def __init__(self, full: dict[str, FullClass] | None = None, memo: Memo = NO_MEMO) -> None:
         # without a program-wide memo, one for this check: callees are asked about per call site
         self.memo = memo if memo.enabled else Memo()
         self.full = full or {}

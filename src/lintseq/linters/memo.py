@@ -14,8 +14,9 @@ other, so it gets `NO_MEMO`, which keeps nothing: the analysis is the same code 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 MISS = object()
 

@@ -13,15 +13,14 @@ the walkers that collect a scope's names differ only in which nodes they visit.
 from __future__ import annotations
 
 import ast
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 # fields that never hold a node: names, flags, constants, and the expression context
 _NOT_NODES = frozenset(
-    "ctx id name attr arg module asname kind conversion level is_async type_comment simple tag "
-    "kwd_attrs rest".split()
+    ["ctx", "id", "name", "attr", "arg", "module", "asname", "kind", "conversion", "level", "is_async", "type_comment", "simple", "tag", "kwd_attrs", "rest"]
 )
 _SPECIAL: dict[type, tuple[str, ...]] = {
     ast.Constant: (),  # `value` is the constant itself

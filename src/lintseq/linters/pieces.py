@@ -16,7 +16,8 @@ from __future__ import annotations
 import ast
 import copy
 from bisect import bisect_left
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from lintseq.linters.syntax import syntax_error_line, try_parse
 
@@ -55,7 +56,7 @@ def _contiguous(ranges: list[tuple[int, int]], lo: int, hi: int) -> bool:
 
 
 class _Piece:
-    __slots__ = ("lo", "hi", "head", "subs", "sub_starts")
+    __slots__ = ("head", "hi", "lo", "sub_starts", "subs")
 
     def __init__(self, lo: int, hi: int) -> None:
         self.lo, self.hi = lo, hi
@@ -102,7 +103,7 @@ class Chunk:
 class StateTrees:
     """Builds the module body of a state from cached pieces of one program."""
 
-    def __init__(self, program: "Program", tree: ast.Module, owner: list[int]) -> None:
+    def __init__(self, program: Program, tree: ast.Module, owner: list[int]) -> None:
         self.program = program
         self.owner = owner
         units = program.units
@@ -270,7 +271,7 @@ class StateTrees:
         chunk = cache[(left, right, key)] = Chunk(body)  # type: ignore[index]
         return chunk
 
-    def _pieces(self, keep: Sequence[int], pieces: "list[_Piece]") -> tuple[list[tuple[int, ...]], list[object]]:
+    def _pieces(self, keep: Sequence[int], pieces: list[_Piece]) -> tuple[list[tuple[int, ...]], list[object]]:
         """Kept units and statements of each of these pieces parsed alone."""
         keys: list[tuple[int, ...]] = []
         bodies: list[object] = []

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from lintseq.linters.memo import Memo, Table
 from lintseq.linters.nodes import BLOCKS, COMPS, FUNCS, arg_names, bound_names, children, statements, walk
@@ -35,7 +36,7 @@ class Source(NamedTuple):
     globals: bool = True  # `global`: some statement may declare a module name
 
     @classmethod
-    def of(cls, text: str) -> "Source":
+    def of(cls, text: str) -> Source:
         return cls(walrus=":=" in text, globals="global" in text)
 
 
@@ -57,9 +58,9 @@ class Scope:
     """A scope in the walk: its bindings, where it sits, and `path` (dotted names of the
     defs around it) under which the full program's bindings are looked up."""
 
-    __slots__ = ("node", "kind", "parent", "bound", "globals", "nonlocals", "star", "path")
+    __slots__ = ("bound", "globals", "kind", "node", "nonlocals", "parent", "path", "star")
 
-    def __init__(self, node: ast.AST | None, kind: str, parent: "Scope | None", bound: set[str] | frozenset[str],
+    def __init__(self, node: ast.AST | None, kind: str, parent: Scope | None, bound: set[str] | frozenset[str],
                  globals: set[str] | frozenset[str] = frozenset(),
                  nonlocals: set[str] | frozenset[str] = frozenset(), star: bool = False,
                  path: str | None = None) -> None:
@@ -75,16 +76,16 @@ class Scope:
         self.path = path
 
     @classmethod
-    def of(cls, node: ast.AST, kind: str, parent: "Scope | None", memo: Memo, source: Source) -> "Scope":
+    def of(cls, node: ast.AST, kind: str, parent: Scope | None, memo: Memo, source: Source) -> Scope:
         b = memo.get(BINDINGS, node, lambda n: bindings(n, source))
         return cls(node, kind, parent, b.bound, b.globals, b.nonlocals, b.star)
 
     @classmethod
-    def frame(cls, names: set[str], parent: "Scope") -> "Scope":
+    def frame(cls, names: set[str], parent: Scope) -> Scope:
         """Comprehension variables, as a lambda inside the comprehension sees them."""
         return cls(None, "function", parent, names, path=parent.path)
 
-    def module(self) -> "Scope":
+    def module(self) -> Scope:
         s = self
         while s.parent is not None:
             s = s.parent

@@ -39,7 +39,7 @@ import builtins
 import keyword
 import re
 import warnings
-from typing import Iterable
+from collections.abc import Iterable
 
 WORD = re.compile(r"\w+")
 DEFAULT_N = 10
@@ -53,9 +53,7 @@ MBPP_SPLITS = ("prompt", "test", "validation")  # ids 1-600; "train" (601-974) s
 STOPWORDS = frozenset(
     {w.lower() for w in keyword.kwlist + dir(builtins)}
     | set(
-        "the and for with from that this are was were but not all any can has have had its into "
-        "than then there their them they you your our out one two three four five six seven eight "
-        "nine ten zero self cls args kwargs".split()
+        ["the", "and", "for", "with", "from", "that", "this", "are", "was", "were", "but", "not", "all", "any", "can", "has", "have", "had", "its", "into", "than", "then", "there", "their", "them", "they", "you", "your", "our", "out", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "zero", "self", "cls", "args", "kwargs"]
     )
 )
 MIN_CONTENT = 3

@@ -165,9 +165,7 @@ def _runtime_names(fn: FuncDef, lazy_annotations: bool) -> set[str]:
     are, and those of signatures not under `from __future__ import annotations`."""
     skip: set[int] = set()
     for node in ast.walk(fn):
-        if isinstance(node, ast.AnnAssign):
-            skip.add(id(node.annotation))
-        elif lazy_annotations and isinstance(node, ast.arg) and node.annotation is not None:
+        if isinstance(node, ast.AnnAssign) or (lazy_annotations and isinstance(node, ast.arg) and node.annotation is not None):
             skip.add(id(node.annotation))
         elif lazy_annotations and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns:
             skip.add(id(node.returns))

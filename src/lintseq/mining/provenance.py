@@ -19,7 +19,7 @@ import importlib.metadata as md
 import os
 import platform
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -57,7 +57,7 @@ def _import_roots() -> tuple[Path, ...]:
     return tuple(sorted(roots, key=lambda p: len(p.parts), reverse=True))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _distribution(name: str) -> tuple[md.Distribution, frozenset[str] | None] | None:
     try:
         dist = md.distribution(name)
@@ -67,7 +67,7 @@ def _distribution(name: str) -> tuple[md.Distribution, frozenset[str] | None] | 
     return dist, (frozenset(str(PurePosixPath(f)) for f in files) if files is not None else None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _describe(name: str) -> dict[str, Any] | None:
     found = _distribution(name)
     if found is None:
@@ -79,7 +79,7 @@ def _describe(name: str) -> dict[str, Any] | None:
 SITE_DIRS = {"site-packages", "dist-packages"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holds_dist_info(folder: Path) -> bool:
     try:
         return any(name.endswith(".dist-info") for name in os.listdir(folder))
@@ -100,7 +100,7 @@ def _describe_dist(dist: md.Distribution) -> dict[str, Any]:
     return {"distribution": meta["Name"], "version": meta["Version"], "license": license_of(meta)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _foreign_index(root: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """({RECORD path: description}, {top-level name: description}) of the distributions in root."""
     by_file: dict[str, dict[str, Any]] = {}

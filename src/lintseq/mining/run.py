@@ -16,9 +16,10 @@ import multiprocessing
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from lintseq.io import AtomicFile, dumps_line
 from lintseq.mining.decontaminate import Decontaminator

@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sysconfig
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 SKIP_DIRS = {"__pycache__", "site-packages", "dist-packages", "node_modules"}
 TEST_DIRS = {"test", "tests", "testing"}

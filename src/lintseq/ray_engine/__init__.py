@@ -7,4 +7,4 @@ turns it into an install hint); `inputs`, `chunks` and `output` do not need Ray.
 from lintseq.ray_engine.inputs import EngineError, InputError
 from lintseq.ray_engine.run import generate_ray
 
-__all__ = ["generate_ray", "EngineError", "InputError"]
+__all__ = ["EngineError", "InputError", "generate_ray"]

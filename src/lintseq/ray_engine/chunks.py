@@ -10,14 +10,15 @@ from __future__ import annotations
 import io
 import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from lintseq.generate import Settings, process_record
 from lintseq.journal import dump_line
-from lintseq.records import Reject, iter_jsonl
 from lintseq.ray_engine.inputs import Chunk
+from lintseq.records import Reject, iter_jsonl
 from lintseq.summary import Summary
 
 

@@ -13,8 +13,9 @@ import os
 import pickle
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import ray
 

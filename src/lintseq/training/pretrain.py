@@ -17,9 +17,10 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from lintseq.io import atomic_write, temp_dir, write_atomic
 from lintseq.records import read_rows

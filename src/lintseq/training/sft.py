@@ -315,9 +315,9 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     """
     import json
 
-    from lintseq.training.models import count_parameters
-
     from transformers import AutoTokenizer, set_seed
+
+    from lintseq.training.models import count_parameters
 
     procs = start()
     cfg.validate()

@@ -7,7 +7,7 @@ survive decoding for `resolve` to work.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from lintseq.diffs import DIFF_TOKEN
 
