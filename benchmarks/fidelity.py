@@ -81,9 +81,17 @@ def run_oracle(python: Path, sources: list[str], jobs: int = 2) -> list[list[Mes
             (root / "states" / name).write_text(src)
             names.append(name)
         cmd = [
-            str(python), "-m", "pylint", f"--rcfile={root / 'empty.rc'}", "--disable=C,R",
-            "--persistent=n", "--score=n", "--reports=n", f"-j{jobs}",
-            f"--msg-template={TEMPLATE}", "states",
+            str(python),
+            "-m",
+            "pylint",
+            f"--rcfile={root / 'empty.rc'}",
+            "--disable=C,R",
+            "--persistent=n",
+            "--score=n",
+            "--reports=n",
+            f"-j{jobs}",
+            f"--msg-template={TEMPLATE}",
+            "states",
         ]
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
@@ -159,16 +167,19 @@ def main() -> None:
     python = ensure_oracle(args.oracle_venv)
     programs = load_programs(args.corpus, args.humaneval, args.field, args.limit, args.mbpp)
     states, gen_s = collect_states(programs, args.backend, args.seed, args.samples)
-    print(f"{len(programs)} programs, {len(states)} intermediate states "
-          f"({args.backend}: {gen_s:.1f}s)", file=sys.stderr)
+    print(
+        f"{len(programs)} programs, {len(states)} intermediate states ({args.backend}: {gen_s:.1f}s)", file=sys.stderr
+    )
 
     t0 = time.perf_counter()
     verdicts = run_oracle(python, programs + [s for _, s in states], args.jobs)
     oracle_s = time.perf_counter() - t0
-    full, inter = verdicts[: len(programs)], verdicts[len(programs):]
+    full, inter = verdicts[: len(programs)], verdicts[len(programs) :]
 
-    full_keys = [{(m.msg_id, programs[i].splitlines()[m.line - 1].strip() if m.line else "")
-                  for m in ms} for i, ms in enumerate(full)]
+    full_keys = [
+        {(m.msg_id, programs[i].splitlines()[m.line - 1].strip() if m.line else "") for m in ms}
+        for i, ms in enumerate(full)
+    ]
     by_id: Counter[str] = Counter()
     states_by_id: Counter[str] = Counter()
     inherited: Counter[str] = Counter()
@@ -210,14 +221,18 @@ def main() -> None:
     clean = n - len(failing)
     flagged_full = sum(1 for ms in full if ms)
     full_ids = Counter(m.msg_id for ms in full for m in ms)
-    print(f"\noracle: pylint 3.2.6 --disable=C,R; E/F + W0311 + W0231 minus E0401/E0611 "
-          f"({oracle_s:.1f}s for {len(programs) + n} files)")
+    print(
+        f"\noracle: pylint 3.2.6 --disable=C,R; E/F + W0311 + W0231 minus E0401/E0611 "
+        f"({oracle_s:.1f}s for {len(programs) + n} files)"
+    )
     print(f"intermediate states clean: {clean}/{n} = {100 * clean / max(n, 1):.2f}%")
     if only_inherited:
         ok = clean + only_inherited
         print(f"  clean but for errors already in the source: {ok}/{n} = {100 * ok / max(n, 1):.2f}%")
-    print(f"full programs flagged: {flagged_full}/{len(programs)} "
-          f"= {100 * flagged_full / max(len(programs), 1):.2f}%  {dict(full_ids.most_common())}")
+    print(
+        f"full programs flagged: {flagged_full}/{len(programs)} "
+        f"= {100 * flagged_full / max(len(programs), 1):.2f}%  {dict(full_ids.most_common())}"
+    )
     pylint_clean = sum(1 for ms in full if not ms)
     print(f"full programs pylint finds clean that {args.backend} flags: {len(over)}/{pylint_clean}")
     for i, extra in over[:5]:
@@ -235,11 +250,18 @@ def main() -> None:
             (args.dump / f"state{k:06d}_prog{p}.py").write_text(head + "# ----\n" + text)
     if args.json:
         summary = {
-            "programs": len(programs), "states": n, "clean": clean,
-            "clean_share": clean / max(n, 1), "only_inherited": only_inherited, "full_flagged": flagged_full,
-            "messages": dict(by_id), "states_by_id": dict(states_by_id),
-            "overflagged_programs": len(over), "pylint_clean_programs": pylint_clean,
-            "generate_s": gen_s, "oracle_s": oracle_s,
+            "programs": len(programs),
+            "states": n,
+            "clean": clean,
+            "clean_share": clean / max(n, 1),
+            "only_inherited": only_inherited,
+            "full_flagged": flagged_full,
+            "messages": dict(by_id),
+            "states_by_id": dict(states_by_id),
+            "overflagged_programs": len(over),
+            "pylint_clean_programs": pylint_clean,
+            "generate_s": gen_s,
+            "oracle_s": oracle_s,
         }
         tmp = args.json.with_suffix(args.json.suffix + ".partial")
         tmp.write_text(json.dumps(summary, indent=2))

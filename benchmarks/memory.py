@@ -39,23 +39,41 @@ def child(corpus: Path, field: str, linter: str, count: int, checkpoints: list[i
     codes = [json.loads(line)[field] for line in corpus.read_text().splitlines() if line.strip()]
     if len(codes) < count:  # the end of the first pass: every import the corpus makes is loaded
         checkpoints = sorted(set(checkpoints) | {len(codes)})
-    print(json.dumps({"at": 0, "peak_mb": _status_mb("VmHWM"), "rss_mb": _status_mb("VmRSS")}),
-          flush=True)
+    print(json.dumps({"at": 0, "peak_mb": _status_mb("VmHWM"), "rss_mb": _status_mb("VmRSS")}), flush=True)
     start = time.process_time()
     for i in range(count):
         code = codes[i % len(codes)]
         lintseq.sample_edit_sequence(code, seed=derive_seed(i // len(codes), code), linter=linter)
         if i + 1 in checkpoints:
-            print(json.dumps({"at": i + 1, "peak_mb": _status_mb("VmHWM"),
-                              "rss_mb": _status_mb("VmRSS"), "cpu_s": time.process_time() - start}),
-                  flush=True)
+            print(
+                json.dumps(
+                    {
+                        "at": i + 1,
+                        "peak_mb": _status_mb("VmHWM"),
+                        "rss_mb": _status_mb("VmRSS"),
+                        "cpu_s": time.process_time() - start,
+                    }
+                ),
+                flush=True,
+            )
 
 
 def measure(args: argparse.Namespace, linter: str, count: int) -> list[dict]:
     checkpoints = sorted({max(1, count // 10), count})
-    cmd = [sys.executable, __file__, "--child", linter, "--count", str(count),
-           "--checkpoints", ",".join(map(str, checkpoints)),
-           "--corpus", str(args.corpus), "--field", args.field]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        linter,
+        "--count",
+        str(count),
+        "--checkpoints",
+        ",".join(map(str, checkpoints)),
+        "--corpus",
+        str(args.corpus),
+        "--field",
+        args.field,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode:
         raise SystemExit(f"{linter} run failed:\n{out.stderr[-2000:]}")
@@ -74,12 +92,12 @@ def main() -> None:
     ap.add_argument("--checkpoints", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.corpus, args.field, args.child, args.count,
-              [int(c) for c in args.checkpoints.split(",")])
+        child(args.corpus, args.field, args.child, args.count, [int(c) for c in args.checkpoints.split(",")])
         return
     if not args.corpus.exists():
-        subprocess.run([sys.executable, str(HERE / "stdlib_corpus.py"), "-n", "400", "-o",
-                        str(args.corpus)], check=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "stdlib_corpus.py"), "-n", "400", "-o", str(args.corpus)], check=True
+        )
 
     print(f"corpus {args.corpus}; each backend in a fresh process; MB = MiB")
     print(f"\n{'backend':<10}{'programs':>10}{'peak RSS':>10}{'RSS':>8}{'cpu s':>9}  peak growth since the row above")

@@ -62,9 +62,16 @@ def main() -> int:
         corpus = Path(tmp) / "corpus.jsonl"
         n_files = write_corpus(corpus, args.files)
         cfg = PretrainConfig(
-            data=str(corpus), output=str(Path(tmp) / "out"), init=args.init, vocab_size=args.vocab_size,
-            seq_length=args.seq_length, micro_batch_size=args.micro_batch_size, batch_size=batch,
-            max_steps=args.steps, save_steps=10**9, logging_steps=args.steps,
+            data=str(corpus),
+            output=str(Path(tmp) / "out"),
+            init=args.init,
+            vocab_size=args.vocab_size,
+            seq_length=args.seq_length,
+            micro_batch_size=args.micro_batch_size,
+            batch_size=batch,
+            max_steps=args.steps,
+            save_steps=10**9,
+            logging_steps=args.steps,
         )
         if cuda:
             torch.cuda.reset_peak_memory_stats()
@@ -107,11 +114,17 @@ def main() -> int:
 
     name = torch.cuda.get_device_name() if cuda else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; model --init {args.init}: {result.n_parameters / 1e6:.1f}M parameters; bf16={bf16}")
-    print(f"corpus: {n_files} stdlib files, {result.n_tokens} tokens, {result.n_sequences} sequences of {args.seq_length}")
+    print(
+        f"corpus: {n_files} stdlib files, {result.n_tokens} tokens, {result.n_sequences} sequences of {args.seq_length}"
+    )
     print(f"{args.steps} steps x {args.micro_batch_size} x {args.accumulation} sequences = {tokens} tokens trained")
     print(f"preparation (tokenizer, tokens, model, save): {total_s - pipeline_s:7.2f} s")
-    print(f"lintseq pretrain (Trainer): {tokens / pipeline_s:10.0f} tokens/s  {pipeline_s:7.2f} s  peak {pipeline_mem:8.0f} MiB")
-    print(f"plain AdamW loop:           {tokens / reference_s:10.0f} tokens/s  {reference_s:7.2f} s  peak {reference_mem:8.0f} MiB")
+    print(
+        f"lintseq pretrain (Trainer): {tokens / pipeline_s:10.0f} tokens/s  {pipeline_s:7.2f} s  peak {pipeline_mem:8.0f} MiB"
+    )
+    print(
+        f"plain AdamW loop:           {tokens / reference_s:10.0f} tokens/s  {reference_s:7.2f} s  peak {reference_mem:8.0f} MiB"
+    )
     print(f"ratio (Trainer / plain):    {reference_s / pipeline_s:.2f}x throughput")
     if not cuda:
         print("note: CPU peak memory is the process peak RSS, so the second figure includes the first run")

@@ -83,20 +83,29 @@ def main() -> None:
                 for _ in range(args.rounds):  # interleaved, so a change in machine load hits all alike
                     for workers in (1, 2):
                         times.setdefault(f"local, {workers} worker(s)", []).append(
-                            _timed(generate, src, tmp / "local.jsonl", settings, workers=workers, progress=False))
+                            _timed(generate, src, tmp / "local.jsonl", settings, workers=workers, progress=False)
+                        )
                     times.setdefault(f"ray, {cpus} CPU(s), warm", []).append(_timed(run_ray))
             finally:
                 ray.shutdown()
-    order = ["local, 1 worker(s)", "local, 2 worker(s)", "ray, 1 CPU(s), cold", "ray, 1 CPU(s), warm",
-             "ray, 2 CPU(s), cold", "ray, 2 CPU(s), warm"]
+    order = [
+        "local, 1 worker(s)",
+        "local, 2 worker(s)",
+        "ray, 1 CPU(s), cold",
+        "ray, 1 CPU(s), warm",
+        "ray, 2 CPU(s), cold",
+        "ray, 2 CPU(s), warm",
+    ]
     median = {name: statistics.median(times[name]) for name in order}
     base = rows / median["local, 1 worker(s)"]
     print(f"\n{'engine':<26}{'seconds':>9}{'rows/s':>9}{'vs local 1':>12}")
     for name in order:
         rate = rows / median[name]
         print(f"{name:<26}{median[name]:>9.2f}{rate:>9.1f}{rate / base:>11.2f}x")
-    print(f"ray 2 CPUs / ray 1 CPU (warm): {median['ray, 1 CPU(s), warm'] / median['ray, 2 CPU(s), warm']:.2f}x; "
-          f"local 2 / local 1: {median['local, 1 worker(s)'] / median['local, 2 worker(s)']:.2f}x")
+    print(
+        f"ray 2 CPUs / ray 1 CPU (warm): {median['ray, 1 CPU(s), warm'] / median['ray, 2 CPU(s), warm']:.2f}x; "
+        f"local 2 / local 1: {median['local, 1 worker(s)'] / median['local, 2 worker(s)']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

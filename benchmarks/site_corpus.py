@@ -44,7 +44,7 @@ def _relative(path: str) -> str:
     parts = Path(path).parts
     for marker in ("site-packages", "dist-packages"):
         if marker in parts:
-            return "/".join(parts[len(parts) - parts[::-1].index(marker):])
+            return "/".join(parts[len(parts) - parts[::-1].index(marker) :])
     return Path(path).as_posix()
 
 
@@ -63,8 +63,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=400, help="number of programs")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--mined", type=Path, default=DEFAULT_MINED,
-                    help="the full mined file; mined from site-packages when missing")
+    ap.add_argument(
+        "--mined", type=Path, default=DEFAULT_MINED, help="the full mined file; mined from site-packages when missing"
+    )
     ap.add_argument("-j", "--workers", type=int, default=2, help="processes for mining")
     ap.add_argument("-o", "--output", type=Path, default=None, help="JSONL path (default stdout)")
     args = ap.parse_args()

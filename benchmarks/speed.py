@@ -141,9 +141,13 @@ def time_lintseq(codes: list[str], linter: str, warmup: list[str], seed: int, re
     cpu, wall, edits = time.process_time(), time.perf_counter(), 0
     for code in codes:
         edits += len(lintseq.sample_edit_sequence(code, seed=derive_seed(seed, code), linter=use))
-    return {"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
-            "edits": edits, "failed": 0,
-            "calls": use.calls if isinstance(use, CountingLinter) else None}
+    return {
+        "cpu": time.process_time() - cpu,
+        "wall": time.perf_counter() - wall,
+        "edits": edits,
+        "failed": 0,
+        "calls": use.calls if isinstance(use, CountingLinter) else None,
+    }
 
 
 def time_release(codes: list[str], warmup: list[str], seed: int, python: str) -> dict:
@@ -152,49 +156,72 @@ def time_release(codes: list[str], warmup: list[str], seed: int, python: str) ->
             f"{python} not found; create it with: python -m venv /tmp/pylintseq-venv && "
             "/tmp/pylintseq-venv/bin/pip install pylintseq==0.0.2 pylint==3.2.6 astroid==3.2.4"
         )
-    job = {"warmup": [[c, derive_seed(seed, c)] for c in warmup],
-           "programs": [[c, derive_seed(seed, c)] for c in codes]}
+    job = {
+        "warmup": [[c, derive_seed(seed, c)] for c in warmup],
+        "programs": [[c, derive_seed(seed, c)] for c in codes],
+    }
     with tempfile.TemporaryDirectory() as empty:
-        out = subprocess.run([python, "-c", RELEASE_SCRIPT], input=json.dumps(job), cwd=empty,
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [python, "-c", RELEASE_SCRIPT],
+            input=json.dumps(job),
+            cwd=empty,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if out.returncode:
         raise SystemExit(f"the release failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def row(name: str, n: int, t: dict) -> dict:
-    return {"backend": name, "programs": n, "cpu_s": t["cpu"], "wall_s": t["wall"],
-            "per_s": n / t["cpu"] if t["cpu"] else float("inf"),
-            "ms": 1000 * t["cpu"] / n, "edits": t["edits"] / n, "failed": t["failed"],
-            "calls": t["calls"] / n if t.get("calls") else None,
-            "ms_per_call": 1000 * t["cpu"] / t["calls"] if t.get("calls") else None}
+    return {
+        "backend": name,
+        "programs": n,
+        "cpu_s": t["cpu"],
+        "wall_s": t["wall"],
+        "per_s": n / t["cpu"] if t["cpu"] else float("inf"),
+        "ms": 1000 * t["cpu"] / n,
+        "edits": t["edits"] / n,
+        "failed": t["failed"],
+        "calls": t["calls"] / n if t.get("calls") else None,
+        "ms_per_call": 1000 * t["cpu"] / t["calls"] if t.get("calls") else None,
+    }
 
 
 def run_corpus(name: str, args: argparse.Namespace) -> list[dict]:
     path, rows = load_corpus(name, args.field)
     codes = [r[args.field] for r in rows][: args.n]
     subset = codes[: args.pylint_subset]
-    warmup = codes[-args.warmup:] if args.warmup else []
-    print(f"\n== {name}: {describe(path, rows[: len(codes)], args.field)}\n"
-          f"  pylint subset {len(subset)}; python {sys.version.split()[0]}")
+    warmup = codes[-args.warmup :] if args.warmup else []
+    print(
+        f"\n== {name}: {describe(path, rows[: len(codes)], args.field)}\n"
+        f"  pylint subset {len(subset)}; python {sys.version.split()[0]}"
+    )
 
     rows_out = []
     for backend in ("fast", "none"):
         rows_out.append(row(backend, len(codes), time_lintseq(codes, backend, warmup, args.seed, args.repeat)))
-        rows_out.append(row(f"{backend} (subset)", len(subset),
-                            time_lintseq(subset, backend, warmup, args.seed, args.repeat)))
+        rows_out.append(
+            row(f"{backend} (subset)", len(subset), time_lintseq(subset, backend, warmup, args.seed, args.repeat))
+        )
     if not args.no_pylint:
         rows_out.append(row("pylint (subset)", len(subset), time_lintseq(subset, "pylint", warmup, args.seed)))
     if args.release:
-        rows_out.append(row("release 0.0.2 (subset)", len(subset),
-                            time_release(subset, warmup, args.seed, args.release_python)))
+        rows_out.append(
+            row("release 0.0.2 (subset)", len(subset), time_release(subset, warmup, args.seed, args.release_python))
+        )
 
-    print(f"\n{'backend':<24}{'programs':>9}{'cpu s':>9}{'wall s':>9}{'prog/s':>10}{'ms/prog':>10}"
-          f"{'edits':>7}{'lints':>7}{'ms/lint':>9}")
+    print(
+        f"\n{'backend':<24}{'programs':>9}{'cpu s':>9}{'wall s':>9}{'prog/s':>10}{'ms/prog':>10}"
+        f"{'edits':>7}{'lints':>7}{'ms/lint':>9}"
+    )
     for r in rows_out:
         calls = f"{r['calls']:>7.1f}{r['ms_per_call']:>9.2f}" if r["calls"] else ""
-        print(f"{r['backend']:<24}{r['programs']:>9}{r['cpu_s']:>9.2f}{r['wall_s']:>9.2f}"
-              f"{r['per_s']:>10.1f}{r['ms']:>10.2f}{r['edits']:>7.1f}{calls}")
+        print(
+            f"{r['backend']:<24}{r['programs']:>9}{r['cpu_s']:>9.2f}{r['wall_s']:>9.2f}"
+            f"{r['per_s']:>10.1f}{r['ms']:>10.2f}{r['edits']:>7.1f}{calls}"
+        )
         if r["failed"]:
             print(f"{'':<24}({r['failed']} programs returned no edit path)")
     by = {r["backend"]: r["per_s"] for r in rows_out}
@@ -213,12 +240,20 @@ def run_corpus(name: str, args: argparse.Namespace) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", action="append", default=None,
-                    help=f"{' or '.join(CORPORA)} or a JSONL path; repeat for several (default stdlib)")
+    ap.add_argument(
+        "--corpus",
+        action="append",
+        default=None,
+        help=f"{' or '.join(CORPORA)} or a JSONL path; repeat for several (default stdlib)",
+    )
     ap.add_argument("--field", default="response")
     ap.add_argument("-n", type=int, default=None, help="programs for fast and none (default all)")
-    ap.add_argument("--pylint-subset", type=int, default=100,
-                    help="programs for pylint and the release: the first N of the same set")
+    ap.add_argument(
+        "--pylint-subset",
+        type=int,
+        default=100,
+        help="programs for pylint and the release: the first N of the same set",
+    )
     ap.add_argument("--no-pylint", action="store_true", help="do not time the pylint backend")
     ap.add_argument("--release", action="store_true", help="also time pylintseq 0.0.2")
     ap.add_argument("--release-python", default=DEFAULT_RELEASE_PYTHON)

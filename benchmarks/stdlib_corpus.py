@@ -47,9 +47,7 @@ def _import_lines(tree: ast.Module, source: str) -> dict[str, str]:
                 if alias.name == "*":
                     continue
                 name = alias.asname or alias.name
-                text = f"from {node.module} import {alias.name}" + (
-                    f" as {alias.asname}" if alias.asname else ""
-                )
+                text = f"from {node.module} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
                 bound[name] = text
     return bound
 
@@ -67,8 +65,9 @@ def _undefined(code: str) -> set[str] | None:
     }
 
 
-def mine(n: int = 400, per_module: int = 3, min_lines: int = 4, max_lines: int = 80,
-         classes: bool = False) -> list[dict]:
+def mine(
+    n: int = 400, per_module: int = 3, min_lines: int = 4, max_lines: int = 80, classes: bool = False
+) -> list[dict]:
     """Up to `n` self-contained top-level functions (or classes), a few per module."""
     rows: list[dict] = []
     root = Path(sysconfig.get_paths()["stdlib"])
@@ -97,11 +96,13 @@ def mine(n: int = 400, per_module: int = 3, min_lines: int = 4, max_lines: int =
             if _undefined(code):
                 continue
             rel = path.relative_to(root).as_posix()
-            rows.append({
-                "id": f"{rel}:{node.name}",
-                "instruction": f"Write the function `{node.name}` from the Python standard library module `{rel}`.",
-                "response": code,
-            })
+            rows.append(
+                {
+                    "id": f"{rel}:{node.name}",
+                    "instruction": f"Write the function `{node.name}` from the Python standard library module `{rel}`.",
+                    "response": code,
+                }
+            )
             taken += 1
             if len(rows) >= n:
                 return rows

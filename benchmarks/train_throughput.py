@@ -61,9 +61,15 @@ def main() -> int:
         data = Path(tmp) / "lintseq.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         cfg = TrainConfig(
-            data=str(data), output=str(Path(tmp) / "out"), init=args.init, vocab_size=args.vocab_size,
-            micro_batch_size=args.micro_batch_size, batch_size=args.micro_batch_size * args.accumulation,
-            max_seq_length=args.max_seq_length, max_steps=args.steps, logging_steps=args.steps,
+            data=str(data),
+            output=str(Path(tmp) / "out"),
+            init=args.init,
+            vocab_size=args.vocab_size,
+            micro_batch_size=args.micro_batch_size,
+            batch_size=args.micro_batch_size * args.accumulation,
+            max_seq_length=args.max_seq_length,
+            max_steps=args.steps,
+            logging_steps=args.steps,
         )
         cfg.validate()
         train_rows = sft.load_training_rows(cfg.data)
@@ -124,8 +130,12 @@ def main() -> int:
         f"rows {len(train_rows)} (dropped {dropped} > {args.max_seq_length} tokens); "
         f"{args.steps} steps x {args.micro_batch_size} x {args.accumulation} sequences; {tokens} tokens"
     )
-    print(f"lintseq train (TRL):  {tokens / pipeline_s:10.0f} tokens/s  {pipeline_s:7.2f} s  peak {pipeline_mem:8.0f} MiB")
-    print(f"plain AdamW loop:     {tokens / reference_s:10.0f} tokens/s  {reference_s:7.2f} s  peak {reference_mem:8.0f} MiB")
+    print(
+        f"lintseq train (TRL):  {tokens / pipeline_s:10.0f} tokens/s  {pipeline_s:7.2f} s  peak {pipeline_mem:8.0f} MiB"
+    )
+    print(
+        f"plain AdamW loop:     {tokens / reference_s:10.0f} tokens/s  {reference_s:7.2f} s  peak {reference_mem:8.0f} MiB"
+    )
     print(f"ratio (TRL / plain):  {reference_s / pipeline_s:.2f}x throughput")
     if not cuda:
         print("note: CPU peak memory is the process peak RSS, so the second figure includes the first run")

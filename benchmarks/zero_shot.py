@@ -49,16 +49,35 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
     from lintseq.inference.types import SamplingSettings
 
     problems = load_benchmark(bench)[: args.limit]
-    settings = SamplingSettings(n=n, temperature=temperature, top_p=0.95 if temperature else 1.0,
-                                max_new_tokens=args.max_new_tokens, seed=args.seed)
+    settings = SamplingSettings(
+        n=n,
+        temperature=temperature,
+        top_p=0.95 if temperature else 1.0,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+    )
     chat = load_chat_tokenizer(model) if style == "chat" else None
     began = time.perf_counter()
-    stats = sample_benchmark(problems, backend, settings, style="baseline" if style == "chat" else "completion",
-                             out=str(path), model=model, benchmark=bench, progress=not args.quiet, chat_tokenizer=chat)
+    stats = sample_benchmark(
+        problems,
+        backend,
+        settings,
+        style="baseline" if style == "chat" else "completion",
+        out=str(path),
+        model=model,
+        benchmark=bench,
+        progress=not args.quiet,
+        chat_tokenizer=chat,
+    )
     seconds = time.perf_counter() - began
-    return {"samples": stats.samples, "tokens": stats.tokens, "seconds": round(seconds, 1),
-            "tokens_per_second": round(stats.tokens / seconds, 1) if stats.samples else None,
-            "resumed_problems": stats.resumed, "finish": dict(stats.finish)}
+    return {
+        "samples": stats.samples,
+        "tokens": stats.tokens,
+        "seconds": round(seconds, 1),
+        "tokens_per_second": round(stats.tokens / seconds, 1) if stats.samples else None,
+        "resumed_problems": stats.resumed,
+        "finish": dict(stats.finish),
+    }
 
 
 def score(path: Path, bench: str, ks: list[int], sandbox, limit: int | None) -> dict:
@@ -67,13 +86,24 @@ def score(path: Path, bench: str, ks: list[int], sandbox, limit: int | None) -> 
 
     report = evaluate(path, load_benchmark(bench)[:limit], benchmark=bench, ks=ks, sandbox=sandbox)
     s = report.scores
-    keep = ("benchmark", "problems_scored", "samples_evaluated", "correct", "statuses", "seconds", "intervals95", "base")
+    keep = (
+        "benchmark",
+        "problems_scored",
+        "samples_evaluated",
+        "correct",
+        "statuses",
+        "seconds",
+        "intervals95",
+        "base",
+    )
     return {k: s[k] for k in keep if k in s} | {k: v for k, v in s.items() if k.startswith("pass@")}
 
 
 def table(results: list[dict]) -> list[str]:
-    lines = ["| benchmark | prompt style | decoding | pass@1 (95% CI) | pass@10 (95% CI) | samples |",
-             "|---|---|---|---:|---:|---:|"]
+    lines = [
+        "| benchmark | prompt style | decoding | pass@1 (95% CI) | pass@10 (95% CI) | samples |",
+        "|---|---|---|---:|---:|---:|",
+    ]
 
     def cell(s: dict, k: int) -> str:
         if f"pass@{k}" not in s:
@@ -84,10 +114,14 @@ def table(results: list[dict]) -> list[str]:
     for r in results:
         s = r["score"]
         if s["benchmark"] == "mbpp+" and "base" in s:  # its own tasks with MBPP's tests
-            lines.append(f"| mbpp (MBPP+ tasks, base tests) | {r['style']} | {r['decoding']} | {cell(s['base'], 1)} | "
-                         f"{cell(s['base'], 10)} | {s['samples_evaluated']} |")
-        lines.append(f"| {s['benchmark']} | {r['style']} | {r['decoding']} | {cell(s, 1)} | {cell(s, 10)} | "
-                     f"{s['samples_evaluated']} |")
+            lines.append(
+                f"| mbpp (MBPP+ tasks, base tests) | {r['style']} | {r['decoding']} | {cell(s['base'], 1)} | "
+                f"{cell(s['base'], 10)} | {s['samples_evaluated']} |"
+            )
+        lines.append(
+            f"| {s['benchmark']} | {r['style']} | {r['decoding']} | {cell(s, 1)} | {cell(s, 10)} | "
+            f"{s['samples_evaluated']} |"
+        )
     return lines
 
 
@@ -125,8 +159,10 @@ def main() -> None:
     sandbox = Sandbox(Limits(timeout=args.timeout), workers=args.workers)
     runs = [(b, s, "greedy", 1, 0.0) for s in args.styles.split(",") for b in args.benchmarks.split(",")]
     if args.sampled:
-        runs += [(args.sampled, s, f"n={args.n}, T={args.temperature}", args.n, args.temperature)
-                 for s in args.sampled_styles.split(",")]
+        runs += [
+            (args.sampled, s, f"n={args.n}, T={args.temperature}", args.n, args.temperature)
+            for s in args.sampled_styles.split(",")
+        ]
     results, timing = [], []
     for bench, style, decoding, n, temperature in runs:
         tag = f"{bench}-{style}-" + ("greedy" if n == 1 else f"n{n}-t{temperature}")
@@ -138,19 +174,40 @@ def main() -> None:
             results.append({"style": style, "decoding": decoding, "samples_file": path.name, "score": s})
             print("\n".join(table(results[-1:])[2:]), flush=True)
     sandbox.close()
-    doc = {"model": args.model, "settings": {k: str(v) for k, v in vars(args).items()}, "results": results,
-           "sampling": timing, "hardware": {"machine": platform.machine(), "torch_threads": torch.get_num_threads(),
-                                            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}}
+    doc = {
+        "model": args.model,
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "results": results,
+        "sampling": timing,
+        "hardware": {
+            "machine": platform.machine(),
+            "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        },
+    }
     write_json(args.out / "scores.json", doc)
     cmd = "python benchmarks/zero_shot.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-        if k not in ("quiet", "work", "out") and v is not None and v != ap.get_default(k))
-    lines = [f"# Zero-shot scores: {args.model}", "", f"Command: `{cmd.strip()} --out {args.out}`", "",
-             *table(results), "",
-             "Sampling (tokens counted through EOS or the stop word):", "",
-             "| samples file | samples | tokens | seconds | tokens/s |", "|---|---:|---:|---:|---:|",
-             *[f"| {t['samples_file']} | {t['samples']} | {t['tokens']} | {t['seconds']} | {t['tokens_per_second']} |"
-               for t in timing], ""]
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in vars(args).items()
+        if k not in ("quiet", "work", "out") and v is not None and v != ap.get_default(k)
+    )
+    lines = [
+        f"# Zero-shot scores: {args.model}",
+        "",
+        f"Command: `{cmd.strip()} --out {args.out}`",
+        "",
+        *table(results),
+        "",
+        "Sampling (tokens counted through EOS or the stop word):",
+        "",
+        "| samples file | samples | tokens | seconds | tokens/s |",
+        "|---|---:|---:|---:|---:|",
+        *[
+            f"| {t['samples_file']} | {t['samples']} | {t['tokens']} | {t['seconds']} | {t['tokens_per_second']} |"
+            for t in timing
+        ],
+        "",
+    ]
     write_atomic(args.out / "README.md", "\n".join(lines))
     print(f"wrote {args.out / 'README.md'}")
 

@@ -45,13 +45,16 @@ def existing(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name, cls, args", [
-    ("train", TrainConfig, []),
-    ("pretrain", PretrainConfig, []),
-    ("generate", Settings, ["-o", "out.jsonl"]),
-    ("sample", SamplingSettings, ["-m", "m", "-b", "humaneval", "-o", "s.jsonl"]),
-    ("mine", MineSettings, ["-o", "mined.jsonl"]),
-])
+@pytest.mark.parametrize(
+    "name, cls, args",
+    [
+        ("train", TrainConfig, []),
+        ("pretrain", PretrainConfig, []),
+        ("generate", Settings, ["-o", "out.jsonl"]),
+        ("sample", SamplingSettings, ["-m", "m", "-b", "humaneval", "-o", "s.jsonl"]),
+        ("mine", MineSettings, ["-o", "mined.jsonl"]),
+    ],
+)
 def test_options_left_alone_take_the_dataclass_defaults(name, cls, args) -> None:
     params = parse(name, args).params
     derived = [f for f in dataclasses.fields(cls) if f.metadata.get("cli", True)]
@@ -88,7 +91,11 @@ def test_typed_options_reach_the_config(name, cls, data) -> None:
     value, and every other setting keeps its default."""
     chosen = data.draw(st.lists(st.sampled_from(_scalar_fields(cls)), unique=True, max_size=8))
     values = {field: data.draw(_value(kind)) for field, kind in chosen}
-    args = [a for field, v in values.items() for a in ("--" + field.replace("_", "-"), repr(v) if isinstance(v, float) else str(v))]
+    args = [
+        a
+        for field, v in values.items()
+        for a in ("--" + field.replace("_", "-"), repr(v) if isinstance(v, float) else str(v))
+    ]
     ctx = parse(name, args)
     params = {k: v for k, v in ctx.params.items() if k not in ("config_path", "quiet")}
     cfg = cls.from_dict(command_line_wins(ctx, params, {}))
@@ -121,8 +128,12 @@ def test_workers_and_model_have_their_short_spelling(existing: Path) -> None:
 
 
 def test_old_spellings_are_hidden_from_help() -> None:
-    for name, old in [("generate", "--restart"), ("generate", "--limit"), ("mine", "--no-progress"),
-                      ("experiment", "--no-progress")]:
+    for name, old in [
+        ("generate", "--restart"),
+        ("generate", "--limit"),
+        ("mine", "--no-progress"),
+        ("experiment", "--no-progress"),
+    ]:
         text = CliRunner().invoke(main, [name, "--help"]).output
         assert old not in text, (name, old)
     assert "--subset" in CliRunner().invoke(main, ["generate", "--help"]).output
@@ -174,7 +185,8 @@ def tree(tmp_path: Path) -> Path:
     (tmp_path / "pkg" / "tests").mkdir(parents=True)
     (tmp_path / "pkg" / "calc.py").write_text(body.format(name="double_sum", doc="Twice the sum, less a."))
     (tmp_path / "pkg" / "tests" / "test_calc.py").write_text(
-        body.format(name="check_sum", doc="A helper the tests use to check sums."))
+        body.format(name="check_sum", doc="A helper the tests use to check sums.")
+    )
     return tmp_path / "pkg"
 
 
@@ -212,12 +224,15 @@ def test_the_cli_and_the_experiment_mine_with_the_same_defaults(tmp_path: Path) 
     assert len(shared) == 13 and {k: table[k] for k in shared} == {k: cli[k] for k in shared}
 
 
-@pytest.mark.parametrize("args, quiet, warned", [
-    ([], False, False),
-    (["-q"], True, False),
-    (["--no-progress"], True, True),
-    (["--progress"], False, True),
-])
+@pytest.mark.parametrize(
+    "args, quiet, warned",
+    [
+        ([], False, False),
+        (["-q"], True, False),
+        (["--no-progress"], True, True),
+        (["--progress"], False, True),
+    ],
+)
 def test_experiment_progress_spellings(args: list[str], quiet: bool, warned: bool) -> None:
     res = CliRunner().invoke(main, ["experiment", "--list-recipes", *args])
     assert res.exit_code == 0, res.output

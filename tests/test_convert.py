@@ -119,8 +119,26 @@ def test_short_name_works_where_a_model_is_named(packaged, tmp_path):
     from lintseq.evaluation.problems import load_benchmark
 
     out = tmp_path / "samples.jsonl"
-    args = ["sample", "-m", "tiny-test", "-b", "humaneval", "--limit", "2", "-n", "1", "-t", "0",
-            "--max-new-tokens", "4", "--style", "completion", "-o", str(out), "-q"]
+    args = [
+        "sample",
+        "-m",
+        "tiny-test",
+        "-b",
+        "humaneval",
+        "--limit",
+        "2",
+        "-n",
+        "1",
+        "-t",
+        "0",
+        "--max-new-tokens",
+        "4",
+        "--style",
+        "completion",
+        "-o",
+        str(out),
+        "-q",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -156,7 +174,7 @@ def test_real_smollm2_file_converts(tmp_path, monkeypatch):
     tok = AutoTokenizer.from_pretrained(out)
     assert sum(p.numel() for p in model.parameters()) == 134_515_008
     ids = tok("def add(a, b):\n    return", return_tensors="pt").input_ids
-    text = tok.decode(model.generate(ids, max_new_tokens=4, do_sample=False)[0][ids.shape[1]:])
+    text = tok.decode(model.generate(ids, max_new_tokens=4, do_sample=False)[0][ids.shape[1] :])
     assert "a" in text and "b" in text
 
 

@@ -24,8 +24,12 @@ def _shape(node: object) -> object:
         return [_shape(x) for x in node]
     if not isinstance(node, ast.AST):
         return node
-    return (type(node).__name__, [(f, _shape(getattr(node, f, None))) for f in node._fields],
-            getattr(node, "lineno", None), getattr(node, "col_offset", None))
+    return (
+        type(node).__name__,
+        [(f, _shape(getattr(node, f, None))) for f in node._fields],
+        getattr(node, "lineno", None),
+        getattr(node, "col_offset", None),
+    )
 
 
 def _padded(program: Program, keep: list[int]) -> str:
@@ -148,7 +152,9 @@ def _disagreements(code: str, seed: int) -> list[tuple[list[int], set[int], set[
     rng = random.Random(seed)
     wrong = []
     for keep in backward_states(program, text, random.Random(seed)):
-        for state in [keep] + [[i for i in keep if i not in {u, *program.block(u)}] for u in rng.sample(keep, min(2, len(keep)))]:
+        for state in [keep] + [
+            [i for i in keep if i not in {u, *program.block(u)}] for u in rng.sample(keep, min(2, len(keep)))
+        ]:
             a, b = cut.error_units(program, state), text.error_units(program, state)
             if a != b:
                 wrong.append((state, a, b))

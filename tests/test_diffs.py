@@ -56,8 +56,14 @@ def test_falls_back_when_difflib_replaces():
 
 def test_resolve_model_text():
     text = (
-        "Write f\n" + DIFF_TOKEN + "@@ -0,0 +1,2 @@\n+def f():\n+    return 1\n"
-        + DIFF_TOKEN + "@@ -1,0 +2 @@\n+    ++x\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
+        "Write f\n"
+        + DIFF_TOKEN
+        + "@@ -0,0 +1,2 @@\n+def f():\n+    return 1\n"
+        + DIFF_TOKEN
+        + "@@ -1,0 +2 @@\n+    ++x\n"
+        + DIFF_TOKEN
+        + "\n"
+        + DIFF_TOKEN
     )
     r = resolve(text)
     assert r.program == "def f():\n    ++x\n    return 1\n"
@@ -70,7 +76,14 @@ def test_resolve_strips_exactly_one_plus_and_keeps_minus_code():
 
 
 def test_resolve_lenient_skips_and_records():
-    text = DIFF_TOKEN + "@@ -0,0 +1 @@\n+a = 1\n" + DIFF_TOKEN + "@@ -5,0 +9 @@\n+b\n" + DIFF_TOKEN + "@@ -1,0 +2 @@\n+c = 2\n"
+    text = (
+        DIFF_TOKEN
+        + "@@ -0,0 +1 @@\n+a = 1\n"
+        + DIFF_TOKEN
+        + "@@ -5,0 +9 @@\n+b\n"
+        + DIFF_TOKEN
+        + "@@ -1,0 +2 @@\n+c = 2\n"
+    )
     r = resolve(text)
     assert r.program == "a = 1\nc = 2\n"
     assert not r.clean and "outside" in r.skipped[0]
@@ -99,7 +112,13 @@ def test_resolve_output_without_edits_is_not_clean():
 def test_resolve_stops_at_the_end_of_edits_marker():
     """A model that writes the marker but no EOS runs on into another answer; that is not applied."""
     done = "@@ -0,0 +1,2 @@\n+def add(a, b):\n+    return a + b" + END_OF_EDITS
-    more = "Write a function sub(a, b).\n" + DIFF_TOKEN + "@@ -0,0 +1 @@\n+import os\n" + DIFF_TOKEN + "@@ -3,0 +4 @@\n+x = 1"
+    more = (
+        "Write a function sub(a, b).\n"
+        + DIFF_TOKEN
+        + "@@ -0,0 +1 @@\n+import os\n"
+        + DIFF_TOKEN
+        + "@@ -3,0 +4 @@\n+x = 1"
+    )
     r = resolve(done + more)
     assert r.program == "def add(a, b):\n    return a + b\n" and r.clean and r.edits == 1
     assert resolve(done.replace("\n", "\r\n")).program == r.program  # CRLF output, LF program

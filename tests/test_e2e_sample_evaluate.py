@@ -38,18 +38,75 @@ def test_tiny_model_sample_then_evaluate(tmp_path):
     runs = {}
     for style in ("lintseq", "baseline"):
         out = tmp_path / f"{style}.jsonl"
-        invoke(["sample", "-m", str(model), "-b", "humaneval", "--style", style, "-n", "2", "--limit", str(LIMIT),
-                "--max-new-tokens", "24", "--device", "cpu", "--seed", "1", "-o", str(out), "-q"])
+        invoke(
+            [
+                "sample",
+                "-m",
+                str(model),
+                "-b",
+                "humaneval",
+                "--style",
+                style,
+                "-n",
+                "2",
+                "--limit",
+                str(LIMIT),
+                "--max-new-tokens",
+                "24",
+                "--device",
+                "cpu",
+                "--seed",
+                "1",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
         rows = [json.loads(line) for line in out.read_text().splitlines()]
         assert len(rows) == 2 * LIMIT and all(0 < r["n_tokens"] <= 24 for r in rows)
         runs[style] = out
     base_json = tmp_path / "baseline.json"
-    invoke(["evaluate", str(runs["baseline"]), "-b", "humaneval", "-k", "1,2", "--json", str(base_json),
-            "--label", "baseline", "--timeout", "5", "-q"])
+    invoke(
+        [
+            "evaluate",
+            str(runs["baseline"]),
+            "-b",
+            "humaneval",
+            "-k",
+            "1,2",
+            "--json",
+            str(base_json),
+            "--label",
+            "baseline",
+            "--timeout",
+            "5",
+            "-q",
+        ]
+    )
     scores, results, plot = tmp_path / "lintseq.json", tmp_path / "results.jsonl", tmp_path / "passk.png"
-    table = invoke(["evaluate", str(runs["lintseq"]), "-b", "humaneval", "-k", "1,2", "--json", str(scores),
-                    "--results", str(results), "--plot", str(plot), "--compare", str(base_json),
-                    "--label", "lintseq", "--timeout", "5", "-q"])
+    table = invoke(
+        [
+            "evaluate",
+            str(runs["lintseq"]),
+            "-b",
+            "humaneval",
+            "-k",
+            "1,2",
+            "--json",
+            str(scores),
+            "--results",
+            str(results),
+            "--plot",
+            str(plot),
+            "--compare",
+            str(base_json),
+            "--label",
+            "lintseq",
+            "--timeout",
+            "5",
+            "-q",
+        ]
+    )
     assert "lintseq" in table and "baseline" in table and "pass@1" in table
     s = json.loads(scores.read_text())
     assert 0.0 <= s["pass@1"] <= s["pass@2"] <= 1.0
@@ -73,8 +130,9 @@ class CanonicalHandler(BaseHTTPRequestHandler):
         for i in range(body["n"]):
             text = lintseq_completion(sample_edit_sequence(solution, seed=body["seed"] + i))
             choices.append({"index": i, "text": text, "finish_reason": "stop", "token_ids": [0] * (10 + i)})
-        data = json.dumps({"id": "c", "object": "text_completion", "created": 0, "model": body["model"],
-                           "choices": choices}).encode()
+        data = json.dumps(
+            {"id": "c", "object": "text_completion", "created": 0, "model": body["model"], "choices": choices}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -89,8 +147,26 @@ def test_served_canonical_edit_sequences_score_one(tmp_path):
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         out = tmp_path / "s.jsonl"
-        invoke(["sample", "--backend", "openai", "--base-url", f"http://127.0.0.1:{srv.server_address[1]}/v1",
-                "-m", "canonical", "-b", "humaneval", "--limit", str(LIMIT), "-n", "2", "-o", str(out), "-q"])
+        invoke(
+            [
+                "sample",
+                "--backend",
+                "openai",
+                "--base-url",
+                f"http://127.0.0.1:{srv.server_address[1]}/v1",
+                "-m",
+                "canonical",
+                "-b",
+                "humaneval",
+                "--limit",
+                str(LIMIT),
+                "-n",
+                "2",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
     finally:
         srv.shutdown()
         srv.server_close()

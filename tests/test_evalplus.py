@@ -55,7 +55,12 @@ def test_humaneval_plus_is_humaneval_with_more_tests():
     plus = load_benchmark("humaneval+")
     assert [p.task_id for p in plus] == [p.task_id for p in base] == [f"HumanEval/{i}" for i in range(164)]
     for b, p in zip(base, plus):
-        assert (p.prompt, p.prelude, p.code_prompt, p.entry_point) == (b.prompt, b.prelude, b.code_prompt, b.entry_point)
+        assert (p.prompt, p.prelude, p.code_prompt, p.entry_point) == (
+            b.prompt,
+            b.prelude,
+            b.code_prompt,
+            b.entry_point,
+        )
         assert p.base_test == b.test and p.derive_limit and not b.derive_limit and p.requires == ("numpy",)
         assert len(p.test) > len(b.test) and f"check({p.entry_point})" in p.test
     # the broken find_zero line is replaced; numpy is imported on first use
@@ -144,8 +149,16 @@ def test_a_slow_reference_gets_a_longer_limit(tmp_path):
     as the reference passes, where the plain 1 s timeout fails it."""
     slow = "import time\n\ndef f():\n    time.sleep(1.5)\n    return 1\n"
     bench = tmp_path / "bench.jsonl"
-    row = {"task_id": "t/slow", "prompt": "p", "test": "assert f() == 1\n", "entry_point": "f", "canonical_solution": slow}
-    bench.write_text(json.dumps({**row, "derive_limit": True}) + "\n" + json.dumps({**row, "task_id": "t/plain"}) + "\n")
+    row = {
+        "task_id": "t/slow",
+        "prompt": "p",
+        "test": "assert f() == 1\n",
+        "entry_point": "f",
+        "canonical_solution": slow,
+    }
+    bench.write_text(
+        json.dumps({**row, "derive_limit": True}) + "\n" + json.dumps({**row, "task_id": "t/plain"}) + "\n"
+    )
     samples = _samples(tmp_path / "s.jsonl", [{"task_id": t, "completion": slow} for t in ("t/slow", "t/plain")])
     box = Sandbox(Limits(timeout=1.0), workers=2)
     report = evaluate(samples, load_benchmark(str(bench)), benchmark="slow", ks=[1], sandbox=box)
@@ -164,8 +177,23 @@ def test_unclosed_fence_through_evaluate(tmp_path):
         {"task_id": p.task_id, "sample": 1, "completion": "```python\n" + p.canonical_solution + "```\nDone."},
     ]
     out = tmp_path / "scores.json"
-    res = CliRunner().invoke(command, [str(_samples(tmp_path / "s.jsonl", rows)), "-b", "humaneval", "-b", "humaneval+",
-                                       "-k", "1", "--json", str(out), "-q", "--workers", "2"])
+    res = CliRunner().invoke(
+        command,
+        [
+            str(_samples(tmp_path / "s.jsonl", rows)),
+            "-b",
+            "humaneval",
+            "-b",
+            "humaneval+",
+            "-k",
+            "1",
+            "--json",
+            str(out),
+            "-q",
+            "--workers",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     runs = json.loads(out.read_text())["runs"]
     assert [r["benchmark"] for r in runs] == ["humaneval", "humaneval+"]
@@ -178,7 +206,8 @@ SUBTLY_WRONG = {
         "from typing import List\n\n"
         "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
         "    s = sorted(numbers)\n"
-        "    return any(s[i + 1] - s[i] <= threshold for i in range(len(s) - 1))\n"),
+        "    return any(s[i + 1] - s[i] <= threshold for i in range(len(s) - 1))\n"
+    ),
     "HumanEval/55": (  # fib(0) is 0, not 1
         "def fib(n: int):\n"
         "    if n <= 2:\n"
@@ -186,19 +215,21 @@ SUBTLY_WRONG = {
         "    a, b = 1, 1\n"
         "    for _ in range(n - 2):\n"
         "        a, b = b, a + b\n"
-        "    return b\n"),
+        "    return b\n"
+    ),
     "HumanEval/57": (  # off by one: the last pair is never compared
         "def monotonic(l: list):\n"
         "    inc = dec = True\n"
         "    for i in range(len(l) - 2):\n"
         "        inc = inc and l[i] <= l[i + 1]\n"
         "        dec = dec and l[i] >= l[i + 1]\n"
-        "    return inc or dec\n"),
+        "    return inc or dec\n"
+    ),
     "MbppSanitized/66": "def pos_count(l):\n    return len([x for x in l if x >= 0])\n",  # 0 is not positive
     "MbppSanitized/138": "def is_Sum_Of_Powers_Of_Two(n):\n    return n >= 0 and n % 2 == 0\n",  # 0 is no such sum
     "MbppSanitized/256": (  # off by one: n - 1 is never counted
-        "def count_Primes_nums(n):\n"
-        "    return sum(all(i % j for j in range(2, i)) for i in range(2, n - 1))\n"),
+        "def count_Primes_nums(n):\n    return sum(all(i % j for j in range(2, i)) for i in range(2, n - 1))\n"
+    ),
 }
 
 
@@ -209,7 +240,9 @@ def test_subtly_wrong_solutions_pass_base_and_fail_plus(name, tmp_path):
     rows = [{"task_id": t, "sample": 0, "completion": problems[t].canonical_solution} for t in wrong]
     rows += [{"task_id": t, "sample": 1, "completion": prog} for t, prog in wrong.items()]
     box = Sandbox(Limits(timeout=10), workers=2)
-    report = evaluate(_samples(tmp_path / "s.jsonl", rows), list(problems.values()), benchmark=name, ks=[1], sandbox=box)
+    report = evaluate(
+        _samples(tmp_path / "s.jsonl", rows), list(problems.values()), benchmark=name, ks=[1], sandbox=box
+    )
     got = {r["task_id"]: (r["statuses"], r["base_statuses"]) for r in report.per_problem}
     assert got == {t: (["passed", "failed"], ["passed", "passed"]) for t in wrong}
     assert report.scores["pass@1"] == 0.5 and report.scores["base"]["pass@1"] == 1.0
@@ -223,20 +256,36 @@ def test_plus_tests_run_apart_from_the_candidate(tmp_path):
     wrong_helper = p.canonical_solution.replace("ele[0] + 2", "ele[0] + 1")
     assert wrong_helper != p.canonical_solution and "def adjac" in wrong_helper
     he = load_benchmark("humaneval+")[0]
-    no_import = "def has_close_elements(numbers, threshold):\n    return bool(np.any(np.diff(sorted(numbers)) < threshold))\n"
+    no_import = (
+        "def has_close_elements(numbers, threshold):\n    return bool(np.any(np.diff(sorted(numbers)) < threshold))\n"
+    )
     box = Sandbox(Limits(timeout=20), workers=2)
-    programs = [p.program_for(p.canonical_solution), p.program_for(wrong_helper),
-                he.program_for("import numpy as np\n" + no_import), he.program_for(no_import)]
+    programs = [
+        p.program_for(p.canonical_solution),
+        p.program_for(wrong_helper),
+        he.program_for("import numpy as np\n" + no_import),
+        he.program_for(no_import),
+    ]
     assert [r.status for r in box.run_many(programs)] == ["passed", "failed", "passed", "failed"]
 
 
 def test_missing_module_is_reported_once_not_scored(tmp_path):
     """Tests that import what the sandbox cannot: one clear error, no table, no score file."""
     bench = tmp_path / "bench.jsonl"
-    rows = [{"task_id": f"t/{i}", "prompt": "p", "entry_point": "f", "canonical_solution": "def f():\n    return 1\n",
-             "test": "import lintseq_absent_module\nassert f() == 1\n"} for i in range(3)]
+    rows = [
+        {
+            "task_id": f"t/{i}",
+            "prompt": "p",
+            "entry_point": "f",
+            "canonical_solution": "def f():\n    return 1\n",
+            "test": "import lintseq_absent_module\nassert f() == 1\n",
+        }
+        for i in range(3)
+    ]
     bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    samples = _samples(tmp_path / "s.jsonl", [{"task_id": f"t/{i}", "completion": "def f():\n    return 1\n"} for i in range(3)])
+    samples = _samples(
+        tmp_path / "s.jsonl", [{"task_id": f"t/{i}", "completion": "def f():\n    return 1\n"} for i in range(3)]
+    )
     out = tmp_path / "scores.json"
     res = CliRunner().invoke(command, [str(samples), "-b", str(bench), "--json", str(out), "-q", "--workers", "2"])
     assert res.exit_code != 0 and "Traceback" not in res.output
@@ -248,14 +297,22 @@ def test_missing_module_is_reported_once_not_scored(tmp_path):
     with pytest.raises(EnvironmentProblem, match="reference solution of t/0 fails because the sandbox cannot import"):
         evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
     # a module the tests declare they need is imported once before anything runs
-    bench.write_text("".join(json.dumps({**r, "test": "assert f() == 1\n", "requires": ["lintseq_absent_module"]}) + "\n"
-                             for r in rows))
-    with pytest.raises(EnvironmentProblem, match="cannot be evaluated because the sandbox cannot import 'lintseq_absent_module'"):
+    bench.write_text(
+        "".join(
+            json.dumps({**r, "test": "assert f() == 1\n", "requires": ["lintseq_absent_module"]}) + "\n" for r in rows
+        )
+    )
+    with pytest.raises(
+        EnvironmentProblem, match="cannot be evaluated because the sandbox cannot import 'lintseq_absent_module'"
+    ):
         evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
     bench.write_text("".join(json.dumps({**r, "test": "assert f() == 1\n", "requires": ["json"]}) + "\n" for r in rows))
     assert evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box).scores["correct"] == 3
     # a sample importing something absent is the sample's failure, not the machine's
-    samples = _samples(tmp_path / "t.jsonl", [{"task_id": "t/0", "completion": "import lintseq_other_absent\ndef f():\n    return 1\n"}])
+    samples = _samples(
+        tmp_path / "t.jsonl",
+        [{"task_id": "t/0", "completion": "import lintseq_other_absent\ndef f():\n    return 1\n"}],
+    )
     bench.write_text(json.dumps({**rows[0], "test": "assert f() == 1\n"}) + "\n")
     report = evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
     assert report.scores["statuses"] == {"failed": 1}
@@ -269,21 +326,59 @@ def test_several_benchmarks_in_one_pass_and_compare(tmp_path):
     rows += [{"task_id": p.task_id, "sample": 1, "completion": WRONG.format(name=p.entry_point)} for p in problems]
     samples = _samples(tmp_path / "s.jsonl", rows)
     box = Sandbox(Limits(timeout=10), workers=2)
-    reports = evaluate_many(samples, [("humaneval", load_benchmark("humaneval")), ("humaneval+", load_benchmark("humaneval+"))],
-                            ks=[1], sandbox=box)
+    reports = evaluate_many(
+        samples,
+        [("humaneval", load_benchmark("humaneval")), ("humaneval+", load_benchmark("humaneval+"))],
+        ks=[1],
+        sandbox=box,
+    )
     he, plus = (r.scores for r in reports)
     assert he["pass@1"] == plus["pass@1"] == plus["base"]["pass@1"] == 0.5
     assert he["one_pass"] == {"benchmarks": ["humaneval", "humaneval+"], "programs_run": 12}  # 6 + 6 plus, base shared
     out = tmp_path / "scores.json"
-    res = CliRunner().invoke(command, [str(samples), "-b", "humaneval", "-b", "humaneval+", "-k", "1", "--json", str(out),
-                                       "--label", "first", "-q", "--workers", "2"])
+    res = CliRunner().invoke(
+        command,
+        [
+            str(samples),
+            "-b",
+            "humaneval",
+            "-b",
+            "humaneval+",
+            "-k",
+            "1",
+            "--json",
+            str(out),
+            "--label",
+            "first",
+            "-q",
+            "--workers",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "humaneval+ base tests" in res.output
-    res = CliRunner().invoke(command, [str(samples), "-b", "humaneval", "-k", "1", "--compare", str(out), "--label", "second",
-                                       "-q", "--workers", "2"])
+    res = CliRunner().invoke(
+        command,
+        [
+            str(samples),
+            "-b",
+            "humaneval",
+            "-k",
+            "1",
+            "--compare",
+            str(out),
+            "--label",
+            "second",
+            "-q",
+            "--workers",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     table = res.output.splitlines()
-    assert sum(line.startswith("first") for line in table) == 3 and sum(line.startswith("second") for line in table) == 1
+    assert (
+        sum(line.startswith("first") for line in table) == 3 and sum(line.startswith("second") for line in table) == 1
+    )
 
 
 @pytest.mark.slow
@@ -296,7 +391,11 @@ def test_every_reference_solution_passes_with_two_workers(name, count, tmp_path)
     box = Sandbox(Limits(timeout=10), workers=2)
     report = evaluate(_samples(tmp_path / "s.jsonl", rows), problems, benchmark=name, ks=[1], sandbox=box)
     s = report.scores
-    failed = [(r["task_id"], r["statuses"], r["base_statuses"]) for r in report.per_problem if r["correct"] != 1 or r["base_correct"] != 1]
+    failed = [
+        (r["task_id"], r["statuses"], r["base_statuses"])
+        for r in report.per_problem
+        if r["correct"] != 1 or r["base_correct"] != 1
+    ]
     assert s["correct"] == s["base"]["correct"] == count and s["pass@1"] == 1.0, failed
     print(f"{name}: {count}/{count}; {s['time_limits']}")
 
@@ -308,8 +407,13 @@ def test_verdicts_agree_with_evalplus():
     whose reference solution EvalPlus passes (HumanEval/32 it never does, see the script)."""
     pytest.importorskip("evalplus")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "evalplus_agreement.py"), "--every", "8", "--mutants", "2"],
-                          capture_output=True, text=True, env=env, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "evalplus_agreement.py"), "--every", "8", "--mutants", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     agreements = [line for line in done.stdout.splitlines() if line.startswith("'+' verdicts agree on the tasks")]
     assert len(agreements) == 2

@@ -15,9 +15,19 @@ from lintseq.evaluation.run import strip_fences, to_program
 from lintseq.sampler import sample_edit_sequence
 
 BENCH = [
-    {"task_id": "t/add", "prompt": "Add two numbers.", "entry_point": "add", "test": "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"},
+    {
+        "task_id": "t/add",
+        "prompt": "Add two numbers.",
+        "entry_point": "add",
+        "test": "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n",
+    },
     {"task_id": "t/rev", "prompt": "Reverse a string.", "entry_point": "rev", "test": "assert rev('abc') == 'cba'\n"},
-    {"task_id": "t/fib", "prompt": "Fibonacci.", "entry_point": "fib", "test": "assert [fib(i) for i in range(6)] == [0, 1, 1, 2, 3, 5]\n"},
+    {
+        "task_id": "t/fib",
+        "prompt": "Fibonacci.",
+        "entry_point": "fib",
+        "test": "assert [fib(i) for i in range(6)] == [0, 1, 1, 2, 3, 5]\n",
+    },
 ]
 GOOD = {
     "t/add": "def add(a, b):\n    # sum\n    return a + b\n",
@@ -51,9 +61,14 @@ def files(tmp_path):
         rows += [{"task_id": task_id, "sample": i, "completion": c} for i, c in enumerate(completions)]
     expected = {"t/add": 3, "t/rev": 1, "t/fib": 0}
     lines = [json.dumps(r) for r in rows]
-    lines += ["{not json", json.dumps({"task_id": "t/zzz", "completion": "x"}), json.dumps({"completion": "x"}),
-              json.dumps({"task_id": "t/add"}), json.dumps([1, 2]),
-              json.dumps({"task_id": "t/rev", "sample": 1, "completion": GOOD["t/rev"]})]  # a repeated sample
+    lines += [
+        "{not json",
+        json.dumps({"task_id": "t/zzz", "completion": "x"}),
+        json.dumps({"completion": "x"}),
+        json.dumps({"task_id": "t/add"}),
+        json.dumps([1, 2]),
+        json.dumps({"task_id": "t/rev", "sample": 1, "completion": GOOD["t/rev"]}),
+    ]  # a repeated sample
     samples = tmp_path / "samples.jsonl"
     samples.write_text("\n".join(lines) + "\n")
     return tmp_path, bench, samples, expected
@@ -64,8 +79,26 @@ def test_cli_table_json_results_plot(files):
     out_json, out_res, out_png = tmp / "s.json", tmp / "r.jsonl", tmp / "p.png"
     result = CliRunner().invoke(
         command,
-        [str(samples), "--benchmark", str(bench), "-k", "1,2,4,10", "--json", str(out_json), "--results",
-         str(out_res), "--plot", str(out_png), "--label", "mine", "--timeout", "3", "--workers", "2", "-q"],
+        [
+            str(samples),
+            "--benchmark",
+            str(bench),
+            "-k",
+            "1,2,4,10",
+            "--json",
+            str(out_json),
+            "--results",
+            str(out_res),
+            "--plot",
+            str(out_png),
+            "--label",
+            "mine",
+            "--timeout",
+            "3",
+            "--workers",
+            "2",
+            "-q",
+        ],
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(out_json.read_text())
@@ -97,8 +130,22 @@ def test_cli_table_json_results_plot(files):
     other_png = tmp / "both.png"
     again = CliRunner().invoke(
         command,
-        [str(samples), "-b", str(bench), "-k", "1,2", "--label", "again", "--compare", str(out_json),
-         "--plot", str(other_png), "--timeout", "3", "-q"],
+        [
+            str(samples),
+            "-b",
+            str(bench),
+            "-k",
+            "1,2",
+            "--label",
+            "again",
+            "--compare",
+            str(out_json),
+            "--plot",
+            str(other_png),
+            "--timeout",
+            "3",
+            "-q",
+        ],
     )
     assert again.exit_code == 0, again.output
     assert "again" in again.output and "mine" in again.output
@@ -127,14 +174,19 @@ def test_humaneval_body_only_and_whole_programs(tmp_path):
     rows = [
         {"task_id": "HumanEval/0", "completion": raw["HumanEval/0"]["canonical_solution"]},  # body only
         {"task_id": "HumanEval/2", "completion": ours["HumanEval/2"].canonical_solution},  # whole program
-        {"task_id": "HumanEval/38", "completion": "def decode_cyclic(s: str):\n    return encode_cyclic(encode_cyclic(s))\n"},
+        {
+            "task_id": "HumanEval/38",
+            "completion": "def decode_cyclic(s: str):\n    return encode_cyclic(encode_cyclic(s))\n",
+        },
         {"task_id": "HumanEval/2", "program": "def truncate_number(number: float) -> float:\n    return 0.0\n"},
     ]
     samples = tmp_path / "he.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "he.json"
-    r = CliRunner().invoke(command, [str(samples), "-b", "humaneval", "-k", "1", "--json", str(out),
-                                     "--completion-format", "program", "-q"])
+    r = CliRunner().invoke(
+        command,
+        [str(samples), "-b", "humaneval", "-k", "1", "--json", str(out), "--completion-format", "program", "-q"],
+    )
     assert r.exit_code == 0, r.output
     scores = json.loads(out.read_text())
     assert scores["problems_scored"] == 3 and scores["problems_without_samples"] == 161

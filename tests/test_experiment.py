@@ -91,7 +91,9 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     steps = runner.run(cfgmod.load(conf), run_dir, log=logs.append)
     ran = {p.stage.name for p in steps if p.action != "skip"}
     assert ran == {n for n in names if n.startswith("evaluate-")} | {"report"}
-    assert (run_dir / "sample-lintseq-mbpp" / "samples.jsonl").stat().st_mtime_ns == before["sample-lintseq-mbpp/samples.jsonl"]
+    assert (run_dir / "sample-lintseq-mbpp" / "samples.jsonl").stat().st_mtime_ns == before[
+        "sample-lintseq-mbpp/samples.jsonl"
+    ]
     scores = json.loads((run_dir / "evaluate-lintseq-mbpp" / "scores.json").read_text())
     assert "pass@1" in scores and "pass@2" not in scores
 
@@ -122,8 +124,12 @@ def test_killed_mid_training_resumes_from_the_checkpoint(tmp_path):
     conf = _micro_copy(tmp_path, **{"baseline_epochs = 1": "baseline_epochs = 10\nsave_steps = 2"})
     run_dir = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lintseq", "experiment", str(conf), "-o", str(run_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lintseq", "experiment", str(conf), "-o", str(run_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     first = run_dir / "train-baseline" / "model.checkpoints" / "checkpoint-2" / "trainer_state.json"
     deadline = time.monotonic() + 240
     while not first.exists():
@@ -153,8 +159,15 @@ def test_changed_slice_changes_the_keys_downstream_only(tmp_path):
     assert "data" not in changed and "pretrain" not in changed
     assert {"generate", "format", "train-baseline", "train-lintseq", "report"} <= changed
     # logging, checkpointing and worker counts do not change what a stage produces
-    quiet = cfgmod.load(_micro_copy(tmp_path, **{"logging_steps = 1\n\n[sample]": "logging_steps = 5\nsave_steps = 7\n\n[sample]",
-                                                 "workers = 2": "workers = 1"}))
+    quiet = cfgmod.load(
+        _micro_copy(
+            tmp_path,
+            **{
+                "logging_steps = 1\n\n[sample]": "logging_steps = 5\nsave_steps = 7\n\n[sample]",
+                "workers = 2": "workers = 1",
+            },
+        )
+    )
     assert {p.stage.name: p.key for p in runner.plan(quiet, run_dir)} == key
     # a per-table seed reaches the run's settings
     seeded = cfgmod.load(_micro_copy(tmp_path, **{"baseline_epochs = 1": "baseline_epochs = 1\nseed = 7"}))
@@ -190,8 +203,10 @@ def test_an_interrupted_stage_whose_upstream_was_rebuilt_runs_again(tmp_path):
         ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[bogus]\n', "unknown key"),
         ('[model]\nname = "m"\n[data]\nsources = ["mbpp"]\n', "a benchmark that [sample] evaluates"),
         ('[model]\nname = "m"\n[data]\nsources = ["mbpp_extra.jsonl"]\n', "neither"),
-        ('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample]\nbenchmarks = ["mbpp-sanitized", "mbpp:sanitized"]\n',
-         "share a stage folder"),
+        (
+            '[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample]\nbenchmarks = ["mbpp-sanitized", "mbpp:sanitized"]\n',
+            "share a stage folder",
+        ),
     ],
 )
 def test_bad_configs_are_clear_errors(tmp_path, toml, message):
@@ -227,7 +242,10 @@ def test_plus_benchmarks_share_samples_and_hold_out_their_training_tasks(tmp_pat
     assert len(rows) == 374 - 108 and not {r["id"] for r in rows} & set(held)
     # without mbpp+ nothing is held out, and the data stage's key is what it was
     cfg.sample.benchmarks = ["humaneval", "humaneval+", "mbpp"]
-    assert stages.held_out_tasks(cfg) == [] and "held_out" not in next(st for st in stages.build(cfg) if st.name == "data").slice
+    assert (
+        stages.held_out_tasks(cfg) == []
+        and "held_out" not in next(st for st in stages.build(cfg) if st.name == "data").slice
+    )
 
 
 def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
@@ -240,13 +258,16 @@ def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
     run_dir = tmp_path / "run"
     (run_dir / "sample-baseline-humaneval").mkdir(parents=True)
     (run_dir / "sample-baseline-humaneval" / "samples.jsonl").write_text(
-        json.dumps({"task_id": problem.task_id, "program": program}) + "\n", encoding="utf-8")
+        json.dumps({"task_id": problem.task_id, "program": program}) + "\n", encoding="utf-8"
+    )
     scores = {}
     for timeout in (1.0, 10.0):
         cfg.evaluate.timeout = timeout
         folder = run_dir / f"evaluate-{timeout}"
         folder.mkdir()
-        scores[timeout] = stages._run_evaluate("baseline", "humaneval")(stages.Context(cfg, run_dir, folder, resume=False))
+        scores[timeout] = stages._run_evaluate("baseline", "humaneval")(
+            stages.Context(cfg, run_dir, folder, resume=False)
+        )
     assert scores[1.0]["pass@1"] == 0.0 and scores[10.0]["pass@1"] == 1.0
 
 
@@ -261,12 +282,16 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
     model = convert(write_tiny_gguf(tmp_path / "tiny.gguf"), tmp_path / "instruct")
     text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")
     head, _, rest = text.partition("[model]")
-    rest = rest[rest.index("[data]"):]  # drop [model], [pretrain] and [pretrain.mine]
+    rest = rest[rest.index("[data]") :]  # drop [model], [pretrain] and [pretrain.mine]
     conf = tmp_path / "chat.toml"
-    conf.write_text(head + f'[model]\nname = "{model}"\n\n[format]\nchat = true\n\n'
-                    + rest.replace("[sample]\n", "[sample]\nzero_shot = true\n").replace('benchmarks = ["humaneval", "mbpp"]',
-                                                                                   'benchmarks = ["humaneval"]'),
-                    encoding="utf-8")
+    conf.write_text(
+        head
+        + f'[model]\nname = "{model}"\n\n[format]\nchat = true\n\n'
+        + rest.replace("[sample]\n", "[sample]\nzero_shot = true\n").replace(
+            'benchmarks = ["humaneval", "mbpp"]', 'benchmarks = ["humaneval"]'
+        ),
+        encoding="utf-8",
+    )
     cfg = cfgmod.load(conf)
     assert cfg.sample.zero_shot == "chat"
     names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
@@ -282,10 +307,14 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
     start, end = head.split("X")
     assert all(r["prompt"].startswith(start) and r["prompt"].endswith(end + DIFF_TOKEN) for r in rows)
     for row in ("base", "baseline", "lintseq"):
-        samples = [json.loads(x) for x in (run_dir / f"sample-{row}-humaneval" / "samples.jsonl").read_text().splitlines()]
+        samples = [
+            json.loads(x) for x in (run_dir / f"sample-{row}-humaneval" / "samples.jsonl").read_text().splitlines()
+        ]
         assert len(samples) == 4 and all(s["chat"] for s in samples)
         assert {s["style"] for s in samples} == {"baseline" if row == "base" else row}
-    assert json.loads((run_dir / "sample-base-humaneval" / "samples.jsonl").read_text().splitlines()[0])["model"] == str(model)
+    assert json.loads((run_dir / "sample-base-humaneval" / "samples.jsonl").read_text().splitlines()[0])[
+        "model"
+    ] == str(model)
     report = (run_dir / "report.md").read_text(encoding="utf-8")
     assert "| base (zero-shot) |" in report and "chat template" in report
     lint_row = next(line for line in report.splitlines() if line.startswith("| lintseq |"))
@@ -299,8 +328,12 @@ def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
     (tmp_path / "run" / "mine-data" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     def picked(seed: int, mined_rows: int | None) -> list[str]:
-        raw = {"seed": seed, "model": {"init": "tiny"}, "pretrain": {"corpus": str(tmp_path / "src")},
-               "data": {"mine": {"paths": ["src"]}, **({"mined_rows": mined_rows} if mined_rows else {})}}
+        raw = {
+            "seed": seed,
+            "model": {"init": "tiny"},
+            "pretrain": {"corpus": str(tmp_path / "src")},
+            "data": {"mine": {"paths": ["src"]}, **({"mined_rows": mined_rows} if mined_rows else {})},
+        }
         cfg = cfgmod.normalize(raw, tmp_path)
         return [r["instruction"] for r in stages.instruction_rows(cfg, tmp_path / "run")]
 

@@ -42,36 +42,72 @@ CASES = [
     ("loop self ref", "def f(x):\n    while x:\n        r = str(x) + r\n        x -= 1\n", {3}),
     # pylint's is_defined_before: a function's `for` loop binds what it assigns throughout, a
     # `while` loop and a module-level `for` do not; def, class and import are no assignments
-    ("while read before bind", "def f(n):\n    p = 1\n    while n:\n        p *= d\n        d = n % 10\n    return p\n", {4}),
-    ("while walrus later", "def f(n):\n    while n:\n        print(w)\n        if (w := n):\n            n -= 1\n", {3}),
+    (
+        "while read before bind",
+        "def f(n):\n    p = 1\n    while n:\n        p *= d\n        d = n % 10\n    return p\n",
+        {4},
+    ),
+    (
+        "while walrus later",
+        "def f(n):\n    while n:\n        print(w)\n        if (w := n):\n            n -= 1\n",
+        {3},
+    ),
     ("for self ref", "def f(y):\n    for i in y:\n        t = t + i\n", set()),
-    ("for with-as later", "def f(y):\n    for i in y:\n        print(h)\n        with open(i) as h:\n            pass\n", set()),
+    (
+        "for with-as later",
+        "def f(y):\n    for i in y:\n        print(h)\n        with open(i) as h:\n            pass\n",
+        set(),
+    ),
     ("while in for", "def f(y):\n    for i in y:\n        while i:\n            print(v)\n            v = i\n", set()),
     ("for def later", "def f(y):\n    for i in y:\n        print(g)\n\n        def g():\n            return i\n", {3}),
     ("for import later", "def f(y):\n    for i in y:\n        print(json)\n        import json\n", {3}),
     ("module for later", "for i in range(3):\n    print(m)\n    m = i\n", {2}),
     ("for if-only later", "def f(y):\n    for c in y:\n        if c:\n            i = 1\n        print(c - i)\n", {5}),
     # unpacking targets bind their names; `elif` sits at its `if`'s indentation
-    ("unpacking binds", "def f(y):\n    a, (b, *c) = y\n    for i, x in enumerate(y):\n        print(x, a, b, c)\n", set()),
+    (
+        "unpacking binds",
+        "def f(y):\n    a, (b, *c) = y\n    for i, x in enumerate(y):\n        print(x, a, b, c)\n",
+        set(),
+    ),
     ("module unpacking", "a, b = 1, 2\nprint(a)\n", set()),
-    ("elif chain", "def f(a):\n    if a == 1:\n        return 1\n    elif a == 2:\n        return 2\n    return 0\n", set()),
+    (
+        "elif chain",
+        "def f(a):\n    if a == 1:\n        return 1\n    elif a == 2:\n        return 2\n    return 0\n",
+        set(),
+    ),
     # pylint checks only the first read of a local ("consumes" it), also from a nested def
     ("first read consumes", "def f(a):\n    if a:\n        x = 1\n        print(x)\n    print(x)\n", set()),
     ("first read flagged", "def f(a):\n    print(z)\n    z = 1\n    print(z)\n", {2}),
-    ("nested read consumes", "def f():\n    def g():\n        return y\n    print(y)\n    y = 1\n    return g\n", set()),
-    ("try read then handler", "def f(h):\n    try:\n        v = h[0]\n        print(v)\n    except ValueError:\n        print(v)\n", set()),
+    (
+        "nested read consumes",
+        "def f():\n    def g():\n        return y\n    print(y)\n    y = 1\n    return g\n",
+        set(),
+    ),
+    (
+        "try read then handler",
+        "def f(h):\n    try:\n        v = h[0]\n        print(v)\n    except ValueError:\n        print(v)\n",
+        set(),
+    ),
     # is_defined_before: a plain assignment in the body of an enclosing `if`
     ("if assigns what it tests", "def f(a):\n    if x is None:\n        x = a\n    return x\n", set()),
     ("global if None", "def f():\n    global _g\n    if _g is None:\n        _g = 1\n    return _g\n", set()),
     # undefined names under a try that catches NameError (by name; a bare except does not count)
     ("NameError guard", "def f(a):\n    try:\n        return os.sep\n    except NameError:\n        return a\n", set()),
     ("bare except no guard", "def f(a):\n    try:\n        return os.sep\n    except:\n        return a\n", {3}),
-    ("assert ends a branch", "def f(c):\n    if c:\n        i = 1\n    else:\n        assert False\n    return i\n", set()),
+    (
+        "assert ends a branch",
+        "def f(c):\n    if c:\n        i = 1\n    else:\n        assert False\n    return i\n",
+        set(),
+    ),
     ("nested no return", "def f(x):\n    def h(v):\n        print(v)\n    r = h(x)\n    return r\n", {4}),
     ("aug unbound", "def f(n):\n    while n:\n        i -= 1\n", {3}),
     ("while body runs", "def f(y):\n    while y:\n        w = 1\n    return w\n", set()),
     ("if in loop", "def f(y):\n    for i in y:\n        if i:\n            a = i\n    return a\n", {5}),
-    ("try body runs", "def f(y):\n    try:\n        import json\n    except ImportError:\n        pass\n    return json.dumps(y)\n", set()),
+    (
+        "try body runs",
+        "def f(y):\n    try:\n        import json\n    except ImportError:\n        pass\n    return json.dumps(y)\n",
+        set(),
+    ),
     ("try var in handler", "def f(y):\n    try:\n        z = y()\n    except ValueError:\n        print(z)\n", {5}),
     ("global never bound", "def f():\n    global g\n    return g\n", {3}),
     ("global used first", "def close():\n    global _s\n    s = _s\n    _s = None\n    return s\n", {3}),
@@ -83,27 +119,67 @@ CASES = [
     ("walrus", "def f(a):\n    if (n := len(a)) > 1:\n        return n\n    return n\n", set()),
     ("lambda in comp", "def f(a):\n    return [lambda: i for i in a]\n", set()),
     ("relative import", "from .mod import x\nprint(x)\n", {1}),
-    ("match capture", "def f(p):\n    match p:\n        case [a, b]:\n            return a + b\n        case _:\n            return 0\n", set()),
-    ("exit in else", "import sys\ndef f(a):\n    if a:\n        x = 1\n    else:\n        sys.exit(1)\n    return x\n", set()),
+    (
+        "match capture",
+        "def f(p):\n    match p:\n        case [a, b]:\n            return a + b\n        case _:\n            return 0\n",
+        set(),
+    ),
+    (
+        "exit in else",
+        "import sys\ndef f(a):\n    if a:\n        x = 1\n    else:\n        sys.exit(1)\n    return x\n",
+        set(),
+    ),
     ("mixed indentation", "def f(a):\n    for i in a:\n      print(i)\n    return a\n", {3}),
     ("two-space code", "def f(a):\n  for i in a:\n    print(i)\n  return a\n", set()),
-    ("self no-member", "class A:\n    def __init__(self):\n        self.a = 1\n\n    def g(self):\n        return self.b + self.a\n", {6}),
-    ("self attr set elsewhere", "class A:\n    def set(self):\n        self.a = 1\n\n    def g(self):\n        return self.a\n", set()),
-    ("unknown base", "import threading\n\n\nclass A(threading.Thread):\n    def g(self):\n        return self.name\n", set()),
+    (
+        "self no-member",
+        "class A:\n    def __init__(self):\n        self.a = 1\n\n    def g(self):\n        return self.b + self.a\n",
+        {6},
+    ),
+    (
+        "self attr set elsewhere",
+        "class A:\n    def set(self):\n        self.a = 1\n\n    def g(self):\n        return self.a\n",
+        set(),
+    ),
+    (
+        "unknown base",
+        "import threading\n\n\nclass A(threading.Thread):\n    def g(self):\n        return self.name\n",
+        set(),
+    ),
     ("builtin base", "class A(dict):\n    def g(self):\n        return self.keys(), self.zz\n", {3}),
-    ("getattr class", "class A:\n    def __getattr__(self, n):\n        return n\n\n    def g(self):\n        return self.zz\n", set()),
-    ("super init", "class A:\n    def __init__(self):\n        self.a = 1\n\n\nclass B(A):\n    def __init__(self):\n        self.b = 2\n", {7}),
-    ("super init called", "class A:\n    def __init__(self):\n        self.a = 1\n\n\nclass B(A):\n    def __init__(self):\n        super().__init__()\n        self.b = 2\n", set()),
+    (
+        "getattr class",
+        "class A:\n    def __getattr__(self, n):\n        return n\n\n    def g(self):\n        return self.zz\n",
+        set(),
+    ),
+    (
+        "super init",
+        "class A:\n    def __init__(self):\n        self.a = 1\n\n\nclass B(A):\n    def __init__(self):\n        self.b = 2\n",
+        {7},
+    ),
+    (
+        "super init called",
+        "class A:\n    def __init__(self):\n        self.a = 1\n\n\nclass B(A):\n    def __init__(self):\n        super().__init__()\n        self.b = 2\n",
+        set(),
+    ),
     ("no-self-argument", "class A:\n    def m(cls):\n        return cls\n", {2}),
     ("classmethod ok", "class A:\n    @classmethod\n    def m(cls):\n        return cls\n", set()),
     ("repr falls off", "class A:\n    def __repr__(self):\n        print(1)\n", {2}),
     ("repr pass", "class A:\n    def __repr__(self):\n        pass\n", set()),
     ("iter without next", "class A:\n    def __iter__(self):\n        return self\n", {2}),
     ("assign from no return", "def p():\n    print(1)\n\n\ndef q():\n    x = p()\n    return x\n", {6}),
-    ("method no return", "class A:\n    def p(self):\n        print(1)\n\n    def q(self):\n        x = self.p()\n        return x\n", {6}),
+    (
+        "method no return",
+        "class A:\n    def p(self):\n        print(1)\n\n    def q(self):\n        x = self.p()\n        return x\n",
+        {6},
+    ),
     ("literal no-member", "def f():\n    s = []\n    return s.split()\n", {3}),
     ("literal rebound", "def f():\n    s = []\n    s = ' '.join(s)\n    return s.split()\n", set()),
-    ("setter lost", "class A:\n    @property\n    def x(self):\n        return 1\n\n    def x(self, v):\n        print(v)\n", {6}),
+    (
+        "setter lost",
+        "class A:\n    @property\n    def x(self):\n        return 1\n\n    def x(self, v):\n        print(v)\n",
+        {6},
+    ),
     ("member before def", "class A:\n    def m(self):\n        print(self.x)\n        self.x = 1\n", {3}),
     ("builtins", "def f(a):\n    return len(a) + sum(a) if isinstance(a, list) else None\n", set()),
 ]
@@ -122,9 +198,20 @@ def pylint_lines(sources: list[str], tmp: Path) -> list[set[int]]:
     for i, src in enumerate(sources):
         (tmp / f"c{i:04d}.py").write_text(src)
     out = subprocess.run(
-        [sys.executable, "-m", "pylint", "--rcfile=empty.rc", "--disable=C,R", "--score=n",
-         "--persistent=n", "--msg-template={path}|{line}|{msg_id}", *sorted(p.name for p in tmp.glob("c*.py"))],
-        cwd=tmp, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pylint",
+            "--rcfile=empty.rc",
+            "--disable=C,R",
+            "--score=n",
+            "--persistent=n",
+            "--msg-template={path}|{line}|{msg_id}",
+            *sorted(p.name for p in tmp.glob("c*.py")),
+        ],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
     )
     found: list[set[int]] = [set() for _ in sources]
     for line in out.stdout.splitlines():

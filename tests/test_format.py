@@ -141,9 +141,7 @@ def test_format_file_counts_dedupes_and_rejects(tmp_path, gen_rows):
     base = tmp_path / "base.jsonl"
     stats = format_file(src, base, "baseline")
     assert stats.written == 10 and stats.duplicates == 20  # one per program out of s = 3
-    assert [r["completion"] for r in read_jsonl(base)] == [
-        normalize(r["response"]) for r in gen_rows[:30:3]
-    ]
+    assert [r["completion"] for r in read_jsonl(base)] == [normalize(r["response"]) for r in gen_rows[:30:3]]
 
 
 def test_format_file_reads_parquet(tmp_path):

@@ -162,7 +162,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_file(tmp_path, stdlib_rows)
     mismatch = CliRunner().invoke(main, ["generate", str(src), "-o", str(out), "-s", "3", "--resume", "-q"])
     assert mismatch.exit_code != 0 and "settings differ" in mismatch.output
 
-    resumed = CliRunner().invoke(main, ["generate", str(src), "-o", str(out), "-s", "2", "--workers", "2", "--resume", "-q"])
+    resumed = CliRunner().invoke(
+        main, ["generate", str(src), "-o", str(out), "-s", "2", "--workers", "2", "--resume", "-q"]
+    )
     assert resumed.exit_code == 0, resumed.output
     assert out.read_bytes() == full.read_bytes()
     assert out.with_name("killed.rejects.jsonl").read_bytes() == full.with_name("full.rejects.jsonl").read_bytes()
@@ -175,7 +177,16 @@ def test_cli_on_the_bundled_sample(tmp_path):
     assert result.exit_code == 0, result.output
     assert "sequences out  200" in result.output
     rows = read_jsonl(out)
-    assert len(rows) == 200 and {"instruction", "response", "edit_path", "sample", "seed", "n_edits", "row", "id"} <= set(rows[0])
+    assert len(rows) == 200 and {
+        "instruction",
+        "response",
+        "edit_path",
+        "sample",
+        "seed",
+        "n_edits",
+        "row",
+        "id",
+    } <= set(rows[0])
 
 
 def test_output_is_independent_of_the_working_directory_and_installed_packages(tmp_path, sample_rows):
@@ -190,15 +201,26 @@ def test_output_is_independent_of_the_working_directory_and_installed_packages(t
     plain.mkdir()
     hostile.mkdir()
     strict = "[MESSAGES CONTROL]\nenable=all\n"
-    for name, text in {"pylintrc": strict, ".pylintrc": strict, "setup.cfg": "[pylint.main]\nenable=all\n",
-                       "pyproject.toml": "[tool.pylint.main]\nenable = ['all']\n", "fakepkg.py": "CONSTANT = 1\n"}.items():
+    for name, text in {
+        "pylintrc": strict,
+        ".pylintrc": strict,
+        "setup.cfg": "[pylint.main]\nenable=all\n",
+        "pyproject.toml": "[tool.pylint.main]\nenable = ['all']\n",
+        "fakepkg.py": "CONSTANT = 1\n",
+    }.items():
         (hostile / name).write_text(text)
     outputs = []
     for cwd, extra in ((plain, {}), (hostile, {"PYTHONPATH": str(hostile)})):
         out = cwd / "out.jsonl"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | extra
-        res = subprocess.run([sys.executable, "-m", "lintseq", "generate", str(data), "-o", str(out), "-s", "2",
-                              "--workers", "1"], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        res = subprocess.run(
+            [sys.executable, "-m", "lintseq", "generate", str(data), "-o", str(out), "-s", "2", "--workers", "1"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert res.returncode == 0, res.stderr[-2000:]
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 2 * len(rows)

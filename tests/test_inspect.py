@@ -19,16 +19,24 @@ from lintseq.inspection.view import ADDED
 # Three sequences of two programs, written by hand.
 #   A (row 0): def f(x) / y = x + 1 / if y > 2: / y = 0 / return y, in three edits
 #   B (row 1, sample 0) and C (row 1, sample 1): import os / x = 1 / print(x)
-A = ["@@ -0,0 +1,2 @@\n+def f(x):\n+    return y",  # header with body: block, 2 lines
-     "@@ -1,0 +2 @@\n+    y = x + 1",  # one line
-     "@@ -2,0 +3,2 @@\n+    if y > 2:\n+        y = 0"]  # block, 2 lines
-B = ["@@ -0,0 +1,2 @@\n+import os\n+x = 1",  # two statements: several lines
-     "@@ -2,0 +3 @@\n+print(x)"]  # one line
-C = ["@@ -0,0 +1 @@\n+x = 1",  # one line
-     "@@ -0,0 +1 @@\n+import os\n@@ -1,0 +3 @@\n+print(x)"]  # two hunks, two statements: several lines
-REJECTS = [{"row": 2, "reason": "does not parse: line 1", "excerpt": ""},
-           {"row": 3, "reason": "does not parse: line 4", "excerpt": ""},
-           {"row": 4, "reason": "empty program", "excerpt": ""}]
+A = [
+    "@@ -0,0 +1,2 @@\n+def f(x):\n+    return y",  # header with body: block, 2 lines
+    "@@ -1,0 +2 @@\n+    y = x + 1",  # one line
+    "@@ -2,0 +3,2 @@\n+    if y > 2:\n+        y = 0",
+]  # block, 2 lines
+B = [
+    "@@ -0,0 +1,2 @@\n+import os\n+x = 1",  # two statements: several lines
+    "@@ -2,0 +3 @@\n+print(x)",
+]  # one line
+C = [
+    "@@ -0,0 +1 @@\n+x = 1",  # one line
+    "@@ -0,0 +1 @@\n+import os\n@@ -1,0 +3 @@\n+print(x)",
+]  # two hunks, two statements: several lines
+REJECTS = [
+    {"row": 2, "reason": "does not parse: line 1", "excerpt": ""},
+    {"row": 3, "reason": "does not parse: line 4", "excerpt": ""},
+    {"row": 4, "reason": "empty program", "excerpt": ""},
+]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -39,9 +47,36 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def generated(tmp_path) -> Path:
     rows = [
-        {"id": "t/a", "instruction": "Write f.", "response": "", "edit_path": A, "sample": 0, "seed": 1, "n_edits": 3, "row": 0},
-        {"id": "t/b", "instruction": "Print x.", "response": "", "edit_path": B, "sample": 0, "seed": 2, "n_edits": 2, "row": 1},
-        {"id": "t/b", "instruction": "Print x.", "response": "", "edit_path": C, "sample": 1, "seed": 3, "n_edits": 2, "row": 1},
+        {
+            "id": "t/a",
+            "instruction": "Write f.",
+            "response": "",
+            "edit_path": A,
+            "sample": 0,
+            "seed": 1,
+            "n_edits": 3,
+            "row": 0,
+        },
+        {
+            "id": "t/b",
+            "instruction": "Print x.",
+            "response": "",
+            "edit_path": B,
+            "sample": 0,
+            "seed": 2,
+            "n_edits": 2,
+            "row": 1,
+        },
+        {
+            "id": "t/b",
+            "instruction": "Print x.",
+            "response": "",
+            "edit_path": C,
+            "sample": 1,
+            "seed": 3,
+            "n_edits": 2,
+            "row": 1,
+        },
     ]
     path = write_jsonl(tmp_path / "edits.jsonl", rows)
     write_jsonl(tmp_path / "edits.rejects.jsonl", REJECTS)  # where generate writes them
@@ -110,8 +145,9 @@ def test_stats_on_format_output_and_two_files_side_by_side(generated, tmp_path):
     format_file(generated, base, "baseline")
     tok_dir = tmp_path / "tok"
     train_tokenizer().save_pretrained(tok_dir)
-    res = CliRunner().invoke(main, ["stats", str(generated), str(lint), "--tokenizer", str(tok_dir), "-o",
-                                    str(tmp_path / "cmp")])
+    res = CliRunner().invoke(
+        main, ["stats", str(generated), str(lint), "--tokenizer", str(tok_dir), "-o", str(tmp_path / "cmp")]
+    )
     assert res.exit_code == 0, res.output
     files = json.loads((tmp_path / "cmp" / "stats.json").read_text())["files"]
     a, b = files["edits.jsonl"], files["lintseq.jsonl"]
@@ -154,10 +190,11 @@ def test_show_in_the_terminal_marks_each_edits_lines(generated):
     assert "t/a" in res.output and "Write f." in res.output
     assert "edit 3/3: +2 lines in 1 hunk (block), 5 lines now" in res.output
     panels = _panels(res.output)
-    marked = {k: [re.sub(r"\s+", " ", line.strip("│ ")) for line in lines if re.match(r"│\s*\d+ \+", line)]
-              for k, lines in panels.items()}
-    assert marked == {1: ["1 + def f(x):", "2 + return y"], 2: ["2 + y = x + 1"],
-                      3: ["3 + if y > 2:", "4 + y = 0"]}
+    marked = {
+        k: [re.sub(r"\s+", " ", line.strip("│ ")) for line in lines if re.match(r"│\s*\d+ \+", line)]
+        for k, lines in panels.items()
+    }
+    assert marked == {1: ["1 + def f(x):", "2 + return y"], 2: ["2 + y = x + 1"], 3: ["3 + if y > 2:", "4 + y = 0"]}
     assert "@@ -2,0 +3,2 @@" in "\n".join(panels[3])
 
 

@@ -95,12 +95,18 @@ def test_json_writers_keep_their_formats(tmp_path: Path) -> None:
 
 def test_every_bad_line_is_reported_with_its_number_and_text(tmp_path: Path) -> None:
     path = tmp_path / "mixed.jsonl"
-    path.write_bytes(b'{"a": 1}\n\n   \n{"a": \n[1, 2]\n{"a": "\xe9"}\n"text"\n{"a": 2}\r\n{"a": 3}')  # the last line has no newline
+    path.write_bytes(
+        b'{"a": 1}\n\n   \n{"a": \n[1, 2]\n{"a": "\xe9"}\n"text"\n{"a": 2}\r\n{"a": 3}'
+    )  # the last line has no newline
     lines = list(read_jsonl(path))
     assert [(x.number, x.index) for x in lines] == [(1, 0), (4, 1), (5, 2), (6, 3), (7, 4), (8, 5), (9, 6)]
     assert [x.value for x in lines] == [{"a": 1}, None, None, None, None, {"a": 2}, {"a": 3}]
     assert [x.error.split(":")[0] for x in lines if x.value is None] == [
-        "invalid JSON", "not a JSON object", "not UTF-8", "not a JSON object"]
+        "invalid JSON",
+        "not a JSON object",
+        "not UTF-8",
+        "not a JSON object",
+    ]
     assert lines[3].error == "not UTF-8: byte 0xe9 at offset 7" and lines[3].text == '{"a": "\\xe9"}\n'
     assert lines[1].text == '{"a": \n' and lines[2].error == "not a JSON object: list"
     # the column is json's, counted on the line after the newline it reached (as generate has always reported it)
@@ -110,7 +116,9 @@ def test_every_bad_line_is_reported_with_its_number_and_text(tmp_path: Path) -> 
 
 def test_a_descriptor_is_read_from_where_it_stands_and_surrogates_on_request(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
-    path.write_bytes(b'{"skip": 1}\n' + json.dumps({"s": "\ud800"}, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
+    path.write_bytes(
+        b'{"skip": 1}\n' + json.dumps({"s": "\ud800"}, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+    )
     fd = os.open(path, os.O_RDONLY)
     os.lseek(fd, len(b'{"skip": 1}\n'), os.SEEK_SET)
     [line] = list(read_jsonl(fd))
@@ -134,6 +142,6 @@ def test_written_rows_read_back_in_order_and_garbage_is_never_dropped(tmp_path_f
         fh.write("".join(g + "\n" for g in garbage))
     lines = list(read_jsonl(path))
     assert [x.value for x in lines[: len(rows)]] == rows
-    assert [x.text.rstrip("\n") for x in lines[len(rows):]] == garbage
-    assert all(x.value is None and x.error for x in lines[len(rows):])
+    assert [x.text.rstrip("\n") for x in lines[len(rows) :]] == garbage
+    assert all(x.value is None and x.error for x in lines[len(rows) :])
     assert [x.number for x in lines] == list(range(1, len(rows) + len(garbage) + 1))

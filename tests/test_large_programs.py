@@ -57,11 +57,14 @@ _QUICK = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 test_incremental_agrees_on_generated_programs = settings(max_examples=80, **_QUICK)(_GENERATED(_agree_generated))
 test_incremental_agrees_on_concatenated_programs = settings(max_examples=30, **_QUICK)(
-    _CONCATENATED(_agree_concatenated))
+    _CONCATENATED(_agree_concatenated)
+)
 test_incremental_agrees_on_many_generated_programs = pytest.mark.slow(
-    settings(max_examples=2000, **_QUICK)(_GENERATED(_agree_generated)))
+    settings(max_examples=2000, **_QUICK)(_GENERATED(_agree_generated))
+)
 test_incremental_agrees_on_many_concatenated_programs = pytest.mark.slow(
-    settings(max_examples=1000, **_QUICK)(_CONCATENATED(_agree_concatenated)))
+    settings(max_examples=1000, **_QUICK)(_CONCATENATED(_agree_concatenated))
+)
 
 
 def test_incremental_agrees_on_stdlib(stdlib_rows) -> None:

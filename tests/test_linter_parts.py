@@ -22,7 +22,7 @@ def _sample_codes() -> list[str]:
     return [json.loads(line)["response"] for line in text.splitlines() if line.strip()]
 
 
-EVERY_SYNTAX = '''
+EVERY_SYNTAX = """
 import a.b, c as d
 from e import f as g, h
 from i import *
@@ -69,7 +69,7 @@ class C(B, metaclass=M):
             pass
         nonlocal_free = (oo for oo in p)
         return p[1:2, ::3], not q, q if p else -q, {1, 2}, (yield)
-'''
+"""
 
 
 def test_children_are_iter_child_nodes_without_contexts() -> None:
@@ -91,25 +91,30 @@ def test_walk_and_statements() -> None:
     stmts = {id(n) for n in statements(tree)} - {id(tree)}
     assert stmts == {id(n) for n in ast.walk(tree) if isinstance(n, (ast.stmt, ast.ExceptHandler, ast.match_case))}
     try_node = next(n for n in ast.walk(tree) if isinstance(n, ast.Try))
-    assert blocks(try_node) == [c for c in ast.iter_child_nodes(try_node) if isinstance(c, (ast.stmt, ast.ExceptHandler))]
+    assert blocks(try_node) == [
+        c for c in ast.iter_child_nodes(try_node) if isinstance(c, (ast.stmt, ast.ExceptHandler))
+    ]
 
 
-@pytest.mark.parametrize("source,names", [
-    ("x = 1", {"x"}),
-    ("del x", {"x"}),
-    ("a.b = 1", set()),
-    ("import a.b.c", {"a"}),
-    ("import a.b as c", {"c"}),
-    ("from a import b as c, d", {"c", "d"}),
-    ("from a import *", set()),
-    ("def f(x): pass", {"f", "x"}),
-    ("class C: pass", {"C"}),
-    ("try:\n    pass\nexcept E as e:\n    pass", {"e"}),
-    ("match v:\n    case [a, *b] | {'k': a, **b}:\n        pass", {"a", "b"}),
-    ("match v:\n    case C() as c:\n        pass", {"c"}),
-    ("lambda p, *q, r=1, **s: p", {"p", "q", "r", "s"}),
-    ("print(x)", set()),
-])
+@pytest.mark.parametrize(
+    "source,names",
+    [
+        ("x = 1", {"x"}),
+        ("del x", {"x"}),
+        ("a.b = 1", set()),
+        ("import a.b.c", {"a"}),
+        ("import a.b as c", {"c"}),
+        ("from a import b as c, d", {"c", "d"}),
+        ("from a import *", set()),
+        ("def f(x): pass", {"f", "x"}),
+        ("class C: pass", {"C"}),
+        ("try:\n    pass\nexcept E as e:\n    pass", {"e"}),
+        ("match v:\n    case [a, *b] | {'k': a, **b}:\n        pass", {"a", "b"}),
+        ("match v:\n    case C() as c:\n        pass", {"c"}),
+        ("lambda p, *q, r=1, **s: p", {"p", "q", "r", "s"}),
+        ("print(x)", set()),
+    ],
+)
 def test_bound_names(source: str, names: set[str]) -> None:
     """Collected over every node, `bound_names` gives what the statement binds."""
     tree = ast.parse(source)

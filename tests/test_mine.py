@@ -121,7 +121,7 @@ def humaneval_plant() -> str:
 def humaneval_code_only_plant() -> str:
     """HumanEval/0's solution under a new name and an unrelated docstring: caught by code alone."""
     problem = load_benchmark("humaneval")[0]
-    body = problem.canonical_solution[len(problem.code_prompt):]
+    body = problem.canonical_solution[len(problem.code_prompt) :]
     return f'def near_pairs(numbers, threshold):\n    """Look for a pair of values within reach."""\n{body}'
 
 
@@ -373,13 +373,21 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "x.jsonl").exists()
 
 
-DOC_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters='\\"\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029', exclude_categories=("Cs", "Cc")), min_size=1, max_size=60)
+DOC_TEXT = st.text(
+    alphabet=st.characters(
+        codec="utf-8", exclude_characters='\\"\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029', exclude_categories=("Cs", "Cc")
+    ),
+    min_size=1,
+    max_size=60,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(
     doc=DOC_TEXT.filter(lambda t: t.strip()),
-    body=st.lists(st.sampled_from(["x = 1", "y = [1,\n     2]", "# note", "", "s = '''a\nb'''", "x += len('é')"]), max_size=5),
+    body=st.lists(
+        st.sampled_from(["x = 1", "y = [1,\n     2]", "# note", "", "s = '''a\nb'''", "x += len('é')"]), max_size=5
+    ),
     indent=st.sampled_from(["", "    "]),
     static=st.booleans(),
 )
@@ -438,7 +446,9 @@ def test_form_feed_and_unicode_line_breaks_keep_lines_aligned() -> None:
         "import os\n\n\ndef first(a, b):\n    # a comment with \u2028 and \x85 in it\n"
         "    joined = os.path.join(a, b)\n    return joined.strip()\n"
     )
-    assert second.response.endswith('    marker = "\x1c\x1d\x1e"\n    total = text.count(os.sep)\n    return total + text.count(marker)\n')
+    assert second.response.endswith(
+        '    marker = "\x1c\x1d\x1e"\n    total = text.count(os.sep)\n    return total + text.count(marker)\n'
+    )
     assert "separators" not in second.response
     for fn in functions:
         namespace: dict = {}
@@ -448,13 +458,15 @@ def test_form_feed_and_unicode_line_breaks_keep_lines_aligned() -> None:
 
 def test_a_file_that_fails_is_counted_and_the_run_goes_on(tmp_path: Path, decon: Decontaminator) -> None:
     deep = "+".join(["a"] * 1000)  # parses, but recursion while mining it runs out of stack
-    (tmp_path / "a_deep.py").write_text(f'def f(x={deep}):\n    """A deep default argument here."""\n    y = x\n    return y + 1\n')
+    (tmp_path / "a_deep.py").write_text(
+        f'def f(x={deep}):\n    """A deep default argument here."""\n    y = x\n    return y + 1\n'
+    )
     (tmp_path / "b_clean.py").write_text(CLEAN)
     out = tmp_path / "o.jsonl"
     summary = mine(collect([tmp_path]), out, progress=False, decontaminator=decon)
     assert [r["source"]["qualname"] for r in read_rows(out)] == ["split_words"]
     assert summary.files_failed == 1 and summary.files_unparsable == 0
-    (reason, entry), = summary.file_errors.items()
+    ((reason, entry),) = summary.file_errors.items()
     assert reason.startswith("file failed: ") and entry["count"] == 1
     assert entry["examples"][0].startswith(str(tmp_path / "a_deep.py"))
     assert any("file failed" in line for line in summary.lines())
@@ -481,7 +493,7 @@ def test_copied_benchmark_solutions_are_contamination(tmp_path: Path, decon: Dec
     mbpp = {p.task_id: p for p in load_benchmark("mbpp")}["Mbpp/11"]
     assert "def remove_Occ(s,ch)" in mbpp.canonical_solution
     he = load_benchmark("humaneval")[12]
-    body = he.canonical_solution[len(he.code_prompt):]
+    body = he.canonical_solution[len(he.code_prompt) :]
     he_copy = f'def pick_widest(strings):\n    """Give back the widest entry, or nothing for an empty input."""\n{body}'
     only_ngrams = Decontaminator(solutions={})
     assert not only_ngrams.check(MBPP_11_COPY) and not only_ngrams.check(he_copy)  # what was missed
@@ -592,7 +604,9 @@ def package_tree(tmp_path: Path) -> Path:
     return root
 
 
-def test_type_checking_relative_imports_and_free_names(package_tree: Path, tmp_path: Path, decon: Decontaminator) -> None:
+def test_type_checking_relative_imports_and_free_names(
+    package_tree: Path, tmp_path: Path, decon: Decontaminator
+) -> None:
     import subprocess
     import sys
 
@@ -615,7 +629,9 @@ def test_type_checking_relative_imports_and_free_names(package_tree: Path, tmp_p
     assert ran.returncode == 0 and ran.stdout == "pkg.exceptions:x\n", ran.stderr
 
     strict = tmp_path / "strict.jsonl"
-    result = CliRunner().invoke(main, ["mine", str(package_tree), "-o", str(strict), "-q", "--self-contained", "--no-decontaminate"])
+    result = CliRunner().invoke(
+        main, ["mine", str(package_tree), "-o", str(strict), "-q", "--self-contained", "--no-decontaminate"]
+    )
     assert result.exit_code == 0, result.output
     assert {r["source"]["qualname"] for r in read_rows(strict)} == {"checked", "helper"}
     saved = json.loads((tmp_path / "strict.jsonl.summary.json").read_text())
@@ -636,7 +652,9 @@ def test_provenance_off_sys_path(tmp_path: Path, layout: str) -> None:
     shutil.copytree(package, root / "click", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(Path(dist._path), root / Path(dist._path).name)  # type: ignore[attr-defined]
     out = tmp_path / "o.jsonl"
-    summary = mine(collect([root / "click"], max_files=3), out, MineSettings(min_lines=1, decontaminate=False), progress=False)
+    summary = mine(
+        collect([root / "click"], max_files=3), out, MineSettings(min_lines=1, decontaminate=False), progress=False
+    )
     rows = read_rows(out)
     assert rows and summary.kept == len(rows)
     meta = dist.metadata
@@ -714,7 +732,9 @@ def test_unparsable_files_are_listed_by_reason(tmp_path: Path, decon: Decontamin
         "unparsable: invalid syntax": {"count": 1, "examples": [f"{tmp_path / 'a_syntax.py'}:1: invalid syntax"]},
         "unparsable: Missing parentheses in call to 'print'. Did you mean print(...)?": {
             "count": 1,
-            "examples": [f"{tmp_path / 'b_syntax.py'}:1: Missing parentheses in call to 'print'. Did you mean print(...)?"],
+            "examples": [
+                f"{tmp_path / 'b_syntax.py'}:1: Missing parentheses in call to 'print'. Did you mean print(...)?"
+            ],
         },
         "unparsable: unknown encoding: no-such-codec": {
             "count": 1,

@@ -40,8 +40,18 @@ def env() -> dict[str, str]:
 
 def two_processes(command: str, *args: str) -> list[str]:
     """torchrun with a free port (`--standalone`), as `accelerate launch --multi_gpu --num_processes 2` runs it."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            "-m", "lintseq", command, *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "lintseq",
+        command,
+        *args,
+    ]
 
 
 def kill_tree(pid: int) -> None:
@@ -69,7 +79,9 @@ def lintseq_rows(tmp_path_factory) -> Path:
         for k in range(2):
             seed = derive_seed(0, row["response"], k)
             path = sample_edit_sequence(row["response"], seed=seed)
-            rows.append(format_row({**row, "edit_path": path, "sample": k, "seed": seed, "n_edits": len(path)}, "lintseq"))
+            rows.append(
+                format_row({**row, "edit_path": path, "sample": k, "seed": seed, "n_edits": len(path)}, "lintseq")
+            )
     return write_jsonl(tmp_path_factory.mktemp("data") / "lintseq.jsonl", rows)
 
 
@@ -79,8 +91,18 @@ def no_dropout_model(path: Path) -> Path:
     tok = train_tokenizer()
     torch.manual_seed(0)
     eos = tok.convert_tokens_to_ids(EOS)
-    config = GPT2Config(vocab_size=len(tok), n_positions=512, n_embd=32, n_layer=2, n_head=2, bos_token_id=eos,
-                        eos_token_id=eos, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    config = GPT2Config(
+        vocab_size=len(tok),
+        n_positions=512,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
     GPT2LMHeadModel(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
@@ -107,8 +129,22 @@ def test_effective_batch_must_divide_by_the_processes(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="micro-batch 4 x 3 process"):
         PretrainConfig(data="d", output="o", init="tiny", batch_size=8, micro_batch_size=4).validate()
     data = write_jsonl(tmp_path / "rows.jsonl", [{"prompt": "p", "completion": "c"}])
-    res = CliRunner().invoke(main, ["train", "--init", "tiny", "--data", str(data), "-o", str(tmp_path / "m"),
-                                    "--batch-size", "16", "--micro-batch-size", "4"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--init",
+            "tiny",
+            "--data",
+            str(data),
+            "-o",
+            str(tmp_path / "m"),
+            "--batch-size",
+            "16",
+            "--micro-batch-size",
+            "4",
+        ],
+    )
     assert res.exit_code == 2 and "not a multiple of micro-batch 4 x 3 process(es)" in res.output
     assert not (tmp_path / "m").exists()
 
@@ -125,8 +161,16 @@ def test_matched_steps_do_not_depend_on_the_number_of_processes(monkeypatch, lin
     plans = []
     for world in (1, 2, 4):
         monkeypatch.setenv("WORLD_SIZE", str(world))
-        cfg = TrainConfig(data=str(lintseq_rows), output="o", init="tiny", batch_size=8, micro_batch_size=2,
-                          match_steps_with=str(other), match_epochs=3, max_seq_length=2048)
+        cfg = TrainConfig(
+            data=str(lintseq_rows),
+            output="o",
+            init="tiny",
+            batch_size=8,
+            micro_batch_size=2,
+            match_steps_with=str(other),
+            match_epochs=3,
+            max_seq_length=2048,
+        )
         _, steps, match = plan_steps(cfg, len(rows), tok)
         plans.append((steps, match["rows"], match["this_run_epochs"]))
     assert plans == [(6, 13, 1.5)] * 3  # 3 epochs of ceil(13 / 8) steps; 32 rows take 4 steps an epoch
@@ -156,7 +200,8 @@ def test_experiment_training_stages_run_under_a_launcher(tmp_path, lintseq_rows)
 
     def conf(launcher: str) -> dict:
         path = tmp_path / "exp.toml"
-        path.write_text(f"""[model]
+        path.write_text(
+            f"""[model]
 name = "{base}"
 [data]
 sources = ["lintseq:sample"]
@@ -167,7 +212,9 @@ batch_size = 4
 micro_batch_size = 4
 max_seq_length = 512
 logging_steps = 1
-""", encoding="utf-8")
+""",
+            encoding="utf-8",
+        )
         return cfgmod.load(path)
 
     cfg = conf(sys.executable)
@@ -218,17 +265,47 @@ def test_two_processes_train_like_one_and_resume_after_sigkill(lintseq_rows, tmp
     from lintseq.training.sft import checkpoint_dir, train
 
     base = no_dropout_model(tmp_path / "base")
-    common = dict(model=str(base), data=str(lintseq_rows), batch_size=8, micro_batch_size=2, max_seq_length=512,
-                  max_steps=40, logging_steps=1, lr=1e-3, save_steps=4, save_total_limit=0)
+    common = dict(
+        model=str(base),
+        data=str(lintseq_rows),
+        batch_size=8,
+        micro_batch_size=2,
+        max_seq_length=512,
+        max_steps=40,
+        logging_steps=1,
+        lr=1e-3,
+        save_steps=4,
+        save_total_limit=0,
+    )
     torch.set_num_threads(1)
     single = train(TrainConfig(output=str(tmp_path / "one"), **common))
 
-    args = ["--model", str(base), "--data", str(lintseq_rows), "--batch-size", "8", "--micro-batch-size", "2",
-            "--max-seq-length", "512", "--max-steps", "40", "--logging-steps", "1", "--lr", "1e-3",
-            "--save-steps", "4", "--save-total-limit", "0"]
+    args = [
+        "--model",
+        str(base),
+        "--data",
+        str(lintseq_rows),
+        "--batch-size",
+        "8",
+        "--micro-batch-size",
+        "2",
+        "--max-seq-length",
+        "512",
+        "--max-steps",
+        "40",
+        "--logging-steps",
+        "1",
+        "--lr",
+        "1e-3",
+        "--save-steps",
+        "4",
+        "--save-total-limit",
+        "0",
+    ]
     two = tmp_path / "two"
-    done = subprocess.run(two_processes("train", *args, "-o", str(two)), capture_output=True, text=True, env=env(),
-                          timeout=600)
+    done = subprocess.run(
+        two_processes("train", *args, "-o", str(two)), capture_output=True, text=True, env=env(), timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "40 optimizer steps, lr 0.001, 2 processes" in done.stderr
     assert done.stderr.count("trained 40 steps on 32 rows") == 1  # the main process reports
@@ -245,13 +322,15 @@ def test_two_processes_train_like_one_and_resume_after_sigkill(lintseq_rows, tmp
     model = AutoModelForCausalLM.from_pretrained(two)
     tok = AutoTokenizer.from_pretrained(two)
     assert tok.encode(DIFF_TOKEN, add_special_tokens=False) == [tok.convert_tokens_to_ids(DIFF_TOKEN)]
-    out = model.generate(**tok("Write a function\n" + DIFF_TOKEN, return_tensors="pt"), max_new_tokens=4,
-                         do_sample=False)
+    out = model.generate(
+        **tok("Write a function\n" + DIFF_TOKEN, return_tensors="pt"), max_new_tokens=4, do_sample=False
+    )
     assert out.shape[1] > 1
 
     cut = tmp_path / "cut"
-    proc = subprocess.Popen(two_processes("train", *args, "-o", str(cut)), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env())
+    proc = subprocess.Popen(
+        two_processes("train", *args, "-o", str(cut)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env()
+    )
     mark = checkpoint_dir(cut) / "checkpoint-8" / "trainer_state.json"
     deadline = time.monotonic() + 300
     while not mark.exists():
@@ -261,8 +340,13 @@ def test_two_processes_train_like_one_and_resume_after_sigkill(lintseq_rows, tmp
     proc.wait()
     assert not cut.exists() and (checkpoint_dir(cut) / "checkpoint-8").is_dir()
 
-    resumed = subprocess.run(two_processes("train", *args, "-o", str(cut), "--resume"), capture_output=True,
-                             text=True, env=env(), timeout=600)
+    resumed = subprocess.run(
+        two_processes("train", *args, "-o", str(cut), "--resume"),
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "trained 40 steps (resumed from checkpoint-" in resumed.stderr
     c = load_weights(cut)
@@ -281,14 +365,42 @@ def test_two_processes_pretrain(tmp_path, sample_rows):
     from lintseq.training.pretrain import STATE_DIR, SUMMARY, pretrain
 
     corpus = write_jsonl(tmp_path / "corpus.jsonl", [{"text": r["response"]} for r in sample_rows])
-    args = ["--data", str(corpus), "--init", "tiny", "--vocab-size", "400", "--seq-length", "64", "--batch-size", "8",
-            "--micro-batch-size", "2", "--max-steps", "6", "--logging-steps", "1"]
+    args = [
+        "--data",
+        str(corpus),
+        "--init",
+        "tiny",
+        "--vocab-size",
+        "400",
+        "--seq-length",
+        "64",
+        "--batch-size",
+        "8",
+        "--micro-batch-size",
+        "2",
+        "--max-steps",
+        "6",
+        "--logging-steps",
+        "1",
+    ]
     torch.set_num_threads(1)
-    one = pretrain(PretrainConfig(data=str(corpus), output=str(tmp_path / "one"), init="tiny", vocab_size=400,
-                                  seq_length=64, batch_size=8, micro_batch_size=2, max_steps=6, logging_steps=1))
+    one = pretrain(
+        PretrainConfig(
+            data=str(corpus),
+            output=str(tmp_path / "one"),
+            init="tiny",
+            vocab_size=400,
+            seq_length=64,
+            batch_size=8,
+            micro_batch_size=2,
+            max_steps=6,
+            logging_steps=1,
+        )
+    )
     two = tmp_path / "two"
-    done = subprocess.run(two_processes("pretrain", *args, "-o", str(two)), capture_output=True, text=True, env=env(),
-                          timeout=600)
+    done = subprocess.run(
+        two_processes("pretrain", *args, "-o", str(two)), capture_output=True, text=True, env=env(), timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("pre-trained 6 steps") == 1
     summary = json.loads((two / SUMMARY).read_text())
@@ -311,8 +423,10 @@ def test_micro_experiment_with_training_stages_in_two_processes(tmp_path, monkey
 
     text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")
     launcher = f"{sys.executable} -m torch.distributed.run --standalone --nproc_per_node 2"
-    for old, new in {"micro_batch_size = 4\nmax_steps = 4": "micro_batch_size = 2\nmax_steps = 4",
-                     "micro_batch_size = 8": f"micro_batch_size = 4\nlauncher = {json.dumps(launcher)}"}.items():
+    for old, new in {
+        "micro_batch_size = 4\nmax_steps = 4": "micro_batch_size = 2\nmax_steps = 4",
+        "micro_batch_size = 8": f"micro_batch_size = 4\nlauncher = {json.dumps(launcher)}",
+    }.items():
         assert old in text
         text = text.replace(old, new)
     conf = tmp_path / "micro.toml"

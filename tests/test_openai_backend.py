@@ -35,19 +35,35 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append({"path": self.path, **body})
         if self.path != "/v1/completions" or body.get("model") == "missing":
-            return self.reply(404 if body.get("model") == "missing" else 400, {"error": {"message": "no such model", "type": "invalid_request_error"}})
+            return self.reply(
+                404 if body.get("model") == "missing" else 400,
+                {"error": {"message": "no such model", "type": "invalid_request_error"}},
+            )
         n = body.get("n", 1)
         if self.server.wrong_n:
             n += 1
         choices = []
         for i in range(n):
-            c = {"index": i, "text": choice_text(body["prompt"], i) + self.server.suffix,
-                 "finish_reason": "length" if i % 2 else "stop", "logprobs": None}
+            c = {
+                "index": i,
+                "text": choice_text(body["prompt"], i) + self.server.suffix,
+                "finish_reason": "length" if i % 2 else "stop",
+                "logprobs": None,
+            }
             if body.get("return_token_ids") and self.server.token_ids:
                 c["token_ids"] = list(range(5 + i))
             choices.append(c)
-        self.reply(200, {"id": "cmpl-1", "object": "text_completion", "created": 0, "model": body["model"],
-                         "choices": choices, "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10}})
+        self.reply(
+            200,
+            {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": choices,
+                "usage": {"prompt_tokens": 3, "completion_tokens": 7, "total_tokens": 10},
+            },
+        )
 
     def reply(self, status: int, payload: dict):
         data = json.dumps(payload).encode()
@@ -81,7 +97,14 @@ def test_request_carries_sampling_settings(server):
     for prompt, seed in (("p1", 11), ("prompt two", 12)):
         r = by_prompt[prompt]
         assert r["path"] == "/v1/completions"
-        assert (r["model"], r["n"], r["temperature"], r["top_p"], r["max_tokens"], r["seed"]) == ("served", 3, 0.7, 0.9, 64, seed)
+        assert (r["model"], r["n"], r["temperature"], r["top_p"], r["max_tokens"], r["seed"]) == (
+            "served",
+            3,
+            0.7,
+            0.9,
+            64,
+            seed,
+        )
         assert r["stop"] == ["\nclass"]
         assert (r["min_p"], r["skip_special_tokens"], r["return_token_ids"]) == (0.05, False, True)
     # answers come back in request order, choices in index order, token counts from token_ids
@@ -142,15 +165,43 @@ def test_cli_openai_end_to_end(server, tmp_path):
     from lintseq.cli import main
 
     out = tmp_path / "s.jsonl"
-    res = CliRunner().invoke(main, ["sample", "--backend", "openai", "--base-url", server.url, "--api-key", "k",
-                                    "-m", "served", "-b", "humaneval", "--limit", "3", "-n", "2", "--min-p", "0.1",
-                                    "--stop", "\ndef", "--stop", "\nclass", "-o", str(out), "-q"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "--api-key",
+            "k",
+            "-m",
+            "served",
+            "-b",
+            "humaneval",
+            "--limit",
+            "3",
+            "-n",
+            "2",
+            "--min-p",
+            "0.1",
+            "--stop",
+            "\ndef",
+            "--stop",
+            "\nclass",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in Path(out).read_text().splitlines()]
     assert [(r["task_id"], r["sample"]) for r in rows] == [(f"HumanEval/{i}", s) for i in range(3) for s in (0, 1)]
     # the lintseq style also stops at the end-of-edits marker
     end = "\n" + DIFF + "\n" + DIFF
-    assert all(req["stop"] == ["\ndef", "\nclass", end] and req["min_p"] == 0.1 and req["n"] == 2 for req in server.requests)
+    assert all(
+        req["stop"] == ["\ndef", "\nclass", end] and req["min_p"] == 0.1 and req["n"] == 2 for req in server.requests
+    )
     assert all(req["prompt"].endswith("\n" + DIFF) for req in server.requests)
     for r in rows:
         assert r["backend"] == "openai" and r["resolved_clean"]
@@ -163,8 +214,25 @@ def test_cli_server_error_is_reported(server, tmp_path):
     from lintseq.cli import main
 
     out = tmp_path / "s.jsonl"
-    res = CliRunner().invoke(main, ["sample", "--backend", "openai", "--base-url", server.url, "-m", "missing",
-                                    "-b", "humaneval", "--limit", "1", "-o", str(out), "-q"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "-m",
+            "missing",
+            "-b",
+            "humaneval",
+            "--limit",
+            "1",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
     assert res.exit_code != 0 and "no such model" in res.output
     assert not out.exists()
 
@@ -173,8 +241,23 @@ def test_cli_no_extra_fields(server, tmp_path):
     pytest.importorskip("lintseq.evaluation.problems")
     from lintseq.cli import main
 
-    base = ["sample", "--backend", "openai", "--base-url", server.url, "-m", "served", "-b", "humaneval",
-            "--limit", "1", "-n", "2", "--no-extra-fields", "-q"]
+    base = [
+        "sample",
+        "--backend",
+        "openai",
+        "--base-url",
+        server.url,
+        "-m",
+        "served",
+        "-b",
+        "humaneval",
+        "--limit",
+        "1",
+        "-n",
+        "2",
+        "--no-extra-fields",
+        "-q",
+    ]
     res = CliRunner().invoke(main, base + ["-o", str(tmp_path / "a.jsonl"), "--min-p", "0.1"])
     assert res.exit_code != 0 and "min_p" in res.output
     res = CliRunner().invoke(main, base + ["-o", str(tmp_path / "b.jsonl")])
@@ -192,24 +275,70 @@ def test_cli_chat_prompts_are_the_ones_format_trains_on(server, tmp_path):
 
     problems = load_benchmark("humaneval")[:2]
     tok = train_bpe_tokenizer([p.prompt for p in problems], vocab_size=400)
-    tok.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
-                         "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    tok.chat_template = (
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
     tok.save_pretrained(tmp_path / "tok")
     gen = tmp_path / "gen.jsonl"
-    gen.write_text("".join(json.dumps({"instruction": p.prompt, "response": "x = 1\n", "edit_path": ["@@ -0,0 +1 @@\n+x = 1"]})
-                           + "\n" for p in problems))
+    gen.write_text(
+        "".join(
+            json.dumps({"instruction": p.prompt, "response": "x = 1\n", "edit_path": ["@@ -0,0 +1 @@\n+x = 1"]}) + "\n"
+            for p in problems
+        )
+    )
     for style, extra in (("lintseq", []), ("baseline", ["--style", "baseline"])):
         fmt = tmp_path / f"{style}.jsonl"
-        res = CliRunner().invoke(main, ["format", str(gen), "-o", str(fmt), "--chat", "--tokenizer", str(tmp_path / "tok"), *extra])
+        res = CliRunner().invoke(
+            main, ["format", str(gen), "-o", str(fmt), "--chat", "--tokenizer", str(tmp_path / "tok"), *extra]
+        )
         assert res.exit_code == 0, res.output
         server.requests.clear()
-        res = CliRunner().invoke(main, ["sample", "--backend", "openai", "--base-url", server.url, "-m", "served",
-                                        "-b", "humaneval", "--limit", "2", "--chat", "--tokenizer", str(tmp_path / "tok"),
-                                        "--style", style, "-o", str(tmp_path / f"s-{style}.jsonl"), "-q"])
+        res = CliRunner().invoke(
+            main,
+            [
+                "sample",
+                "--backend",
+                "openai",
+                "--base-url",
+                server.url,
+                "-m",
+                "served",
+                "-b",
+                "humaneval",
+                "--limit",
+                "2",
+                "--chat",
+                "--tokenizer",
+                str(tmp_path / "tok"),
+                "--style",
+                style,
+                "-o",
+                str(tmp_path / f"s-{style}.jsonl"),
+                "-q",
+            ],
+        )
         assert res.exit_code == 0, res.output
         trained = [json.loads(line)["prompt"] for line in fmt.read_text().splitlines()]
         assert sorted(r["prompt"] for r in server.requests) == sorted(trained)  # requests run concurrently
-        assert trained[0].startswith("<|user|>") and trained[0].endswith("<|assistant|>" + (DIFF if style == "lintseq" else ""))
-    res = CliRunner().invoke(main, ["sample", "--backend", "openai", "--base-url", server.url, "-m", "served",
-                                    "-b", "humaneval", "--chat", "-o", str(tmp_path / "x.jsonl")])
+        assert trained[0].startswith("<|user|>") and trained[0].endswith(
+            "<|assistant|>" + (DIFF if style == "lintseq" else "")
+        )
+    res = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "-m",
+            "served",
+            "-b",
+            "humaneval",
+            "--chat",
+            "-o",
+            str(tmp_path / "x.jsonl"),
+        ],
+    )
     assert res.exit_code != 0 and "--tokenizer" in res.output

@@ -42,8 +42,17 @@ def corpus(tmp_path_factory) -> Path:
 
 def tiny(corpus: Path, out: Path, **kw) -> PretrainConfig:
     values = dict(
-        data=str(corpus), output=str(out), init="tiny", vocab_size=512, seq_length=128, batch_size=4,
-        micro_batch_size=2, max_steps=8, save_steps=2, logging_steps=1, lr=3e-3,
+        data=str(corpus),
+        output=str(out),
+        init="tiny",
+        vocab_size=512,
+        seq_length=128,
+        batch_size=4,
+        micro_batch_size=2,
+        max_steps=8,
+        save_steps=2,
+        logging_steps=1,
+        lr=3e-3,
     )
     values.update(kw)
     return PretrainConfig(**values)
@@ -60,9 +69,15 @@ def tok(corpus):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     docs=st.lists(
-        st.lists(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
-                 | st.sampled_from(["<|endoftext|>", "<|pad|>", "<|diff|>"]), min_size=1, max_size=4).map("".join),
-        min_size=1, max_size=6),
+        st.lists(
+            st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
+            | st.sampled_from(["<|endoftext|>", "<|pad|>", "<|diff|>"]),
+            min_size=1,
+            max_size=4,
+        ).map("".join),
+        min_size=1,
+        max_size=6,
+    ),
     seq_length=st.integers(1, 16),
 )
 def test_packing_keeps_every_document_in_order_between_eos(tok, tmp_path_factory, docs, seq_length):
@@ -90,8 +105,12 @@ def test_documents_from_a_directory_and_bad_rows(tmp_path):
 
     tree = tmp_path / "tree"
     for rel, text in {
-        "b.py": "b = 2\n", "a/x.py": "x = 1\n", "a/__pycache__/x.py": "cached\n", ".hidden/h.py": "h\n",
-        "notes.txt": "not python\n", "empty.py": "  \n",
+        "b.py": "b = 2\n",
+        "a/x.py": "x = 1\n",
+        "a/__pycache__/x.py": "cached\n",
+        ".hidden/h.py": "h\n",
+        "notes.txt": "not python\n",
+        "empty.py": "  \n",
     }.items():
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
         (tree / rel).write_text(text)
@@ -147,8 +166,26 @@ def test_cli_pretrained_model_fine_tunes_with_lintseq_train(corpus, tmp_path, sa
     from lintseq.training.sft import train
 
     out = tmp_path / "base"
-    args = ["--data", str(corpus), "--init", "tiny", "--vocab-size", "512", "--seq-length", "256", "--batch-size", "2",
-            "--micro-batch-size", "2", "--max-steps", "3", "--save-steps", "2", "-o", str(out)]
+    args = [
+        "--data",
+        str(corpus),
+        "--init",
+        "tiny",
+        "--vocab-size",
+        "512",
+        "--seq-length",
+        "256",
+        "--batch-size",
+        "2",
+        "--micro-batch-size",
+        "2",
+        "--max-steps",
+        "3",
+        "--save-steps",
+        "2",
+        "-o",
+        str(out),
+    ]
     res = CliRunner().invoke(pretrain_cmd, args)
     assert res.exit_code == 0, res.output
     assert "pre-trained 3 steps" in res.output
@@ -182,8 +219,18 @@ def test_cli_pretrained_model_fine_tunes_with_lintseq_train(corpus, tmp_path, sa
     too_long = TrainConfig(data=str(data), output=str(tmp_path / "ft0"), model=str(out), max_seq_length=1024)
     with pytest.raises(ValueError, match="at most 256 positions"):
         train(too_long)
-    result = train(TrainConfig(data=str(data), output=str(tmp_path / "ft"), model=str(out), batch_size=2,
-                               micro_batch_size=2, max_seq_length=256, max_steps=2, logging_steps=1))
+    result = train(
+        TrainConfig(
+            data=str(data),
+            output=str(tmp_path / "ft"),
+            model=str(out),
+            batch_size=2,
+            micro_batch_size=2,
+            max_seq_length=256,
+            max_steps=2,
+            logging_steps=1,
+        )
+    )
     assert result.global_step == 2 and result.rows + result.dropped_too_long == 2 and result.rows >= 1
     tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "ft")
     assert tuned.get_input_embeddings().weight.shape[0] == rows_before
@@ -197,10 +244,27 @@ def test_bad_settings_are_clear_errors(corpus, tmp_path):
     small.write_text(json.dumps({"text": "def f():\n    return 1\n"}) + "\n")
     with pytest.raises(ValueError, match=r"has \d+ tokens, fewer than one sequence of 128"):
         pretrain(tiny(small, tmp_path / "short", vocab_size=300))
-    res = CliRunner().invoke(pretrain_cmd, ["--data", str(corpus), "-o", str(tmp_path / "x"), "--resume", "--overwrite"])
+    res = CliRunner().invoke(
+        pretrain_cmd, ["--data", str(corpus), "-o", str(tmp_path / "x"), "--resume", "--overwrite"]
+    )
     assert res.exit_code == 2 and "give one" in res.output
-    res = CliRunner().invoke(pretrain_cmd, ["--data", str(corpus), "-o", str(tmp_path / "x"), "--batch-size", "6",
-                                            "--micro-batch-size", "4", "--init", "tiny", "--vocab-size", "300"])
+    res = CliRunner().invoke(
+        pretrain_cmd,
+        [
+            "--data",
+            str(corpus),
+            "-o",
+            str(tmp_path / "x"),
+            "--batch-size",
+            "6",
+            "--micro-batch-size",
+            "4",
+            "--init",
+            "tiny",
+            "--vocab-size",
+            "300",
+        ],
+    )
     assert res.exit_code == 2 and "not a multiple of micro-batch 4" in res.output
 
 
@@ -220,19 +284,41 @@ def test_cli_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     for f in FILES:
         (tree / f).write_text((STDLIB / f).read_text(encoding="utf-8"), encoding="utf-8")
     script = "import torch, sys; torch.set_num_threads(1); from lintseq.commands.pretrain import command; command()"
-    args = ["--data", str(tree), "--init", "tiny", "--vocab-size", "512", "--seq-length", "128", "--batch-size", "4",
-            "--micro-batch-size", "2", "--max-steps", "60", "--save-steps", "4", "--save-total-limit", "0", "--lr", "3e-3"]
+    args = [
+        "--data",
+        str(tree),
+        "--init",
+        "tiny",
+        "--vocab-size",
+        "512",
+        "--seq-length",
+        "128",
+        "--batch-size",
+        "4",
+        "--micro-batch-size",
+        "2",
+        "--max-steps",
+        "60",
+        "--save-steps",
+        "4",
+        "--save-total-limit",
+        "0",
+        "--lr",
+        "3e-3",
+    ]
 
     def run(out: Path, *extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", script, *args, "-o", str(out), *extra],
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-c", script, *args, "-o", str(out), *extra], capture_output=True, text=True, timeout=300
+        )
 
     full = run(tmp_path / "full")
     assert full.returncode == 0, full.stderr[-2000:]
 
     cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-c", script, *args, "-o", str(cut)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args, "-o", str(cut)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 240
     while not (cut / "pretrain_state" / "checkpoint-8" / "trainer_state.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, "run ended before its second checkpoint"

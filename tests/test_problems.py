@@ -83,9 +83,7 @@ WRONG = "def {name}(*args, **kwargs):\n    return None\n"
 
 def _score(problems, wrong=False, timeout=20.0):
     box = Sandbox(Limits(timeout=timeout), workers=2)
-    programs = [
-        p.program_for(WRONG.format(name=p.entry_point) if wrong else p.canonical_solution) for p in problems
-    ]
+    programs = [p.program_for(WRONG.format(name=p.entry_point) if wrong else p.canonical_solution) for p in problems]
     return [r.passed for r in box.run_many(programs)], box
 
 

@@ -87,8 +87,14 @@ def _pylint_subprocess(programs: list[str], tmp_path: Path) -> list[list[tuple[s
         path.write_text(text)
         files.append(path.name)
     cmd = [
-        sys.executable, "-m", "pylint", f"--rcfile={rc}", *RELEASE_FLAGS, *OUR_FLAGS,
-        "--msg-template={path}\x1f{msg_id}\x1f{line}\x1f{msg}", *files,
+        sys.executable,
+        "-m",
+        "pylint",
+        f"--rcfile={rc}",
+        *RELEASE_FLAGS,
+        *OUR_FLAGS,
+        "--msg-template={path}\x1f{msg_id}\x1f{line}\x1f{msg}",
+        *files,
     ]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     found: dict[str, list[tuple[str, int, str]]] = {name: [] for name in files}
@@ -129,8 +135,11 @@ def test_same_messages_and_lines_as_pylint_run_more(tmp_path):
         ("x = [1,\n2)\n", {1}),  # unmatched bracket: where it was opened
         ("print(undefined_name)\n", {1}),
         ("def f():\n  return 1\n", {2}),  # W0311 counts
-        ("class B:\n    def __init__(self):\n        self.v = 1\n\n\n"
-         "class C(B):\n    def __init__(self):\n        self.w = 2\n", {7}),  # W0231 counts
+        (
+            "class B:\n    def __init__(self):\n        self.v = 1\n\n\n"
+            "class C(B):\n    def __init__(self):\n        self.w = 2\n",
+            {7},
+        ),  # W0231 counts
         ("import numpy_surely_missing\nfrom os import nope\n", set()),  # E0401/E0611 do not
         ("import os\n", set()),  # other warnings do not
         ("", set()),

@@ -65,6 +65,7 @@ def _write_with_bad_lines(rows: list[dict], path: Path) -> None:
 
 # --- without Ray: chunks read exactly the rows the local engine reads --------------------
 
+
 def _as_global(path: Path, offset: int) -> list[tuple[int, object]]:
     """What the local engine reads from `path`, renumbered as if it came `offset` rows in."""
     out = []
@@ -76,9 +77,16 @@ def _as_global(path: Path, offset: int) -> list[tuple[int, object]]:
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     shards=st.lists(
-        st.lists(st.one_of(st.dictionaries(st.sampled_from("abc"), st.integers(), max_size=2).map(json.dumps),
-                           st.sampled_from(["", "  ", "{bad", "[]", "\udcff"])), max_size=40),
-        min_size=1, max_size=3),
+        st.lists(
+            st.one_of(
+                st.dictionaries(st.sampled_from("abc"), st.integers(), max_size=2).map(json.dumps),
+                st.sampled_from(["", "  ", "{bad", "[]", "\udcff"]),
+            ),
+            max_size=40,
+        ),
+        min_size=1,
+        max_size=3,
+    ),
     chunk_rows=st.integers(1, 30),
     trailing_newline=st.booleans(),
 )
@@ -154,8 +162,12 @@ HIDE_RAY = "import sys; sys.modules['ray'] = None; from lintseq.cli import main;
 
 
 def test_without_ray_the_cli_says_how_to_install_it(tmp_path):
-    run = lambda *args: subprocess.run([sys.executable, "-c", HIDE_RAY, "generate", *args],  # noqa: E731
-                                       capture_output=True, text=True, timeout=120)
+    run = lambda *args: subprocess.run(
+        [sys.executable, "-c", HIDE_RAY, "generate", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     ray = run("--sample", "-o", str(tmp_path / "r"), "--engine", "ray", "-q")
     assert ray.returncode != 0
     assert "pip install 'lintseq[ray]'" in ray.stderr
@@ -179,6 +191,7 @@ def test_unreachable_cluster_fails_fast_with_a_clear_error(tmp_path):
 
 
 # --- on a real cluster ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -208,8 +221,9 @@ def test_cli_on_the_sample_with_bad_lines_equals_local(cluster, sample_rows, tmp
     src = tmp_path / "sample_bad.jsonl"
     _write_with_bad_lines(sample_rows, src)
     out = tmp_path / "ray_out"
-    result = CliRunner().invoke(main, ["generate", str(src), "-o", str(out), "--engine", "ray",
-                                       "--address", cluster.address, "-q"])
+    result = CliRunner().invoke(
+        main, ["generate", str(src), "-o", str(out), "--engine", "ray", "--address", cluster.address, "-q"]
+    )
     assert result.exit_code == 0, result.output
     rows, rejects, summary = _local(src, tmp_path, Settings())
     assert _dir_rows(out) == rows and len(rows) == summary.sequences >= 95
@@ -231,18 +245,33 @@ def test_stdlib_shards_with_bad_lines_equal_local(cluster, stdlib_with_bad_lines
     shards.mkdir()
     cuts = [0, 101, 102, 250, len(lines)]
     for i in range(4):
-        (shards / f"part-{i}.jsonl").write_bytes(b"\n".join(lines[cuts[i]:cuts[i + 1]]) + b"\n")
+        (shards / f"part-{i}.jsonl").write_bytes(b"\n".join(lines[cuts[i] : cuts[i + 1]]) + b"\n")
     settings = Settings(samples=2, seed=7)
-    summary = generate_ray(shards, tmp_path / "out", settings, address=cluster.address,
-                           rejects_path=tmp_path / "rejects.jsonl", progress=False, chunk_rows=24)
+    summary = generate_ray(
+        shards,
+        tmp_path / "out",
+        settings,
+        address=cluster.address,
+        rejects_path=tmp_path / "rejects.jsonl",
+        progress=False,
+        chunk_rows=24,
+    )
     rows, rejects, local = _local(stdlib_with_bad_lines, tmp_path, settings)
     assert _dir_rows(tmp_path / "out") == rows
     assert len(rows) == 2 * local.programs >= 600
     assert sorted(_lines(tmp_path / "rejects.jsonl")) == rejects
-    assert {json.loads(r)["reason"].split(":")[0] for r in rejects} >= {"invalid JSON", "not UTF-8", "not a JSON object",
-                                                                         "missing field"}
-    assert summary.to_json() | {"seconds": 0, "rows_per_second": 0, "rows_per_second_per_worker": 0, "workers": 0} \
-        == local.to_json() | {"seconds": 0, "rows_per_second": 0, "rows_per_second_per_worker": 0, "workers": 0}
+    assert {json.loads(r)["reason"].split(":")[0] for r in rejects} >= {
+        "invalid JSON",
+        "not UTF-8",
+        "not a JSON object",
+        "missing field",
+    }
+    assert summary.to_json() | {
+        "seconds": 0,
+        "rows_per_second": 0,
+        "rows_per_second_per_worker": 0,
+        "workers": 0,
+    } == local.to_json() | {"seconds": 0, "rows_per_second": 0, "rows_per_second_per_worker": 0, "workers": 0}
 
 
 def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path, monkeypatch):
@@ -252,8 +281,9 @@ def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path, 
 
     marker = tmp_path / "crashed"
     monkeypatch.setenv("RAY_ADDRESS", cluster.address)
-    summary = generate_ray(SAMPLE, tmp_path / "out", Settings(), workers=2, progress=False,
-                           chunk_rows=16, _crash_once=(str(marker), 42))
+    summary = generate_ray(
+        SAMPLE, tmp_path / "out", Settings(), workers=2, progress=False, chunk_rows=16, _crash_once=(str(marker), 42)
+    )
     assert marker.exists() and int(marker.read_text()) != os.getpid()
     rows, _, local = _local(SAMPLE, tmp_path, Settings())
     got = _dir_rows(tmp_path / "out")
@@ -324,11 +354,13 @@ def test_removed_node_mid_run_loses_nothing(tmp_path, stdlib_rows):
     c.wait_for_nodes()
     try:
         part_dir = tmp_path / "out.partial"
+
         def remove_when_started():
             while not (part_dir / "_chunks").exists() or len(list((part_dir / "_chunks").iterdir())) < 2:
                 if stop.wait(0.05):
                     return
             c.remove_node(node)
+
         stop = threading.Event()
         t = threading.Thread(target=remove_when_started)
         t.start()

@@ -127,8 +127,16 @@ def read(path) -> list[dict]:
 
 def test_rows_resolve_and_record_the_run(const_backend, tmp_path):
     out = tmp_path / "s.jsonl"
-    stats = sample_benchmark(PROBLEMS[:3], const_backend, settings(n=2), style="lintseq", out=str(out),
-                             model="const", benchmark="toy", progress=False)
+    stats = sample_benchmark(
+        PROBLEMS[:3],
+        const_backend,
+        settings(n=2),
+        style="lintseq",
+        out=str(out),
+        model="const",
+        benchmark="toy",
+        progress=False,
+    )
     rows = read(out)
     assert stats.samples == 6 and not partial_path(out).exists()
     assert [(r["task_id"], r["sample"]) for r in rows] == [(p.task_id, i) for p in PROBLEMS[:3] for i in (0, 1)]
@@ -139,8 +147,16 @@ def test_rows_resolve_and_record_the_run(const_backend, tmp_path):
         assert (r["model"], r["backend"], r["style"], r["benchmark"]) == ("const", "hf", "lintseq", "toy")
         assert r["settings"]["n"] == 2 and r["settings"]["seed"] == 7
     with pytest.raises(FileExistsError):
-        sample_benchmark(PROBLEMS[:3], const_backend, settings(n=2), style="lintseq", out=str(out),
-                         model="const", benchmark="toy", progress=False)
+        sample_benchmark(
+            PROBLEMS[:3],
+            const_backend,
+            settings(n=2),
+            style="lintseq",
+            out=str(out),
+            model="const",
+            benchmark="toy",
+            progress=False,
+        )
 
 
 class Crash(RuntimeError):
@@ -208,11 +224,27 @@ def test_torn_partial_line_is_dropped_and_resampled(const_backend, tmp_path, who
 
 def test_bad_style_and_duplicate_ids(const_backend, tmp_path):
     with pytest.raises(ValueError, match="style"):
-        sample_benchmark(PROBLEMS, const_backend, settings(), style="chat", out=str(tmp_path / "a"),
-                         model="m", benchmark="b", progress=False)
+        sample_benchmark(
+            PROBLEMS,
+            const_backend,
+            settings(),
+            style="chat",
+            out=str(tmp_path / "a"),
+            model="m",
+            benchmark="b",
+            progress=False,
+        )
     with pytest.raises(ValueError, match="duplicate"):
-        sample_benchmark(PROBLEMS + PROBLEMS[:1], const_backend, settings(), style="lintseq",
-                         out=str(tmp_path / "b"), model="m", benchmark="b", progress=False)
+        sample_benchmark(
+            PROBLEMS + PROBLEMS[:1],
+            const_backend,
+            settings(),
+            style="lintseq",
+            out=str(tmp_path / "b"),
+            model="m",
+            benchmark="b",
+            progress=False,
+        )
 
 
 def test_settings_validation():
@@ -236,6 +268,7 @@ def test_hf_loads_a_saved_model(tiny_dir):
 
 # -- text helpers ----------------------------------------------------------------------------------
 
+
 @given(st.text(alphabet="ab\n<|>", max_size=40), st.lists(st.text(alphabet="ab\n", min_size=1, max_size=3), max_size=3))
 def test_cut_at_stop_is_the_shortest_prefix_without_stops(text, stops):
     cut, stopped = cut_at_stop(text, stops)
@@ -243,7 +276,7 @@ def test_cut_at_stop_is_the_shortest_prefix_without_stops(text, stops):
     assert not any(s in cut for s in stops)
     assert stopped == (cut != text or any(s in text for s in stops))
     if stopped:
-        assert any(text[len(cut):].startswith(s) for s in stops)
+        assert any(text[len(cut) :].startswith(s) for s in stops)
 
 
 def test_strip_fences():
@@ -265,13 +298,32 @@ def test_to_program_styles():
 
 # -- the command -----------------------------------------------------------------------------------
 
+
 def test_cli_humaneval_smoke_and_resume(tiny_dir, tmp_path):
     pytest.importorskip("lintseq.evaluation.problems")
     from lintseq.cli import main
 
     out = tmp_path / "he.jsonl"
-    cmd = ["sample", "--model", str(tiny_dir), "--benchmark", "humaneval", "--limit", "3", "-n", "2",
-           "--max-new-tokens", "8", "--device", "cpu", "-o", str(out), "-q", "--seed", "3"]
+    cmd = [
+        "sample",
+        "--model",
+        str(tiny_dir),
+        "--benchmark",
+        "humaneval",
+        "--limit",
+        "3",
+        "-n",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+        "-q",
+        "--seed",
+        "3",
+    ]
     res = CliRunner().invoke(main, cmd)
     assert res.exit_code == 0, res.output
     rows = read(out)
@@ -289,23 +341,33 @@ def test_cli_humaneval_smoke_and_resume(tiny_dir, tmp_path):
 def test_cli_errors(tmp_path):
     from lintseq.cli import main
 
-    res = CliRunner().invoke(main, ["sample", "-m", "x", "-b", "humaneval", "-o", str(tmp_path / "o"),
-                                    "--backend", "openai"])
+    res = CliRunner().invoke(
+        main, ["sample", "-m", "x", "-b", "humaneval", "-o", str(tmp_path / "o"), "--backend", "openai"]
+    )
     assert res.exit_code != 0 and "--base-url" in res.output
-    res = CliRunner().invoke(main, ["sample", "-m", "x", "-b", "humaneval", "-o", str(tmp_path / "o"),
-                                    "--top-p", "0"])
+    res = CliRunner().invoke(main, ["sample", "-m", "x", "-b", "humaneval", "-o", str(tmp_path / "o"), "--top-p", "0"])
     assert res.exit_code != 0 and "top-p" in res.output
 
 
 # -- vLLM: what can be checked without vllm installed ------------------------------------------------
+
 
 def test_vllm_sampling_params_mapping():
     from lintseq.inference.vllm_offline import sampling_params_kwargs
 
     s = SamplingSettings(n=5, temperature=0.6, top_p=0.95, min_p=0.05, max_new_tokens=300, stop=("\nclass",), seed=1)
     kw = sampling_params_kwargs(s, Request("p", 5, 42))
-    assert kw == dict(n=5, temperature=0.6, top_p=0.95, min_p=0.05, seed=42, max_tokens=300,
-                      skip_special_tokens=False, include_stop_str_in_output=False, stop=["\nclass"])
+    assert kw == dict(
+        n=5,
+        temperature=0.6,
+        top_p=0.95,
+        min_p=0.05,
+        seed=42,
+        max_tokens=300,
+        skip_special_tokens=False,
+        include_stop_str_in_output=False,
+        stop=["\nclass"],
+    )
     greedy = sampling_params_kwargs(SamplingSettings(n=5, temperature=0.0), Request("p", 5, 1))
     assert (greedy["n"], greedy["temperature"], greedy["top_p"], greedy["min_p"]) == (1, 0.0, 1.0, 0.0)
     assert "stop" not in greedy
@@ -316,8 +378,12 @@ def test_vllm_outputs_to_generations():
 
     from lintseq.inference.vllm_offline import generations_from_output
 
-    out = NS(outputs=[NS(index=1, text=f"b{EOS}", token_ids=[1, 2, 3], finish_reason="stop"),
-                      NS(index=0, text=f"a{DIFF}", token_ids=[4] * 7, finish_reason="length")])
+    out = NS(
+        outputs=[
+            NS(index=1, text=f"b{EOS}", token_ids=[1, 2, 3], finish_reason="stop"),
+            NS(index=0, text=f"a{DIFF}", token_ids=[4] * 7, finish_reason="length"),
+        ]
+    )
     gens = generations_from_output(out, 2, [EOS])
     assert [(g.text, g.finish_reason, g.n_tokens) for g in gens] == [(f"a{DIFF}", "length", 7), ("b", "stop", 3)]
     one = NS(outputs=[NS(index=0, text="x", token_ids=[1, 2], finish_reason="stop")])
@@ -353,10 +419,19 @@ def test_step_by_step_decoding_equals_generate_greedy():
     enc = backend._left_pad(prompts)
     width = enc["input_ids"].shape[1]
     with torch.inference_mode():
-        ids = model.generate(**enc, max_new_tokens=24, pad_token_id=backend.pad_id, eos_token_id=backend.eos,
-                             do_sample=False, stop_strings=list(s.stop), tokenizer=tok)
+        ids = model.generate(
+            **enc,
+            max_new_tokens=24,
+            pad_token_id=backend.pad_id,
+            eos_token_id=backend.eos,
+            do_sample=False,
+            stop_strings=list(s.stop),
+            tokenizer=tok,
+        )
     theirs = [backend._decode(row.tolist(), s) for row in ids[:, width:]]
-    assert [(g.text, g.finish_reason, g.n_tokens) for g in ours] == [(g.text, g.finish_reason, g.n_tokens) for g in theirs]
+    assert [(g.text, g.finish_reason, g.n_tokens) for g in ours] == [
+        (g.text, g.finish_reason, g.n_tokens) for g in theirs
+    ]
     assert {g.finish_reason for g in ours} == {"stop", "length"} or len({g.text for g in ours}) > 1
 
 
@@ -366,5 +441,9 @@ def test_a_stop_string_begun_in_the_prompt_does_not_stop_the_sample():
     prompt = "def f0(x):\n    return x + 0\n"
     free = backend.generate([Request(prompt, 1, 0)], settings(n=1, temperature=0.0, max_new_tokens=6))[0][0]
     assert free.text.startswith("\n")  # this model's first token completes "\n\n" with the prompt's end
-    stopped = backend.generate([Request(prompt, 1, 0)], settings(n=1, temperature=0.0, max_new_tokens=6, stop=("\n\n",)))[0][0]
-    assert stopped.finish_reason == "stop" and "\n\n" in free.text and stopped.text == free.text[: free.text.index("\n\n")]
+    stopped = backend.generate(
+        [Request(prompt, 1, 0)], settings(n=1, temperature=0.0, max_new_tokens=6, stop=("\n\n",))
+    )[0][0]
+    assert (
+        stopped.finish_reason == "stop" and "\n\n" in free.text and stopped.text == free.text[: free.text.index("\n\n")]
+    )

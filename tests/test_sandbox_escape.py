@@ -20,7 +20,7 @@ from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable, sand
 
 LIMITS = Limits(timeout=10.0, memory_mb=1024)
 
-ATTACKS = r'''
+ATTACKS = r"""
 import ctypes, os, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
 TARGET = {target!r}
@@ -98,7 +98,7 @@ for how, fn in (("chmod", lambda: os.chmod(TARGET, 0o700)), ("rename", lambda: o
         print(f"ATTEMPT {{how}}: DONE", flush=True)
     except OSError as exc:
         print(f"ATTEMPT {{how}}: blocked ({{exc.strerror}})", flush=True)
-'''
+"""
 
 
 def modes() -> list[str]:
@@ -131,7 +131,7 @@ def target():
 
 def _attempts(output: str) -> dict[str, str]:
     return {
-        line.split(":", 1)[0][len("ATTEMPT "):]: line.split(":", 1)[1]
+        line.split(":", 1)[0][len("ATTEMPT ") :]: line.split(":", 1)[1]
         for line in output.splitlines()
         if line.startswith("ATTEMPT ")
     }
@@ -148,8 +148,18 @@ def test_read_only_cannot_be_undone(mode, method, target, monkeypatch):
         assert box.info.read_only_fs
         res = box.run(ATTACKS.format(target=str(target)))
     got = _attempts(res.output)
-    assert set(got) == {"plain", "remount", "mount_setattr", "umount", "exec", "own_namespaces",
-                        "chmod", "rename", "delete", "proc1"}, res.output
+    assert set(got) == {
+        "plain",
+        "remount",
+        "mount_setattr",
+        "umount",
+        "exec",
+        "own_namespaces",
+        "chmod",
+        "rename",
+        "delete",
+        "proc1",
+    }, res.output
     for name, note in got.items():
         assert "WROTE" not in note and "DONE" not in note, (name, note)
     assert "CapEff: 0000000000000000" in got["exec"] and "CapBnd: 0000000000000000" in got["exec"], got["exec"]
@@ -216,11 +226,13 @@ def test_interpreter_folders_under_tmp_stay_visible_and_read_only(mode, monkeypa
         (folder / "lsq_probe_module.py").write_text("VALUE = 42\n")
         (folder / "lsq_probe_module.py").chmod(0o644)
         monkeypatch.syspath_prepend(str(folder))
-        program = (f"import os, sys\nsys.path.insert(0, {str(folder)!r})\nimport lsq_probe_module\n"
-                   "assert lsq_probe_module.VALUE == 42\n"
-                   f"try:\n    open({str(folder / 'planted.txt')!r}, 'w')\n    print('WROTE')\n"
-                   "except OSError as exc:\n    print('blocked', exc.strerror)\n"
-                   "assert os.listdir('/tmp') != []  # the fresh /tmp holds only the bound folder and the workdir\n")
+        program = (
+            f"import os, sys\nsys.path.insert(0, {str(folder)!r})\nimport lsq_probe_module\n"
+            "assert lsq_probe_module.VALUE == 42\n"
+            f"try:\n    open({str(folder / 'planted.txt')!r}, 'w')\n    print('WROTE')\n"
+            "except OSError as exc:\n    print('blocked', exc.strerror)\n"
+            "assert os.listdir('/tmp') != []  # the fresh /tmp holds only the bound folder and the workdir\n"
+        )
         with Sandbox(LIMITS, workers=1, isolation=mode) as box:
             res = box.run(program)
         assert res.passed, res

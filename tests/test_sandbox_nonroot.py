@@ -44,10 +44,10 @@ ATTACKS = {
     "loopback": "socket.create_connection(('127.0.0.1', PORT), timeout=2).sendall(b'hi')",
     "unix_socket": "s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(HOME + '/agent.sock')",
     "remount": "assert libc.mount(None, b'/', None, 32 | 4096, None) == 0, ctypes.get_errno(); "
-               "open(HOME + '/after-remount.txt', 'w')",
+    "open(HOME + '/after-remount.txt', 'w')",
     "own_namespace": "assert libc.unshare(0x10000000 | 0x20000) == 0, ctypes.get_errno(); "
-                     "libc.mount(None, HOME.encode(), None, 32 | 4096, None); libc.umount2(HOME.encode(), 2); "
-                     "open(HOME + '/after-unshare.txt', 'w')",
+    "libc.mount(None, HOME.encode(), None, 32 | 4096, None); libc.umount2(HOME.encode(), 2); "
+    "open(HOME + '/after-unshare.txt', 'w')",
 }
 PRELUDE = (
     "import ctypes, os, shutil, socket\n"
@@ -73,8 +73,12 @@ class User:
     prefix: list[str] = field(default_factory=list)  # switches to the user
 
     def run(self, argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-        env = {"HOME": str(self.home), "PATH": f"{LINTSEQ.parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-               "PYTHONPATH": str(SRC)}
+        env = {
+            "HOME": str(self.home),
+            "PATH": f"{LINTSEQ.parent}:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": str(SRC),
+        }
         if self.prefix and self.prefix[-1] == "-c":  # su takes one shell command
             import shlex
 
@@ -95,8 +99,15 @@ def _switch_prefix(name: str, uid: int, gid: int) -> list[str]:
 
 
 def _needed_paths() -> list[Path]:
-    paths = {Path(sys.executable), Path(os.path.realpath(sys.executable)), LINTSEQ, SRC,
-             Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
+    paths = {
+        Path(sys.executable),
+        Path(os.path.realpath(sys.executable)),
+        LINTSEQ,
+        SRC,
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+    }
     paths.update(Path(p) for p in sys.path if p and os.path.isdir(p))
     return sorted(paths)
 
@@ -202,9 +213,31 @@ def _write_samples(user: User, work: Path, names: list[str], home: Path, port: i
 
 
 def _evaluate(user: User, work: Path, *extra: str, wrap: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return user.run([*wrap, str(LINTSEQ), "evaluate", "samples.jsonl", "-b", "bench.jsonl", "--completion-format", "program",
-                     "-k", "1", "--json", "scores.json", "--results", "results.jsonl", "--timeout", "10",
-                     "--workers", "2", "-q", *extra], cwd=work)
+    return user.run(
+        [
+            *wrap,
+            str(LINTSEQ),
+            "evaluate",
+            "samples.jsonl",
+            "-b",
+            "bench.jsonl",
+            "--completion-format",
+            "program",
+            "-k",
+            "1",
+            "--json",
+            "scores.json",
+            "--results",
+            "results.jsonl",
+            "--timeout",
+            "10",
+            "--workers",
+            "2",
+            "-q",
+            *extra,
+        ],
+        cwd=work,
+    )
 
 
 def test_hostile_samples_cannot_touch_the_users_files(user, scene):
@@ -256,8 +289,15 @@ def test_refuses_to_run_unsandboxed_unless_told(user, scene, tmp_path):
         pytest.skip("no unshare(1) to build a namespace without user namespaces")
     home, work, tcp, _ = scene
     _write_samples(user, work, ["create_in_work"], home, tcp.port)
-    jail = (shutil.which("unshare"), "--user", "--map-root-user", "sh", "-c",
-            'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "jail")
+    jail = (
+        shutil.which("unshare"),
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+        "jail",
+    )
     probe = user.run([*jail, "true"], cwd=work)
     if probe.returncode != 0:
         pytest.skip(f"cannot build the test's namespace here: {probe.stderr.strip()}")

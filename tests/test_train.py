@@ -62,8 +62,15 @@ def data(tmp_path_factory):
 
 def tiny_cfg(data_path, out, **kw) -> TrainConfig:
     values = dict(
-        data=str(data_path), output=str(out), init="tiny", vocab_size=600, batch_size=4,
-        micro_batch_size=4, max_seq_length=512, logging_steps=1, max_steps=2,
+        data=str(data_path),
+        output=str(out),
+        init="tiny",
+        vocab_size=600,
+        batch_size=4,
+        micro_batch_size=4,
+        max_seq_length=512,
+        logging_steps=1,
+        max_steps=2,
     )
     values.update(kw)
     return TrainConfig(**values)
@@ -153,8 +160,26 @@ def test_saved_model_samples_through_lintseq_sample(trained, tmp_path):
     from lintseq import resolve
 
     out = tmp_path / "samples.jsonl"
-    cmd = ["sample", "--model", str(trained["out"]), "--benchmark", "humaneval", "--limit", "2", "-n", "1", "-t", "0",
-           "--max-new-tokens", "24", "--device", "cpu", "-o", str(out), "-q"]
+    cmd = [
+        "sample",
+        "--model",
+        str(trained["out"]),
+        "--benchmark",
+        "humaneval",
+        "--limit",
+        "2",
+        "-n",
+        "1",
+        "-t",
+        "0",
+        "--max-new-tokens",
+        "24",
+        "--device",
+        "cpu",
+        "-o",
+        str(out),
+        "-q",
+    ]
     res = CliRunner().invoke(main, cmd)
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -169,11 +194,19 @@ def test_match_steps_gives_equal_optimizer_steps(data, tmp_path):
 
     n_base, n_ls = 12, 60
     micro, batch = 6, 12
-    base = train(tiny_cfg(data["baseline"], tmp_path / "b", max_steps=None, epochs=10, batch_size=batch, micro_batch_size=micro))
+    base = train(
+        tiny_cfg(data["baseline"], tmp_path / "b", max_steps=None, epochs=10, batch_size=batch, micro_batch_size=micro)
+    )
     ls = train(
         tiny_cfg(
-            data["lintseq"], tmp_path / "l", max_steps=None, epochs=1, batch_size=batch,
-            micro_batch_size=micro, match_steps_with=str(data["baseline"]), match_epochs=10,
+            data["lintseq"],
+            tmp_path / "l",
+            max_steps=None,
+            epochs=1,
+            batch_size=batch,
+            micro_batch_size=micro,
+            match_steps_with=str(data["baseline"]),
+            match_epochs=10,
         )
     )
     accum = batch // micro
@@ -245,8 +278,23 @@ def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(dat
 def test_cli_baseline_run_drops_long_rows_and_refuses_to_overwrite(data, tmp_path):
     out = tmp_path / "cli"
     args = [
-        "train", "--init", "tiny", "--data", str(data["baseline"]), "--output", str(out), "--max-steps", "2",
-        "--batch-size", "4", "--micro-batch-size", "2", "--max-seq-length", "96", "--vocab-size", "600",
+        "train",
+        "--init",
+        "tiny",
+        "--data",
+        str(data["baseline"]),
+        "--output",
+        str(out),
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--micro-batch-size",
+        "2",
+        "--max-seq-length",
+        "96",
+        "--vocab-size",
+        "600",
     ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
@@ -256,7 +304,9 @@ def test_cli_baseline_run_drops_long_rows_and_refuses_to_overwrite(data, tmp_pat
     res = CliRunner().invoke(main, args)
     assert res.exit_code != 0 and "--overwrite" in res.output
     # rerun from the saved config, overriding one option
-    res = CliRunner().invoke(main, ["train", "--config", str(out / CONFIG_NAME), "--output", str(tmp_path / "again"), "--max-steps", "1"])
+    res = CliRunner().invoke(
+        main, ["train", "--config", str(out / CONFIG_NAME), "--output", str(tmp_path / "again"), "--max-steps", "1"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "again" / "train_summary.json").read_text())["global_step"] == 1
     assert tomllib.loads((tmp_path / "again" / CONFIG_NAME).read_text())["max_seq_length"] == 96
@@ -278,8 +328,17 @@ def test_lora_on_pretrained_model_adds_diff_token_and_merges(data, tmp_path):
 
     def run(name, lr):
         cfg = TrainConfig(
-            data=str(data["lintseq"]), output=str(tmp_path / name), model=str(tmp_path / "base"), lora=True,
-            lora_r=4, batch_size=4, micro_batch_size=4, max_steps=3, lr=lr, warmup_ratio=0.0, max_seq_length=512,
+            data=str(data["lintseq"]),
+            output=str(tmp_path / name),
+            model=str(tmp_path / "base"),
+            lora=True,
+            lora_r=4,
+            batch_size=4,
+            micro_batch_size=4,
+            max_steps=3,
+            lr=lr,
+            warmup_ratio=0.0,
+            max_seq_length=512,
         )
         return train(cfg)
 
@@ -306,8 +365,11 @@ def test_lora_on_pretrained_model_adds_diff_token_and_merges(data, tmp_path):
 
 
 @given(
-    n=st.integers(1, 10_000), micro=st.sampled_from([1, 2, 4, 8, 16]), accum=st.integers(1, 64),
-    epochs=st.integers(1, 12), world=st.sampled_from([1, 2, 8]),
+    n=st.integers(1, 10_000),
+    micro=st.sampled_from([1, 2, 4, 8, 16]),
+    accum=st.integers(1, 64),
+    epochs=st.integers(1, 12),
+    world=st.sampled_from([1, 2, 8]),
 )
 def test_step_math(n, micro, accum, epochs, world):
     per = steps.steps_per_epoch(n, micro, accum, world)

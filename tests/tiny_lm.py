@@ -25,8 +25,11 @@ def train_tokenizer(diff_special: bool = False, vocab_size: int = 400):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(show_progress=False,
-        vocab_size=vocab_size, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(
+        show_progress=False,
+        vocab_size=vocab_size,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS)
@@ -41,8 +44,14 @@ def build_model(tokenizer, next_token_logits: dict[str, float] | None = None, se
     torch.manual_seed(seed)
     eos = tokenizer.convert_tokens_to_ids(EOS)
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=2048, n_embd=32, n_layer=2, n_head=2,
-        bos_token_id=eos, eos_token_id=eos, tie_word_embeddings=next_token_logits is None,
+        vocab_size=len(tokenizer),
+        n_positions=2048,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        tie_word_embeddings=next_token_logits is None,
     )
     model = GPT2LMHeadModel(config).eval()
     if next_token_logits is not None:

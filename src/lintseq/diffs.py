@@ -83,10 +83,7 @@ def insertion_diff(old: list[str], new: list[str], inserted: list[bool] | None =
 
 def edits_from_states(states: list[list[str]], masks: list[list[bool]] | None = None) -> list[str]:
     """Diffs between consecutive states (first state is usually empty)."""
-    return [
-        insertion_diff(states[i], states[i + 1], masks[i] if masks else None)
-        for i in range(len(states) - 1)
-    ]
+    return [insertion_diff(states[i], states[i + 1], masks[i] if masks else None) for i in range(len(states) - 1)]
 
 
 @dataclass
@@ -186,7 +183,9 @@ def resolve(model_output: str, strict: bool = False) -> Resolved:
             continue  # the prompt, or prose before the first edit
         hunks += _apply_edit(lines, chunk, strict, skipped)
         edits += 1
-    if not hunks and not skipped and DIFF_TOKEN not in model_output:  # "" or plain text; an explicit empty sequence is fine
+    if (
+        not hunks and not skipped and DIFF_TOKEN not in model_output
+    ):  # "" or plain text; an explicit empty sequence is fine
         problem = "no edits in the output"
         if strict:
             raise EditError(problem)

@@ -106,9 +106,7 @@ def format_row(
     if style == "lintseq":
         completion = lintseq_completion(_edit_path(row))
     elif style == "baseline":
-        completion = apply_edits(_edit_path(row)) if "edit_path" in row else normalize(
-            _text_field(row, code_field)
-        )
+        completion = apply_edits(_edit_path(row)) if "edit_path" in row else normalize(_text_field(row, code_field))
         if not completion.strip():
             raise FormatError("empty program")
         if DIFF_TOKEN in completion:

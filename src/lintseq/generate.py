@@ -38,14 +38,19 @@ class Settings:
     code_field: str = setting("response")
     samples: int = setting(1, help="Edit sequences per program.", flags=("-s", "--samples"), min=1)
     seed: int = setting(0, help="Run seed; per-program seeds derive from it.")
-    linter: str = setting("fast", help="fast: in-process; pylint: the release's judgement; none: the no-linter ablation.",
-                          choices=("fast", "pylint", "none"))
-    weighting: str = setting("indent", help="Which line to delete first: weighted by depth + 1, or uniformly.",
-                             choices=("indent", "uniform"))
+    linter: str = setting(
+        "fast",
+        help="fast: in-process; pylint: the release's judgement; none: the no-linter ablation.",
+        choices=("fast", "pylint", "none"),
+    )
+    weighting: str = setting(
+        "indent", help="Which line to delete first: weighted by depth + 1, or uniformly.", choices=("indent", "uniform")
+    )
     markdown: bool = setting(True, help="Reduce Markdown answers to their code blocks.")
     # a random subset of rows, drawn with the seed (the field keeps its name: saved runs compare it)
-    limit: int | None = setting(None, help="Use a random subset of N rows, drawn with --seed.", flags=("--subset",),
-                                min=1, metavar="N")
+    limit: int | None = setting(
+        None, help="Use a random subset of N rows, drawn with --seed.", flags=("--subset",), min=1, metavar="N"
+    )
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,7 +167,9 @@ def generate(
     """Run the local engine over a whole file. Returns the run's summary."""
     input_path = Path(input_path)
     workers = workers or default_workers()
-    journal = Journal(Path(output_path), rejects_path and Path(rejects_path), settings.describe() | {"input": str(input_path)})
+    journal = Journal(
+        Path(output_path), rejects_path and Path(rejects_path), settings.describe() | {"input": str(input_path)}
+    )
     summary = Summary()
     start = journal.open(resume=resume, restart=restart, summary=summary)
     total = count_rows(input_path)

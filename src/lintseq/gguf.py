@@ -92,8 +92,12 @@ def convert(src: str | Path, out: str | Path, *, overwrite: bool = False) -> Pat
     try:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        record = {"source": str(src.resolve()), "sha256": file_sha256(src), "bytes": src.stat().st_size,
-                  "parameters": sum(p.numel() for p in model.parameters())}
+        record = {
+            "source": str(src.resolve()),
+            "sha256": file_sha256(src),
+            "bytes": src.stat().st_size,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
         (tmp / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _usual_modes(tmp)
         _swap_in(tmp, out)

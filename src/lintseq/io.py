@@ -193,8 +193,13 @@ def _parse(lines: Iterable[bytes], errors: str) -> Iterator[JsonLine]:
         try:
             text = raw.decode("utf-8", errors)
         except UnicodeDecodeError as exc:
-            yield JsonLine(number, index, raw.decode("utf-8", "backslashreplace"), None,
-                           f"not UTF-8: byte {raw[exc.start]:#04x} at offset {exc.start}")
+            yield JsonLine(
+                number,
+                index,
+                raw.decode("utf-8", "backslashreplace"),
+                None,
+                f"not UTF-8: byte {raw[exc.start]:#04x} at offset {exc.start}",
+            )
             index += 1
             continue
         try:
@@ -209,8 +214,9 @@ def _parse(lines: Iterable[bytes], errors: str) -> Iterator[JsonLine]:
         index += 1
 
 
-def load_jsonl(source: str | os.PathLike | Iterable[bytes], *, name: str | None = None,
-               errors: str = "strict") -> list[dict[str, Any]]:
+def load_jsonl(
+    source: str | os.PathLike | Iterable[bytes], *, name: str | None = None, errors: str = "strict"
+) -> list[dict[str, Any]]:
     """Every object of a JSON Lines file that must hold nothing else; the first line that is
     not an object is a `JsonlError` naming the file (`name`, for lines from elsewhere) and line."""
     rows = []

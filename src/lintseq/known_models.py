@@ -55,7 +55,9 @@ def packaged_file(model: PackagedModel) -> Path:
     try:
         dist = md.distribution(model.distribution)
     except md.PackageNotFoundError:
-        raise ConvertError(f"model {model.name!r} comes from the {model.distribution} package, which is not installed: {hint}") from None
+        raise ConvertError(
+            f"model {model.name!r} comes from the {model.distribution} package, which is not installed: {hint}"
+        ) from None
     entry = next((f for f in dist.files or () if str(f) == model.file), None)
     if entry is None:
         raise ConvertError(f"the installed {model.distribution} {dist.version} has no {model.file}: {hint}")
@@ -106,4 +108,3 @@ def describe() -> list[str]:
             where = f"not installed: {install_hint(m)}"
         lines.append(f"{m.name}: {m.about} [{where}]")
     return lines
-

@@ -9,8 +9,13 @@ from lintseq.gguf import ConvertError
 
 @click.command("convert")
 @click.argument("source", metavar="GGUF_OR_NAME", required=False)
-@click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
-              help="Folder to write [for a short name: the cache, printed at the end].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder to write [for a short name: the cache, printed at the end].",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--list", "list_names", is_flag=True, help="List the short model names and whether they are installed.")
 def command(source: str | None, output: str | None, overwrite: bool, list_names: bool) -> None:

@@ -28,29 +28,79 @@ BENCHMARK_HELP = (
 @click.command("evaluate")
 @click.argument("samples", type=click.Path(exists=True, dir_okay=False))
 @click.option("--benchmark", "-b", "benchmarks", required=True, multiple=True, help=BENCHMARK_HELP)
-@click.option("--completion-format", type=click.Choice(["auto", "diff", "program"]), default="auto", show_default=True,
-              help="diff: resolve edit sequences; program: plain programs (Markdown fences removed; an unclosed fence "
-                   "keeps its code); auto: detect per sample.")
-@click.option("-k", "ks", default="1,5,10", show_default=True, callback=_ks, help="Comma-separated k for pass@k (reported only for k <= n).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the scores (pass@k, metadata) as JSON (several benchmarks: {\"runs\": [...]}).")
+@click.option(
+    "--completion-format",
+    type=click.Choice(["auto", "diff", "program"]),
+    default="auto",
+    show_default=True,
+    help="diff: resolve edit sequences; program: plain programs (Markdown fences removed; an unclosed fence "
+    "keeps its code); auto: detect per sample.",
+)
+@click.option(
+    "-k",
+    "ks",
+    default="1,5,10",
+    show_default=True,
+    callback=_ks,
+    help="Comma-separated k for pass@k (reported only for k <= n).",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help='Write the scores (pass@k, metadata) as JSON (several benchmarks: {"runs": [...]}).',
+)
 @click.option("--results", type=click.Path(dir_okay=False), help="Write per-problem results as JSON Lines.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a PNG of pass@k against k.")
 @click.option("--label", help="Name of this run in the table, JSON and plot (default: the samples file name).")
-@click.option("--compare", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Score JSON of another run to put beside this one (repeatable).")
-@click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Wall-clock seconds per sample (CPU time gets the same); humaneval+ and mbpp+ derive theirs (below).")
-@click.option("--min-time-limit", type=float, default=4.0, show_default=True,
-              help="humaneval+ and mbpp+: a task's limit is max(this, --time-factor x its reference solution's time).")
-@click.option("--time-factor", type=float, default=4.0, show_default=True,
-              help="See --min-time-limit.")
+@click.option(
+    "--compare",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Score JSON of another run to put beside this one (repeatable).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Wall-clock seconds per sample (CPU time gets the same); humaneval+ and mbpp+ derive theirs (below).",
+)
+@click.option(
+    "--min-time-limit",
+    type=float,
+    default=4.0,
+    show_default=True,
+    help="humaneval+ and mbpp+: a task's limit is max(this, --time-factor x its reference solution's time).",
+)
+@click.option("--time-factor", type=float, default=4.0, show_default=True, help="See --min-time-limit.")
 @click.option("--memory-mb", type=int, default=4096, show_default=True, help="Address-space limit per sample.")
 @workers_option("Samples run at once (default: CPU count).", type=int, default=None)
-@click.option("--unsafe-no-sandbox", is_flag=True,
-              help="Run samples without any isolation, with your permissions and network access (for machines "
-                   "whose kernel allows no sandbox; without it, evaluate refuses there). Only for samples you trust.")
+@click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run samples without any isolation, with your permissions and network access (for machines "
+    "whose kernel allows no sandbox; without it, evaluate refuses there). Only for samples you trust.",
+)
 @quiet_option()
-def command(samples, benchmarks, completion_format, ks, json_out, results, plot, label, compare, timeout, min_time_limit,
-            time_factor, memory_mb, workers, unsafe_no_sandbox, quiet):
+def command(
+    samples,
+    benchmarks,
+    completion_format,
+    ks,
+    json_out,
+    results,
+    plot,
+    label,
+    compare,
+    timeout,
+    min_time_limit,
+    time_factor,
+    memory_mb,
+    workers,
+    unsafe_no_sandbox,
+    quiet,
+):
     """Score SAMPLES (JSON Lines with task_id and completion, or program) on one or more benchmarks.
 
     \b
@@ -90,8 +140,11 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc))
     try:
-        sandbox = Sandbox(Limits(timeout=timeout, memory_mb=memory_mb), workers=workers,
-                          isolation="none" if unsafe_no_sandbox else "auto")
+        sandbox = Sandbox(
+            Limits(timeout=timeout, memory_mb=memory_mb),
+            workers=workers,
+            isolation="none" if unsafe_no_sandbox else "auto",
+        )
     except SandboxUnavailable as exc:
         raise click.ClickException(str(exc))
     info = sandbox.info
@@ -99,8 +152,17 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
         click.echo("warning: --unsafe-no-sandbox: samples run with your permissions and network access", err=True)
     progress = None if quiet else (lambda it, desc: tqdm(it, desc=desc, unit="program", file=sys.stderr))
     try:
-        reports = evaluate_many(samples, loaded, ks=ks, completion_format=completion_format, sandbox=sandbox,
-                                label=label, progress=progress, time_factor=time_factor, min_time_limit=min_time_limit)
+        reports = evaluate_many(
+            samples,
+            loaded,
+            ks=ks,
+            completion_format=completion_format,
+            sandbox=sandbox,
+            label=label,
+            progress=progress,
+            time_factor=time_factor,
+            min_time_limit=min_time_limit,
+        )
     except EnvironmentProblem as exc:
         raise click.ClickException(str(exc))
     several = len(reports) > 1
@@ -110,8 +172,11 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
     if json_out:
         write_json(json_out, scores_document(docs))
     if results:
-        write_jsonl(results, [{"benchmark": r.scores["benchmark"], **row} if several else row
-                              for r in reports for row in r.per_problem], ensure_ascii=True)
+        write_jsonl(
+            results,
+            [{"benchmark": r.scores["benchmark"], **row} if several else row for r in reports for row in r.per_problem],
+            ensure_ascii=True,
+        )
     if plot:
         runs = with_base([*docs, *others])
         if len({r.get("benchmark") for r in runs}) > 1:
@@ -119,29 +184,46 @@ def command(samples, benchmarks, completion_format, ks, json_out, results, plot,
         plot_pass_at_k(runs, plot)
     click.echo(table([*docs, *others]))
     first = docs[0]
-    click.echo(f"{first['samples_evaluated']} samples on {first['problems_scored']} problems of {', '.join(benchmarks)} "
-               f"in {first['seconds']:.1f} s; sandbox: {info.mode} (network isolated: {info.network_isolated}); "
-               + "; ".join(f"{d['benchmark']} statuses: {d['statuses']}" if several else f"statuses: {d['statuses']}" for d in docs))
+    click.echo(
+        f"{first['samples_evaluated']} samples on {first['problems_scored']} problems of {', '.join(benchmarks)} "
+        f"in {first['seconds']:.1f} s; sandbox: {info.mode} (network isolated: {info.network_isolated}); "
+        + "; ".join(
+            f"{d['benchmark']} statuses: {d['statuses']}" if several else f"statuses: {d['statuses']}" for d in docs
+        )
+    )
 
 
 def _warn(s: dict, prefix: str) -> None:
     inp = s["input"]
     bad = inp["malformed_lines"] + inp["missing_fields"] + inp["unknown_task_ids"] + inp["duplicate_samples"]
     if bad:
-        click.echo(f"warning: {prefix}skipped {inp['malformed_lines']} malformed line(s), {inp['missing_fields']} row(s) "
-                   f"without task_id/text, {inp['unknown_task_ids']} row(s) with unknown task_id "
-                   f"(e.g. {inp['unknown_task_id_examples']}), {inp['duplicate_samples']} repeated (task_id, sample) row(s)",
-                   err=True)
+        click.echo(
+            f"warning: {prefix}skipped {inp['malformed_lines']} malformed line(s), {inp['missing_fields']} row(s) "
+            f"without task_id/text, {inp['unknown_task_ids']} row(s) with unknown task_id "
+            f"(e.g. {inp['unknown_task_id_examples']}), {inp['duplicate_samples']} repeated (task_id, sample) row(s)",
+            err=True,
+        )
     if s["benchmark"].lower() == "mbpp+" and any(t.startswith("Mbpp/") for t in inp["unknown_task_id_examples"]):
-        click.echo(f"note: {prefix}mbpp+ names its tasks MbppSanitized/N, as mbpp-sanitized does (EvalPlus writes Mbpp/N)",
-                   err=True)
+        click.echo(
+            f"note: {prefix}mbpp+ names its tasks MbppSanitized/N, as mbpp-sanitized does (EvalPlus writes Mbpp/N)",
+            err=True,
+        )
     if s["problems_without_samples"]:
-        click.echo(f"warning: {prefix}{s['problems_without_samples']} of {s['problems']} problems have no samples; "
-                   "pass@k is over the problems that do", err=True)
+        click.echo(
+            f"warning: {prefix}{s['problems_without_samples']} of {s['problems']} problems have no samples; "
+            "pass@k is over the problems that do",
+            err=True,
+        )
     if s["k_not_reported"]:
-        click.echo(f"note: {prefix}pass@k not reported for k={s['k_not_reported']} (fewer samples than k for some problem)", err=True)
+        click.echo(
+            f"note: {prefix}pass@k not reported for k={s['k_not_reported']} (fewer samples than k for some problem)",
+            err=True,
+        )
     limits = s.get("time_limits")
     if limits and limits["reference_failures"]:
         fails = limits["reference_failures"]
-        click.echo(f"warning: {prefix}the reference solution failed in the sandbox on {len(fails)} task(s) "
-                   f"({', '.join(f'{t}: {st}' for t, st in list(fails.items())[:5])}); those tasks get --timeout", err=True)
+        click.echo(
+            f"warning: {prefix}the reference solution failed in the sandbox on {len(fails)} task(s) "
+            f"({', '.join(f'{t}: {st}' for t, st in list(fails.items())[:5])}); those tasks get --timeout",
+            err=True,
+        )

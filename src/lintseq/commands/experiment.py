@@ -12,12 +12,21 @@ from lintseq.commands.options import Command, quiet_option, renamed
 @click.option("--recipe", default=None, help="A bundled recipe instead of CONFIG (see --list-recipes).")
 @click.option("--list-recipes", is_flag=True, help="Print the bundled recipes and exit.")
 @click.option("-o", "--output", "run_dir", type=click.Path(file_okay=False), default=None, help="Run directory.")
-@click.option("--plan", is_flag=True, help="Print the stages, what each does and whether it would be skipped; run nothing.")
+@click.option(
+    "--plan", is_flag=True, help="Print the stages, what each does and whether it would be skipped; run nothing."
+)
 @quiet_option("No progress bars in the stages (their log lines stay).")
-@renamed("--progress", to="quiet", use="nothing (progress bars are on by default; -q turns them off)", value=False,
-         is_flag=True)
+@renamed(
+    "--progress",
+    to="quiet",
+    use="nothing (progress bars are on by default; -q turns them off)",
+    value=False,
+    is_flag=True,
+)
 @renamed("--no-progress", to="quiet", use="-q/--quiet", value=True, is_flag=True)
-def command(config: str | None, recipe: str | None, list_recipes: bool, run_dir: str | None, plan: bool, quiet: bool) -> None:
+def command(
+    config: str | None, recipe: str | None, list_recipes: bool, run_dir: str | None, plan: bool, quiet: bool
+) -> None:
     """Run the paper's controlled comparison described by CONFIG (TOML): [mine] -> [pretrain] ->
     generate -> format -> train both arms (matched optimizer steps, same seed) -> sample ->
     evaluate -> RUN_DIR/report.md.
@@ -48,6 +57,8 @@ def command(config: str | None, recipe: str | None, list_recipes: bool, run_dir:
     try:
         runner.run(cfg, run_dir, progress=not quiet, log=lambda m: click.echo(m, err=True))
     except (ValueError, RuntimeError, OSError) as exc:
-        raise click.ClickException(f"{type(exc).__name__}: {exc} (the stages that finished are kept: "
-                                   "rerun the same command once this is fixed)") from exc
+        raise click.ClickException(
+            f"{type(exc).__name__}: {exc} (the stages that finished are kept: "
+            "rerun the same command once this is fixed)"
+        ) from exc
     click.echo(f"report: {run_dir}/report.md")

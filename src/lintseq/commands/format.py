@@ -26,8 +26,12 @@ from lintseq.formatting import STYLES, format_file, load_chat_tokenizer
 )
 @click.option("--chat", is_flag=True, help="Render the prompt through the tokenizer's chat template.")
 @click.option("--tokenizer", type=str, default=None, help="Tokenizer (path or name) for --chat.")
-@click.option("--rejects", type=click.Path(dir_okay=False), default=None,
-              help="Where rejected rows go [beside OUTPUT: out.jsonl -> out.rejects.jsonl].")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where rejected rows go [beside OUTPUT: out.jsonl -> out.rejects.jsonl].",
+)
 def command(
     input_path: str,
     output: str,

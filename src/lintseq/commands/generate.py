@@ -19,24 +19,42 @@ def bundled_sample() -> Path:
 
 
 @click.command("generate", cls=Command)
-@click.argument("input_path", metavar="INPUT", required=False, type=click.Path(exists=False, dir_okay=True, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=Path),
-              help="Output JSONL (or .parquet); with --engine ray a directory (Parquet parts if it ends in .parquet).")
+@click.argument(
+    "input_path", metavar="INPUT", required=False, type=click.Path(exists=False, dir_okay=True, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=True, path_type=Path),
+    help="Output JSONL (or .parquet); with --engine ray a directory (Parquet parts if it ends in .parquet).",
+)
 @click.option("--sample", "use_sample", is_flag=True, help="Use the bundled sample dataset as INPUT.")
 @options_from(Settings)
-@renamed("-n", "--limit", to="limit", use="--subset N", type=click.IntRange(1),
-         note="a random subset; --limit N means the first N everywhere else")
+@renamed(
+    "-n",
+    "--limit",
+    to="limit",
+    use="--subset N",
+    type=click.IntRange(1),
+    note="a random subset; --limit N means the first N everywhere else",
+)
 @workers_option("Processes (default: all cores).", type=click.IntRange(1), default=None)
-@click.option("--rejects", type=click.Path(path_type=Path), default=None,
-              help="Where rejected rows go [beside OUTPUT: out.jsonl -> out.rejects.jsonl].")
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where rejected rows go [beside OUTPUT: out.jsonl -> out.rejects.jsonl].",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run.")
 @click.option("--overwrite", is_flag=True, help="Discard an interrupted run and start over.")
 @renamed("--restart", to="overwrite", use="--overwrite", value=True, is_flag=True)
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (with --engine ray; default: start a local one).")
 @quiet_option("No progress bar or summary.")
-def command(input_path, output, use_sample, workers, rejects, resume, overwrite, engine, address, quiet,
-            **fields) -> None:
+def command(
+    input_path, output, use_sample, workers, rejects, resume, overwrite, engine, address, quiet, **fields
+) -> None:
     """Turn (instruction, program) rows into (instruction, edit sequence) rows.
 
     INPUT is JSON Lines or Parquet. Each output row keeps the input fields and adds
@@ -60,8 +78,16 @@ def command(input_path, output, use_sample, workers, rejects, resume, overwrite,
                     f"--engine ray needs Ray Data ({exc.name} is missing): pip install 'lintseq[ray]'"
                 ) from None
             try:
-                summary = generate_ray(input_path, output, settings, address=address, rejects_path=rejects,
-                                       workers=workers, progress=not quiet, restart=overwrite)
+                summary = generate_ray(
+                    input_path,
+                    output,
+                    settings,
+                    address=address,
+                    rejects_path=rejects,
+                    workers=workers,
+                    progress=not quiet,
+                    restart=overwrite,
+                )
             except EngineError as exc:
                 raise click.ClickException(str(exc)) from None
         else:
@@ -69,8 +95,16 @@ def command(input_path, output, use_sample, workers, rejects, resume, overwrite,
                 raise click.BadParameter(f"{input_path} does not exist (globs need --engine ray)", param_hint="INPUT")
             if input_path.is_dir():
                 raise click.UsageError("a directory of shards needs --engine ray")
-            summary = generate(input_path, output, settings, workers=workers or default_workers(),
-                               rejects_path=rejects, resume=resume, restart=overwrite, progress=not quiet)
+            summary = generate(
+                input_path,
+                output,
+                settings,
+                workers=workers or default_workers(),
+                rejects_path=rejects,
+                resume=resume,
+                restart=overwrite,
+                progress=not quiet,
+            )
     except ResumeError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:

@@ -42,8 +42,9 @@ def _click_type(base: Any, meta: typing.Mapping[str, Any]) -> Any:
     if base is int and ("min" in meta or "max" in meta):
         return click.IntRange(meta.get("min"), meta.get("max"))
     if base is float and ("min" in meta or "max" in meta):
-        return click.FloatRange(meta.get("min"), meta.get("max"), min_open=meta.get("min_open", False),
-                                max_open=meta.get("max_open", False))
+        return click.FloatRange(
+            meta.get("min"), meta.get("max"), min_open=meta.get("min_open", False), max_open=meta.get("max_open", False)
+        )
     return base
 
 
@@ -63,7 +64,9 @@ def field_option(f: dataclasses.Field, hint: Any) -> Decorator:
     many = typing.get_origin(base) is tuple
     item = typing.get_args(base)[0] if many else base
     if meta.get("argument"):
-        return click.argument(f.name, nargs=-1 if many else 1, metavar=meta.get("metavar"), type=_click_type(item, meta))
+        return click.argument(
+            f.name, nargs=-1 if many else 1, metavar=meta.get("metavar"), type=_click_type(item, meta)
+        )
     dashed = "--" + f.name.replace("_", "-")
     help_text = meta.get("help") or None
     if base is bool:
@@ -74,12 +77,20 @@ def field_option(f: dataclasses.Field, hint: Any) -> Decorator:
         return click.option(*decls, f.name, is_flag=True, default=default, help=help_text)
     decls = meta.get("flags") or (dashed,)
     if many:
-        return click.option(*decls, f.name, multiple=True, type=_click_type(item, meta), metavar=meta.get("metavar"),
-                            help=help_text)
+        return click.option(
+            *decls, f.name, multiple=True, type=_click_type(item, meta), metavar=meta.get("metavar"), help=help_text
+        )
     # an empty string is a required value without a default (a path to give): nothing to show or check
     cli_default = None if default == "" else default
-    return click.option(*decls, f.name, type=_click_type(base, meta), default=cli_default, metavar=meta.get("metavar"),
-                        show_default=cli_default is not None, help=help_text)
+    return click.option(
+        *decls,
+        f.name,
+        type=_click_type(base, meta),
+        default=cli_default,
+        metavar=meta.get("metavar"),
+        show_default=cli_default is not None,
+        help=help_text,
+    )
 
 
 def options_from(cls: type, *, skip: typing.Iterable[str] = ()) -> Decorator:
@@ -87,8 +98,11 @@ def options_from(cls: type, *, skip: typing.Iterable[str] = ()) -> Decorator:
     fields whose metadata says cli=False)."""
     hints = typing.get_type_hints(cls)
     skipped = set(skip)
-    decorators = [field_option(f, hints[f.name]) for f in dataclasses.fields(cls)
-                  if f.name not in skipped and f.metadata.get("cli", True)]
+    decorators = [
+        field_option(f, hints[f.name])
+        for f in dataclasses.fields(cls)
+        if f.name not in skipped and f.metadata.get("cli", True)
+    ]
 
     def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
         for decorate in reversed(decorators):
@@ -128,8 +142,9 @@ def renamed(*decls: str, to: str, use: str, value: Any = None, note: str = "", *
     def callback(ctx: click.Context, param: click.Parameter, given: Any) -> None:
         if ctx.get_parameter_source(param.name or "") not in GIVEN:
             return
-        click.echo(f"warning: {old} is deprecated and will be removed; use {use}" + (f" ({note})" if note else ""),
-                   err=True)
+        click.echo(
+            f"warning: {old} is deprecated and will be removed; use {use}" + (f" ({note})" if note else ""), err=True
+        )
         ctx.meta.setdefault(_RENAMED, []).append((to, given if value is None else value, old))
 
     return click.option(*decls, hidden_name, hidden=True, expose_value=False, callback=callback, **kwargs)
@@ -146,4 +161,3 @@ class Command(click.Command):
             ctx.params[to] = value
             ctx.set_parameter_source(to, ParameterSource.COMMANDLINE)
         return rest
-

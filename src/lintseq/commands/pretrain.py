@@ -13,8 +13,13 @@ from lintseq.training.config import PRETRAIN_CONFIG_NAME, PretrainConfig, load_c
 
 
 @click.command("pretrain")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="TOML/JSON settings (e.g. a saved lintseq_pretrain_config.toml); options given here win.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TOML/JSON settings (e.g. a saved lintseq_pretrain_config.toml); options given here win.",
+)
 @options_from(PretrainConfig)
 @quiet_option()
 @click.pass_context

@@ -48,30 +48,62 @@ def _backend_options(backend: str, opts: dict) -> dict:
 
 
 @click.command(name="sample")
-@click.option("--model", "-m", required=True, help="Model directory or name (for --backend openai: the served model's name).")
-@click.option("--benchmark", "-b", required=True,
-              help="humaneval, humaneval+, mbpp[:split], mbpp-sanitized[:split], mbpp+, or a FILE.jsonl of problems "
-                   "(humaneval+ has HumanEval's prompts and mbpp+ sanitized MBPP's, so their samples also score on those).")
-@click.option("--style", type=click.Choice(STYLES), default="lintseq", show_default=True,
-              help="lintseq or baseline: the format a model was fine-tuned on with `lintseq format`. completion: for "
-                   "models never trained on our formats (base models, zero-shot scores): the model continues the "
-                   "benchmark's own code prompt (HumanEval's signature and docstring; MBPP's task-and-first-assert "
-                   "docstring) and stops at the bigcode-evaluation-harness's stop words. For an instruct model "
-                   "zero-shot, use --chat --style baseline instead.")
-@click.option("--chat", is_flag=True, help="Render prompts through the tokenizer's chat template: for models trained on "
-                                           "`format --chat` rows, and for instruct models zero-shot (with --style baseline).")
+@click.option(
+    "--model", "-m", required=True, help="Model directory or name (for --backend openai: the served model's name)."
+)
+@click.option(
+    "--benchmark",
+    "-b",
+    required=True,
+    help="humaneval, humaneval+, mbpp[:split], mbpp-sanitized[:split], mbpp+, or a FILE.jsonl of problems "
+    "(humaneval+ has HumanEval's prompts and mbpp+ sanitized MBPP's, so their samples also score on those).",
+)
+@click.option(
+    "--style",
+    type=click.Choice(STYLES),
+    default="lintseq",
+    show_default=True,
+    help="lintseq or baseline: the format a model was fine-tuned on with `lintseq format`. completion: for "
+    "models never trained on our formats (base models, zero-shot scores): the model continues the "
+    "benchmark's own code prompt (HumanEval's signature and docstring; MBPP's task-and-first-assert "
+    "docstring) and stops at the bigcode-evaluation-harness's stop words. For an instruct model "
+    "zero-shot, use --chat --style baseline instead.",
+)
+@click.option(
+    "--chat",
+    is_flag=True,
+    help="Render prompts through the tokenizer's chat template: for models trained on "
+    "`format --chat` rows, and for instruct models zero-shot (with --style baseline).",
+)
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Samples file (JSON Lines).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="hf", show_default=True)
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--api-key", default=None, envvar="OPENAI_API_KEY", help="API key for --backend openai [env OPENAI_API_KEY].")
-@click.option("--extra-fields/--no-extra-fields", "vllm_extras", default=True, show_default=True,
-              help="openai: send vLLM's extra fields (min_p, keep special tokens, return token ids); turn off for endpoints that reject them.")
-@click.option("--tokenizer", default=None, help="Tokenizer directory or name, if not the model's (openai: for token counts).")
+@click.option(
+    "--api-key", default=None, envvar="OPENAI_API_KEY", help="API key for --backend openai [env OPENAI_API_KEY]."
+)
+@click.option(
+    "--extra-fields/--no-extra-fields",
+    "vllm_extras",
+    default=True,
+    show_default=True,
+    help="openai: send vLLM's extra fields (min_p, keep special tokens, return token ids); turn off for endpoints that reject them.",
+)
+@click.option(
+    "--tokenizer", default=None, help="Tokenizer directory or name, if not the model's (openai: for token counts)."
+)
 @options_from(SamplingSettings)
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="hf: sequences per generate call; openai: requests in flight.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="hf: sequences per generate call; openai: requests in flight.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N problems (smoke runs).")
 @click.option("--device", default="auto", show_default=True, help="hf: cpu, cuda, cuda:N or auto.")
-@click.option("--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True)
+@click.option(
+    "--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True
+)
 @click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="vllm: context length to reserve.")
 @click.option("--overwrite", is_flag=True, help="Start again even if OUTPUT or OUTPUT.partial exists.")
 @quiet_option()
@@ -104,8 +136,16 @@ def command(model, benchmark, style, chat, output, backend, overwrite, quiet, li
     try:
         engine = make_backend(backend, model, **_backend_options(backend, opts))
         stats = sample_benchmark(
-            problems, engine, settings, style=style, out=output, model=model,
-            benchmark=benchmark, overwrite=overwrite, progress=not quiet, chat_tokenizer=chat_tokenizer,
+            problems,
+            engine,
+            settings,
+            style=style,
+            out=output,
+            model=model,
+            benchmark=benchmark,
+            overwrite=overwrite,
+            progress=not quiet,
+            chat_tokenizer=chat_tokenizer,
         )
     except (BackendUnavailable, BackendError, FileExistsError, ResumeMismatch, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e

@@ -9,10 +9,16 @@ import click
 @click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
 @click.option("--row", type=int, default=None, help="Input row number (the `row` field) [the first in the file].")
 @click.option("--sample", type=int, default=None, help="Which of the row's samples [the first].")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the same view as an HTML page instead of printing it.")
-@click.option("--instruction-field", default="instruction", show_default=True,
-              help="Instruction field of generate output.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the same view as an HTML page instead of printing it.",
+)
+@click.option(
+    "--instruction-field", default="instruction", show_default=True, help="Instruction field of generate output."
+)
 def command(path: str, row: int | None, sample: int | None, html_path: str | None, instruction_field: str) -> None:
     """Show what LintSeq did to one program: each edit's hunks, then the program after it
     with the lines the edit added marked. FILE is `lintseq generate` or `lintseq format`

@@ -6,18 +6,32 @@ import click
 
 
 @click.command("stats")
-@click.argument("paths", metavar="FILE [FILE2]", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Folder for stats.json, stats.md and the PNG plots.")
-@click.option("--tokenizer", default=None, help="Count tokens per row with this tokenizer (path or hub name) "
-              "[characters without one].")
-@click.option("--instruction-field", default="instruction", show_default=True,
-              help="Instruction field of generate output.")
-@click.option("--rejects", "rejects", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Rejects file of each FILE, in order [the one the run wrote beside it].")
-def command(paths: tuple[str, ...], output: str, tokenizer: str | None, instruction_field: str,
-            rejects: tuple[str, ...]) -> None:
+@click.argument("paths", metavar="FILE [FILE2]", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for stats.json, stats.md and the PNG plots.",
+)
+@click.option(
+    "--tokenizer",
+    default=None,
+    help="Count tokens per row with this tokenizer (path or hub name) [characters without one].",
+)
+@click.option(
+    "--instruction-field", default="instruction", show_default=True, help="Instruction field of generate output."
+)
+@click.option(
+    "--rejects",
+    "rejects",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Rejects file of each FILE, in order [the one the run wrote beside it].",
+)
+def command(
+    paths: tuple[str, ...], output: str, tokenizer: str | None, instruction_field: str, rejects: tuple[str, ...]
+) -> None:
     """Edits per sequence, lines per edit, tokens per row, what each edit adds (one line, a
     block with its header, several lines) and rejected rows by reason, for `lintseq generate`
     or `lintseq format` output. Two files (e.g. `generate --linter fast` and `--linter none`
@@ -48,8 +62,10 @@ def command(paths: tuple[str, ...], output: str, tokenizer: str | None, instruct
             raise click.UsageError(f"cannot load tokenizer {tokenizer!r}: {exc}") from None
     labels = labels_for(list(paths))
     try:
-        all_stats = [file_stats(p, label, tok, instruction_field, rejects[i] if rejects else None)
-                     for i, (p, label) in enumerate(zip(paths, labels))]
+        all_stats = [
+            file_stats(p, label, tok, instruction_field, rejects[i] if rejects else None)
+            for i, (p, label) in enumerate(zip(paths, labels))
+        ]
     except (DataError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     print_table(all_stats)

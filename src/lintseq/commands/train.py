@@ -13,8 +13,13 @@ from lintseq.training.config import TrainConfig, load_config
 
 
 @click.command("train")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="TOML/JSON settings (e.g. a saved lintseq_train_config.toml); options given here win.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TOML/JSON settings (e.g. a saved lintseq_train_config.toml); options given here win.",
+)
 @options_from(TrainConfig)
 @quiet_option()
 @click.pass_context

@@ -175,8 +175,12 @@ class Server:
                 pass
             _mount(self.libc, f"/proc/self/fd/{fd}", f"/dev/{name}", None, MS_BIND, None)
             os.close(fd)
-        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                             ("stderr", "/proc/self/fd/2")):
+        for name, target in (
+            ("fd", "/proc/self/fd"),
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+        ):
             os.symlink(target, f"/dev/{name}")
         os.mkdir("/dev/shm")
 
@@ -419,7 +423,7 @@ def _report(out: int, report: dict) -> None:
     data = json.dumps(report).encode()
     data += struct.pack("=I", len(data)) + REPORT_MARK
     while data:
-        data = data[os.write(out, data):]
+        data = data[os.write(out, data) :]
 
 
 def _limit_capabilities(libc) -> None:

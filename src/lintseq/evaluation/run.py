@@ -114,9 +114,7 @@ def to_program(row: dict, problem: Problem, fmt: str) -> tuple[str, str, int] | 
     return text, kind, skipped
 
 
-def read_samples(
-    path: str | Path, problems: dict[str, Problem], fmt: str = "auto"
-) -> tuple[list[Sample], InputStats]:
+def read_samples(path: str | Path, problems: dict[str, Problem], fmt: str = "auto") -> tuple[list[Sample], InputStats]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown completion format {fmt!r}; expected one of {FORMATS}")
     stats = InputStats()
@@ -199,14 +197,18 @@ def environment_message(benchmark: str, module: str, what: str) -> str:
         fix = f"install it into the environment of {sys.executable} (pip install {module}"
         fix += ", or pip install 'lintseq[eval]')" if module == "numpy" else ")"
     elif any(origin.startswith(os.path.abspath(p) + os.sep) for p in hidden):
-        fix = (f"it imports here from {origin}, but the sandbox runs `{sys.executable} -I`, which sees neither "
-               "PYTHONPATH nor user site-packages: install it into that interpreter's environment")
+        fix = (
+            f"it imports here from {origin}, but the sandbox runs `{sys.executable} -I`, which sees neither "
+            "PYTHONPATH nor user site-packages: install it into that interpreter's environment"
+        )
     else:
         fix = f"it is installed at {origin}, where the sandbox looks, so the sandbox itself failed (even on a retry)"
     return f"{benchmark}: {what} because the sandbox cannot import {module!r}, which the benchmark's tests need; {fix}"
 
 
-def _summary(problems: Sequence[Problem], pairs: dict[str, list[tuple[Sample, Result]]], ks: list[int]) -> tuple[dict, dict[str, dict]]:
+def _summary(
+    problems: Sequence[Problem], pairs: dict[str, list[tuple[Sample, Result]]], ks: list[int]
+) -> tuple[dict, dict[str, dict]]:
     """pass@k and the rest for one score (a benchmark's tests, or its base tests), and the
     per-problem rows."""
     rows: dict[str, dict] = {}
@@ -222,8 +224,13 @@ def _summary(problems: Sequence[Problem], pairs: dict[str, list[tuple[Sample, Re
         ns.append(n)
         cs.append(c)
         shares.append(share)
-        rows[p.task_id] = {"task_id": p.task_id, "n": n, "correct": c, "distinct_share": share,
-                           "statuses": [r.status for _, r in got]}
+        rows[p.task_id] = {
+            "task_id": p.task_id,
+            "n": n,
+            "correct": c,
+            "distinct_share": share,
+            "statuses": [r.status for _, r in got],
+        }
     least = min(ns) if ns else 0
     doc: dict = dict(pass_at_k(ns, cs, ks))
     doc.update(
@@ -324,14 +331,29 @@ def evaluate_many(
     seconds = time.monotonic() - start
     shared = [b.name for b in benches]
     return [
-        _report(b, results, ks, samples_path, completion_format, sandbox, label, seconds, reference_seconds, len(programs),
-                shared, min_time_limit, time_factor, retried)
+        _report(
+            b,
+            results,
+            ks,
+            samples_path,
+            completion_format,
+            sandbox,
+            label,
+            seconds,
+            reference_seconds,
+            len(programs),
+            shared,
+            min_time_limit,
+            time_factor,
+            retried,
+        )
         for b in benches
     ]
 
 
-def _retry_environment_failures(benches: list[_Benchmark], programs: list[str], timeouts: list[float],
-                                results: list[Result], sandbox: Sandbox) -> int:
+def _retry_environment_failures(
+    benches: list[_Benchmark], programs: list[str], timeouts: list[float], results: list[Result], sandbox: Sandbox
+) -> int:
     """Run again, once, every program that failed on an import the benchmark's own code needs (a
     sandbox that could not start a program properly); return how many were run again."""
     owner: dict[int, Problem] = {}
@@ -379,8 +401,13 @@ def _check_requirements(benches: list[_Benchmark], sandbox: Sandbox) -> None:
     raise EnvironmentProblem(environment_message(need[missing[0]], missing[0], "cannot be evaluated"))
 
 
-def _derive_limits(benches: list[_Benchmark], sandbox: Sandbox, floor: float, factor: float,
-                   progress: Callable[[Iterable, str], Iterable] | None) -> None:
+def _derive_limits(
+    benches: list[_Benchmark],
+    sandbox: Sandbox,
+    floor: float,
+    factor: float,
+    progress: Callable[[Iterable, str], Iterable] | None,
+) -> None:
     """Measure (or read from the cache) the reference solutions of the derived-limit tasks that
     have samples, and set those tasks' limits (the sandbox's own where the reference failed)."""
     need: dict[str, list[tuple[_Benchmark, Problem]]] = {}
@@ -399,26 +426,45 @@ def _derive_limits(benches: list[_Benchmark], sandbox: Sandbox, floor: float, fa
             if failed is not None:
                 module = missing_module(failed.output, p)
                 if module:
-                    raise EnvironmentProblem(environment_message(
-                        b.name, module, f"the reference solution of {p.task_id} fails"))
+                    raise EnvironmentProblem(
+                        environment_message(b.name, module, f"the reference solution of {p.task_id} fails")
+                    )
                 b.reference_failures[p.task_id] = failed.status
             b.references[p.task_id] = refs.seconds[i]
             seconds = refs.seconds[i]
             b.limits[p.task_id] = sandbox.limits.timeout if seconds is None else task_limit(seconds, floor, factor)
 
 
-def _report(b: _Benchmark, results: list[Result], ks: list[int], samples_path: str | Path, completion_format: str,
-            sandbox: Sandbox, label: str | None, seconds: float, reference_seconds: float, programs_run: int,
-            shared: list[str], floor: float, factor: float, retried: int) -> Report:
+def _report(
+    b: _Benchmark,
+    results: list[Result],
+    ks: list[int],
+    samples_path: str | Path,
+    completion_format: str,
+    sandbox: Sandbox,
+    label: str | None,
+    seconds: float,
+    reference_seconds: float,
+    programs_run: int,
+    shared: list[str],
+    floor: float,
+    factor: float,
+    retried: int,
+) -> Report:
     mine = [results[i] for i in b.slots]
     based = [(s, results[i]) for s, i in zip(b.samples, b.base_slots) if i is not None]
     missing = Counter(
-        m for s, r in [*zip(b.samples, mine), *based] if not r.passed and (m := missing_module(r.output, b.by_id[s.task_id]))
+        m
+        for s, r in [*zip(b.samples, mine), *based]
+        if not r.passed and (m := missing_module(r.output, b.by_id[s.task_id]))
     )
     if missing:
         module, count = missing.most_common(1)[0]
-        raise EnvironmentProblem(environment_message(
-            b.name, module, f"{count} of {len(mine) + len(based)} runs of {len(b.samples)} samples failed"))
+        raise EnvironmentProblem(
+            environment_message(
+                b.name, module, f"{count} of {len(mine) + len(based)} runs of {len(b.samples)} samples failed"
+            )
+        )
 
     grouped: dict[str, list[tuple[Sample, Result]]] = {}
     for s, r in zip(b.samples, mine):
@@ -499,6 +545,14 @@ def evaluate(
     min_time_limit: float = MIN_TIME_LIMIT,
 ) -> Report:
     """Run every sample and build the report (scores JSON and per-problem rows)."""
-    return evaluate_many(samples_path, [(benchmark, problems)], ks=ks, completion_format=completion_format,
-                         sandbox=sandbox, label=label, progress=progress, time_factor=time_factor,
-                         min_time_limit=min_time_limit)[0]
+    return evaluate_many(
+        samples_path,
+        [(benchmark, problems)],
+        ks=ks,
+        completion_format=completion_format,
+        sandbox=sandbox,
+        label=label,
+        progress=progress,
+        time_factor=time_factor,
+        min_time_limit=min_time_limit,
+    )[0]

@@ -223,9 +223,33 @@ import json, math, re, collections, heapq  # the interpreter's own modules must 
 
 
 PRELOAD = (  # imported by each fork server once, so that no sample pays for them
-    "typing", "collections", "math", "cmath", "re", "itertools", "functools", "operator", "heapq", "bisect",
-    "string", "random", "copy", "array", "hashlib", "fractions", "decimal", "statistics", "datetime", "json",
-    "dataclasses", "traceback", "linecache", "resource", "marshal", "select", "signal",
+    "typing",
+    "collections",
+    "math",
+    "cmath",
+    "re",
+    "itertools",
+    "functools",
+    "operator",
+    "heapq",
+    "bisect",
+    "string",
+    "random",
+    "copy",
+    "array",
+    "hashlib",
+    "fractions",
+    "decimal",
+    "statistics",
+    "datetime",
+    "json",
+    "dataclasses",
+    "traceback",
+    "linecache",
+    "resource",
+    "marshal",
+    "select",
+    "signal",
 )
 # per-sample phases, from the timestamps the evaluator, the fork server and the program's process
 # record (CLOCK_MONOTONIC is one clock for all of them)
@@ -369,8 +393,12 @@ class Sandbox:
         for uid in uids:
             self._slots.put([uid, None])
         plan = _mount_plan(mode == "namespaces+uid", self.limits.tmpfs_mb) if mode != "none" else {}
-        self._init = {"mode": {"namespaces+uid": "uid", "namespaces": "userns"}.get(mode, "none"),
-                      "workdir": WORKDIR, "preload": list(PRELOAD), **plan}
+        self._init = {
+            "mode": {"namespaces+uid": "uid", "namespaces": "userns"}.get(mode, "none"),
+            "workdir": WORKDIR,
+            "preload": list(PRELOAD),
+            **plan,
+        }
 
     def run(self, program: str, timeout: float | None = None) -> Result:
         """Run one program; `timeout` (seconds) overrides `limits.timeout` for this program."""
@@ -381,9 +409,7 @@ class Sandbox:
         finally:
             self._slots.put(slot)
 
-    def run_many(
-        self, programs: Iterable[str], timeouts: Iterable[float | None] | None = None
-    ) -> Iterator[Result]:
+    def run_many(self, programs: Iterable[str], timeouts: Iterable[float | None] | None = None) -> Iterator[Result]:
         """Results in input order, computed `workers` at a time; `timeouts`, if given, pairs
         one per-program timeout (or None for the default) with each program."""
         with ThreadPoolExecutor(self.workers) as pool:
@@ -493,8 +519,8 @@ class _Output:
         if not self.seen:
             window = self._carry + data
             self.seen = self.sentinel in window
-            self._carry = window[-(len(self.sentinel) - 1):]
-        self._end = (self._end + data[-len(REPORT_MARK):])[-len(REPORT_MARK):]
+            self._carry = window[-(len(self.sentinel) - 1) :]
+        self._end = (self._end + data[-len(REPORT_MARK) :])[-len(REPORT_MARK) :]
         room = self.half - len(self.head)
         if room > 0:
             self.head += data[:room]
@@ -539,8 +565,12 @@ def _parse_report(end: bytes) -> tuple[dict | None, int]:
         report = json.loads(end[-mark - 4 - size : -mark - 4])
     except ValueError:
         return None, 0
-    valid = (isinstance(report, dict) and isinstance(report.get("code"), (int, type(None)))
-             and isinstance(report.get("timeout"), bool) and isinstance(report.get("t", {}), dict))
+    valid = (
+        isinstance(report, dict)
+        and isinstance(report.get("code"), (int, type(None)))
+        and isinstance(report.get("timeout"), bool)
+        and isinstance(report.get("t", {}), dict)
+    )
     return (report, size + 4 + mark) if valid else (None, 0)
 
 

@@ -48,8 +48,11 @@ from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
 # a [*.mine] table: `MineSettings` (its defaults) less what the stage sets (raw) or does not offer
-MINE_KEYS = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(MineSettings()).items()
-             if k not in ("raw", "ngram", "num_perm")}
+MINE_KEYS = {
+    k: list(v) if isinstance(v, tuple) else v
+    for k, v in asdict(MineSettings()).items()
+    if k not in ("raw", "ngram", "num_perm")
+}
 PER_ARM = ("data", "output", "model", "init", "epochs", "match_steps_with", "match_epochs", "resume", "overwrite")
 PRETRAIN_OWN = ("data", "output", "init", "resume", "overwrite")
 
@@ -156,11 +159,15 @@ class ExperimentConfig:
         """The config `to_dict` wrote (RUN_DIR/config.json), as it was: not checked again."""
         pre, train = doc.get("pretrain"), dict(doc["train"])
         return cls(
-            seed=doc["seed"], model=ModelTable(**doc["model"]),
-            pretrain=None if pre is None else PretrainTable(**pre), data=DataTable(**doc["data"]),
-            generate=GenerateTable(**doc["generate"]), format=FormatTable(**doc["format"]),
+            seed=doc["seed"],
+            model=ModelTable(**doc["model"]),
+            pretrain=None if pre is None else PretrainTable(**pre),
+            data=DataTable(**doc["data"]),
+            generate=GenerateTable(**doc["generate"]),
+            format=FormatTable(**doc["format"]),
             train=TrainTable(train.pop("baseline_epochs"), train.pop("launcher"), train),
-            sample=SampleTable(**doc["sample"]), evaluate=EvaluateTable(**doc["evaluate"]),
+            sample=SampleTable(**doc["sample"]),
+            evaluate=EvaluateTable(**doc["evaluate"]),
         )
 
 
@@ -228,8 +235,10 @@ def _model(model: ModelTable, raw: dict, base: Path) -> None:
     if model.name:
         model.name = _resolve(base, model.name)
     if model.init and raw.get("pretrain") is None:
-        raise ConfigError("[model] init = SIZE needs a [pretrain] table (corpus = PATH or [pretrain.mine]): "
-                          "both arms must start from the same weights and tokenizer")
+        raise ConfigError(
+            "[model] init = SIZE needs a [pretrain] table (corpus = PATH or [pretrain.mine]): "
+            "both arms must start from the same weights and tokenizer"
+        )
 
 
 def _pretrain(pre: Any, model: ModelTable, base: Path) -> PretrainTable | None:
@@ -246,8 +255,11 @@ def _pretrain(pre: Any, model: ModelTable, base: Path) -> PretrainTable | None:
     if own:
         raise ConfigError(f"[pretrain]: {', '.join(own)} are set by the experiment")
     _check_keys("pretrain", pre, _names(PretrainConfig) - set(PRETRAIN_OWN))
-    return PretrainTable(_resolve(base, corpus) if corpus else None,
-                         _mine_table("pretrain.mine", mine_cfg, base) if mine_cfg else None, pre)
+    return PretrainTable(
+        _resolve(base, corpus) if corpus else None,
+        _mine_table("pretrain.mine", mine_cfg, base) if mine_cfg else None,
+        pre,
+    )
 
 
 def _data(data: DataTable, mine: Any, base: Path) -> None:
@@ -263,8 +275,10 @@ def _data(data: DataTable, mine: Any, base: Path) -> None:
         raise ConfigError("[data]: no instruction data: give sources = [...] and/or a [data.mine] table")
     for s in data.sources:
         if s not in BUNDLED_SOURCES and not bundled_benchmark(s) and not Path(s).exists():
-            raise ConfigError(f"[data]: source {s!r} is neither a bundled set ({', '.join(BUNDLED_SOURCES)}, "
-                              "mbpp:SPLIT) nor an existing file")
+            raise ConfigError(
+                f"[data]: source {s!r} is neither a bundled set ({', '.join(BUNDLED_SOURCES)}, "
+                "mbpp:SPLIT) nor an existing file"
+            )
 
 
 def _train(raw: dict, pretrain: PretrainTable | None, base: Path) -> TrainTable:
@@ -295,8 +309,10 @@ def _sample(sample: SampleTable, data: DataTable, chat: Any, base: Path) -> None
     evaluated = {bundled_benchmark(b) for b in sample.benchmarks} - {None}
     for s in data.sources:
         if bundled_benchmark(s) in evaluated:
-            raise ConfigError(f"[data]: source {s!r} is a benchmark that [sample] evaluates: training on it "
-                              "would measure memorisation (MBPP's training split is mbpp:train)")
+            raise ConfigError(
+                f"[data]: source {s!r} is a benchmark that [sample] evaluates: training on it "
+                "would measure memorisation (MBPP's training split is mbpp:train)"
+            )
     if sample.backend not in ("hf", "vllm"):
         raise ConfigError("[sample]: backend must be hf or vllm")
     if not isinstance(sample.n, int) or sample.n < 1:

@@ -44,6 +44,7 @@ def training_rows_file(style: str) -> str:
     """format writes one file per style (an arm's name)."""
     return f"{style}.jsonl"
 
+
 # A plus benchmark whose prompts and task ids are its base's, in the same order: when both are
 # evaluated, the base's samples are scored on both (sampled once).
 SAME_PROMPTS = {"humaneval+": "humaneval"}

@@ -87,10 +87,20 @@ def plot_curves(curves: dict[str, dict], benchmark: str, path: Path, x: str) -> 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for arm, c in curves.items():
         xs = c[x]
-        ax.plot(xs, [100 * v for v in c["pass"]], marker="o" if len(xs) <= 20 else None, label=LABELS.get(arm, arm),
-                color=COLORS.get(arm))
-        ax.fill_between(xs, [100 * lo for lo, _ in c["interval"]], [100 * hi for _, hi in c["interval"]],
-                        alpha=0.2, color=COLORS.get(arm))
+        ax.plot(
+            xs,
+            [100 * v for v in c["pass"]],
+            marker="o" if len(xs) <= 20 else None,
+            label=LABELS.get(arm, arm),
+            color=COLORS.get(arm),
+        )
+        ax.fill_between(
+            xs,
+            [100 * lo for lo, _ in c["interval"]],
+            [100 * hi for _, hi in c["interval"]],
+            alpha=0.2,
+            color=COLORS.get(arm),
+        )
     top = max((c["k"][-1] for c in curves.values() if c["k"]), default=1)
     if x == "k":
         from lintseq.evaluation.plot import k_axis
@@ -115,8 +125,13 @@ def plot_diversity(div: dict[str, dict[str, float]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
     width = 0.8 / len(shown)
     for i, arm in enumerate(shown):
-        ax.bar([j + i * width for j in range(len(benches))], [div[b].get(arm, 0.0) for b in benches], width,
-               label=LABELS[arm], color=COLORS[arm])
+        ax.bar(
+            [j + i * width for j in range(len(benches))],
+            [div[b].get(arm, 0.0) for b in benches],
+            width,
+            label=LABELS[arm],
+            color=COLORS[arm],
+        )
     ax.set_xticks([j + width * (len(shown) - 1) / 2 for j in range(len(benches))], benches)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("distinct programs / samples")
@@ -137,10 +152,15 @@ def headline(cfg: ExperimentConfig, scores: dict[str, dict[str, dict]]) -> str:
         wins += l > b
         ties += l == b
         parts.append(f"{bench} pass@{k} {l:.1f}% vs {b:.1f}% ({l - b:+.1f} points)")
-    verdict = ("LintSeq beat the baseline" if wins == len(scores) else
-               "LintSeq tied with the baseline" if ties == len(scores) else
-               "LintSeq did not beat the baseline" if wins == 0 else
-               f"LintSeq beat the baseline on {wins} of {len(scores)} benchmarks")
+    verdict = (
+        "LintSeq beat the baseline"
+        if wins == len(scores)
+        else "LintSeq tied with the baseline"
+        if ties == len(scores)
+        else "LintSeq did not beat the baseline"
+        if wins == 0
+        else f"LintSeq beat the baseline on {wins} of {len(scores)} benchmarks"
+    )
     return f"**{verdict} at the largest k**: " + "; ".join(parts) + "."
 
 
@@ -152,7 +172,9 @@ def _stage_table(done_files: dict[str, Path]) -> list[str]:
         hw = done.get("hardware", {})
         total += done["seconds"]
         gpu = f", {hw['gpu']}" if hw.get("gpu") else ", no GPU"
-        rows.append(f"| {name} | {done['seconds']:.1f} s | {hw.get('cpus')} CPUs{gpu} | {'yes' if done.get('resumed') else ''} |")
+        rows.append(
+            f"| {name} | {done['seconds']:.1f} s | {hw.get('cpus')} CPUs{gpu} | {'yes' if done.get('resumed') else ''} |"
+        )
     rows.append(f"| **total** | {total:.1f} s | | |")
     return rows
 
@@ -184,22 +206,32 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
     model = cfg.model.name or f"{cfg.model.init} GPT-2 pre-trained from scratch"
     sample = cfg.sample
     steps = json.loads(files.training.read_text(encoding="utf-8"))["info"]
-    lines += [f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg.seed}, "
-              f"baseline {cfg.train.baseline_epochs} epochs; LintSeq on s = {cfg.generate.s} edit sequences per program. "
-              f"Sampling: n = {sample.n}, temperature {sample.temperature}, top-p {sample.top_p}, "
-              f"min-p {sample.min_p}, at most {sample.max_new_tokens} new tokens"
-              + (", prompts through the base model's chat template" if cfg.format.chat else "") + "."]
+    lines += [
+        f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg.seed}, "
+        f"baseline {cfg.train.baseline_epochs} epochs; LintSeq on s = {cfg.generate.s} edit sequences per program. "
+        f"Sampling: n = {sample.n}, temperature {sample.temperature}, top-p {sample.top_p}, "
+        f"min-p {sample.min_p}, at most {sample.max_new_tokens} new tokens"
+        + (", prompts through the base model's chat template" if cfg.format.chat else "")
+        + "."
+    ]
     if any(BASE in by_row for by_row in files.benchmarks.values()):
-        style = "chat template, baseline prompt" if sample.zero_shot == "chat" else "completion of the benchmark's code prompt"
+        style = (
+            "chat template, baseline prompt"
+            if sample.zero_shot == "chat"
+            else "completion of the benchmark's code prompt"
+        )
         lines += [f"The base row is the untouched base model sampled zero-shot with the same settings ({style})."]
     lines += [""]
     ks = cfg.evaluate.k
     for bench in files.benchmarks:
         b = slug(bench)
         c = curves_all[b]
-        lines += [f"## {bench} ({c['baseline']['problems']} problems)", "",
-                  "| arm | " + " | ".join(f"pass@{k} (95% CI)" for k in ks) + " | distinct | mean tokens | resolved clean |",
-                  "|---|" + "---:|" * len(ks) + "---:|---:|---:|"]
+        lines += [
+            f"## {bench} ({c['baseline']['problems']} problems)",
+            "",
+            "| arm | " + " | ".join(f"pass@{k} (95% CI)" for k in ks) + " | distinct | mean tokens | resolved clean |",
+            "|---|" + "---:|" * len(ks) + "---:|---:|---:|",
+        ]
         for arm in files.benchmarks[bench]:
             cells = []
             for k in ks:
@@ -209,16 +241,40 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
                 else:
                     cells.append("-")
             share = clean[b][arm]
-            lines.append(f"| {LABELS[arm]} | " + " | ".join(cells) + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} | "
-                         + ("-" if share is None else f"{100 * share:.1f}%") + " |")
-        lines += ["", f"![pass@k on {bench}]({link}/passk-{b}.png)", f"![pass@k vs tokens on {bench}]({link}/passk-tokens-{b}.png)", ""]
-    lines += ["Resolved clean: the share of samples that `lintseq.resolve` rebuilt without skipping a malformed hunk; a sample "
-              "with skipped hunks is still scored on what resolved.", ""]
-    lines += ["## Diversity", "", "Share of distinct programs (after normalising formatting) among each problem's samples.", "",
-              f"![diversity]({link}/diversity.png)", "", "## Time and hardware per stage", ""]
+            lines.append(
+                f"| {LABELS[arm]} | "
+                + " | ".join(cells)
+                + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} | "
+                + ("-" if share is None else f"{100 * share:.1f}%")
+                + " |"
+            )
+        lines += [
+            "",
+            f"![pass@k on {bench}]({link}/passk-{b}.png)",
+            f"![pass@k vs tokens on {bench}]({link}/passk-tokens-{b}.png)",
+            "",
+        ]
+    lines += [
+        "Resolved clean: the share of samples that `lintseq.resolve` rebuilt without skipping a malformed hunk; a sample "
+        "with skipped hunks is still scored on what resolved.",
+        "",
+    ]
+    lines += [
+        "## Diversity",
+        "",
+        "Share of distinct programs (after normalising formatting) among each problem's samples.",
+        "",
+        f"![diversity]({link}/diversity.png)",
+        "",
+        "## Time and hardware per stage",
+        "",
+    ]
     lines += _stage_table(files.done)
     write_atomic(files.markdown, "\n".join(lines) + "\n")
-    return {b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()} for b, arms in scores.items()}
+    return {
+        b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()}
+        for b, arms in scores.items()
+    }
 
 
 def clean_share(samples: list[dict]) -> float:

@@ -178,15 +178,28 @@ def run(
                 (run_dir / extra).unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE).unlink(missing_ok=True)
-        write_json(folder / STARTED, {"key": p.key, "started": time.time(), "upstream": upstream_outputs(st, run_dir)},
-                   default=str)
+        write_json(
+            folder / STARTED,
+            {"key": p.key, "started": time.time(), "upstream": upstream_outputs(st, run_dir)},
+            default=str,
+        )
         began = time.perf_counter()
         info = st.run(Context(cfg, run_dir, folder, resume=p.action == "resume", progress=progress))
         seconds = time.perf_counter() - began
-        write_json(folder / DONE, {
-            "stage": st.name, "key": p.key, "seconds": round(seconds, 3), "hardware": machine,
-            "resumed": p.action == "resume", "finished": time.time(), "info": info,
-            "outputs": output_fingerprint(st, run_dir), "upstream": upstream_outputs(st, run_dir),
-        }, default=str)
+        write_json(
+            folder / DONE,
+            {
+                "stage": st.name,
+                "key": p.key,
+                "seconds": round(seconds, 3),
+                "hardware": machine,
+                "resumed": p.action == "resume",
+                "finished": time.time(),
+                "info": info,
+                "outputs": output_fingerprint(st, run_dir),
+                "upstream": upstream_outputs(st, run_dir),
+            },
+            default=str,
+        )
         log(f"[done]   {st.name} in {seconds:.1f} s")
     return steps

@@ -125,10 +125,21 @@ def run_pretrain(ctx: Context) -> dict:
     resume = ctx.resume and (out / STATE_DIR).is_dir()
     settings = dict(ctx.cfg.pretrain.settings)
     seed = settings.pop("seed", ctx.cfg.seed)
-    pc = PretrainConfig(**settings, data=corpus_path(ctx.cfg, ctx.run_dir), output=str(out),
-                        init=ctx.cfg.model.init, seed=seed, resume=resume, overwrite=not resume)
+    pc = PretrainConfig(
+        **settings,
+        data=corpus_path(ctx.cfg, ctx.run_dir),
+        output=str(out),
+        init=ctx.cfg.model.init,
+        seed=seed,
+        resume=resume,
+        overwrite=not resume,
+    )
     launcher = ctx.cfg.train.launcher
-    summary = _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json") if launcher else pretrain(pc, progress=ctx.progress).summary()
+    summary = (
+        _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json")
+        if launcher
+        else pretrain(pc, progress=ctx.progress).summary()
+    )
     return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
 
@@ -188,8 +199,11 @@ def instruction_rows(cfg: ExperimentConfig, run_dir: Path) -> list[dict]:
         if bundled_benchmark(source):
             from lintseq.evaluation.problems import load_benchmark
 
-            rows += [{"id": p.task_id, "instruction": p.prompt, "response": p.canonical_solution}
-                     for p in load_benchmark(source) if p.task_id not in held_out]
+            rows += [
+                {"id": p.task_id, "instruction": p.prompt, "response": p.canonical_solution}
+                for p in load_benchmark(source)
+                if p.task_id not in held_out
+            ]
         elif source == "lintseq:sample":
             path = str(resources.files("lintseq.data").joinpath("sample.jsonl"))
             rows += _rows_from_jsonl(path, "instruction", "response")
@@ -223,8 +237,13 @@ def run_generate(ctx: Context) -> dict:
     g = ctx.cfg.generate
     settings = Settings(samples=g.s, seed=ctx.cfg.seed, linter=g.linter, weighting=g.weighting)
     summary = generate(
-        ctx.layout.instructions, ctx.dir / names.EDITS, settings,
-        workers=g.workers or default_workers(), resume=ctx.resume, restart=not ctx.resume, progress=ctx.progress,
+        ctx.layout.instructions,
+        ctx.dir / names.EDITS,
+        settings,
+        workers=g.workers or default_workers(),
+        resume=ctx.resume,
+        restart=not ctx.resume,
+        progress=ctx.progress,
     )
     return {"programs": summary.programs, "sequences": summary.sequences, "rejects": dict(summary.rejects)}
 
@@ -248,9 +267,15 @@ def train_config(cfg: ExperimentConfig, run_dir: Path, arm: str, out: Path, resu
     layout = Layout(run_dir)
     shared = {k: v for k, v in cfg.train.settings.items() if k != "seed"}
     epochs = cfg.train.baseline_epochs
-    tc = TrainConfig(**shared, data=str(layout.training_rows(arm)), output=str(out),
-                     model=base_model(cfg, run_dir), seed=cfg.train.settings.get("seed", cfg.seed),
-                     resume=resume, overwrite=not resume)
+    tc = TrainConfig(
+        **shared,
+        data=str(layout.training_rows(arm)),
+        output=str(out),
+        model=base_model(cfg, run_dir),
+        seed=cfg.train.settings.get("seed", cfg.seed),
+        resume=resume,
+        overwrite=not resume,
+    )
     tc.epochs = epochs
     if arm == "lintseq" and tc.max_steps is None:
         tc.match_steps_with = str(layout.training_rows("baseline"))
@@ -267,7 +292,11 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
         resume = ctx.resume and not ctx.cfg.train.settings.get("lora") and checkpoint_dir(out).is_dir()
         tc = train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume)
         launcher = ctx.cfg.train.launcher
-        summary = _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json") if launcher else train(tc, progress=ctx.progress).summary()
+        summary = (
+            _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json")
+            if launcher
+            else train(tc, progress=ctx.progress).summary()
+        )
         return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
     return run
@@ -285,21 +314,45 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
             rows = load_jsonl(out)
             return {"samples": len(rows), "tokens": sum(r.get("n_tokens") or 0 for r in rows), "resumed": "all"}
         s = ctx.cfg.sample
-        settings = SamplingSettings(n=s.n, temperature=s.temperature, top_p=s.top_p, min_p=s.min_p,
-                                    max_new_tokens=s.max_new_tokens, seed=ctx.cfg.seed)
+        settings = SamplingSettings(
+            n=s.n,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            min_p=s.min_p,
+            max_new_tokens=s.max_new_tokens,
+            seed=ctx.cfg.seed,
+        )
         model = base_model(ctx.cfg, ctx.run_dir) if arm == BASE else str(ctx.layout.model(arm))
-        opts = {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size} if s.backend == "hf" else {
-            "dtype": s.dtype, "seed": ctx.cfg.seed}
+        opts = (
+            {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size}
+            if s.backend == "hf"
+            else {"dtype": s.dtype, "seed": ctx.cfg.seed}
+        )
         style, chat = sample_style(ctx.cfg, arm)
         chat_tokenizer = None
         if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
             chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir) if arm == BASE else model)
         backend = make_backend(s.backend, model, **opts)
-        stats = sample_benchmark(load_problems(ctx.cfg, benchmark), backend, settings, style=style,
-                                 out=str(out), model=model, benchmark=benchmark,
-                                 overwrite=not ctx.resume, progress=ctx.progress, chat_tokenizer=chat_tokenizer)
-        return {"problems": stats.problems, "samples": stats.samples, "resumed": stats.resumed,
-                "clean": stats.clean, "tokens": stats.tokens, "finish": dict(stats.finish)}
+        stats = sample_benchmark(
+            load_problems(ctx.cfg, benchmark),
+            backend,
+            settings,
+            style=style,
+            out=str(out),
+            model=model,
+            benchmark=benchmark,
+            overwrite=not ctx.resume,
+            progress=ctx.progress,
+            chat_tokenizer=chat_tokenizer,
+        )
+        return {
+            "problems": stats.problems,
+            "samples": stats.samples,
+            "resumed": stats.resumed,
+            "clean": stats.clean,
+            "tokens": stats.tokens,
+            "finish": dict(stats.finish),
+        }
 
     return run
 
@@ -310,11 +363,15 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         from lintseq.evaluation.sandbox import Limits, Sandbox
 
         e = ctx.cfg.evaluate
-        sandbox = Sandbox(Limits(timeout=e.timeout, memory_mb=e.memory_mb), workers=e.workers,
-                          isolation="none" if e.unsafe_no_sandbox else "auto")
+        sandbox = Sandbox(
+            Limits(timeout=e.timeout, memory_mb=e.memory_mb),
+            workers=e.workers,
+            isolation="none" if e.unsafe_no_sandbox else "auto",
+        )
         samples = ctx.layout.samples(arm, sampled_as(benchmark, ctx.cfg.sample.benchmarks))
-        report = evaluate(samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e.k,
-                          sandbox=sandbox, label=arm)
+        report = evaluate(
+            samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e.k, sandbox=sandbox, label=arm
+        )
         write_jsonl(ctx.dir / names.RESULTS, report.per_problem, ensure_ascii=True)
         write_json(ctx.dir / names.SCORES, report.scores)
         return {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
@@ -326,14 +383,22 @@ def run_report(ctx: Context) -> dict:
     from lintseq.experiment.report import ReportFiles, RowFiles, write_report
 
     cfg, layout = ctx.cfg, ctx.layout
-    benchmarks = {b: {row: RowFiles(samples=layout.samples(row, sampled_as(b, cfg.sample.benchmarks)),
-                                    results=layout.results(row, b), scores=layout.scores(row, b),
-                                    lintseq_style=sample_style(cfg, row)[0] == "lintseq")
-                      for row in rows(cfg)}
-                  for b in cfg.sample.benchmarks}
+    benchmarks = {
+        b: {
+            row: RowFiles(
+                samples=layout.samples(row, sampled_as(b, cfg.sample.benchmarks)),
+                results=layout.results(row, b),
+                scores=layout.scores(row, b),
+                lintseq_style=sample_style(cfg, row)[0] == "lintseq",
+            )
+            for row in rows(cfg)
+        }
+        for b in cfg.sample.benchmarks
+    }
     done = {st.name: layout.done(st.name) for st in build(cfg) if st.name != names.REPORT}
-    files = ReportFiles(benchmarks, done, training=layout.done(names.train_stage("baseline")), markdown=layout.report,
-                        figures=ctx.dir)
+    files = ReportFiles(
+        benchmarks, done, training=layout.done(names.train_stage("baseline")), markdown=layout.report, figures=ctx.dir
+    )
     return write_report(cfg, files)
 
 
@@ -344,76 +409,162 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
     version = ".".join(map(str, sys.version_info[:2]))  # the stdlib (and the miner) depend on it
     if pre and pre.mine:
         m = pre.mine
-        stages.append(Stage(names.MINE_CORPUS, f"mine --raw a pre-training corpus from {_sources(m)}", run_mine_corpus,
-                            {"mine": _without(m, "workers"), "python": version}, inputs=tuple(m["paths"])))
+        stages.append(
+            Stage(
+                names.MINE_CORPUS,
+                f"mine --raw a pre-training corpus from {_sources(m)}",
+                run_mine_corpus,
+                {"mine": _without(m, "workers"), "python": version},
+                inputs=tuple(m["paths"]),
+            )
+        )
     if pre:
-        stages.append(Stage(
-            names.PRETRAIN, f"pre-train a {cfg.model.init} GPT-2 from scratch on {'the mined corpus' if pre.mine else pre.corpus}",
-            run_pretrain, {"settings": _without(pre.settings, *TRAIN_FREE), "init": cfg.model.init, "seed": cfg.seed},
-            deps=(names.MINE_CORPUS,) if pre.mine else (),
-            inputs=_local(pre.corpus, pre.settings.get("tokenizer"))))
+        stages.append(
+            Stage(
+                names.PRETRAIN,
+                f"pre-train a {cfg.model.init} GPT-2 from scratch on {'the mined corpus' if pre.mine else pre.corpus}",
+                run_pretrain,
+                {"settings": _without(pre.settings, *TRAIN_FREE), "init": cfg.model.init, "seed": cfg.seed},
+                deps=(names.MINE_CORPUS,) if pre.mine else (),
+                inputs=_local(pre.corpus, pre.settings.get("tokenizer")),
+            )
+        )
     if cfg.data.mine:
         m = cfg.data.mine
-        stages.append(Stage(names.MINE_DATA, f"mine instruction rows from {_sources(m)}", run_mine_data,
-                            {"mine": _without(m, "workers"), "python": version}, inputs=tuple(m["paths"])))
+        stages.append(
+            Stage(
+                names.MINE_DATA,
+                f"mine instruction rows from {_sources(m)}",
+                run_mine_data,
+                {"mine": _without(m, "workers"), "python": version},
+                inputs=tuple(m["paths"]),
+            )
+        )
     data = cfg.data
     local = tuple(s for s in data.sources if Path(s).exists())
     held_out = held_out_tasks(cfg)
-    stages.append(Stage(names.DATA, f"instruction rows from {', '.join(data.sources + (['mined rows'] if data.mine else []))}"
-                        + (f" (first {data.limit})" if data.limit is not None else "")
-                        + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""), run_data,
-                        _data_slice(cfg) | ({"held_out": held_out} if held_out else {}),
-                        deps=(names.MINE_DATA,) if data.mine else (), inputs=local))
+    stages.append(
+        Stage(
+            names.DATA,
+            f"instruction rows from {', '.join(data.sources + (['mined rows'] if data.mine else []))}"
+            + (f" (first {data.limit})" if data.limit is not None else "")
+            + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""),
+            run_data,
+            _data_slice(cfg) | ({"held_out": held_out} if held_out else {}),
+            deps=(names.MINE_DATA,) if data.mine else (),
+            inputs=local,
+        )
+    )
     g = cfg.generate
-    stages.append(Stage(names.GENERATE, f"s = {g.s} edit sequences per program ({g.linter} linter)", run_generate,
-                        _without(asdict(g), "workers") | {"seed": cfg.seed}, deps=(names.DATA,)))
+    stages.append(
+        Stage(
+            names.GENERATE,
+            f"s = {g.s} edit sequences per program ({g.linter} linter)",
+            run_generate,
+            _without(asdict(g), "workers") | {"seed": cfg.seed},
+            deps=(names.DATA,),
+        )
+    )
     chat = cfg.format.chat
     t = cfg.train
     model_input = (() if pre or not cfg.model.name else (cfg.model.name,)) + _local(t.settings.get("tokenizer"))
-    stages.append(Stage(names.FORMAT, "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
-                        run_format, {"chat": chat} if chat else None,
-                        deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre and chat else ()),
-                        inputs=model_input if chat else ()))
+    stages.append(
+        Stage(
+            names.FORMAT,
+            "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
+            run_format,
+            {"chat": chat} if chat else None,
+            deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre and chat else ()),
+            inputs=model_input if chat else (),
+        )
+    )
     base = (names.PRETRAIN,) if pre else ()
     s = cfg.sample
     if s.zero_shot:
         for b in s.benchmarks:
             if sampled_as(b, s.benchmarks) == b:
-                stages.append(Stage(
-                    names.sample_stage(BASE, b), f"{s.n} samples per problem of {b} from the base model, zero-shot "
-                    f"({s.zero_shot} prompts)", _run_sample(BASE, b), _sample_slice(cfg, BASE, b), deps=base,
-                    inputs=model_input + ((b,) if Path(b).exists() else ())))
-            stages.append(Stage(
-                names.evaluate_stage(BASE, b), f"run the base model's samples on {b}'s tests",
-                _run_evaluate(BASE, b), _evaluate_slice(cfg, b),
-                deps=(names.sample_stage(BASE, sampled_as(b, s.benchmarks)),), inputs=(b,) if Path(b).exists() else ()))
+                stages.append(
+                    Stage(
+                        names.sample_stage(BASE, b),
+                        f"{s.n} samples per problem of {b} from the base model, zero-shot ({s.zero_shot} prompts)",
+                        _run_sample(BASE, b),
+                        _sample_slice(cfg, BASE, b),
+                        deps=base,
+                        inputs=model_input + ((b,) if Path(b).exists() else ()),
+                    )
+                )
+            stages.append(
+                Stage(
+                    names.evaluate_stage(BASE, b),
+                    f"run the base model's samples on {b}'s tests",
+                    _run_evaluate(BASE, b),
+                    _evaluate_slice(cfg, b),
+                    deps=(names.sample_stage(BASE, sampled_as(b, s.benchmarks)),),
+                    inputs=(b,) if Path(b).exists() else (),
+                )
+            )
     max_steps = t.settings.get("max_steps")
     steps = f"max_steps = {max_steps}" if max_steps else f"{t.baseline_epochs} epochs"
     tslice = {"train": _without(t.to_dict(), *LAUNCH_FREE), "seed": cfg.seed, "model": asdict(cfg.model)}
-    stages.append(Stage(names.train_stage("baseline"), f"fine-tune the base model on programs ({steps})", _run_train("baseline"),
-                        tslice, deps=(names.FORMAT,) + base, inputs=model_input))
+    stages.append(
+        Stage(
+            names.train_stage("baseline"),
+            f"fine-tune the base model on programs ({steps})",
+            _run_train("baseline"),
+            tslice,
+            deps=(names.FORMAT,) + base,
+            inputs=model_input,
+        )
+    )
     matched = steps if max_steps else "the baseline's optimizer steps"
-    stages.append(Stage(names.train_stage("lintseq"), f"fine-tune the base model on edit sequences ({matched}, same seed)",
-                        _run_train("lintseq"), tslice, deps=(names.FORMAT,) + base, inputs=model_input))
+    stages.append(
+        Stage(
+            names.train_stage("lintseq"),
+            f"fine-tune the base model on edit sequences ({matched}, same seed)",
+            _run_train("lintseq"),
+            tslice,
+            deps=(names.FORMAT,) + base,
+            inputs=model_input,
+        )
+    )
     for arm in ARMS:
         for b in s.benchmarks:
             if sampled_as(b, s.benchmarks) != b:
                 continue
-            stages.append(Stage(
-                names.sample_stage(arm, b), f"{s.n} samples per problem of {b}"
-                + (f" (first {s.limit})" if s.limit is not None else "") + f" from the {arm} model",
-                _run_sample(arm, b), _sample_slice(cfg, arm, b), deps=(names.train_stage(arm),),
-                inputs=(b,) if Path(b).exists() else ()))
+            stages.append(
+                Stage(
+                    names.sample_stage(arm, b),
+                    f"{s.n} samples per problem of {b}"
+                    + (f" (first {s.limit})" if s.limit is not None else "")
+                    + f" from the {arm} model",
+                    _run_sample(arm, b),
+                    _sample_slice(cfg, arm, b),
+                    deps=(names.train_stage(arm),),
+                    inputs=(b,) if Path(b).exists() else (),
+                )
+            )
     for arm in ARMS:
         for b in s.benchmarks:
-            stages.append(Stage(
-                names.evaluate_stage(arm, b), f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}",
-                _run_evaluate(arm, b), _evaluate_slice(cfg, b),
-                deps=(names.sample_stage(arm, sampled_as(b, s.benchmarks)),), inputs=(b,) if Path(b).exists() else ()))
-    stages.append(Stage(names.REPORT, "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
-                        run_report, {"k": cfg.evaluate.k},
-                        deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
-                        extra_outputs=(names.REPORT_MD,)))
+            stages.append(
+                Stage(
+                    names.evaluate_stage(arm, b),
+                    f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}",
+                    _run_evaluate(arm, b),
+                    _evaluate_slice(cfg, b),
+                    deps=(names.sample_stage(arm, sampled_as(b, s.benchmarks)),),
+                    inputs=(b,) if Path(b).exists() else (),
+                )
+            )
+    stages.append(
+        Stage(
+            names.REPORT,
+            "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
+            run_report,
+            {"k": cfg.evaluate.k},
+            deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
+            extra_outputs=(names.REPORT_MD,),
+        )
+    )
     return stages
 
 
@@ -450,8 +601,12 @@ def _local(*paths: str | None) -> tuple[str, ...]:
 
 
 def _sources(m: dict) -> str:
-    parts = (list(m["paths"]) + [f"package {p}" for p in m["packages"]] + (["the standard library"] if m["stdlib"] else [])
-             + (["site-packages"] if m["site_packages"] else []))
+    parts = (
+        list(m["paths"])
+        + [f"package {p}" for p in m["packages"]]
+        + (["the standard library"] if m["stdlib"] else [])
+        + (["site-packages"] if m["site_packages"] else [])
+    )
     return ", ".join(parts) + (f" (first {m['max_files']} files)" if m["max_files"] else "")
 
 

@@ -18,9 +18,7 @@ def _require_torch():
         import torch
         import transformers
     except ImportError as e:  # pragma: no cover - the hf extra is a test dependency
-        raise BackendUnavailable(
-            "the 'hf' backend needs torch and transformers: pip install 'lintseq[hf]'"
-        ) from e
+        raise BackendUnavailable("the 'hf' backend needs torch and transformers: pip install 'lintseq[hf]'") from e
     return torch, transformers
 
 
@@ -116,7 +114,9 @@ class HFBackend:
         if settings.greedy:
             # Greedy samples of one prompt are identical: decode once, copy n times.
             once = self._run([(r, 0) for r in requests], settings, batch_seed(settings.seed, "greedy"))
-            return [[Generation(g.text, g.finish_reason, g.n_tokens) for _ in range(r.n)] for r, g in zip(requests, once)]
+            return [
+                [Generation(g.text, g.finish_reason, g.n_tokens) for _ in range(r.n)] for r, g in zip(requests, once)
+            ]
         flat = [(r, j) for r in requests for j in range(r.n)]
         out: list[Generation] = []
         for start in range(0, len(flat), self.batch_size):
@@ -164,8 +164,9 @@ class HFBackend:
         tail = max((len(s) for s in settings.stop), default=0) + 1  # tokens that can hold a new stop string
         cache = {self._cache_keyword: transformers.DynamicCache()}
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                            use_cache=True, **cache).logits[:, -1, :]
+        logits = self.model(
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **cache
+        ).logits[:, -1, :]
         rows: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
         alive = list(range(input_ids.shape[0]))  # which row each batch line holds
         for step in range(settings.max_new_tokens):
@@ -188,8 +189,9 @@ class HFBackend:
                 mask, nxt, alive = mask[index], nxt[index], [alive[line] for line in keep]
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
             positions = mask.long().sum(-1, keepdim=True) - 1
-            logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=positions,
-                                use_cache=True, **cache).logits[:, -1, :]
+            logits = self.model(
+                input_ids=nxt[:, None], attention_mask=mask, position_ids=positions, use_cache=True, **cache
+            ).logits[:, -1, :]
         return rows
 
     def _left_pad(self, prompts: list[str]) -> dict:

@@ -29,7 +29,9 @@ def _read_rows(path: Path) -> list[dict]:
     lines = list(read_jsonl(path))
     for i, line in enumerate(lines):
         if line.value is None and i < len(lines) - 1:
-            raise ValueError(f"{path}: line {line.number} is not JSON ({line.error}); delete the file or use --overwrite")
+            raise ValueError(
+                f"{path}: line {line.number} is not JSON ({line.error}); delete the file or use --overwrite"
+            )
     return [line.value for line in lines if line.value is not None]
 
 

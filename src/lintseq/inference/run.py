@@ -98,8 +98,14 @@ def sample_benchmark(
     if style == "completion":  # the harness's stop words, e.g. "\ndef" after a HumanEval body
         words = dict.fromkeys(w for p in problems for w in p.stop if w not in settings.stop)
         settings = replace(settings, stop=(*settings.stop, *words))
-    run = {"model": model, "backend": backend.name, "style": style, "chat": chat_tokenizer is not None,
-           "benchmark": benchmark, "settings": settings.as_dict()}
+    run = {
+        "model": model,
+        "backend": backend.name,
+        "style": style,
+        "chat": chat_tokenizer is not None,
+        "benchmark": benchmark,
+        "settings": settings.as_dict(),
+    }
     sink = SampleFile(out, run, settings.n, overwrite=overwrite)
     stats = SampleStats(problems=len(problems))
     try:
@@ -110,8 +116,10 @@ def sample_benchmark(
             group = [p for p in group if p.task_id not in sink.done]
             if not group:
                 continue
-            requests = [Request(p.prompt_for(style, chat_tokenizer), settings.n, problem_seed(settings.seed, p.task_id))
-                        for p in group]
+            requests = [
+                Request(p.prompt_for(style, chat_tokenizer), settings.n, problem_seed(settings.seed, p.task_id))
+                for p in group
+            ]
             gens = backend.generate(requests, settings)
             rows = [row for p, g in zip(group, gens) for row in rows_for(p, g, style, run)]
             sink.append(rows)

@@ -12,7 +12,9 @@ from lintseq.inference.types import BackendUnavailable, Generation, Request, Sam
 INSTALL_HINT = "the 'vllm' backend needs vLLM (and a GPU): pip install 'lintseq[vllm]'"
 
 
-def sampling_params_kwargs(settings: SamplingSettings, request: Request, stop_token_ids: list[int] | None = None) -> dict:
+def sampling_params_kwargs(
+    settings: SamplingSettings, request: Request, stop_token_ids: list[int] | None = None
+) -> dict:
     """Keyword arguments for `vllm.SamplingParams` for one request.
 
     Greedy decoding asks for one sample (it is copied n times), since n > 1 adds nothing there.

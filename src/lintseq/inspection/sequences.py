@@ -63,8 +63,13 @@ def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") 
     """One line of a `generate` or `format` file."""
     if row is None:
         raise DataError(f"line {n}: not a JSON object")
-    meta = dict(line=n, row=_int(row.get("row")), sample=_int(row.get("sample")), seed=_int(row.get("seed")),
-                id=str(row["id"]) if row.get("id") is not None else None)
+    meta = dict(
+        line=n,
+        row=_int(row.get("row")),
+        sample=_int(row.get("sample")),
+        seed=_int(row.get("seed")),
+        id=str(row["id"]) if row.get("id") is not None else None,
+    )
     try:
         if "edit_path" in row:
             edits = row["edit_path"]
@@ -75,12 +80,19 @@ def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") 
                 raise ValueError(f"no string field {instruction_field!r} (the instruction; see --instruction-field)")
             program = apply_edits(edits)
             prompt = prompt_for(instruction, "lintseq")
-            return EditSequence(**meta, style="generate", instruction=instruction, edits=edits, program=program,
-                                text=prompt + lintseq_completion(edits))
+            return EditSequence(
+                **meta,
+                style="generate",
+                instruction=instruction,
+                edits=edits,
+                program=program,
+                text=prompt + lintseq_completion(edits),
+            )
         prompt, completion = row.get("prompt"), row.get("completion")
         if not isinstance(prompt, str) or not isinstance(completion, str):
-            raise ValueError("neither edit_path (`lintseq generate` output) nor prompt and completion "
-                             "(`lintseq format` output)")
+            raise ValueError(
+                "neither edit_path (`lintseq generate` output) nor prompt and completion (`lintseq format` output)"
+            )
         style = row.get("style") or ("lintseq" if prompt.endswith(DIFF_TOKEN) else "baseline")
         instruction = prompt.removesuffix(DIFF_TOKEN).removesuffix("\n")
         if style == "lintseq":
@@ -88,8 +100,9 @@ def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") 
             program = apply_edits(edits)
         else:
             edits, program = [], completion
-        return EditSequence(**meta, style=style, instruction=instruction, edits=edits, program=program,
-                            text=prompt + completion)
+        return EditSequence(
+            **meta, style=style, instruction=instruction, edits=edits, program=program, text=prompt + completion
+        )
     except (ValueError, EditError) as exc:
         raise DataError(f"line {n}: {exc}") from None
 
@@ -100,8 +113,9 @@ def read_sequences(path: str | Path, instruction_field: str = "instruction") -> 
         yield parse_row(n, row, instruction_field)
 
 
-def find_sequence(path: str | Path, row: int | None, sample: int | None,
-                  instruction_field: str = "instruction") -> EditSequence:
+def find_sequence(
+    path: str | Path, row: int | None, sample: int | None, instruction_field: str = "instruction"
+) -> EditSequence:
     """The sequence of input row `row` (its `row` field, else its position from 0), sample `sample`
     (default: the first in the file). Stops reading at the match."""
     seen = 0
@@ -110,8 +124,9 @@ def find_sequence(path: str | Path, row: int | None, sample: int | None,
         number = seq.row if seq.row is not None else position
         if (row is None or number == row) and (sample is None or seq.sample == sample):
             return seq
-    want = " and ".join(p for p in (f"row {row}" if row is not None else "",
-                                    f"sample {sample}" if sample is not None else "") if p)
+    want = " and ".join(
+        p for p in (f"row {row}" if row is not None else "", f"sample {sample}" if sample is not None else "") if p
+    )
     raise DataError(f"{path}: no sequence with {want} ({seen} rows read)" if seen else f"{path}: the file has no rows")
 
 

@@ -61,8 +61,7 @@ def describe(values: list[int]) -> dict[str, float]:
     s = sorted(values)
     n = len(s)
     median = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-    return {"count": n, "mean": round(sum(s) / n, 2), "median": median, "p90": s[math.ceil(0.9 * n) - 1],
-            "max": s[-1]}
+    return {"count": n, "mean": round(sum(s) / n, 2), "median": median, "p90": s[math.ceil(0.9 * n) - 1], "max": s[-1]}
 
 
 def find_rejects(path: str | Path) -> Path | None:
@@ -84,8 +83,13 @@ def count_rejects(path: Path) -> Counter:
     return reasons
 
 
-def file_stats(path: str | Path, label: str | None = None, tokenizer: Any = None,
-               instruction_field: str = "instruction", rejects: str | Path | None = None) -> FileStats:
+def file_stats(
+    path: str | Path,
+    label: str | None = None,
+    tokenizer: Any = None,
+    instruction_field: str = "instruction",
+    rejects: str | Path | None = None,
+) -> FileStats:
     """Everything `stats` reports about one file; with `tokenizer`, rows are measured in its
     tokens exactly as `lintseq train` counts them (prompt, completion and EOS)."""
     from lintseq.training.sft import sequence_lengths
@@ -133,8 +137,9 @@ def table_rows(all_stats: list[FileStats]) -> list[tuple[str, list[str]]]:
     ]
 
     def dist(name: str, key: str) -> None:
-        rows.append((name,
-                     [f"{d[key]['mean']} / {d[key]['median']} / {d[key]['p90']} / {d[key]['max']}" for d in docs]))
+        rows.append(
+            (name, [f"{d[key]['mean']} / {d[key]['median']} / {d[key]['p90']} / {d[key]['max']}" for d in docs])
+        )
 
     dist("edits per sequence", "edits_per_sequence")
     dist("lines per edit", "lines_per_edit")
@@ -146,8 +151,12 @@ def table_rows(all_stats: list[FileStats]) -> list[tuple[str, list[str]]]:
         rows.append((f"{unit} per row", cells))
     rows.append(("edits", [str(d["edits"]) for d in docs]))
     for kind in KINDS:
-        rows.append((f"  adding {'a ' if kind == 'block' else ''}{kind}",
-                     [f"{100 * d['edit_kind_shares'][kind]:.1f}% ({d['edit_kinds'][kind]})" for d in docs]))
+        rows.append(
+            (
+                f"  adding {'a ' if kind == 'block' else ''}{kind}",
+                [f"{100 * d['edit_kind_shares'][kind]:.1f}% ({d['edit_kinds'][kind]})" for d in docs],
+            )
+        )
     rows.append(("rejected rows", [str(d["rejected"]) if d["rejects_file"] else "no file" for d in docs]))
     reasons = sorted({r for s in all_stats for r in s.rejects}, key=lambda r: -sum(s.rejects[r] for s in all_stats))
     for reason in reasons:
@@ -221,8 +230,14 @@ def _size_plot(all_stats: list[FileStats], path: Path) -> None:
     bins = [top * i / 40 for i in range(41)]
     for s in all_stats:
         if s.size_per_row:
-            ax.hist(s.size_per_row, bins=bins, histtype="step", linewidth=1.5, label=f"{s.label} ({s.size_unit})",
-                    weights=[100 / len(s.size_per_row)] * len(s.size_per_row))
+            ax.hist(
+                s.size_per_row,
+                bins=bins,
+                histtype="step",
+                linewidth=1.5,
+                label=f"{s.label} ({s.size_unit})",
+                weights=[100 / len(s.size_per_row)] * len(s.size_per_row),
+            )
     units = sorted({s.size_unit for s in all_stats})
     ax.set_xlabel(" / ".join(units) + " per training row")
     ax.set_ylabel("share of rows (%)")
@@ -232,8 +247,9 @@ def _size_plot(all_stats: list[FileStats], path: Path) -> None:
     save_png(fig, path)
 
 
-def _category_plot(all_stats: list[FileStats], categories: list[str], values, ylabel: str, title: str,
-                   path: Path) -> None:
+def _category_plot(
+    all_stats: list[FileStats], categories: list[str], values, ylabel: str, title: str, path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -266,14 +282,25 @@ def write_outputs(all_stats: list[FileStats], out: str | Path) -> list[Path]:
         written.append(out / "lines_per_edit.png")
         _discrete_plot(all_stats, "lines_per_edit", "lines added per edit", "Lines per edit", written[-1])
         written.append(out / "edit_kinds.png")
-        _category_plot(all_stats, [f"{'a ' if k == 'block' else ''}{k}" for k in KINDS],
-                       lambda s: [100 * s.kinds[k] / max(sum(s.kinds.values()), 1) for k in KINDS],
-                       "share of edits (%)", "What each edit adds", written[-1])
+        _category_plot(
+            all_stats,
+            [f"{'a ' if k == 'block' else ''}{k}" for k in KINDS],
+            lambda s: [100 * s.kinds[k] / max(sum(s.kinds.values()), 1) for k in KINDS],
+            "share of edits (%)",
+            "What each edit adds",
+            written[-1],
+        )
     written.append(out / f"{'_'.join(sorted({s.size_unit for s in all_stats}))}_per_row.png")
     _size_plot(all_stats, written[-1])
     reasons = sorted({r for s in all_stats for r in s.rejects})
     if reasons:
         written.append(out / "rejects.png")
-        _category_plot(all_stats, reasons, lambda s: [s.rejects[r] for r in reasons], "rows", "Rejected rows by reason",
-                       written[-1])
+        _category_plot(
+            all_stats,
+            reasons,
+            lambda s: [s.rejects[r] for r in reasons],
+            "rows",
+            "Rejected rows by reason",
+            written[-1],
+        )
     return written

@@ -88,18 +88,24 @@ def header(seq: EditSequence, source: str) -> Text:
 
 def renderables(seq: EditSequence, source: str) -> list:
     """What `show` prints, in order: a header, the instruction, one panel per edit."""
-    out: list = [header(seq, source), Panel(Text(seq.instruction.expandtabs(TAB)), title="instruction",
-                                            title_align="left", border_style="dim")]
+    out: list = [
+        header(seq, source),
+        Panel(Text(seq.instruction.expandtabs(TAB)), title="instruction", title_align="left", border_style="dim"),
+    ]
     if not seq.edits:
         lines = seq.program.splitlines()
-        out.append(Panel(_program(lines, set()), title="the program (a baseline row holds no edits)", title_align="left"))
+        out.append(
+            Panel(_program(lines, set()), title="the program (a baseline row holds no edits)", title_align="left")
+        )
         return out
     kinds = edit_kinds(seq.edits)
     n = len(seq.edits)
     for k, (step, kind) in enumerate(zip(replay(seq.edits), kinds), 1):
-        title = (f"edit {k}/{n}: +{len(step.added)} line{'s' if len(step.added) != 1 else ''} "
-                 f"in {len(step.hunks)} hunk{'s' if len(step.hunks) != 1 else ''} ({kind}), "
-                 f"{len(step.lines)} line{'s' if len(step.lines) != 1 else ''} now")
+        title = (
+            f"edit {k}/{n}: +{len(step.added)} line{'s' if len(step.added) != 1 else ''} "
+            f"in {len(step.hunks)} hunk{'s' if len(step.hunks) != 1 else ''} ({kind}), "
+            f"{len(step.lines)} line{'s' if len(step.lines) != 1 else ''} now"
+        )
         body = Group(_hunks(step.hunks), Text(""), _program(step.lines, set(step.added)))
         out.append(Panel(body, title=title, title_align="left", border_style="green" if k == n else "blue"))
     return out
@@ -116,8 +122,7 @@ def export_html(seq: EditSequence, source: str, path: str | Path, width: int = 1
     console = Console(record=True, width=width, file=io.StringIO(), color_system="truecolor", force_terminal=True)
     show(seq, source, console)
     title = f"lintseq show: {seq.id or Path(source).name}"
-    page = console.export_html(theme=MONOKAI, inline_styles=True,
-                               code_format=HTML_PAGE.format(title=_escape(title)))
+    page = console.export_html(theme=MONOKAI, inline_styles=True, code_format=HTML_PAGE.format(title=_escape(title)))
     write_atomic(path, page)
 
 

@@ -70,9 +70,7 @@ def get_linter(name: str | Linter) -> Linter:
         return _INSTANCES[name]
     _load_builtin()
     if name == "pylint" and name not in _BACKENDS:
-        raise ImportError(
-            "the pylint backend needs pylint: pip install 'lintseq[pylint]'"
-        )
+        raise ImportError("the pylint backend needs pylint: pip install 'lintseq[pylint]'")
     try:
         factory = _BACKENDS[name]
     except KeyError:

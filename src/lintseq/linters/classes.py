@@ -90,8 +90,11 @@ def self_use(func: ast.AST) -> SelfUse:
 
 def aug_attrs(stmt: ast.AST) -> list[str]:
     """Attributes `x.a += ...` anywhere under a class-body statement (methods included)."""
-    return [sub.target.attr for sub in walk(stmt)  # type: ignore[attr-defined]
-            if type(sub) is ast.AugAssign and type(sub.target) is ast.Attribute]  # type: ignore[attr-defined]
+    return [
+        sub.target.attr
+        for sub in walk(stmt)  # type: ignore[attr-defined]
+        if type(sub) is ast.AugAssign and type(sub.target) is ast.Attribute
+    ]  # type: ignore[attr-defined]
 
 
 class ClassInfo:

@@ -160,8 +160,12 @@ class Cutter:
 
     def _single(self, node: ast.AST) -> ast.AST | None:
         """A statement with one block (`with`, a handler, a match case)."""
-        body = self._block(node.body, self._span[id(node)][0] if isinstance(node, ast.match_case)  # type: ignore[attr-defined]
-                           else self._header(node))
+        body = self._block(
+            node.body,
+            self._span[id(node)][0]
+            if isinstance(node, ast.match_case)  # type: ignore[attr-defined]
+            else self._header(node),
+        )
         return None if body is None else _copy(node, body=body)
 
     def _else(self, node: ast.AST, orelse: list[ast.stmt], end: int) -> list | None:
@@ -188,8 +192,11 @@ class Cutter:
         depth = self.units[header].depth
         clauses = [(node, header)]
         cur = node
-        while len(cur.orelse) == 1 and type(cur.orelse[0]) is ast.If \
-                and self.units[self._header(cur.orelse[0])].depth == depth:  # an elif, not an if in an else
+        while (
+            len(cur.orelse) == 1
+            and type(cur.orelse[0]) is ast.If
+            and self.units[self._header(cur.orelse[0])].depth == depth
+        ):  # an elif, not an if in an else
             cur = cur.orelse[0]
             clauses.append((cur, self._header(cur)))
         orelse = cur.orelse
@@ -226,8 +233,11 @@ class Cutter:
         if handlers is None:
             return None
         orelse, finalbody = node.orelse, node.finalbody  # type: ignore[attr-defined]
-        if not handlers and (not finalbody or (orelse and self._has(self._clause_unit(header, orelse)))
-                             or not self._has(self._clause_unit(header, finalbody))):
+        if not handlers and (
+            not finalbody
+            or (orelse and self._has(self._clause_unit(header, orelse)))
+            or not self._has(self._clause_unit(header, finalbody))
+        ):
             return None  # `try` needs an `except` or a `finally`, and `else` an `except`
         orelse_end = self._clause_unit(header, finalbody) - 1 if finalbody else end
         kept_else = self._else(node, orelse, orelse_end)

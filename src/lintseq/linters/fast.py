@@ -39,8 +39,13 @@ if TYPE_CHECKING:
 INCREMENTAL_MIN_UNITS = 32
 
 
-def chunk_errors(chunks: Sequence[Chunk], lines: Sequence[str], full: _Full | None = None,
-                 memo: Memo = NO_MEMO, source: Source = Source()) -> set[int]:
+def chunk_errors(
+    chunks: Sequence[Chunk],
+    lines: Sequence[str],
+    full: _Full | None = None,
+    memo: Memo = NO_MEMO,
+    source: Source = Source(),
+) -> set[int]:
     """Lines with an error in a module that parsed, given as chunks of its statements."""
     found = FlowChecker(full.shadowed if full else frozenset(), memo, source).check(chunks)
     found |= MemberChecker(full.classes if full else None, memo).check(chunks)

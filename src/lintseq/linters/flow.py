@@ -50,7 +50,19 @@ from lintseq.linters.scopes import (
 )
 
 MODULE_NAMES = frozenset(
-    ["__name__", "__doc__", "__file__", "__builtins__", "__spec__", "__loader__", "__package__", "__path__", "__annotations__", "__dict__", "__cached__"]
+    [
+        "__name__",
+        "__doc__",
+        "__file__",
+        "__builtins__",
+        "__spec__",
+        "__loader__",
+        "__package__",
+        "__path__",
+        "__annotations__",
+        "__dict__",
+        "__cached__",
+    ]
 )
 CLASS_NAMES = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__annotations__"})
 
@@ -116,8 +128,11 @@ def first_read(name: str, ctx: Ctx) -> bool:
 def defined_before(name: str, ctx: Ctx) -> bool:
     """Bound here for sure, bound by the `for` loop around, or plainly assigned in the body
     of an `if` around the read (pylint's is_defined_before; not for a bare annotation)."""
-    return name in ctx.bound or name in ctx.carried or (
-        name not in ctx.annotated and any(name in names for names in ctx.ifs))
+    return (
+        name in ctx.bound
+        or name in ctx.carried
+        or (name not in ctx.annotated and any(name in names for names in ctx.ifs))
+    )
 
 
 def _top_level(scope: Scope) -> bool:
@@ -133,8 +148,9 @@ class FlowChecker(FlowWalk):
     `shadowed`: (scope path, name) of the names the full program binds in a scope; when a
     state reads one of them and it falls through to a builtin, the binding was deleted."""
 
-    def __init__(self, shadowed: frozenset[tuple[str, str]] = frozenset(), memo: Memo = NO_MEMO,
-                 source: Source = Source()) -> None:
+    def __init__(
+        self, shadowed: frozenset[tuple[str, str]] = frozenset(), memo: Memo = NO_MEMO, source: Source = Source()
+    ) -> None:
         self.memo = memo
         self.source = source
         self.lines: set[int] = set()
@@ -190,9 +206,14 @@ class FlowChecker(FlowWalk):
 
     def _outside(self, names: frozenset[str], flow: set[str]) -> Outside:
         m = self._module
-        return Outside(names & flow, names & m.bound, names & self._own, m.star,  # type: ignore[arg-type]
-                       names & m.globals if m.globals else None,  # type: ignore[arg-type]
-                       names & m.nonlocals if m.nonlocals else None)  # type: ignore[arg-type]
+        return Outside(
+            names & flow,
+            names & m.bound,
+            names & self._own,
+            m.star,  # type: ignore[arg-type]
+            names & m.globals if m.globals else None,  # type: ignore[arg-type]
+            names & m.nonlocals if m.nonlocals else None,
+        )  # type: ignore[arg-type]
 
     def _walk_statements(self, body: list[ast.stmt], flow: set[str]) -> set[int]:
         """Module-level statements in order from what `flow` has bound (updated in place)."""
@@ -243,16 +264,21 @@ class FlowChecker(FlowWalk):
 
     def _chunk_binds(self, chunk) -> StmtBinds:
         parts = [self.memo.get(BINDS, s, self._stmt_binds) for s in chunk.body]
-        return StmtBinds(frozenset().union(*(p.bound for p in parts)), frozenset().union(*(p.globals for p in parts)),
-                         frozenset().union(*(p.nonlocals for p in parts)), any(p.star for p in parts),
-                         frozenset().union(*(p.declared for p in parts)))
+        return StmtBinds(
+            frozenset().union(*(p.bound for p in parts)),
+            frozenset().union(*(p.globals for p in parts)),
+            frozenset().union(*(p.nonlocals for p in parts)),
+            any(p.star for p in parts),
+            frozenset().union(*(p.declared for p in parts)),
+        )
 
     def _stmt_binds(self, stmt: ast.stmt) -> StmtBinds:
         b = statement_bindings(stmt, self.source)
         if isinstance(stmt, ast.ClassDef):  # only statements declare names global
             source = self.source
-            declared = frozenset().union(*(self.memo.get(DECLARED, s, lambda n: declared_global(n, source))
-                                           for s in stmt.body))
+            declared = frozenset().union(
+                *(self.memo.get(DECLARED, s, lambda n: declared_global(n, source)) for s in stmt.body)
+            )
         else:
             declared = declared_global(stmt, self.source)
         return StmtBinds(b.bound, b.globals, b.nonlocals, b.star, declared)
@@ -356,8 +382,14 @@ class FlowChecker(FlowWalk):
         for n in walk(expr):
             if type(n) is ast.Name and type(n.ctx) is ast.Load:  # type: ignore[attr-defined]
                 name = n.id  # type: ignore[attr-defined]
-                if name in scope.bound or name in scope.globals or name in scope.nonlocals or scope.star \
-                        or any(name in frame for frame in ctx.comps) or self._resolves_outside(name, scope.parent):
+                if (
+                    name in scope.bound
+                    or name in scope.globals
+                    or name in scope.nonlocals
+                    or scope.star
+                    or any(name in frame for frame in ctx.comps)
+                    or self._resolves_outside(name, scope.parent)
+                ):
                     continue
                 if (scope.kind == "class" and name in CLASS_NAMES) or (ctx.guards and ctx.guards[-1]):
                     continue

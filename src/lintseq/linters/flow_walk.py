@@ -60,8 +60,7 @@ class Ctx:
 
 
 def _catches_name_error(handler: ast.ExceptHandler) -> bool:
-    return handler.type is not None and any(
-        type(n) is ast.Name and n.id == "NameError" for n in walk(handler.type))  # type: ignore[attr-defined]
+    return handler.type is not None and any(type(n) is ast.Name and n.id == "NameError" for n in walk(handler.type))  # type: ignore[attr-defined]
 
 
 def _breaks(node: ast.If) -> bool:
@@ -74,11 +73,7 @@ def _is_exit_call(node: ast.expr) -> bool:
     f = node.func
     if isinstance(f, ast.Name):
         return f.id in _EXITS
-    return (
-        isinstance(f, ast.Attribute)
-        and isinstance(f.value, ast.Name)
-        and (f.value.id, f.attr) in _EXIT_ATTRS
-    )
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and (f.value.id, f.attr) in _EXIT_ATTRS
 
 
 class FlowWalk:
@@ -269,8 +264,11 @@ class FlowWalk:
         if ctx.dry:
             return
         annotations = [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs]
-        annotations += [args.vararg.annotation if args.vararg else None,
-                        args.kwarg.annotation if args.kwarg else None, node.returns]
+        annotations += [
+            args.vararg.annotation if args.vararg else None,
+            args.kwarg.annotation if args.kwarg else None,
+            node.returns,
+        ]
         for ann in annotations:
             if ann is not None:
                 self._static(ann, ctx)

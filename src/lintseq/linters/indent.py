@@ -116,8 +116,10 @@ class _Parts:
 
 
 def _chunk_profile(chunk, lines: Sequence[str], memo: Memo) -> Profile:
-    profiles = [memo.get(INDENT_CLASS if type(stmt) is ast.ClassDef else INDENT, stmt,
-                         lambda s: _top_profile(s, lines, memo)) for stmt in chunk.body]
+    profiles = [
+        memo.get(INDENT_CLASS if type(stmt) is ast.ClassDef else INDENT, stmt, lambda s: _top_profile(s, lines, memo))
+        for stmt in chunk.body
+    ]
     cand = next((c for c, _ in reversed(profiles) if c), 0)
     return Profile(cand, _Parts([p for _, parts in profiles for p in parts]))  # type: ignore[union-attr]
 

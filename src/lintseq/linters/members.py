@@ -40,12 +40,31 @@ from lintseq.linters.memo import NO_MEMO, Memo, Table
 from lintseq.linters.nodes import COMPS, FIELDS, FUNCS, arg_names, blocks, bound_names, child_fields, children
 
 _SPECIAL = frozenset(
-    ["__repr__", "__str__", "__iter__", "__len__", "__bool__", "__index__", "__bytes__", "__hash__", "__length_hint__", "__format__", "__getnewargs__", "__getnewargs_ex__"]
+    [
+        "__repr__",
+        "__str__",
+        "__iter__",
+        "__len__",
+        "__bool__",
+        "__index__",
+        "__bytes__",
+        "__hash__",
+        "__length_hint__",
+        "__format__",
+        "__getnewargs__",
+        "__getnewargs_ex__",
+    ]
 )
 _IMPLICIT_CLASSMETHODS = frozenset({"__new__", "__init_subclass__", "__class_getitem__"})
 _LITERAL_TYPES: dict[type, type] = {
-    ast.List: list, ast.ListComp: list, ast.Dict: dict, ast.DictComp: dict,
-    ast.Set: set, ast.SetComp: set, ast.JoinedStr: str, ast.Tuple: tuple,
+    ast.List: list,
+    ast.ListComp: list,
+    ast.Dict: dict,
+    ast.DictComp: dict,
+    ast.Set: set,
+    ast.SetComp: set,
+    ast.JoinedStr: str,
+    ast.Tuple: tuple,
 }
 _OBJECT_ATTRS = frozenset(dir(object)) | {"__dict__", "__class__", "__module__", "__weakref__"}
 _SCOPES = (*FUNCS, ast.Lambda, ast.ClassDef)
@@ -174,8 +193,7 @@ class MemberChecker:
     # -- facts per chunk and statement -----------------------------------------------------
     def _chunk_facts(self, chunk) -> ChunkFacts:
         memo = self.memo
-        facts = [memo.get(MEMBER_CLASS if type(s) is ast.ClassDef else MEMBER, s, self._stmt_facts)
-                 for s in chunk.body]
+        facts = [memo.get(MEMBER_CLASS if type(s) is ast.ClassDef else MEMBER, s, self._stmt_facts) for s in chunk.body]
         functions = {s.name: s for s in chunk.body if isinstance(s, FUNCS)}
         sites = [Site(line, func, None, ()) for f in facts for line, func in f.region.sites]
         literal: set[int] = set()
@@ -189,8 +207,14 @@ class MemberChecker:
             sites.extend(Site(line, func, g, chain) for line, func in region.sites)
             queue.extend((h, chain) for h in region.inner)
             literal |= memo.get(LITERALS, g, self._literal_lines)
-        return ChunkFacts([c for f in facts for c in f.classes], functions, sites, frozenset(literal),
-                          any(f.literal_assigns for f in facts), frozenset(defined))
+        return ChunkFacts(
+            [c for f in facts for c in f.classes],
+            functions,
+            sites,
+            frozenset(literal),
+            any(f.literal_assigns for f in facts),
+            frozenset(defined),
+        )
 
     def _stmt_facts(self, stmt: ast.stmt) -> StmtFacts:
         memo = self.memo
@@ -272,9 +296,15 @@ class MemberChecker:
                 value, gen = _returns_value(func)
                 if not value and not gen and not _is_abstract(func, True, True):
                     self.lines.add(func.lineno)  # type: ignore[attr-defined]
-                elif name == "__iter__" and args and known and not gen \
-                        and "__next__" not in c.members and "__next__" not in base_attrs \
-                        and _returns_name(func, args[0].arg):
+                elif (
+                    name == "__iter__"
+                    and args
+                    and known
+                    and not gen
+                    and "__next__" not in c.members
+                    and "__next__" not in base_attrs
+                    and _returns_name(func, args[0].arg)
+                ):
                     self.lines.add(func.lineno)  # type: ignore[attr-defined]  # E0301: `return self` without __next__
         # E0102: a second undecorated definition of a name (a deleted `@x.setter`)
         seen: set[str] = set()
@@ -285,8 +315,9 @@ class MemberChecker:
                 seen.add(stmt.name)
 
     # -- calls -----------------------------------------------------------------------------
-    def _callee(self, func: ast.expr, functions: dict[str, ast.AST], cls: ClassInfo | None, me: str | None,
-                chain: tuple = ()) -> ast.AST | None:
+    def _callee(
+        self, func: ast.expr, functions: dict[str, ast.AST], cls: ClassInfo | None, me: str | None, chain: tuple = ()
+    ) -> ast.AST | None:
         """The function a call site calls, when this program alone says which: a def in an
         enclosing function (innermost first, `chain`), at module level, or a method via self."""
         if isinstance(func, ast.Name):
@@ -295,9 +326,15 @@ class MemberChecker:
                 if func.id in local.bound:
                     return local.single.get(func.id)
             return functions.get(func.id)
-        if cls is not None and me and isinstance(func, ast.Attribute) \
-                and isinstance(func.value, ast.Name) and func.value.id == me and cls.known \
-                and not cls.bases:
+        if (
+            cls is not None
+            and me
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == me
+            and cls.known
+            and not cls.bases
+        ):
             return cls.methods.get(func.attr)
         return None
 
@@ -310,8 +347,10 @@ class MemberChecker:
         body = func.body  # type: ignore[attr-defined]
         # the function's scope as pylint's walk here has it: defs directly in its body are
         # walked into (unlike defs further down), so it is the body share plus those
-        parts = [self.memo.get(BODY_LITERALS, func, _body_literals),
-                 _literals([s for s in body if isinstance(s, _SCOPES)])]
+        parts = [
+            self.memo.get(BODY_LITERALS, func, _body_literals),
+            _literals([s for s in body if isinstance(s, _SCOPES)]),
+        ]
         a = func.args  # type: ignore[attr-defined]
         params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
         return frozenset(_literal_verdicts(parts, params))
@@ -348,15 +387,20 @@ def _returns_value(func: ast.AST) -> tuple[bool, bool]:
 
 
 def _returns_name(func: ast.AST, name: str) -> bool:
-    return any(isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name
-               for n in walk_function(func))
+    return any(
+        isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name for n in walk_function(func)
+    )
 
 
 def _first_statement(func: ast.AST) -> ast.stmt | None:
     body = func.body  # type: ignore[attr-defined]
     i = 0
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         i = 1
     return body[i] if i < len(body) else None
 
@@ -379,8 +423,12 @@ def _no_return(func: ast.AST) -> bool:
     if isinstance(func, ast.AsyncFunctionDef) or func.decorator_list:  # type: ignore[attr-defined]
         return False
     value, gen = _returns_value(func)
-    return not value and not gen and not _is_abstract(func, False, False) \
+    return (
+        not value
+        and not gen
+        and not _is_abstract(func, False, False)
         and not any(isinstance(n, ast.Return) for n in walk_function(func))
+    )
 
 
 def _local_functions(func: ast.AST) -> LocalFunctions:
@@ -403,7 +451,6 @@ def _local_functions(func: ast.AST) -> LocalFunctions:
         stack.extend(children(node))
     single = {n: d[0] for n, d in defs.items() if len(d) == 1 and n not in other}
     return LocalFunctions(single, frozenset(defs) | frozenset(other))
-
 
 
 def _region(stmts: list[ast.AST]) -> Region:
@@ -437,8 +484,11 @@ def _literal_assigns(stmts: list[ast.AST]) -> bool:
     stack = list(stmts)
     while stack:
         node = stack.pop()
-        if type(node) is ast.Assign and _literal_type(node.value) is not None \
-                and any(type(t) is ast.Name for t in node.targets):  # type: ignore[attr-defined]
+        if (
+            type(node) is ast.Assign
+            and _literal_type(node.value) is not None
+            and any(type(t) is ast.Name for t in node.targets)
+        ):  # type: ignore[attr-defined]
             return True
         stack.extend(s for s in blocks(node) if not isinstance(s, _SCOPES))
     return False
@@ -505,5 +555,3 @@ def _literal_verdicts(parts: list[Literals], params: set[str]) -> set[int]:
         if t is not None and not hasattr(t, node.attr):
             out.add(node.lineno)
     return out
-
-

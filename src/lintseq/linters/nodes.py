@@ -20,7 +20,24 @@ COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 # fields that never hold a node: names, flags, constants, and the expression context
 _NOT_NODES = frozenset(
-    ["ctx", "id", "name", "attr", "arg", "module", "asname", "kind", "conversion", "level", "is_async", "type_comment", "simple", "tag", "kwd_attrs", "rest"]
+    [
+        "ctx",
+        "id",
+        "name",
+        "attr",
+        "arg",
+        "module",
+        "asname",
+        "kind",
+        "conversion",
+        "level",
+        "is_async",
+        "type_comment",
+        "simple",
+        "tag",
+        "kwd_attrs",
+        "rest",
+    ]
 )
 _SPECIAL: dict[type, tuple[str, ...]] = {
     ast.Constant: (),  # `value` is the constant itself
@@ -39,9 +56,7 @@ def _node_fields(cls: type) -> tuple[str, ...]:
 
 
 FIELDS: dict[type, tuple[str, ...]] = {
-    cls: _node_fields(cls)
-    for cls in vars(ast).values()
-    if isinstance(cls, type) and issubclass(cls, ast.AST)
+    cls: _node_fields(cls) for cls in vars(ast).values() if isinstance(cls, type) and issubclass(cls, ast.AST)
 }
 
 

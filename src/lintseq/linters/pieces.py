@@ -113,20 +113,28 @@ class StateTrees:
         self.pieces: list[_Piece] = []
         if not self.ok:
             return
-        for (lo, hi, stmts) in groups:
+        for lo, hi, stmts in groups:
             p = _Piece(lo, hi)
             self.pieces.append(p)
             if len(stmts) == 1 and isinstance(stmts[0], ast.ClassDef):
                 c = stmts[0]
                 head = owner[c.lineno - 1] + 1
                 subs = _ranges(c.body, owner)
-                if head < hi and _contiguous(subs, head, hi) and units[head - 1].end < c.body[0].lineno - 1 \
-                        and all(units[i].depth == 0 for i in range(lo, head)):
+                if (
+                    head < hi
+                    and _contiguous(subs, head, hi)
+                    and units[head - 1].end < c.body[0].lineno - 1
+                    and all(units[i].depth == 0 for i in range(lo, head))
+                ):
                     p.head, p.subs = head, subs
                     p.sub_starts = [a for a, _ in subs]
         self.chunk_ranges = [
-            ChunkRange(self.pieces[i].lo, self.pieces[min(i + CHUNK, len(self.pieces)) - 1].hi,
-                       i, min(i + CHUNK, len(self.pieces)))
+            ChunkRange(
+                self.pieces[i].lo,
+                self.pieces[min(i + CHUNK, len(self.pieces)) - 1].hi,
+                i,
+                min(i + CHUNK, len(self.pieces)),
+            )
             for i in range(0, len(self.pieces), CHUNK)
         ]
         self._chunks: list[dict[tuple, Chunk]] = [{} for _ in self.chunk_ranges]
@@ -140,8 +148,7 @@ class StateTrees:
     def largest_part(self) -> int:
         """Units of the largest part a step may have to parse again: a piece, or a class
         piece's header with its largest body statement."""
-        return max(((p.head - p.lo) + max(b - a for a, b in p.subs)) if p.subs else p.hi - p.lo
-                   for p in self.pieces)
+        return max(((p.head - p.lo) + max(b - a for a, b in p.subs)) if p.subs else p.hi - p.lo for p in self.pieces)
 
     # -- text and parsing ------------------------------------------------------------------
     def _text(self, keep: Sequence[int], wrap: bool = False) -> str:
@@ -255,13 +262,13 @@ class StateTrees:
         return [c for _, c in out]
 
     def _chunk(self, keep: Sequence[int], span: Span) -> object:
-        key = tuple(keep[span.j:span.k])
+        key = tuple(keep[span.j : span.k])
         cache = self._chunks[span.chunk]
         left, right = span.j > 0, span.k < len(keep)
         chunk = cache.get(key) or cache.get((left, right, key))  # type: ignore[call-overload]
         if chunk is not None:
             return chunk
-        keys, bodies = self._pieces(key, self.pieces[span.first:span.end])
+        keys, bodies = self._pieces(key, self.pieces[span.first : span.end])
         if all(isinstance(b, list) for b in bodies):
             chunk = cache[key] = Chunk([s for b in bodies for s in b])  # type: ignore[attr-defined]
             return chunk
@@ -298,8 +305,14 @@ class StateTrees:
                 return b  # type: ignore[return-value]  # a class body's syntax error, or None
         return [s for b in bodies for s in b]  # type: ignore[attr-defined]
 
-    def _merge(self, keys: list[tuple[int, ...]], bodies: list[object], wrap: bool = False,
-               left: bool = False, right: bool = False) -> object:
+    def _merge(
+        self,
+        keys: list[tuple[int, ...]],
+        bodies: list[object],
+        wrap: bool = False,
+        left: bool = False,
+        right: bool = False,
+    ) -> object:
         """A piece that fails alone is parsed with its neighbours (a dangling `else:` may
         belong to the loop before it, a decorator to the `def` after it). Pieces before it
         parse, so the state's first syntax error, if any, is where this parse finds it.
@@ -343,8 +356,9 @@ class StateTrees:
             t += 2
         return [s for b in out for s in b]  # type: ignore[attr-defined]
 
-    def _error_unit(self, exc: SyntaxError, region: tuple[int, ...], failed: tuple[int, ...],
-                    nxt: tuple[int, ...]) -> int | None:
+    def _error_unit(
+        self, exc: SyntaxError, region: tuple[int, ...], failed: tuple[int, ...], nxt: tuple[int, ...]
+    ) -> int | None:
         """The unit the state's text would be blamed on: a line up to the end of the failed
         piece, or the first line of code after it (where a parser that wants more of the
         failed statement stops); else None."""

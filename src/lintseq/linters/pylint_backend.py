@@ -152,11 +152,7 @@ class PylintLinter(Linter):
 
     def error_lines(self, source: str) -> set[int]:
         last = max(1, source.count("\n") + (0 if source.endswith("\n") else 1))
-        return {
-            blamed_line(msg_id, line, text, last)
-            for msg_id, line, text in self.messages(source)
-            if counts(msg_id)
-        }
+        return {blamed_line(msg_id, line, text, last) for msg_id, line, text in self.messages(source) if counts(msg_id)}
 
     def _forget(self) -> None:
         """Drop this program's tree and the caches that would keep it (stale results, memory).

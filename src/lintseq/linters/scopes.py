@@ -60,10 +60,17 @@ class Scope:
 
     __slots__ = ("bound", "globals", "kind", "node", "nonlocals", "parent", "path", "star")
 
-    def __init__(self, node: ast.AST | None, kind: str, parent: Scope | None, bound: set[str] | frozenset[str],
-                 globals: set[str] | frozenset[str] = frozenset(),
-                 nonlocals: set[str] | frozenset[str] = frozenset(), star: bool = False,
-                 path: str | None = None) -> None:
+    def __init__(
+        self,
+        node: ast.AST | None,
+        kind: str,
+        parent: Scope | None,
+        bound: set[str] | frozenset[str],
+        globals: set[str] | frozenset[str] = frozenset(),
+        nonlocals: set[str] | frozenset[str] = frozenset(),
+        star: bool = False,
+        path: str | None = None,
+    ) -> None:
         self.node = node
         self.kind = kind  # module, class, function or lambda
         self.parent = parent
@@ -233,8 +240,7 @@ def assigned_in(loop: ast.For | ast.AsyncFor) -> tuple[set[str], set[str]]:
 
 def plain_assigns(body: list[ast.stmt]) -> frozenset[str]:
     """Names a block assigns by a plain `name = ...` among its own statements."""
-    return frozenset(t.id for stmt in body if type(stmt) is ast.Assign
-                     for t in stmt.targets if type(t) is ast.Name)  # type: ignore[attr-defined]
+    return frozenset(t.id for stmt in body if type(stmt) is ast.Assign for t in stmt.targets if type(t) is ast.Name)  # type: ignore[attr-defined]
 
 
 def free_loads(node: ast.AST, memo: Memo) -> frozenset[str]:

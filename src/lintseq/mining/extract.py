@@ -38,7 +38,16 @@ FuncDef = ast.FunctionDef | ast.AsyncFunctionDef
 CLASS_DECORATORS = {"staticmethod", "classmethod"}
 SKIP_DECORATORS = {"overload", "abstractmethod", "property", "cached_property"}
 # Names every module has without defining them: not free names of a function.
-MODULE_DUNDERS = {"__name__", "__file__", "__doc__", "__package__", "__spec__", "__loader__", "__builtins__", "__path__"}
+MODULE_DUNDERS = {
+    "__name__",
+    "__file__",
+    "__doc__",
+    "__package__",
+    "__spec__",
+    "__loader__",
+    "__builtins__",
+    "__path__",
+}
 BUILTINS = frozenset(dir(builtins)) | MODULE_DUNDERS
 # Line ends as the tokenizer counts them (str.splitlines also splits on \x0c, \x1c-\x1e, \x85,
 # \u2028, \u2029, which would put ast's line numbers out of step with the lines).
@@ -165,7 +174,9 @@ def _runtime_names(fn: FuncDef, lazy_annotations: bool) -> set[str]:
     are, and those of signatures not under `from __future__ import annotations`."""
     skip: set[int] = set()
     for node in ast.walk(fn):
-        if isinstance(node, ast.AnnAssign) or (lazy_annotations and isinstance(node, ast.arg) and node.annotation is not None):
+        if isinstance(node, ast.AnnAssign) or (
+            lazy_annotations and isinstance(node, ast.arg) and node.annotation is not None
+        ):
             skip.add(id(node.annotation))
         elif lazy_annotations and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns:
             skip.add(id(node.returns))

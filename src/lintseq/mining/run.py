@@ -85,7 +85,9 @@ class MineSummary:
         for bench, count in sorted(self.contaminated.items()):
             out.append(f"    contaminated by {bench}: {count}")
         for ex in self.contaminated_examples[:3]:
-            where = ex["source"].get("path", "?") + (f" {ex['source']['qualname']}" if ex["source"].get("qualname") else "")
+            where = ex["source"].get("path", "?") + (
+                f" {ex['source']['qualname']}" if ex["source"].get("qualname") else ""
+            )
             out.append(f"    e.g. {where} ({', '.join(ex['benchmarks'])})")
         return out
 
@@ -219,7 +221,9 @@ def mine(
             results: Iterable[tuple[list[Candidate], Counter, FileError | None]] = pool.imap(_work, files, chunksize=4)
         else:
             results = (mine_file(p, settings) for p in files)
-        bar = tqdm(results, total=len(files), unit="file", desc="lintseq mine", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(
+            results, total=len(files), unit="file", desc="lintseq mine", disable=not progress, dynamic_ncols=True
+        )
         for candidates, counts, error in bar:
             summary.files_scanned += 1
             if error is not None:
@@ -239,7 +243,8 @@ def mine(
                         summary.contaminated.update(hits)
                         if len(summary.contaminated_examples) < CONTAMINATED_EXAMPLES:
                             summary.contaminated_examples.append(
-                                {"source": cand.row.get("source", {}), "benchmarks": list(hits)})
+                                {"source": cand.row.get("source", {}), "benchmarks": list(hits)}
+                            )
                         continue
                 if dedup is not None:
                     reason = dedup.check(cand.code)

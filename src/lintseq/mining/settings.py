@@ -25,28 +25,45 @@ class MineSettings:
     how fast: the output is the same for any number."""
 
     paths: tuple[str, ...] = setting((), argument=True, metavar="PATH...", path="any", exists=True)
-    packages: tuple[str, ...] = setting((), help="An installed module or package (repeatable).", flags=("--package",),
-                                        metavar="NAME")
+    packages: tuple[str, ...] = setting(
+        (), help="An installed module or package (repeatable).", flags=("--package",), metavar="NAME"
+    )
     stdlib: bool = setting(False, help="The standard library (without site-packages).")
     site_packages: bool = setting(False, help="Every installed package in this interpreter's site-packages.")
-    skip_tests: bool = setting(True, help="Skip test suites (test/tests dirs, test_*.py, conftest.py); --include-tests "
-                               "mines them too.", flags=("--skip-tests/--include-tests",))
+    skip_tests: bool = setting(
+        True,
+        help="Skip test suites (test/tests dirs, test_*.py, conftest.py); --include-tests mines them too.",
+        flags=("--skip-tests/--include-tests",),
+    )
     max_files: int | None = setting(None, help="Only the first N files (sorted paths).", min=1)
     raw: bool = setting(False, help='Whole files as {"text", "source"} rows: a pre-training corpus.')
-    min_lines: int | None = setting(None, help=f"Fewest lines of code in a function [{DEFAULT_MIN_LINES}] (with --raw: "
-                                    "non-blank lines in a file, no limit).", min=0)
-    max_lines: int | None = setting(None, help=f"Most lines of code in a function [{DEFAULT_MAX_LINES}] (with --raw: "
-                                    "non-blank lines in a file, no limit).", min=1)
+    min_lines: int | None = setting(
+        None,
+        help=f"Fewest lines of code in a function [{DEFAULT_MIN_LINES}] (with --raw: "
+        "non-blank lines in a file, no limit).",
+        min=0,
+    )
+    max_lines: int | None = setting(
+        None,
+        help=f"Most lines of code in a function [{DEFAULT_MAX_LINES}] (with --raw: "
+        "non-blank lines in a file, no limit).",
+        min=1,
+    )
     min_docstring_chars: int = setting(10, min=1)
-    self_contained: bool = setting(False, help="Drop functions that use module-level names other than imports and "
-                                   "builtins (helpers, constants, classes of their module); rows list such names in "
-                                   "`free_names`.")
-    decontaminate: bool = setting(True, help="Drop rows that overlap HumanEval / MBPP ids 1-600 / MBPP+ "
-                                  "(--no-decontaminate keeps them).")
+    self_contained: bool = setting(
+        False,
+        help="Drop functions that use module-level names other than imports and "
+        "builtins (helpers, constants, classes of their module); rows list such names in "
+        "`free_names`.",
+    )
+    decontaminate: bool = setting(
+        True, help="Drop rows that overlap HumanEval / MBPP ids 1-600 / MBPP+ (--no-decontaminate keeps them)."
+    )
     ngram: int = setting(DEFAULT_N, help="Word n-gram size for decontamination.", min=1)
     dedup: bool = setting(True, help="Drop exact and near duplicates (--no-dedup keeps them).")
-    near_threshold: float = setting(0.85, help="MinHash Jaccard similarity at which a row is a near duplicate.",
-                                    min=0.0, max=1.0, min_open=True)
+    near_threshold: float = setting(
+        0.85, help="MinHash Jaccard similarity at which a row is a near duplicate.", min=0.0, max=1.0, min_open=True
+    )
     num_perm: int = setting(128, cli=False)
     workers: int = setting(1, help="Processes reading files.", flags=("-j", "--workers"), min=1)
 

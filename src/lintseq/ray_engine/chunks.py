@@ -99,8 +99,9 @@ def _crash_if_asked(row: int, crash_once: tuple[str, int] | None) -> None:
     os._exit(1)
 
 
-def run_chunk(chunk: Chunk, settings: Settings, parquet: bool = False,
-              crash_once: tuple[str, int] | None = None) -> dict[str, Any]:
+def run_chunk(
+    chunk: Chunk, settings: Settings, parquet: bool = False, crash_once: tuple[str, int] | None = None
+) -> dict[str, Any]:
     """One chunk's output part, rejects part and summary, ready for the driver to write."""
     outs: list[bytes] = []
     rejects: list[bytes] = []

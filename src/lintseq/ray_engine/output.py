@@ -67,8 +67,9 @@ class OutputDir:
         out = self.output
         if out.exists() and not (out.is_dir() and ((out / SUMMARY).exists() or not any(out.iterdir()))):
             kind = "a file" if out.is_file() else "a directory that is not a lintseq output"
-            raise ResumeError(f"{out} exists and is {kind}: the Ray engine writes a directory there; "
-                              "remove it or choose another -o")
+            raise ResumeError(
+                f"{out} exists and is {kind}: the Ray engine writes a directory there; remove it or choose another -o"
+            )
 
     def open(self, manifest: dict[str, Any], *, restart: bool = False) -> dict[int, Summary]:
         """Prepare `OUTPUT.partial`; return the chunks an earlier, interrupted run already did."""

@@ -27,8 +27,9 @@ from lintseq.records import is_parquet
 from lintseq.summary import Summary
 
 
-def _map_chunk(item: dict[str, Any], settings: Settings, parquet: bool,
-               crash_once: tuple[str, int] | None) -> dict[str, Any]:
+def _map_chunk(
+    item: dict[str, Any], settings: Settings, parquet: bool, crash_once: tuple[str, int] | None
+) -> dict[str, Any]:
     result = run_chunk(pickle.loads(item["chunk"]), settings, parquet, crash_once)
     result["summary"] = pickle.dumps(result["summary"])
     return result
@@ -43,8 +44,10 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=10).close()
     except OSError as exc:
-        raise EngineError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}. "
-                          "Is it running (`ray status` on the head node)?") from None
+        raise EngineError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}. "
+            "Is it running (`ray status` on the head node)?"
+        ) from None
 
 
 def _connect(address: str | None, workers: int | None) -> bool:
@@ -82,8 +85,10 @@ def _quiet_ray_data() -> Iterator[None]:
     """Our tqdm bar replaces Ray Data's bars and its per-stage notes, for this run only."""
     ctx = ray.data.DataContext.get_current()
     saved = ctx.enable_progress_bars, ctx.print_on_execution_start
-    loggers = {logging.getLogger("ray.data._internal.progress"): logging.ERROR,
-               logging.getLogger("ray.data._internal.execution.streaming_executor"): logging.WARNING}
+    loggers = {
+        logging.getLogger("ray.data._internal.progress"): logging.ERROR,
+        logging.getLogger("ray.data._internal.execution.streaming_executor"): logging.WARNING,
+    }
     levels = {lg: lg.level for lg in loggers}
     ctx.enable_progress_bars = ctx.print_on_execution_start = False
     for lg, level in loggers.items():
@@ -104,8 +109,17 @@ def _plan(shards: list[Path], settings: Settings, chunk_rows: int | None) -> tup
     return plan_chunks(scans, rows_per_chunk, pick_rows(total, settings.limit, settings.seed)), rows_per_chunk
 
 
-def _run_chunks(todo: list[Chunk], sink: OutputDir, summary: Summary, settings: Settings, *, parquet: bool,
-                workers: int | None, progress: bool, crash_once: tuple[str, int] | None) -> int:
+def _run_chunks(
+    todo: list[Chunk],
+    sink: OutputDir,
+    summary: Summary,
+    settings: Settings,
+    *,
+    parquet: bool,
+    workers: int | None,
+    progress: bool,
+    crash_once: tuple[str, int] | None,
+) -> int:
     """Process the chunks with Ray Data, writing each one's files as it arrives; rows done."""
     from tqdm import tqdm
 
@@ -115,8 +129,11 @@ def _run_chunks(todo: list[Chunk], sink: OutputDir, summary: Summary, settings: 
         if not todo:
             return 0
         ds = ray.data.from_items([{"chunk": pickle.dumps(c)} for c in todo], override_num_blocks=len(todo))
-        ds = ds.map(_map_chunk, fn_kwargs={"settings": settings, "parquet": parquet, "crash_once": crash_once},
-                    compute=ray.data.TaskPoolStrategy(size=workers) if workers else None)
+        ds = ds.map(
+            _map_chunk,
+            fn_kwargs={"settings": settings, "parquet": parquet, "crash_once": crash_once},
+            compute=ray.data.TaskPoolStrategy(size=workers) if workers else None,
+        )
         for result in ds.iter_rows():
             part = pickle.loads(result["summary"])
             sink.write(int(result["index"]), result["out"], result["rejects"], part)
@@ -156,16 +173,28 @@ def generate_ray(
         with _quiet_ray_data():
             chunks, rows_per_chunk = _plan(shards, settings, chunk_rows)
             meta = settings.describe() | {"input": [str(p) for p in shards], "engine": "ray"}
-            manifest = meta | {"shards": [_fingerprint(p) for p in shards], "chunk_rows": rows_per_chunk,
-                               "parquet": parquet, "chunks": len(chunks)}
+            manifest = meta | {
+                "shards": [_fingerprint(p) for p in shards],
+                "chunk_rows": rows_per_chunk,
+                "parquet": parquet,
+                "chunks": len(chunks),
+            }
             sink = OutputDir(output, rejects_path and Path(rejects_path), parquet)
             done = sink.open(manifest, restart=restart)
             summary = Summary()
             for part in done.values():
                 summary.merge(part)
             began = time.perf_counter()
-            rows = _run_chunks([c for c in chunks if c.index not in done], sink, summary, settings, parquet=parquet,
-                               workers=workers, progress=progress, crash_once=_crash_once)
+            rows = _run_chunks(
+                [c for c in chunks if c.index not in done],
+                sink,
+                summary,
+                settings,
+                parquet=parquet,
+                workers=workers,
+                progress=progress,
+                crash_once=_crash_once,
+            )
             summary.finish(time.perf_counter() - began, rows, workers or int(ray.cluster_resources().get("CPU", 1)))
             sink.commit(summary, meta)
             return summary

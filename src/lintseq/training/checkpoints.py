@@ -19,7 +19,9 @@ def last_complete_checkpoint(state: Path) -> str | None:
     if not state.is_dir():
         return None
     found = sorted(
-        (int(p.name.split("-")[1]), p) for p in state.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[1].isdigit()
+        (int(p.name.split("-")[1]), p)
+        for p in state.glob("checkpoint-*")
+        if p.is_dir() and p.name.split("-")[1].isdigit()
     )
     for _, path in reversed(found):
         if (path / "trainer_state.json").is_file():

@@ -46,11 +46,15 @@ class _Settings:
 
         if self.micro_batch_size > self.batch_size:
             self.micro_batch_size = self.batch_size
-        accumulation_steps(self.batch_size, self.micro_batch_size, launched_world_size())  # refuses what does not divide
+        accumulation_steps(
+            self.batch_size, self.micro_batch_size, launched_world_size()
+        )  # refuses what does not divide
         if self.report_to not in REPORT_TO:
             raise ValueError("--report-to must be none, tensorboard or wandb")
         if self.report_to != "none" and importlib.util.find_spec(self.report_to) is None:
-            raise ValueError(f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})")
+            raise ValueError(
+                f"--report-to {self.report_to} needs the {self.report_to!r} package (pip install {self.report_to})"
+            )
 
     def use_bf16(self) -> bool:
         """`bf16` as set, or when unset, whether a CUDA device supports it."""
@@ -69,7 +73,9 @@ class _Settings:
         return dict(
             max_steps=max_steps,
             per_device_train_batch_size=self.micro_batch_size,
-            gradient_accumulation_steps=accumulation_steps(self.batch_size, self.micro_batch_size, launched_world_size()),
+            gradient_accumulation_steps=accumulation_steps(
+                self.batch_size, self.micro_batch_size, launched_world_size()
+            ),
             use_cpu=cpu_group(),
             learning_rate=self.lr,
             lr_scheduler_type=self.lr_scheduler,
@@ -113,7 +119,8 @@ class TrainConfig(_Settings):
     epochs: float = setting(1.0)
     max_steps: int | None = setting(None, help="Optimizer steps (overrides --epochs).")
     match_steps_with: str | None = setting(
-        None, help="Take as many optimizer steps as a run on this formatted file would.", path="file", exists=True)
+        None, help="Take as many optimizer steps as a run on this formatted file would.", path="file", exists=True
+    )
     match_epochs: float | None = setting(None, help="Epochs of that other run [--epochs].")
     max_seq_length: int = setting(1024, help="Longer rows are dropped (and counted), never truncated.")
     batch_size: int = setting(512, help="Effective batch, in sequences.")  # the paper's
@@ -163,9 +170,10 @@ class TrainConfig(_Settings):
         if self.resume and self.overwrite:
             raise ValueError("--resume continues a stopped run; --overwrite starts over; give one")
         if self.resume and self.lora:
-            raise ValueError("--resume is not available with --lora (its checkpoints would not hold the trained embeddings)")
+            raise ValueError(
+                "--resume is not available with --lora (its checkpoints would not hold the trained embeddings)"
+            )
         self._check_batch_and_reporting()
-
 
 
 def load_config(path: str | Path, cls: type = TrainConfig, table: str = "train") -> dict[str, Any]:
@@ -225,8 +233,12 @@ class PretrainConfig(_Settings):
 
     _KIND = "pre-training"
 
-    data: str = setting("", help="Corpus: JSONL with a text field (`lintseq mine --raw`), or a directory of .py files.",
-                        path="any", exists=True)
+    data: str = setting(
+        "",
+        help="Corpus: JSONL with a text field (`lintseq mine --raw`), or a directory of .py files.",
+        path="any",
+        exists=True,
+    )
     output: str = setting("", help="Model directory to write.", flags=("-o", "--output"), path="dir")
     init: str = setting("150m", help="GPT-2 shape: tiny (tests), 150m (12x768), 400m (24x1024).", choices=INIT_SIZES)
     tokenizer: str | None = setting(None, help="Tokenizer path [a byte-level BPE trained on the corpus].")
@@ -250,7 +262,8 @@ class PretrainConfig(_Settings):
     save_steps: int = setting(500, help="Checkpoint every N optimizer steps.")
     save_total_limit: int = setting(2, help="Checkpoints kept (0: all).")
     resume: bool = setting(
-        False, help="Continue the run in --output from its last checkpoint (its saved settings are the defaults).")
+        False, help="Continue the run in --output from its last checkpoint (its saved settings are the defaults)."
+    )
     logging_steps: int = setting(10)
     report_to: str = setting("none", choices=REPORT_TO)
     overwrite: bool = setting(False, help="Delete an existing output directory first.")
@@ -277,4 +290,3 @@ class PretrainConfig(_Settings):
         if self.resume and self.overwrite:
             raise ValueError("--resume continues the run in the output directory; --overwrite deletes it; give one")
         self._check_batch_and_reporting()
-

@@ -179,7 +179,9 @@ def _check_output(cfg: PretrainConfig) -> tuple[Path, dict[str, Any] | None]:
         return out, saved
     if out.exists() and any(out.iterdir()) and not cfg.overwrite:
         if not cfg.resume:
-            raise FileExistsError(f"{out} exists and is not empty (use --resume to continue it, --overwrite to replace it)")
+            raise FileExistsError(
+                f"{out} exists and is not empty (use --resume to continue it, --overwrite to replace it)"
+            )
         if not (out / STATE_DIR).is_dir():
             raise FileExistsError(f"{out} is not empty and holds no pre-training run to resume")
     return out, None
@@ -272,8 +274,14 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
             f"the corpus has {meta['n_tokens']} tokens, fewer than one sequence of {cfg.seq_length}; lower --seq-length"
         )
     dropped = meta["n_tokens"] - len(dataset) * cfg.seq_length
-    log.info("%d documents, %d tokens, %d sequences of %d (%d tail tokens dropped)",
-             meta["n_documents"], meta["n_tokens"], len(dataset), cfg.seq_length, dropped)
+    log.info(
+        "%d documents, %d tokens, %d sequences of %d (%d tail tokens dropped)",
+        meta["n_documents"],
+        meta["n_tokens"],
+        len(dataset),
+        cfg.seq_length,
+        dropped,
+    )
 
     vocab = len(tok) + (-len(tok)) % 64
     model = init_model(cfg.init, vocab, cfg.seq_length, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, seed=cfg.seed)
@@ -283,14 +291,33 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
     accum = accumulation_steps(cfg.batch_size, cfg.micro_batch_size, world)
     steps = cfg.max_steps or total_steps(len(dataset), cfg.epochs, cfg.micro_batch_size, accum, world)
     if procs.is_main:
-        write_atomic(out / PRETRAIN_CONFIG_NAME, dump_toml(cfg.to_dict(), "lintseq pretrain config (resolved); repeat with --config"))
+        write_atomic(
+            out / PRETRAIN_CONFIG_NAME,
+            dump_toml(cfg.to_dict(), "lintseq pretrain config (resolved); repeat with --config"),
+        )
 
     last = last_complete_checkpoint(state)
-    result = PretrainResult(str(out), cfg, meta["n_documents"], meta["n_tokens"], len(dataset), steps,
-                            n_parameters=n_params, resumed_from=last, main_process=procs.is_main)
-    log.info("%s: %d params, %d optimizer steps of %d tokens, lr %g%s%s", cfg.init, n_params, steps,
-             cfg.batch_size * cfg.seq_length, cfg.lr, f", {procs.count} processes" if procs.count > 1 else "",
-             f", resuming from {last}" if last else "")
+    result = PretrainResult(
+        str(out),
+        cfg,
+        meta["n_documents"],
+        meta["n_tokens"],
+        len(dataset),
+        steps,
+        n_parameters=n_params,
+        resumed_from=last,
+        main_process=procs.is_main,
+    )
+    log.info(
+        "%s: %d params, %d optimizer steps of %d tokens, lr %g%s%s",
+        cfg.init,
+        n_params,
+        steps,
+        cfg.batch_size * cfg.seq_length,
+        cfg.lr,
+        f", {procs.count} processes" if procs.count > 1 else "",
+        f", resuming from {last}" if last else "",
+    )
 
     trainer = Trainer(
         model=model,

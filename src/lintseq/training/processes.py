@@ -92,6 +92,8 @@ def check_precision(bf16: bool) -> None:
     config would not repeat the run."""
     asked = os.environ.get("ACCELERATE_MIXED_PRECISION")
     if asked and asked != ("bf16" if bf16 else "no"):
-        raise ValueError(f"the launcher asks for {asked} mixed precision, this run for "
-                         f"{'bf16' if bf16 else 'none'}: lintseq sets it with --bf16/--no-bf16; "
-                         f"launch with --mixed_precision {'bf16' if bf16 else 'no'} (or that in the config file)")
+        raise ValueError(
+            f"the launcher asks for {asked} mixed precision, this run for "
+            f"{'bf16' if bf16 else 'none'}: lintseq sets it with --bf16/--no-bf16; "
+            f"launch with --mixed_precision {'bf16' if bf16 else 'no'} (or that in the config file)"
+        )

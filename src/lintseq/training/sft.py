@@ -197,8 +197,16 @@ def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int, progress: bool
     )
 
 
-def build_trainer(cfg: TrainConfig, model, tok, rows: list[dict[str, str]], output_dir: str, max_steps: int,
-                  callbacks: list | None = None, progress: bool = True):
+def build_trainer(
+    cfg: TrainConfig,
+    model,
+    tok,
+    rows: list[dict[str, str]],
+    output_dir: str,
+    max_steps: int,
+    callbacks: list | None = None,
+    progress: bool = True,
+):
     """The `SFTTrainer` for a resolved config (exposed so tests can inspect real batches)."""
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -247,9 +255,12 @@ def _check_output(cfg: TrainConfig) -> tuple[Path, Path]:
     out, state = Path(cfg.output), checkpoint_dir(cfg.output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not cfg.overwrite:
         raise FileExistsError(f"{out} exists and is not empty (use --overwrite)")
-    if not cfg.overwrite and not cfg.resume and any(state.glob("checkpoint-*")):  # a run stopped before its first has nothing to lose
-        raise FileExistsError(f"{state} holds the checkpoints of a stopped run (use --resume to continue it, "
-                              "--overwrite to start over)")
+    if (
+        not cfg.overwrite and not cfg.resume and any(state.glob("checkpoint-*"))
+    ):  # a run stopped before its first has nothing to lose
+        raise FileExistsError(
+            f"{state} holds the checkpoints of a stopped run (use --resume to continue it, --overwrite to start over)"
+        )
     return out, state
 
 
@@ -323,8 +334,10 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     cfg.validate()
     check_precision(cfg.use_bf16())
     if cfg.lora and sharded_weights():
-        raise ValueError("--lora merges the adapter into full weights on one process; "
-                         "train it with plain data parallelism (DDP), not FSDP or DeepSpeed ZeRO-3")
+        raise ValueError(
+            "--lora merges the adapter into full weights on one process; "
+            "train it with plain data parallelism (DDP), not FSDP or DeepSpeed ZeRO-3"
+        )
     out, state = _check_output(cfg)
     resuming = cfg.resume and (state / RESUME_FILE).is_file()
     procs.wait()  # every process has looked before the main one changes anything
@@ -353,13 +366,30 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     elif procs.is_main:
         write_atomic(state / RESUME_FILE, json.dumps(_run_identity(cfg), indent=2))
     last = last_complete_checkpoint(state)
-    result = TrainResult(str(out), cfg, len(rows), dropped, steps, n_parameters=n_params, match=match,
-                         resumed_from=last, main_process=procs.is_main)
-    log.info("%d rows, %d params, %d optimizer steps, lr %g%s%s", len(rows), n_params, steps, cfg.lr,
-             f", {procs.count} processes" if procs.count > 1 else "", f", resuming from {last}" if last else "")
+    result = TrainResult(
+        str(out),
+        cfg,
+        len(rows),
+        dropped,
+        steps,
+        n_parameters=n_params,
+        match=match,
+        resumed_from=last,
+        main_process=procs.is_main,
+    )
+    log.info(
+        "%d rows, %d params, %d optimizer steps, lr %g%s%s",
+        len(rows),
+        n_params,
+        steps,
+        cfg.lr,
+        f", {procs.count} processes" if procs.count > 1 else "",
+        f", resuming from {last}" if last else "",
+    )
 
-    trainer = build_trainer(cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks,
-                            progress)
+    trainer = build_trainer(
+        cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks, progress
+    )
     trainer.train(resume_from_checkpoint=last)
     result.global_step = trainer.state.global_step
     result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]

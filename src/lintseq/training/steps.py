@@ -30,9 +30,7 @@ def steps_per_epoch(n_rows: int, micro_batch_size: int, accumulation: int, world
     return max(math.ceil(batches / accumulation), 1)
 
 
-def total_steps(
-    n_rows: int, epochs: float, micro_batch_size: int, accumulation: int, world_size: int = 1
-) -> int:
+def total_steps(n_rows: int, epochs: float, micro_batch_size: int, accumulation: int, world_size: int = 1) -> int:
     """Steps the Trainer takes for `epochs` (possibly fractional) over `n_rows`."""
     if epochs <= 0:
         raise ValueError("epochs must be positive")
