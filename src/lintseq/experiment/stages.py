@@ -6,6 +6,9 @@ evaluate-base-BENCH, the untouched base model zero-shot] -> train-baseline -> tr
 depends on; the runner hashes those (with its upstream stages' keys) to decide what to skip.
 Each `run` function calls the library, not a subprocess, and writes only into its own folder;
 stage and file names come from `lintseq.experiment.layout`.
+
+Over 600 lines on purpose: one short function per stage kind, read top to bottom in the order
+the stages run; splitting them would scatter the graph a reader wants to see whole.
 """
 
 from __future__ import annotations
