@@ -435,6 +435,24 @@ def test_step_by_step_decoding_equals_generate_greedy():
     assert {g.finish_reason for g in ours} == {"stop", "length"} or len({g.text for g in ours}) > 1
 
 
+def test_samples_of_one_prompt_share_its_prefill_and_decode_as_if_each_had_its_own():
+    """Rows continuing the same prompt copy its prefilled cache; greedy decoding from the copies
+    gives what decoding each row from its own prefill gives (so the copy is the same state)."""
+    import torch
+
+    tok = train_tokenizer(diff_special=True)
+    backend = HFBackend("random", model_obj=build_model(tok, None, seed=3), tokenizer_obj=tok, device="cpu")
+    prompts = ["def f(x):\n    return x +", "def g(values, n):\n    total = 0\n    for v in values:\n"]
+    rows = [0, 0, 1, 0, 1]
+    s = settings(n=1, temperature=0.0, max_new_tokens=16, stop=("x +",))
+    once, each = backend._left_pad(prompts), backend._left_pad([prompts[r] for r in rows])
+    with torch.inference_mode():
+        shared = backend._sample_rows(once["input_ids"], once["attention_mask"], s, torch.tensor(rows))
+        separate = backend._sample_rows(each["input_ids"], each["attention_mask"], s)
+    assert shared == separate
+    assert len({tuple(r) for r in shared}) == 2 and all(shared)
+
+
 def test_a_stop_string_begun_in_the_prompt_does_not_stop_the_sample():
     tok = train_tokenizer(diff_special=True)
     backend = HFBackend("random", model_obj=build_model(tok, None, seed=3), tokenizer_obj=tok, device="cpu")

@@ -130,7 +130,12 @@ class HFBackend:
 
     def _run(self, chunk: list[tuple[Request, int]], settings: SamplingSettings, seed: int) -> list[Generation]:
         torch = self.torch
-        enc = self._left_pad([r.prompt for r, _ in chunk])
+        # The n samples of a problem share its prompt: encode each prompt once and copy its cache
+        # (prefill is most of the work on a CPU: padded prompts are longer than their answers).
+        prompts = [r.prompt for r, _ in chunk]
+        unique = {p: i for i, p in enumerate(dict.fromkeys(prompts))}
+        enc = self._left_pad(list(unique))
+        copies = torch.tensor([unique[p] for p in prompts]) if len(unique) < len(prompts) else None
         width = enc["input_ids"].shape[1]
         if self.max_positions and width + settings.max_new_tokens > self.max_positions:
             raise ValueError(
@@ -141,15 +146,18 @@ class HFBackend:
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(seed)
         with torch.inference_mode():
-            rows = self._sample_rows(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device), settings)
+            rows = self._sample_rows(
+                enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device), settings, copies
+            )
         return [self._decode(ids, settings) for ids in rows]
 
-    def _sample_rows(self, input_ids, mask, settings: SamplingSettings) -> list[list[int]]:
+    def _sample_rows(self, input_ids, mask, settings: SamplingSettings, copies=None) -> list[list[int]]:
         """New tokens per row, decoding step by step and dropping each row from the batch (and
         its cache) as soon as it ends (EOS or a stop string): `generate` would keep computing a
         finished row until the longest one ends, which on a CPU costs most of the time when a
         few samples ramble to the token limit. Sampling applies temperature, then top-p, then
-        min-p to the logits, as `generate` does."""
+        min-p to the logits, as `generate` does. `copies` maps each row to the prompt it continues
+        (rows of one prompt share its prefill)."""
         import transformers
 
         torch = self.torch
@@ -167,6 +175,10 @@ class HFBackend:
         logits = self.model(
             input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **cache
         ).logits[:, -1, :]
+        if copies is not None:
+            copies = copies.to(input_ids.device)
+            next(iter(cache.values())).batch_select_indices(copies)
+            input_ids, mask, logits = input_ids[copies], mask[copies], logits[copies]
         rows: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
         alive = list(range(input_ids.shape[0]))  # which row each batch line holds
         for step in range(settings.max_new_tokens):
