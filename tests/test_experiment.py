@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from lintseq.cli import main
 from lintseq.diffs import DIFF_TOKEN
 from lintseq.experiment import config as cfgmod
 from lintseq.experiment import layout, runner, stages
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -319,6 +323,25 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
     assert "| base (zero-shot) |" in report and "chat template" in report
     lint_row = next(line for line in report.splitlines() if line.startswith("| lintseq |"))
     assert lint_row.rstrip(" |").endswith("%")  # the resolved-clean share
+
+    # scripts/export_run.py: what goes into results/ is the run's own files, with the rates
+    export = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "export_run.py"), str(run_dir), str(tmp_path / "out")]
+        + ["--recipe", str(conf), "--command", "lintseq experiment chat.toml -o run", "--commit", "abc"],
+        capture_output=True,
+        text=True,
+    )
+    assert export.returncode == 0, export.stderr
+    out = tmp_path / "out"
+    assert (out / "report.md").read_text(encoding="utf-8") == report
+    assert (out / "recipe.toml").read_text(encoding="utf-8") == conf.read_text(encoding="utf-8")
+    scores = sorted(p.name for p in (out / "scores").iterdir())
+    assert scores == sorted(f"{p.parent.name}.json" for p in run_dir.glob("evaluate-*/scores.json")) and scores
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert all(r["state"] == "done" for r in run["stages"]) and run["commit"] == "abc"
+    rates = {t["stage"]: t for t in run["throughput"]}
+    assert rates["train-baseline"]["tokens"] > 0 and rates["sample-lintseq-humaneval"]["tokens_per_s"] > 0
+    assert "lintseq experiment chat.toml -o run" in (out / "run.md").read_text(encoding="utf-8")
 
 
 def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
