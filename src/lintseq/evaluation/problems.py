@@ -185,9 +185,8 @@ def _called_names(asserts: list[str]) -> list[str]:
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                if node.func.id not in names:
-                    names.append(node.func.id)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in names:
+                names.append(node.func.id)
     return names
 
 

@@ -96,7 +96,7 @@ def file_stats(
 
     stats = FileStats(label or Path(path).name, str(path), "tokens" if tokenizer is not None else "characters")
     texts: list[str] = []
-    for position, seq in enumerate(read_sequences(path, instruction_field)):
+    for seq in read_sequences(path, instruction_field):
         stats.rows += 1
         stats.styles[seq.style] += 1
         stats.inputs.add(seq.row if seq.row is not None else seq.program)

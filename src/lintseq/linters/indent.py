@@ -95,7 +95,7 @@ class _Part:
     def lines(self, unit: int) -> frozenset[int]:
         out = self.bad.get(unit)
         if out is None:
-            out = self.bad[unit] = frozenset(l for l, c, d in self.entries if c != d * unit)
+            out = self.bad[unit] = frozenset(line for line, c, d in self.entries if c != d * unit)
         return out
 
 

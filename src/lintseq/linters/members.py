@@ -264,7 +264,7 @@ class MemberChecker:
         own = c.attrs()
         full_attrs, full_init = self.full.get(c.path, (frozenset(), False))
         if not dyn:
-            for attr, node, func in c.self_reads:
+            for attr, node, _func in c.self_reads:
                 if attr in own or attr in base_attrs or attr in _OBJECT_ATTRS:
                     continue
                 if known or attr in full_attrs:
@@ -282,16 +282,19 @@ class MemberChecker:
             if first is not None and first[0] is func and node.lineno < first[1]:
                 self.lines.add(node.lineno)
         init = c.methods.get("__init__")
-        if init is not None and not c.init_calls_init:
-            if (known and base_init) or full_init:
-                self.lines.add(init.lineno)  # type: ignore[attr-defined]
+        if init is not None and not c.init_calls_init and ((known and base_init) or full_init):
+            self.lines.add(init.lineno)  # type: ignore[attr-defined]
         metaclass = "type" in c.bases
         for name, func in c.methods.items():
             decorators = decorator_names(func)
             args = func.args.posonlyargs + func.args.args  # type: ignore[attr-defined]
-            if not decorators and name not in _IMPLICIT_CLASSMETHODS and not metaclass:
-                if (args and args[0].arg != "self") or (not args and not func.args.vararg):  # type: ignore[attr-defined]
-                    self.lines.add(func.lineno)  # type: ignore[attr-defined]
+            if (
+                not decorators
+                and name not in _IMPLICIT_CLASSMETHODS
+                and not metaclass
+                and ((args and args[0].arg != "self") or (not args and not func.args.vararg))  # type: ignore[attr-defined]
+            ):
+                self.lines.add(func.lineno)  # type: ignore[attr-defined]
             if name in _SPECIAL and not decorators:
                 value, gen = _returns_value(func)
                 if not value and not gen and not _is_abstract(func, True, True):

@@ -17,6 +17,7 @@ import ast
 import copy
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, NamedTuple
 
 from lintseq.linters.syntax import syntax_error_line, try_parse
@@ -52,7 +53,7 @@ def _ranges(stmts: list[ast.stmt], owner: list[int]) -> list[tuple[int, int]]:
 def _contiguous(ranges: list[tuple[int, int]], lo: int, hi: int) -> bool:
     if not ranges or ranges[0][0] != lo or ranges[-1][1] != hi:
         return False
-    return all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    return all(a[1] == b[0] for a, b in pairwise(ranges))
 
 
 class _Piece:
