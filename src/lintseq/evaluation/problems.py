@@ -105,9 +105,11 @@ class Problem:
             if not (self.completion_prompt or self.code_prompt):
                 raise ValueError(f"{self.task_id} has no code prompt to continue (completion style)")
             return self.completion_prompt or self.code_prompt
-        from lintseq.formatting import prompt_for
+        from lintseq.formatting import STYLES, is_style, prompt_for
 
-        return prompt_for(self.prompt, style, chat_tokenizer)  # type: ignore[arg-type]
+        if not is_style(style):
+            raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)}")
+        return prompt_for(self.prompt, style, chat_tokenizer)
 
     def program_for(self, candidate: str, base: bool = False) -> str:
         """The program the sandbox runs for a candidate: prelude, candidate, test (`base_test`
