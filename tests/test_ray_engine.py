@@ -132,7 +132,7 @@ def test_expand_inputs_globs_dirs_and_hidden(tmp_path):
     assert rel(expand_inputs(tmp_path)) == ["a.jsonl", "b/c.parquet", "b/d.jsonl"]
     assert rel(expand_inputs(f"{tmp_path}/b/*.jsonl")) == ["b/d.jsonl"]
     assert rel(expand_inputs(f"{tmp_path}/**/*.jsonl")) == ["a.jsonl", "b/d.jsonl"]
-    with pytest.raises(InputError, match="no .* files match"):
+    with pytest.raises(InputError, match=r"no .* files match"):
         expand_inputs(f"{tmp_path}/*.csv")
     with pytest.raises(InputError, match="no such file"):
         expand_inputs(tmp_path / "missing.jsonl")
@@ -162,12 +162,14 @@ HIDE_RAY = "import sys; sys.modules['ray'] = None; from lintseq.cli import main;
 
 
 def test_without_ray_the_cli_says_how_to_install_it(tmp_path):
-    run = lambda *args: subprocess.run(
-        [sys.executable, "-c", HIDE_RAY, "generate", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", HIDE_RAY, "generate", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     ray = run("--sample", "-o", str(tmp_path / "r"), "--engine", "ray", "-q")
     assert ray.returncode != 0
     assert "pip install 'lintseq[ray]'" in ray.stderr
@@ -313,7 +315,7 @@ def test_interrupted_run_resumes_to_the_same_output(cluster, tmp_path, monkeypat
     monkeypatch.setattr(OutputDir, "write", real_write)
     assert not out.exists() and out.with_name("out.partial").is_dir()
     summary = generate_ray(SAMPLE, out, settings, address=cluster.address, progress=False, chunk_rows=8)
-    rows, _, local = _local(SAMPLE, tmp_path, settings)
+    rows, _, _ = _local(SAMPLE, tmp_path, settings)
     assert _dir_rows(out) == rows and len(rows) == 60
     assert summary.rows_in == 60 and summary.rows_this_run < 60
     assert not out.with_name("out.partial").exists()

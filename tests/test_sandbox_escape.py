@@ -195,9 +195,11 @@ def test_unix_sockets_outside_tmp_are_hidden(mode, target):
     """A daemon's or agent's socket (here one any uid may connect to) is out of reach; without the
     sandbox the same program connects."""
     path = target / "agent.sock"
-    with Listener.unix(path, 0o777) as listener:
-        with Sandbox(LIMITS, workers=1, isolation=mode) as box:  # started after the socket exists
-            res = box.run(_connect(path))
+    with (
+        Listener.unix(path, 0o777) as listener,
+        Sandbox(LIMITS, workers=1, isolation=mode) as box,  # started after the socket exists
+    ):
+        res = box.run(_connect(path))
     if mode == "none":
         assert res.passed and listener.hits == [b"<connected>"], res
     else:

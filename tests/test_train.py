@@ -7,6 +7,7 @@ import math
 import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -249,11 +250,11 @@ def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(dat
     assert sorted(p.name for p in state.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     with pytest.raises(FileExistsError, match="--resume"):
         train(cfg(cut))
-    with pytest.raises(ValueError, match="settings differ.*lr"):
+    with pytest.raises(ValueError, match=r"settings differ.*lr"):
         train(cfg(cut, resume=True, lr=1e-3))
 
     class Count(TrainerCallback):
-        steps: list[int] = []
+        steps: ClassVar[list[int]] = []  # on the class: read after train() has dropped the instance
 
         def on_step_end(self, args, state, control, **kw):
             self.steps.append(state.global_step)

@@ -216,7 +216,10 @@ def main() -> int:
     call(2, python, args.work, wheels, parts[:1], args.cut_after, recipe)
     out = call(3, python, args.work, wheels, [], 3600, recipe)
     doc = json.loads((out / "run.json").read_text())
-    names = tarfile.open(out / "results.tar.gz").getnames() if (out / "results.tar.gz").exists() else []
+    names: list[str] = []
+    if (out / "results.tar.gz").exists():
+        with tarfile.open(out / "results.tar.gz") as results:
+            names = results.getnames()
     problems = [
         p
         for p, bad in [

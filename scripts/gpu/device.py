@@ -281,7 +281,7 @@ def assemble_model(call: Call) -> bool:
 
 def experiment_args(call: Call) -> list[str]:
     recipe = Path(call.recipe)
-    which = ["--recipe", call.recipe] if not recipe.suffix == ".toml" else [str(recipe.resolve())]
+    which = [str(recipe.resolve())] if recipe.suffix == ".toml" else ["--recipe", call.recipe]
     return [call.python, "-m", "lintseq", "experiment", *which, "-o", str(call.run_dir)]
 
 

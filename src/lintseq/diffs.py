@@ -111,10 +111,10 @@ def _apply_edit(lines: list[str], edit: str, strict: bool, skipped: list[str]) -
     while i < len(rows):
         m = _HUNK.match(rows[i])
         if not m:
-            problem = f"text outside a hunk: {rows[i][:60]!r}"
+            outside = f"text outside a hunk: {rows[i][:60]!r}"
             if strict:
-                raise EditError(problem)
-            skipped.append(problem)
+                raise EditError(outside)
+            skipped.append(outside)
             i += 1
             while i < len(rows) and not _HUNK.match(rows[i]):
                 i += 1
@@ -127,7 +127,7 @@ def _apply_edit(lines: list[str], edit: str, strict: bool, skipped: list[str]) -
         while i < len(rows) and not _HUNK.match(rows[i]):
             body.append(rows[i])
             i += 1
-        problem = None
+        problem: str | None = None
         if old_len != 0:
             problem = f"hunk removes lines: {m.group(0)}"
         elif any(not r.startswith("+") for r in body):

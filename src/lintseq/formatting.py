@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits
 from lintseq.io import AtomicJsonl, write_jsonl
@@ -23,6 +23,11 @@ from lintseq.units import normalize
 Style = Literal["lintseq", "baseline"]
 STYLES: tuple[str, ...] = ("lintseq", "baseline")
 PROVENANCE = ("id", "row", "sample", "seed", "n_edits")
+
+
+def is_style(value: str) -> TypeGuard[Style]:
+    """Whether `value` names a style (narrows a plain string for the type checker)."""
+    return value in STYLES
 
 
 class FormatError(ValueError):

@@ -105,7 +105,7 @@ def process_record(row: int, record: dict[str, Any] | Reject, settings: Settings
         linter = None if settings.linter == "none" else get_linter(settings.linter)
         for sample in range(settings.samples):
             seed = derive_seed(settings.seed, code, sample)
-            edits = edit_sequence(program, random.Random(seed), linter, settings.weighting)  # type: ignore[arg-type]
+            edits = edit_sequence(program, random.Random(seed), linter, settings.weighting)  # type: ignore[arg-type]  # a str the sampler checks
             if apply_edits(edits) != normalize(code):
                 return Reject(row, "internal error: edits do not rebuild the program", code[:200])
             out.append({**base, "edit_path": edits, "sample": sample, "seed": seed, "n_edits": len(edits), "row": row})
@@ -168,7 +168,9 @@ def generate(
     input_path = Path(input_path)
     workers = workers or default_workers()
     journal = Journal(
-        Path(output_path), rejects_path and Path(rejects_path), settings.describe() | {"input": str(input_path)}
+        Path(output_path),
+        Path(rejects_path) if rejects_path else None,
+        settings.describe() | {"input": str(input_path)},
     )
     summary = Summary()
     start = journal.open(resume=resume, restart=restart, summary=summary)

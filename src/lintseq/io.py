@@ -71,7 +71,8 @@ class AtomicFile:
         self.path = Path(path)
         fd, self.tmp = _create_temp(self.path)
         try:
-            self.file: IO[Any] = open(fd, mode, encoding=None if "b" in mode else "utf-8")
+            # held open across calls: AtomicFile is itself the context manager, close() ends it
+            self.file: IO[Any] = open(fd, mode, encoding=None if "b" in mode else "utf-8")  # noqa: SIM115
         except BaseException:
             os.close(fd)
             self.tmp.unlink(missing_ok=True)

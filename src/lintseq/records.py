@@ -9,7 +9,7 @@ as `format` reports rejects and `train` reports errors. Both read lines with `li
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,8 @@ def count_rows(path: str | Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def iter_jsonl(path: str | Path | int) -> Iterator[tuple[int, dict[str, Any] | Reject]]:
-    """Rows numbered from 0, counting non-blank lines only."""
+def iter_jsonl(path: str | Path | int) -> Generator[tuple[int, dict[str, Any] | Reject], None, None]:
+    """Rows numbered from 0, counting non-blank lines only (a generator: `close` closes the file)."""
     for line in read_jsonl(path):
         yield line.index, line.value if line.value is not None else Reject(line.index, line.error, line.text[:200])
 

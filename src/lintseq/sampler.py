@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Literal
 
 from lintseq.diffs import edits_from_states
@@ -84,7 +85,7 @@ def states_to_edits(program: Program, states: list[list[int]]) -> list[str]:
     forward = states[::-1]
     texts = [program.state_lines(s) for s in forward]
     masks = []
-    for a, b in zip(forward, forward[1:]):
+    for a, b in pairwise(forward):
         old = set(a)
         masks.append([i not in old for i in program.line_owner(b)])
     return edits_from_states(texts, masks)

@@ -106,9 +106,9 @@ class Summary:
         ]
         for reason, n in j["rejects_by_reason"].items():
             lines.append(f"  {n:>6}  {reason}")
-        e, l = j["edits_per_sequence"], j["lines_per_edit"]
-        lines.append(f"edits/sequence mean {e['mean']}, median {e['median']}, max {e['max']}")
-        lines.append(f"lines/edit     mean {l['mean']}, median {l['median']}, max {l['max']}")
+        edits, per_edit = j["edits_per_sequence"], j["lines_per_edit"]
+        lines.append(f"edits/sequence mean {edits['mean']}, median {edits['median']}, max {edits['max']}")
+        lines.append(f"lines/edit     mean {per_edit['mean']}, median {per_edit['median']}, max {per_edit['max']}")
         lines.append(
             f"rate           {j['rows_per_second']} rows/s on {j['workers']} worker(s) "
             f"({j['rows_per_second_per_worker']}/s per worker) in {j['seconds']} s"

@@ -63,11 +63,11 @@ class Program:
     lines: tuple[str, ...]
     units: tuple[Unit, ...]
 
-    def text(self, keep: list[int] | tuple[int, ...] | range) -> str:
+    def text(self, keep: Sequence[int]) -> str:
         """Program made of the units in `keep` (ascending unit indices)."""
         return "".join(line + "\n" for line in self.state_lines(keep))
 
-    def state_lines(self, keep) -> list[str]:
+    def state_lines(self, keep: Sequence[int]) -> list[str]:
         out: list[str] = []
         for i in keep:
             u = self.units[i]

@@ -12,8 +12,8 @@ from lintseq.commands.options import quiet_option, workers_option
 def _ks(_ctx, _param, value: str) -> list[int]:
     try:
         ks = sorted({int(k) for k in value.split(",") if k.strip()})
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}")
+    except ValueError as exc:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from exc
     if not ks or ks[0] < 1:
         raise click.BadParameter("every k must be >= 1")
     return ks
@@ -134,11 +134,11 @@ def command(
     try:
         loaded = [(b, load_benchmark(b)) for b in benchmarks]
     except (BenchmarkError, OSError) as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     try:
         others = [d for p in compare for d in load_scores(p)]
     except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     try:
         sandbox = Sandbox(
             Limits(timeout=timeout, memory_mb=memory_mb),
@@ -146,7 +146,7 @@ def command(
             isolation="none" if unsafe_no_sandbox else "auto",
         )
     except SandboxUnavailable as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     info = sandbox.info
     if info.mode == "none":
         click.echo("warning: --unsafe-no-sandbox: samples run with your permissions and network access", err=True)
@@ -164,7 +164,7 @@ def command(
             min_time_limit=min_time_limit,
         )
     except EnvironmentProblem as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     several = len(reports) > 1
     for report in reports:
         _warn(report.scores, f"{report.scores['benchmark']}: " if several else "")

@@ -47,7 +47,11 @@ def command(
     if not run_dir:
         raise click.UsageError("give the run directory with -o RUN_DIR")
     try:
-        cfg = config_mod.load(config or config_mod.recipe_path(recipe))
+        if config:
+            cfg = config_mod.load(config)
+        else:
+            assert recipe is not None  # exactly one of CONFIG and --recipe, checked above
+            cfg = config_mod.load(config_mod.recipe_path(recipe))
     except config_mod.ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     if plan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lintseq.formatting import STYLES, format_file, load_chat_tokenizer
+from lintseq.formatting import STYLES, Style, format_file, load_chat_tokenizer
 
 
 @click.command("format")
@@ -35,7 +35,7 @@ from lintseq.formatting import STYLES, format_file, load_chat_tokenizer
 def command(
     input_path: str,
     output: str,
-    style: str,
+    style: Style,
     instruction_field: str,
     code_field: str,
     chat: bool,
@@ -59,7 +59,7 @@ def command(
     stats = format_file(
         input_path,
         output,
-        style,  # type: ignore[arg-type]
+        style,
         rejects=rejects,
         instruction_field=instruction_field,
         code_field=code_field,

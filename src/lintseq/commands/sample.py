@@ -37,6 +37,7 @@ def _chat_tokenizer(name: str | None):
 
 def _backend_options(backend: str, opts: dict) -> dict:
     """The command-line options each backend understands."""
+    keys: tuple[str, ...]
     if backend == "hf":
         keys = ("tokenizer", "device", "dtype", "batch_size")
     elif backend == "vllm":

@@ -297,7 +297,7 @@ class Server:
         import signal
 
         deadline = t["t_request"] + timeout
-        report = {"code": None, "timeout": False, "error": None, "t": t}
+        report: dict[str, object] = {"code": None, "timeout": False, "error": None, "t": t}
         while True:
             got, status = os.waitpid(pid, os.WNOHANG)
             if got:
@@ -390,11 +390,11 @@ def _remount_each_read_only(libc) -> None:
             _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | extra, None)
         except OSError as exc:
             failed.append((point, exc))
-    for point, exc in failed:
+    for point, error in failed:
         # a mount covered by a later one is out of sight; what its path shows now must be read-only
         try:
             if not os.statvfs(point).f_flag & os.ST_RDONLY:
-                raise exc
+                raise error
         except (FileNotFoundError, PermissionError):
             pass  # not reachable from here, so not by the program either
 
@@ -490,8 +490,10 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
         if server.isolated:
             _sample_namespaces(server, workdir)
         else:
+            import tempfile  # the server's, already imported
+
             os.environ["HOME"] = os.environ["TMPDIR"] = workdir
-            server.tempfile.tempdir = None  # the server's choice, cached
+            tempfile.tempdir = None  # the server's choice, cached
         t["t_mounts"] = time.monotonic()
         for name, value in request["rlimits"]:
             resource.setrlimit(getattr(resource, name), (value, value))
@@ -525,7 +527,8 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
         traceback.print_exc()
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         except BaseException:
             pass
     if code == 0:

@@ -35,7 +35,7 @@ def plot_pass_at_k(runs: Sequence[dict], path: str | Path, title: str | None = N
     k_axis(ax, top)
     ax.set_xlabel("k (samples)")
     ax.set_ylabel("pass@k (%)")
-    bench = {r.get("benchmark") for r in runs if r.get("benchmark")}
+    bench: set[str] = {r["benchmark"] for r in runs if r.get("benchmark")}
     ax.set_title(title or (f"pass@k on {', '.join(sorted(bench))}" if bench else "pass@k"))
     ax.grid(True, alpha=0.3)
     ax.legend()

@@ -105,9 +105,11 @@ class Problem:
             if not (self.completion_prompt or self.code_prompt):
                 raise ValueError(f"{self.task_id} has no code prompt to continue (completion style)")
             return self.completion_prompt or self.code_prompt
-        from lintseq.formatting import prompt_for
+        from lintseq.formatting import STYLES, is_style, prompt_for
 
-        return prompt_for(self.prompt, style, chat_tokenizer)  # type: ignore[arg-type]
+        if not is_style(style):
+            raise ValueError(f"unknown style {style!r}; use one of {', '.join(STYLES)}")
+        return prompt_for(self.prompt, style, chat_tokenizer)
 
     def program_for(self, candidate: str, base: bool = False) -> str:
         """The program the sandbox runs for a candidate: prelude, candidate, test (`base_test`
@@ -185,9 +187,8 @@ def _called_names(asserts: list[str]) -> list[str]:
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                if node.func.id not in names:
-                    names.append(node.func.id)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in names:
+                names.append(node.func.id)
     return names
 
 

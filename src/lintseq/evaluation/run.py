@@ -94,6 +94,7 @@ def to_program(row: dict, problem: Problem, fmt: str) -> tuple[str, str, int] | 
     program = row.get("program")
     completion = completion if isinstance(completion, str) else None
     program = program if isinstance(program, str) else None
+    text: str | None
     if fmt == "auto" and program is not None:
         text, kind = program, "program"
     else:
@@ -360,9 +361,9 @@ def _retry_environment_failures(
     for b in benches:
         for s, i in zip(b.samples, b.slots):
             owner.setdefault(i, b.by_id[s.task_id])
-        for s, i in zip(b.samples, b.base_slots):
-            if i is not None:
-                owner.setdefault(i, b.by_id[s.task_id])
+        for s, base in zip(b.samples, b.base_slots):
+            if base is not None:
+                owner.setdefault(base, b.by_id[s.task_id])
     again = [i for i, r in enumerate(results) if not r.passed and missing_module(r.output, owner[i])]
     for i, r in zip(again, sandbox.run_many([programs[i] for i in again], [timeouts[i] for i in again])):
         results[i] = r
@@ -419,7 +420,9 @@ def _derive_limits(
     if not need:
         return
     programs = list(need)
-    refs = reference_times(programs, sandbox, progress and (lambda it: progress(it, "timing reference solutions")))
+    refs = reference_times(
+        programs, sandbox, None if progress is None else (lambda it: progress(it, "timing reference solutions"))
+    )
     for i, program in enumerate(programs):
         failed = refs.failures.get(i)
         for b, p in need[program]:

@@ -607,7 +607,7 @@ def _probe(mode: str) -> SandboxInfo | str:
     finally:
         box.close()
     uid = _free_uids(1)[0] if mode == "namespaces+uid" else None
-    line = next((l for l in res.output.splitlines() if l.startswith("PROBE ")), None)
+    line = next((out for out in res.output.splitlines() if out.startswith("PROBE ")), None)
     if not res.passed or line is None:
         return f"{mode}: {res.status} {res.output.strip()[-300:]}"
     _, got_uid, pid, devs, empty, ro, caps = line.split(" ")

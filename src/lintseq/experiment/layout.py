@@ -12,8 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-ARMS = ("baseline", "lintseq")
+if TYPE_CHECKING:
+    from lintseq.formatting import Style
+
+ARMS: tuple[Style, Style] = ("baseline", "lintseq")
 BASE = "base"  # the zero-shot row: the untouched base model
 
 CONFIG_RECORD = "config.json"  # RUN_DIR/config.json: the settings of the latest run, for the record

@@ -148,10 +148,10 @@ def headline(cfg: ExperimentConfig, scores: dict[str, dict[str, dict]]) -> str:
         if k is None:
             parts.append(f"{bench}: no k with enough samples")
             continue
-        b, l = 100 * arms["baseline"][f"pass@{k}"], 100 * arms["lintseq"][f"pass@{k}"]
-        wins += l > b
-        ties += l == b
-        parts.append(f"{bench} pass@{k} {l:.1f}% vs {b:.1f}% ({l - b:+.1f} points)")
+        base, ours = 100 * arms["baseline"][f"pass@{k}"], 100 * arms["lintseq"][f"pass@{k}"]
+        wins += ours > base
+        ties += ours == base
+        parts.append(f"{bench} pass@{k} {ours:.1f}% vs {base:.1f}% ({ours - base:+.1f} points)")
     verdict = (
         "LintSeq beat the baseline"
         if wins == len(scores)

@@ -70,10 +70,9 @@ def held_out_tasks(cfg: ExperimentConfig) -> list[str]:
     holds (MBPP+ takes 108 of its 378 tasks from MBPP's training split): dropped from training."""
     from lintseq.evaluation.problems import bundled_benchmark, load_benchmark, task_key
 
-    sources = [s for s in cfg.data.sources if bundled_benchmark(s)]
     evaluated = [b for b in cfg.sample.benchmarks if bundled_benchmark(b)]
-    families = {bundled_benchmark(b)[0] for b in evaluated}  # type: ignore[index]
-    sources = [s for s in sources if bundled_benchmark(s)[0] in families]  # type: ignore[index]
+    families = {bundled[0] for b in evaluated if (bundled := bundled_benchmark(b))}
+    sources = [s for s in cfg.data.sources if (bundled := bundled_benchmark(s)) and bundled[0] in families]
     if not sources:
         return []
     tested = {task_key(p.task_id) for b in evaluated for p in load_benchmark(b)}
@@ -91,10 +90,11 @@ def load_problems(cfg: ExperimentConfig, benchmark: str) -> list:
 # ------------------------------------------------------------------------------------ stages
 
 
-def _mine(settings: dict, out: Path, raw: bool, progress: bool) -> dict:
+def _mine(settings: dict[str, Any], out: Path, raw: bool, progress: bool) -> dict:
     from lintseq.mining.run import MineSettings, mine
 
-    ms = MineSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}, raw=raw)
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    ms = MineSettings(**values, raw=raw)
     files = ms.files()
     if not files:
         raise RuntimeError("no Python files found under the mining sources")

@@ -6,20 +6,37 @@ is off so an added `<|diff|>` stays in `.text` (docs/design.md §5.1).
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from lintseq.inference.text import end_marker_ids, strip_trailing
 from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings
 
 INSTALL_HINT = "the 'vllm' backend needs vLLM (and a GPU): pip install 'lintseq[vllm]'"
 
 
+class SamplingParamsKwargs(TypedDict):
+    """The keyword arguments lintseq gives `vllm.SamplingParams`."""
+
+    n: int
+    temperature: float
+    top_p: float
+    min_p: float
+    seed: int
+    max_tokens: int
+    skip_special_tokens: bool
+    include_stop_str_in_output: bool
+    stop: NotRequired[list[str]]
+    stop_token_ids: NotRequired[list[int]]
+
+
 def sampling_params_kwargs(
     settings: SamplingSettings, request: Request, stop_token_ids: list[int] | None = None
-) -> dict:
+) -> SamplingParamsKwargs:
     """Keyword arguments for `vllm.SamplingParams` for one request.
 
     Greedy decoding asks for one sample (it is copied n times), since n > 1 adds nothing there.
     """
-    kwargs = dict(
+    kwargs = SamplingParamsKwargs(
         n=1 if settings.greedy else request.n,
         temperature=settings.temperature,
         top_p=1.0 if settings.greedy else settings.top_p,

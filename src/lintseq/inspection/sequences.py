@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from lintseq.diffs import _HUNK, DIFF_TOKEN, EditError, apply_edits
 from lintseq.formatting import lintseq_completion, prompt_for
@@ -59,11 +60,21 @@ def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+class _RowMeta(TypedDict):
+    """The fields of an `EditSequence` that say where its row is."""
+
+    line: int
+    row: int | None
+    sample: int | None
+    seed: int | None
+    id: str | None
+
+
 def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") -> EditSequence:
     """One line of a `generate` or `format` file."""
     if row is None:
         raise DataError(f"line {n}: not a JSON object")
-    meta = dict(
+    meta = _RowMeta(
         line=n,
         row=_int(row.get("row")),
         sample=_int(row.get("sample")),
@@ -79,14 +90,13 @@ def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") 
             if not isinstance(instruction, str):
                 raise ValueError(f"no string field {instruction_field!r} (the instruction; see --instruction-field)")
             program = apply_edits(edits)
-            prompt = prompt_for(instruction, "lintseq")
             return EditSequence(
                 **meta,
                 style="generate",
                 instruction=instruction,
                 edits=edits,
                 program=program,
-                text=prompt + lintseq_completion(edits),
+                text=prompt_for(instruction, "lintseq") + lintseq_completion(edits),
             )
         prompt, completion = row.get("prompt"), row.get("completion")
         if not isinstance(prompt, str) or not isinstance(completion, str):

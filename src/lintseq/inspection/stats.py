@@ -96,7 +96,7 @@ def file_stats(
 
     stats = FileStats(label or Path(path).name, str(path), "tokens" if tokenizer is not None else "characters")
     texts: list[str] = []
-    for position, seq in enumerate(read_sequences(path, instruction_field)):
+    for seq in read_sequences(path, instruction_field):
         stats.rows += 1
         stats.styles[seq.style] += 1
         stats.inputs.add(seq.row if seq.row is not None else seq.program)
@@ -146,8 +146,11 @@ def table_rows(all_stats: list[FileStats]) -> list[tuple[str, list[str]]]:
     for unit in dict.fromkeys(s.size_unit for s in all_stats):
         cells = []
         for s, d in zip(all_stats, docs):
-            x = d.get(f"{unit}_per_row")
-            cells.append(f"{x['mean']} / {x['median']} / {x['p90']} / {x['max']}" if s.size_unit == unit else "-")
+            if s.size_unit == unit:
+                x = d[f"{unit}_per_row"]
+                cells.append(f"{x['mean']} / {x['median']} / {x['p90']} / {x['max']}")
+            else:
+                cells.append("-")
         rows.append((f"{unit} per row", cells))
     rows.append(("edits", [str(d["edits"]) for d in docs]))
     for kind in KINDS:

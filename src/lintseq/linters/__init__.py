@@ -33,7 +33,7 @@ class Linter(ABC):
         last = len(owner)
         return {owner[min(max(line, 1), last) - 1] for line in bad}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  an optional hook: most backends hold nothing to release
         """Release resources held between calls."""
 
 

@@ -9,11 +9,11 @@ program's classes (`full_classes`) tell what a state's class has lost.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from lintseq.linters.memo import NO_MEMO, Memo, Table
-from lintseq.linters.nodes import FUNCS, blocks, bound_names, children, walk
+from lintseq.linters.nodes import FUNCS, FunctionNode, blocks, bound_names, children, walk
 
 SELF_USE = Table("SelfUse of a method")
 AUG = Table("attributes augmented-assigned under a class-body statement")
@@ -25,8 +25,8 @@ class SelfUse(NamedTuple):
     """Attributes a method reads and writes through its first argument, and whether it
     calls some `__init__`."""
 
-    reads: list[tuple[str, ast.Attribute, ast.AST]]  # (attribute, node, method)
-    writes: list[tuple[str, tuple[ast.AST, int]]]  # (attribute, (method, line))
+    reads: list[tuple[str, ast.Attribute, FunctionNode]]  # (attribute, node, method)
+    writes: list[tuple[str, tuple[FunctionNode, int]]]  # (attribute, (method, line))
     calls_init: bool
 
 
@@ -37,9 +37,9 @@ class FullClass(NamedTuple):
     init_calls_init: bool
 
 
-def decorator_names(func: ast.AST) -> set[str]:
+def decorator_names(func: FunctionNode) -> set[str]:
     out = set()
-    for d in func.decorator_list:  # type: ignore[attr-defined]
+    for d in func.decorator_list:
         d = d.func if isinstance(d, ast.Call) else d
         out.add(d.attr if isinstance(d, ast.Attribute) else getattr(d, "id", "?"))
     return out
@@ -58,9 +58,9 @@ def body_defs(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                 stack.extend(h.body)
 
 
-def walk_function(func: ast.AST) -> Iterator[ast.AST]:
+def walk_function(func: FunctionNode) -> Iterator[ast.AST]:
     """Nodes of a function body, nested functions and lambdas included, nested classes not."""
-    stack = list(func.body)  # type: ignore[attr-defined]
+    stack: list[ast.AST] = list(func.body)
     while stack:
         node = stack.pop()
         yield node
@@ -69,32 +69,27 @@ def walk_function(func: ast.AST) -> Iterator[ast.AST]:
                 stack.append(child)
 
 
-def self_use(func: ast.AST) -> SelfUse:
-    me = (func.args.posonlyargs + func.args.args)[0].arg  # type: ignore[attr-defined]
-    reads: list[tuple[str, ast.Attribute, ast.AST]] = []
-    writes: list[tuple[str, tuple[ast.AST, int]]] = []
+def self_use(func: FunctionNode) -> SelfUse:
+    me = (func.args.posonlyargs + func.args.args)[0].arg
+    reads: list[tuple[str, ast.Attribute, FunctionNode]] = []
+    writes: list[tuple[str, tuple[FunctionNode, int]]] = []
     calls_init = False
     for sub in walk_function(func):
-        t = type(sub)
-        if t is ast.Attribute:
-            value = sub.value  # type: ignore[attr-defined]
+        if type(sub) is ast.Attribute:
+            value = sub.value
             if type(value) is ast.Name and value.id == me:
-                if type(sub.ctx) is ast.Load:  # type: ignore[attr-defined]
-                    reads.append((sub.attr, sub, func))  # type: ignore[attr-defined]
+                if type(sub.ctx) is ast.Load:
+                    reads.append((sub.attr, sub, func))
                 else:
-                    writes.append((sub.attr, (func, sub.lineno)))  # type: ignore[attr-defined]
-        elif t is ast.Call and type(sub.func) is ast.Attribute and sub.func.attr == "__init__":  # type: ignore[attr-defined]
+                    writes.append((sub.attr, (func, sub.lineno)))
+        elif type(sub) is ast.Call and type(sub.func) is ast.Attribute and sub.func.attr == "__init__":
             calls_init = True
     return SelfUse(reads, writes, calls_init)
 
 
 def aug_attrs(stmt: ast.AST) -> list[str]:
     """Attributes `x.a += ...` anywhere under a class-body statement (methods included)."""
-    return [
-        sub.target.attr
-        for sub in walk(stmt)  # type: ignore[attr-defined]
-        if type(sub) is ast.AugAssign and type(sub.target) is ast.Attribute
-    ]  # type: ignore[attr-defined]
+    return [sub.target.attr for sub in walk(stmt) if type(sub) is ast.AugAssign and type(sub.target) is ast.Attribute]
 
 
 class ClassInfo:
@@ -117,9 +112,9 @@ class ClassInfo:
         self.node = node
         self.path = path
         self.members: set[str] = set()
-        self.self_reads: list[tuple[str, ast.Attribute, ast.AST]] = []
-        self.self_writes: dict[str, list[tuple[ast.AST, int]]] = {}
-        self.methods: dict[str, ast.AST] = {}
+        self.self_reads: list[tuple[str, ast.Attribute, FunctionNode]] = []
+        self.self_writes: dict[str, list[tuple[FunctionNode, int]]] = {}
+        self.methods: dict[str, FunctionNode] = {}
         self.bases: list[str | None] = []
         self.known = True  # every base is known (and no metaclass keyword)
         self.getattr = False
@@ -134,17 +129,17 @@ class ClassInfo:
             self.known = False
         for stmt in body_defs(node.body):
             t = type(stmt)
-            if t in FUNCS or t is ast.ClassDef:
-                self.members.add(stmt.name)  # type: ignore[attr-defined]
-                if t in FUNCS:
-                    self.methods[stmt.name] = stmt  # type: ignore[attr-defined]
+            if isinstance(stmt, (*FUNCS, ast.ClassDef)):
+                self.members.add(stmt.name)
+                if isinstance(stmt, FUNCS):
+                    self.methods[stmt.name] = stmt
             elif t is ast.Assign or t is ast.AnnAssign or t is ast.AugAssign:
                 targets = stmt.targets if t is ast.Assign else [stmt.target]  # type: ignore[attr-defined]
                 for target in targets:
                     for n in walk(target):  # every name in a target, read or bound
                         if type(n) is ast.Name:
-                            self.members.add(n.id)  # type: ignore[attr-defined]
-                            if n.id == "__slots__":  # type: ignore[attr-defined]
+                            self.members.add(n.id)
+                            if n.id == "__slots__":
                                 self._slots(stmt.value)  # type: ignore[attr-defined]
             elif t is ast.Import or t is ast.ImportFrom:
                 self.members.update(bound_names(stmt))
@@ -153,7 +148,7 @@ class ClassInfo:
             decorators = decorator_names(func)
             if "staticmethod" in decorators or "classmethod" in decorators:
                 continue
-            if not (func.args.posonlyargs or func.args.args):  # type: ignore[attr-defined]
+            if not (func.args.posonlyargs or func.args.args):
                 continue
             use = memo.get(SELF_USE, func, self_use)
             self.self_reads.extend(use.reads)
@@ -170,8 +165,8 @@ class ClassInfo:
         if value is None:
             return
         for n in walk(value):
-            if type(n) is ast.Constant and isinstance(n.value, str):  # type: ignore[attr-defined]
-                self.members.add(n.value)  # type: ignore[attr-defined]
+            if type(n) is ast.Constant and isinstance(n.value, str):
+                self.members.add(n.value)
 
     def attrs(self) -> set[str]:
         return self.members | set(self.self_writes)
@@ -192,8 +187,8 @@ def classes_under(node: ast.AST, path: str, memo: Memo = NO_MEMO) -> list[ClassI
     if isinstance(node, FUNCS):
         path = f"{path}.{node.name}"
     out = []
-    for child in blocks(node):
-        out.extend(classes_under(child, path, memo))
+    for sub in blocks(node):
+        out.extend(classes_under(sub, path, memo))
     return out
 
 
@@ -201,7 +196,7 @@ def collect_classes(body: list[ast.stmt]) -> list[ClassInfo]:
     """Every class of a module body, with a dotted path of enclosing definitions (in the
     order of a walk that takes the last statement's subtree first)."""
     out: list[ClassInfo] = []
-    stack: list[tuple[list[ast.AST], str]] = [(body, "")]  # type: ignore[list-item]
+    stack: list[tuple[Sequence[ast.AST], str]] = [(body, "")]
     while stack:
         nodes, path = stack.pop()
         for child in nodes:

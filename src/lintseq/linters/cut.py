@@ -23,7 +23,7 @@ import ast
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from lintseq.linters.nodes import statements
 
@@ -76,7 +76,7 @@ class Cutter:
         if isinstance(node, ast.match_case):
             return owner[node.pattern.lineno - 1], owner[node.body[-1].end_lineno - 1]  # type: ignore[operator]
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])  # type: ignore[attr-defined]
-        return owner[first - 1], owner[node.end_lineno - 1]  # type: ignore[attr-defined,operator]
+        return owner[first - 1], owner[node.end_lineno - 1]  # type: ignore[attr-defined]
 
     def body(self, keep: Sequence[int]) -> list[ast.stmt] | int | None:
         """The state's module body; or the unit of its syntax error; or None: parse its text."""
@@ -97,8 +97,8 @@ class Cutter:
     def _has(self, unit: int) -> bool:
         return self._kept[unit + 1] != self._kept[unit]
 
-    def _header(self, node: ast.AST) -> int:
-        return self.owner[node.lineno - 1]  # type: ignore[attr-defined]
+    def _header(self, node: ast.stmt | ast.excepthandler) -> int:
+        return self.owner[node.lineno - 1]
 
     def _clause_unit(self, header: int, body: list[ast.stmt]) -> int:
         """The unit of an `else:` or `finally:` line, from the block it opens: the unit before
@@ -144,31 +144,29 @@ class Cutter:
         parent = self._parent[nxt]
         return self.units[nxt].depth <= self.units[header].depth and (parent < 0 or self._has(parent))
 
-    def _cut(self, node: ast.AST) -> ast.AST | None:
+    def _cut(self, node: ast.stmt | ast.excepthandler | ast.match_case) -> ast.AST | None:
         """A partly kept statement (handler, case) with its deleted parts left out."""
         if not self._has(self._header(node) if not isinstance(node, ast.match_case) else self._span[id(node)][0]):
             return None  # its opening line is gone but not all of it
         cut = _CUTS.get(type(node))
         return cut(self, node) if cut is not None else None
 
-    def _def(self, node: ast.AST) -> ast.AST | None:
-        body = self._block(node.body, self._header(node))  # type: ignore[attr-defined]
+    def _def(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> ast.AST | None:
+        body = self._block(node.body, self._header(node))
         if body is None:
             return None
-        decorators = [d for d in node.decorator_list if self._has(self.owner[d.lineno - 1])]  # type: ignore[attr-defined]
+        decorators = [d for d in node.decorator_list if self._has(self.owner[d.lineno - 1])]
         return _copy(node, body=body, decorator_list=decorators)
 
-    def _single(self, node: ast.AST) -> ast.AST | None:
+    def _single(self, node: ast.With | ast.AsyncWith | ast.ExceptHandler | ast.match_case) -> ast.AST | None:
         """A statement with one block (`with`, a handler, a match case)."""
         body = self._block(
             node.body,
-            self._span[id(node)][0]
-            if isinstance(node, ast.match_case)  # type: ignore[attr-defined]
-            else self._header(node),
+            self._span[id(node)][0] if isinstance(node, ast.match_case) else self._header(node),
         )
         return None if body is None else _copy(node, body=body)
 
-    def _else(self, node: ast.AST, orelse: list[ast.stmt], end: int) -> list | None:
+    def _else(self, node: ast.stmt, orelse: list[ast.stmt], end: int) -> list | None:
         """The kept `else:` (or `finally:`) block of `node` ending at unit `end`, [] if it is
         deleted whole; None otherwise."""
         if not orelse:
@@ -178,11 +176,11 @@ class Cutter:
             return self._block(orelse, unit)
         return [] if self._count(unit, end) == 0 else None
 
-    def _loop(self, node: ast.AST) -> ast.AST | None:
-        body = self._block(node.body, self._header(node))  # type: ignore[attr-defined]
+    def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> ast.AST | None:
+        body = self._block(node.body, self._header(node))
         if body is None:
             return None
-        orelse = self._else(node, node.orelse, self._span[id(node)][1])  # type: ignore[attr-defined]
+        orelse = self._else(node, node.orelse, self._span[id(node)][1])
         return None if orelse is None else _copy(node, body=body, orelse=orelse)
 
     def _chain(self, node: ast.If) -> tuple[list[tuple[ast.If, int]], list[ast.stmt], int]:
@@ -224,15 +222,15 @@ class Cutter:
             orelse = [_copy(clause, body=body, orelse=orelse)]
         return orelse[0]
 
-    def _try(self, node: ast.AST) -> ast.AST | None:
+    def _try(self, node: ast.Try | ast.TryStar) -> ast.AST | None:
         header, end = self._header(node), self._span[id(node)][1]
-        body = self._block(node.body, header)  # type: ignore[attr-defined]
+        body = self._block(node.body, header)
         if body is None:
             return None
-        handlers = self._statements(node.handlers)  # type: ignore[attr-defined]
+        handlers = self._statements(node.handlers)
         if handlers is None:
             return None
-        orelse, finalbody = node.orelse, node.finalbody  # type: ignore[attr-defined]
+        orelse, finalbody = node.orelse, node.finalbody
         if not handlers and (
             not finalbody
             or (orelse and self._has(self._clause_unit(header, orelse)))
@@ -253,20 +251,30 @@ class Cutter:
         return None if cases is None else _copy(node, cases=cases)
 
 
-_CUTS: dict[type, Callable[[Cutter, ast.AST], ast.AST | None]] = {  # type: ignore[dict-item]
-    ast.FunctionDef: Cutter._def,
-    ast.AsyncFunctionDef: Cutter._def,
-    ast.ClassDef: Cutter._def,
-    ast.With: Cutter._single,
-    ast.AsyncWith: Cutter._single,
-    ast.ExceptHandler: Cutter._single,
-    ast.match_case: Cutter._single,
-    ast.For: Cutter._loop,
-    ast.AsyncFor: Cutter._loop,
-    ast.While: Cutter._loop,
-    ast.If: Cutter._if,
-    ast.Try: Cutter._try,
-    ast.Match: Cutter._match,
-}
-if hasattr(ast, "TryStar"):
-    _CUTS[ast.TryStar] = Cutter._try
+_N = TypeVar("_N", bound=ast.AST)
+_Cut = Callable[[Cutter, ast.AST], ast.AST | None]
+
+
+def _cuts(t: type[_N], cut: Callable[[Cutter, _N], ast.AST | None]) -> tuple[type[ast.AST], _Cut]:
+    """A `_CUTS` entry; the types check that `cut` takes a `t`, all the table gives it."""
+    return t, cast(_Cut, cut)
+
+
+_CUTS: dict[type[ast.AST], _Cut] = dict(
+    [
+        _cuts(ast.FunctionDef, Cutter._def),
+        _cuts(ast.AsyncFunctionDef, Cutter._def),
+        _cuts(ast.ClassDef, Cutter._def),
+        _cuts(ast.With, Cutter._single),
+        _cuts(ast.AsyncWith, Cutter._single),
+        _cuts(ast.ExceptHandler, Cutter._single),
+        _cuts(ast.match_case, Cutter._single),
+        _cuts(ast.For, Cutter._loop),
+        _cuts(ast.AsyncFor, Cutter._loop),
+        _cuts(ast.While, Cutter._loop),
+        _cuts(ast.If, Cutter._if),
+        _cuts(ast.Try, Cutter._try),
+        _cuts(ast.TryStar, Cutter._try),
+        _cuts(ast.Match, Cutter._match),
+    ]
+)

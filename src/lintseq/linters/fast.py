@@ -66,25 +66,25 @@ class _Full:
     builds a state's tree without parsing it (pieces.py and its `Memo`, or cut.py)."""
 
     def __init__(self, program: Program, incremental: bool | None = None) -> None:
-        tree = parse(program.text(range(len(program.units))))
-        parsed = not isinstance(tree, int)
+        parsed = parse(program.text(range(len(program.units))))
+        tree = None if isinstance(parsed, int) else parsed  # an int: the line of its syntax error
         self.source = Source.of("\n".join(program.lines))
-        self.shadowed = bound_builtins(tree, self.source) if parsed else frozenset()  # type: ignore[arg-type]
-        self.classes = full_classes(tree) if parsed else {}  # type: ignore[arg-type]
+        self.shadowed = bound_builtins(tree, self.source) if tree is not None else frozenset()
+        self.classes = full_classes(tree) if tree is not None else {}
         self.owner = program.line_owner()
         self.trees: StateTrees | None = None
         self.cutter: Cutter | None = None
         self.memo: Memo = NO_MEMO
         n = len(program.units)
-        if parsed and (incremental or (incremental is None and n >= INCREMENTAL_MIN_UNITS)):
-            trees = StateTrees(program, tree, self.owner)  # type: ignore[arg-type]
+        if tree is not None and (incremental or (incremental is None and n >= INCREMENTAL_MIN_UNITS)):
+            trees = StateTrees(program, tree, self.owner)
             # a program that is mostly one piece (a long function) would have it parsed again
             # at almost every step: cutting its states is quicker than the bookkeeping
             if trees.ok and (incremental or 2 * trees.largest_part() < n):
                 # twice the live chunks: a trim comes every few hundred steps, not every step
                 self.trees, self.memo = trees, Memo(cap=max(64, 2 * len(trees.chunk_ranges)))
-        if parsed and self.trees is None and incremental is not False:
-            self.cutter = Cutter(program, tree, self.owner)  # type: ignore[arg-type]
+        if tree is not None and self.trees is None and incremental is not False:
+            self.cutter = Cutter(program, tree, self.owner)
 
 
 class FastLinter(Linter):

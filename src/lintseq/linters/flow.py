@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 from lintseq.linters.flow_walk import Ctx, FlowWalk
 from lintseq.linters.memo import MISS, NO_MEMO, Memo, Table
-from lintseq.linters.nodes import arg_names, walk
+from lintseq.linters.nodes import FunctionNode, arg_names, walk
 from lintseq.linters.scopes import (
     BUILTINS,
     FREE_LOADS,
@@ -136,9 +136,10 @@ def defined_before(name: str, ctx: Ctx) -> bool:
 
 
 def _top_level(scope: Scope) -> bool:
-    while scope.kind == "class":
-        scope = scope.parent  # type: ignore[assignment]
-    return scope.kind == "module"
+    s: Scope | None = scope
+    while s is not None and s.kind == "class":  # a class scope always has a parent
+        s = s.parent
+    return s is not None and s.kind == "module"
 
 
 class FlowChecker(FlowWalk):
@@ -154,7 +155,7 @@ class FlowChecker(FlowWalk):
         self.memo = memo
         self.source = source
         self.lines: set[int] = set()
-        self._deferred: list[tuple[ast.AST, Scope]] = []
+        self._deferred: list[tuple[FunctionNode | ast.Lambda, Scope]] = []
         self._shadowed = shadowed
         self._module: Scope
         self._own: set[str]
@@ -166,16 +167,16 @@ class FlowChecker(FlowWalk):
         declared: set[str] = set()
         for chunk in chunks:
             b = memo.get(BINDS_CHUNK, chunk, self._chunk_binds)
-            module.bound |= b.bound  # type: ignore[operator]
+            module.bound |= b.bound
             if b.globals:
-                module.globals |= b.globals  # type: ignore[operator]
+                module.globals |= b.globals
             if b.nonlocals:
-                module.nonlocals |= b.nonlocals  # type: ignore[operator]
+                module.nonlocals |= b.nonlocals
             module.star = module.star or b.star
             if b.declared:
                 declared |= b.declared
         self._own = set(module.bound)
-        module.bound |= declared  # type: ignore[operator]
+        module.bound |= declared
         self._module = module
         if not memo.enabled:
             ctx = Ctx(module, set(), function=False, is_async=False)
@@ -210,10 +211,10 @@ class FlowChecker(FlowWalk):
             names & flow,
             names & m.bound,
             names & self._own,
-            m.star,  # type: ignore[arg-type]
-            names & m.globals if m.globals else None,  # type: ignore[arg-type]
+            m.star,
+            names & m.globals if m.globals else None,
             names & m.nonlocals if m.nonlocals else None,
-        )  # type: ignore[arg-type]
+        )
 
     def _walk_statements(self, body: list[ast.stmt], flow: set[str]) -> set[int]:
         """Module-level statements in order from what `flow` has bound (updated in place)."""
@@ -305,10 +306,10 @@ class FlowChecker(FlowWalk):
         return value
 
     # -- scopes -------------------------------------------------------------------------
-    def _function(self, node: ast.AST, parent: Scope) -> None:
+    def _function(self, node: FunctionNode | ast.Lambda, parent: Scope) -> None:
         kind = "lambda" if isinstance(node, ast.Lambda) else "function"
         scope = Scope.of(node, kind, parent, self.memo, self.source)
-        bound = set(arg_names(node.args))  # type: ignore[attr-defined]
+        bound = set(arg_names(node.args))
         ctx = Ctx(scope, bound, function=True, is_async=isinstance(node, ast.AsyncFunctionDef))
         for name in scope.nonlocals:
             s: Scope | None = parent
@@ -316,10 +317,10 @@ class FlowChecker(FlowWalk):
                 s = s.parent
             if s is None:
                 self._flag_nonlocal(node, name)
-        if kind == "lambda":
-            self._expr(node.body, ctx)  # type: ignore[attr-defined]
+        if isinstance(node, ast.Lambda):
+            self._expr(node.body, ctx)
         else:
-            self._block(node.body, ctx)  # type: ignore[attr-defined]
+            self._block(node.body, ctx)
 
     def _flag_nonlocal(self, func: ast.AST, name: str) -> None:
         for sub in ast.walk(func):  # breadth first: the first such statement
@@ -380,8 +381,8 @@ class FlowChecker(FlowWalk):
             return
         scope = ctx.scope
         for n in walk(expr):
-            if type(n) is ast.Name and type(n.ctx) is ast.Load:  # type: ignore[attr-defined]
-                name = n.id  # type: ignore[attr-defined]
+            if type(n) is ast.Name and type(n.ctx) is ast.Load:
+                name = n.id
                 if (
                     name in scope.bound
                     or name in scope.globals
@@ -393,7 +394,7 @@ class FlowChecker(FlowWalk):
                     continue
                 if (scope.kind == "class" and name in CLASS_NAMES) or (ctx.guards and ctx.guards[-1]):
                     continue
-                self.lines.add(n.lineno)  # type: ignore[attr-defined]
+                self.lines.add(n.lineno)
 
     def _consume_nested(self, node: ast.AST, ctx: Ctx) -> None:
         """pylint visits a nested function, lambda or class body where it stands: its reads of
@@ -415,9 +416,9 @@ class FlowChecker(FlowWalk):
     def _static(self, expr: ast.expr, ctx: Ctx) -> None:
         """Annotations: only names bound nowhere are errors."""
         for sub in walk(expr):
-            if type(sub) is ast.Name and type(sub.ctx) is ast.Load:  # type: ignore[attr-defined]
-                name = sub.id  # type: ignore[attr-defined]
+            if type(sub) is ast.Name and type(sub.ctx) is ast.Load:
+                name = sub.id
                 if name in ctx.scope.bound or ctx.scope.star:
                     continue
                 if not self._resolves_outside(name, ctx.scope.parent):
-                    self.lines.add(sub.lineno)  # type: ignore[attr-defined]
+                    self.lines.add(sub.lineno)

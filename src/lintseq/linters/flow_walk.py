@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 from lintseq.linters.memo import Memo
-from lintseq.linters.nodes import COMPS, FIELDS, bound_names, child_fields, statements, walk
+from lintseq.linters.nodes import FIELDS, FunctionNode, bound_names, child_fields, statements, walk
 from lintseq.linters.scopes import Scope, Source, assigned, assigned_in, plain_assigns
 
 _EXITS = frozenset({"exit", "quit"})
@@ -60,7 +61,7 @@ class Ctx:
 
 
 def _catches_name_error(handler: ast.ExceptHandler) -> bool:
-    return handler.type is not None and any(type(n) is ast.Name and n.id == "NameError" for n in walk(handler.type))  # type: ignore[attr-defined]
+    return handler.type is not None and any(type(n) is ast.Name and n.id == "NameError" for n in walk(handler.type))
 
 
 def _breaks(node: ast.If) -> bool:
@@ -82,7 +83,7 @@ class FlowWalk:
     memo: Memo
     source: Source
     lines: set[int]
-    _deferred: list[tuple[ast.AST, Scope]]
+    _deferred: list[tuple[FunctionNode | ast.Lambda, Scope]]
 
     def _load(self, node: ast.Name, ctx: Ctx) -> None:
         raise NotImplementedError
@@ -313,7 +314,7 @@ class FlowWalk:
             ctx.dry = False
             ctx.loops -= 1
             self.lines = lines_before
-            every, outside = assigned_in(node)  # type: ignore[arg-type]
+            every, outside = assigned_in(node)
             ctx.carried = carried_before | ((ctx.bound - start) & every) | outside
             ctx.bound = set(start)
         ctx.loops += 1
@@ -329,7 +330,7 @@ class FlowWalk:
         self._block(node.orelse, ctx)
         ctx.carried = carried_before
 
-    def on_try(self, node: ast.Try, ctx: Ctx) -> bool:
+    def on_try(self, node: ast.Try | ast.TryStar, ctx: Ctx) -> bool:
         start = set(ctx.bound)
         guard = any(_catches_name_error(h) for h in node.handlers)
         ctx.guards.append(guard)
@@ -402,12 +403,12 @@ class FlowWalk:
                 continue
             t = type(n)
             if t is ast.Name:
-                if type(n.ctx) is ast.Load:  # type: ignore[attr-defined]
-                    self._load(n, ctx)  # type: ignore[arg-type]
+                if type(n.ctx) is ast.Load:
+                    self._load(n, ctx)
                 elif ctx.comps:
-                    ctx.comps[-1].add(n.id)  # type: ignore[attr-defined]
+                    ctx.comps[-1].add(n.id)
                 else:
-                    ctx.bound.add(n.id)  # type: ignore[attr-defined]
+                    ctx.bound.add(n.id)
                 continue
             if t is ast.Constant:
                 continue
@@ -445,15 +446,17 @@ class FlowWalk:
             self.lines.add(node.lineno)
         return True
 
-    def on_comprehension(self, node: ast.AST, ctx: Ctx, stack: list[ast.AST]) -> bool:
-        gens = node.generators  # type: ignore[attr-defined]
+    def on_comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, ctx: Ctx, stack: list[ast.AST]
+    ) -> bool:
+        gens = node.generators
         self._walk_expr(gens[0].iter, ctx)  # evaluated in the enclosing scope
         frame: set[str] = set()
         ctx.comps.append(frame)
         try:
             for i, gen in enumerate(gens):
                 if gen.is_async and not ctx.is_async:
-                    self.lines.add(node.lineno)  # type: ignore[attr-defined]
+                    self.lines.add(node.lineno)
                 if i:
                     self._walk_expr(gen.iter, ctx)
                 frame.update(sub.id for sub in walk(gen.target) if type(sub) is ast.Name)
@@ -463,47 +466,71 @@ class FlowWalk:
                 self._walk_expr(node.key, ctx)
                 self._walk_expr(node.value, ctx)
             else:
-                self._walk_expr(node.elt, ctx)  # type: ignore[attr-defined]
+                self._walk_expr(node.elt, ctx)
         finally:
             ctx.comps.pop()
         return False
 
 
-_STATEMENTS: dict[type, Callable[[FlowWalk, ast.stmt, Ctx], bool]] = {  # type: ignore[dict-item]
-    ast.Expr: FlowWalk.on_expr,
-    ast.Assign: FlowWalk.on_assign,
-    ast.AugAssign: FlowWalk.on_aug_assign,
-    ast.AnnAssign: FlowWalk.on_ann_assign,
-    ast.Return: FlowWalk.on_return,
-    ast.Raise: FlowWalk.on_raise,
-    ast.Break: FlowWalk.on_break,
-    ast.Continue: FlowWalk.on_break,
-    ast.If: FlowWalk.on_if,
-    ast.For: FlowWalk.on_for,
-    ast.AsyncFor: FlowWalk.on_for,
-    ast.While: FlowWalk.on_while,
-    ast.With: FlowWalk.on_with,
-    ast.AsyncWith: FlowWalk.on_with,
-    ast.Try: FlowWalk.on_try,
-    ast.FunctionDef: FlowWalk.on_function,
-    ast.AsyncFunctionDef: FlowWalk.on_function,
-    ast.ClassDef: FlowWalk.on_class,
-    ast.Import: FlowWalk.on_import,
-    ast.ImportFrom: FlowWalk.on_import,
-    ast.Delete: FlowWalk.on_delete,
-    ast.Nonlocal: FlowWalk.on_nonlocal,
-    ast.Assert: FlowWalk.on_assert,
-    ast.Match: FlowWalk.on_match,
-}
-if hasattr(ast, "TryStar"):
-    _STATEMENTS[ast.TryStar] = FlowWalk.on_try  # type: ignore[assignment]
+_S = TypeVar("_S", bound=ast.stmt)
+_E = TypeVar("_E", bound=ast.expr)
+_StatementHandler = Callable[[FlowWalk, ast.stmt, Ctx], bool]
+_ExpressionHandler = Callable[[FlowWalk, ast.expr, Ctx, list[ast.AST]], bool]
+
+
+def _statement(t: type[_S], handler: Callable[[FlowWalk, _S, Ctx], bool]) -> tuple[type[ast.stmt], _StatementHandler]:
+    """A `_STATEMENTS` entry; the types check that `handler` takes a `t`, all the table gives it."""
+    return t, cast(_StatementHandler, handler)
+
+
+def _expression(
+    t: type[_E], handler: Callable[[FlowWalk, _E, Ctx, list[ast.AST]], bool]
+) -> tuple[type[ast.expr], _ExpressionHandler]:
+    """An `_EXPRESSIONS` entry; the types check that `handler` takes a `t`, all the table gives it."""
+    return t, cast(_ExpressionHandler, handler)
+
+
+_STATEMENTS: dict[type[ast.stmt], _StatementHandler] = dict(
+    [
+        _statement(ast.Expr, FlowWalk.on_expr),
+        _statement(ast.Assign, FlowWalk.on_assign),
+        _statement(ast.AugAssign, FlowWalk.on_aug_assign),
+        _statement(ast.AnnAssign, FlowWalk.on_ann_assign),
+        _statement(ast.Return, FlowWalk.on_return),
+        _statement(ast.Raise, FlowWalk.on_raise),
+        _statement(ast.Break, FlowWalk.on_break),
+        _statement(ast.Continue, FlowWalk.on_break),
+        _statement(ast.If, FlowWalk.on_if),
+        _statement(ast.For, FlowWalk.on_for),
+        _statement(ast.AsyncFor, FlowWalk.on_for),
+        _statement(ast.While, FlowWalk.on_while),
+        _statement(ast.With, FlowWalk.on_with),
+        _statement(ast.AsyncWith, FlowWalk.on_with),
+        _statement(ast.Try, FlowWalk.on_try),
+        _statement(ast.TryStar, FlowWalk.on_try),
+        _statement(ast.FunctionDef, FlowWalk.on_function),
+        _statement(ast.AsyncFunctionDef, FlowWalk.on_function),
+        _statement(ast.ClassDef, FlowWalk.on_class),
+        _statement(ast.Import, FlowWalk.on_import),
+        _statement(ast.ImportFrom, FlowWalk.on_import),
+        _statement(ast.Delete, FlowWalk.on_delete),
+        _statement(ast.Nonlocal, FlowWalk.on_nonlocal),
+        _statement(ast.Assert, FlowWalk.on_assert),
+        _statement(ast.Match, FlowWalk.on_match),
+    ]
+)
 
 # expression handlers; True: walk the node's children as usual
-_EXPRESSIONS: dict[type, Callable[[FlowWalk, ast.AST, Ctx, list[ast.AST]], bool]] = {  # type: ignore[dict-item]
-    ast.Lambda: FlowWalk.on_lambda,
-    ast.NamedExpr: FlowWalk.on_named_expr,
-    ast.Yield: FlowWalk.on_yield,
-    ast.YieldFrom: FlowWalk.on_yield,
-    ast.Await: FlowWalk.on_await,
-    **{t: FlowWalk.on_comprehension for t in COMPS},
-}
+_EXPRESSIONS: dict[type[ast.expr], _ExpressionHandler] = dict(
+    [
+        _expression(ast.Lambda, FlowWalk.on_lambda),
+        _expression(ast.NamedExpr, FlowWalk.on_named_expr),
+        _expression(ast.Yield, FlowWalk.on_yield),
+        _expression(ast.YieldFrom, FlowWalk.on_yield),
+        _expression(ast.Await, FlowWalk.on_await),
+        _expression(ast.ListComp, FlowWalk.on_comprehension),  # nodes.COMPS
+        _expression(ast.SetComp, FlowWalk.on_comprehension),
+        _expression(ast.GeneratorExp, FlowWalk.on_comprehension),
+        _expression(ast.DictComp, FlowWalk.on_comprehension),
+    ]
+)

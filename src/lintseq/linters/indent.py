@@ -45,7 +45,7 @@ def bad_indentation(chunks: Sequence, lines: Sequence[str], memo: Memo = NO_MEMO
     bad: set[int] = set()
     if unit:
         for _, part in profiles:
-            found = part.lines(unit)  # type: ignore[union-attr]
+            found = part.lines(unit)
             if found:
                 bad |= found
     return bad
@@ -95,7 +95,7 @@ class _Part:
     def lines(self, unit: int) -> frozenset[int]:
         out = self.bad.get(unit)
         if out is None:
-            out = self.bad[unit] = frozenset(l for l, c, d in self.entries if c != d * unit)
+            out = self.bad[unit] = frozenset(line for line, c, d in self.entries if c != d * unit)
         return out
 
 
@@ -121,7 +121,7 @@ def _chunk_profile(chunk, lines: Sequence[str], memo: Memo) -> Profile:
         for stmt in chunk.body
     ]
     cand = next((c for c, _ in reversed(profiles) if c), 0)
-    return Profile(cand, _Parts([p for _, parts in profiles for p in parts]))  # type: ignore[union-attr]
+    return Profile(cand, _Parts([p for _, parts in profiles for p in parts]))
 
 
 def _top_profile(stmt: ast.stmt, lines: Sequence[str], memo: Memo) -> Profile:

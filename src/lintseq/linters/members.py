@@ -37,7 +37,17 @@ from lintseq.linters.classes import (
     walk_function,
 )
 from lintseq.linters.memo import NO_MEMO, Memo, Table
-from lintseq.linters.nodes import COMPS, FIELDS, FUNCS, arg_names, blocks, bound_names, child_fields, children
+from lintseq.linters.nodes import (
+    COMPS,
+    FIELDS,
+    FUNCS,
+    FunctionNode,
+    arg_names,
+    blocks,
+    bound_names,
+    child_fields,
+    children,
+)
 
 _SPECIAL = frozenset(
     [
@@ -77,8 +87,8 @@ class Site(NamedTuple):
 
     line: int
     func: ast.expr
-    scope: ast.AST | None
-    chain: tuple
+    scope: FunctionNode | None
+    chain: tuple[FunctionNode, ...]
 
 
 class Region(NamedTuple):
@@ -86,7 +96,7 @@ class Region(NamedTuple):
     functions just below them (not entered)."""
 
     sites: list[tuple[int, ast.expr]]
-    inner: list[ast.AST]
+    inner: list[FunctionNode]
 
 
 class Literals(NamedTuple):
@@ -107,7 +117,7 @@ class StmtFacts(NamedTuple):
 
 class ChunkFacts(NamedTuple):
     classes: list[ClassInfo]
-    functions: dict[str, ast.AST]  # top-level functions by name
+    functions: dict[str, FunctionNode]  # top-level functions by name
     sites: list[Site]
     literal_lines: frozenset[int]  # literal no-member lines inside functions
     literal_assigns: bool
@@ -118,7 +128,7 @@ class LocalFunctions(NamedTuple):
     """Names a function's scope binds only by one `def` (-> that def), and every name it
     binds: what a call inside it resolves to before looking further out."""
 
-    single: dict[str, ast.AST]
+    single: dict[str, FunctionNode]
     bound: frozenset[str]
 
 
@@ -160,16 +170,16 @@ class MemberChecker:
             # a class name defined twice: the first one found by collect_classes wins
             classes = collect_classes([s for c in chunks for s in c.body])
             top = {c.node.name: c for c in classes if c.path.count(".") == 1}
-        functions: dict[str, ast.AST] = {}
+        functions: dict[str, FunctionNode] = {}
         for part in parts:
             if part.functions:
                 functions.update(part.functions)
-        for c in classes:
-            self._class(c, top)
+        for info in classes:
+            self._class(info, top)
         owner: dict[int, ClassInfo] = {}
-        for c in classes:
-            for func in c.methods.values():
-                owner[id(func)] = c
+        for info in classes:
+            for func in info.methods.values():
+                owner[id(func)] = info
         defined = frozenset().union(*(part.defined for part in parts))
         for part in parts:
             for site in part.sites:
@@ -178,7 +188,7 @@ class MemberChecker:
                 c = me = None
                 if site.scope is not None:
                     c = owner.get(id(site.scope))
-                    args = site.scope.args.posonlyargs + site.scope.args.args  # type: ignore[attr-defined]
+                    args = site.scope.args.posonlyargs + site.scope.args.args
                     me = args[0].arg if c is not None and args else None
                 target = self._callee(site.func, functions, c, me, site.chain)
                 if target is not None and memo.get(NO_RETURN, target, _no_return):
@@ -197,11 +207,11 @@ class MemberChecker:
         functions = {s.name: s for s in chunk.body if isinstance(s, FUNCS)}
         sites = [Site(line, func, None, ()) for f in facts for line, func in f.region.sites]
         literal: set[int] = set()
-        queue: list[tuple[ast.AST, tuple]] = [(g, ()) for f in facts for g in f.region.inner]
+        queue: list[tuple[FunctionNode, tuple[FunctionNode, ...]]] = [(g, ()) for f in facts for g in f.region.inner]
         defined: set[str] = set()
         while queue:  # a function and the functions around it
             g, outer = queue.pop()
-            defined.add(g.name)  # type: ignore[attr-defined]
+            defined.add(g.name)
             chain = (g, *outer)
             region = memo.get(REGION, g, lambda n: _region(n.body))
             sites.extend(Site(line, func, g, chain) for line, func in region.sites)
@@ -264,7 +274,7 @@ class MemberChecker:
         own = c.attrs()
         full_attrs, full_init = self.full.get(c.path, (frozenset(), False))
         if not dyn:
-            for attr, node, func in c.self_reads:
+            for attr, node, _func in c.self_reads:
                 if attr in own or attr in base_attrs or attr in _OBJECT_ATTRS:
                     continue
                 if known or attr in full_attrs:
@@ -275,27 +285,30 @@ class MemberChecker:
             if attr in c.members or attr in base_attrs:
                 continue
             if attr not in only:
-                defs = c.self_writes.get(attr)
-                single = bool(defs) and all(f is defs[0][0] for f, _ in defs)  # type: ignore[index]
-                only[attr] = (defs[0][0], min(line for _, line in defs)) if single else None  # type: ignore[index]
+                defs = c.self_writes.get(attr, [])
+                single = bool(defs) and all(f is defs[0][0] for f, _ in defs)
+                only[attr] = (defs[0][0], min(line for _, line in defs)) if single else None
             first = only[attr]
             if first is not None and first[0] is func and node.lineno < first[1]:
                 self.lines.add(node.lineno)
         init = c.methods.get("__init__")
-        if init is not None and not c.init_calls_init:
-            if (known and base_init) or full_init:
-                self.lines.add(init.lineno)  # type: ignore[attr-defined]
+        if init is not None and not c.init_calls_init and ((known and base_init) or full_init):
+            self.lines.add(init.lineno)
         metaclass = "type" in c.bases
         for name, func in c.methods.items():
             decorators = decorator_names(func)
-            args = func.args.posonlyargs + func.args.args  # type: ignore[attr-defined]
-            if not decorators and name not in _IMPLICIT_CLASSMETHODS and not metaclass:
-                if (args and args[0].arg != "self") or (not args and not func.args.vararg):  # type: ignore[attr-defined]
-                    self.lines.add(func.lineno)  # type: ignore[attr-defined]
+            args = func.args.posonlyargs + func.args.args
+            if (
+                not decorators
+                and name not in _IMPLICIT_CLASSMETHODS
+                and not metaclass
+                and ((args and args[0].arg != "self") or (not args and not func.args.vararg))
+            ):
+                self.lines.add(func.lineno)
             if name in _SPECIAL and not decorators:
                 value, gen = _returns_value(func)
                 if not value and not gen and not _is_abstract(func, True, True):
-                    self.lines.add(func.lineno)  # type: ignore[attr-defined]
+                    self.lines.add(func.lineno)
                 elif (
                     name == "__iter__"
                     and args
@@ -305,7 +318,7 @@ class MemberChecker:
                     and "__next__" not in base_attrs
                     and _returns_name(func, args[0].arg)
                 ):
-                    self.lines.add(func.lineno)  # type: ignore[attr-defined]  # E0301: `return self` without __next__
+                    self.lines.add(func.lineno)  # E0301: `return self` without __next__
         # E0102: a second undecorated definition of a name (a deleted `@x.setter`)
         seen: set[str] = set()
         for stmt in c.node.body:
@@ -316,8 +329,13 @@ class MemberChecker:
 
     # -- calls -----------------------------------------------------------------------------
     def _callee(
-        self, func: ast.expr, functions: dict[str, ast.AST], cls: ClassInfo | None, me: str | None, chain: tuple = ()
-    ) -> ast.AST | None:
+        self,
+        func: ast.expr,
+        functions: dict[str, FunctionNode],
+        cls: ClassInfo | None,
+        me: str | None,
+        chain: tuple[FunctionNode, ...] = (),
+    ) -> FunctionNode | None:
         """The function a call site calls, when this program alone says which: a def in an
         enclosing function (innermost first, `chain`), at module level, or a method via self."""
         if isinstance(func, ast.Name):
@@ -339,19 +357,19 @@ class MemberChecker:
         return None
 
     # -- literals --------------------------------------------------------------------------
-    def _literal_lines(self, func: ast.AST) -> frozenset[int]:
+    def _literal_lines(self, func: FunctionNode) -> frozenset[int]:
         """E1101 in a function on `x.attr` where every binding of local `x` is a literal of
         one type."""
-        if not _literal_assigns(func.body):  # type: ignore[attr-defined]
+        if not _literal_assigns(func.body):
             return frozenset()
-        body = func.body  # type: ignore[attr-defined]
+        body = func.body
         # the function's scope as pylint's walk here has it: defs directly in its body are
         # walked into (unlike defs further down), so it is the body share plus those
         parts = [
             self.memo.get(BODY_LITERALS, func, _body_literals),
             _literals([s for s in body if isinstance(s, _SCOPES)]),
         ]
-        a = func.args  # type: ignore[attr-defined]
+        a = func.args
         params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
         return frozenset(_literal_verdicts(parts, params))
 
@@ -369,15 +387,15 @@ def _builtin_type(name: str) -> type | None:
     return obj if isinstance(obj, type) else None
 
 
-def _returns_value(func: ast.AST) -> tuple[bool, bool]:
+def _returns_value(func: FunctionNode) -> tuple[bool, bool]:
     """(has `return <value>`, is a generator), not counting nested functions."""
     value = gen = False
-    stack = list(func.body)  # type: ignore[attr-defined]
+    stack: list[ast.AST] = list(func.body)
     while stack:
         node = stack.pop()
         t = type(node)
-        if t is ast.Return and node.value is not None:  # type: ignore[attr-defined]
-            if not (type(node.value) is ast.Constant and node.value.value is None):  # type: ignore[attr-defined]
+        if isinstance(node, ast.Return) and node.value is not None:
+            if not (type(node.value) is ast.Constant and node.value.value is None):
                 value = True
         elif t is ast.Yield or t is ast.YieldFrom:
             gen = True
@@ -386,14 +404,14 @@ def _returns_value(func: ast.AST) -> tuple[bool, bool]:
     return value, gen
 
 
-def _returns_name(func: ast.AST, name: str) -> bool:
+def _returns_name(func: FunctionNode, name: str) -> bool:
     return any(
         isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id == name for n in walk_function(func)
     )
 
 
-def _first_statement(func: ast.AST) -> ast.stmt | None:
-    body = func.body  # type: ignore[attr-defined]
+def _first_statement(func: FunctionNode) -> ast.stmt | None:
+    body = func.body
     i = 0
     if (
         body
@@ -405,7 +423,7 @@ def _first_statement(func: ast.AST) -> ast.stmt | None:
     return body[i] if i < len(body) else None
 
 
-def _is_abstract(func: ast.AST, pass_is_abstract: bool, any_raise: bool) -> bool:
+def _is_abstract(func: FunctionNode, pass_is_abstract: bool, any_raise: bool) -> bool:
     """astroid's FunctionDef.is_abstract: decided by the first statement."""
     first = _first_statement(func)
     if first is None:
@@ -418,9 +436,9 @@ def _is_abstract(func: ast.AST, pass_is_abstract: bool, any_raise: bool) -> bool
     return pass_is_abstract and isinstance(first, ast.Pass)
 
 
-def _no_return(func: ast.AST) -> bool:
+def _no_return(func: FunctionNode) -> bool:
     """A plain function that never returns a value: assigning its result is E1111."""
-    if isinstance(func, ast.AsyncFunctionDef) or func.decorator_list:  # type: ignore[attr-defined]
+    if isinstance(func, ast.AsyncFunctionDef) or func.decorator_list:
         return False
     value, gen = _returns_value(func)
     return (
@@ -431,16 +449,16 @@ def _no_return(func: ast.AST) -> bool:
     )
 
 
-def _local_functions(func: ast.AST) -> LocalFunctions:
-    other = set(arg_names(func.args))  # type: ignore[attr-defined]
-    defs: dict[str, list[ast.AST]] = {}
-    stack: list[ast.AST] = list(func.body)  # type: ignore[attr-defined]
+def _local_functions(func: FunctionNode) -> LocalFunctions:
+    other = set(arg_names(func.args))
+    defs: dict[str, list[FunctionNode]] = {}
+    stack: list[ast.AST] = list(func.body)
     while stack:
         node = stack.pop()
-        t = type(node)
-        if t in FUNCS:
-            defs.setdefault(node.name, []).append(node)  # type: ignore[attr-defined]
+        if isinstance(node, FUNCS):
+            defs.setdefault(node.name, []).append(node)
             continue
+        t = type(node)
         if t is ast.Global or t is ast.Nonlocal:
             other.update(node.names)  # type: ignore[attr-defined]
             continue
@@ -457,16 +475,15 @@ def _region(stmts: list[ast.AST]) -> Region:
     """Assign-from-call sites among these statements and below, and the functions just below
     them (not entering those functions); only statements can hold either."""
     sites: list[tuple[int, ast.expr]] = []
-    inner: list[ast.AST] = []
+    inner: list[FunctionNode] = []
     stack = list(stmts)
     while stack:
         node = stack.pop()
-        t = type(node)
-        if t in FUNCS:
+        if isinstance(node, FUNCS):
             inner.append(node)
             continue
-        if t is ast.Assign and type(node.value) is ast.Call:  # type: ignore[attr-defined]
-            sites.append((node.lineno, node.value.func))  # type: ignore[attr-defined]
+        if type(node) is ast.Assign and type(node.value) is ast.Call:
+            sites.append((node.lineno, node.value.func))
         stack.extend(blocks(node))
     return Region(sites, inner)
 
@@ -474,11 +491,11 @@ def _region(stmts: list[ast.AST]) -> Region:
 def _literal_type(value: ast.expr | None) -> type | None:
     t = _LITERAL_TYPES.get(type(value))
     if t is None and type(value) is ast.Constant:
-        t = type(value.value) if value.value is not None else None  # type: ignore[union-attr]
+        t = type(value.value) if value.value is not None else None
     return t
 
 
-def _literal_assigns(stmts: list[ast.AST]) -> bool:
+def _literal_assigns(stmts: Sequence[ast.AST]) -> bool:
     """Does a `name = <literal>` sit among these statements (not in nested defs or
     classes)? Without one, no literal verdict can come out of their scope."""
     stack = list(stmts)
@@ -488,7 +505,7 @@ def _literal_assigns(stmts: list[ast.AST]) -> bool:
             type(node) is ast.Assign
             and _literal_type(node.value) is not None
             and any(type(t) is ast.Name for t in node.targets)
-        ):  # type: ignore[attr-defined]
+        ):
             return True
         stack.extend(s for s in blocks(node) if not isinstance(s, _SCOPES))
     return False
@@ -531,9 +548,9 @@ def _literals(nodes: list[ast.AST]) -> Literals:
     return Literals(kinds, reads)
 
 
-def _body_literals(func: ast.AST) -> Literals:
+def _body_literals(func: FunctionNode) -> Literals:
     """`Literals` of a function body's statements that are no defs or classes."""
-    return _literals([s for s in func.body if not isinstance(s, _SCOPES)])  # type: ignore[attr-defined]
+    return _literals([s for s in func.body if not isinstance(s, _SCOPES)])
 
 
 def _literal_verdicts(parts: list[Literals], params: set[str]) -> set[int]:

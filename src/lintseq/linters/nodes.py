@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
 
 FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef  # a node of a FUNCS type
 COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 # fields that never hold a node: names, flags, constants, and the expression context
@@ -141,24 +143,37 @@ def _imported(node: ast.Import | ast.ImportFrom) -> tuple[str, ...]:
     return tuple(alias_name(a) for a in node.names if a.name != "*")
 
 
-def _own_name(node: ast.AST) -> tuple[str, ...]:
-    name = node.name  # type: ignore[attr-defined]
+def _own_name(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.ExceptHandler | ast.MatchAs | ast.MatchStar,
+) -> tuple[str, ...]:
+    name = node.name
     return (name,) if name else ()
 
 
-_BINDERS: dict[type, Callable[[ast.AST], tuple[str, ...]]] = {
-    ast.Name: lambda n: () if type(n.ctx) is ast.Load else (n.id,),  # type: ignore[attr-defined]
-    ast.FunctionDef: _own_name,
-    ast.AsyncFunctionDef: _own_name,
-    ast.ClassDef: _own_name,
-    ast.Import: _imported,  # type: ignore[dict-item]
-    ast.ImportFrom: _imported,  # type: ignore[dict-item]
-    ast.ExceptHandler: _own_name,
-    ast.MatchAs: _own_name,
-    ast.MatchStar: _own_name,
-    ast.MatchMapping: lambda n: (n.rest,) if n.rest else (),  # type: ignore[attr-defined]
-    ast.arg: lambda n: (n.arg,),  # type: ignore[attr-defined]
-}
+_N = TypeVar("_N", bound=ast.AST)
+_Binder = Callable[[ast.AST], tuple[str, ...]]
+
+
+def _binds(t: type[_N], binder: Callable[[_N], tuple[str, ...]]) -> tuple[type[ast.AST], _Binder]:
+    """A `_BINDERS` entry; the types check that `binder` takes a `t`, all the table gives it."""
+    return t, cast(_Binder, binder)
+
+
+_BINDERS: dict[type[ast.AST], _Binder] = dict(
+    [
+        _binds(ast.Name, lambda n: () if type(n.ctx) is ast.Load else (n.id,)),
+        _binds(ast.FunctionDef, _own_name),
+        _binds(ast.AsyncFunctionDef, _own_name),
+        _binds(ast.ClassDef, _own_name),
+        _binds(ast.Import, _imported),
+        _binds(ast.ImportFrom, _imported),
+        _binds(ast.ExceptHandler, _own_name),
+        _binds(ast.MatchAs, _own_name),
+        _binds(ast.MatchStar, _own_name),
+        _binds(ast.MatchMapping, lambda n: (n.rest,) if n.rest else ()),
+        _binds(ast.arg, lambda n: (n.arg,)),
+    ]
+)
 
 
 def bound_names(node: ast.AST) -> tuple[str, ...]:
@@ -170,4 +185,4 @@ def bound_names(node: ast.AST) -> tuple[str, ...]:
 
 
 def is_star_import(node: ast.AST) -> bool:
-    return type(node) in (ast.Import, ast.ImportFrom) and any(a.name == "*" for a in node.names)  # type: ignore[attr-defined]
+    return isinstance(node, (ast.Import, ast.ImportFrom)) and any(a.name == "*" for a in node.names)

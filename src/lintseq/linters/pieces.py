@@ -17,7 +17,8 @@ import ast
 import copy
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from itertools import pairwise
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 from lintseq.linters.syntax import syntax_error_line, try_parse
 
@@ -52,7 +53,7 @@ def _ranges(stmts: list[ast.stmt], owner: list[int]) -> list[tuple[int, int]]:
 def _contiguous(ranges: list[tuple[int, int]], lo: int, hi: int) -> bool:
     if not ranges or ranges[0][0] != lo or ranges[-1][1] != hi:
         return False
-    return all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    return all(a[1] == b[0] for a, b in pairwise(ranges))
 
 
 class _Piece:
@@ -199,7 +200,7 @@ class StateTrees:
             tree = try_parse(text + " pass\n")
             header = _FAIL if isinstance(tree, SyntaxError) or len(tree.body) != 1 else tree.body[0]
             self._head[head] = header
-        if header is _FAIL:
+        if not isinstance(header, ast.ClassDef):  # _FAIL: the header does not parse
             return _FAIL
         keys: list[tuple[int, ...]] = []
         parts: list[object] = []
@@ -220,8 +221,8 @@ class StateTrees:
         else:
             body = [s for part in parts for s in part]  # type: ignore[attr-defined]
         node = copy.copy(header)
-        node.body = body  # type: ignore[attr-defined]
-        self._classes[key] = node  # type: ignore[assignment]
+        node.body = body
+        self._classes[key] = node
         return [node]
 
     # -- states ----------------------------------------------------------------------------
@@ -265,7 +266,7 @@ class StateTrees:
         key = tuple(keep[span.j : span.k])
         cache = self._chunks[span.chunk]
         left, right = span.j > 0, span.k < len(keep)
-        chunk = cache.get(key) or cache.get((left, right, key))  # type: ignore[call-overload]
+        chunk = cache.get(key) or cache.get((left, right, key))
         if chunk is not None:
             return chunk
         keys, bodies = self._pieces(key, self.pieces[span.first : span.end])
@@ -275,7 +276,7 @@ class StateTrees:
         body = self._merge(keys, bodies, left=left, right=right)
         if not isinstance(body, list):
             return body
-        chunk = cache[(left, right, key)] = Chunk(body)  # type: ignore[index]
+        chunk = cache[(left, right, key)] = Chunk(body)
         return chunk
 
     def _pieces(self, keep: Sequence[int], pieces: list[_Piece]) -> tuple[list[tuple[int, ...]], list[object]]:
@@ -305,6 +306,26 @@ class StateTrees:
                 return b  # type: ignore[return-value]  # a class body's syntax error, or None
         return [s for b in bodies for s in b]  # type: ignore[attr-defined]
 
+    @overload
+    def _merge(
+        self,
+        keys: list[tuple[int, ...]],
+        bodies: list[object],
+        wrap: Literal[False] = False,
+        left: Literal[False] = False,
+        right: Literal[False] = False,
+    ) -> list[ast.stmt] | int | None: ...
+
+    @overload
+    def _merge(
+        self,
+        keys: list[tuple[int, ...]],
+        bodies: list[object],
+        wrap: bool = False,
+        left: bool = False,
+        right: bool = False,
+    ) -> object: ...
+
     def _merge(
         self,
         keys: list[tuple[int, ...]],
@@ -324,7 +345,7 @@ class StateTrees:
         while t < m:
             if bodies[t] is not _FAIL:
                 if not isinstance(bodies[t], list):
-                    return bodies[t]  # type: ignore[return-value]  # a class body's error, or None
+                    return bodies[t]  # a class body's error, or None
                 out_keys.append(keys[t])
                 out.append(bodies[t])
                 t += 1

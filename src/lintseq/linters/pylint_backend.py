@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from typing import Protocol
 
 import astroid
 import pylint
@@ -36,6 +37,12 @@ from pylint.utils.ast_walker import ASTWalker
 
 from lintseq.linters import Linter, register
 
+
+class _Cached(Protocol):
+    def cache_clear(self) -> None: ...
+
+
+_isort_place: _Cached | None
 try:  # isort 5 (what pylint 3.2 uses); isort 4 has no such cache
     from isort.place import module_with_reason as _isort_place
 except ImportError:  # pragma: no cover
@@ -116,7 +123,8 @@ class PylintLinter(Linter):
 
     def __init__(self, extra_flags: tuple[str, ...] = ()) -> None:
         self.linter = linter = build_linter(extra_flags)
-        self.reporter: CollectingReporter = linter.reporter  # type: ignore[assignment]
+        assert isinstance(linter.reporter, CollectingReporter)  # the one build_linter gave it
+        self.reporter = linter.reporter
         self._checkers = linter.prepare_checkers()
         walker = ASTWalker(linter)
         for checker in self._checkers:
@@ -146,7 +154,7 @@ class PylintLinter(Linter):
             for checker in reversed(self._checkers):
                 checker.close()
             self._forget()
-        found = [(m.msg_id, m.line, m.msg) for m in self.reporter.messages]
+        found: list[tuple[str, int | None, str]] = [(m.msg_id, m.line, m.msg) for m in self.reporter.messages]
         self.reporter.reset()
         return found
 

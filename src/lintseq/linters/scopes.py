@@ -19,7 +19,17 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from lintseq.linters.memo import Memo, Table
-from lintseq.linters.nodes import BLOCKS, COMPS, FUNCS, arg_names, bound_names, children, statements, walk
+from lintseq.linters.nodes import (
+    BLOCKS,
+    COMPS,
+    FUNCS,
+    FunctionNode,
+    arg_names,
+    bound_names,
+    children,
+    statements,
+    walk,
+)
 
 BUILTINS = frozenset(dir(builtins)) | {"__file__", "__builtins__", "__annotations__"}
 
@@ -80,7 +90,7 @@ class Scope:
         self.star = star
         if path is None:
             path = "" if parent is None else f"{parent.path}.{getattr(node, 'name', '<lambda>')}"
-        self.path = path
+        self.path: str = path
 
     @classmethod
     def of(cls, node: ast.AST, kind: str, parent: Scope | None, memo: Memo, source: Source) -> Scope:
@@ -146,7 +156,7 @@ class _Collect:
             else:
                 self.statement(child)
 
-    def target(self, node: ast.expr) -> None:
+    def target(self, node: ast.AST) -> None:
         """An expression bound to (or deleted): a name, the names an unpacking target holds;
         an attribute or subscript binds nothing (but may hold a `:=`)."""
         t = type(node)
@@ -155,7 +165,7 @@ class _Collect:
         elif t is ast.Tuple or t is ast.List or t is ast.Starred:
             for child in children(node):
                 if type(getattr(child, "ctx", None)) in _STORES:
-                    self.target(child)  # type: ignore[arg-type]
+                    self.target(child)
                 else:
                     self.expression(child)
         else:
@@ -165,11 +175,11 @@ class _Collect:
         """Expressions bind only through `:=` (also from inside comprehensions and lambdas)."""
         if self.walrus:
             for sub in walk(node):
-                if type(sub) is ast.NamedExpr and type(sub.target) is ast.Name:  # type: ignore[attr-defined]
-                    self.bound.add(sub.target.id)  # type: ignore[attr-defined]
+                if type(sub) is ast.NamedExpr and type(sub.target) is ast.Name:
+                    self.bound.add(sub.target.id)
 
 
-def bindings(node: ast.AST, source: Source = Source()) -> Bindings:
+def bindings(node: ast.Module | FunctionNode | ast.ClassDef | ast.Lambda, source: Source = Source()) -> Bindings:
     """What the scope of `node` (module, class, function or lambda) binds."""
     c = _Collect(source.walrus)
     if isinstance(node, ast.Lambda):
@@ -178,7 +188,7 @@ def bindings(node: ast.AST, source: Source = Source()) -> Bindings:
         return c.done()
     if isinstance(node, FUNCS):
         c.bound.update(arg_names(node.args))
-    for stmt in node.body:  # type: ignore[attr-defined]
+    for stmt in node.body:
         c.statement(stmt)
     return c.done()
 
@@ -194,7 +204,7 @@ def declared_global(node: ast.AST, source: Source = Source()) -> frozenset[str]:
     """Names declared `global` anywhere under `node`."""
     if not source.globals:
         return frozenset()
-    return frozenset(name for n in statements(node) if type(n) is ast.Global for name in n.names)  # type: ignore[attr-defined]
+    return frozenset(name for n in statements(node) if type(n) is ast.Global for name in n.names)
 
 
 def assigned(nodes: list[ast.stmt]) -> set[str]:
@@ -215,8 +225,8 @@ def assigned(nodes: list[ast.stmt]) -> set[str]:
 _BRANCHES = (ast.If, ast.Try, ast.Match) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
 
 
-def assigned_in(loop: ast.For | ast.AsyncFor) -> tuple[set[str], set[str]]:
-    """Names a `for` statement assigns (astroid AssignName nodes: targets, `with ... as`,
+def assigned_in(loop: ast.For | ast.AsyncFor | ast.While) -> tuple[set[str], set[str]]:
+    """Names a loop assigns (astroid AssignName nodes: targets, `with ... as`,
     walrus, comprehension variables; not def, class or import), nested scopes aside: all of
     them, and those outside if/try/match branches."""
     every: set[str] = set()
@@ -240,7 +250,7 @@ def assigned_in(loop: ast.For | ast.AsyncFor) -> tuple[set[str], set[str]]:
 
 def plain_assigns(body: list[ast.stmt]) -> frozenset[str]:
     """Names a block assigns by a plain `name = ...` among its own statements."""
-    return frozenset(t.id for stmt in body if type(stmt) is ast.Assign for t in stmt.targets if type(t) is ast.Name)  # type: ignore[attr-defined]
+    return frozenset(t.id for stmt in body if type(stmt) is ast.Assign for t in stmt.targets if type(t) is ast.Name)
 
 
 def free_loads(node: ast.AST, memo: Memo) -> frozenset[str]:
@@ -251,7 +261,7 @@ def free_loads(node: ast.AST, memo: Memo) -> frozenset[str]:
     if t in COMPS:
         parts: list[ast.AST] = [node]
         for g in node.generators:  # type: ignore[attr-defined]
-            own.update(n.id for n in walk(g.target) if type(n) is ast.Name)  # type: ignore[attr-defined]
+            own.update(n.id for n in walk(g.target) if type(n) is ast.Name)
     else:
         if t is not ast.ClassDef:
             own.update(arg_names(node.args))  # type: ignore[attr-defined]
@@ -286,7 +296,7 @@ def free_loads(node: ast.AST, memo: Memo) -> frozenset[str]:
 
 def names_in(node: ast.AST) -> frozenset[str]:
     """Every `Name` id under `node`: all a function's check asks about outside it."""
-    return frozenset(n.id for n in walk(node) if type(n) is ast.Name)  # type: ignore[attr-defined]
+    return frozenset(n.id for n in walk(node) if type(n) is ast.Name)
 
 
 def idents(node: ast.AST) -> frozenset[str]:
@@ -306,11 +316,11 @@ def idents(node: ast.AST) -> frozenset[str]:
 def bound_builtins(tree: ast.Module, source: Source = Source()) -> frozenset[tuple[str, str]]:
     """(scope path, name) for every builtin name a scope of this program binds."""
     out: set[tuple[str, str]] = set()
-    stack = [(tree, "")]
+    stack: list[tuple[ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, str]] = [(tree, "")]
     while stack:
         node, path = stack.pop()
         out.update((path, n) for n in bindings(node, source).bound & BUILTINS)
-        body = node.body if not isinstance(node, ast.Lambda) else []  # type: ignore[attr-defined]
+        body = node.body if not isinstance(node, ast.Lambda) else []
         stack.extend((sub, f"{path}.{sub.name}") for sub in nested_scopes(body))
     return frozenset(out)
 
@@ -321,7 +331,7 @@ def nested_scopes(body: list[ast.stmt]) -> Iterator[ast.FunctionDef | ast.AsyncF
     while stack:
         node = stack.pop()
         if isinstance(node, _DEFS):
-            yield node  # type: ignore[misc]
+            yield node
         else:
             for f in BLOCKS.get(type(node), ()):
                 stack.extend(getattr(node, f))

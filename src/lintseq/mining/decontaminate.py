@@ -51,7 +51,7 @@ MBPP_SPLITS = ("prompt", "test", "validation")  # ids 1-600; "train" (601-974) s
 # `0 1 2 3 4 5 6 7 8 9`, `for i in range n for j in range n` or a `{'one': 1, 'two': 2, ...}`
 # table (all in HumanEval and in many a test suite) are not taken as evidence of a copy.
 STOPWORDS = frozenset(
-    {w.lower() for w in keyword.kwlist + dir(builtins)}
+    {w.lower() for w in [*keyword.kwlist, *dir(builtins)]}
     | set(
         [
             "the",
@@ -202,9 +202,9 @@ class Decontaminator:
         self.anchors: dict[str, set[tuple[tuple[str, ...], str]]] = {}
         for name, bodies in solutions.items():
             for body in bodies:
-                tokens = tuple(words(body))
-                if len(tokens) >= MIN_SOLUTION_WORDS:
-                    self.anchors.setdefault(" ".join(tokens[:MIN_SOLUTION_WORDS]), set()).add((tokens, name))
+                body_words = tuple(words(body))
+                if len(body_words) >= MIN_SOLUTION_WORDS:
+                    self.anchors.setdefault(" ".join(body_words[:MIN_SOLUTION_WORDS]), set()).add((body_words, name))
         self.benchmarks = sorted(
             {b for names in self.index.values() for b in names}
             | {b for entries in self.anchors.values() for _, b in entries}

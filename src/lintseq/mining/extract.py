@@ -321,6 +321,8 @@ def _byte_slice(line: str, start: int, end: int | None = None) -> str:
 def _function_source(fn: FuncDef, lines: list[str], drop_first: bool, in_class: bool) -> str | None:
     """The function's lines without its docstring, dedented; None if the docstring shares a line."""
     doc = fn.body[0]
+    # the caller found a docstring (an expression statement first) in parsed code (positions set)
+    assert isinstance(doc, ast.Expr) and doc.end_lineno is not None and doc.end_col_offset is not None
     first, last = lines[doc.lineno - 1], lines[doc.end_lineno - 1]
     before = _byte_slice(first, 0, doc.col_offset)
     after = _byte_slice(last, doc.end_col_offset).strip()

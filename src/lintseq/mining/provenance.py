@@ -19,6 +19,7 @@ import importlib.metadata as md
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -43,7 +44,7 @@ def license_of(meta: Any) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _top_level() -> dict[str, list[str]]:
+def _top_level() -> Mapping[str, list[str]]:
     return md.packages_distributions()
 
 

@@ -47,16 +47,16 @@ def _parquet_rows(chunk: Chunk) -> Iterator[tuple[int, dict[str, Any]]]:
     import pyarrow.parquet as pq
 
     file = pq.ParquetFile(chunk.path)
-    groups, first, pos = [], None, 0
+    groups: list[tuple[int, int]] = []  # (row group, its first row) for the groups the chunk reaches
+    pos = 0
     for g in range(file.metadata.num_row_groups):
         n = file.metadata.row_group(g).num_rows
         if pos + n > chunk.start and pos < chunk.start + chunk.rows:
-            groups.append(g)
-            first = pos if first is None else first
+            groups.append((g, pos))
         pos += n
     if not groups:
         return
-    table = file.read_row_groups(groups).slice(chunk.start - first, chunk.rows)
+    table = file.read_row_groups([g for g, _ in groups]).slice(chunk.start - groups[0][1], chunk.rows)
     for i, record in enumerate(table.to_pylist()):
         yield chunk.first_row + i, record
 

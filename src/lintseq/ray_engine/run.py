@@ -128,9 +128,9 @@ def _run_chunks(
     with tqdm(total=rows, unit="row", disable=not progress, desc="lintseq generate (ray)", dynamic_ncols=True) as bar:
         if not todo:
             return 0
-        ds = ray.data.from_items([{"chunk": pickle.dumps(c)} for c in todo], override_num_blocks=len(todo))
-        ds = ds.map(
-            _map_chunk,
+        items = ray.data.from_items([{"chunk": pickle.dumps(c)} for c in todo], override_num_blocks=len(todo))
+        ds = items.map(
+            _map_chunk,  # type: ignore[arg-type]  # ray types `fn` as taking the row alone; fn_kwargs gives the rest
             fn_kwargs={"settings": settings, "parquet": parquet, "crash_once": crash_once},
             compute=ray.data.TaskPoolStrategy(size=workers) if workers else None,
         )
@@ -179,7 +179,7 @@ def generate_ray(
                 "parquet": parquet,
                 "chunks": len(chunks),
             }
-            sink = OutputDir(output, rejects_path and Path(rejects_path), parquet)
+            sink = OutputDir(output, Path(rejects_path) if rejects_path else None, parquet)
             done = sink.open(manifest, restart=restart)
             summary = Summary()
             for part in done.values():

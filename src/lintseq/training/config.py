@@ -14,7 +14,7 @@ import math
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from lintseq.settings import setting
 
@@ -25,6 +25,9 @@ REPORT_TO = ("none", "tensorboard", "wandb")
 
 class _Settings:
     """What both run configs share: dict round trip and the batch/reporting checks."""
+
+    if TYPE_CHECKING:  # each subclass is a dataclass
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     _KIND = "training"
     batch_size: int
@@ -97,7 +100,7 @@ class _Settings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]):
+    def from_dict(cls, values: dict[str, Any]) -> Self:
         values = {k.replace("-", "_"): v for k, v in values.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
@@ -176,7 +179,7 @@ class TrainConfig(_Settings):
         self._check_batch_and_reporting()
 
 
-def load_config(path: str | Path, cls: type = TrainConfig, table: str = "train") -> dict[str, Any]:
+def load_config(path: str | Path, cls: type[_Settings] = TrainConfig, table: str = "train") -> dict[str, Any]:
     """Settings from a TOML (top level or a `[train]`/`[table]` table) or JSON file."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")

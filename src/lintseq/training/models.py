@@ -8,7 +8,18 @@ The paper pre-trained TinyCodeLM at 150M and 400M parameters with a GPT-2-like a
 
 from __future__ import annotations
 
-SHAPES: dict[str, dict[str, int]] = {
+from typing import TypedDict
+
+
+class Shape(TypedDict):
+    """GPT2Config's size arguments."""
+
+    n_layer: int
+    n_head: int
+    n_embd: int
+
+
+SHAPES: dict[str, Shape] = {
     "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64},
     "150m": {"n_layer": 12, "n_head": 12, "n_embd": 768},
     "400m": {"n_layer": 24, "n_head": 16, "n_embd": 1024},

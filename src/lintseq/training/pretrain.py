@@ -99,11 +99,11 @@ def iter_documents(path: str | Path, text_field: str = "text") -> Iterator[str]:
     for n, row, _ in read_rows(path):
         if row is None:
             raise ValueError(f"{path}:{n}: not a JSON object")
-        text = row.get(text_field)
-        if not isinstance(text, str):
+        value = row.get(text_field)
+        if not isinstance(value, str):
             raise ValueError(f"{path}:{n}: needs a string field {text_field!r} (as `lintseq mine --raw` writes)")
-        if text.strip():
-            yield text
+        if value.strip():
+            yield value
 
 
 def tokenize_corpus(docs: Iterable[str], tok, dest: Path, batch: int = 256) -> dict[str, Any]:

@@ -91,10 +91,11 @@ def build_tokenizer(cfg: TrainConfig, rows: list[dict[str, str]]):
     """The run's tokenizer, with `<|diff|>` and a pad token distinct from EOS."""
     from transformers import AutoTokenizer
 
-    if cfg.tokenizer or cfg.model:
+    name = cfg.tokenizer or cfg.model
+    if name:
         from lintseq.known_models import resolve_model
 
-        tok = AutoTokenizer.from_pretrained(resolve_model(cfg.tokenizer or cfg.model))
+        tok = AutoTokenizer.from_pretrained(resolve_model(name))
     else:
         tok = train_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), cfg.vocab_size)
     if tok.eos_token is None:
@@ -119,12 +120,14 @@ def build_model(cfg: TrainConfig, tok):
     dtype = torch.bfloat16 if cfg.lora and cfg.use_bf16() else torch.float32
     from lintseq.known_models import resolve_model
 
+    assert cfg.model is not None  # TrainConfig.check: exactly one of model and init
     model = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.model), dtype=dtype)
     positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions < cfg.max_seq_length:
         # e.g. a `lintseq pretrain --seq-length 512` model; longer rows would index past its position table
         raise ValueError(f"{cfg.model} handles at most {positions} positions; use --max-seq-length {positions} or less")
-    if len(tok) > model.get_input_embeddings().weight.shape[0]:
+    # torch types a module's attributes as Tensor | Module; `weight` here is a Parameter
+    if len(tok) > model.get_input_embeddings().weight.shape[0]:  # type: ignore[index]
         model.resize_token_embeddings(len(tok), pad_to_multiple_of=16, mean_resizing=True)
     return model
 
