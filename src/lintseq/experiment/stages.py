@@ -507,7 +507,9 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 )
             )
     max_steps = t.settings.get("max_steps")
-    steps = f"max_steps = {max_steps}" if max_steps else f"{t.baseline_epochs} epoch{'s' if t.baseline_epochs != 1 else ''}"
+    steps = (
+        f"max_steps = {max_steps}" if max_steps else f"{t.baseline_epochs} epoch{'s' if t.baseline_epochs != 1 else ''}"
+    )
     tslice = {"train": _without(t.to_dict(), *LAUNCH_FREE), "seed": cfg.seed, "model": asdict(cfg.model)}
     stages.append(
         Stage(
