@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shlex
 import time
 from pathlib import Path
 
@@ -187,7 +188,7 @@ def main() -> None:
     }
     write_json(args.out / "scores.json", doc)
     cmd = "python benchmarks/zero_shot.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}"
+        f"--{k.replace('_', '-')} {shlex.quote(str(v))}"
         for k, v in vars(args).items()
         if k not in ("quiet", "work", "out") and v is not None and v != ap.get_default(k)
     )
