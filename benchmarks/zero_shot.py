@@ -21,6 +21,7 @@ MBPP+'s tasks with their base (MBPP) and plus tests.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import shlex
 import time
@@ -57,6 +58,11 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
     )
+    timing = path.with_name(path.name.replace(".samples.jsonl", ".timing.json"))
+    if path.exists():  # finished by an earlier invocation: its rates, if it recorded them
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        done = {"samples": len(rows), "tokens": sum(r["n_tokens"] for r in rows), "seconds": None}
+        return (json.loads(timing.read_text(encoding="utf-8")) if timing.exists() else done) | {"resumed": "all"}
     chat = load_chat_tokenizer(model) if style == "chat" else None
     began = time.perf_counter()
     stats = sample_benchmark(
@@ -71,7 +77,7 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
         chat_tokenizer=chat,
     )
     seconds = time.perf_counter() - began
-    return {
+    info = {
         "samples": stats.samples,
         "tokens": stats.tokens,
         "seconds": round(seconds, 1),
@@ -79,6 +85,8 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
         "resumed_problems": stats.resumed,
         "finish": dict(stats.finish),
     }
+    timing.write_text(json.dumps(info) + "\n", encoding="utf-8")
+    return info
 
 
 def score(path: Path, bench: str, ks: list[int], sandbox, limit: int | None) -> dict:
@@ -204,7 +212,8 @@ def main() -> None:
         "| samples file | samples | tokens | seconds | tokens/s |",
         "|---|---:|---:|---:|---:|",
         *[
-            f"| {t['samples_file']} | {t['samples']} | {t['tokens']} | {t['seconds']} | {t['tokens_per_second']} |"
+            f"| {t['samples_file']} | {t['samples']} | {t['tokens']} | {t.get('seconds') or '-'} | "
+            f"{t.get('tokens_per_second') or '-'} |"
             for t in timing
         ],
         "",
