@@ -208,7 +208,9 @@ class Server:
             if len(parts) < 8 or not parts[7].startswith("/"):
                 continue
             path = parts[7]
-            if _under(path, self.writable + ["/dev"]) or (_under(path, hidden) and not _under(path, self.cfg["keep"])):
+            # under a writable dir a fresh tmpfs covers it, except in folders bound back into it
+            fresh = _under(path, self.writable + ["/dev"]) and not _under(path, self.late_keep)
+            if fresh or (_under(path, hidden) and not _under(path, self.cfg["keep"])):
                 continue
             try:
                 if stat.S_ISSOCK(os.lstat(path).st_mode):
