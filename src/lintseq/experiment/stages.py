@@ -137,12 +137,13 @@ def run_pretrain(ctx: Context) -> dict:
         resume=resume,
         overwrite=not resume,
     )
+    return _fine_tune(ctx, "pretrain", pc, out / "pretrain_summary.json", lambda: pretrain(pc, progress=ctx.progress))
+
+
+def _fine_tune(ctx: Context, command: str, settings, summary_file: Path, here: Callable[[], Any]) -> dict:
+    """Train in this process, or under the configured launcher; the summary less its loss curve."""
     launcher = ctx.cfg.train.launcher
-    summary = (
-        _launch(launcher, "pretrain", pc, ctx.dir, out / "pretrain_summary.json")
-        if launcher
-        else pretrain(pc, progress=ctx.progress).summary()
-    )
+    summary = _launch(launcher, command, settings, ctx.dir, summary_file) if launcher else here().summary()
     return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
 
@@ -294,13 +295,7 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
         # an interrupted attempt left checkpoints (LoRA runs write none: they start over)
         resume = ctx.resume and not ctx.cfg.train.settings.get("lora") and checkpoint_dir(out).is_dir()
         tc = train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume)
-        launcher = ctx.cfg.train.launcher
-        summary = (
-            _launch(launcher, "train", tc, ctx.dir, out / "train_summary.json")
-            if launcher
-            else train(tc, progress=ctx.progress).summary()
-        )
-        return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
+        return _fine_tune(ctx, "train", tc, out / "train_summary.json", lambda: train(tc, progress=ctx.progress))
 
     return run
 
