@@ -49,6 +49,7 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
     from lintseq.formatting import load_chat_tokenizer
     from lintseq.inference.run import sample_benchmark
     from lintseq.inference.types import SamplingSettings
+    from lintseq.io import load_jsonl, write_json
 
     problems = load_benchmark(bench)[: args.limit]
     settings = SamplingSettings(
@@ -60,7 +61,7 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
     )
     timing = path.with_name(path.name.replace(".samples.jsonl", ".timing.json"))
     if path.exists():  # finished by an earlier invocation: its rates, if it recorded them
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        rows = load_jsonl(path)
         done = {"samples": len(rows), "tokens": sum(r["n_tokens"] for r in rows), "seconds": None}
         return (json.loads(timing.read_text(encoding="utf-8")) if timing.exists() else done) | {"resumed": "all"}
     chat = load_chat_tokenizer(model) if style == "chat" else None
@@ -85,7 +86,7 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
         "resumed_problems": stats.resumed,
         "finish": dict(stats.finish),
     }
-    timing.write_text(json.dumps(info) + "\n", encoding="utf-8")
+    write_json(timing, info)
     return info
 
 
