@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,13 +93,13 @@ def export(run_dir: Path, out: Path, recipe: str, command: str, commit: str) -> 
     out.mkdir(parents=True, exist_ok=True)
     for name in ("report.md", "config.json"):
         if (run_dir / name).is_file():
-            shutil.copyfile(run_dir / name, out / name)
+            write_atomic(out / name, (run_dir / name).read_bytes())
     for plot in sorted((run_dir / "report").glob("*.png")):
         (out / "report").mkdir(exist_ok=True)
-        shutil.copyfile(plot, out / "report" / plot.name)
+        write_atomic(out / "report" / plot.name, plot.read_bytes())
     for scores in sorted(run_dir.glob("evaluate-*/scores.json")):
         (out / "scores").mkdir(exist_ok=True)
-        shutil.copyfile(scores, out / "scores" / f"{scores.parent.name}.json")
+        write_atomic(out / "scores" / f"{scores.parent.name}.json", scores.read_bytes())
     write_atomic(out / "recipe.toml", recipe_text(recipe))
     write_json(
         out / "run.json", {"command": command, "commit": commit, "stages": table, "throughput": rates}, default=str
