@@ -24,8 +24,9 @@ from lintseq.experiment import layout as names
 from lintseq.experiment.config import ExperimentConfig
 from lintseq.experiment.layout import ARMS, BASE, Layout, sampled_as
 from lintseq.io import load_jsonl, write_atomic, write_json, write_jsonl
-from lintseq.training.config import TRAIN_FREE  # settings that change how a run is logged, not what it produces
+from lintseq.training.config import NEW_TOKEN_INITS, TRAIN_FREE
 
+# TRAIN_FREE: settings that change how a run is logged, not what it produces
 LAUNCH_FREE = (*TRAIN_FREE, "launcher")  # ... or how many processes produce it
 
 
@@ -517,12 +518,16 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
         )
     )
     matched = steps if max_steps else "the baseline's optimizer steps"
+    # the baseline's rows never hold <|diff|>, so only this arm depends on how it starts; a run
+    # trained before the predictive start existed (the mean) keeps its key only if it asks for the mean
+    new_token = t.settings.get("new_token_init", NEW_TOKEN_INITS[0]) if cfg.model.name and not pre else "mean"
     stages.append(
         Stage(
             names.train_stage("lintseq"),
-            f"fine-tune the base model on edit sequences ({matched}, same seed)",
+            f"fine-tune the base model on edit sequences ({matched}, same seed"
+            + (", <|diff|> starts predicted)" if new_token == "predictive" else ")"),
             _run_train("lintseq"),
-            tslice,
+            tslice | ({"new_token_init": new_token} if new_token != "mean" else {}),
             deps=(names.FORMAT,) + base,
             inputs=model_input,
         )

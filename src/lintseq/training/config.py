@@ -21,6 +21,7 @@ from lintseq.settings import setting
 CONFIG_NAME = "lintseq_train_config.toml"
 INIT_SIZES = ("tiny", "150m", "400m")
 REPORT_TO = ("none", "tensorboard", "wandb")
+NEW_TOKEN_INITS = ("predictive", "mean")  # training/new_token.py
 
 
 class _Settings:
@@ -128,6 +129,11 @@ class TrainConfig(_Settings):
     max_seq_length: int = setting(1024, help="Longer rows are dropped (and counted), never truncated.")
     batch_size: int = setting(512, help="Effective batch, in sequences.")  # the paper's
     micro_batch_size: int = setting(8, help="Sequences per device per pass.")
+    new_token_init: str = setting(
+        "predictive",
+        help="How <|diff|> starts when the model's vocabulary lacks it: likely where the data puts it, or the mean.",
+        choices=NEW_TOKEN_INITS,
+    )
     lr: float | None = setting(None, help="Learning rate [by model size: 3e-4 / 5e-5 / 1e-5].")  # the paper's
     lr_scheduler: str = setting("linear")
     warmup_ratio: float = setting(0.001)
@@ -158,6 +164,10 @@ class TrainConfig(_Settings):
             raise ValueError("give exactly one of --model PATH_OR_NAME and --init SIZE")
         if self.init and self.init not in INIT_SIZES:
             raise ValueError(f"unknown --init size {self.init!r}; use one of {', '.join(INIT_SIZES)}")
+        if self.new_token_init not in NEW_TOKEN_INITS:
+            raise ValueError(
+                f"unknown --new-token-init {self.new_token_init!r}; use one of {', '.join(NEW_TOKEN_INITS)}"
+            )
         if self.max_steps is not None and self.match_steps_with:
             raise ValueError("--max-steps and --match-steps-with both set the step count; give one")
         if self.max_steps is not None and self.max_steps < 1:

@@ -1,6 +1,7 @@
 """A `lintseq train` run: TRL `SFTTrainer` on prompt/completion rows, completion-only loss.
 
-What this adds to TRL: `<|diff|>` as one new token with mean-initialised embeddings, rows
+What this adds to TRL: `<|diff|>` as one new token whose embedding starts where the data predicts
+it (`new_token.py`), rows
 longer than `max_seq_length` dropped and counted (TRL would cut their tail and EOS), the
 paper's optimiser defaults, step matching between runs, LoRA merged before saving, and a saved
 directory that transformers and vLLM load as is (generation config with pad not in EOS).
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lintseq.diffs import DIFF_TOKEN
 from lintseq.io import temp_dir, write_atomic
 from lintseq.records import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
@@ -42,6 +44,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     match: dict[str, Any] | None = None
     resumed_from: str | None = None
+    new_token: dict[str, Any] | None = None  # how `<|diff|>` started (`new_token.predictive_init`)
     main_process: bool = True  # False on the other processes of a multi-process run (they write nothing)
 
     def summary(self) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class TrainResult:
             "losses": self.losses,
             "match": self.match,
             "resumed_from": self.resumed_from,
+            "new_token": self.new_token,
         }
 
 
@@ -130,6 +134,22 @@ def build_model(cfg: TrainConfig, tok):
     if len(tok) > model.get_input_embeddings().weight.shape[0]:  # type: ignore[index]
         model.resize_token_embeddings(len(tok), pad_to_multiple_of=16, mean_resizing=True)
     return model
+
+
+def start_new_token(cfg: TrainConfig, model, tok, rows: list[dict[str, str]]) -> dict[str, Any] | None:
+    """Start `<|diff|>` as `cfg.new_token_init` says, when the pretrained model's vocabulary lacked it."""
+    if cfg.init or cfg.new_token_init == "mean":
+        return None  # a fresh model learns every token from its random start
+    from transformers import AutoTokenizer
+
+    from lintseq.known_models import resolve_model
+    from lintseq.training.new_token import predictive_init
+
+    assert cfg.model is not None
+    base = AutoTokenizer.from_pretrained(resolve_model(cfg.model))
+    if DIFF_TOKEN in base.get_vocab():
+        return None  # the model already knows it (e.g. one that `lintseq pretrain` or `train` wrote)
+    return predictive_init(model, tok, rows, tok.convert_tokens_to_ids(DIFF_TOKEN), known=len(base))
 
 
 def lora_model(cfg: TrainConfig, model):
@@ -369,6 +389,9 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     elif procs.is_main:
         write_atomic(state / RESUME_FILE, json.dumps(_run_identity(cfg), indent=2))
     last = last_complete_checkpoint(state)
+    new_token = None if last else start_new_token(cfg, model, tok, rows)  # a checkpoint holds the trained one
+    if new_token:
+        log.info("<|diff|> starts predicted: p = %.2f where the data puts it next", new_token["p_at_positions"])
     result = TrainResult(
         str(out),
         cfg,
@@ -378,6 +401,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
         n_parameters=n_params,
         match=match,
         resumed_from=last,
+        new_token=new_token,
         main_process=procs.is_main,
     )
     log.info(
