@@ -382,3 +382,16 @@ def test_smollm2_recipes_plan_the_three_rows_without_the_model(recipe, tmp_path,
     res = CliRunner().invoke(main, ["experiment", "--recipe", recipe, "-o", str(tmp_path / "run"), "--plan"])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+def test_new_token_start_changes_only_the_lintseq_arm(tmp_path, monkeypatch):
+    """Only the arm whose rows hold <|diff|> depends on where the token starts."""
+    monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
+    cfg = cfgmod.load(cfgmod.recipe_path("smollm2-135m-cpu"))
+    keys = {p.stage.name: p.key for p in runner.plan(cfg, tmp_path / "run")}
+    cfg.train.settings["new_token_init"] = "mean"
+    changed = {p.stage.name for p in runner.plan(cfg, tmp_path / "run") if p.key != keys[p.stage.name]}
+    assert "train-lintseq" in changed and "sample-lintseq-humaneval" in changed
+    assert not {n for n in changed if "baseline" in n or "base-" in n}
+    tc = stages.train_config(cfg, tmp_path / "run", "lintseq", tmp_path / "m")
+    assert tc.new_token_init == "mean"

@@ -422,3 +422,78 @@ def test_cli_usage_errors(tmp_path, data):
     res = CliRunner().invoke(main, ["train", "--init", "tiny", "--data", str(bad), "--output", str(tmp_path / "y")])
     assert res.exit_code != 0 and "lintseq format" in res.output
     assert not (tmp_path / "y").exists()
+
+
+# ---- where an added <|diff|> starts ----
+
+
+@pytest.fixture(scope="module")
+def base_without_diff(data, tmp_path_factory):
+    """A tiny "pretrained" model saved with a tokenizer that lacks <|diff|>."""
+    from lintseq.training.models import init_model
+    from lintseq.training.tokenizer import train_bpe_tokenizer
+
+    rows = data["base_rows"]
+    tok = train_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), 500, with_diff_token=False)
+    base = init_model("tiny", len(tok), 512, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id)
+    path = tmp_path_factory.mktemp("base") / "model"
+    base.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def _diff_probability(model, tok, rows) -> float:
+    """Mean probability the model gives <|diff|> where the completions put it next."""
+    diff_id = tok.convert_tokens_to_ids(DIFF_TOKEN)
+    probs = []
+    with torch.no_grad():
+        for row in rows:
+            n_prompt = len(tok(row["prompt"])["input_ids"])
+            ids = tok(row["prompt"] + row["completion"], return_tensors="pt")["input_ids"]
+            p = model(input_ids=ids).logits[0, :-1].softmax(-1)[:, diff_id]
+            at = (ids[0, 1:] == diff_id) & (torch.arange(ids.shape[1] - 1) >= n_prompt - 1)
+            probs += p[at].tolist()
+    assert probs
+    return sum(probs) / len(probs)
+
+
+@pytest.mark.parametrize("how", ["predictive", "mean"])
+def test_added_diff_token_starts_where_the_data_puts_it(data, base_without_diff, tmp_path, how):
+    from lintseq.training import sft
+
+    cfg = TrainConfig(
+        data=str(data["lintseq"]),
+        output=str(tmp_path / "o"),
+        model=str(base_without_diff),
+        max_seq_length=512,
+        new_token_init=how,
+    )
+    rows = sft.load_training_rows(cfg.data)
+    tok = sft.build_tokenizer(cfg, rows)
+    model = sft.build_model(cfg, tok).eval()
+    info = sft.start_new_token(cfg, model, tok, rows)
+    p = _diff_probability(model, tok, rows)  # all 60 rows; the start read 32 of them
+    if how == "mean":
+        assert info is None and p < 0.02  # one token of ~500 at an average logit
+    else:
+        assert info is not None and info["rows"] == 32 and info["alpha"] > 0
+        assert abs(info["p_at_positions"] - 0.5) < 0.01  # the bisection's target, on the rows it read
+        assert p > 0.3  # measured here, with the token's own input embedding moved too
+        assert info["p_elsewhere"] < info["p_at_positions"]
+
+
+def test_a_model_that_knows_diff_keeps_its_embedding(data, tmp_path):
+    from lintseq.training import sft
+
+    cfg = tiny_cfg(data["lintseq"], tmp_path / "m", max_steps=1)
+    rows = sft.load_training_rows(cfg.data)
+    tok = sft.build_tokenizer(cfg, rows)
+    model = sft.build_model(cfg, tok)
+    assert sft.start_new_token(cfg, model, tok, rows) is None  # fresh: nothing to start
+    sft.train(cfg)
+    again = TrainConfig(data=cfg.data, output=str(tmp_path / "again"), model=cfg.output, max_seq_length=512)
+    tok2 = sft.build_tokenizer(again, rows)
+    model2 = sft.build_model(again, tok2)
+    before = model2.get_input_embeddings().weight.clone()
+    assert sft.start_new_token(again, model2, tok2, rows) is None  # its vocabulary has <|diff|>
+    assert torch.equal(before, model2.get_input_embeddings().weight)

@@ -506,7 +506,12 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
     steps = (
         f"max_steps = {max_steps}" if max_steps else f"{t.baseline_epochs} epoch{'s' if t.baseline_epochs != 1 else ''}"
     )
-    tslice = {"train": _without(t.to_dict(), *LAUNCH_FREE), "seed": cfg.seed, "model": asdict(cfg.model)}
+    # how an added <|diff|> starts changes only the arm whose rows hold it (below)
+    tslice = {
+        "train": _without(t.to_dict(), *LAUNCH_FREE, "new_token_init"),
+        "seed": cfg.seed,
+        "model": asdict(cfg.model),
+    }
     stages.append(
         Stage(
             names.train_stage("baseline"),
@@ -518,8 +523,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
         )
     )
     matched = steps if max_steps else "the baseline's optimizer steps"
-    # the baseline's rows never hold <|diff|>, so only this arm depends on how it starts; a run
-    # trained before the predictive start existed (the mean) keeps its key only if it asks for the mean
+    # a run trained before the predictive start existed (the mean) keeps its key if it asks for the mean
     new_token = t.settings.get("new_token_init", NEW_TOKEN_INITS[0]) if cfg.model.name and not pre else "mean"
     stages.append(
         Stage(

@@ -1,4 +1,4 @@
-"""Where `<|diff|>` starts when it is added to a pretrained vocabulary (docs/design.md §5.4).
+"""Where `<|diff|>` starts when it is added to a pretrained vocabulary (docs/design.md §6.1).
 
 The usual start, the mean of the existing embeddings (Hewitt, 2021), is harmless but gives the
 token an average logit: on SmolLM2-135M it ranks ~21,000th at the ends of hunks, and a short
