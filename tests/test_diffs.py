@@ -122,3 +122,27 @@ def test_resolve_stops_at_the_end_of_edits_marker():
     r = resolve(done + more)
     assert r.program == "def add(a, b):\n    return a + b\n" and r.clean and r.edits == 1
     assert resolve(done.replace("\n", "\r\n")).program == r.program  # CRLF output, LF program
+
+
+def test_ignoring_hunk_counts_applies_a_miscounted_hunk_as_written():
+    # what the 12-step SmolLM2 LintSeq model wrote most often: a header that says 5 lines over 4
+    text = "@@ -0,0 +1,5 @@\n+def f(x):\n+    y = x\n+    return y\n+\n" + DIFF_TOKEN + "@@ -3,0 +4 @@\n+# end\n"
+    default = resolve(text)
+    assert default.program == "" and "says 5 lines, has 4" in default.skipped[0]
+    assert "outside" in default.skipped[1]  # position 4 of an empty program
+    loose = resolve(text, hunk_counts=False)
+    assert loose.program == "def f(x):\n    y = x\n    return y\n# end\n\n"
+    assert loose.clean and loose.recounted == ["hunk says 5 lines, has 4: @@ -0,0 +1,5 @@"]
+    with pytest.raises(EditError):
+        resolve(text, strict=True)
+
+
+@given(lines, st.data())
+@settings(max_examples=200, deadline=None)
+def test_ignoring_hunk_counts_changes_nothing_in_well_formed_edits(new, data):
+    keep_mask = data.draw(st.lists(st.booleans(), min_size=len(new), max_size=len(new)))
+    old = [line for line, keep in zip(new, keep_mask) if keep]
+    edits = [e for e in (insertion_diff([], old), insertion_diff(old, new, [not k for k in keep_mask])) if e]
+    text = "".join(DIFF_TOKEN + e + "\n" for e in edits)
+    strict, loose = resolve(text), resolve(text, hunk_counts=False)
+    assert loose == strict and not loose.recounted

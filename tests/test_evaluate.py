@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.commands.evaluate import command
-from lintseq.diffs import DIFF_TOKEN
+from lintseq.diffs import DIFF_TOKEN, END_OF_EDITS
 from lintseq.evaluation.passk import pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.run import strip_fences, to_program
@@ -204,3 +204,22 @@ def test_to_program_rules():
     assert to_program({"completion": diff, "program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a): pass\n"
     assert to_program({}, p, "auto") is None
     assert strip_fences("Here:\n```python\nx = 1\n```\nbye") == "x = 1\n"
+
+
+def test_ignore_hunk_counts_scores_miscounted_diffs(tmp_path):
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps(BENCH[1]) + "\n")
+    miscounted = "@@ -0,0 +1,3 @@\n+def rev(s):\n+    return s[::-1]\n" + END_OF_EDITS  # says 3 lines, has 2
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({"task_id": "t/rev", "sample": 0, "completion": miscounted}) + "\n")
+
+    def score(*flags: str) -> dict:
+        out = tmp_path / f"s{len(flags)}.json"
+        args = [str(samples), "-b", str(bench), "-k", "1", "--json", str(out), "-j", "1", "-q", *flags]
+        result = CliRunner().invoke(command, args)
+        assert result.exit_code == 0, result.output
+        return json.loads(out.read_text())
+
+    default, loose = score(), score("--ignore-hunk-counts")
+    assert default["pass@1"] == 0.0 and default["samples_with_skipped_hunks"] == 1 and "hunk_counts" not in default
+    assert loose["pass@1"] == 1.0 and loose["samples_with_skipped_hunks"] == 0 and "ignored" in loose["hunk_counts"]

@@ -88,12 +88,14 @@ def edits_from_states(states: list[list[str]], masks: list[list[bool]] | None = 
 
 @dataclass
 class Resolved:
-    """A program rebuilt from edits; `skipped` says what lenient mode had to leave out."""
+    """A program rebuilt from edits; `skipped` says what lenient mode had to leave out, and
+    `recounted` which hunks were applied although their header's line count was wrong."""
 
     program: str
     edits: int = 0
     hunks: int = 0
     skipped: list[str] = field(default_factory=list)
+    recounted: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -103,8 +105,13 @@ class Resolved:
         return self.program
 
 
-def _apply_edit(lines: list[str], edit: str, strict: bool, skipped: list[str]) -> int:
-    """Apply the hunks of one edit to `lines` in place; returns the number applied."""
+def _apply_edit(
+    lines: list[str], edit: str, strict: bool, skipped: list[str], recounted: list[str] | None = None
+) -> int:
+    """Apply the hunks of one edit to `lines` in place; returns the number applied.
+
+    With a `recounted` list, a hunk whose `+` lines disagree with its header's count is applied
+    with the lines it has (and noted there) instead of being malformed."""
     rows = [r for r in edit.split("\n") if r != "" and not _FENCE.match(r)]
     applied = 0
     i = 0
@@ -132,6 +139,9 @@ def _apply_edit(lines: list[str], edit: str, strict: bool, skipped: list[str]) -
             problem = f"hunk removes lines: {m.group(0)}"
         elif any(not r.startswith("+") for r in body):
             problem = f"hunk has non-insertion lines: {m.group(0)}"
+        elif len(body) != count and recounted is not None:
+            recounted.append(f"hunk says {count} lines, has {len(body)}: {m.group(0)}")
+            count = len(body)
         elif len(body) != count:
             problem = f"hunk says {count} lines, has {len(body)}: {m.group(0)}"
         elif count > 0 and not 1 <= start <= len(lines) + 1:
@@ -163,16 +173,19 @@ def apply_edits(edits: list[str]) -> str:
 END_OF_EDITS = "\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
 
 
-def resolve(model_output: str, strict: bool = False) -> Resolved:
+def resolve(model_output: str, strict: bool = False, hunk_counts: bool = True) -> Resolved:
     """Rebuild the program a model wrote as `<|diff|>`-separated edits.
 
     Lenient mode (default) skips malformed hunks and records them in `skipped`; strict mode
     raises `EditError`. A leading chunk that holds no hunk (an instruction, prose) is ignored,
     and the end-of-edits marker (an empty edit) ends the program: a model that runs on past it
     (no EOS within its token budget) does not get its next answer applied to this one.
+    `hunk_counts=False` applies a hunk whose header miscounts its lines as written (an
+    analysis option: small models get the count wrong far more often than the code).
     """
     lines: list[str] = []
     skipped: list[str] = []
+    recounted: list[str] | None = None if hunk_counts else []
     edits = hunks = 0
     for chunk in model_output.replace("\r\n", "\n").split(DIFF_TOKEN):
         if not chunk.strip():
@@ -181,7 +194,7 @@ def resolve(model_output: str, strict: bool = False) -> Resolved:
             continue
         if not edits and "@@" not in chunk:
             continue  # the prompt, or prose before the first edit
-        hunks += _apply_edit(lines, chunk, strict, skipped)
+        hunks += _apply_edit(lines, chunk, strict, skipped, recounted)
         edits += 1
     if (
         not hunks and not skipped and DIFF_TOKEN not in model_output
@@ -190,4 +203,4 @@ def resolve(model_output: str, strict: bool = False) -> Resolved:
         if strict:
             raise EditError(problem)
         skipped.append(problem)
-    return Resolved(_join(lines), edits, hunks, skipped)
+    return Resolved(_join(lines), edits, hunks, skipped, recounted or [])

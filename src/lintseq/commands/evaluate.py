@@ -37,6 +37,12 @@ BENCHMARK_HELP = (
     "keeps its code); auto: detect per sample.",
 )
 @click.option(
+    "--ignore-hunk-counts",
+    is_flag=True,
+    help="Analysis: apply a hunk whose header miscounts its + lines as written instead of skipping it "
+    "(the scores JSON says so). Shows how much of a LintSeq model's loss is header arithmetic.",
+)
+@click.option(
     "-k",
     "ks",
     default="1,5,10",
@@ -87,6 +93,7 @@ def command(
     samples,
     benchmarks,
     completion_format,
+    ignore_hunk_counts,
     ks,
     json_out,
     results,
@@ -157,6 +164,7 @@ def command(
             loaded,
             ks=ks,
             completion_format=completion_format,
+            hunk_counts=not ignore_hunk_counts,
             sandbox=sandbox,
             label=label,
             progress=progress,

@@ -88,7 +88,7 @@ def defines(program: str, name: str) -> bool:
     return bool(name) and re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", program, re.M) is not None
 
 
-def to_program(row: dict, problem: Problem, fmt: str) -> tuple[str, str, int] | None:
+def to_program(row: dict, problem: Problem, fmt: str, hunk_counts: bool = True) -> tuple[str, str, int] | None:
     """(program, kind, skipped hunks) for one sample row, or None when it has no text."""
     completion = row.get("completion")
     program = row.get("program")
@@ -106,7 +106,7 @@ def to_program(row: dict, problem: Problem, fmt: str) -> tuple[str, str, int] | 
             kind = "program"  # a `program` field is already a program
     skipped = 0
     if kind == "diff":
-        resolved = resolve(text, strict=False)
+        resolved = resolve(text, strict=False, hunk_counts=hunk_counts)
         text, skipped = resolved.program, len(resolved.skipped)
     else:
         text = strip_fences(text)
@@ -115,7 +115,9 @@ def to_program(row: dict, problem: Problem, fmt: str) -> tuple[str, str, int] | 
     return text, kind, skipped
 
 
-def read_samples(path: str | Path, problems: dict[str, Problem], fmt: str = "auto") -> tuple[list[Sample], InputStats]:
+def read_samples(
+    path: str | Path, problems: dict[str, Problem], fmt: str = "auto", hunk_counts: bool = True
+) -> tuple[list[Sample], InputStats]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown completion format {fmt!r}; expected one of {FORMATS}")
     stats = InputStats()
@@ -144,7 +146,7 @@ def read_samples(path: str | Path, problems: dict[str, Problem], fmt: str = "aut
                 stats.duplicates += 1
                 continue
             numbered.add((task_id, number))
-        got = to_program(row, problem, fmt)
+        got = to_program(row, problem, fmt, hunk_counts)
         if got is None:
             stats.missing_fields += 1
             continue
@@ -272,6 +274,7 @@ def evaluate_many(
     *,
     ks: Iterable[int] = (1, 5, 10),
     completion_format: str = "auto",
+    hunk_counts: bool = True,
     sandbox: Sandbox | None = None,
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
@@ -287,7 +290,7 @@ def evaluate_many(
     benches: list[_Benchmark] = []
     for name, problems in benchmarks:
         by_id = {p.task_id: p for p in problems}
-        samples, stats = read_samples(samples_path, by_id, completion_format)
+        samples, stats = read_samples(samples_path, by_id, completion_format, hunk_counts)
         benches.append(_Benchmark(name, problems, by_id, samples, stats))
 
     _check_requirements(benches, sandbox)
@@ -331,7 +334,7 @@ def evaluate_many(
     retried = _retry_environment_failures(benches, programs, timeouts, results, sandbox)
     seconds = time.monotonic() - start
     shared = [b.name for b in benches]
-    return [
+    reports = [
         _report(
             b,
             results,
@@ -350,6 +353,10 @@ def evaluate_many(
         )
         for b in benches
     ]
+    if not hunk_counts:
+        for r in reports:
+            r.scores["hunk_counts"] = "ignored: hunks whose header miscounts their lines were applied as written"
+    return reports
 
 
 def _retry_environment_failures(
@@ -541,6 +548,7 @@ def evaluate(
     benchmark: str,
     ks: Iterable[int] = (1, 5, 10),
     completion_format: str = "auto",
+    hunk_counts: bool = True,
     sandbox: Sandbox | None = None,
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
@@ -553,6 +561,7 @@ def evaluate(
         [(benchmark, problems)],
         ks=ks,
         completion_format=completion_format,
+        hunk_counts=hunk_counts,
         sandbox=sandbox,
         label=label,
         progress=progress,
