@@ -3,8 +3,8 @@
     python scripts/export_run.py RUN_DIR OUT --recipe NAME_OR_TOML --command "lintseq experiment ..."
 
 OUT gets `report.md` and its plots (as the report stage wrote them), `scores/<stage>.json` (each
-evaluate stage's pass@k, intervals and per-problem results), `config.json` (the run's normalised
-config) and `recipe.toml` (the recipe as written), and `run.md`: the command that reproduces the
+evaluate stage's pass@k, intervals and per-problem results; LintSeq rows also
+`<stage>-counts-ignored.json`), `config.json` (the run's normalised config) and `recipe.toml` (the recipe as written), and `run.md`: the command that reproduces the
 run, the code's commit, the machine, and each stage's wall time with training and sampling tokens/s
 (scripts/gpu/report.py's counts: lower bounds, loading and saving included). Samples and models
 stay out (generated data and weights are not committed; the run folder keeps them). Nothing is
@@ -97,9 +97,10 @@ def export(run_dir: Path, out: Path, recipe: str, command: str, commit: str) -> 
     for plot in sorted((run_dir / "report").glob("*.png")):
         (out / "report").mkdir(exist_ok=True)
         write_atomic(out / "report" / plot.name, plot.read_bytes())
-    for scores in sorted(run_dir.glob("evaluate-*/scores.json")):
+    for scores in sorted(run_dir.glob("evaluate-*/scores*.json")):
         (out / "scores").mkdir(exist_ok=True)
-        write_atomic(out / "scores" / f"{scores.parent.name}.json", scores.read_bytes())
+        suffix = scores.stem.removeprefix("scores")  # "" or "-counts-ignored"
+        write_atomic(out / "scores" / f"{scores.parent.name}{suffix}.json", scores.read_bytes())
     write_atomic(out / "recipe.toml", recipe_text(recipe))
     write_json(
         out / "run.json", {"command": command, "commit": commit, "stages": table, "throughput": rates}, default=str

@@ -70,6 +70,11 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     assert "sample-lintseq-humaneval-plus" not in names
     plus = json.loads((run_dir / "evaluate-lintseq-humaneval-plus" / "scores.json").read_text())
     assert plus["benchmark"] == "humaneval+" and plus["samples_evaluated"] == 2 * 2 and "pass@1" in plus["base"]
+    # LintSeq rows are scored again with miscounted hunks applied as written (an analysis row)
+    loose = json.loads((run_dir / "evaluate-lintseq-humaneval-plus" / "scores-counts-ignored.json").read_text())
+    assert loose["completion_format"] == "diff" and "ignored" in loose["hunk_counts"] and "pass@1" in loose
+    assert not (run_dir / "evaluate-baseline-humaneval-plus" / "scores-counts-ignored.json").exists()
+    assert report.count("| lintseq, hunk counts ignored (analysis) |") == 4  # one per benchmark
     for name in names:
         done = json.loads((run_dir / name / "done.json").read_text())
         assert done["seconds"] >= 0 and done["hardware"]["cpus"] >= 1
@@ -336,7 +341,9 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
     assert (out / "report.md").read_text(encoding="utf-8") == report
     assert (out / "recipe.toml").read_text(encoding="utf-8") == conf.read_text(encoding="utf-8")
     scores = sorted(p.name for p in (out / "scores").iterdir())
-    assert scores == sorted(f"{p.parent.name}.json" for p in run_dir.glob("evaluate-*/scores.json")) and scores
+    written = run_dir.glob("evaluate-*/scores*.json")
+    assert scores == sorted(f"{p.parent.name}{p.stem.removeprefix('scores')}.json" for p in written) and scores
+    assert "evaluate-lintseq-humaneval-counts-ignored.json" in scores
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert all(r["state"] == "done" for r in run["stages"]) and run["commit"] == "abc"
     rates = {t["stage"]: t for t in run["throughput"]}

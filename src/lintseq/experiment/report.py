@@ -35,6 +35,7 @@ class RowFiles:
     results: Path  # the evaluation's per-problem results
     scores: Path
     lintseq_style: bool  # its samples are edit sequences: their resolved-clean share is reported
+    scores_counts_ignored: Path | None = None  # the same samples with miscounted hunks applied (design §2.6)
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
                 + " |"
             )
         lines += [
+            *_counts_ignored(files.benchmarks[bench], ks),
             "",
             f"![pass@k on {bench}]({link}/passk-{b}.png)",
             f"![pass@k vs tokens on {bench}]({link}/passk-tokens-{b}.png)",
@@ -256,7 +258,9 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
         ]
     lines += [
         "Resolved clean: the share of samples that `lintseq.resolve` rebuilt without skipping a malformed hunk; a sample "
-        "with skipped hunks is still scored on what resolved.",
+        "with skipped hunks is still scored on what resolved. The row with hunk counts ignored scores the same samples "
+        "with every hunk whose header miscounts its lines applied as written (`lintseq evaluate --ignore-hunk-counts`): "
+        "an analysis of how much of the score is header arithmetic, not the method's score.",
         "",
     ]
     lines += [
@@ -275,6 +279,27 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
         b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()}
         for b, arms in scores.items()
     }
+
+
+def _counts_ignored(by_row: dict[str, RowFiles], ks: list[int]) -> list[str]:
+    """Table rows for the LintSeq samples rescored with miscounted hunks applied as written."""
+    lines = []
+    for arm, row_files in by_row.items():
+        path = row_files.scores_counts_ignored
+        if not row_files.lintseq_style or path is None or not path.is_file():
+            continue  # a run evaluated before this analysis existed
+        s = json.loads(path.read_text(encoding="utf-8"))
+        cells = []
+        for k in ks:
+            value, interval = s.get(f"pass@{k}"), s.get("intervals95", {}).get(f"pass@{k}")
+            cells.append(
+                "-" if value is None else f"{100 * value:.1f} ({100 * interval[0]:.1f}-{100 * interval[1]:.1f})"
+            )
+        distinct = s["diversity"]["mean_distinct_share"]
+        lines.append(
+            f"| {LABELS[arm]}, hunk counts ignored (analysis) | " + " | ".join(cells) + f" | {distinct:.3f} | | |"
+        )
+    return lines
 
 
 def clean_share(samples: list[dict]) -> float:

@@ -368,12 +368,26 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
             isolation="none" if e.unsafe_no_sandbox else "auto",
         )
         samples = ctx.layout.samples(arm, sampled_as(benchmark, ctx.cfg.sample.benchmarks))
-        report = evaluate(
-            samples, load_problems(ctx.cfg, benchmark), benchmark=benchmark, ks=e.k, sandbox=sandbox, label=arm
-        )
+        problems = load_problems(ctx.cfg, benchmark)
+        report = evaluate(samples, problems, benchmark=benchmark, ks=e.k, sandbox=sandbox, label=arm)
         write_jsonl(ctx.dir / names.RESULTS, report.per_problem, ensure_ascii=True)
         write_json(ctx.dir / names.SCORES, report.scores)
-        return {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
+        info = {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
+        if sample_style(ctx.cfg, arm)[0] == "lintseq":
+            # the analysis row of docs/design.md §2.6: how much of the score is header arithmetic
+            loose = evaluate(
+                samples,
+                problems,
+                benchmark=benchmark,
+                ks=e.k,
+                completion_format="diff",
+                hunk_counts=False,
+                sandbox=sandbox,
+                label=f"{arm}, hunk counts ignored",
+            )
+            write_json(ctx.dir / names.SCORES_COUNTS_IGNORED, loose.scores)
+            info["counts_ignored"] = {k: v for k, v in loose.scores.items() if k.startswith("pass@")}
+        return info
 
     return run
 
@@ -389,6 +403,7 @@ def run_report(ctx: Context) -> dict:
                 results=layout.results(row, b),
                 scores=layout.scores(row, b),
                 lintseq_style=sample_style(cfg, row)[0] == "lintseq",
+                scores_counts_ignored=layout.scores_counts_ignored(row, b),
             )
             for row in rows(cfg)
         }
@@ -497,7 +512,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                     names.evaluate_stage(BASE, b),
                     f"run the base model's samples on {b}'s tests",
                     _run_evaluate(BASE, b),
-                    _evaluate_slice(cfg, b),
+                    _evaluate_slice(cfg, b, BASE),
                     deps=(names.sample_stage(BASE, sampled_as(b, s.benchmarks)),),
                     inputs=(b,) if Path(b).exists() else (),
                 )
@@ -557,9 +572,10 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
             stages.append(
                 Stage(
                     names.evaluate_stage(arm, b),
-                    f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}",
+                    f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}"
+                    + (" (and with hunk counts ignored)" if sample_style(cfg, arm)[0] == "lintseq" else ""),
                     _run_evaluate(arm, b),
-                    _evaluate_slice(cfg, b),
+                    _evaluate_slice(cfg, b, arm),
                     deps=(names.sample_stage(arm, sampled_as(b, s.benchmarks)),),
                     inputs=(b,) if Path(b).exists() else (),
                 )
@@ -577,12 +593,13 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
     return stages
 
 
-def _evaluate_slice(cfg: ExperimentConfig, benchmark: str) -> dict:
+def _evaluate_slice(cfg: ExperimentConfig, benchmark: str, row: str) -> dict:
     """What an evaluate stage's output depends on; unsafe_no_sandbox only when on (unset, the
-    slice keeps the keys of earlier runs)."""
+    slice keeps the keys of earlier runs); LintSeq rows also write the counts-ignored scores."""
     e = cfg.evaluate
     free = ("workers",) if e.unsafe_no_sandbox else ("workers", "unsafe_no_sandbox")
-    return {"evaluate": _without(asdict(e), *free), "benchmark": benchmark, "limit": cfg.sample.limit}
+    s = {"evaluate": _without(asdict(e), *free), "benchmark": benchmark, "limit": cfg.sample.limit}
+    return (s | {"counts_ignored": True}) if sample_style(cfg, row)[0] == "lintseq" else s
 
 
 def _data_slice(cfg: ExperimentConfig) -> dict:
