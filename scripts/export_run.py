@@ -4,11 +4,12 @@
 
 OUT gets `report.md` and its plots (as the report stage wrote them), `scores/<stage>.json` (each
 evaluate stage's pass@k, intervals and per-problem results; LintSeq rows also
-`<stage>-counts-ignored.json`), `config.json` (the run's normalised config) and `recipe.toml` (the recipe as written), and `run.md`: the command that reproduces the
-run, the code's commit, the machine, and each stage's wall time with training and sampling tokens/s
-(scripts/gpu/report.py's counts: lower bounds, loading and saving included). Samples and models
-stay out (generated data and weights are not committed; the run folder keeps them). Nothing is
-copied by hand, so no number in OUT is edited.
+`<stage>-counts-ignored.json`), `config.json` (the run's normalised config) and `recipe.toml` (the
+recipe as written), and `run.md`: the command that reproduces the run, the code's commit, the
+machine, and each stage's wall time with training and sampling tokens/s (scripts/gpu/report.py's
+counts: lower bounds, loading and saving included). Samples and models stay out (generated data
+and weights are not committed; the run folder keeps them). Nothing is copied by hand, so no number
+in OUT is edited.
 """
 
 from __future__ import annotations

@@ -42,6 +42,15 @@ def sample_style(cfg: ExperimentConfig, row: str) -> tuple[str, bool]:
     return row, cfg.format.chat
 
 
+def writes_edits(cfg: ExperimentConfig, row: str) -> bool:
+    """Whether the row's samples are edit sequences (resolved-clean share, counts-ignored scores)."""
+    return sample_style(cfg, row)[0] == "lintseq"
+
+
+def _pass_scores(scores: dict) -> dict:
+    return {k: v for k, v in scores.items() if k.startswith("pass@")}
+
+
 @dataclass
 class Context:
     cfg: ExperimentConfig
@@ -372,8 +381,8 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         report = evaluate(samples, problems, benchmark=benchmark, ks=e.k, sandbox=sandbox, label=arm)
         write_jsonl(ctx.dir / names.RESULTS, report.per_problem, ensure_ascii=True)
         write_json(ctx.dir / names.SCORES, report.scores)
-        info = {k: v for k, v in report.scores.items() if k.startswith("pass@")} | {"sandbox": sandbox.info.mode}
-        if sample_style(ctx.cfg, arm)[0] == "lintseq":
+        info = _pass_scores(report.scores) | {"sandbox": sandbox.info.mode}
+        if writes_edits(ctx.cfg, arm):
             # the analysis row of docs/design.md §2.6: how much of the score is header arithmetic
             loose = evaluate(
                 samples,
@@ -386,7 +395,7 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
                 label=f"{arm}, hunk counts ignored",
             )
             write_json(ctx.dir / names.SCORES_COUNTS_IGNORED, loose.scores)
-            info["counts_ignored"] = {k: v for k, v in loose.scores.items() if k.startswith("pass@")}
+            info["counts_ignored"] = _pass_scores(loose.scores)
         return info
 
     return run
@@ -402,7 +411,7 @@ def run_report(ctx: Context) -> dict:
                 samples=layout.samples(row, sampled_as(b, cfg.sample.benchmarks)),
                 results=layout.results(row, b),
                 scores=layout.scores(row, b),
-                lintseq_style=sample_style(cfg, row)[0] == "lintseq",
+                lintseq_style=writes_edits(cfg, row),
                 scores_counts_ignored=layout.scores_counts_ignored(row, b),
             )
             for row in rows(cfg)
@@ -573,7 +582,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 Stage(
                     names.evaluate_stage(arm, b),
                     f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}"
-                    + (" (and with hunk counts ignored)" if sample_style(cfg, arm)[0] == "lintseq" else ""),
+                    + (" (and with hunk counts ignored)" if writes_edits(cfg, arm) else ""),
                     _run_evaluate(arm, b),
                     _evaluate_slice(cfg, b, arm),
                     deps=(names.sample_stage(arm, sampled_as(b, s.benchmarks)),),
@@ -599,7 +608,7 @@ def _evaluate_slice(cfg: ExperimentConfig, benchmark: str, row: str) -> dict:
     e = cfg.evaluate
     free = ("workers",) if e.unsafe_no_sandbox else ("workers", "unsafe_no_sandbox")
     s = {"evaluate": _without(asdict(e), *free), "benchmark": benchmark, "limit": cfg.sample.limit}
-    return (s | {"counts_ignored": True}) if sample_style(cfg, row)[0] == "lintseq" else s
+    return (s | {"counts_ignored": True}) if writes_edits(cfg, row) else s
 
 
 def _data_slice(cfg: ExperimentConfig) -> dict:

@@ -56,7 +56,7 @@ def predictive_init(
 
     captured: list[Any] = []
     hook = head.register_forward_hook(lambda _m, args, _o: captured.append(args[0]))
-    sum_at = sum_other = None
+    sum_other = None  # over every other position; only the first MAX_OTHER are kept
     n_other = 0
     at_h: list[Any] = []
     at_lse: list[Any] = []
@@ -80,7 +80,6 @@ def predictive_init(
                 at, other = keep & (nxt == token_id), keep & (nxt != token_id)
                 at_h.append(h[at])
                 at_lse.append(lse[at])
-                sum_at = h[at].sum(0) if sum_at is None else sum_at + h[at].sum(0)
                 sum_other = h[other].sum(0) if sum_other is None else sum_other + h[other].sum(0)
                 n_other += int(other.sum())
                 if sum(len(x) for x in other_h) < MAX_OTHER:
@@ -92,8 +91,8 @@ def predictive_init(
     h_at, lse_at = torch.cat(at_h), torch.cat(at_lse)
     if not len(h_at) or not n_other:
         return None
-    assert sum_at is not None and sum_other is not None
-    direction = sum_at / len(h_at) - sum_other / n_other
+    assert sum_other is not None
+    direction = h_at.mean(0) - sum_other / n_other
     direction = direction / direction.norm()
 
     def probability(h, lse, alpha: float):

@@ -1,9 +1,8 @@
 """A `lintseq train` run: TRL `SFTTrainer` on prompt/completion rows, completion-only loss.
 
 What this adds to TRL: `<|diff|>` as one new token whose embedding starts where the data predicts
-it (`new_token.py`), rows
-longer than `max_seq_length` dropped and counted (TRL would cut their tail and EOS), the
-paper's optimiser defaults, step matching between runs, LoRA merged before saving, and a saved
+it (`new_token.py`), rows longer than `max_seq_length` dropped and counted (TRL would cut their
+tail and EOS), the paper's optimiser defaults, step matching between runs, LoRA merged before saving, and a saved
 directory that transformers and vLLM load as is (generation config with pad not in EOS).
 """
 
