@@ -3,18 +3,21 @@
     python scripts/export_run.py RUN_DIR OUT --recipe NAME_OR_TOML --command "lintseq experiment ..."
 
 OUT gets `report.md` and its plots (as the report stage wrote them), `scores/<stage>.json` (each
-evaluate stage's pass@k, intervals and per-problem results; LintSeq rows also
-`<stage>-counts-ignored.json`), `config.json` (the run's normalised config) and `recipe.toml` (the
-recipe as written), and `run.md`: the command that reproduces the run, the code's commit, the
-machine, and each stage's wall time with training and sampling tokens/s (scripts/gpu/report.py's
-counts: lower bounds, loading and saving included). Samples and models stay out (generated data
-and weights are not committed; the run folder keeps them). Nothing is copied by hand, so no number
-in OUT is edited.
+evaluate stage's pass@k, intervals and per-problem counts; LintSeq rows also `<stage>-strict.json`,
+the strict reading's analysis), `results/<stage>.jsonl.gz` (each evaluation's per-problem, per-sample
+verdicts, so problems can be paired across arms), `samples/<stage>.jsonl.gz` (every sample as the
+model wrote it, so anyone can rescore it with another resolver: `lintseq evaluate` reads .gz),
+`config.json` (the run's normalised config) and `recipe.toml` (the recipe as written), and `run.md`:
+the command that reproduces the run, the code's commit, the machine, and each stage's wall time with
+training and sampling tokens/s (scripts/gpu/report.py's counts: lower bounds, loading and saving
+included). Models stay out (weights are not committed; the run folder keeps them). Nothing is
+copied by hand, so no number in OUT is edited.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import platform
 import subprocess
@@ -100,8 +103,13 @@ def export(run_dir: Path, out: Path, recipe: str, command: str, commit: str) -> 
         write_atomic(out / "report" / plot.name, plot.read_bytes())
     for scores in sorted(run_dir.glob("evaluate-*/scores*.json")):
         (out / "scores").mkdir(exist_ok=True)
-        suffix = scores.stem.removeprefix("scores")  # "" or "-counts-ignored"
+        suffix = scores.stem.removeprefix("scores")  # "" or "-strict"
         write_atomic(out / "scores" / f"{scores.parent.name}{suffix}.json", scores.read_bytes())
+    for folder, pattern in (("results", "evaluate-*/results.jsonl"), ("samples", "sample-*/samples.jsonl")):
+        for path in sorted(run_dir.glob(pattern)):
+            (out / folder).mkdir(exist_ok=True)
+            # mtime 0: the same run exports to the same bytes
+            write_atomic(out / folder / f"{path.parent.name}.jsonl.gz", gzip.compress(path.read_bytes(), mtime=0))
     write_atomic(out / "recipe.toml", recipe_text(recipe))
     write_json(
         out / "run.json", {"command": command, "commit": commit, "stages": table, "throughput": rates}, default=str

@@ -1,11 +1,21 @@
 import difflib
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lintseq.diffs import DIFF_TOKEN, END_OF_EDITS, EditError, apply_edits, insertion_diff, resolve
+from lintseq.diffs import (
+    DIFF_TOKEN,
+    END_OF_EDITS,
+    RULES,
+    EditError,
+    apply_edits,
+    insertion_diff,
+    lintseq_completion,
+    resolve,
+)
 
 HUNK = re.compile(r"^@@ -\d+,0 \+\d+(,\d+)? @@$")
 
@@ -71,29 +81,44 @@ def test_resolve_model_text():
 
 
 def test_resolve_strips_exactly_one_plus_and_keeps_minus_code():
-    r = resolve(DIFF_TOKEN + "@@ -0,0 +1,2 @@\n+-1\n++1\n")
-    assert r.program == "-1\n+1\n"
+    for rule in RULES:
+        r = resolve(DIFF_TOKEN + "@@ -0,0 +1,2 @@\n+-1\n++1", rule)
+        assert r.program == "-1\n+1\n", rule
 
 
-def test_resolve_lenient_skips_and_records():
-    text = (
-        DIFF_TOKEN
-        + "@@ -0,0 +1 @@\n+a = 1\n"
-        + DIFF_TOKEN
-        + "@@ -5,0 +9 @@\n+b\n"
-        + DIFF_TOKEN
-        + "@@ -1,0 +2 @@\n+c = 2\n"
-    )
-    r = resolve(text)
+STRAY = (
+    DIFF_TOKEN + "@@ -0,0 +1 @@\n+a = 1\n" + DIFF_TOKEN + "@@ -5,0 +9 @@\n+b\n" + DIFF_TOKEN + "@@ -1,0 +2 @@\n+c = 2\n"
+)
+
+
+def test_strict_reading_skips_and_records():
+    r = resolve(STRAY, "strict")
     assert r.program == "a = 1\nc = 2\n"
     assert not r.clean and "outside" in r.skipped[0]
     with pytest.raises(EditError):
-        resolve(text, strict=True)
+        resolve(STRAY, "strict", raise_errors=True)
 
 
-def test_resolve_tolerates_markdown_fences():
+def test_paper_rule_appends_past_the_end_and_inserts_every_row():
+    """The authors' rule: a position past the end appends; blank rows are lines too; nothing is
+    skipped, but the rows the diff format would reject are recorded."""
+    r = resolve(STRAY)
+    assert r.program == "a = 1\nc = 2\n\nb\n"  # c's trailing blank row is a line too
+    assert r.hunks == 3 and not r.skipped and not r.clean
+    assert r.recounted == ["hunk position 9 outside a 1-line program"]
+
+
+def test_strict_reading_tolerates_markdown_fences():
     text = "```\n" + DIFF_TOKEN + "@@ -0,0 +1 @@\n+x = 1\n```\n"
-    assert resolve(text).program == "x = 1\n"
+    assert resolve(text, "strict").program == "x = 1\n"
+
+
+def test_paper_rule_cuts_fences_as_the_authors_evaluation_does():
+    """After the first ```python, before the next ```: a stray closing fence row keeps the code above it."""
+    fenced = "```python\n@@ -0,0 +1,2 @@\n+x = 1\n+y = 2\n```"
+    assert resolve(fenced).program.strip() == "x = 1\ny = 2"
+    stray = "@@ -0,0 +1,3 @@\n+x = 1\n+```\n+y = 2"
+    assert resolve(stray).program == "x = 1\n"
 
 
 def test_apply_edits_rejects_deletions():
@@ -102,47 +127,68 @@ def test_apply_edits_rejects_deletions():
 
 
 def test_resolve_output_without_edits_is_not_clean():
-    r = resolve("def f():\n    return 1\n")
-    assert r.program == "" and not r.clean and r.skipped == ["no edits in the output"]
-    empty = resolve("\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN)
+    for rule in RULES:
+        r = resolve("def f():\n    return 1\n", rule)
+        assert r.program == "" and not r.clean and r.skipped == ["no edits in the output"], rule
+        assert not resolve("", rule).clean and not resolve("  \n", rule).clean
+    empty = resolve("\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN, "strict")
     assert empty.program == "" and empty.clean
-    assert not resolve("").clean and not resolve("  \n").clean
 
 
-def test_resolve_stops_at_the_end_of_edits_marker():
-    """A model that writes the marker but no EOS runs on into another answer; that is not applied."""
+def test_strict_reading_stops_at_the_end_of_edits_marker_and_the_paper_rule_does_not():
+    """A model that writes the marker but no EOS runs on into another answer: the strict reading
+    stops there; the authors' rule applies it (their sampling stopped only at EOS)."""
     done = "@@ -0,0 +1,2 @@\n+def add(a, b):\n+    return a + b" + END_OF_EDITS
-    more = (
-        "Write a function sub(a, b).\n"
-        + DIFF_TOKEN
-        + "@@ -0,0 +1 @@\n+import os\n"
-        + DIFF_TOKEN
-        + "@@ -3,0 +4 @@\n+x = 1"
-    )
-    r = resolve(done + more)
+    more = "@@ -0,0 +1 @@\n+import os\n" + DIFF_TOKEN + "@@ -3,0 +4 @@\n+x = 1"
+    r = resolve(done + more, "strict")
     assert r.program == "def add(a, b):\n    return a + b\n" and r.clean and r.edits == 1
-    assert resolve(done.replace("\n", "\r\n")).program == r.program  # CRLF output, LF program
+    assert resolve(done.replace("\n", "\r\n"), "strict").program == r.program  # CRLF output, LF program
+    paper = resolve(done + more)
+    assert paper.program == "import os\ndef add(a, b):\n    return a + b\nx = 1\n"
+    assert paper.edits == 3 and "an edit after the end-of-edits marker" in paper.recounted
 
 
-def test_ignoring_hunk_counts_applies_a_miscounted_hunk_as_written():
+def test_paper_rule_reads_only_the_new_side_start():
     # what the 12-step SmolLM2 LintSeq model wrote most often: a header that says 5 lines over 4
     text = "@@ -0,0 +1,5 @@\n+def f(x):\n+    y = x\n+    return y\n+\n" + DIFF_TOKEN + "@@ -3,0 +4 @@\n+# end\n"
-    default = resolve(text)
-    assert default.program == "" and "says 5 lines, has 4" in default.skipped[0]
-    assert "outside" in default.skipped[1]  # position 4 of an empty program
-    loose = resolve(text, hunk_counts=False)
-    assert loose.program == "def f(x):\n    y = x\n    return y\n# end\n\n"
-    assert loose.clean and loose.recounted == ["hunk says 5 lines, has 4: @@ -0,0 +1,5 @@"]
+    strict = resolve(text, "strict")
+    assert strict.program == "" and "says 5 lines, has 4" in strict.skipped[0]
+    assert "outside" in strict.skipped[1]  # position 4 of an empty program
+    recount = resolve(text, "recount")
+    assert recount.program == "def f(x):\n    y = x\n    return y\n# end\n\n"
+    assert not recount.skipped and recount.recounted == ["hunk says 5 lines, has 4: @@ -0,0 +1,5 @@"]
+    paper = resolve(text)
+    assert paper.program == "def f(x):\n    y = x\n    return y\n# end\n\n\n"  # its blank rows are lines
+    assert not paper.skipped and paper.recounted == recount.recounted
     with pytest.raises(EditError):
-        resolve(text, strict=True)
+        resolve(text, "strict", raise_errors=True)
+
+
+def test_paper_rule_skips_only_what_does_not_parse():
+    text = "@@ -0,0 +1 @@\n+a = 1\n<|diff|>@@ junk @@\n+b = 2\n<|diff|>@@ -1,0 +2 @@\n+s = '@@'\n<|diff|>@@ -1,0 +x2 @@\n+c"
+    r = resolve(text)
+    assert r.program == "a = 1\n"
+    assert len(r.skipped) == 3 and r.hunks == 1
+
+
+def test_paper_rule_cuts_the_eos_string_not_a_character_set():
+    """The authors' rstrip("<|endoftext|>") also eats trailing letters of the code ("return x" -> "return ");
+    the exact string is cut instead."""
+    r = resolve("@@ -0,0 +1,2 @@\n+def f(x):\n+    return x<|endoftext|>")
+    assert r.program == "def f(x):\n    return x\n"
 
 
 @given(lines, st.data())
 @settings(max_examples=200, deadline=None)
-def test_ignoring_hunk_counts_changes_nothing_in_well_formed_edits(new, data):
+def test_every_rule_agrees_on_well_formed_edits(new, data):
     keep_mask = data.draw(st.lists(st.booleans(), min_size=len(new), max_size=len(new)))
     old = [line for line, keep in zip(new, keep_mask) if keep]
     edits = [e for e in (insertion_diff([], old), insertion_diff(old, new, [not k for k in keep_mask])) if e]
-    text = "".join(DIFF_TOKEN + e + "\n" for e in edits)
-    strict, loose = resolve(text), resolve(text, hunk_counts=False)
-    assert loose == strict and not loose.recounted
+    text = lintseq_completion(edits)
+    got = {rule: resolve(text, rule) for rule in RULES}
+    program = "".join(x + "\n" for x in new)
+    assert got["strict"].clean and got["recount"] == replace(got["strict"], rule="recount")
+    assert got["strict"].program == program
+    # the authors' rule cannot read code holding '@@' (a header split) or a fence (cut away)
+    if not any("@@" in line or "```" in line for line in new):
+        assert got["paper"].clean and got["paper"].program == program

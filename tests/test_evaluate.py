@@ -149,6 +149,9 @@ def test_cli_table_json_results_plot(files):
     )
     assert again.exit_code == 0, again.output
     assert "again" in again.output and "mine" in again.output
+    # the same samples again: paired over the 3 problems, no problem differs, so no difference is claimed
+    assert "again - mine" in again.output and "paired over 3 problems): no difference shown" in again.output
+    assert scores["per_problem"] == {t: [4, c] for t, c in expected.items()}
     assert other_png.stat().st_size > 0
 
 
@@ -201,17 +204,22 @@ def test_to_program_rules():
     diff = as_diff("def f(a):\n    return a\n")
     assert to_program({"completion": diff}, p, "auto")[1] == "diff"
     assert to_program({"completion": diff}, p, "diff")[0] == "def f(a):\n    return a\n"
-    assert to_program({"completion": diff, "program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a): pass\n"
+    # the completion is what gets scored; a stored program is only a stand-in for a missing one
+    assert to_program({"completion": diff, "program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a):\n    return a\n"
+    assert to_program({"program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a): pass\n"
     assert to_program({}, p, "auto") is None
     assert strip_fences("Here:\n```python\nx = 1\n```\nbye") == "x = 1\n"
 
 
-def test_ignore_hunk_counts_scores_miscounted_diffs(tmp_path):
+def test_resolution_rules_score_a_miscounted_diff(tmp_path):
+    """The paper's rule (default) applies a hunk whose header miscounts its rows; the strict
+    reading skips it; the scores JSON says which rule ran and what it did."""
     bench = tmp_path / "bench.jsonl"
     bench.write_text(json.dumps(BENCH[1]) + "\n")
     miscounted = "@@ -0,0 +1,3 @@\n+def rev(s):\n+    return s[::-1]\n" + END_OF_EDITS  # says 3 lines, has 2
     samples = tmp_path / "samples.jsonl"
-    samples.write_text(json.dumps({"task_id": "t/rev", "sample": 0, "completion": miscounted}) + "\n")
+    # a stale `program` field (what an older sampler resolved) is not what gets scored
+    samples.write_text(json.dumps({"task_id": "t/rev", "sample": 0, "completion": miscounted, "program": ""}) + "\n")
 
     def score(*flags: str) -> dict:
         out = tmp_path / f"s{len(flags)}.json"
@@ -220,6 +228,18 @@ def test_ignore_hunk_counts_scores_miscounted_diffs(tmp_path):
         assert result.exit_code == 0, result.output
         return json.loads(out.read_text())
 
-    default, loose = score(), score("--ignore-hunk-counts")
-    assert default["pass@1"] == 0.0 and default["samples_with_skipped_hunks"] == 1 and "hunk_counts" not in default
-    assert loose["pass@1"] == 1.0 and loose["samples_with_skipped_hunks"] == 0 and "ignored" in loose["hunk_counts"]
+    paper, strict, recount = score(), score("--resolution", "strict"), score("--resolution", "recount", "-k", "1")
+    assert paper["pass@1"] == 1.0 and strict["pass@1"] == 0.0 and recount["pass@1"] == 1.0
+    assert paper["diff_samples"] == 1
+    assert paper["resolution"] == {
+        "rule": "paper",
+        "edit_sequences": 1,
+        "clean": 0,
+        "hunks_applied": 1,
+        "hunks_skipped": 0,
+        "hunks_recounted": 1,
+        "samples_with_skipped_hunks": 0,
+        "samples_with_recounted_hunks": 1,
+    }
+    assert strict["resolution"]["rule"] == "strict" and strict["resolution"]["hunks_skipped"] == 1
+    assert strict["resolution"]["hunks_applied"] == 0 and recount["resolution"]["hunks_recounted"] == 1

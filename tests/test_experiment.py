@@ -70,11 +70,13 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     assert "sample-lintseq-humaneval-plus" not in names
     plus = json.loads((run_dir / "evaluate-lintseq-humaneval-plus" / "scores.json").read_text())
     assert plus["benchmark"] == "humaneval+" and plus["samples_evaluated"] == 2 * 2 and "pass@1" in plus["base"]
-    # LintSeq rows are scored again with miscounted hunks applied as written (an analysis row)
-    loose = json.loads((run_dir / "evaluate-lintseq-humaneval-plus" / "scores-counts-ignored.json").read_text())
-    assert loose["completion_format"] == "diff" and "ignored" in loose["hunk_counts"] and "pass@1" in loose
-    assert not (run_dir / "evaluate-baseline-humaneval-plus" / "scores-counts-ignored.json").exists()
-    assert report.count("| lintseq, hunk counts ignored (analysis) |") == 4  # one per benchmark
+    # LintSeq rows are resolved by the paper's rule, and scored again by the strict reading (an analysis row)
+    assert plus["resolution"]["rule"] == "paper" and plus["resolution"]["edit_sequences"] == 4
+    strict = json.loads((run_dir / "evaluate-lintseq-humaneval-plus" / "scores-strict.json").read_text())
+    assert strict["completion_format"] == "diff" and strict["resolution"]["rule"] == "strict" and "pass@1" in strict
+    assert not (run_dir / "evaluate-baseline-humaneval-plus" / "scores-strict.json").exists()
+    assert report.count("| lintseq, strict diff format (analysis) |") == 4  # one per benchmark
+    assert report.count("Paired difference, LintSeq - baseline") == 4
     for name in names:
         done = json.loads((run_dir / name / "done.json").read_text())
         assert done["seconds"] >= 0 and done["hardware"]["cpus"] >= 1
@@ -343,7 +345,7 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
     scores = sorted(p.name for p in (out / "scores").iterdir())
     written = run_dir.glob("evaluate-*/scores*.json")
     assert scores == sorted(f"{p.parent.name}{p.stem.removeprefix('scores')}.json" for p in written) and scores
-    assert "evaluate-lintseq-humaneval-counts-ignored.json" in scores
+    assert "evaluate-lintseq-humaneval-strict.json" in scores
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert all(r["state"] == "done" for r in run["stages"]) and run["commit"] == "abc"
     rates = {t["stage"]: t for t in run["throughput"]}

@@ -68,11 +68,13 @@ MICRO_SLICES = {
         "temperature": 1.0,
         "top_p": 1.0,
     },
-    # LintSeq rows' evaluations also write the counts-ignored analysis (added on purpose: runs
-    # evaluated before it existed run those stages again); the baseline's keep their keys
+    # LintSeq rows are resolved by the paper's rule and also write the strict reading's scores
+    # (changed on purpose: runs evaluated by the old rule run those stages again); the
+    # baseline's keep their keys
     "evaluate-lintseq-humaneval-plus": {
+        "analysis": "strict",
         "benchmark": "humaneval+",
-        "counts_ignored": True,
+        "resolution": "paper",
         "evaluate": {"k": [1, 2], "memory_mb": 1024, "timeout": 5.0},
         "limit": 2,
     },

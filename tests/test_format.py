@@ -69,9 +69,9 @@ def test_every_lintseq_completion_resolves_to_the_program(gen_rows):
     for row in gen_rows:
         out = format_row(row, "lintseq")
         program = normalize(row["response"])
-        assert resolve(out["completion"], strict=True).program == program
+        assert resolve(out["completion"], "strict", raise_errors=True).program == program
         # what `lintseq sample` sees: the prompt is followed by the model's completion
-        full = resolve(out["prompt"] + out["completion"], strict=True)
+        full = resolve(out["prompt"] + out["completion"], "strict", raise_errors=True)
         assert full.program == program and full.clean
 
 
@@ -102,7 +102,7 @@ def test_no_linter_ablation_formats_the_same_way():
     rows = generated(sample_rows(5), s=1, linter="none")
     for row in rows:
         out = format_row(row, "lintseq")
-        assert resolve(out["completion"], strict=True).program == normalize(row["response"])
+        assert resolve(out["completion"], "strict", raise_errors=True).program == normalize(row["response"])
 
 
 def test_completion_of_no_edits_is_only_the_terminator():

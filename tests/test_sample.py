@@ -289,8 +289,10 @@ def test_strip_fences():
 def test_to_program_styles():
     diff = "@@ -0,0 +1,2 @@\n+def f():\n+    return 1\n" + DIFF + "@@ -2,0 +3 @@\n+print(f())\n" + DIFF + "\n"
     assert to_program("lintseq", diff) == ("def f():\n    return 1\nprint(f())\n", True, 2)
+    # the paper's rule appends a hunk that points past the end (its blank row is a line too);
+    # the diff format would not, so the sample is not clean
     program, clean, _ = to_program("lintseq", diff + "@@ -9,0 +9 @@\n+oops\n")
-    assert program == "def f():\n    return 1\nprint(f())\n" and not clean
+    assert program == "def f():\n    return 1\nprint(f())\noops\n\n" and not clean
     assert to_program("baseline", "```python\nx = 1\n```") == ("x = 1\n", True, None)
     with pytest.raises(ValueError):
         to_program("chat", "x")

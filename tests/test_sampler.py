@@ -42,7 +42,7 @@ def test_no_linter_ablation_round_trips(code, seed):
 def test_training_text_resolves_to_the_program(code, seed):
     edits = sample_edit_sequence(code, seed=seed)
     text = "Write it.\n" + DIFF_TOKEN + f"\n{DIFF_TOKEN}".join(edits) + f"\n{DIFF_TOKEN}\n{DIFF_TOKEN}"
-    r = resolve(text, strict=True)
+    r = resolve(text, "strict", raise_errors=True)
     assert r.program == normalize(code) and r.clean
 
 

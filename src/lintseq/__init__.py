@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from lintseq.diffs import DIFF_TOKEN, EditError, Resolved, apply_edits, resolve
+from lintseq.diffs import DIFF_TOKEN, EditError, Resolved, apply_edits, lintseq_completion, looks_like_edits, resolve
 from lintseq.generate import Settings, generate, process_record
 from lintseq.linters import Linter, get_linter
 from lintseq.linters import available as available_linters
@@ -22,7 +22,6 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "prompt_for": "lintseq.formatting",
-    "lintseq_completion": "lintseq.formatting",
     "format_file": "lintseq.formatting",
     "load_benchmark": "lintseq.evaluation.problems",
     "Problem": "lintseq.evaluation.problems",
@@ -55,6 +54,8 @@ __all__ = [
     "derive_seed",
     "generate",
     "get_linter",
+    "lintseq_completion",
+    "looks_like_edits",
     "normalize",
     "process_record",
     "register_linter",

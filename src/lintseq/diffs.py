@@ -1,9 +1,18 @@
-"""Edits as text (docs/design.md §2.4, §2.6): insertion-only unified diffs, and their replay.
+"""The edit-sequence grammar (docs/design.md §2.4-§2.6): the one place that writes, joins,
+splits, detects, replays and resolves edits, so that `generate`, `format`, `sample`, `evaluate`
+and `show` cannot read the format differently.
 
 An edit is what `difflib.unified_diff(old, new, n=0, lineterm="")` prints minus its two file
 headers. difflib is free to align repeated lines in a way that turns a pure insertion into a
 replace; when it does, the edit is written from the known alignment instead, so every edit
 stays insertion-only.
+
+Model output is read back by one of three rules (`RULES`). "paper" is the authors'
+`resolve_edit_path`, which produced every LintSeq score in the paper, and is the default
+wherever model output becomes a program; "strict" is the diff format's own reading (a hunk
+whose header disagrees with its rows is skipped); "recount" is "strict" with miscounted hunks
+applied as written. The two strict rules are analyses of how well-formed a model's edits are,
+never the headline score.
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+
+from lintseq.markdown import cut_at_fences
 
 DIFF_TOKEN = "<|diff|>"
 
@@ -86,12 +97,44 @@ def edits_from_states(states: list[list[str]], masks: list[list[bool]] | None = 
     return [insertion_diff(states[i], states[i + 1], masks[i] if masks else None) for i in range(len(states) - 1)]
 
 
+# what ends an edit sequence in the training text: an empty edit after the last one
+END_OF_EDITS = "\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
+EDIT_SEPARATOR = "\n" + DIFF_TOKEN  # what follows every edit in the training text
+RULES = ("paper", "strict", "recount")
+_EOS_TEXT = "<|endoftext|>"  # the authors' EOS string, cut from the end of an output (paper rule)
+_HEADER_ANYWHERE = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.M)
+
+
+def lintseq_completion(edits: list[str]) -> str:
+    """Edits joined by `\\n<|diff|>`, closed by one empty edit (the release's terminator)."""
+    return "".join(edit + EDIT_SEPARATOR for edit in edits) + EDIT_SEPARATOR
+
+
+def edits_from_completion(completion: str) -> list[str]:
+    """The edits of a LintSeq completion (`format` output); the inverse of `lintseq_completion`."""
+    parts = completion.split(EDIT_SEPARATOR)
+    edits = parts[:-2]
+    if len(parts) < 3 or parts[-2:] != ["", ""] or lintseq_completion(edits) != completion:
+        raise ValueError("the completion is not a LintSeq edit sequence ending in the end-of-edits marker")
+    return edits
+
+
+def looks_like_edits(text: str) -> bool:
+    """Whether model output is an edit sequence: it holds `<|diff|>` or a hunk header at a line start."""
+    return DIFF_TOKEN in text or _HEADER_ANYWHERE.search(text) is not None
+
+
 @dataclass
 class Resolved:
-    """A program rebuilt from edits; `skipped` says what lenient mode had to leave out, and
-    `recounted` which hunks were applied although their header's line count was wrong."""
+    """A program rebuilt from edits, and what the rule did to get it.
+
+    `skipped`: hunks (or text) left out, with why. `recounted`: hunks applied although the
+    diff format would reject them (a header whose count, old side or position disagrees with
+    its rows, rows that are not `+` insertions, edits after the end-of-edits marker), with why.
+    `clean`: neither, i.e. the diff format's strict reading applies every hunk as written."""
 
     program: str
+    rule: str = "paper"
     edits: int = 0
     hunks: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -99,60 +142,88 @@ class Resolved:
 
     @property
     def clean(self) -> bool:
-        return not self.skipped
+        return not self.skipped and not self.recounted
 
     def __str__(self) -> str:
         return self.program
 
 
+@dataclass
+class Hunk:
+    """One `@@ -a[,b] +c[,d] @@` header and the rows under it, as the diff format reads them."""
+
+    header: str
+    old_count: int
+    start: int
+    count: int
+    rows: list[str]
+
+    def problem(self, n_lines: int, recount: bool = False) -> str | None:
+        """Why the strict reading cannot apply this hunk to an `n_lines`-line program (None: it
+        can). With `recount`, a count that disagrees with the rows is not a problem."""
+        if self.old_count != 0:
+            return f"hunk removes lines: {self.header}"
+        if any(not r.startswith("+") for r in self.rows):
+            return f"hunk has non-insertion lines: {self.header}"
+        if len(self.rows) != self.count and not recount:
+            return self.miscount()
+        if self.rows and not 1 <= self.start <= n_lines + 1:
+            return f"hunk position {self.start} outside a {n_lines}-line program"
+        return None
+
+    def miscount(self) -> str:
+        return f"hunk says {self.count} lines, has {len(self.rows)}: {self.header}"
+
+    def apply(self, lines: list[str]) -> range:
+        """Insert the rows (one `+` stripped each) in place; the indices of the new lines."""
+        at = self.start - 1 if self.rows else self.start
+        lines[at:at] = [r[1:] for r in self.rows]
+        return range(at, at + len(self.rows))
+
+
+def parse_edit(edit: str) -> list[Hunk | str]:
+    """The hunks of one edit in order, and, as strings, runs of text outside any hunk.
+
+    Empty rows and Markdown fence rows are not part of the format and are dropped."""
+    out: list[Hunk | str] = []
+    for row in edit.split("\n"):
+        if row == "" or _FENCE.match(row):
+            continue
+        m = _HUNK.match(row)
+        if m:
+            old, start, count = m.group(2), int(m.group(3)), m.group(4)
+            out.append(Hunk(m.group(0), int(old) if old is not None else 1, start, int(count) if count else 1, []))
+        elif out and isinstance(out[-1], Hunk):
+            out[-1].rows.append(row)
+        elif not out or not isinstance(out[-1], str):
+            out.append(row)
+    return out
+
+
+def objection(item: Hunk | str, n_lines: int, recount: bool = False) -> str | None:
+    """Why the strict reading cannot apply an item of `parse_edit` (None: it can)."""
+    if isinstance(item, str):
+        return f"text outside a hunk: {item[:60]!r}"
+    return item.problem(n_lines, recount)
+
+
 def _apply_edit(
     lines: list[str], edit: str, strict: bool, skipped: list[str], recounted: list[str] | None = None
 ) -> int:
-    """Apply the hunks of one edit to `lines` in place; returns the number applied.
-
-    With a `recounted` list, a hunk whose `+` lines disagree with its header's count is applied
-    with the lines it has (and noted there) instead of being malformed."""
-    rows = [r for r in edit.split("\n") if r != "" and not _FENCE.match(r)]
+    """Apply the hunks of one edit to `lines` in place by the strict reading; returns the number
+    applied. With a `recounted` list, a hunk whose rows disagree with its header's count is
+    applied with the rows it has (and noted there) instead of being malformed."""
     applied = 0
-    i = 0
-    while i < len(rows):
-        m = _HUNK.match(rows[i])
-        if not m:
-            outside = f"text outside a hunk: {rows[i][:60]!r}"
-            if strict:
-                raise EditError(outside)
-            skipped.append(outside)
-            i += 1
-            while i < len(rows) and not _HUNK.match(rows[i]):
-                i += 1
-            continue
-        old_len = int(m.group(2)) if m.group(2) is not None else 1
-        start = int(m.group(3))
-        count = int(m.group(4)) if m.group(4) is not None else 1
-        i += 1
-        body: list[str] = []
-        while i < len(rows) and not _HUNK.match(rows[i]):
-            body.append(rows[i])
-            i += 1
-        problem: str | None = None
-        if old_len != 0:
-            problem = f"hunk removes lines: {m.group(0)}"
-        elif any(not r.startswith("+") for r in body):
-            problem = f"hunk has non-insertion lines: {m.group(0)}"
-        elif len(body) != count and recounted is not None:
-            recounted.append(f"hunk says {count} lines, has {len(body)}: {m.group(0)}")
-            count = len(body)
-        elif len(body) != count:
-            problem = f"hunk says {count} lines, has {len(body)}: {m.group(0)}"
-        elif count > 0 and not 1 <= start <= len(lines) + 1:
-            problem = f"hunk position {start} outside a {len(lines)}-line program"
-        if problem:
+    for hunk in parse_edit(edit):
+        problem = objection(hunk, len(lines), recount=recounted is not None)
+        if problem is not None or isinstance(hunk, str):
             if strict:
                 raise EditError(problem)
-            skipped.append(problem)
+            skipped.append(str(problem))
             continue
-        at = start - 1 if count > 0 else start
-        lines[at:at] = [r[1:] for r in body]
+        if recounted is not None and len(hunk.rows) != hunk.count:
+            recounted.append(hunk.miscount())
+        hunk.apply(lines)
         applied += 1
     return applied
 
@@ -169,38 +240,107 @@ def apply_edits(edits: list[str]) -> str:
     return _join(lines)
 
 
-# what ends an edit sequence in the training text: an empty edit after the last one
-END_OF_EDITS = "\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
+def resolve(model_output: str, rule: str = "paper", *, raise_errors: bool = False) -> Resolved:
+    """Rebuild the program a model wrote as `<|diff|>`-separated edits, by `rule` (see `RULES`).
+
+    The paper rule never fails; `raise_errors` makes the strict rules raise `EditError` at the
+    first hunk they would skip (what `generate` and `format` need of their own output)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown resolution rule {rule!r}; expected one of {', '.join(RULES)}")
+    text = model_output.replace("\r\n", "\n")
+    if rule == "paper":
+        return _resolve_paper(text)
+    return _resolve_strict(text, rule, raise_errors)
 
 
-def resolve(model_output: str, strict: bool = False, hunk_counts: bool = True) -> Resolved:
-    """Rebuild the program a model wrote as `<|diff|>`-separated edits.
-
-    Lenient mode (default) skips malformed hunks and records them in `skipped`; strict mode
-    raises `EditError`. A leading chunk that holds no hunk (an instruction, prose) is ignored,
-    and the end-of-edits marker (an empty edit) ends the program: a model that runs on past it
-    (no EOS within its token budget) does not get its next answer applied to this one.
-    `hunk_counts=False` applies a hunk whose header miscounts its lines as written (an
-    analysis option: small models get the count wrong far more often than the code).
-    """
+def _resolve_strict(text: str, rule: str, raise_errors: bool) -> Resolved:
+    """The diff format's reading: split on every `<|diff|>`; chunks before the first that holds a
+    hunk header are skipped (the prompt, prose); after an edit, an empty chunk is the
+    end-of-edits marker and ends the program, so a model that wrote past it does not get its
+    next answer appended."""
     lines: list[str] = []
     skipped: list[str] = []
-    recounted: list[str] | None = None if hunk_counts else []
+    recounted: list[str] | None = [] if rule == "recount" else None
     edits = hunks = 0
-    for chunk in model_output.replace("\r\n", "\n").split(DIFF_TOKEN):
+    for chunk in text.split(DIFF_TOKEN):
         if not chunk.strip():
             if edits:
                 break  # the end-of-edits marker
             continue
         if not edits and "@@" not in chunk:
             continue  # the prompt, or prose before the first edit
-        hunks += _apply_edit(lines, chunk, strict, skipped, recounted)
+        hunks += _apply_edit(lines, chunk, raise_errors, skipped, recounted)
         edits += 1
-    if (
-        not hunks and not skipped and DIFF_TOKEN not in model_output
-    ):  # "" or plain text; an explicit empty sequence is fine
+    if not hunks and not skipped and DIFF_TOKEN not in text:  # "" or plain text; an explicit empty sequence is fine
         problem = "no edits in the output"
-        if strict:
+        if raise_errors:
             raise EditError(problem)
         skipped.append(problem)
-    return Resolved(_join(lines), edits, hunks, skipped, recounted or [])
+    return Resolved(_join(lines), rule, edits, hunks, skipped, recounted or [])
+
+
+def _paper_hunk(text: str, n_lines: int) -> tuple[int, list[str], str | None] | str:
+    """(new-side start c, rows, the strict reading's objection or None) of one paper-rule hunk
+    applied to an `n_lines`-line program, or why the rule skips it. `text` runs from the hunk's
+    `@@` (or its piece's start) to the next hunk."""
+    parts = text.split("@@")
+    if len(parts) != 3:
+        return f"not one '@@ ... @@' header: {text.strip()[:60]!r}"
+    header = parts[1]
+    sides = header.strip().split(" ")
+    try:
+        if len(sides) != 2:
+            raise ValueError
+        start = int(sides[1].lstrip("+").split(",")[0])
+    except ValueError:
+        return f"header does not parse: @@{header}@@"
+    rows = [r[1:] if r[:1] in ("+", "-") else r for r in parts[2].lstrip().split("\n")]
+    at = text.index("@@")
+    strict = parse_edit(text[at:])
+    if text[:at].replace(DIFF_TOKEN, "").strip():  # prose before the hunk (a separator is fine)
+        found: str | None = f"text outside a hunk: {text[:at].strip()[:60]!r}"
+    elif len(strict) != 1:
+        found = f"not one hunk in the diff format: @@{header}@@"
+    else:
+        found = objection(strict[0], n_lines)
+    return start, rows, found
+
+
+def _resolve_paper(text: str) -> Resolved:
+    """The authors' `resolve_edit_path` (their src/utils.py), read as behaviour: split on
+    `\\n<|diff|>` and skip pieces without `@@`; split a piece into hunks at `\\n@@`; skip a hunk
+    whose header does not parse; insert every row (one leading `+` or `-` stripped) at line c-1
+    of the program so far (Python slicing, as theirs: c = 0 inserts before the last line),
+    appending when that is at or past its end; ignore the count and the old side; cut
+    Markdown fences from the result as their evaluation does. Two accidents are not copied
+    (docs/design.md §2.6): their `rstrip("<|endoftext|>")` strips a character set (here the
+    exact string), and their `lstrip` removes every leading `+`/`-` (here exactly one)."""
+    lines: list[str] = []
+    skipped: list[str] = []
+    recounted: list[str] = []
+    edits = hunks = 0
+    ended = False
+    for piece in text.removesuffix(_EOS_TEXT).split(EDIT_SEPARATOR):
+        if "@@" not in piece:
+            ended = ended or (edits > 0 and not piece.strip())
+            continue
+        edits += 1
+        first, *rest = piece.split("\n@@")
+        for part in [first, *("\n@@" + r for r in rest)]:
+            if "@@" not in part:
+                continue
+            got = _paper_hunk(part, len(lines))
+            if isinstance(got, str):
+                skipped.append(got)
+                continue
+            start, rows, objection = got
+            at = start - 1
+            if ended:
+                objection = "an edit after the end-of-edits marker"
+            if objection:
+                recounted.append(objection)
+            lines = lines + rows if at >= len(lines) else lines[:at] + rows + lines[at:]
+            hunks += 1
+    if not edits and DIFF_TOKEN not in text:  # "" or plain text; an explicit empty sequence is fine
+        skipped.append("no edits in the output")
+    return Resolved(cut_at_fences(_join(lines)), "paper", edits, hunks, skipped, recounted)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
-from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits
+from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits, lintseq_completion
 from lintseq.io import AtomicJsonl, write_jsonl
 from lintseq.journal import default_rejects_path
 from lintseq.records import read_rows
@@ -63,11 +63,6 @@ def prompt_for(instruction: str, style: Style, chat_tokenizer: Any = None) -> st
         )
         return head + DIFF_TOKEN if style == "lintseq" else head
     return instruction + "\n" + DIFF_TOKEN if style == "lintseq" else instruction + "\n"
-
-
-def lintseq_completion(edits: list[str]) -> str:
-    """Edits joined by `\\n<|diff|>`, closed by one empty edit (the release's terminator)."""
-    return "".join(edit + "\n" + DIFF_TOKEN for edit in edits) + "\n" + DIFF_TOKEN
 
 
 def _edit_path(row: dict) -> list[str]:

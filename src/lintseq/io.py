@@ -18,6 +18,7 @@ its text and the reason, and `load_jsonl` stops at it with those in the message.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
@@ -174,12 +175,15 @@ class JsonlError(ValueError):
 
 
 def read_jsonl(source: str | os.PathLike | int | Iterable[bytes], *, errors: str = "strict") -> Iterator[JsonLine]:
-    """Every non-blank line of a JSON Lines file (a path; an open descriptor, read from where
+    """Every non-blank line of a JSON Lines file (a path, gzip-compressed if it ends in .gz; an open descriptor, read from where
     it stands and closed at the end; or binary lines, such as `gzip.open(path)`). `errors` is
     how bytes are decoded: "strict" reports a line that is not UTF-8, "surrogatepass" also
     accepts the lone surrogates lintseq's own partial files may hold, "replace" reads on with
     U+FFFD."""
-    if isinstance(source, (str, os.PathLike, int)):
+    if isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".gz"):
+        with gzip.open(source, "rb") as gz:  # exported samples and results are compressed
+            yield from _parse(gz, errors)
+    elif isinstance(source, (str, os.PathLike, int)):
         with open(source, "rb") as fh:
             yield from _parse(fh, errors)
     else:

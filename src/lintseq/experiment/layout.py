@@ -42,7 +42,7 @@ EDITS = "edits.jsonl"  # generate
 SAMPLES = "samples.jsonl"  # sample-ROW-BENCH
 RESULTS = "results.jsonl"  # evaluate-ROW-BENCH
 SCORES = "scores.json"  # evaluate-ROW-BENCH
-SCORES_COUNTS_IGNORED = "scores-counts-ignored.json"  # evaluate-lintseq-BENCH: miscounted hunks applied (§2.6)
+SCORES_STRICT = "scores-strict.json"  # evaluate-lintseq-BENCH: the diff format's strict reading (analysis, §2.6)
 
 
 def training_rows_file(style: str) -> str:
@@ -132,8 +132,8 @@ class Layout:
     def scores(self, row: str, benchmark: str) -> Path:
         return self.root / evaluate_stage(row, benchmark) / SCORES
 
-    def scores_counts_ignored(self, row: str, benchmark: str) -> Path:
-        return self.root / evaluate_stage(row, benchmark) / SCORES_COUNTS_IGNORED
+    def scores_strict(self, row: str, benchmark: str) -> Path:
+        return self.root / evaluate_stage(row, benchmark) / SCORES_STRICT
 
     @property
     def figures(self) -> Path:

@@ -1,10 +1,13 @@
 """RUN_DIR/report.md and its plots: did LintSeq beat the baseline, by how much, at what cost.
 
 Per benchmark: pass@k against k for both arms (and the zero-shot base model, when sampled)
-with 95% intervals (bootstrap over problems), pass@k against the total tokens sampled (k
-samples per problem times the mean sample length, the paper's cost view), the share of
-distinct programs per arm, the share of LintSeq samples whose edits resolve cleanly, and a
-table of each stage's wall time and hardware.
+with 95% intervals (bootstrap over problems), the paired difference LintSeq - baseline per k
+over the same problems with its 95% paired bootstrap interval (a difference is claimed only
+where that interval excludes 0), pass@k against the total tokens sampled (k samples per
+problem times the mean sample length, the paper's cost view), the share of distinct programs
+per arm, the share of samples that hit the token cap, the share of LintSeq samples whose
+edits are well-formed diffs, the strict reading's scores as an analysis row, and a table of
+each stage's wall time and hardware.
 
 The report stage hands it every path it reads (`ReportFiles`): what the files are called and
 where they live is the stage graph's business (`lintseq.experiment.layout`), not the report's.
@@ -17,7 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
+from lintseq.evaluation.passk import bootstrap_interval, paired_difference, pass_at_k, verdict
 from lintseq.experiment.config import ExperimentConfig
 from lintseq.experiment.layout import ARMS, BASE, slug
 from lintseq.io import load_jsonl, write_atomic
@@ -35,7 +38,7 @@ class RowFiles:
     results: Path  # the evaluation's per-problem results
     scores: Path
     lintseq_style: bool  # its samples are edit sequences: their resolved-clean share is reported
-    scores_counts_ignored: Path | None = None  # the same samples with miscounted hunks applied (design §2.6)
+    scores_strict: Path | None = None  # the same samples by the diff format's strict reading (design §2.6)
 
 
 @dataclass(frozen=True)
@@ -141,28 +144,40 @@ def plot_diversity(div: dict[str, dict[str, float]], path: Path) -> None:
     _save(fig, path)
 
 
-def headline(cfg: ExperimentConfig, scores: dict[str, dict[str, dict]]) -> str:
-    """One sentence: did LintSeq beat the baseline at the largest k, by how many points."""
-    parts, wins, ties = [], 0, 0
-    for bench, arms in scores.items():
-        k = max((k for k in cfg.evaluate.k if all(f"pass@{k}" in arms[a] for a in ARMS)), default=None)
-        if k is None:
+def per_task(results: list[dict]) -> dict[str, tuple[int, int]]:
+    """{task id: (n, correct)} from an evaluation's per-problem results: what pairing needs."""
+    return {r["task_id"]: (int(r["n"]), int(r["correct"])) for r in results}
+
+
+def paired(cfg: ExperimentConfig, tasks: dict[str, dict[str, tuple[int, int]]]) -> list[dict]:
+    """LintSeq - baseline per k over the problems both arms scored, with 95% paired intervals."""
+    out = []
+    for k in cfg.evaluate.k:
+        d = paired_difference(tasks["lintseq"], tasks["baseline"], k, resamples=RESAMPLES)
+        if d is not None:
+            out.append(d)
+    return out
+
+
+def headline(deltas: dict[str, list[dict]]) -> str:
+    """One sentence: at the largest k, what the paired interval lets the run claim per benchmark."""
+    parts, claims = [], []
+    for bench, ds in deltas.items():
+        if not ds:
             parts.append(f"{bench}: no k with enough samples")
             continue
-        base, ours = 100 * arms["baseline"][f"pass@{k}"], 100 * arms["lintseq"][f"pass@{k}"]
-        wins += ours > base
-        ties += ours == base
-        parts.append(f"{bench} pass@{k} {ours:.1f}% vs {base:.1f}% ({ours - base:+.1f} points)")
-    verdict = (
-        "LintSeq beat the baseline"
-        if wins == len(scores)
-        else "LintSeq tied with the baseline"
-        if ties == len(scores)
-        else "LintSeq did not beat the baseline"
-        if wins == 0
-        else f"LintSeq beat the baseline on {wins} of {len(scores)} benchmarks"
-    )
-    return f"**{verdict} at the largest k**: " + "; ".join(parts) + "."
+        d = ds[-1]
+        lo, hi = d["interval"]
+        claim = verdict(d["interval"], "LintSeq beats the baseline", "LintSeq loses to the baseline")
+        claims.append(claim)
+        parts.append(
+            f"{bench} pass@{d['k']} {100 * d['delta']:+.1f} points (95% CI {100 * lo:+.1f} to {100 * hi:+.1f}): {claim}"
+        )
+    if claims and all(c == claims[0] for c in claims):
+        summary = claims[0] if claims[0] != "no difference shown" else "No difference shown"
+    else:
+        summary = "Mixed"
+    return f"**{summary} at the largest k** (paired over problems): " + "; ".join(parts) + "."
 
 
 def _stage_table(done_files: dict[str, Path]) -> list[str]:
@@ -189,21 +204,28 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
     curves_all: dict[str, dict[str, dict]] = {}
     diversity: dict[str, dict[str, float]] = {}
     clean: dict[str, dict[str, float | None]] = {}
+    capped: dict[str, dict[str, float]] = {}
+    deltas: dict[str, list[dict]] = {}
     for bench, by_row in files.benchmarks.items():
         b = slug(bench)
-        scores[b], curves_all[b], diversity[b], clean[b] = {}, {}, {}, {}
+        scores[b], curves_all[b], diversity[b], clean[b], capped[b] = {}, {}, {}, {}, {}
+        tasks: dict[str, dict[str, tuple[int, int]]] = {}
         for arm, row_files in by_row.items():
             samples = load_jsonl(row_files.samples)
+            results = load_jsonl(row_files.results)
             scores[b][arm] = json.loads(row_files.scores.read_text(encoding="utf-8"))
-            curves_all[b][arm] = arm_curve(load_jsonl(row_files.results), samples)
+            curves_all[b][arm] = arm_curve(results, samples)
+            tasks[arm] = per_task(results)
             diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]
-            clean[b][arm] = clean_share(samples) if row_files.lintseq_style else None
+            clean[b][arm] = clean_share(scores[b][arm]) if row_files.lintseq_style else None
+            capped[b][arm] = sum(s.get("finish_reason") == "length" for s in samples) / len(samples) if samples else 0.0
+        deltas[bench] = paired(cfg, tasks)
         plot_curves(curves_all[b], bench, out / f"passk-{b}.png", "k")
         plot_curves(curves_all[b], bench, out / f"passk-tokens-{b}.png", "tokens")
     plot_diversity(diversity, out / "diversity.png")
     link = Path(os.path.relpath(out, files.markdown.parent)).as_posix()
 
-    lines += [headline(cfg, {b: {a: arms[a] for a in ARMS} for b, arms in scores.items()}), ""]
+    lines += [headline(deltas), ""]
     model = cfg.model.name or f"{cfg.model.init} GPT-2 pre-trained from scratch"
     sample = cfg.sample
     steps = json.loads(files.training.read_text(encoding="utf-8"))["info"]
@@ -230,8 +252,10 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
         lines += [
             f"## {bench} ({c['baseline']['problems']} problems)",
             "",
-            "| arm | " + " | ".join(f"pass@{k} (95% CI)" for k in ks) + " | distinct | mean tokens | resolved clean |",
-            "|---|" + "---:|" * len(ks) + "---:|---:|---:|",
+            "| arm | "
+            + " | ".join(f"pass@{k} (95% CI)" for k in ks)
+            + " | distinct | mean tokens | hit token cap | well-formed diffs |",
+            "|---|" + "---:|" * len(ks) + "---:|---:|---:|---:|",
         ]
         for arm in files.benchmarks[bench]:
             cells = []
@@ -245,22 +269,23 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
             lines.append(
                 f"| {LABELS[arm]} | "
                 + " | ".join(cells)
-                + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} | "
+                + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} | {100 * capped[b][arm]:.1f}% | "
                 + ("-" if share is None else f"{100 * share:.1f}%")
                 + " |"
             )
+        lines += [*_strict_rows(files.benchmarks[bench], ks), "", *_paired_rows(deltas[bench]), ""]
         lines += [
-            *_counts_ignored(files.benchmarks[bench], ks),
-            "",
             f"![pass@k on {bench}]({link}/passk-{b}.png)",
             f"![pass@k vs tokens on {bench}]({link}/passk-tokens-{b}.png)",
             "",
         ]
     lines += [
-        "Resolved clean: the share of samples that `lintseq.resolve` rebuilt without skipping a malformed hunk; a sample "
-        "with skipped hunks is still scored on what resolved. The row with hunk counts ignored scores the same samples "
-        "with every hunk whose header miscounts its lines applied as written (`lintseq evaluate --ignore-hunk-counts`): "
-        "an analysis of how much of the score is header arithmetic, not the method's score.",
+        "LintSeq samples are resolved into programs by the paper's rule (the authors' `resolve_edit_path`: every row of "
+        "a hunk inserted at its new-side start, counts and old side ignored), as every LintSeq score in the paper was. "
+        "Well-formed diffs: the share of samples whose every hunk the diff format's strict reading applies as written. "
+        "The strict row scores the same samples by that reading (`lintseq evaluate --resolution strict`: a hunk whose "
+        "header disagrees with its rows is skipped): an analysis of how much of the score rests on malformed hunks, "
+        "not the method's score. Hit token cap: samples that ended at the new-token limit, not at an end marker.",
         "",
     ]
     lines += [
@@ -277,17 +302,18 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
     write_atomic(files.markdown, "\n".join(lines) + "\n")
     return {
         b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()}
-        for b, arms in scores.items()
+        | {"paired": deltas[bench]}
+        for (b, arms), bench in zip(scores.items(), files.benchmarks)
     }
 
 
-def _counts_ignored(by_row: dict[str, RowFiles], ks: list[int]) -> list[str]:
-    """Table rows for the LintSeq samples rescored with miscounted hunks applied as written."""
+def _strict_rows(by_row: dict[str, RowFiles], ks: list[int]) -> list[str]:
+    """Table rows for the LintSeq samples rescored by the diff format's strict reading."""
     lines = []
     for arm, row_files in by_row.items():
-        path = row_files.scores_counts_ignored
+        path = row_files.scores_strict
         if not row_files.lintseq_style or path is None or not path.is_file():
-            continue  # a run evaluated before this analysis existed
+            continue
         s = json.loads(path.read_text(encoding="utf-8"))
         cells = []
         for k in ks:
@@ -297,11 +323,32 @@ def _counts_ignored(by_row: dict[str, RowFiles], ks: list[int]) -> list[str]:
             )
         distinct = s["diversity"]["mean_distinct_share"]
         lines.append(
-            f"| {LABELS[arm]}, hunk counts ignored (analysis) | " + " | ".join(cells) + f" | {distinct:.3f} | | |"
+            f"| {LABELS[arm]}, strict diff format (analysis) | " + " | ".join(cells) + f" | {distinct:.3f} | | | |"
         )
     return lines
 
 
-def clean_share(samples: list[dict]) -> float:
-    """The share of samples whose edit sequence resolved without a skipped hunk."""
-    return sum(bool(s.get("resolved_clean")) for s in samples) / len(samples) if samples else 0.0
+def _paired_rows(deltas: list[dict]) -> list[str]:
+    if not deltas:
+        return []
+    lines = [
+        f"Paired difference, LintSeq - baseline, over the {deltas[0]['problems']} problems both arms scored "
+        "(95% paired bootstrap interval, in points):",
+        "",
+        "| k | delta | 95% CI | claim |",
+        "|---:|---:|---|---|",
+    ]
+    for d in deltas:
+        lo, hi = d["interval"]
+        lines.append(
+            f"| {d['k']} | {100 * d['delta']:+.1f} | {100 * lo:+.1f} to {100 * hi:+.1f} | "
+            f"{verdict(d['interval'], 'LintSeq beats the baseline', 'LintSeq loses to the baseline')} |"
+        )
+    return lines
+
+
+def clean_share(scores: dict) -> float:
+    """The share of samples whose edit sequence is a well-formed diff (the strict reading would
+    apply every hunk as written), from the evaluation's own resolution counts."""
+    evaluated = scores.get("samples_evaluated") or 0
+    return scores.get("resolution", {}).get("clean", 0) / evaluated if evaluated else 0.0

@@ -43,7 +43,7 @@ def sample_style(cfg: ExperimentConfig, row: str) -> tuple[str, bool]:
 
 
 def writes_edits(cfg: ExperimentConfig, row: str) -> bool:
-    """Whether the row's samples are edit sequences (resolved-clean share, counts-ignored scores)."""
+    """Whether the row's samples are edit sequences (resolved-clean share, strict-reading scores)."""
     return sample_style(cfg, row)[0] == "lintseq"
 
 
@@ -383,19 +383,19 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         write_json(ctx.dir / names.SCORES, report.scores)
         info = _pass_scores(report.scores) | {"sandbox": sandbox.info.mode}
         if writes_edits(ctx.cfg, arm):
-            # the analysis row of docs/design.md §2.6: how much of the score is header arithmetic
-            loose = evaluate(
+            # the analysis row of docs/design.md §2.6: what the diff format's strict reading would score
+            strict = evaluate(
                 samples,
                 problems,
                 benchmark=benchmark,
                 ks=e.k,
                 completion_format="diff",
-                hunk_counts=False,
+                resolution="strict",
                 sandbox=sandbox,
-                label=f"{arm}, hunk counts ignored",
+                label=f"{arm}, strict diff format",
             )
-            write_json(ctx.dir / names.SCORES_COUNTS_IGNORED, loose.scores)
-            info["counts_ignored"] = _pass_scores(loose.scores)
+            write_json(ctx.dir / names.SCORES_STRICT, strict.scores)
+            info["strict"] = _pass_scores(strict.scores)
         return info
 
     return run
@@ -412,7 +412,7 @@ def run_report(ctx: Context) -> dict:
                 results=layout.results(row, b),
                 scores=layout.scores(row, b),
                 lintseq_style=writes_edits(cfg, row),
-                scores_counts_ignored=layout.scores_counts_ignored(row, b),
+                scores_strict=layout.scores_strict(row, b),
             )
             for row in rows(cfg)
         }
@@ -604,11 +604,12 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
 
 def _evaluate_slice(cfg: ExperimentConfig, benchmark: str, row: str) -> dict:
     """What an evaluate stage's output depends on; unsafe_no_sandbox only when on (unset, the
-    slice keeps the keys of earlier runs); LintSeq rows also write the counts-ignored scores."""
+    slice keeps the keys of earlier runs). LintSeq rows are resolved by the paper's rule and also
+    write the strict reading's scores (keys before that rule named a counts-ignored analysis)."""
     e = cfg.evaluate
     free = ("workers",) if e.unsafe_no_sandbox else ("workers", "unsafe_no_sandbox")
     s = {"evaluate": _without(asdict(e), *free), "benchmark": benchmark, "limit": cfg.sample.limit}
-    return (s | {"counts_ignored": True}) if writes_edits(cfg, row) else s
+    return (s | {"resolution": "paper", "analysis": "strict"}) if writes_edits(cfg, row) else s
 
 
 def _data_slice(cfg: ExperimentConfig) -> dict:

@@ -43,9 +43,12 @@ def strip_trailing(text: str, tokens: list[str]) -> str:
 
 
 def to_program(style: str, completion: str) -> tuple[str, bool, int | None]:
-    """(program, resolved_clean, number of edits) for a completion of the given prompt style."""
+    """(program, resolved_clean, number of edits) for a completion of the given prompt style.
+
+    An edit sequence is resolved by the paper's rule, as `evaluate` scores it; `resolved_clean`
+    says whether the diff format's strict reading would have applied every hunk as written."""
     if style == "lintseq":
-        r = resolve(completion, strict=False)
+        r = resolve(completion)
         return r.program, r.clean, r.edits
     if style == "baseline":
         return strip_fences(completion), True, None

@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from lintseq.diffs import _HUNK, DIFF_TOKEN, EditError, apply_edits
-from lintseq.formatting import lintseq_completion, prompt_for
+from lintseq.diffs import (
+    DIFF_TOKEN,
+    EditError,
+    apply_edits,
+    edits_from_completion,
+    lintseq_completion,
+    objection,
+    parse_edit,
+)
+from lintseq.formatting import prompt_for
 from lintseq.records import read_rows
 from lintseq.units import SourceError, split_units
 
@@ -45,15 +53,6 @@ class Step:
     lines: list[str]
     added: list[int]  # 0-based, ascending
     hunks: list[str]  # the edit's hunks, each its header line and its `+` lines
-
-
-def edits_from_completion(completion: str) -> list[str]:
-    """The edits of a LintSeq completion (`format` output); the inverse of `lintseq_completion`."""
-    parts = completion.split("\n" + DIFF_TOKEN)
-    edits = parts[:-2]
-    if len(parts) < 3 or parts[-2:] != ["", ""] or lintseq_completion(edits) != completion:
-        raise ValueError("the completion is not a LintSeq edit sequence ending in the end-of-edits marker")
-    return edits
 
 
 def _int(value) -> int | None:
@@ -140,33 +139,20 @@ def find_sequence(
     raise DataError(f"{path}: no sequence with {want} ({seen} rows read)" if seen else f"{path}: the file has no rows")
 
 
-def _hunks(edit: str) -> list[tuple[str, int, int, list[str]]]:
-    """(header, new start, count, body) of each hunk, as `diffs` applies them."""
-    out: list[tuple[str, int, int, list[str]]] = []
-    for line in edit.split("\n"):
-        m = _HUNK.match(line)
-        if m:
-            count = int(m.group(4)) if m.group(4) is not None else 1
-            out.append((line, int(m.group(3)), count, []))
-        elif out and line:
-            out[-1][3].append(line)
-    return out
-
-
 def replay(edits: list[str]) -> list[Step]:
-    """The state after each edit, with the lines it added (hunk positions are new-file lines)."""
+    """The state after each edit, with the lines it added (hunk positions are new-file lines),
+    by the diff format's strict reading: training data is always well-formed."""
     lines: list[str] = []
     steps: list[Step] = []
     for edit in edits:
         added: list[int] = []
         hunk_texts = []
-        for header, start, count, body in _hunks(edit):
-            if len(body) != count or any(not b.startswith("+") for b in body) or not 1 <= start <= len(lines) + 1:
-                raise EditError(f"malformed hunk {header}")
-            at = start - 1
-            lines[at:at] = [b[1:] for b in body]
-            added += range(at, at + count)
-            hunk_texts.append("\n".join([header, *body]))
+        for hunk in parse_edit(edit):
+            problem = objection(hunk, len(lines))
+            if problem is not None or isinstance(hunk, str):
+                raise EditError(problem)
+            added += hunk.apply(lines)
+            hunk_texts.append("\n".join([hunk.header, *hunk.rows]))
         steps.append(Step(edit, list(lines), sorted(added), hunk_texts))
     return steps
 
