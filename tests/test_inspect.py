@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from lintseq import derive_seed, sample_edit_sequence
 from lintseq.cli import main
+from lintseq.diffs import EditError, edits_from_completion, resolve
 from lintseq.formatting import format_file, format_row
-from lintseq.inspection.sequences import DataError, edit_kinds, edits_from_completion, find_sequence, replay
+from lintseq.inspection.sequences import DataError, edit_kinds, find_sequence, replay
 from lintseq.inspection.view import ADDED
 
 # Three sequences of two programs, written by hand.
@@ -232,3 +233,34 @@ def test_show_reads_format_output_of_both_styles(tmp_path, sample_rows):
     assert base.exit_code == 0 and "a baseline row holds no edits" in base.output
     missing = CliRunner().invoke(main, ["show", str(gen), "--row", "5"])
     assert missing.exit_code == 1 and "no sequence with row 5" in missing.output
+
+
+def test_show_replays_a_models_sample_by_the_papers_rule(tmp_path):
+    """A sampled completion is shown as `evaluate` reads it: a miscounted hunk and one past the
+    end are applied (the paper's rule), and the last state is the program that gets scored."""
+    completion = (
+        "@@ -0,0 +1,3 @@\n+def f(x):\n+    return x\n<|diff|>"  # says 3 rows, has 2
+        "@@ -0,0 +1 @@\n+import os\n<|diff|>"
+        "@@ -9,0 +9 @@\n+print(f(1))\n<|diff|>\n<|diff|>"  # past the end: appended
+    )
+    samples = tmp_path / "samples.jsonl"
+    rows = [
+        {"task_id": "T/1", "sample": 0, "completion": "x = 1\n", "style": "baseline"},
+        {"task_id": "T/1", "sample": 1, "completion": completion, "style": "lintseq"},
+    ]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seq = find_sequence(samples, None, 1, task="T/1")
+    assert seq.style == "sample" and seq.rule == "paper" and len(seq.edits) == 3
+    steps = replay(seq.edits, seq.rule)
+    assert steps[-1].lines == ["import os", "def f(x):", "    return x", "print(f(1))"]
+    assert steps[1].added == [0] and steps[2].added == [3]
+    assert "".join(line + "\n" for line in steps[-1].lines) == resolve(completion).program == seq.program
+    with pytest.raises(EditError):
+        replay(seq.edits)  # the diff format's strict reading would not apply it
+    plain = find_sequence(samples, None, 0, task="T/1")
+    assert plain.edits == [] and plain.program == "x = 1\n"
+    res = CliRunner().invoke(main, ["show", str(samples), "--task", "T/1", "--sample", "1"])
+    assert res.exit_code == 0, res.output
+    assert "resolved by the paper's rule" in res.output and "edit 3/3" in res.output
+    missing = CliRunner().invoke(main, ["show", str(samples), "--task", "T/9"])
+    assert missing.exit_code != 0 and "task T/9" in missing.output

@@ -306,6 +306,39 @@ def _paper_hunk(text: str, n_lines: int) -> tuple[int, list[str], str | None] | 
     return start, rows, found
 
 
+def paper_pieces(text: str) -> list[str]:
+    """Model output cut where the paper's rule cuts it (at `\\n<|diff|>`, after the exact EOS
+    string is removed); pieces without `@@` are not edits."""
+    return text.replace("\r\n", "\n").removesuffix(_EOS_TEXT).split(EDIT_SEPARATOR)
+
+
+def apply_paper_piece(
+    lines: list[str], piece: str, skipped: list[str], recounted: list[str], after_end: bool = False
+) -> list[tuple[int, int, str]]:
+    """Apply one piece's hunks by the paper's rule, in place; (first index, rows, hunk text) of
+    each applied hunk, where the rows landed at the time. `after_end`: the piece follows the
+    end-of-edits marker (applied, and noted in `recounted`)."""
+    applied = []
+    first, *rest = piece.split("\n@@")
+    for part in [first, *("\n@@" + r for r in rest)]:
+        if "@@" not in part:
+            continue
+        got = _paper_hunk(part, len(lines))
+        if isinstance(got, str):
+            skipped.append(got)
+            continue
+        start, rows, objection = got
+        if after_end:
+            objection = "an edit after the end-of-edits marker"
+        if objection:
+            recounted.append(objection)
+        at = start - 1
+        where = len(lines) if at >= len(lines) else len(lines[:at])  # Python slicing, as theirs
+        lines[where:where] = rows
+        applied.append((where, len(rows), part.strip("\n")))
+    return applied
+
+
 def _resolve_paper(text: str) -> Resolved:
     """The authors' `resolve_edit_path` (their src/utils.py), read as behaviour: split on
     `\\n<|diff|>` and skip pieces without `@@`; split a piece into hunks at `\\n@@`; skip a hunk
@@ -320,27 +353,12 @@ def _resolve_paper(text: str) -> Resolved:
     recounted: list[str] = []
     edits = hunks = 0
     ended = False
-    for piece in text.removesuffix(_EOS_TEXT).split(EDIT_SEPARATOR):
+    for piece in paper_pieces(text):
         if "@@" not in piece:
             ended = ended or (edits > 0 and not piece.strip())
             continue
         edits += 1
-        first, *rest = piece.split("\n@@")
-        for part in [first, *("\n@@" + r for r in rest)]:
-            if "@@" not in part:
-                continue
-            got = _paper_hunk(part, len(lines))
-            if isinstance(got, str):
-                skipped.append(got)
-                continue
-            start, rows, objection = got
-            at = start - 1
-            if ended:
-                objection = "an edit after the end-of-edits marker"
-            if objection:
-                recounted.append(objection)
-            lines = lines + rows if at >= len(lines) else lines[:at] + rows + lines[at:]
-            hunks += 1
+        hunks += len(apply_paper_piece(lines, piece, skipped, recounted, ended))
     if not edits and DIFF_TOKEN not in text:  # "" or plain text; an explicit empty sequence is fine
         skipped.append("no edits in the output")
     return Resolved(cut_at_fences(_join(lines)), "paper", edits, hunks, skipped, recounted)

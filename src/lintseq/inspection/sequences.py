@@ -1,9 +1,11 @@
-"""Edit sequences as `generate` and `format` files hold them, replayed one edit at a time.
+"""Edit sequences as `generate`, `format` and `sample` files hold them, replayed one edit at a time.
 
 `generate` rows carry `edit_path` (a list of diffs) next to the input fields; `format` rows
 carry the training text, `prompt` and `completion`, where a LintSeq completion is the edits
-joined by `<|diff|>` and a baseline completion is the whole program. Both read into one
-`EditSequence`; `replay` turns its edits into the states a reader looks at.
+joined by `<|diff|>` and a baseline completion is the whole program; `sample` rows carry a
+model's `completion` for a `task_id`. All read into one `EditSequence`; `replay` turns its edits
+into the states a reader looks at: training data by the diff format's strict reading (it is
+always well-formed), a model's edits by the paper's rule, as `evaluate` scores them (§2.6).
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from lintseq.diffs import (
     DIFF_TOKEN,
     EditError,
     apply_edits,
+    apply_paper_piece,
     edits_from_completion,
     lintseq_completion,
+    looks_like_edits,
     objection,
+    paper_pieces,
     parse_edit,
+    resolve,
 )
 from lintseq.formatting import prompt_for
+from lintseq.markdown import strip_fences
 from lintseq.records import read_rows
 from lintseq.units import SourceError, split_units
 
@@ -38,11 +45,12 @@ class EditSequence:
     sample: int | None
     id: str | None
     seed: int | None
-    style: str  # "generate" (edit_path) | "lintseq" | "baseline" (format output)
+    style: str  # "generate" (edit_path) | "lintseq" | "baseline" (format output) | "sample" (a model's)
     instruction: str
     edits: list[str]  # empty for a baseline row
     program: str  # the finished program
-    text: str  # what training sees: prompt + completion (EOS is added by the trainer)
+    text: str  # what training sees: prompt + completion (EOS is added by the trainer); a sample's completion
+    rule: str = "strict"  # how `replay` reads the edits: "paper" for a model's output
 
 
 @dataclass
@@ -70,7 +78,7 @@ class _RowMeta(TypedDict):
 
 
 def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") -> EditSequence:
-    """One line of a `generate` or `format` file."""
+    """One line of a `generate`, `format` or `sample` file."""
     if row is None:
         raise DataError(f"line {n}: not a JSON object")
     meta = _RowMeta(
@@ -98,9 +106,12 @@ def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") 
                 text=prompt_for(instruction, "lintseq") + lintseq_completion(edits),
             )
         prompt, completion = row.get("prompt"), row.get("completion")
+        if prompt is None and isinstance(completion, str) and isinstance(row.get("task_id"), str):
+            return _sample(meta, row["task_id"], completion, row.get("style"))
         if not isinstance(prompt, str) or not isinstance(completion, str):
             raise ValueError(
-                "neither edit_path (`lintseq generate` output) nor prompt and completion (`lintseq format` output)"
+                "neither edit_path (`lintseq generate` output), prompt and completion (`lintseq format` output) "
+                "nor task_id and completion (`lintseq sample` output)"
             )
         style = row.get("style") or ("lintseq" if prompt.endswith(DIFF_TOKEN) else "baseline")
         instruction = prompt.removesuffix(DIFF_TOKEN).removesuffix("\n")
@@ -116,6 +127,21 @@ def parse_row(n: int, row: dict | None, instruction_field: str = "instruction") 
         raise DataError(f"line {n}: {exc}") from None
 
 
+def _sample(meta: _RowMeta, task_id: str, completion: str, style: object) -> EditSequence:
+    """A model's completion: edits (the pieces the paper's rule reads) when it was sampled as an
+    edit sequence, or holds one; otherwise the program it wrote."""
+    meta["id"] = meta["id"] or task_id
+    if style == "lintseq" or (style is None and looks_like_edits(completion)):
+        edits = [p for p in paper_pieces(completion) if "@@" in p]
+        program, rule = resolve(completion).program, "paper"
+    else:
+        edits, program, rule = [], strip_fences(completion), "strict"
+    instruction = f"{task_id} (a sampled completion, {style or 'style not recorded'})"
+    return EditSequence(
+        **meta, style="sample", instruction=instruction, edits=edits, program=program, text=completion, rule=rule
+    )
+
+
 def read_sequences(path: str | Path, instruction_field: str = "instruction") -> Iterator[EditSequence]:
     """Every row of a `generate` or `format` file (JSONL or Parquet), in order."""
     for n, row, _ in read_rows(path):
@@ -123,36 +149,54 @@ def read_sequences(path: str | Path, instruction_field: str = "instruction") -> 
 
 
 def find_sequence(
-    path: str | Path, row: int | None, sample: int | None, instruction_field: str = "instruction"
+    path: str | Path,
+    row: int | None,
+    sample: int | None,
+    instruction_field: str = "instruction",
+    task: str | None = None,
 ) -> EditSequence:
-    """The sequence of input row `row` (its `row` field, else its position from 0), sample `sample`
-    (default: the first in the file). Stops reading at the match."""
+    """The sequence of input row `row` (its `row` field, else its position from 0) or of task id
+    `task` (a samples file), sample `sample` (default: the first in the file). Stops reading at
+    the match."""
     seen = 0
     for position, seq in enumerate(read_sequences(path, instruction_field)):
         seen += 1
         number = seq.row if seq.row is not None else position
-        if (row is None or number == row) and (sample is None or seq.sample == sample):
+        if (
+            (row is None or number == row)
+            and (task is None or seq.id == task)
+            and (sample is None or seq.sample == sample)
+        ):
             return seq
-    want = " and ".join(
-        p for p in (f"row {row}" if row is not None else "", f"sample {sample}" if sample is not None else "") if p
+    wanted = (
+        f"row {row}" if row is not None else "",
+        f"task {task}" if task is not None else "",
+        f"sample {sample}" if sample is not None else "",
     )
+    want = " and ".join(p for p in wanted if p)
     raise DataError(f"{path}: no sequence with {want} ({seen} rows read)" if seen else f"{path}: the file has no rows")
 
 
-def replay(edits: list[str]) -> list[Step]:
-    """The state after each edit, with the lines it added (hunk positions are new-file lines),
-    by the diff format's strict reading: training data is always well-formed."""
+def replay(edits: list[str], rule: str = "strict") -> list[Step]:
+    """The state after each edit, with the lines it added: by the diff format's strict reading
+    (training data is always well-formed; hunk positions are new-file lines), or by the paper's
+    rule (`rule="paper"`, a model's output: hunks that do not parse are left out)."""
     lines: list[str] = []
     steps: list[Step] = []
     for edit in edits:
         added: list[int] = []
         hunk_texts = []
-        for hunk in parse_edit(edit):
-            problem = objection(hunk, len(lines))
-            if problem is not None or isinstance(hunk, str):
-                raise EditError(problem)
-            added += hunk.apply(lines)
-            hunk_texts.append("\n".join([hunk.header, *hunk.rows]))
+        if rule == "paper":
+            for where, count, text in apply_paper_piece(lines, edit, [], []):
+                added = [i + count if i >= where else i for i in added] + list(range(where, where + count))
+                hunk_texts.append(text)
+        else:
+            for hunk in parse_edit(edit):
+                problem = objection(hunk, len(lines))
+                if problem is not None or isinstance(hunk, str):
+                    raise EditError(problem)
+                added += hunk.apply(lines)
+                hunk_texts.append("\n".join([hunk.header, *hunk.rows]))
         steps.append(Step(edit, list(lines), sorted(added), hunk_texts))
     return steps
 
@@ -160,12 +204,12 @@ def replay(edits: list[str]) -> list[Step]:
 KINDS = ("one line", "block", "several lines")
 
 
-def edit_kinds(edits: list[str]) -> list[str]:
+def edit_kinds(edits: list[str], rule: str = "strict") -> list[str]:
     """What each edit adds, in units of the finished program (logical lines, see `units`):
     "one line" (one statement or header), "block" (a compound statement's header with body
     lines under it), "several lines" (more than one, none the body of another); "unknown" if
     the finished program does not tokenize."""
-    steps = replay(edits)
+    steps = replay(edits, rule)
     origin: list[int] = []  # which edit added each line of the current state
     for k, step in enumerate(steps):
         for i in step.added:

@@ -79,7 +79,12 @@ def header(seq: EditSequence, source: str) -> Text:
         where.append(f"sample {seq.sample}")
     if seq.seed is not None:
         where.append(f"seed {seq.seed}")
-    what = {"generate": "generate output", "lintseq": "format output (lintseq)", "baseline": "format output (baseline)"}
+    what = {
+        "generate": "generate output",
+        "lintseq": "format output (lintseq)",
+        "baseline": "format output (baseline)",
+        "sample": "sample output" + (", resolved by the paper's rule" if seq.rule == "paper" else ""),
+    }
     title = Text()
     title.append(seq.id or Path(source).name, style="bold")
     title.append(f"  {source}  " + ", ".join(where) + f"  {what.get(seq.style, seq.style)}", style="dim")
@@ -94,13 +99,12 @@ def renderables(seq: EditSequence, source: str) -> list:
     ]
     if not seq.edits:
         lines = seq.program.splitlines()
-        out.append(
-            Panel(_program(lines, set()), title="the program (a baseline row holds no edits)", title_align="left")
-        )
+        why = "a sample without edits" if seq.style == "sample" else "a baseline row holds no edits"
+        out.append(Panel(_program(lines, set()), title=f"the program ({why})", title_align="left"))
         return out
-    kinds = edit_kinds(seq.edits)
+    kinds = edit_kinds(seq.edits, seq.rule)
     n = len(seq.edits)
-    for k, (step, kind) in enumerate(zip(replay(seq.edits), kinds), 1):
+    for k, (step, kind) in enumerate(zip(replay(seq.edits, seq.rule), kinds), 1):
         title = (
             f"edit {k}/{n}: +{len(step.added)} line{'s' if len(step.added) != 1 else ''} "
             f"in {len(step.hunks)} hunk{'s' if len(step.hunks) != 1 else ''} ({kind}), "
