@@ -115,3 +115,22 @@ def test_tables_are_checked_as_tables(tmp_path):
     path.write_text('[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample.mine]\nstdlib = true\n')
     with pytest.raises(cfgmod.ConfigError, match=r"\[sample\]: unknown key\(s\) mine"):
         cfgmod.load(path)
+
+
+def test_the_chat_template_source_is_part_of_the_format_key(tmp_path):
+    """With [format] chat, the rows are rendered by [train] tokenizer's template: another
+    tokenizer (a hub id, which is no local input) must render them again, and so re-run every
+    stage after format."""
+
+    def keys(tokenizer: str | None) -> dict:
+        conf = tmp_path / "c.toml"
+        tok = f'tokenizer = "{tokenizer}"\n' if tokenizer else ""
+        conf.write_text(
+            f'[model]\nname = "some/model"\n[data]\nsources = ["lintseq:sample"]\n[format]\nchat = true\n[train]\n{tok}'
+        )
+        return {st.name: stages.dumps(st.slice) for st in stages.build(cfgmod.load(conf))}
+
+    a, b, none = keys("org/tokenizer-a"), keys("org/tokenizer-b"), keys(None)
+    assert a["format"] != b["format"] and a["format"] != none["format"]
+    assert a["generate"] == b["generate"] == none["generate"]
+    assert json.loads(none["format"]) == {"chat": True}  # runs without a tokenizer keep their keys

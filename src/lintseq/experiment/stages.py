@@ -496,7 +496,10 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
             names.FORMAT,
             "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
             run_format,
-            {"chat": chat} if chat else None,
+            # the template comes from [train] tokenizer when set (a hub id is no local input)
+            ({"chat": chat} | ({"tokenizer": t.settings["tokenizer"]} if t.settings.get("tokenizer") else {}))
+            if chat
+            else None,
             deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre and chat else ()),
             inputs=model_input if chat else (),
         )
