@@ -56,6 +56,8 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     for name in names:
         assert re.search(rf"^run\s+{re.escape(name)}\s", res.output, re.M), name
     assert not run_dir.exists() or not any(run_dir.iterdir())  # --plan runs nothing
+    # the micro recipe is a smoke run, and says so before anything runs
+    assert "OUTSIDE THE PAPER'S REGIME" in res.output and "0.50 of an epoch" in res.output
 
     logs: list[str] = []
     steps = runner.run(cfgmod.load(conf), run_dir, log=logs.append)
@@ -85,6 +87,17 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     lint = json.loads((run_dir / "train-lintseq" / "model" / "train_summary.json").read_text())
     assert base["global_step"] == lint["global_step"] == lint["match"]["steps"]
     assert lint["rows"] > base["rows"]
+    # both arms train on the same programs, whatever the length filter left
+    programs = {
+        arm: {json.loads(x)["row"] for x in (run_dir / "format" / f"{arm}.jsonl").read_text().splitlines()}
+        for arm in ("baseline", "lintseq")
+    }
+    fmt = json.loads((run_dir / "format" / "done.json").read_text())["info"]
+    assert programs["baseline"] == programs["lintseq"] and len(programs["baseline"]) == fmt["programs"]
+    assert fmt["programs"] + fmt["dropped_programs"] == 24 and fmt["longest_completion_tokens"]["lintseq"] > 24
+    gate = json.loads((run_dir / "gate-lintseq" / "done.json").read_text())["info"]
+    assert gate["samples"] == 2 and gate["min_share"] == 0.0
+    assert "Go/no-go before sampling" in report and "Outside the paper's regime" in report
     samples = [json.loads(x) for x in (run_dir / "sample-lintseq-mbpp" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 2 * 2 and all(s["style"] == "lintseq" for s in samples)
 
@@ -95,7 +108,8 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     assert res.output.count("[skip]") == len(names) and "[run]" not in res.output
     assert _mtimes(run_dir) == before
     res = cli.invoke(main, ["experiment", str(conf), "-o", str(run_dir), "--plan"])
-    assert all(line.startswith("skip") for line in res.output.strip().splitlines())
+    table = [line for line in res.output.strip().splitlines() if not line.startswith(("OUTSIDE", "  - "))]
+    assert table and all(line.startswith("skip") for line in table)
 
     # a changed k list re-runs only evaluate and report
     conf = _micro_copy(tmp_path, **{"k = [1, 2]": "k = [1]"})
@@ -115,6 +129,12 @@ def test_micro_experiment_end_to_end_skip_and_partial_rerun(tmp_path):
     acted = {p.stage.name: p.action for p in steps if p.action != "skip"}
     assert acted == {"sample-lintseq-mbpp": "resume", "evaluate-lintseq-mbpp": "run", "report": "run"}
     assert (run_dir / "sample-lintseq-mbpp" / "samples.jsonl").stat().st_mtime_ns == samples_mtime
+
+    # a go/no-go check the LintSeq arm fails stops the run before its sampling
+    strict_gate = _micro_copy(tmp_path, **{"min_share = 0.0": "min_share = 1.0", "k = [1, 2]": "k = [1]"})
+    res = CliRunner().invoke(main, ["experiment", str(strict_gate), "-o", str(run_dir)])
+    assert res.exit_code != 0 and re.search(r"go/no-go: [01] of 2 LintSeq samples", res.output), res.output
+    assert "[run] sample-lintseq" not in res.output and not (run_dir / "gate-lintseq" / "done.json").exists()
 
     # a deleted output re-runs its stage and what depends on it
     (run_dir / "format" / "baseline.jsonl").unlink()

@@ -48,7 +48,9 @@ MICRO_SLICES = {
     },
     "data": {"code_field": "response", "instruction_field": "instruction", "limit": 24, "sources": ["lintseq:sample"]},
     "generate": {"linter": "fast", "s": 2, "seed": 0, "weighting": "indent"},
-    "format": None,
+    # changed on purpose: format keeps only the programs whose rows all fit the training length in
+    # both arms, by the training tokenizer (the micro recipe's: the pre-trained model's)
+    "format": {"chat": False, "same_programs": 512, "tokenizer": None},
     "train-lintseq": {
         "model": {"init": "tiny", "name": None},
         "seed": 0,
@@ -89,7 +91,7 @@ MICRO_SLICES = {
 
 def test_the_micro_recipe_keeps_the_slices_of_earlier_runs():
     built = {st.name: st for st in stages.build(cfgmod.load(cfgmod.recipe_path("micro")))}
-    assert len(built) == 22
+    assert len(built) == 23
     for name, expected in MICRO_SLICES.items():
         assert stages.dumps(built[name].slice) == stages.dumps(expected), name
     # integers stay integers: `baseline_epochs = 1` hashed as 1.0 would be another key
@@ -104,7 +106,18 @@ def test_config_json_reads_back_into_the_same_stages(recipe, tmp_path, monkeypat
     again = ExperimentConfig.from_dict(saved)
     assert again == cfg
     assert runner.stage_keys(stages.build(again)) == runner.stage_keys(stages.build(cfg))
-    assert list(saved) == ["seed", "model", "data", "generate", "format", "sample", "evaluate", "pretrain", "train"]
+    assert list(saved) == [
+        "seed",
+        "model",
+        "data",
+        "generate",
+        "format",
+        "sample",
+        "evaluate",
+        "pretrain",
+        "train",
+        "gate",
+    ]
 
 
 def test_tables_are_checked_as_tables(tmp_path):
@@ -133,4 +146,4 @@ def test_the_chat_template_source_is_part_of_the_format_key(tmp_path):
     a, b, none = keys("org/tokenizer-a"), keys("org/tokenizer-b"), keys(None)
     assert a["format"] != b["format"] and a["format"] != none["format"]
     assert a["generate"] == b["generate"] == none["generate"]
-    assert json.loads(none["format"]) == {"chat": True}  # runs without a tokenizer keep their keys
+    assert json.loads(none["format"])["tokenizer"] is None

@@ -36,7 +36,7 @@ def command(
     affects and those downstream.
     """
     from lintseq.experiment import config as config_mod
-    from lintseq.experiment import runner
+    from lintseq.experiment import regime, runner
 
     if list_recipes:
         for name in config_mod.recipe_names():
@@ -54,6 +54,9 @@ def command(
             cfg = config_mod.load(config_mod.recipe_path(recipe))
     except config_mod.ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    loud = regime.warning(regime.outside(cfg, regime.measured(run_dir)))
+    if loud:
+        click.secho(loud, err=True, fg="yellow", bold=True)
     if plan:
         for p in runner.plan(cfg, run_dir):
             click.echo(f"{p.action:<6} {p.stage.name:<28} {p.stage.what}  [{p.reason}]")

@@ -23,6 +23,9 @@ Tables (every key optional unless said):
                (a third row; true means chat with [format] chat, else completion)
     [evaluate] k, timeout, memory_mb, workers, unsafe_no_sandbox (true: run samples unisolated
                where the kernel allows no sandbox, as `lintseq evaluate --unsafe-no-sandbox`)
+    [gate]     the go/no-go check after training: problems (of the first benchmark; 0: no
+               check), n, min_share (the share of the LintSeq arm's samples that must resolve
+               into a program that parses, else the run stops before the long sampling)
 
 Relative paths are resolved against the config file's folder, so a config and its data travel
 together. `load` returns an `ExperimentConfig`: one dataclass per table, every default filled
@@ -133,6 +136,13 @@ class EvaluateTable:
 
 
 @dataclass
+class GateTable:
+    problems: int = 8
+    n: int = 2
+    min_share: float = 0.5
+
+
+@dataclass
 class ExperimentConfig:
     seed: int = 42
     model: ModelTable = field(default_factory=ModelTable)
@@ -143,6 +153,7 @@ class ExperimentConfig:
     train: TrainTable = field(default_factory=TrainTable)
     sample: SampleTable = field(default_factory=SampleTable)
     evaluate: EvaluateTable = field(default_factory=EvaluateTable)
+    gate: GateTable = field(default_factory=GateTable)
 
     def to_dict(self) -> dict[str, Any]:
         """The nested form (the table order and keys RUN_DIR/config.json has always had)."""
@@ -152,6 +163,7 @@ class ExperimentConfig:
         pre = self.pretrain
         doc["pretrain"] = None if pre is None else asdict(pre)
         doc["train"] = self.train.to_dict()
+        doc["gate"] = asdict(self.gate)
         return doc
 
     @classmethod
@@ -168,6 +180,7 @@ class ExperimentConfig:
             train=TrainTable(train.pop("baseline_epochs"), train.pop("launcher"), train),
             sample=SampleTable(**doc["sample"]),
             evaluate=EvaluateTable(**doc["evaluate"]),
+            gate=GateTable(**doc.get("gate", {})),  # runs from before the gate have none
         )
 
 
@@ -357,7 +370,12 @@ def normalize(raw: dict, base: Path) -> ExperimentConfig:
         raise ConfigError("[generate]: s must be a positive integer")
     _sample(sample, data, fmt.chat, base)
     _evaluate(evaluate, sample.n)
-    return ExperimentConfig(seed, model, pretrain, data, generate, fmt, train, sample, evaluate)
+    gate: GateTable = _table(GateTable, "gate", raw.get("gate", {}))
+    if not isinstance(gate.problems, int) or gate.problems < 0 or not isinstance(gate.n, int) or gate.n < 1:
+        raise ConfigError("[gate]: problems must be an integer >= 0 (0: no check) and n a positive integer")
+    if not isinstance(gate.min_share, (int, float)) or not 0 <= gate.min_share <= 1:
+        raise ConfigError("[gate]: min_share must be between 0 and 1")
+    return ExperimentConfig(seed, model, pretrain, data, generate, fmt, train, sample, evaluate, gate)
 
 
 def load(path: str | Path) -> ExperimentConfig:

@@ -30,6 +30,7 @@ MINE_DATA = "mine-data"
 DATA = "data"
 GENERATE = "generate"
 FORMAT = "format"
+GATE = "gate-lintseq"  # the go/no-go check of the LintSeq arm before its sampling
 REPORT = "report"
 REPORT_MD = "report.md"  # the one file outside a stage folder (the report stage's)
 

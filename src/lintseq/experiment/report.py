@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, paired_difference, pass_at_k, verdict
 from lintseq.experiment.config import ExperimentConfig
-from lintseq.experiment.layout import ARMS, BASE, slug
+from lintseq.experiment.layout import ARMS, BASE, FORMAT, GATE, slug
 from lintseq.io import load_jsonl, write_atomic
 
 RESAMPLES = 2000
@@ -180,6 +180,38 @@ def headline(deltas: dict[str, list[dict]]) -> str:
     return f"**{summary} at the largest k** (paired over problems): " + "; ".join(parts) + "."
 
 
+def _info(done_files: dict[str, Path], stage: str) -> dict | None:
+    path = done_files.get(stage)
+    return json.loads(path.read_text(encoding="utf-8")).get("info") if path and path.is_file() else None
+
+
+def _regime_lines(cfg: ExperimentConfig, done_files: dict[str, Path]) -> list[str]:
+    """What the comparison stands on: the regime, the shared program set, the go/no-go check."""
+    from lintseq.experiment.regime import outside
+
+    fmt = _info(done_files, FORMAT)
+    problems = outside(cfg, fmt)
+    lines = []
+    if problems:
+        lines += ["> **Outside the paper's regime**: read this comparison as a smoke run.", ">"]
+        lines += [f"> - {p}" for p in problems] + [""]
+    if fmt and "programs" in fmt:
+        lines.append(
+            f"Both arms trained on the same {fmt['programs']} programs ({fmt['dropped_programs']} left out of both: a "
+            f"row longer than {fmt['max_seq_length']} tokens); longest answers "
+            + ", ".join(f"{arm} {n}" for arm, n in fmt["longest_completion_tokens"].items())
+            + f" tokens, against a sampling cap of {cfg.sample.max_new_tokens}."
+        )
+    gate = _info(done_files, GATE)
+    if gate:
+        lines.append(
+            f"Go/no-go before sampling: {gate['resolved']} of {gate['samples']} LintSeq samples resolved into a "
+            f"program that parses ({100 * gate['share']:.0f}%; the run would have stopped below "
+            f"{100 * gate['min_share']:.0f}%)."
+        )
+    return lines + [""] if lines and lines[-1] else lines
+
+
 def _stage_table(done_files: dict[str, Path]) -> list[str]:
     rows = ["| stage | wall time | hardware | resumed |", "|---|---:|---|---|"]
     total = 0.0
@@ -226,6 +258,7 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
     link = Path(os.path.relpath(out, files.markdown.parent)).as_posix()
 
     lines += [headline(deltas), ""]
+    lines += _regime_lines(cfg, files.done)
     model = cfg.model.name or f"{cfg.model.init} GPT-2 pre-trained from scratch"
     sample = cfg.sample
     steps = json.loads(files.training.read_text(encoding="utf-8"))["info"]

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lintseq.experiment import regime
 from lintseq.experiment.config import ExperimentConfig
-from lintseq.experiment.layout import CONFIG_RECORD, DONE, STARTED, Layout
+from lintseq.experiment.layout import CONFIG_RECORD, DONE, FORMAT, STARTED, Layout
 from lintseq.experiment.stages import Context, Stage, build, dumps
 from lintseq.io import write_json
 
@@ -202,4 +203,8 @@ def run(
             default=str,
         )
         log(f"[done]   {st.name} in {seconds:.1f} s")
+        if st.name == FORMAT:  # the training rows are measured now: steps, warm-up, longest answers
+            loud = regime.warning(regime.outside(cfg, info))
+            if loud:
+                log(loud)
     return steps

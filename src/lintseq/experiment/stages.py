@@ -265,14 +265,48 @@ def run_generate(ctx: Context) -> dict:
 def run_format(ctx: Context) -> dict:
     from lintseq.formatting import format_file, load_chat_tokenizer
 
-    info = {}
+    info: dict[str, Any] = {}
     chat = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir)) if ctx.cfg.format.chat else None
     for style in ARMS:
         stats = format_file(ctx.layout.edits, ctx.dir / names.training_rows_file(style), style, chat_tokenizer=chat)
         if stats.written == 0:
             raise RuntimeError(f"format {style}: no rows were written ({stats.summary()})")
         info[style] = stats.summary()
-    return info
+    return info | same_programs(ctx)
+
+
+def _program_key(row: dict) -> Any:
+    return row.get("row", row.get("id"))
+
+
+def same_programs(ctx: Context) -> dict:
+    """Both arms keep exactly the programs whose every row fits the training length: a program
+    with one LintSeq row too long leaves both arms (training would drop that row alone and the
+    arms would see different programs). Also measures what the regime checks need: programs
+    and the longest answer, in tokens of the training tokenizer (`<|diff|>` added)."""
+    from lintseq.training.sft import build_tokenizer, sequence_lengths
+
+    paths = {arm: ctx.layout.training_rows(arm) for arm in ARMS}
+    rows = {arm: load_jsonl(path) for arm, path in paths.items()}
+    tc = train_config(ctx.cfg, ctx.run_dir, "lintseq", ctx.dir / "unused")
+    tok = build_tokenizer(tc, rows["lintseq"])
+    lengths = {arm: sequence_lengths(rows[arm], tok) for arm in ARMS}
+    too_long = {_program_key(r) for arm in ARMS for r, n in zip(rows[arm], lengths[arm]) if n > tc.max_seq_length}
+    longest: dict[str, int] = {}
+    for arm in ARMS:
+        kept = [r for r in rows[arm] if _program_key(r) not in too_long]
+        if not kept:
+            raise RuntimeError(f"format: no program fits max_seq_length = {tc.max_seq_length} tokens in both arms")
+        if len(kept) < len(rows[arm]):
+            write_jsonl(paths[arm], kept)
+        answers = [len(ids) + 1 for ids in tok([r["completion"] for r in kept])["input_ids"]]  # + EOS
+        longest[arm] = max(answers)
+    return {
+        "programs": len({_program_key(r) for r in rows["baseline"]} - too_long),
+        "dropped_programs": len(too_long),
+        "max_seq_length": tc.max_seq_length,
+        "longest_completion_tokens": longest,
+    }
 
 
 def train_config(cfg: ExperimentConfig, run_dir: Path, arm: str, out: Path, resume: bool = False):
@@ -401,6 +435,73 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
     return run
 
 
+def run_gate(ctx: Context) -> dict:
+    """Sample a few problems from the LintSeq arm and stop the run when most of its samples do
+    not resolve into a program that parses: hours of sampling a model that has not learnt the
+    format would measure nothing."""
+    import ast
+
+    from lintseq.diffs import resolve
+    from lintseq.inference.backends import make_backend
+    from lintseq.inference.run import sample_benchmark
+    from lintseq.inference.types import SamplingSettings
+
+    g, s = ctx.cfg.gate, ctx.cfg.sample
+    out = ctx.dir / names.SAMPLES
+    settings = SamplingSettings(
+        n=g.n,
+        temperature=s.temperature,
+        top_p=s.top_p,
+        min_p=s.min_p,
+        max_new_tokens=s.max_new_tokens,
+        seed=ctx.cfg.seed,
+    )
+    model = str(ctx.layout.model("lintseq"))
+    opts = (
+        {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size}
+        if s.backend == "hf"
+        else {"dtype": s.dtype, "seed": ctx.cfg.seed}
+    )
+    style, chat = sample_style(ctx.cfg, "lintseq")
+    chat_tokenizer = None
+    if chat:
+        from lintseq.formatting import load_chat_tokenizer
+
+        chat_tokenizer = load_chat_tokenizer(model)
+    problems = load_problems(ctx.cfg, s.benchmarks[0])[: g.problems]
+    sample_benchmark(
+        problems,
+        make_backend(s.backend, model, **opts),
+        settings,
+        style=style,
+        out=str(out),
+        model=model,
+        benchmark=s.benchmarks[0],
+        progress=ctx.progress,
+        chat_tokenizer=chat_tokenizer,
+        overwrite=not ctx.resume,
+    )
+    rows = load_jsonl(out)
+    good = 0
+    for row in rows:
+        r = resolve(row["completion"])
+        try:
+            ast.parse(r.program)
+            good += r.hunks > 0
+        except (SyntaxError, ValueError):
+            pass
+    share = good / len(rows) if rows else 0.0
+    info = {"samples": len(rows), "resolved": good, "share": share, "min_share": g.min_share}
+    if share < g.min_share:
+        raise RuntimeError(
+            f"go/no-go: {good} of {len(rows)} LintSeq samples on {len(problems)} problems resolve into a program that "
+            f"parses ({100 * share:.0f}% < [gate] min_share {100 * g.min_share:.0f}%), so the LintSeq arm has not "
+            f"learnt the format and sampling it would measure nothing; the run stops before sampling. Look at the "
+            f"samples with `lintseq show {out} --task ID`; train longer, or set [gate] min_share = 0 to go on"
+        )
+    return info
+
+
 def run_report(ctx: Context) -> dict:
     from lintseq.experiment.report import ReportFiles, RowFiles, write_report
 
@@ -491,17 +592,19 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
     chat = cfg.format.chat
     t = cfg.train
     model_input = (() if pre or not cfg.model.name else (cfg.model.name,)) + _local(t.settings.get("tokenizer"))
+    # the training tokenizer decides which programs fit (and, with chat, renders the prompts):
+    # [train] tokenizer when set (a hub id is no local input), else the base model's
+    max_len = t.settings.get("max_seq_length", train_default("max_seq_length"))
     stages.append(
         Stage(
             names.FORMAT,
-            "training rows in both styles (baseline, lintseq)" + (", chat template" if chat else ""),
+            "training rows in both styles (baseline, lintseq)"
+            + (", chat template" if chat else "")
+            + f", the programs whose rows all fit {max_len} tokens",
             run_format,
-            # the template comes from [train] tokenizer when set (a hub id is no local input)
-            ({"chat": chat} | ({"tokenizer": t.settings["tokenizer"]} if t.settings.get("tokenizer") else {}))
-            if chat
-            else None,
-            deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre and chat else ()),
-            inputs=model_input if chat else (),
+            {"chat": chat, "tokenizer": t.settings.get("tokenizer"), "same_programs": max_len},
+            deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre else ()),
+            inputs=model_input,
         )
     )
     base = (names.PRETRAIN,) if pre else ()
@@ -563,6 +666,18 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
             inputs=model_input,
         )
     )
+    gate = cfg.gate
+    if gate.problems:
+        stages.append(
+            Stage(
+                names.GATE,
+                f"go/no-go: {gate.n} LintSeq samples on {gate.problems} problems of {s.benchmarks[0]}; stop unless "
+                f"{100 * gate.min_share:.0f}% resolve into a program that parses",
+                run_gate,
+                {"gate": asdict(gate), "sample": _sample_slice(cfg, "lintseq", s.benchmarks[0])},
+                deps=(names.train_stage("lintseq"),),
+            )
+        )
     for arm in ARMS:
         for b in s.benchmarks:
             if sampled_as(b, s.benchmarks) != b:
@@ -575,7 +690,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                     + f" from the {arm} model",
                     _run_sample(arm, b),
                     _sample_slice(cfg, arm, b),
-                    deps=(names.train_stage(arm),),
+                    deps=(names.train_stage(arm),) + ((names.GATE,) if arm == "lintseq" and gate.problems else ()),
                     inputs=(b,) if Path(b).exists() else (),
                 )
             )
@@ -585,7 +700,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 Stage(
                     names.evaluate_stage(arm, b),
                     f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}"
-                    + (" (and with hunk counts ignored)" if writes_edits(cfg, arm) else ""),
+                    + (" (and by the strict diff-format reading)" if writes_edits(cfg, arm) else ""),
                     _run_evaluate(arm, b),
                     _evaluate_slice(cfg, b, arm),
                     deps=(names.sample_stage(arm, sampled_as(b, s.benchmarks)),),
@@ -627,6 +742,14 @@ def _sample_slice(cfg: ExperimentConfig, row: str, benchmark: str) -> dict:
     s = _without(asdict(cfg.sample), "benchmarks", "zero_shot") | {"benchmark": benchmark, "seed": cfg.seed}
     style = sample_style(cfg, row)
     return s | {"style": style} if style != (row, False) else s  # plain arms keep the keys of earlier runs
+
+
+def train_default(name: str) -> Any:
+    from dataclasses import fields
+
+    from lintseq.training.config import TrainConfig
+
+    return next(f.default for f in fields(TrainConfig) if f.name == name)
 
 
 def _without(table: dict, *keys: str) -> dict:
