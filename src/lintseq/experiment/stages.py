@@ -678,8 +678,9 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 deps=(names.train_stage("lintseq"),),
             )
         )
-    for arm in ARMS:
-        for b in s.benchmarks:
+    # the arms alternate per benchmark, so a run cut short still holds a paired comparison
+    for b in s.benchmarks:
+        for arm in ARMS:
             if sampled_as(b, s.benchmarks) != b:
                 continue
             stages.append(
