@@ -147,3 +147,23 @@ def test_the_chat_template_source_is_part_of_the_format_key(tmp_path):
     assert a["format"] != b["format"] and a["format"] != none["format"]
     assert a["generate"] == b["generate"] == none["generate"]
     assert json.loads(none["format"])["tokenizer"] is None
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "says"),
+    [
+        ("generate", 'linter = "fastt"', "[generate]: linter = 'fastt': expected one of fast, pylint, none"),
+        ("generate", "s = 0", "[generate]: s = 0: must be >= 1"),
+        ("sample", "top_p = 1.5", "[sample]: top_p = 1.5: must be <= 1"),
+        ("sample", "temperature = -1", "[sample]: temperature = -1: must be >= 0"),
+        ("sample", 'benchmarks = ["humaneval++"]', "[sample]: benchmarks: 'humaneval++' is neither a bundled"),
+        ("train", 'max_seq_length = "long"', "[train]: max_seq_length = 'long': expected a number"),
+    ],
+)
+def test_a_mistake_in_a_recipe_fails_when_it_is_read(tmp_path, table, line, says):
+    """Before any stage runs, with the key and the file named (not hours later, in the stage)."""
+    conf = tmp_path / "mine.toml"
+    conf.write_text(f'[model]\nname = "some/model"\n[data]\nsources = ["lintseq:sample"]\n[{table}]\n{line}\n')
+    with pytest.raises(cfgmod.ConfigError) as err:
+        cfgmod.load(conf)
+    assert str(err.value).startswith(f"{conf}: ") and says in str(err.value)

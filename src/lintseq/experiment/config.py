@@ -314,7 +314,13 @@ def _sample(sample: SampleTable, data: DataTable, chat: Any, base: Path) -> None
         sample.benchmarks = [sample.benchmarks]
     if not sample.benchmarks:
         raise ConfigError("[sample]: no benchmarks")
-    sample.benchmarks = [_resolve(base, b) for b in sample.benchmarks]
+    for written, b in zip(sample.benchmarks, resolved := [_resolve(base, b) for b in sample.benchmarks]):
+        if not bundled_benchmark(b) and not Path(b).is_file():
+            raise ConfigError(
+                f"[sample]: benchmarks: {written!r} is neither a bundled benchmark (humaneval, humaneval+, "
+                "mbpp[:split], mbpp-sanitized[:split], mbpp+) nor an existing JSONL file"
+            )
+    sample.benchmarks = resolved
     slugs = [slug(b) for b in sample.benchmarks]
     same = sorted({b for b, sl in zip(sample.benchmarks, slugs) if slugs.count(sl) > 1})
     if same:
@@ -349,6 +355,29 @@ def _evaluate(ev: EvaluateTable, n: int) -> None:
         raise ConfigError(f"[evaluate]: k = {ev.k[-1]} needs at least that many samples; [sample] n = {n}")
 
 
+def _check_values(generate: GenerateTable, sample: SampleTable, train: TrainTable) -> None:
+    """The values of the tables that hand settings to a job, by that job's own settings class
+    (its choices, bounds and types), so a typo fails here and not when its stage runs."""
+    from lintseq.generate import Settings
+    from lintseq.inference.types import SamplingSettings
+    from lintseq.settings import problems
+
+    checks = {
+        "generate": problems(
+            Settings,
+            {"samples": generate.s, "linter": generate.linter, "weighting": generate.weighting},
+            {"samples": "s"},
+        ),
+        "sample": problems(
+            SamplingSettings, {k: getattr(sample, k) for k in ("n", "temperature", "top_p", "min_p", "max_new_tokens")}
+        ),
+        "train": problems(TrainConfig, train.settings),
+    }
+    for table, found in checks.items():
+        if found:
+            raise ConfigError(f"[{table}]: " + "; ".join(found))
+
+
 def normalize(raw: dict, base: Path) -> ExperimentConfig:
     """Every table with its defaults filled in, checked, paths resolved."""
     raw = copy.deepcopy(raw)
@@ -366,8 +395,7 @@ def normalize(raw: dict, base: Path) -> ExperimentConfig:
     pretrain = _pretrain(raw.get("pretrain"), model, base)
     _data(data, raw.get("data", {}).get("mine"), base)
     train = _train(raw, pretrain, base)
-    if not isinstance(generate.s, int) or generate.s < 1:
-        raise ConfigError("[generate]: s must be a positive integer")
+    _check_values(generate, sample, train)
     _sample(sample, data, fmt.chat, base)
     _evaluate(evaluate, sample.n)
     gate: GateTable = _table(GateTable, "gate", raw.get("gate", {}))
