@@ -111,9 +111,10 @@ def _backend_options(backend: str, opts: dict) -> dict:
 def command(model, benchmark, style, chat, output, backend, overwrite, quiet, limit, **opts) -> None:
     """Sample N completions per problem of a benchmark and write one JSON line per sample.
 
-    Each line has task_id, sample, completion (raw text after the prompt), program (the resolved
-    edit sequence for --style lintseq, the fence-stripped text for baseline, the code prompt
-    followed by the completion for completion), resolved_clean,
+    Each line has task_id, sample, completion (raw text after the prompt), program (the edit
+    sequence resolved by the paper's rule for --style lintseq, the fence-stripped text for
+    baseline, the code prompt followed by the completion for completion; `evaluate` scores the
+    completion, so this is for reading), resolved_clean (the edits are well-formed diffs),
     n_edits, finish_reason, n_tokens and the run's model, backend and settings. Rows go to
     OUTPUT.partial as problems finish; rerunning the same command after a crash resumes it, and
     OUTPUT appears only when every problem is done.
