@@ -375,10 +375,14 @@ def test_several_benchmarks_in_one_pass_and_compare(tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    table = res.output.splitlines()
+    lines = res.output.splitlines()
+    paired = [line for line in lines if line.startswith("second - first")]
+    table = [line for line in lines if line not in paired]
     assert (
         sum(line.startswith("first") for line in table) == 3 and sum(line.startswith("second") for line in table) == 1
     )
+    # the same samples, paired on the one benchmark both files scored
+    assert len(paired) == 1 and paired[0].startswith("second - first [humaneval] pass@1: +0.00 points")
 
 
 @pytest.mark.slow

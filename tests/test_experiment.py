@@ -397,20 +397,33 @@ def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
         cfgmod.normalize({"model": {"name": "m"}, "data": {"sources": ["mbpp:train"], "mined_rows": 3}}, tmp_path)
 
 
-@pytest.mark.parametrize("recipe", ["smollm2-135m-cpu", "smollm2-135m"])
-def test_smollm2_recipes_plan_the_three_rows_without_the_model(recipe, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("recipe", "rows", "s"),
+    [("smollm2-135m-cpu", ("baseline", "lintseq"), 3), ("smollm2-135m", ("base", "baseline", "lintseq"), 5)],
+)
+def test_smollm2_recipes_plan_without_the_model(recipe, rows, s, tmp_path, monkeypatch):
     """--plan needs neither the model package nor a conversion: the short name stays a name."""
     monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
     cfg = cfgmod.load(cfgmod.recipe_path(recipe))
-    assert cfg.model.name == "smollm2-135m" and cfg.format.chat and cfg.sample.zero_shot in ("chat", "completion")
-    assert cfg.generate.s == 5 and cfg.sample.temperature == 1.0 and cfg.sample.top_p == 0.95
+    assert cfg.model.name == "smollm2-135m" and cfg.format.chat
+    assert cfg.generate.s == s and cfg.sample.temperature == 1.0 and cfg.sample.top_p == 0.95
     names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
     for bench in cfg.sample.benchmarks:
-        for row in ("base", "baseline", "lintseq"):
+        for row in rows:
             assert f"evaluate-{row}-{layout.slug(bench)}" in names
+    assert ("evaluate-base-humaneval" in names) == ("base" in rows)
     res = CliRunner().invoke(main, ["experiment", "--recipe", recipe, "-o", str(tmp_path / "run"), "--plan"])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+def test_the_cpu_comparison_is_in_the_papers_regime():
+    """What the config alone can tell: every program seen by both arms, every problem sampled, a gate."""
+    from lintseq.experiment import regime
+
+    cfg = cfgmod.load(cfgmod.recipe_path("smollm2-135m-cpu"))
+    assert regime.outside(cfg) == []
+    assert cfg.train.baseline_epochs / cfg.generate.s >= 1 and cfg.sample.limit is None and cfg.gate.problems
 
 
 def test_new_token_start_changes_only_the_lintseq_arm(tmp_path, monkeypatch):
