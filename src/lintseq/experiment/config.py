@@ -314,17 +314,18 @@ def _sample(sample: SampleTable, data: DataTable, chat: Any, base: Path) -> None
         sample.benchmarks = [sample.benchmarks]
     if not sample.benchmarks:
         raise ConfigError("[sample]: no benchmarks")
-    for written, b in zip(sample.benchmarks, resolved := [_resolve(base, b) for b in sample.benchmarks]):
-        if not bundled_benchmark(b) and not Path(b).is_file():
-            raise ConfigError(
-                f"[sample]: benchmarks: {written!r} is neither a bundled benchmark (humaneval, humaneval+, "
-                "mbpp[:split], mbpp-sanitized[:split], mbpp+) nor an existing JSONL file"
-            )
-    sample.benchmarks = resolved
+    written = list(sample.benchmarks)
+    sample.benchmarks = [_resolve(base, b) for b in sample.benchmarks]
     slugs = [slug(b) for b in sample.benchmarks]
     same = sorted({b for b, sl in zip(sample.benchmarks, slugs) if slugs.count(sl) > 1})
     if same:
         raise ConfigError(f"[sample]: benchmarks {', '.join(same)} would share a stage folder; rename a file")
+    for name, b in zip(written, sample.benchmarks):
+        if not bundled_benchmark(b) and not Path(b).is_file():
+            raise ConfigError(
+                f"[sample]: benchmarks: {name!r} is neither a bundled benchmark (humaneval, humaneval+, "
+                "mbpp[:split], mbpp-sanitized[:split], mbpp+) nor an existing JSONL file"
+            )
     evaluated = {bundled_benchmark(b) for b in sample.benchmarks} - {None}
     for s in data.sources:
         if bundled_benchmark(s) in evaluated:
