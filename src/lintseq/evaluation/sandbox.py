@@ -60,6 +60,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -165,6 +166,10 @@ def _unreachable_ancestor(path: str) -> str | None:
     return None
 
 
+def _within(path: str, dirs: Iterable[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip(os.sep) + os.sep) for d in dirs)
+
+
 def _interpreter_dirs() -> list[str]:
     import sysconfig
 
@@ -188,7 +193,9 @@ def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
     if drop_uid:
         for d in interp:
             hidden = _unreachable_ancestor(d)
-            if hidden and hidden not in hide:
+            # under /tmp (or another writable dir) the sample's fresh tmpfs hides it anyway, and
+            # the folder is bound back from the real path: a tmpfs here would hide that path
+            if hidden and hidden not in hide and not _within(hidden, WRITABLE):
                 hide[hidden] = "755"
     covered = [*hide, *WRITABLE]
     keep = [d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)]
@@ -640,7 +647,8 @@ def _fixed_info(mode: str) -> SandboxInfo:
 @cache
 def sandbox_info() -> SandboxInfo:
     """Probe once which isolation works here: namespaces with a dropped uid (root), a user
-    namespace (other users), else none. Says why a stronger mode was not used."""
+    namespace (other users), else none. Says why a stronger mode was not used (`detail`, and a
+    RuntimeWarning when root gets only the user namespace)."""
     tried: list[str] = []
     modes = []
     if os.geteuid() == 0:
@@ -649,7 +657,11 @@ def sandbox_info() -> SandboxInfo:
     for mode in modes:
         got = _probe(mode)
         if isinstance(got, SandboxInfo):
-            return SandboxInfo(**{**got.to_dict(), "tried": tried, "detail": ""})
+            detail = ""
+            if tried:  # weaker than this machine should allow: say so, loudly, not only in the report
+                detail = f"weaker isolation than {modes[0]!r}, which failed: {'; '.join(tried)}"
+                warnings.warn(f"lintseq sandbox: using {mode!r}, {detail}", RuntimeWarning, stacklevel=2)
+            return SandboxInfo(**{**got.to_dict(), "tried": tried, "detail": detail})
         tried.append(got)
     got = _probe("none")
     detail = "the kernel allows no namespace isolation here"
