@@ -53,6 +53,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lintseq.evaluation.sandbox import Job
 from lintseq.instructions import function_instruction
 from lintseq.io import JsonLine, read_jsonl
 from lintseq.io import load_jsonl as _json_objects
@@ -116,6 +117,14 @@ class Problem:
         with `base`)."""
         parts = [self.prelude, candidate, self.base_test if base else self.test]
         return "\n".join(p.rstrip("\n") + "\n" for p in parts if p)
+
+    def job_for(self, candidate: str, base: bool = False) -> Job:
+        """What the sandbox judges for a candidate: prelude and candidate in the candidate's
+        process, prelude and test (`base_test` with `base`) in a harness that calls it across
+        (`sandbox.Job`), so that no verdict rests on the candidate's process."""
+        test = self.base_test if base else self.test
+        program = "\n".join(p.rstrip("\n") + "\n" for p in (self.prelude, candidate) if p)
+        return Job(program, self.prelude, test)
 
     def to_dict(self) -> dict:
         return asdict(self)

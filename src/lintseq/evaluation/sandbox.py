@@ -131,6 +131,22 @@ class Result:
         return d
 
 
+@dataclass(frozen=True)
+class Job:
+    """A sample to judge, split so that no verdict rests on the sample's process: `program`
+    (the benchmark's prelude and the candidate) runs in the candidate's process, `prelude` and
+    `test` in a harness process that never runs the sample's code; calls cross between them as
+    plain values (see `_launcher.py`). It passes only if the harness ran the whole test."""
+
+    program: str
+    prelude: str
+    test: str
+
+    def text(self) -> str:
+        """One string for hashing (the reference-time cache)."""
+        return "\0".join(("split", self.program, self.prelude, self.test))
+
+
 class SandboxUnavailable(RuntimeError):
     """No isolation works here and running unisolated was not asked for."""
 
@@ -338,8 +354,9 @@ class _Server:
             raise _ServerFailed(reply.get("error", "the fork server did not start"))
         self.start_seconds = time.monotonic() - t0
 
-    def start(self, request: dict, program: str, out_w: int) -> None:
-        data = marshal.dumps((request, program))
+    def start(self, request: dict, program: str | Job, out_w: int) -> None:
+        payload = (program.program, program.prelude, program.test) if isinstance(program, Job) else program
+        data = marshal.dumps((request, payload))
         data = struct.pack("=Q", len(data)) + data
         sent = socket.send_fds(self.sock, [data], [out_w])
         if sent < len(data):
@@ -410,8 +427,9 @@ class Sandbox:
             **plan,
         }
 
-    def run(self, program: str, timeout: float | None = None) -> Result:
-        """Run one program; `timeout` (seconds) overrides `limits.timeout` for this program."""
+    def run(self, program: str | Job, timeout: float | None = None) -> Result:
+        """Run one program (a plain program passes when it runs to its end and exits 0, a `Job`
+        when its harness ran the whole test); `timeout` (seconds) overrides `limits.timeout`."""
         limits = self.limits if timeout is None else replace(self.limits, timeout=timeout)
         slot = self._slots.get()
         try:
@@ -419,7 +437,9 @@ class Sandbox:
         finally:
             self._slots.put(slot)
 
-    def run_many(self, programs: Iterable[str], timeouts: Iterable[float | None] | None = None) -> Iterator[Result]:
+    def run_many(
+        self, programs: Iterable[str | Job], timeouts: Iterable[float | None] | None = None
+    ) -> Iterator[Result]:
         """Results in input order, computed `workers` at a time; `timeouts`, if given, pairs
         one per-program timeout (or None for the default) with each program."""
         with ThreadPoolExecutor(self.workers) as pool:
@@ -445,7 +465,7 @@ class Sandbox:
         """The uids samples run as (none unless running as root with namespaces)."""
         return [] if self.mode != "namespaces+uid" else _free_uids(self.workers)
 
-    def _run(self, program: str, slot: list, limits: Limits) -> Result:
+    def _run(self, program: str | Job, slot: list, limits: Limits) -> Result:
         start = time.monotonic()
         for attempt in (1, 2):
             fresh = slot[1] is None or not slot[1].alive()
@@ -469,7 +489,7 @@ class Sandbox:
                     return Result(False, "error", None, time.monotonic() - start, f"sandbox failure: {exc}")
         raise AssertionError("unreachable")
 
-    def _supervise(self, server: _Server, program: str, limits: Limits) -> Result:
+    def _supervise(self, server: _Server, program: str | Job, limits: Limits) -> Result:
         sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
         request = {"rlimits": _rlimits(limits), "sentinel": sentinel, "timeout": limits.timeout}
         output = _Output(limits.max_output, sentinel.encode())
@@ -492,6 +512,14 @@ class Sandbox:
             text += f"\nsandbox failure: {report['error']}"
         elif report["timeout"]:
             status = "timeout"
+        elif isinstance(program, Job):  # the harness's verdict, on a pipe only it held
+            candidate = report.get("candidate_code")
+            if report.get("verdict") == "passed":
+                status = "passed"
+            elif (code is not None and code < 0) or (isinstance(candidate, int) and candidate < 0):
+                status = "killed"
+            else:
+                status = "failed"
         elif code == 0 and output.seen:
             status = "passed"
         elif code is None or code < 0:
