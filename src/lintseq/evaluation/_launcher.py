@@ -89,6 +89,7 @@ class Server:
         os.close(null)
         self.sockets_seen = b""
         self.sockets_checked = float("-inf")
+        self.codes: dict = {}  # test text -> its code object (None: it does not compile)
 
     def start(self) -> None:
         size = self.struct.unpack("=Q", _recv_exact(self.sock, 8))[0]
@@ -241,7 +242,7 @@ class Server:
                 os._exit(0)  # the evaluator is gone; as this namespace's PID 1, every sample goes too
             t = {"t_request": monotonic()}
             out = fds[0]
-            split = isinstance(program, tuple)  # (candidate's program, benchmark's prelude, test)
+            split = isinstance(program, tuple)  # (candidate's program, prelude, test, entry point, apart)
             pipes: list[int] = []
             try:
                 if self.isolated:
@@ -272,6 +273,7 @@ class Server:
             if split:
                 os.close(calls_r)
                 os.close(answers_w)
+                self._compile_test(program[2])
                 try:  # in the worker's PID namespace, which the candidate's cannot see into
                     verdict_r, verdict_w = os.pipe()
                     harness = os.fork()
@@ -306,6 +308,18 @@ class Server:
                 report["error"] = got.get("error") or report.get("error")
             _report(out, report)
             os.close(out)
+
+    def _compile_test(self, test: str) -> None:
+        """A split run's test, compiled once per worker (EvalPlus's hold every input and expected
+        output: ~40 ms each); compiling runs none of its code, and the forked harness gets it."""
+        if test in self.codes or len(test) > 8 << 20:
+            return
+        if len(self.codes) >= 256:
+            del self.codes[next(iter(self.codes))]
+        try:
+            self.codes[test] = compile(test, "<test>", "exec")
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            self.codes[test] = None  # the harness compiles it again and reports why
 
     def _fresh_pid_namespace(self) -> int:
         """A new PID namespace for the next fork, with a placeholder as its init: a sleep(1),
@@ -593,9 +607,11 @@ def _run_child(server: Server, request: dict, program, out: int, ready_w: int, w
 # harness never runs a line of the sample's code, and its verdict reaches the server on a pipe
 # the candidate's process never holds (see docs/design.md §4.4).
 
-MAX_FRAME = 256 << 20  # bytes of one encoded value; a bigger answer fails the sample
-_SCALARS = (int, float, str, bool, type(None))
-_NUMPY_SCALAR_OK = ("numpy",)
+MAX_FRAME = 256 << 20  # bytes of one encoded value; a bigger one fails the sample
+_PLAIN = frozenset((int, float, str, bool, type(None)))  # JSON's own (ints below _BIG)
+_BIG = 1 << 1000  # larger ints cross as hex (JSON's decimal digits are limited to 4300)
+MAX_ITEMS = 32 << 20  # items in the lists and tuples of one value: stops a huge answer early
+_ITEMS = [0]  # counted by `_encode`, from 0 for each value
 
 
 def _encode(value, ref):
@@ -606,11 +622,18 @@ def _encode(value, ref):
     if t is str or t is bool or t is float or value is None:
         return value
     if t is int:
-        return value if -(1 << 1000) < value < (1 << 1000) else ["i", format(value, "x")]
-    if t is list:
-        return ["l", *[x if type(x) is str or type(x) is float or type(x) is bool else _encode(x, ref) for x in value]]
-    if t is tuple:
-        return ["t", *[_encode(x, ref) for x in value]]
+        return value if -_BIG < value < _BIG else ["i", format(value, "x")]
+    if t is list or t is tuple:
+        _ITEMS[0] += len(value)
+        if _ITEMS[0] > MAX_ITEMS:
+            raise ValueError(f"a value of over {MAX_ITEMS} items, more than may cross")
+        if len(value) >= 64:  # long runs of numbers as bytes (a float's repr is slow)
+            packed = _pack(value)
+            if packed is not None:
+                return [packed[0] + ("l" if t is list else "t"), *packed[1:]]
+        out = ["l" if t is list else "t"]
+        out += [x if type(x) in _PLAIN and (type(x) is not int or -_BIG < x < _BIG) else _encode(x, ref) for x in value]
+        return out
     if t is dict:
         out = ["d"]
         for k, x in value.items():
@@ -643,6 +666,38 @@ def _encode(value, ref):
     if hasattr(t, "__next__") and hasattr(t, "__iter__"):  # generators, map, zip...: their items
         return ["I", *[_encode(x, ref) for x in value]]
     return ref(value)
+
+
+def _pack(value):
+    """A list or tuple of floats and ints as float64 or int64 bytes, or None. Ints among floats
+    are listed by position (exact below 2**53)."""
+    import array
+    import base64
+
+    kinds = set(map(type, value))
+    if kinds == {int}:
+        if min(value) >= -(1 << 63) and max(value) < 1 << 63:
+            return ["Aq", base64.b64encode(array.array("q", value).tobytes()).decode()]
+        return None
+    if not kinds or not kinds <= {int, float}:
+        return None
+    ints = [i for i, x in enumerate(value) if type(x) is int] if int in kinds else []
+    if any(abs(value[i]) > 1 << 53 for i in ints):
+        return None
+    return ["Ad", base64.b64encode(array.array("d", value).tobytes()).decode(), ints]
+
+
+def _unpack(tag: str, items: list):
+    import array
+    import base64
+
+    packed = array.array(tag[1])
+    packed.frombytes(base64.b64decode(items[0], validate=True))
+    values = packed.tolist()
+    if tag[1] == "d":
+        for i in items[1]:
+            values[i] = int(values[i])
+    return values if tag[2] == "l" else tuple(values)
 
 
 def _decode(data, ref):
@@ -687,6 +742,8 @@ def _decode(data, ref):
         return numpy.array(_decode(items[0], ref), dtype=str(items[1]))
     if tag == "I":
         return iter([_decode(x, ref) for x in items])
+    if tag in ("Adl", "Adt", "Aql", "Aqt"):
+        return _unpack(tag, items)
     if tag == "r":
         return ref(items[0])
     raise ValueError(f"unknown tag {tag!r}")
@@ -706,19 +763,28 @@ def _write_frame(fd: int, obj) -> None:
     data = json.dumps(obj, separators=(",", ":")).encode()
     if len(data) > MAX_FRAME:
         raise ValueError(f"a value of {len(data)} bytes, over the {MAX_FRAME} bytes that may cross")
-    data = len(data).to_bytes(4, "little") + data
+    os.write(fd, len(data).to_bytes(4, "little"))  # a pipe takes 4 bytes whole
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
 
 def _read_frame(fd: int):
+    """One value; its bytes are read into one buffer (a big answer is not copied twice)."""
     import json
 
     size = int.from_bytes(_read_exact(fd, 4), "little")
     if size > MAX_FRAME:
         raise ValueError(f"a value of {size} bytes, over the {MAX_FRAME} bytes that may cross")
-    return json.loads(_read_exact(fd, size))
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            raise EOFError("the other process is gone")
+        got += n
+    del view
+    return json.loads(buf)
 
 
 def _read_exact(fd: int, size: int) -> bytes:
@@ -730,6 +796,25 @@ def _read_exact(fd: int, size: int) -> bytes:
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
+
+
+def _answer(answers: int, call, ref) -> bool:
+    """Write `call()`'s value, or the exception it raised; True for a value."""
+    try:
+        _ITEMS[0] = 0
+        reply = ["v", _encode(call(), ref)]
+    except BaseException as exc:
+        try:
+            reply = ["x", type(exc).__name__, str(exc)[:1000]]
+        except BaseException:
+            reply = ["x", "Exception", ""]
+    _flush()
+    try:
+        _write_frame(answers, reply)
+    except ValueError as exc:
+        reply = ["x", "ValueError", str(exc)]
+        _write_frame(answers, reply)
+    return reply[0] == "v"
 
 
 def _serve_candidate(namespace: dict, calls: int, answers: int) -> None:
@@ -759,26 +844,17 @@ def _serve_candidate(namespace: dict, calls: int, answers: int) -> None:
             call = _read_frame(calls)
         except EOFError:
             os._exit(0)
-        try:
-            kind, target = call[0], handle(call[1])
-            if kind == "c":
-                value = target(*_decode(call[2], handle), **_decode(call[3], handle))
-            elif kind == "g":
-                value = getattr(target, call[2])
-            else:
-                setattr(target, call[2], _decode(call[3], handle))
-                value = None
-            reply = ["v", _encode(value, ref)]
-        except BaseException as exc:  # the harness decides what a raised exception means
-            try:
-                reply = ["x", type(exc).__name__, str(exc)[:1000]]
-            except BaseException:
-                reply = ["x", "Exception", ""]
-        _flush()
-        try:
-            _write_frame(answers, reply)
-        except ValueError as exc:
-            _write_frame(answers, ["x", "ValueError", str(exc)])
+        kind, target = call[0], handle(call[1])
+        if kind == "m":  # a batch: each input's answer as it comes, up to the first exception
+            for args in call[2]:
+                if not _answer(answers, lambda f=target, a=args: f(*_decode(a, handle)), ref):
+                    break
+        elif kind == "c":
+            _answer(answers, lambda f=target, c=call: f(*_decode(c[2], handle), **_decode(c[3], handle)), ref)
+        elif kind == "g":
+            _answer(answers, lambda o=target, c=call: getattr(o, c[2]), ref)
+        else:
+            _answer(answers, lambda o=target, c=call: setattr(o, c[2], _decode(c[3], handle)), ref)
 
 
 class _Channel:
@@ -791,6 +867,7 @@ class _Channel:
 
         self.calls, self.answers = calls, answers
         self.broken = ""
+        self.pending = 0  # answers of a batch (`_batch`) not read yet
         # exceptions the candidate's calls may raise in the test: builtin Exception classes, but
         # none that ends an iteration (a StopIteration raised into map() would end a loop early)
         self.raisable = {
@@ -802,19 +879,39 @@ class _Channel:
         }
 
     def ask(self, message):
+        """Send one call (or attribute access) and return its answer."""
+        while self.pending:  # a batch the test left before its end: its answers come first
+            self.answer()
+        self.send(message)
+        return self.answer()
+
+    def send(self, message) -> None:
         if self.broken:
             raise CandidateGone(self.broken)
         try:
             _write_frame(self.calls, message)
+        except (OSError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+            self.fail(exc)
+
+    def fail(self, exc):
+        self.broken = f"the candidate's process broke the exchange: {type(exc).__name__}: {exc}"
+        raise CandidateGone(self.broken) from None
+
+    def answer(self):
+        """The next answer: a plain value, or the exception the candidate raised, raised here."""
+        if self.broken:
+            raise CandidateGone(self.broken)
+        try:
             reply = _read_frame(self.answers)
+            if self.pending:
+                self.pending = self.pending - 1 if reply[0] == "v" else 0  # a batch stops at an exception
             if reply[0] == "v":
                 return _decode(reply[1], Remote)
             if reply[0] != "x":
                 raise ValueError("not a reply")
             name, text = str(reply[1]), str(reply[2])
         except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError, RecursionError, MemoryError) as exc:
-            self.broken = f"the candidate's process broke the exchange: {type(exc).__name__}: {exc}"
-            raise CandidateGone(self.broken) from None
+            self.fail(exc)
         cls = self.raisable.get(name, CandidateError)
         try:
             raised = cls(text)
@@ -823,6 +920,7 @@ class _Channel:
         raise raised
 
     def encode(self, value):
+        _ITEMS[0] = 0
         return _encode(value, _harness_ref)
 
 
@@ -835,6 +933,27 @@ class CandidateGone(Exception):
 
 
 _CHANNEL: _Channel = None  # type: ignore[assignment]  # set in the harness before any test code runs
+
+
+def _batch(f, inputs):
+    """`f(*inp)` for each input in turn, as the plus tests' `_lintseq_calls`; for the candidate's
+    function, every input goes across in one message and the answers are read as they come."""
+    if type(f) is not Remote:
+        for inp in inputs:
+            yield f(*inp)
+        return
+    ch = _CHANNEL
+    inputs = list(inputs)
+    while ch.pending:
+        ch.answer()
+    args = []
+    for inp in inputs:
+        _ITEMS[0] = 0
+        args.append(_encode(tuple(inp), _harness_ref))
+    ch.send(["m", object.__getattribute__(f, "_lintseq_ref"), args])
+    ch.pending = len(inputs)
+    for _ in inputs:
+        yield ch.answer()
 
 
 def _harness_ref(value):
@@ -885,10 +1004,11 @@ def _trusted_module(name):
     return None
 
 
-def _run_harness(prelude: str, test: str, calls: int, answers: int, verdict: int) -> None:
-    """The harness: the benchmark's prelude and test, with the candidate's names as `Remote`s;
-    the verdict (b"P" only if the whole test ran and the exchange never broke) goes to `verdict`,
-    which only this process holds."""
+def _run_harness(prelude: str, test, entry: str, apart: bool, calls: int, answers: int, verdict: int) -> None:
+    """The harness: the benchmark's prelude and test (source or code), with the candidate's
+    names as `Remote`s (`apart`: the test sees only the entry point); the verdict (b"P" only if
+    the whole test ran and the exchange never broke) goes to `verdict`, which only this process
+    holds."""
     import builtins
     import traceback
 
@@ -902,17 +1022,19 @@ def _run_harness(prelude: str, test: str, calls: int, answers: int, verdict: int
         reply = _read_frame(answers)
         if type(reply) is not list or reply[:1] != ["names"]:
             raise CandidateGone("the candidate's process sent no names")
-        for entry in reply[1]:
-            name, desc = str(entry[0]), entry[1]
-            if not name.isidentifier() or name in namespace or hasattr(builtins, name):
-                continue  # the benchmark's own names and the builtins stay its own
+        for item in reply[1]:
+            name, desc = str(item[0]), item[1]
+            if not name.isidentifier() or name in namespace or (hasattr(builtins, name) and name != entry):
+                continue  # the benchmark's own names and the builtins (but the tested one: MBPP 126's `sum`) stay its own
             if type(desc) is list and desc[:1] == ["m"]:
                 module = _trusted_module(desc[1])
                 if module is not None:
                     namespace[name] = module
             elif type(desc) is list and desc[:1] == ["r"] and type(desc[1]) is int:
                 namespace[name] = Remote(desc[1])
-        exec(compile(test, "<test>", "exec"), namespace)
+        if apart:
+            namespace = {"__name__": "__main__", entry: namespace[entry], "_lintseq_batch": _batch}
+        exec(test if not isinstance(test, str) else compile(test, "<test>", "exec"), namespace)
         passed = not channel.broken
         if channel.broken:
             sys.stderr.write(f"test failed: {channel.broken}\n")
@@ -977,9 +1099,10 @@ def _harness_child(
             os.write(2, f"sandbox failure (harness): {type(exc).__name__}: {exc}\n".encode())
         finally:
             os._exit(70)
-    _, prelude, test = program
+    _, prelude, test, entry, apart = program
+    code = server.codes.get(test)
     del request, server
-    _run_harness(prelude, test, calls, answers, verdict)
+    _run_harness(prelude, code or test, entry, apart, calls, answers, verdict)
 
 
 if __name__ == "__main__":

@@ -141,10 +141,12 @@ class Job:
     program: str
     prelude: str
     test: str
+    entry: str = ""  # the tested function: the only name of the candidate's that may shadow a builtin
+    apart: bool = False  # `test` sees only `entry` (EvalPlus's tests, run apart from the candidate)
 
     def text(self) -> str:
         """One string for hashing (the reference-time cache)."""
-        return "\0".join(("split", self.program, self.prelude, self.test))
+        return "\0".join(("split", self.program, self.prelude, self.test, self.entry, str(self.apart)))
 
 
 class SandboxUnavailable(RuntimeError):
@@ -355,8 +357,10 @@ class _Server:
         self.start_seconds = time.monotonic() - t0
 
     def start(self, request: dict, program: str | Job, out_w: int) -> None:
-        payload = (program.program, program.prelude, program.test) if isinstance(program, Job) else program
-        data = marshal.dumps((request, payload))
+        payload: object = program
+        if isinstance(program, Job):
+            payload = (program.program, program.prelude, program.test, program.entry, program.apart)
+        data = marshal.dumps((request, payload))  # type: ignore[arg-type]
         data = struct.pack("=Q", len(data)) + data
         sent = socket.send_fds(self.sock, [data], [out_w])
         if sent < len(data):
