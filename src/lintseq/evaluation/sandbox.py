@@ -83,6 +83,8 @@ UNSAFE_HINT = (
     "Ubuntu) or run as root; or, only for samples you trust, opt out explicitly with "
     "`lintseq evaluate --unsafe-no-sandbox` (in an experiment: unsafe_no_sandbox = true under [evaluate])."
 )
+# numpy's BLAS starts no thread pool in the fork server (its samples are forked from it)
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 UID_BASE = 0x6C540000  # an unused range; checked against the passwd database
 
 
@@ -279,6 +281,7 @@ PRELOAD = (  # imported by each fork server once, so that no sample pays for the
     "select",
     "signal",
 )
+PRELOAD_IF_PRESENT = ("numpy",)  # the plus tests compare floats with it, in every harness that does
 # per-sample phases, from the timestamps the evaluator, the fork server and the program's process
 # record (CLOCK_MONOTONIC is one clock for all of them)
 PHASES = (
@@ -428,6 +431,7 @@ class Sandbox:
             "mode": {"namespaces+uid": "uid", "namespaces": "userns"}.get(mode, "none"),
             "workdir": WORKDIR,
             "preload": list(PRELOAD),
+            "preload_if_present": list(PRELOAD_IF_PRESENT),
             **plan,
         }
 
@@ -478,7 +482,7 @@ class Sandbox:
                     if slot[1] is not None:
                         slot[1].close()
                         slot[1] = None
-                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **ONE_THREAD}
                     if self.mode != "none":  # without isolation, each program gets its own folder
                         env.update(HOME=WORKDIR, TMPDIR=WORKDIR)
                     slot[1] = _Server({**self._init, "uid": slot[0]}, env)
