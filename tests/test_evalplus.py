@@ -63,8 +63,11 @@ def test_humaneval_plus_is_humaneval_with_more_tests():
         )
         assert p.base_test == b.test and p.derive_limit and not b.derive_limit and p.requires == ("numpy",)
         assert len(p.test) > len(b.test) and f"check({p.entry_point})" in p.test
-    # the broken find_zero line is replaced; numpy is imported on first use
-    assert "abs(_poly(*inp, candidate(*inp)))" in plus[32].test and "_poly(*candidate" not in plus[32].test
+    # the broken find_zero line is replaced (its call taken from the batched loop); numpy is
+    # imported on first use
+    assert "abs(_poly(*inp, _lintseq_out))" in plus[32].test and "_poly(*candidate" not in plus[32].test
+    # every task's loop over its inputs takes the answers from `_lintseq_calls`
+    assert all("_lintseq_calls(candidate, inputs)" in p.test and "candidate(*inp)" not in p.test for p in plus)
     assert sum("np = _LazyNumpy()" in p.test for p in plus) == 163
     assert not any(line == "import numpy as np" for p in plus for line in p.test.splitlines())
 
@@ -400,7 +403,11 @@ def test_every_reference_solution_passes_with_two_workers(name, count, tmp_path)
         for r in report.per_problem
         if r["correct"] != 1 or r["base_correct"] != 1
     ]
-    assert s["correct"] == s["base"]["correct"] == count and s["pass@1"] == 1.0, failed
+    # MBPP+ 255's reference answers with 932 MB of JSON, more than may cross from the candidate's
+    # process to the harness (EvalPlus fails it too); its base test passes
+    known = [("MbppSanitized/255", ["failed"], ["passed"])] if name == "mbpp+" else []
+    assert failed == known, failed
+    assert s["correct"] == count - len(known) and s["base"]["correct"] == count, failed
     print(f"{name}: {count}/{count}; {s['time_limits']}")
 
 

@@ -219,12 +219,17 @@ def test_sockets_bound_after_the_sandbox_started_are_hidden_too(target):
 
 @pytest.mark.skipif(not MODES, reason=f"no namespace isolation here: {sandbox_info().tried}")
 @pytest.mark.parametrize("mode", MODES)
-def test_interpreter_folders_under_tmp_stay_visible_and_read_only(mode, monkeypatch):
+@pytest.mark.parametrize("private", [False, True], ids=["open", "private"])
+def test_interpreter_folders_under_tmp_stay_visible_and_read_only(mode, private, monkeypatch):
     """A checkout or venv under /tmp (as CI clones may be) is bound back into the sample's fresh
-    /tmp, read-only."""
-    folder = Path(tempfile.mkdtemp(prefix="lsq-interp-", dir="/tmp"))
+    /tmp, read-only; also inside a private folder (mode 0700, as `mktemp -d` makes), which the
+    sample's uid could not traverse."""
+    outer = Path(tempfile.mkdtemp(prefix="lsq-interp-", dir="/tmp"))
+    folder = outer / "checkout" if private else outer
     try:
+        folder.mkdir(exist_ok=True)
         folder.chmod(0o755)
+        outer.chmod(0o700 if private else 0o755)
         (folder / "lsq_probe_module.py").write_text("VALUE = 42\n")
         (folder / "lsq_probe_module.py").chmod(0o644)
         monkeypatch.syspath_prepend(str(folder))
@@ -241,4 +246,4 @@ def test_interpreter_folders_under_tmp_stay_visible_and_read_only(mode, monkeypa
         assert "blocked Read-only file system" in res.output
         assert not (folder / "planted.txt").exists()
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(outer, ignore_errors=True)

@@ -166,6 +166,8 @@ def command(
     info = sandbox.info
     if info.mode == "none":
         click.echo("warning: --unsafe-no-sandbox: samples run with your permissions and network access", err=True)
+    elif info.tried:
+        click.echo(f"warning: sandbox mode {info.mode!r}: {info.detail}", err=True)
     progress = None if quiet else (lambda it, desc: tqdm(it, desc=desc, unit="program", file=sys.stderr))
     try:
         reports = evaluate_many(

@@ -89,6 +89,7 @@ class Server:
         os.close(null)
         self.sockets_seen = b""
         self.sockets_checked = float("-inf")
+        self.codes: dict = {}  # test text -> its code object (None: it does not compile)
 
     def start(self) -> None:
         size = self.struct.unpack("=Q", _recv_exact(self.sock, 8))[0]
@@ -97,6 +98,11 @@ class Server:
         try:
             for name in cfg["preload"]:
                 __import__(name)
+            for name in cfg.get("preload_if_present", ()):
+                try:  # the plus tests' float comparisons: ~0.2 s per harness otherwise
+                    __import__(name)
+                except Exception:
+                    pass
             self.isolated = cfg["mode"] != "none"
             import shutil
             import signal
@@ -241,10 +247,16 @@ class Server:
                 os._exit(0)  # the evaluator is gone; as this namespace's PID 1, every sample goes too
             t = {"t_request": monotonic()}
             out = fds[0]
+            split = isinstance(program, tuple)  # (candidate's program, prelude, test, entry point, apart)
+            pipes: list[int] = []
             try:
                 if self.isolated:
                     self._hide_new_sockets()
                 ready_r, ready_w = os.pipe()
+                if split:
+                    calls_r, calls_w = os.pipe()
+                    answers_r, answers_w = os.pipe()
+                    pipes = [calls_r, calls_w, answers_r, answers_w]
                 # without isolation, a private folder in the real /tmp, removed afterwards
                 workdir = self.cfg["workdir"] if self.isolated else self.tempfile.mkdtemp(prefix="lintseq-sandbox-")
                 t["t_fork"] = monotonic()
@@ -254,14 +266,43 @@ class Server:
             except OSError as exc:
                 _report(out, {"code": None, "timeout": False, "error": f"{type(exc).__name__}: {exc}", "t": t})
                 os.close(out)
+                for fd in pipes:
+                    os.close(fd)
                 continue
             if pid == 0:
-                _run_child(self, request, program, out, ready_w, workdir)
+                _run_child(self, request, program, out, ready_w, workdir, (calls_r, answers_w) if split else ())
             os.close(ready_w)
             if self.isolated and self.libc.setns(self.pidns, CLONE_NEWPID) != 0:
                 os._exit(70)  # cannot start fresh PID namespaces any more: the evaluator starts a new server
-            report = self._finish(pid, init, request["timeout"], t)
+            harness = verdict_r = None
+            if split:
+                os.close(calls_r)
+                os.close(answers_w)
+                self._compile_test(program[2])
+                try:  # in the worker's PID namespace, which the candidate's cannot see into
+                    verdict_r, verdict_w = os.pipe()
+                    harness = os.fork()
+                except OSError:
+                    harness = None
+                else:
+                    if harness == 0:
+                        _harness_child(self, request, program, out, calls_w, answers_r, verdict_w, workdir)
+                    os.close(verdict_w)
+                os.close(calls_w)
+                os.close(answers_r)
+            report = self._finish(pid, init, request["timeout"], t, harness)
             init = None
+            if split:
+                report["verdict"] = "failed"
+                if verdict_r is not None:
+                    got = os.read(verdict_r, 1)
+                    os.close(verdict_r)
+                    if got == b"P" and report["code"] == 0:
+                        report["verdict"] = "passed"
+                    elif not got and report["code"] == 70:
+                        report["error"] = "the harness could not start"
+                else:
+                    report["error"] = "the harness could not be forked"
             if not self.isolated:
                 self.shutil.rmtree(workdir, ignore_errors=True)
             child = os.read(ready_r, 1 << 16)
@@ -269,9 +310,21 @@ class Server:
             if child:
                 got = self.marshal.loads(child)
                 t.update(got["t"])
-                report["error"] = got.get("error")
+                report["error"] = got.get("error") or report.get("error")
             _report(out, report)
             os.close(out)
+
+    def _compile_test(self, test: str) -> None:
+        """A split run's test, compiled once per worker (EvalPlus's hold every input and expected
+        output: ~40 ms each); compiling runs none of its code, and the forked harness gets it."""
+        if test in self.codes or len(test) > 8 << 20:
+            return
+        if len(self.codes) >= 256:
+            del self.codes[next(iter(self.codes))]
+        try:
+            self.codes[test] = compile(test, "<test>", "exec")
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            self.codes[test] = None  # the harness compiles it again and reports why
 
     def _fresh_pid_namespace(self) -> int:
         """A new PID namespace for the next fork, with a placeholder as its init: a sleep(1),
@@ -293,27 +346,36 @@ class Server:
                 signal.pause()
         return pid
 
-    def _finish(self, pid: int, init, timeout: float, t: dict) -> dict:
-        """Wait for the program's process until its deadline (SIGCHLD is blocked here and taken
-        with sigtimedwait), then kill whatever is left of the sample and reap it all."""
+    def _finish(self, pid: int, init, timeout: float, t: dict, harness=None) -> dict:
+        """Wait for the program's process (in a split run: the harness's) until its deadline
+        (SIGCHLD is blocked here and taken with sigtimedwait), then kill whatever is left of the
+        sample and reap it all. `code` is that process's exit status; `candidate_code` the
+        candidate's, in a split run, when it ended on its own."""
         import signal
 
         deadline = t["t_request"] + timeout
         report: dict[str, object] = {"code": None, "timeout": False, "error": None, "t": t}
+        waited = pid if harness is None else harness
         while True:
-            got, status = os.waitpid(pid, os.WNOHANG)
+            got, status = os.waitpid(waited, os.WNOHANG)
             if got:
                 break
             left = deadline - self.time.monotonic()
             if left <= 0:
                 report["timeout"] = True
-                os.kill(pid, 9)
-                _, status = os.waitpid(pid, 0)
+                os.kill(waited, 9)
+                _, status = os.waitpid(waited, 0)
                 break
             signal.sigtimedwait((signal.SIGCHLD,), left)
         t["t_exit"] = self.time.monotonic()
         if not report["timeout"]:
             report["code"] = os.waitstatus_to_exitcode(status)
+        if harness is not None:
+            got, status = os.waitpid(pid, os.WNOHANG)
+            report["candidate_code"] = os.waitstatus_to_exitcode(status) if got else None
+            if not got:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
         if init is not None:
             os.kill(init, 9)  # the kernel kills the rest of the namespace and reaps it before this returns
             os.waitpid(init, 0)
@@ -474,8 +536,9 @@ def _sample_namespaces(server: Server, workdir: str) -> None:
         os.chown(workdir, server.cfg["uid"], server.cfg["uid"])
 
 
-def _run_child(server: Server, request: dict, program: str, out: int, ready_w: int, workdir: str) -> None:
-    """The program's process: its namespaces and limits, then the program."""
+def _run_child(server: Server, request: dict, program, out: int, ready_w: int, workdir: str, rpc) -> None:
+    """The program's process: its namespaces and limits, then the program (in a split run, the
+    candidate's program, then its answers to the harness's calls on the `rpc` pipes)."""
     import marshal
     import resource
     import signal
@@ -483,7 +546,7 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
 
     t = {"t_child": time.monotonic()}
     try:
-        _close_fds_but({out, ready_w})
+        _close_fds_but({out, ready_w, *rpc})
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
@@ -512,6 +575,9 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
             os.write(ready_w, marshal.dumps({"t": t, "error": f"{type(exc).__name__}: {exc}"[:2000]}))
         finally:
             os._exit(70)
+    if rpc:
+        del request, server
+        _candidate(program[0], *rpc)
     sentinel = request.pop("sentinel")
     del request, server
     code = 1
@@ -539,6 +605,549 @@ def _run_child(server: Server, request: dict, program: str, out: int, ready_w: i
         except OSError:
             code = 1
     os._exit(code)
+
+
+# --- split runs: the candidate in its own process, the benchmark's test in a harness ---------
+# Only plain values cross between them, as JSON (`_encode`/`_decode`), never pickled: the
+# harness never runs a line of the sample's code, and its verdict reaches the server on a pipe
+# the candidate's process never holds (see docs/design.md §4.4).
+
+MAX_FRAME = 256 << 20  # bytes of one encoded value; a bigger one fails the sample
+_PLAIN = frozenset((int, float, str, bool, type(None)))  # JSON's own (ints below _BIG)
+_BIG = 1 << 1000  # larger ints cross as hex (JSON's decimal digits are limited to 4300)
+CHUNK_BYTES = 1 << 20  # a frame of answers is written once it holds this much
+MAX_ITEMS = 32 << 20  # items in the lists and tuples of one value: stops a huge answer early
+_ITEMS = [0]  # counted by `_encode`, from 0 for each value
+
+
+def _encode(value, ref):
+    """`value` as JSON-able plain data: every container a list that starts with its type's tag;
+    what is no plain value goes through `ref` (the candidate keeps it and sends a handle; the
+    harness refuses)."""
+    t = type(value)
+    if t is str or t is bool or t is float or value is None:
+        return value
+    if t is int:
+        return value if -_BIG < value < _BIG else ["i", format(value, "x")]
+    if t is list or t is tuple:
+        _ITEMS[0] += len(value)
+        if _ITEMS[0] > MAX_ITEMS:
+            raise ValueError(f"a value of over {MAX_ITEMS} items, more than may cross")
+        if len(value) >= 64:  # long runs of numbers as bytes (a float's repr is slow)
+            packed = _pack(value)
+            if packed is not None:
+                return [packed[0] + ("l" if t is list else "t"), *packed[1:]]
+        out = ["l" if t is list else "t"]
+        out += [x if type(x) in _PLAIN and (type(x) is not int or -_BIG < x < _BIG) else _encode(x, ref) for x in value]
+        return out
+    if t is dict:
+        out = ["d"]
+        for k, x in value.items():
+            out.append(_encode(k, ref))
+            out.append(_encode(x, ref))
+        return out
+    if t is set or t is frozenset:
+        return ["s" if t is set else "f", *[_encode(x, ref) for x in value]]
+    if t is bytes or t is bytearray:
+        return ["b" if t is bytes else "B", value.decode("latin-1")]
+    if t is complex:
+        return ["c", value.real, value.imag]
+    if t is range:
+        return ["R", value.start, value.stop, value.step]
+    name = t.__name__
+    module = getattr(t, "__module__", "")
+    if module == "fractions" and name == "Fraction":
+        return ["q", _encode(value.numerator, ref), _encode(value.denominator, ref)]
+    if module == "decimal" and name == "Decimal":
+        return ["D", str(value)]
+    if module == "numpy" and hasattr(value, "tolist"):  # numpy scalars as Python's; arrays tagged
+        plain = value.tolist()
+        if name == "ndarray":
+            return ["n", _encode(plain, ref), str(value.dtype)]
+        return _encode(plain, ref) if type(plain) is not t else ref(value)
+    for base in (int, float, str, tuple, list, dict, set, frozenset, bytes):  # subclasses as their base
+        if isinstance(value, base):
+            plain = base(value)  # type: ignore[arg-type]
+            return _encode(plain, ref) if type(plain) is base else ref(value)
+    if hasattr(t, "__next__") and hasattr(t, "__iter__"):  # generators, map, zip...: their items
+        return ["I", *[_encode(x, ref) for x in value]]
+    return ref(value)
+
+
+def _pack(value):
+    """A list or tuple of floats and ints as float64 or int64 bytes, or None. Ints among floats
+    are listed by position (exact below 2**53)."""
+    import array
+    import base64
+
+    kinds = set(map(type, value))
+    if kinds == {int}:
+        if min(value) >= -(1 << 63) and max(value) < 1 << 63:
+            return ["Aq", base64.b64encode(array.array("q", value).tobytes()).decode()]
+        return None
+    if not kinds or not kinds <= {int, float}:
+        return None
+    ints = [i for i, x in enumerate(value) if type(x) is int] if int in kinds else []
+    if any(abs(value[i]) > 1 << 53 for i in ints):
+        return None
+    return ["Ad", base64.b64encode(array.array("d", value).tobytes()).decode(), ints]
+
+
+def _unpack(tag: str, items: list):
+    import array
+    import base64
+
+    packed = array.array(tag[1])
+    packed.frombytes(base64.b64decode(items[0], validate=True))
+    values = packed.tolist()
+    if tag[1] == "d":
+        for i in items[1]:
+            values[i] = int(values[i])
+    return values if tag[2] == "l" else tuple(values)
+
+
+def _decode(data, ref):
+    """Plain values back from `_encode`'s JSON; a handle goes through `ref`."""
+    if type(data) is not list:
+        if type(data) is dict:
+            raise ValueError("not an encoded value")
+        return data
+    tag = data[0]
+    items = data[1:]
+    if tag == "l":
+        return [x if type(x) is not list else _decode(x, ref) for x in items]
+    if tag == "t":
+        return tuple([x if type(x) is not list else _decode(x, ref) for x in items])
+    if tag == "d":
+        return {_decode(items[i], ref): _decode(items[i + 1], ref) for i in range(0, len(items), 2)}
+    if tag == "s":
+        return {_decode(x, ref) for x in items}
+    if tag == "f":
+        return frozenset(_decode(x, ref) for x in items)
+    if tag == "i":
+        return int(items[0], 16)
+    if tag == "b":
+        return items[0].encode("latin-1")
+    if tag == "B":
+        return bytearray(items[0].encode("latin-1"))
+    if tag == "c":
+        return complex(float(items[0]), float(items[1]))
+    if tag == "R":
+        return range(int(items[0]), int(items[1]), int(items[2]))
+    if tag == "q":
+        import fractions
+
+        return fractions.Fraction(_decode(items[0], ref), _decode(items[1], ref))
+    if tag == "D":
+        import decimal
+
+        return decimal.Decimal(str(items[0]))
+    if tag == "n":
+        import numpy
+
+        return numpy.array(_decode(items[0], ref), dtype=str(items[1]))
+    if tag == "I":
+        return iter([_decode(x, ref) for x in items])
+    if tag in ("Adl", "Adt", "Aql", "Aqt"):
+        return _unpack(tag, items)
+    if tag == "r":
+        return ref(items[0])
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _write_frame(fd: int, obj) -> None:
+    import json
+
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    if len(data) > MAX_FRAME:
+        raise ValueError(f"a value of {len(data)} bytes, over the {MAX_FRAME} bytes that may cross")
+    _write_bytes(fd, data)
+
+
+def _write_bytes(fd: int, data: bytes) -> None:
+    os.write(fd, len(data).to_bytes(4, "little"))  # a pipe takes 4 bytes whole
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_frame(fd: int):
+    """One value; its bytes are read into one buffer (a big answer is not copied twice)."""
+    import json
+
+    size = int.from_bytes(_read_exact(fd, 4), "little")
+    if size > MAX_FRAME:
+        raise ValueError(f"a value of {size} bytes, over the {MAX_FRAME} bytes that may cross")
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            raise EOFError("the other process is gone")
+        got += n
+    del view
+    return json.loads(buf)
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("the other process is gone")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+class _Replies:
+    """The candidate's answers, written in frames of several (a JSON list): one frame per batch
+    of quick answers, not one write and one wake-up of the harness per answer."""
+
+    def __init__(self, fd: int):
+        self.fd, self.size, self.since = fd, 0, 0.0
+        self.parts: list[bytes] = []
+
+    def add(self, reply, now: bool = False) -> None:
+        import json
+        import time
+
+        data = json.dumps(reply, separators=(",", ":")).encode()
+        if len(data) > MAX_FRAME:
+            data = json.dumps(["x", "ValueError", f"an answer of {len(data)} bytes, over {MAX_FRAME}"]).encode()
+        if self.parts and self.size + len(data) > CHUNK_BYTES:
+            self.flush()
+        if not self.parts:
+            self.since = time.monotonic()
+        self.parts.append(data)
+        self.size += len(data) + 1
+        if now or len(self.parts) >= 1024 or self.size >= CHUNK_BYTES or time.monotonic() - self.since > 0.005:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            data = b"[" + b",".join(self.parts) + b"]"
+            self.parts, self.size = [], 0
+            _write_bytes(self.fd, data)
+
+
+def _answer(replies: _Replies, call, ref, now: bool = True) -> bool:
+    """Add `call()`'s value, or the exception it raised; True for a value."""
+    try:
+        _ITEMS[0] = 0
+        reply = ["v", _encode(call(), ref)]
+    except BaseException as exc:
+        try:
+            reply = ["x", type(exc).__name__, str(exc)[:1000]]
+        except BaseException:
+            reply = ["x", "Exception", ""]
+    _flush()
+    replies.add(reply, now)
+    return reply[0] == "v"
+
+
+def _serve_candidate(namespace: dict, calls: int, answers: int) -> None:
+    """The candidate's side, in the candidate's process (which may change all of this: it can
+    only ever send values): report its names, then answer each call with a plain value or the
+    name and message of the exception it raised."""
+    refs: list = []
+
+    def ref(value):
+        refs.append(value)
+        return ["r", len(refs) - 1]
+
+    def handle(i):
+        return refs[i] if type(i) is int and 0 <= i < len(refs) else None
+
+    names = []
+    for name, value in list(namespace.items()):
+        if name.startswith("__"):
+            continue
+        if type(value).__name__ == "module":
+            names.append([name, ["m", value.__name__]])
+        else:
+            names.append([name, ref(value)])
+    _write_frame(answers, ["names", names])
+    replies = _Replies(answers)
+    while True:
+        try:
+            call = _read_frame(calls)
+        except EOFError:
+            os._exit(0)
+        kind, target = call[0], handle(call[1])
+        if kind == "m":  # a batch: each input's answer as it comes, up to the first exception
+            for args in call[2]:
+                if not _answer(replies, lambda f=target, a=args: f(*_decode(a, handle)), ref, now=False):
+                    break
+            replies.flush()
+        elif kind == "c":
+            _answer(replies, lambda f=target, c=call: f(*_decode(c[2], handle), **_decode(c[3], handle)), ref)
+        elif kind == "g":
+            _answer(replies, lambda o=target, c=call: getattr(o, c[2]), ref)
+        else:
+            _answer(replies, lambda o=target, c=call: setattr(o, c[2], _decode(c[3], handle)), ref)
+
+
+class _Channel:
+    """The harness's end of the candidate's pipes. Once the candidate broke the protocol (died,
+    sent what does not decode), the channel stays broken and the test fails, whatever the test
+    code catches."""
+
+    def __init__(self, calls: int, answers: int):
+        import builtins
+
+        self.calls, self.answers = calls, answers
+        self.broken = ""
+        self.pending = 0  # answers of a batch (`_batch`) not read yet
+        self.replies: list = []  # read, not taken yet (reversed)
+        # exceptions the candidate's calls may raise in the test: builtin Exception classes, but
+        # none that ends an iteration (a StopIteration raised into map() would end a loop early)
+        self.raisable = {
+            n: c
+            for n, c in vars(builtins).items()
+            if isinstance(c, type)
+            and issubclass(c, Exception)
+            and not issubclass(c, (StopIteration, StopAsyncIteration))
+        }
+
+    def ask(self, message):
+        """Send one call (or attribute access) and return its answer."""
+        while self.pending:  # a batch the test left before its end: its answers come first
+            self.answer()
+        self.send(message)
+        return self.answer()
+
+    def send(self, message) -> None:
+        if self.broken:
+            raise CandidateGone(self.broken)
+        try:
+            _write_frame(self.calls, message)
+        except (OSError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+            self.fail(exc)
+
+    def fail(self, exc):
+        self.broken = f"the candidate's process broke the exchange: {type(exc).__name__}: {exc}"
+        raise CandidateGone(self.broken) from None
+
+    def answer(self):
+        """The next answer: a plain value, or the exception the candidate raised, raised here."""
+        if self.broken:
+            raise CandidateGone(self.broken)
+        try:
+            if not self.replies:
+                frame = _read_frame(self.answers)
+                if type(frame) is not list or not frame:
+                    raise ValueError("not a frame of replies")
+                self.replies = frame[::-1]
+            reply = self.replies.pop()
+            if self.pending:
+                self.pending = self.pending - 1 if reply[0] == "v" else 0  # a batch stops at an exception
+            if reply[0] == "v":
+                return _decode(reply[1], Remote)
+            if reply[0] != "x":
+                raise ValueError("not a reply")
+            name, text = str(reply[1]), str(reply[2])
+        except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError, RecursionError, MemoryError) as exc:
+            self.fail(exc)
+        cls = self.raisable.get(name, CandidateError)
+        try:
+            raised = cls(text)
+        except Exception:
+            raised = CandidateError(f"{name}: {text}")
+        raise raised
+
+    def encode(self, value):
+        _ITEMS[0] = 0
+        return _encode(value, _harness_ref)
+
+
+class CandidateError(Exception):
+    """An exception the candidate raised that is not a builtin one (its name and message)."""
+
+
+class CandidateGone(Exception):
+    """The candidate's process died or broke the exchange; the test fails whatever it catches."""
+
+
+_CHANNEL: _Channel = None  # type: ignore[assignment]  # set in the harness before any test code runs
+
+
+def _batch(f, inputs):
+    """`f(*inp)` for each input in turn, as the plus tests' `_lintseq_calls`; for the candidate's
+    function, every input goes across in one message and the answers are read as they come."""
+    if type(f) is not Remote:
+        for inp in inputs:
+            yield f(*inp)
+        return
+    ch = _CHANNEL
+    inputs = list(inputs)
+    while ch.pending:
+        ch.answer()
+    args = []
+    for inp in inputs:
+        _ITEMS[0] = 0
+        args.append(_encode(tuple(inp), _harness_ref))
+    ch.send(["m", object.__getattribute__(f, "_lintseq_ref"), args])
+    ch.pending = len(inputs)
+    for _ in inputs:
+        yield ch.answer()
+
+
+def _harness_ref(value):
+    if type(value) is Remote:
+        return ["r", object.__getattribute__(value, "_lintseq_ref")]
+    raise TypeError(f"a {type(value).__name__} cannot be sent to the candidate (only plain values)")
+
+
+class Remote:
+    """A function, class or object that lives in the candidate's process: calling it, reading
+    or setting an attribute crosses as plain values. It has no operator of the candidate's: `==`
+    is identity, so no answer of the candidate's can compare equal except a plain value."""
+
+    __slots__ = ("_lintseq_ref",)
+
+    def __init__(self, ref):
+        object.__setattr__(self, "_lintseq_ref", ref)
+
+    def __call__(self, *args, **kwargs):
+        ch = _CHANNEL
+        return ch.ask(["c", object.__getattribute__(self, "_lintseq_ref"), ch.encode(args), ch.encode(kwargs)])
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _CHANNEL.ask(["g", object.__getattribute__(self, "_lintseq_ref"), name])
+
+    def __setattr__(self, name, value):
+        ch = _CHANNEL
+        ch.ask(["s", object.__getattribute__(self, "_lintseq_ref"), name, ch.encode(value)])
+
+    def __repr__(self):
+        return f"<the candidate's object {object.__getattribute__(self, '_lintseq_ref')}>"
+
+
+def _trusted_module(name):
+    """A module the candidate imported, the harness's own copy, when it is one the fork server
+    loaded already or numpy (a test may use a module the candidate's program imported; no name
+    the candidate sends makes the harness run a module's code it would not run anyway)."""
+    import importlib
+
+    name = str(name)
+    if name in sys.modules or name == "numpy" or name.startswith("numpy."):
+        try:
+            return importlib.import_module(name)
+        except Exception:
+            return None
+    return None
+
+
+def _run_harness(prelude: str, test, entry: str, apart: bool, calls: int, answers: int, verdict: int) -> None:
+    """The harness: the benchmark's prelude and test (source or code), with the candidate's
+    names as `Remote`s (`apart`: the test sees only the entry point); the verdict (b"P" only if
+    the whole test ran and the exchange never broke) goes to `verdict`, which only this process
+    holds."""
+    import builtins
+    import traceback
+
+    global _CHANNEL
+    _CHANNEL = channel = _Channel(calls, answers)
+    passed = False
+    try:
+        namespace: dict[str, object] = {"__name__": "__sandbox__"}
+        if prelude:
+            exec(compile(prelude, "<prelude>", "exec"), namespace)
+        reply = _read_frame(answers)
+        if type(reply) is not list or reply[:1] != ["names"]:
+            raise CandidateGone("the candidate's process sent no names")
+        for item in reply[1]:
+            name, desc = str(item[0]), item[1]
+            if not name.isidentifier() or name in namespace or (hasattr(builtins, name) and name != entry):
+                continue  # the benchmark's own names and the builtins (but the tested one: MBPP 126's `sum`) stay its own
+            if type(desc) is list and desc[:1] == ["m"]:
+                module = _trusted_module(desc[1])
+                if module is not None:
+                    namespace[name] = module
+            elif type(desc) is list and desc[:1] == ["r"] and type(desc[1]) is int:
+                namespace[name] = Remote(desc[1])
+        if apart:
+            namespace = {"__name__": "__main__", entry: namespace[entry], "_lintseq_batch": _batch}
+        exec(test if not isinstance(test, str) else compile(test, "<test>", "exec"), namespace)
+        passed = not channel.broken
+        if channel.broken:
+            sys.stderr.write(f"test failed: {channel.broken}\n")
+    except EOFError:
+        sys.stderr.write("test failed: the candidate's process ended before its names were read\n")
+    except BaseException:
+        traceback.print_exc()
+    _flush()
+    os.write(verdict, b"P" if passed else b"F")
+    os._exit(0 if passed else 1)
+
+
+def _candidate(program: str, calls: int, answers: int) -> None:
+    """The candidate's program (the benchmark's prelude and the sample), then its answers."""
+    namespace = {"__name__": "__sandbox__"}
+    try:
+        exec(compile(program, "<program>", "exec"), namespace)
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            sys.stderr.write(f"program exited early: SystemExit({exc.code!r})\n")
+        else:
+            import linecache
+            import traceback
+
+            linecache.cache["<program>"] = (len(program), None, program.splitlines(True), "<program>")
+            traceback.print_exc()
+        _flush()
+        os._exit(1)
+    _flush()  # its output before the harness's: the server kills this process once the test ends
+    _serve_candidate(namespace, calls, answers)
+    os._exit(0)
+
+
+def _harness_child(
+    server: Server, request: dict, program, out: int, calls: int, answers: int, verdict: int, workdir: str
+):
+    """The harness's process: the sample's limits and uid, a mount namespace like the sample's,
+    in the worker's PID namespace (where the candidate cannot see it), not dumpable; then the
+    benchmark's test."""
+    import resource
+    import signal
+
+    try:
+        _close_fds_but({out, calls, answers, verdict})
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        os.setsid()
+        if server.isolated:
+            _sample_namespaces(server, workdir)
+        for name, value in request["rlimits"]:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        if server.isolated:
+            _drop_privileges(server.libc, server.cfg["uid"])
+        else:
+            server.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        server.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        os.chdir(workdir)
+    except BaseException as exc:
+        try:
+            os.write(2, f"sandbox failure (harness): {type(exc).__name__}: {exc}\n".encode())
+        finally:
+            os._exit(70)
+    _, prelude, test, entry, apart = program
+    code = server.codes.get(test)
+    del request, server
+    _run_harness(prelude, code or test, entry, apart, calls, answers, verdict)
 
 
 if __name__ == "__main__":

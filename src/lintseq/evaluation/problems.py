@@ -49,10 +49,12 @@ import os
 import re
 import warnings
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lintseq.evaluation.sandbox import Job
 from lintseq.instructions import function_instruction
 from lintseq.io import JsonLine, read_jsonl
 from lintseq.io import load_jsonl as _json_objects
@@ -116,6 +118,17 @@ class Problem:
         with `base`)."""
         parts = [self.prelude, candidate, self.base_test if base else self.test]
         return "\n".join(p.rstrip("\n") + "\n" for p in parts if p)
+
+    def job_for(self, candidate: str, base: bool = False) -> Job:
+        """What the sandbox judges for a candidate: prelude and candidate in the candidate's
+        process, prelude and test (`base_test` with `base`) in a harness that calls it across
+        (`sandbox.Job`), so that no verdict rests on the candidate's process."""
+        test = self.base_test if base else self.test
+        program = "\n".join(p.rstrip("\n") + "\n" for p in (self.prelude, candidate) if p)
+        inner = _inside_apart(test, self.entry_point)
+        if inner is not None:  # the harness runs it apart itself (and compiles it once per worker)
+            return Job(program, self.prelude, inner, self.entry_point, apart=True)
+        return Job(program, self.prelude, test, self.entry_point)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -328,6 +341,50 @@ def _evalplus_rows(name: str) -> list[dict]:
     return rows
 
 
+# Every plus test ends in one loop that calls the tested function on each input in turn. That
+# call becomes a value the loop takes from `_lintseq_calls`, which is the same calls in the same
+# order; lintseq's harness passes its own (`_lintseq_batch`), which sends every input to the
+# candidate's process in one message and reads the answers as they come (one exchange per task,
+# not one per input). EvalPlus also runs the inputs in order and stops at the first failure.
+_CALLS = """def _lintseq_calls(f, inputs):
+    \"\"\"f(*inp) for each input in turn (lintseq's harness gets them in one exchange).\"\"\"
+    for inp in inputs:
+        yield f(*inp)
+
+
+_lintseq_calls = globals().get("_lintseq_batch", _lintseq_calls)
+
+
+"""
+_LOOPS = (
+    (
+        "    for i, (inp, exp) in enumerate(zip(inputs, results)):\n",
+        "    for i, (inp, exp, _lintseq_out) in enumerate(zip(inputs, results, _lintseq_calls({f}, inputs))):\n",
+    ),
+    (
+        "    for i, inp in enumerate(inputs):\n",
+        "    for i, (inp, _lintseq_out) in enumerate(zip(inputs, _lintseq_calls({f}, inputs))):\n",
+    ),
+)
+
+
+def _batched(test: str, callee: str, where: str) -> str:
+    """`test` with its loop over the inputs taking the answers from `_lintseq_calls`."""
+    lines = test.splitlines(True)
+    done = 0
+    for i, line in enumerate(lines[:-1]):
+        for indent in ("", "    "):
+            for head, new in _LOOPS:
+                call = f"{callee}(*inp)"
+                if line == indent + head[4:] and lines[i + 1].count(call) == 1:
+                    lines[i] = indent + new[4:].format(f=callee)
+                    lines[i + 1] = lines[i + 1].replace(call, "_lintseq_out")
+                    done += 1
+    if done != 1:
+        raise BenchmarkError(f"{where}: expected one loop over the inputs calling {callee}, found {done}")
+    return _CALLS + "".join(lines)
+
+
 def load_humaneval_plus() -> list[Problem]:
     """HumanEval's problems with HumanEval+'s tests (EvalPlus v0.1.10)."""
     base = {p.task_id: p for p in load_humaneval()}
@@ -341,7 +398,10 @@ def load_humaneval_plus() -> list[Problem]:
         problems.append(
             replace(
                 p,
-                test=_apart(f"{row['test'].strip(chr(10))}\n\ncheck({p.entry_point})\n", p.entry_point),
+                test=_apart(
+                    _batched(f"{row['test'].strip(chr(10))}\n\ncheck({p.entry_point})\n", "candidate", p.task_id),
+                    p.entry_point,
+                ),
                 canonical_solution=row["prompt"] + row["canonical_solution"],
                 base_test=p.test,
                 derive_limit=True,
@@ -362,7 +422,7 @@ def load_mbpp_plus() -> list[Problem]:
         problems.append(
             replace(
                 p,
-                test=_apart(row["test"].strip("\n") + "\n", p.entry_point),
+                test=_apart(_batched(row["test"].strip("\n") + "\n", p.entry_point, p.task_id), p.entry_point),
                 canonical_solution=code if code.endswith("\n") else code + "\n",
                 base_test=p.test,
                 derive_limit=True,
@@ -382,6 +442,20 @@ def _apart(test: str, entry: str) -> str:
         f"_lintseq_builtins.exec(_lintseq_builtins.compile({test!r}, '<plus tests>', 'exec'), "
         f"{{'__name__': '__main__', {entry!r}: {entry}}})\n"
     )
+
+
+@lru_cache(maxsize=1024)
+def _inside_apart(test: str, entry: str) -> str | None:
+    """The test that `_apart(test, entry)` wrapped, or None when `test` is no such wrapper."""
+    head = "import builtins as _lintseq_builtins\n_lintseq_builtins.exec(_lintseq_builtins.compile("
+    tail = f", '<plus tests>', 'exec'), {{'__name__': '__main__', {entry!r}: {entry}}})\n"
+    if not (entry and test.startswith(head) and test.endswith(tail)):
+        return None
+    try:
+        inner = ast.literal_eval(test[len(head) : len(test) - len(tail)])
+    except (ValueError, SyntaxError):
+        return None
+    return inner if isinstance(inner, str) and _apart(inner, entry) == test else None
 
 
 PLUS = {"humaneval+": load_humaneval_plus, "mbpp+": load_mbpp_plus}

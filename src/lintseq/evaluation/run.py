@@ -45,7 +45,7 @@ from lintseq.diffs import RULES, Resolved, looks_like_edits, resolve
 from lintseq.evaluation.diversity import distinct_share
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
-from lintseq.evaluation.sandbox import Result, Sandbox
+from lintseq.evaluation.sandbox import Job, Result, Sandbox
 from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, reference_times, task_limit
 from lintseq.io import read_jsonl
 from lintseq.markdown import strip_fences
@@ -305,12 +305,12 @@ def evaluate_many(
     _derive_limits(benches, sandbox, min_time_limit, time_factor, progress)
     reference_seconds = time.monotonic() - start
 
-    programs: list[str] = []
+    programs: list[Job] = []
     timeouts: list[float] = []
-    earlier: dict[tuple[str, float], int] = {}  # programs of earlier scores, run once
+    earlier: dict[tuple[Job, float], int] = {}  # programs of earlier scores, run once
     for b in benches:
         for base in (False, True):
-            fresh: dict[tuple[str, float], int] = {}
+            fresh: dict[tuple[Job, float], int] = {}
             slots: list[int | None] = []
             for s in b.samples:
                 p = b.by_id[s.task_id]
@@ -318,7 +318,7 @@ def evaluate_many(
                     slots.append(None)
                     continue
                 limit = floor if base else b.limits.get(s.task_id, floor)
-                key = (p.program_for(s.program, base=base), limit)
+                key = (p.job_for(s.program, base=base), limit)
                 if key in earlier:
                     slots.append(earlier[key])
                     continue
@@ -365,7 +365,7 @@ def evaluate_many(
 
 
 def _retry_environment_failures(
-    benches: list[_Benchmark], programs: list[str], timeouts: list[float], results: list[Result], sandbox: Sandbox
+    benches: list[_Benchmark], programs: list[Job], timeouts: list[float], results: list[Result], sandbox: Sandbox
 ) -> int:
     """Run again, once, every program that failed on an import the benchmark's own code needs (a
     sandbox that could not start a program properly); return how many were run again."""
@@ -423,12 +423,12 @@ def _derive_limits(
 ) -> None:
     """Measure (or read from the cache) the reference solutions of the derived-limit tasks that
     have samples, and set those tasks' limits (the sandbox's own where the reference failed)."""
-    need: dict[str, list[tuple[_Benchmark, Problem]]] = {}
+    need: dict[Job, list[tuple[_Benchmark, Problem]]] = {}
     for b in benches:
         have = {s.task_id for s in b.samples}
         for p in b.problems:
             if p.derive_limit and p.canonical_solution and p.task_id in have:
-                need.setdefault(p.program_for(p.canonical_solution), []).append((b, p))
+                need.setdefault(p.job_for(p.canonical_solution), []).append((b, p))
     if not need:
         return
     programs = list(need)

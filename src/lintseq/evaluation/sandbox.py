@@ -60,6 +60,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,8 @@ UNSAFE_HINT = (
     "Ubuntu) or run as root; or, only for samples you trust, opt out explicitly with "
     "`lintseq evaluate --unsafe-no-sandbox` (in an experiment: unsafe_no_sandbox = true under [evaluate])."
 )
+# numpy's BLAS starts no thread pool in the fork server (its samples are forked from it)
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 UID_BASE = 0x6C540000  # an unused range; checked against the passwd database
 
 
@@ -130,6 +133,24 @@ class Result:
         return d
 
 
+@dataclass(frozen=True)
+class Job:
+    """A sample to judge, split so that no verdict rests on the sample's process: `program`
+    (the benchmark's prelude and the candidate) runs in the candidate's process, `prelude` and
+    `test` in a harness process that never runs the sample's code; calls cross between them as
+    plain values (see `_launcher.py`). It passes only if the harness ran the whole test."""
+
+    program: str
+    prelude: str
+    test: str
+    entry: str = ""  # the tested function: the only name of the candidate's that may shadow a builtin
+    apart: bool = False  # `test` sees only `entry` (EvalPlus's tests, run apart from the candidate)
+
+    def text(self) -> str:
+        """One string for hashing (the reference-time cache)."""
+        return "\0".join(("split", self.program, self.prelude, self.test, self.entry, str(self.apart)))
+
+
 class SandboxUnavailable(RuntimeError):
     """No isolation works here and running unisolated was not asked for."""
 
@@ -165,6 +186,10 @@ def _unreachable_ancestor(path: str) -> str | None:
     return None
 
 
+def _within(path: str, dirs: Iterable[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip(os.sep) + os.sep) for d in dirs)
+
+
 def _interpreter_dirs() -> list[str]:
     import sysconfig
 
@@ -188,7 +213,9 @@ def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
     if drop_uid:
         for d in interp:
             hidden = _unreachable_ancestor(d)
-            if hidden and hidden not in hide:
+            # under /tmp (or another writable dir) the sample's fresh tmpfs hides it anyway, and
+            # the folder is bound back from the real path: a tmpfs here would hide that path
+            if hidden and hidden not in hide and not _within(hidden, WRITABLE):
                 hide[hidden] = "755"
     covered = [*hide, *WRITABLE]
     keep = [d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)]
@@ -254,6 +281,7 @@ PRELOAD = (  # imported by each fork server once, so that no sample pays for the
     "select",
     "signal",
 )
+PRELOAD_IF_PRESENT = ("numpy",)  # the plus tests compare floats with it, in every harness that does
 # per-sample phases, from the timestamps the evaluator, the fork server and the program's process
 # record (CLOCK_MONOTONIC is one clock for all of them)
 PHASES = (
@@ -331,8 +359,11 @@ class _Server:
             raise _ServerFailed(reply.get("error", "the fork server did not start"))
         self.start_seconds = time.monotonic() - t0
 
-    def start(self, request: dict, program: str, out_w: int) -> None:
-        data = marshal.dumps((request, program))
+    def start(self, request: dict, program: str | Job, out_w: int) -> None:
+        payload: object = program
+        if isinstance(program, Job):
+            payload = (program.program, program.prelude, program.test, program.entry, program.apart)
+        data = marshal.dumps((request, payload))  # type: ignore[arg-type]
         data = struct.pack("=Q", len(data)) + data
         sent = socket.send_fds(self.sock, [data], [out_w])
         if sent < len(data):
@@ -400,11 +431,13 @@ class Sandbox:
             "mode": {"namespaces+uid": "uid", "namespaces": "userns"}.get(mode, "none"),
             "workdir": WORKDIR,
             "preload": list(PRELOAD),
+            "preload_if_present": list(PRELOAD_IF_PRESENT),
             **plan,
         }
 
-    def run(self, program: str, timeout: float | None = None) -> Result:
-        """Run one program; `timeout` (seconds) overrides `limits.timeout` for this program."""
+    def run(self, program: str | Job, timeout: float | None = None) -> Result:
+        """Run one program (a plain program passes when it runs to its end and exits 0, a `Job`
+        when its harness ran the whole test); `timeout` (seconds) overrides `limits.timeout`."""
         limits = self.limits if timeout is None else replace(self.limits, timeout=timeout)
         slot = self._slots.get()
         try:
@@ -412,7 +445,9 @@ class Sandbox:
         finally:
             self._slots.put(slot)
 
-    def run_many(self, programs: Iterable[str], timeouts: Iterable[float | None] | None = None) -> Iterator[Result]:
+    def run_many(
+        self, programs: Iterable[str | Job], timeouts: Iterable[float | None] | None = None
+    ) -> Iterator[Result]:
         """Results in input order, computed `workers` at a time; `timeouts`, if given, pairs
         one per-program timeout (or None for the default) with each program."""
         with ThreadPoolExecutor(self.workers) as pool:
@@ -438,7 +473,7 @@ class Sandbox:
         """The uids samples run as (none unless running as root with namespaces)."""
         return [] if self.mode != "namespaces+uid" else _free_uids(self.workers)
 
-    def _run(self, program: str, slot: list, limits: Limits) -> Result:
+    def _run(self, program: str | Job, slot: list, limits: Limits) -> Result:
         start = time.monotonic()
         for attempt in (1, 2):
             fresh = slot[1] is None or not slot[1].alive()
@@ -447,7 +482,7 @@ class Sandbox:
                     if slot[1] is not None:
                         slot[1].close()
                         slot[1] = None
-                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+                    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **ONE_THREAD}
                     if self.mode != "none":  # without isolation, each program gets its own folder
                         env.update(HOME=WORKDIR, TMPDIR=WORKDIR)
                     slot[1] = _Server({**self._init, "uid": slot[0]}, env)
@@ -462,7 +497,7 @@ class Sandbox:
                     return Result(False, "error", None, time.monotonic() - start, f"sandbox failure: {exc}")
         raise AssertionError("unreachable")
 
-    def _supervise(self, server: _Server, program: str, limits: Limits) -> Result:
+    def _supervise(self, server: _Server, program: str | Job, limits: Limits) -> Result:
         sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
         request = {"rlimits": _rlimits(limits), "sentinel": sentinel, "timeout": limits.timeout}
         output = _Output(limits.max_output, sentinel.encode())
@@ -485,6 +520,14 @@ class Sandbox:
             text += f"\nsandbox failure: {report['error']}"
         elif report["timeout"]:
             status = "timeout"
+        elif isinstance(program, Job):  # the harness's verdict, on a pipe only it held
+            candidate = report.get("candidate_code")
+            if report.get("verdict") == "passed":
+                status = "passed"
+            elif (code is not None and code < 0) or (isinstance(candidate, int) and candidate < 0):
+                status = "killed"
+            else:
+                status = "failed"
         elif code == 0 and output.seen:
             status = "passed"
         elif code is None or code < 0:
@@ -640,7 +683,8 @@ def _fixed_info(mode: str) -> SandboxInfo:
 @cache
 def sandbox_info() -> SandboxInfo:
     """Probe once which isolation works here: namespaces with a dropped uid (root), a user
-    namespace (other users), else none. Says why a stronger mode was not used."""
+    namespace (other users), else none. Says why a stronger mode was not used (`detail`, and a
+    RuntimeWarning when root gets only the user namespace)."""
     tried: list[str] = []
     modes = []
     if os.geteuid() == 0:
@@ -649,7 +693,11 @@ def sandbox_info() -> SandboxInfo:
     for mode in modes:
         got = _probe(mode)
         if isinstance(got, SandboxInfo):
-            return SandboxInfo(**{**got.to_dict(), "tried": tried, "detail": ""})
+            detail = ""
+            if tried:  # weaker than this machine should allow: say so, loudly, not only in the report
+                detail = f"weaker isolation than {modes[0]!r}, which failed: {'; '.join(tried)}"
+                warnings.warn(f"lintseq sandbox: using {mode!r}, {detail}", RuntimeWarning, stacklevel=2)
+            return SandboxInfo(**{**got.to_dict(), "tried": tried, "detail": detail})
         tried.append(got)
     got = _probe("none")
     detail = "the kernel allows no namespace isolation here"

@@ -3,7 +3,7 @@
 EvalPlus's documented rule gives each test input max(4 s, 4 x the reference solution's time on
 it). The bundled HumanEval+ and MBPP+ tests run all of a task's inputs in one program, so a
 task's limit here is max(MIN_TIME_LIMIT, FACTOR x T), 4 s and 4 by default: T is the wall time
-of the reference solution's whole program (prelude, solution, test: the program a sample runs)
+of the reference solution judged as a sample is (`Problem.job_for`: its process, the harness, the test)
 measured in the same sandbox, with the same workers, on this machine. A slow machine measures a
 slow reference, so it does not fail correct solutions for its own speed.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lintseq.cache import cache_dir
-from lintseq.evaluation.sandbox import Result, Sandbox
+from lintseq.evaluation.sandbox import Job, Result, Sandbox
 
 FACTOR = 4.0  # EvalPlus's gt_time_limit_factor
 MIN_TIME_LIMIT = 4.0  # the floor of EvalPlus's documented rule
@@ -45,9 +45,10 @@ class References:
     failures: dict[int, Result] = field(default_factory=dict)  # index -> the failed run
 
 
-def _key(program: str, mode: str) -> str:
+def _key(program: str | Job, mode: str) -> str:
     where = f"{platform.node()}\0{sys.version}\0{mode}\0"
-    return hashlib.sha256((where + program).encode("utf-8", "surrogatepass")).hexdigest()
+    text = program.text() if isinstance(program, Job) else program
+    return hashlib.sha256((where + text).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _load(path: Path) -> dict[str, float]:
@@ -72,7 +73,7 @@ def _save(path: Path, new: dict[str, float]) -> None:
 
 
 def reference_times(
-    programs: Sequence[str],
+    programs: Sequence[str | Job],
     sandbox: Sandbox,
     progress: Callable[[Iterable[Result]], Iterable[Result]] | None = None,
     cache: Path | None = None,

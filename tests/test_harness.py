@@ -1,0 +1,128 @@
+"""The harness and the plain values between it and the candidate's process: what crosses, what
+a test sees of the candidate (handles, exceptions, the entry point), and that a broken exchange
+fails the test whatever the test catches."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import pytest
+
+from lintseq.evaluation import _launcher
+from lintseq.evaluation.problems import load_benchmark
+from lintseq.evaluation.sandbox import Job, Limits, Sandbox
+
+
+@pytest.fixture(scope="module")
+def box():
+    with Sandbox(Limits(timeout=10.0, memory_mb=1024), workers=2) as sandbox:
+        yield sandbox
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        -3,
+        10**400,
+        -(10**5000),
+        2.5,
+        float("inf"),
+        -0.0,
+        "sé\udc80",
+        b"\x00\xff",
+        bytearray(b"ab"),
+        1 + 2j,
+        (1, (2.0, "x")),
+        [[], {}, set(), frozenset({1})],
+        {(1, 2): {"k": [None]}},
+        range(1, 10, 3),
+        Fraction(1, 3),
+        list(range(100)),
+        [0.5, 1] * 50,
+        tuple([2**62] * 70),
+        [2**64] * 70,
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_plain_values_cross_unchanged(value):
+    back = _launcher._decode(json.loads(json.dumps(_launcher._encode(value, None))), None)
+    assert type(back) is type(value) and back == value
+    if isinstance(value, list) and value and isinstance(value[0], float):
+        assert [type(x) for x in back] == [type(x) for x in value]
+
+
+def test_subclasses_cross_as_their_base_and_the_rest_as_handles():
+    class Liar(int):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    handles = []
+    got = _launcher._encode([Liar(3), object()], lambda v: handles.append(v) or ["r", len(handles) - 1])
+    assert got == ["l", 3, ["r", 0]] and type(_launcher._decode(got, _launcher.Remote)[1]) is _launcher.Remote
+    assert math.isnan(_launcher._decode(json.loads(json.dumps(_launcher._encode(float("nan"), None))), None))
+
+
+def _job(candidate: str, test: str, entry: str = "f") -> Job:
+    return Job(candidate, "", test, entry)
+
+
+def test_what_a_test_sees_of_the_candidate(box):
+    jobs = {
+        # an exception of the candidate's, caught by the test as the builtin it names
+        "raises": _job(
+            "def f():\n    raise ValueError('no')\n",
+            "try:\n    f()\nexcept ValueError as e:\n    assert str(e) == 'no'\nelse:\n    raise AssertionError\n",
+        ),
+        # the tested function may shadow a builtin (MBPP 126's `sum`); other names may not
+        "entry_shadows": _job(
+            "def sum(a, b):\n    return a + b\ndef len(x):\n    return 7\n",
+            "assert sum(1, 2) == 3 and len([1]) == 1\n",
+            "sum",
+        ),
+        # a module the candidate imported, as the harness's own copy
+        "module": _job("import math\ndef f(x):\n    return x\n", "assert math.sqrt(f(4)) == 2.0\n"),
+        # objects of the candidate's: built, read and changed through handles
+        "objects": _job(
+            "class Node:\n    def __init__(self, v):\n        self.v, self.next = v, None\n"
+            "def f(node):\n    return node.v + (f(node.next) if node.next else 0)\n",
+            "a = Node(1)\na.next = Node(2)\nassert a.v == 1 and f(a) == 3\nassert a != Node(1)\n",
+        ),
+        # generators cross as their items
+        "generator": _job("def f(n):\n    return (i * i for i in range(n))\n", "assert list(f(3)) == [0, 1, 4]\n"),
+    }
+    results = dict(zip(jobs, box.run_many(jobs.values())))
+    assert all(r.passed for r in results.values()), results
+
+
+def test_a_broken_exchange_fails_whatever_the_test_catches(box):
+    catch_all = "for i in range(3):\n    try:\n        f(i)\n    except BaseException:\n        pass\n"
+    died, stopped = box.run_many(
+        [
+            _job("import os\ndef f(i):\n    os._exit(0)\n", catch_all),
+            # StopIteration would end map() early in one process; here it is an error of the test
+            _job("def f(i):\n    raise StopIteration\n", "assert all(map(f, [1, 2]))\n"),
+        ]
+    )
+    assert not died.passed and "broke the exchange" in died.output, died
+    assert not stopped.passed and "CandidateError" in stopped.output, stopped
+
+
+def test_mbpp_tasks_with_the_candidates_classes_and_builtin_names(box):
+    """MBPP 367 builds trees of the candidate's `Node`s; MBPP+ 126's entry point is `sum`."""
+    mbpp = {p.task_id: p for p in load_benchmark("mbpp")}
+    plus = {p.task_id: p for p in load_benchmark("mbpp+")}
+    jobs = [mbpp["Mbpp/367"].job_for(mbpp["Mbpp/367"].canonical_solution)]
+    jobs += [
+        plus["MbppSanitized/126"].job_for(plus["MbppSanitized/126"].canonical_solution, base=b) for b in (False, True)
+    ]
+    wrong = mbpp["Mbpp/367"].canonical_solution.replace("<= 1", "<= 0")
+    jobs.append(mbpp["Mbpp/367"].job_for(wrong))
+    *right, bad = box.run_many(jobs)
+    assert all(r.passed for r in right), right
+    assert not bad.passed
