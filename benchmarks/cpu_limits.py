@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def _part(name: str, args: argparse.Namespace, env: dict, tmp: Path, **extra) ->
     out = tmp / f"{name}.json"
     cmd = [sys.executable, __file__, "--part", name, "--part-out", str(out), "--model", args.model]
     for k, v in extra.items():
-        cmd += [f"--{k.replace('_', '-')}", str(v)]
+        flag = f"--{k.replace('_', '-')}"
+        cmd += [flag] if v is True else [flag, str(v)]
     _, peak = _run(cmd, env, tmp / f"{name}.log")
     return json.loads(out.read_text()) | {"peak_mib": peak}
 
@@ -123,16 +125,16 @@ def part_decode(a) -> dict:
     enc = tok(prompts, return_tensors="pt", padding=True)
     ids, mask = enc["input_ids"], enc["attention_mask"]
     result = {}
-    for name in ("dynamic", "reserved"):
+    for name in ("dynamic", "reserved")[: 2 if a.reserved_loop else 1]:
         cache = DynamicCache() if name == "dynamic" else roomy_cache(model.config.num_hidden_layers, a.new)
         with torch.inference_mode():
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache).logits
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache).logits
             nxt, m, p = logits[:, -1].argmax(-1), mask, pos[:, -1:]
             t0 = time.perf_counter()
             for _ in range(a.new):
                 m, p = torch.cat([m, m.new_ones((m.shape[0], 1))], 1), p + 1
-                out = model(input_ids=nxt[:, None], attention_mask=m, position_ids=p, past_key_values=cache)
+                out = model(input_ids=nxt[:, None], attention_mask=m, position_ids=p, cache=cache)
                 nxt = out.logits[:, -1].argmax(-1)
             result[name] = ids.shape[0] * a.new / (time.perf_counter() - t0)
     n_params = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
@@ -207,7 +209,8 @@ def main() -> int:
     ap.add_argument("--part-out", help=argparse.SUPPRESS)
     ap.add_argument("--micro", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--length", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--reps", type=int, default=3, help="timed fixed-shape training steps (after one untimed)")
+    ap.add_argument("--reserved-loop", action="store_true", help="also time the bare loop on the reserved cache")
+    ap.add_argument("--reps", type=int, default=2, help="timed fixed-shape training steps (after one untimed)")
     ap.add_argument("--prompts", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--new", type=int, help=argparse.SUPPRESS)
@@ -231,7 +234,10 @@ def main() -> int:
     lengths = {arm: _lengths(path, a.model) for arm, path in data.items()}
     old_src = _old_source(a.old, tmp)
     old_env = {**env, "PYTHONPATH": str(old_src)}
-    new_env = {**env, "PYTHONPATH": str(ROOT / "src")}
+    # this checkout's code as it is now: editing the tree while the run goes on changes nothing
+    new_src = tmp / "new-src"
+    shutil.copytree(ROOT / "src", new_src, ignore=shutil.ignore_patterns("__pycache__"))
+    new_env = {**env, "PYTHONPATH": str(new_src)}
     lintseq = [sys.executable, "-m", "lintseq"]
 
     hw = _part("matmul", a, new_env, tmp)
@@ -263,8 +269,6 @@ def main() -> int:
             train[f"{arm}/{code}"] = {"tokens_per_s": tokens / wall, "s": wall, "peak_mib": peak, "tokens": tokens}
 
         model_dir = tmp / f"model-{arm}-new"
-        from transformers import AutoTokenizer
-
         from lintseq.formatting import load_chat_tokenizer
 
         chat = load_chat_tokenizer(str(model_dir))
@@ -279,8 +283,8 @@ def main() -> int:
             n=a.n,
             batch=a.sample_batch,
             new=a.max_new_tokens,
+            **({"reserved_loop": True} if a.reserved_loop else {}),
         )
-        del AutoTokenizer
         for code, code_env in (("old", old_env), ("new", new_env)):
             out = tmp / f"samples-{arm}-{code}.jsonl"
             cmd = [*lintseq, "sample", "--model", str(model_dir), "-b", "humaneval", "--style", arm, "--chat"]
@@ -328,14 +332,15 @@ def main() -> int:
     )
     for arm in data:
         d = decode[arm]
-        dyn, res = d["tokens_per_s"]["dynamic"], d["tokens_per_s"]["reserved"]
+        dyn, res = d["tokens_per_s"]["dynamic"], d["tokens_per_s"].get("reserved")
         frac = dyn * d["gflop_per_token"] / big
         print(f"  {arm} model (prompts {d['prompt_width']} tokens wide):")
         print(
             f"    bare decode loop, DynamicCache:   {dyn:7.1f} tokens/s  peak {d['peak_mib']:6.0f} MiB  "
             f"({frac:.2f} of the 2048^3 rate at 2N FLOP/token)"
         )
-        print(f"    bare decode loop, reserved cache: {res:7.1f} tokens/s")
+        if res:
+            print(f"    bare decode loop, reserved cache: {res:7.1f} tokens/s")
         old, new = sample[f"{arm}/old"], sample[f"{arm}/new"]
         for code, r in (("old", old), ("new", new)):
             print(
