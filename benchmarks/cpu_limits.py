@@ -11,8 +11,11 @@ Fixed-shape limits, each in its own process:
 Whole stages, each a `lintseq` command in its own process, wall clock from start to exit
 (imports, loading, tokenizing, prefill, steps, checkpoint and model saves all included):
 - `lintseq train` from the base model on real formatted rows of each arm (LintSeq, baseline);
-- `lintseq sample` of each trained model on HumanEval prompts (its arm's style, chat template),
-  by this checkout and by the code of `--old` (default: the commit before issue 22), in the same run.
+- `lintseq sample` on HumanEval prompts in each arm's style through the chat template, by this
+  checkout and by the code of `--old` (default: the commit before issue 22), in the same run;
+  of the model trained above on the arm's rows, or with `--sample-model base` of the base model,
+  whose samples mostly run to the token limit (a few steps of training leave models whose
+  samples mostly stop early, so the whole stage is then mostly loading and prefill).
 
 Every figure has the process's peak RSS beside it. Rows come from the bundled sample
 (`lintseq generate --sample`, `lintseq format --chat`). Threads: `--threads` (default torch's),
@@ -21,6 +24,7 @@ since other jobs on the box change every rate (compare the ratios, which come fr
 
     python benchmarks/cpu_limits.py                            # SmolLM2-135M, the issue's sizes
     python benchmarks/cpu_limits.py --threads 1 --old-train    # also time the old code's training
+    python benchmarks/cpu_limits.py --threads 1 --train-arms lintseq --old-train --sample-model base
 """
 
 from __future__ import annotations
@@ -183,8 +187,10 @@ def _old_source(commit: str, tmp: Path) -> Path:
     return dest / "src"
 
 
-def _samples_tokens(path: Path) -> int:
-    return sum(json.loads(line)["n_tokens"] or 0 for line in path.read_text().splitlines() if line.strip())
+def _samples_tokens(path: Path, limit: int) -> tuple[int, int]:
+    """Tokens generated, and samples that reached `limit`."""
+    counts = [json.loads(line)["n_tokens"] or 0 for line in path.read_text().splitlines() if line.strip()]
+    return sum(counts), sum(n >= limit for n in counts)
 
 
 def main() -> int:
@@ -203,6 +209,14 @@ def main() -> int:
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--old", default=OLD, help="commit whose code is timed beside this checkout's")
     ap.add_argument("--old-train", action="store_true", help="also time `lintseq train` from --old")
+    ap.add_argument("--train-arms", default="lintseq,baseline", help="arms whose rows are trained on ('' for none)")
+    ap.add_argument("--sample-arms", default="lintseq,baseline", help="arms whose prompt style is sampled")
+    ap.add_argument(
+        "--sample-model",
+        choices=["trained", "base"],
+        default="trained",
+        help="sample the model this run trained on the arm's rows, or the base model (whose samples run long)",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
     # a child process's part
     ap.add_argument("--part", help=argparse.SUPPRESS)
@@ -230,8 +244,11 @@ def main() -> int:
     load0 = os.getloadavg()
     t_start = time.perf_counter()
     rows_needed = a.steps * a.batch_size
-    data = _data(tmp, env, rows_needed)
+    data = {arm: path for arm, path in _data(tmp, env, rows_needed).items() if arm in a.train_arms.split(",")}
     lengths = {arm: _lengths(path, a.model) for arm, path in data.items()}
+    sample_arms = [arm for arm in ("lintseq", "baseline") if arm in a.sample_arms.split(",")]
+    if a.sample_model == "trained" and set(sample_arms) - set(data):
+        raise SystemExit("--sample-model trained samples the models this run trains: add the arm to --train-arms")
     old_src = _old_source(a.old, tmp)
     old_env = {**env, "PYTHONPATH": str(old_src)}
     # this checkout's code as it is now: editing the tree while the run goes on changes nothing
@@ -268,10 +285,11 @@ def main() -> int:
             wall, peak = _run(cmd, code_env, tmp / f"train-{arm}-{code}.log")
             train[f"{arm}/{code}"] = {"tokens_per_s": tokens / wall, "s": wall, "peak_mib": peak, "tokens": tokens}
 
-        model_dir = tmp / f"model-{arm}-new"
-        from lintseq.formatting import load_chat_tokenizer
+    from lintseq.formatting import load_chat_tokenizer
 
-        chat = load_chat_tokenizer(str(model_dir))
+    for arm in sample_arms:
+        model_dir = str(tmp / f"model-{arm}-new") if a.sample_model == "trained" else a.model
+        chat = load_chat_tokenizer(model_dir)
         prompts_file.write_text(json.dumps([p.prompt_for(arm, chat) for p in problems]))
         decode[arm] = _part(
             "decode",
@@ -287,13 +305,19 @@ def main() -> int:
         )
         for code, code_env in (("old", old_env), ("new", new_env)):
             out = tmp / f"samples-{arm}-{code}.jsonl"
-            cmd = [*lintseq, "sample", "--model", str(model_dir), "-b", "humaneval", "--style", arm, "--chat"]
+            cmd = [*lintseq, "sample", "--model", model_dir, "-b", "humaneval", "--style", arm, "--chat"]
             cmd += ["--limit", str(a.problems), "-n", str(a.n), "--batch-size", str(a.sample_batch), "-q"]
             cmd += ["--max-new-tokens", str(a.max_new_tokens), "--temperature", str(a.temperature)]
             cmd += ["--top-p", str(a.top_p), "--device", "cpu", "--dtype", "float32", "-o", str(out), "--overwrite"]
             wall, peak = _run(cmd, code_env, tmp / f"sample-{arm}-{code}.log")
-            tokens = _samples_tokens(out)
-            sample[f"{arm}/{code}"] = {"tokens_per_s": tokens / wall, "s": wall, "peak_mib": peak, "tokens": tokens}
+            tokens, full = _samples_tokens(out, a.max_new_tokens)
+            sample[f"{arm}/{code}"] = {
+                "tokens_per_s": tokens / wall,
+                "s": wall,
+                "peak_mib": peak,
+                "tokens": tokens,
+                "at_limit": full,
+            }
 
     load1 = os.getloadavg()
     print(f"model {a.model}, fp32, {threads} torch thread(s); {time.perf_counter() - t_start:.0f} s in all")
@@ -326,11 +350,14 @@ def main() -> int:
                     f"{r['s']:6.0f} s  ratio to fixed shape {r['tokens_per_s'] / f['tokens_per_s']:.2f}"
                 )
 
+    if not decode:
+        return 0
     print(
         f"\nsampling: {a.problems} HumanEval problems x n={a.n}, batch {a.sample_batch}, "
-        f"max {a.max_new_tokens} new tokens, temperature {a.temperature}, top-p {a.top_p}"
+        f"max {a.max_new_tokens} new tokens, temperature {a.temperature}, top-p {a.top_p}; "
+        f"{'the models trained above' if a.sample_model == 'trained' else 'the base model'}"
     )
-    for arm in data:
+    for arm in decode:
         d = decode[arm]
         dyn, res = d["tokens_per_s"]["dynamic"], d["tokens_per_s"].get("reserved")
         frac = dyn * d["gflop_per_token"] / big
@@ -345,7 +372,8 @@ def main() -> int:
         for code, r in (("old", old), ("new", new)):
             print(
                 f"    lintseq sample ({code}):  {r['tokens_per_s']:7.1f} tokens/s  peak {r['peak_mib']:6.0f} MiB  "
-                f"{r['s']:6.0f} s  {r['tokens']} tokens  ratio to bare loop {r['tokens_per_s'] / dyn:.2f}"
+                f"{r['s']:6.0f} s  {r['tokens']} tokens ({r['at_limit']} samples at the limit)  "
+                f"ratio to bare loop {r['tokens_per_s'] / dyn:.2f}"
             )
         print(f"    new / old: {new['tokens_per_s'] / old['tokens_per_s']:.2f}x")
     if tmp_ctx:
