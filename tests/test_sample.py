@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from tiny_lm import DIFF, EOS, build_model, save_tiny, token_id, train_tokenizer
+from tiny_lm import DIFF, EOS, build_llama, build_model, save_tiny, token_id, train_tokenizer
 
 from lintseq.diffs import resolve
 from lintseq.inference.backends import make_backend
@@ -404,19 +404,21 @@ def test_k_larger_than_batch(const_backend):
     assert all(g.n_tokens == expected_tokens(g.text, g.finish_reason) for gs in out for g in gs)
 
 
-def test_step_by_step_decoding_equals_generate_greedy():
-    """The backend's own decoding loop (rows leave the batch as they end) gives what
-    `model.generate` gives: same tokens, same stops, on a random tiny model."""
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_step_by_step_decoding_equals_generate_greedy(arch):
+    """The backend's own decoding loop (rows leave the batch as they end, the KV cache reserves
+    room for new tokens) gives what `model.generate` gives: same tokens, same stops, on a random
+    tiny GPT-2 and a tiny Llama (SmolLM2's grouped-query attention)."""
     import torch
 
     tok = train_tokenizer(diff_special=True)
-    model = build_model(tok, None, seed=3)
-    backend = HFBackend("random", model_obj=model, tokenizer_obj=tok, device="cpu", batch_size=8)
-    prompts = [f"def f{i}(x):\n    return x + {i}\n" * (1 + i % 3) for i in range(8)]
+    model = build_model(tok, None, seed=3) if arch == "gpt2" else build_llama(tok, seed=3)
+    backend = HFBackend("random", model_obj=model, tokenizer_obj=tok, device="cpu", batch_size=16)
+    prompts = [f"def f{i}(x):\n    return x + {i}\n" * (1 + i % 3) for i in range(16)]
     # stops that cannot straddle the prompt's end: `generate` also matches a stop string that
     # begins in the prompt (a prompt ending in "\n" and a first "\n" would stop at "\n\n"),
     # where vLLM, OpenAI and this backend match the sample's own text only
-    s = settings(n=1, temperature=0.0, max_new_tokens=24, stop=("def", "x +"))
+    s = settings(n=1, temperature=0.0, max_new_tokens=24, stop=("def", "x +") if arch == "gpt2" else (" start", "ra"))
     ours = [g[0] for g in backend.generate([Request(p, 1, 0) for p in prompts], s)]
     enc = backend._left_pad(prompts)
     width = enc["input_ids"].shape[1]
@@ -467,3 +469,51 @@ def test_a_stop_string_begun_in_the_prompt_does_not_stop_the_sample():
     assert (
         stopped.finish_reason == "stop" and "\n\n" in free.text and stopped.text == free.text[: free.text.index("\n\n")]
     )
+
+
+@pytest.mark.parametrize(
+    ("temperature", "top_p", "min_p"), [(1.0, 0.9, 0.0), (0.7, 0.5, 0.0), (1.0, 1.0, 0.05), (1.3, 0.95, 0.02)]
+)
+def test_filtered_candidates_are_what_transformers_warpers_keep(temperature, top_p, min_p):
+    """Top-p then min-p over the most likely candidates (a row whose nucleus is wider falls back
+    to its whole vocabulary) gives the distribution transformers' warpers give."""
+    import torch
+    import transformers
+
+    from lintseq.inference.decoding import filtered_candidates
+
+    torch.manual_seed(0)
+    # sharp rows (nucleus within 8 candidates) and flat ones (nucleus wider: the fallback)
+    logits = torch.randn(12, 500) * torch.tensor([8.0] * 6 + [0.5] * 6)[:, None]
+    warpers = transformers.LogitsProcessorList([transformers.TemperatureLogitsWarper(temperature)])
+    if top_p < 1:
+        warpers.append(transformers.TopPLogitsWarper(top_p))
+    if min_p > 0:
+        warpers.append(transformers.MinPLogitsWarper(min_p))
+    expected = torch.softmax(warpers(torch.zeros((12, 1), dtype=torch.long), logits.clone()), -1)
+    ids, weights = filtered_candidates(logits / temperature, top_p, min_p, k=8)
+    ours = torch.zeros_like(expected).scatter_add_(1, ids, weights)
+    ours = ours / ours.sum(-1, keepdim=True)
+    assert torch.equal(ours > 0, expected > 0)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    assert ids.shape[1] > 8  # some rows needed the fallback
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.8])
+def test_next_tokens_draw_from_the_filtered_distribution(top_p):
+    import torch
+
+    from lintseq.inference.decoding import filtered_candidates, next_tokens
+
+    torch.manual_seed(1)
+    logits = torch.randn(1, 50) * 2
+    expected = torch.softmax(logits, -1)[0]
+    if top_p < 1:
+        ids, weights = filtered_candidates(logits, top_p, 0.0)
+        expected = torch.zeros(50).scatter_add_(0, ids[0], weights[0])
+        expected /= expected.sum()
+    draws = next_tokens(logits.expand(40_000, -1), 1.0, top_p, 0.0)
+    seen = torch.bincount(draws, minlength=50) / len(draws)
+    assert (seen[expected == 0] == 0).all()
+    assert (seen - expected).abs().max() < 0.01
+    assert torch.equal(next_tokens(logits, 0.0, top_p, 0.0), logits.argmax(-1))

@@ -96,7 +96,7 @@ def test_trained_tokenizer_has_one_diff_token(data):
 def test_labels_mask_the_prompt_and_end_with_one_eos(data, tmp_path, style):
     from lintseq.training import sft
 
-    cfg = tiny_cfg(data[style], tmp_path / "m")
+    cfg = tiny_cfg(data[style], tmp_path / "m", padding_free=False)
     rows = sft.load_training_rows(cfg.data)
     tok = sft.build_tokenizer(cfg, rows)
     model = sft.build_model(cfg, tok)
@@ -116,6 +116,59 @@ def test_labels_mask_the_prompt_and_end_with_one_eos(data, tmp_path, style):
             diff_id = tok.convert_tokens_to_ids(DIFF_TOKEN)
             assert ids[n_prompt - 1] == diff_id  # the prompt ends on <|diff|>
             assert labels.count(diff_id) == row["completion"].count(DIFF_TOKEN)
+
+
+def test_padding_free_batches_train_as_padded_ones(data, tmp_path):
+    """A micro-batch joined into one sequence, each row attending to itself only
+    (`padding_free.varlen_sdpa`), has the padded batch's labels without the padding and trains
+    to the same losses and weights, on a tiny Llama (SmolLM2's grouped-query attention, no
+    dropout). Plain SDPA on the joined sequence would let rows attend to each other."""
+    from tiny_lm import build_llama, train_tokenizer
+
+    from lintseq.training import sft
+    from lintseq.training.padding_free import NAME
+
+    tok = train_tokenizer()
+    build_llama(tok).save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+    rows = data["lintseq_rows"][:8]
+    assert len({len(r["prompt"] + r["completion"]) for r in rows}) > 1  # the padded batches hold padding
+    path = write_jsonl(tmp_path / "rows.jsonl", rows)
+    runs = {}
+    for free in (False, True):
+        cfg = TrainConfig(
+            data=str(path),
+            output=str(tmp_path / f"out-{free}"),
+            model=str(tmp_path / "base"),
+            batch_size=8,
+            micro_batch_size=4,
+            max_steps=3,
+            logging_steps=1,
+            lr=1e-2,
+            warmup_ratio=0.0,
+            new_token_init="mean",
+            padding_free=free,
+        )
+        train_rows = sft.load_training_rows(cfg.data)
+        t = sft.build_tokenizer(cfg, train_rows)
+        model = sft.build_model(cfg, t)
+        trainer = sft.build_trainer(sft.resolve_config(cfg, 1), model, t, train_rows, str(tmp_path / f"w-{free}"), 1)
+        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+        runs[free] = {"batch": batch, "attn": model.config._attn_implementation}
+        runs[free]["result"] = sft.train(cfg, progress=False)
+    padded, joined = runs[False]["batch"], runs[True]["batch"]
+    assert joined["input_ids"].shape[0] == 1 and runs[True]["attn"] == NAME and runs[False]["attn"] == "sdpa"
+    real = padded["attention_mask"].bool()
+    assert torch.equal(joined["input_ids"][0], padded["input_ids"][real])
+    assert torch.equal(joined["labels"][0], padded["labels"][real])
+    losses = [runs[free]["result"].losses for free in (False, True)]
+    assert len(losses[0]) == 3 and losses[0] == pytest.approx(losses[1], rel=1e-4)
+    from transformers import AutoModelForCausalLM
+
+    a, b = (AutoModelForCausalLM.from_pretrained(tmp_path / f"out-{free}") for free in (False, True))
+    assert b.config._attn_implementation == "sdpa"  # the saved model loads as any other
+    for (name, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
+        assert torch.allclose(pa, pb, atol=1e-4), name
 
 
 @pytest.fixture(scope="module")

@@ -77,3 +77,26 @@ def save_tiny(path: Path, diff_special: bool = False, next_token_logits: dict[st
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+def build_llama(tokenizer, seed: int = 0):
+    """A tiny Llama (SmolLM2's architecture: grouped-query attention, RoPE, no dropout)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    eos = tokenizer.convert_tokens_to_ids(EOS)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        tie_word_embeddings=True,
+        initializer_range=0.5,  # weights large enough that greedy outputs differ between prompts
+    )
+    return LlamaForCausalLM(config).eval()

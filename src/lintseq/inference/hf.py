@@ -152,57 +152,75 @@ class HFBackend:
         return [self._decode(ids, settings) for ids in rows]
 
     def _sample_rows(self, input_ids, mask, settings: SamplingSettings, copies=None) -> list[list[int]]:
-        """New tokens per row, decoding step by step and dropping each row from the batch (and
-        its cache) as soon as it ends (EOS or a stop string): `generate` would keep computing a
-        finished row until the longest one ends, which on a CPU costs most of the time when a
-        few samples ramble to the token limit. Sampling applies temperature, then top-p, then
-        min-p to the logits, as `generate` does. `copies` maps each row to the prompt it continues
-        (rows of one prompt share its prefill)."""
-        import transformers
+        """New tokens per row, decoding step by step and dropping rows that ended (EOS or a stop
+        string): `generate` would keep computing a finished row until the longest one ends, which
+        on a CPU costs most of the time when a few samples ramble to the token limit. Sampling
+        applies temperature, then top-p, then min-p, as `generate` does (`decoding.next_tokens`).
+        `copies` maps each row to the prompt it continues (rows of one prompt share its prefill).
+
+        The KV cache reserves room for every new token (`decoding.RoomyLayer`), and ended rows
+        leave it in groups: removing a row copies the whole cache, so a finished row stays in the
+        batch (its tokens ignored) until an eighth of the lines have ended."""
+        from lintseq.inference.decoding import next_tokens, roomy_cache
 
         torch = self.torch
-        warpers = transformers.LogitsProcessorList()
-        if not settings.greedy:
-            warpers.append(transformers.TemperatureLogitsWarper(settings.temperature))
-            if settings.top_p < 1.0:
-                warpers.append(transformers.TopPLogitsWarper(settings.top_p))
-            if settings.min_p > 0:
-                warpers.append(transformers.MinPLogitsWarper(settings.min_p))
-        eos = torch.tensor(self.eos, device=input_ids.device)
+        device = input_ids.device
+        eos = torch.tensor(self.eos, device=device)
         tail = max((len(s) for s in settings.stop), default=0) + 1  # tokens that can hold a new stop string
-        cache = {self._cache_keyword: transformers.DynamicCache()}
+        cache = roomy_cache(self.model.config.get_text_config().num_hidden_layers, settings.max_new_tokens)
+        kw = {self._cache_keyword: cache}
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         logits = self.model(
-            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **cache
+            input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **kw
         ).logits[:, -1, :]
         if copies is not None:
-            copies = copies.to(input_ids.device)
-            next(iter(cache.values())).batch_select_indices(copies)
-            input_ids, mask, logits = input_ids[copies], mask[copies], logits[copies]
-        rows: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
-        alive = list(range(input_ids.shape[0]))  # which row each batch line holds
+            copies = copies.to(device)
+            cache.batch_select_indices(copies)
+            mask, logits = mask[copies], logits[copies]
+        n = mask.shape[0]
+        rows: list[list[int]] = [[] for _ in range(n)]
+        lines: list[int | None] = list(range(n))  # the row each batch line holds, or None once it ended
+        live = torch.arange(n, device=device)  # the batch lines still sampling, in row order
+        # the whole mask, new tokens included, written once; a step reads its first columns
+        width = mask.shape[1]
+        mask = torch.cat([mask, mask.new_ones((n, settings.max_new_tokens))], dim=1)
+        positions = mask[:, :width].long().sum(-1, keepdim=True) - 1
         for step in range(settings.max_new_tokens):
-            scores = warpers(input_ids, logits.float())
-            if settings.greedy:
-                nxt = scores.argmax(-1)
-            else:
-                nxt = torch.multinomial(torch.softmax(scores, -1), 1).squeeze(1)
-            ended = torch.isin(nxt, eos).tolist()
-            for line, (row, token) in enumerate(zip(alive, nxt.tolist())):
+            picked = next_tokens(
+                logits if len(live) == len(lines) else logits[live],
+                settings.temperature,
+                settings.top_p,
+                settings.min_p,
+            )
+            ended = torch.isin(picked, eos).tolist()
+            at = [i for i, row in enumerate(lines) if row is not None]
+            for k, (line, token) in enumerate(zip(at, picked.tolist())):
+                row = lines[line]
+                assert row is not None
                 rows[row].append(token)
-                if not ended[line] and tail > 1 and any(s in self._text(rows[row][-tail:]) for s in settings.stop):
-                    ended[line] = True
+                if not ended[k] and tail > 1 and any(s in self._text(rows[row][-tail:]) for s in settings.stop):
+                    ended[k] = True
             if step + 1 == settings.max_new_tokens or all(ended):
                 break
+            nxt = torch.full((len(lines),), self.pad_id, dtype=torch.long, device=device)
+            nxt[live] = picked
+            for k, line in enumerate(at):
+                if ended[k]:
+                    lines[line] = None
             if any(ended):
-                keep = [line for line, e in enumerate(ended) if not e]
-                index = torch.tensor(keep, device=input_ids.device)
-                next(iter(cache.values())).batch_select_indices(index)
-                mask, nxt, alive = mask[index], nxt[index], [alive[line] for line in keep]
-            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-            positions = mask.long().sum(-1, keepdim=True) - 1
+                live = torch.tensor([i for i, row in enumerate(lines) if row is not None], device=device)
+            if 8 * (len(lines) - len(live)) >= len(lines):  # enough ended lines to be worth a copy
+                cache.batch_select_indices(live)
+                mask, positions, nxt = mask[live], positions[live], nxt[live]
+                lines = [lines[i] for i in live.tolist()]
+                live = torch.arange(len(lines), device=device)
+            positions = positions + 1
             logits = self.model(
-                input_ids=nxt[:, None], attention_mask=mask, position_ids=positions, use_cache=True, **cache
+                input_ids=nxt[:, None],
+                attention_mask=mask[:, : width + step + 1],
+                position_ids=positions,
+                use_cache=True,
+                **kw,
             ).logits[:, -1, :]
         return rows
 

@@ -143,6 +143,9 @@ class TrainConfig(_Settings):
     bf16: bool | None = setting(None, help="[on when the GPU supports it]")
     gradient_checkpointing: bool = setting(False, negatable=True)
     packing: bool = setting(False, negatable=True)
+    padding_free: bool = setting(
+        True, help="Join each micro-batch's rows into one sequence instead of padding them.", negatable=True
+    )
     lora: bool = setting(False, help="Train a LoRA adapter (merged into the model when saved).")
     lora_r: int = setting(16)
     lora_alpha: int = setting(32)

@@ -208,8 +208,10 @@ def sft_config(cfg: TrainConfig, output_dir: str, max_steps: int, progress: bool
         num_train_epochs=cfg.epochs,
         **cfg.trainer_kwargs(max_steps, progress),
         gradient_checkpointing=cfg.gradient_checkpointing,
-        max_length=cfg.max_seq_length,
+        # padding-free batches leave the length to `fitting_rows` (TRL refuses a max_length it would not apply)
+        max_length=None if cfg.padding_free and not cfg.packing else cfg.max_seq_length,
         packing=cfg.packing,
+        padding_free=cfg.padding_free,
         completion_only_loss=True,
         # LoRA checkpoints would hold the adapter but not the embeddings trained in place
         save_strategy="no" if cfg.lora else "steps",
@@ -241,6 +243,10 @@ def build_trainer(
             if state.global_step >= state.max_steps:
                 control.should_save = False
 
+    if cfg.padding_free or cfg.packing:  # TRL's packing joins rows too
+        from lintseq.training.padding_free import use_varlen
+
+        use_varlen(model)  # SDPA over a joined micro-batch would attend across its rows
     return SFTTrainer(
         model=lora_model(cfg, model) if cfg.lora else model,
         args=sft_config(cfg, output_dir, max_steps, progress),
@@ -254,6 +260,10 @@ def finish_model(model, tok):
     """Merge LoRA and make generation stop at EOS and pad with a token that is not EOS."""
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
+    from lintseq.training.padding_free import NAME
+
+    if model.config._attn_implementation == NAME:  # the saved model loads with what it came with
+        model.set_attn_implementation("sdpa")
     gen = model.generation_config
     gen.eos_token_id = tok.eos_token_id
     gen.pad_token_id = tok.pad_token_id
