@@ -344,49 +344,50 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
     return run
 
 
+def sample_row(ctx: Context, row: str, benchmark: str, n: int, limit: int | None = None):
+    """Sample `n` completions per problem of `benchmark` (its first `limit` problems) from one
+    row's model into this stage's samples file, resuming a partial one; the sampler's stats."""
+    from lintseq.formatting import load_chat_tokenizer
+    from lintseq.inference.backends import make_backend
+    from lintseq.inference.run import sample_benchmark
+    from lintseq.inference.types import SamplingSettings
+
+    s = ctx.cfg.sample
+    settings = SamplingSettings(
+        n=n, temperature=s.temperature, top_p=s.top_p, min_p=s.min_p, max_new_tokens=s.max_new_tokens, seed=ctx.cfg.seed
+    )
+    model = base_model(ctx.cfg, ctx.run_dir) if row == BASE else str(ctx.layout.model(row))
+    opts = (
+        {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size}
+        if s.backend == "hf"
+        else {"dtype": s.dtype, "seed": ctx.cfg.seed}
+    )
+    style, chat = sample_style(ctx.cfg, row)
+    chat_tokenizer = None
+    if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
+        chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir) if row == BASE else model)
+    problems = load_problems(ctx.cfg, benchmark)
+    return sample_benchmark(
+        problems[:limit] if limit is not None else problems,
+        make_backend(s.backend, model, **opts),
+        settings,
+        style=style,
+        out=str(ctx.dir / names.SAMPLES),
+        model=model,
+        benchmark=benchmark,
+        overwrite=not ctx.resume,
+        progress=ctx.progress,
+        chat_tokenizer=chat_tokenizer,
+    )
+
+
 def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
-        from lintseq.formatting import load_chat_tokenizer
-        from lintseq.inference.backends import make_backend
-        from lintseq.inference.run import sample_benchmark
-        from lintseq.inference.types import SamplingSettings
-
         out = ctx.dir / names.SAMPLES
         if ctx.resume and out.exists():  # finished before the marker was written
             rows = load_jsonl(out)
             return {"samples": len(rows), "tokens": sum(r.get("n_tokens") or 0 for r in rows), "resumed": "all"}
-        s = ctx.cfg.sample
-        settings = SamplingSettings(
-            n=s.n,
-            temperature=s.temperature,
-            top_p=s.top_p,
-            min_p=s.min_p,
-            max_new_tokens=s.max_new_tokens,
-            seed=ctx.cfg.seed,
-        )
-        model = base_model(ctx.cfg, ctx.run_dir) if arm == BASE else str(ctx.layout.model(arm))
-        opts = (
-            {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size}
-            if s.backend == "hf"
-            else {"dtype": s.dtype, "seed": ctx.cfg.seed}
-        )
-        style, chat = sample_style(ctx.cfg, arm)
-        chat_tokenizer = None
-        if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
-            chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir) if arm == BASE else model)
-        backend = make_backend(s.backend, model, **opts)
-        stats = sample_benchmark(
-            load_problems(ctx.cfg, benchmark),
-            backend,
-            settings,
-            style=style,
-            out=str(out),
-            model=model,
-            benchmark=benchmark,
-            overwrite=not ctx.resume,
-            progress=ctx.progress,
-            chat_tokenizer=chat_tokenizer,
-        )
+        stats = sample_row(ctx, arm, benchmark, ctx.cfg.sample.n)
         return {
             "problems": stats.problems,
             "samples": stats.samples,
@@ -442,45 +443,11 @@ def run_gate(ctx: Context) -> dict:
     import ast
 
     from lintseq.diffs import resolve
-    from lintseq.inference.backends import make_backend
-    from lintseq.inference.run import sample_benchmark
-    from lintseq.inference.types import SamplingSettings
 
-    g, s = ctx.cfg.gate, ctx.cfg.sample
+    g = ctx.cfg.gate
     out = ctx.dir / names.SAMPLES
-    settings = SamplingSettings(
-        n=g.n,
-        temperature=s.temperature,
-        top_p=s.top_p,
-        min_p=s.min_p,
-        max_new_tokens=s.max_new_tokens,
-        seed=ctx.cfg.seed,
-    )
-    model = str(ctx.layout.model("lintseq"))
-    opts = (
-        {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size}
-        if s.backend == "hf"
-        else {"dtype": s.dtype, "seed": ctx.cfg.seed}
-    )
-    style, chat = sample_style(ctx.cfg, "lintseq")
-    chat_tokenizer = None
-    if chat:
-        from lintseq.formatting import load_chat_tokenizer
-
-        chat_tokenizer = load_chat_tokenizer(model)
-    problems = load_problems(ctx.cfg, s.benchmarks[0])[: g.problems]
-    sample_benchmark(
-        problems,
-        make_backend(s.backend, model, **opts),
-        settings,
-        style=style,
-        out=str(out),
-        model=model,
-        benchmark=s.benchmarks[0],
-        progress=ctx.progress,
-        chat_tokenizer=chat_tokenizer,
-        overwrite=not ctx.resume,
-    )
+    if not (ctx.resume and out.exists()):
+        sample_row(ctx, "lintseq", ctx.cfg.sample.benchmarks[0], g.n, g.problems)
     rows = load_jsonl(out)
     good = 0
     for row in rows:
@@ -494,7 +461,7 @@ def run_gate(ctx: Context) -> dict:
     info = {"samples": len(rows), "resolved": good, "share": share, "min_share": g.min_share}
     if share < g.min_share:
         raise RuntimeError(
-            f"go/no-go: {good} of {len(rows)} LintSeq samples on {len(problems)} problems resolve into a program that "
+            f"go/no-go: {good} of {len(rows)} LintSeq samples on {g.problems} problems resolve into a program that "
             f"parses ({100 * share:.0f}% < [gate] min_share {100 * g.min_share:.0f}%), so the LintSeq arm has not "
             f"learnt the format and sampling it would measure nothing; the run stops before sampling. Look at the "
             f"samples with `lintseq show {out} --task ID`; train longer, or set [gate] min_share = 0 to go on"
