@@ -361,7 +361,8 @@ def main() -> int:
         d = decode[arm]
         dyn, res = d["tokens_per_s"]["dynamic"], d["tokens_per_s"].get("reserved")
         frac = dyn * d["gflop_per_token"] / big
-        print(f"  {arm} model (prompts {d['prompt_width']} tokens wide):")
+        what = f"{arm} model" if a.sample_model == "trained" else f"{arm} prompts, base model"
+        print(f"  {what} (prompts {d['prompt_width']} tokens wide):")
         print(
             f"    bare decode loop, DynamicCache:   {dyn:7.1f} tokens/s  peak {d['peak_mib']:6.0f} MiB  "
             f"({frac:.2f} of the 2048^3 rate at 2N FLOP/token)"
