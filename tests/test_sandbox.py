@@ -11,10 +11,10 @@ import pytest
 from listeners import Listener
 
 from lintseq.evaluation.sandbox import (
-    WRITABLE,
     Limits,
     Sandbox,
     SandboxUnavailable,
+    _mount_plan,
     _unreachable_ancestor,
     _within,
     sandbox_info,
@@ -120,8 +120,13 @@ open({str(outside.parent / "new-file-from-sample")!r}, 'w').write('x')
         assert len(results["print_gigabytes"].output) <= LIMITS.max_output + 100
         assert results["memory"].status == "failed" and "MemoryError" in results["memory"].output
         assert results["fork_bomb"].status in ("timeout", "killed")
-        if box.info.mode == "namespaces+uid":  # visible unless the checkout is under /tmp or a private folder
-            visible = not _within(str(outside), WRITABLE) and _unreachable_ancestor(str(outside.parent)) is None
+        if box.info.mode == "namespaces+uid":  # visible where the checkout is, unless the sample's mounts cover it
+            plan = _mount_plan(True, LIMITS.tmpfs_mb)
+            covered = [*(d for d, _ in plan["hide"]), *plan["writable"]]
+            folder = str(outside.parent)
+            visible = not _within(folder, covered) or _within(folder, plan["keep"])  # tests/ is on sys.path
+            if _unreachable_ancestor(folder) is not None and not _within(folder, covered):
+                visible = False
             assert f"sees outside canary: {visible}" in results["files"].output
         # nothing the samples started is still running
         uids = set(box.uids())

@@ -25,6 +25,14 @@ program and, only if the whole program ran, writes the sentinel line. The server
 within the timeout, kills the placeholder (the kernel then kills and reaps everything left in
 the namespace), and only then writes its report at the end of the output pipe and closes it.
 
+A split request (a sample as a `sandbox.Job`) forks a second process beside the program's: the
+harness, in this worker's PID namespace (which the program's cannot see into), with its own
+mount and IPC namespaces, the same limits and uid, not dumpable. The program runs the prelude
+and the candidate, then answers calls; the harness runs the prelude and the test with the
+candidate's names as `Remote` handles, and only plain values cross (`_encode`/`_decode`). The
+verdict is the harness's, written to a pipe only it holds; once the harness ends, the program's
+namespace is killed.
+
 Mounts cannot be made writable again from inside: the program has no capability over its mount
 namespace, and one it creates itself (a new user namespace) copies the mounts locked read-only.
 """

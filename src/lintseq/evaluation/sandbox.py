@@ -35,9 +35,14 @@ The network, user and read-only mount namespaces are built once per worker: crea
 tearing down a network namespace per program would cost more than running most programs.
 `Sandbox.timings` says where the time per program goes (`benchmarks/eval_throughput.py`).
 
-A program passes only if it exits 0 *and* prints a per-run random sentinel that the launcher
-writes after the program (tests included) has run to the end, so `os._exit(0)` or
-`sys.exit(0)` before the asserts is a failure. Which isolation is active is probed once and
+A sample is judged as a `Job`: the candidate runs in its own process and the benchmark's test in
+a harness process that never runs sample code and that the candidate cannot see; calls and
+answers cross as plain values, and the verdict is the harness's (see `_launcher.py` and
+docs/design.md §4.4), so nothing the sample does in its own process (its frames, memory,
+threads, exit status, lying operators) makes it pass. A plain program (`run(str)`: probes,
+requirement checks) passes if it exits 0 *and* prints a per-run random sentinel that the
+launcher writes after the program has run to the end; a program can forge that, so no score
+uses it. Which isolation is active is probed once and
 reported by `sandbox_info()`. Where the kernel allows no namespaces, `Sandbox()` refuses to run
 (`SandboxUnavailable`, which says why and how to opt out); `isolation="none"` runs programs
 unisolated, only when asked for explicitly (`lintseq evaluate --unsafe-no-sandbox`).
