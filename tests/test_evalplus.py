@@ -405,8 +405,9 @@ def test_every_reference_solution_passes_with_two_workers(name, count, tmp_path)
     ]
     # MBPP+ 255's reference answers with 932 MB of JSON, more than may cross from the candidate's
     # process to the harness (EvalPlus fails it too); its base test passes
-    known = [("MbppSanitized/255", ["failed"], ["passed"])] if name == "mbpp+" else []
-    assert failed == known, failed
+    # (failed at the cap, or out of time first: its reference failed, so it gets --timeout)
+    known = ["MbppSanitized/255"] if name == "mbpp+" else []
+    assert [t for t, _, _ in failed] == known and all(base == ["passed"] for _, _, base in failed), failed
     assert s["correct"] == count - len(known) and s["base"]["correct"] == count, failed
     print(f"{name}: {count}/{count}; {s['time_limits']}")
 

@@ -62,13 +62,13 @@ def {entry}(*args, **kwargs):
 """,
     # a thread reads the main thread's stack while the tested function blocks
     "thread": """
-import threading, time
+import _thread, time
 def _spy():
     while True:
         for frame in sys._current_frames().values():
             _from_frames(frame)
         time.sleep(0.01)
-threading.Thread(target=_spy, daemon=True).start()
+_thread.start_new_thread(_spy, ())
 def {entry}(*args, **kwargs):
     time.sleep(3)
 """,
