@@ -102,7 +102,7 @@ END_OF_EDITS = "\n" + DIFF_TOKEN + "\n" + DIFF_TOKEN
 EDIT_SEPARATOR = "\n" + DIFF_TOKEN  # what follows every edit in the training text
 RULES = ("paper", "strict", "recount")
 _EOS_TEXT = "<|endoftext|>"  # the authors' EOS string, cut from the end of an output (paper rule)
-_HEADER_ANYWHERE = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.M)
+_HEADER_ANYWHERE = re.compile(_HUNK.pattern, re.M)
 
 
 def lintseq_completion(edits: list[str]) -> str:

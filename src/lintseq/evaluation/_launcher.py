@@ -507,6 +507,19 @@ def _limit_capabilities(libc) -> None:
     _check(libc.prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0), "PR_SET_SECUREBITS")
 
 
+def _confine(server, rlimits) -> None:
+    """The limits, then no way back up: the uid drop (isolated) or no_new_privs. Candidate and
+    harness processes both end their set-up here."""
+    import resource
+
+    for name, value in rlimits:
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if server.isolated:
+        _drop_privileges(server.libc, server.cfg["uid"])
+    else:
+        server.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
 def _drop_privileges(libc, uid) -> None:
     """No capability left, in any set, and none to regain (with `_limit_capabilities`): not by
     exec as uid 0, not by setuid or file-capability binaries (no_new_privs)."""
@@ -548,7 +561,6 @@ def _run_child(server: Server, request: dict, program, out: int, ready_w: int, w
     """The program's process: its namespaces and limits, then the program (in a split run, the
     candidate's program, then its answers to the harness's calls on the `rpc` pipes)."""
     import marshal
-    import resource
     import signal
     import time
 
@@ -568,12 +580,7 @@ def _run_child(server: Server, request: dict, program, out: int, ready_w: int, w
             os.environ["HOME"] = os.environ["TMPDIR"] = workdir
             tempfile.tempdir = None  # the server's choice, cached
         t["t_mounts"] = time.monotonic()
-        for name, value in request["rlimits"]:
-            resource.setrlimit(getattr(resource, name), (value, value))
-        if server.isolated:
-            _drop_privileges(server.libc, server.cfg["uid"])
-        else:
-            server.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        _confine(server, request["rlimits"])
         os.chdir(workdir)
         t["t_ready"] = time.monotonic()
         os.write(ready_w, marshal.dumps({"t": t}))
@@ -1127,7 +1134,6 @@ def _harness_child(
     """The harness's process: the sample's limits and uid, a mount namespace like the sample's,
     in the worker's PID namespace (where the candidate cannot see it), not dumpable; then the
     benchmark's test."""
-    import resource
     import signal
 
     try:
@@ -1139,12 +1145,7 @@ def _harness_child(
         os.setsid()
         if server.isolated:
             _sample_namespaces(server, workdir)
-        for name, value in request["rlimits"]:
-            resource.setrlimit(getattr(resource, name), (value, value))
-        if server.isolated:
-            _drop_privileges(server.libc, server.cfg["uid"])
-        else:
-            server.libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        _confine(server, request["rlimits"])
         server.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         os.chdir(workdir)
     except BaseException as exc:
