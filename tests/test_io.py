@@ -13,12 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lintseq.io import (
+    AppendLog,
     AtomicFile,
     AtomicJsonl,
     JsonlError,
     atomic_write,
     load_jsonl,
     read_jsonl,
+    swap_dir,
     temp_dir,
     write_atomic,
     write_json,
@@ -145,3 +147,58 @@ def test_written_rows_read_back_in_order_and_garbage_is_never_dropped(tmp_path_f
     assert [x.text.rstrip("\n") for x in lines[len(rows) :]] == garbage
     assert all(x.value is None and x.error for x in lines[len(rows) :])
     assert [x.number for x in lines] == list(range(1, len(rows) + len(garbage) + 1))
+
+
+# ------------------------------------------------------------------------------ append logs
+
+
+def test_a_torn_last_row_is_cut_and_the_next_append_starts_its_own_line(tmp_path: Path) -> None:
+    log = AppendLog(tmp_path / "rows.jsonl")
+    log.open()
+    log.append([{"a": 1}, {"a": "\udcff"}])  # a lone surrogate, as a source file's bad byte reads
+    log.close()
+    with open(log.partial, "ab") as f:
+        f.write(b'{"a": 3, "to')  # a crash mid-write
+    assert log.read() == [{"a": 1}, {"a": "\udcff"}]
+    assert log.partial.read_bytes().endswith(b"}\n")  # the torn bytes are gone from the file too
+    log.open()
+    log.append([{"a": 4}])
+    log.commit()
+    assert not log.partial.exists()
+    assert [r["a"] for r in load_jsonl(log.path, errors="surrogatepass")] == [1, "\udcff", 4]
+
+
+def test_a_bad_whole_line_in_a_log_is_an_error_naming_it(tmp_path: Path) -> None:
+    log = AppendLog(tmp_path / "rows.jsonl")
+    log.partial.write_bytes(b'{"a": 1}\nnot json\n{"a": 2}\n')
+    with pytest.raises(JsonlError, match=r"rows\.jsonl\.partial:2: invalid JSON"):
+        log.read()
+
+
+def test_rewrite_keeps_a_subset_and_refuses_an_open_log(tmp_path: Path) -> None:
+    log = AppendLog(tmp_path / "rows.jsonl", durable=True)
+    log.open()
+    log.append({"i": i} for i in range(4))
+    with pytest.raises(ValueError, match="open"):
+        log.rewrite([])
+    log.close()
+    log.rewrite(r for r in log.read() if r["i"] % 2)
+    assert log.read() == [{"i": 1}, {"i": 3}]
+    assert [p.name for p in tmp_path.iterdir()] == ["rows.jsonl.partial"]
+    log.discard()
+    assert not any(tmp_path.iterdir())
+
+
+def test_swap_dir_replaces_a_folder_whole_or_not_at_all(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    work = temp_dir(out)
+    (work / "new.txt").write_text("new")
+    swap_dir(work, out)
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    with pytest.raises(OSError):
+        swap_dir(tmp_path / "missing", out)  # the rename fails: the old folder is put back
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]

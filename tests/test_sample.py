@@ -16,10 +16,11 @@ from tiny_lm import DIFF, EOS, build_llama, build_model, save_tiny, token_id, tr
 from lintseq.diffs import resolve
 from lintseq.inference.backends import make_backend
 from lintseq.inference.hf import HFBackend
-from lintseq.inference.output import ResumeMismatch, partial_path
+from lintseq.inference.output import ResumeMismatch
 from lintseq.inference.run import sample_benchmark
 from lintseq.inference.text import cut_at_stop, strip_fences, to_program
 from lintseq.inference.types import BackendUnavailable, Request, SamplingSettings
+from lintseq.io import partial_path
 
 # The constant-distribution model emits "x" (p=.51), "<|diff|>" (p=.31) or EOS (p=.19).
 LOGITS = {"x": 0.0, DIFF: -0.5, EOS: -1.0}

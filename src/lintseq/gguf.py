@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from lintseq.io import temp_dir
+from lintseq.io import swap_dir, temp_dir
 
 MAGIC = b"GGUF"
 RECORD = "lintseq_convert.json"  # written last inside the folder: where the weights came from
@@ -100,7 +100,7 @@ def convert(src: str | Path, out: str | Path, *, overwrite: bool = False) -> Pat
         }
         (tmp / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _usual_modes(tmp)
-        _swap_in(tmp, out)
+        swap_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -114,19 +114,3 @@ def _usual_modes(folder: Path) -> None:
     os.chmod(folder, 0o777 & ~mask)
     for f in folder.iterdir():
         os.chmod(f, 0o666 & ~mask)
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Rename the finished folder into place; an old one is moved aside first, then removed."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()

@@ -8,7 +8,13 @@ file beside it. (The folder is not fsynced after the rename: a power cut may und
 which leaves the old file, still whole.) The temporary file is created with mode 0666 less
 the umask, like any file the user writes, so permissions do not depend on how a file was
 written. Folders built whole and then renamed into place (a trained or converted model) are
-built in a `temp_dir` named the same way.
+built in a `temp_dir` named the same way and put in place by `swap_dir`.
+
+A long job's rows (generate's journal, the samples file) go to an `AppendLog`: whole rows are
+appended to `NAME.partial`, and only a finished job renames it to `NAME`, so a file under its
+real name is complete. One rule for what a crash leaves: bytes after the last newline are a
+torn row, cut off when the log is read back; any other line that is not a JSON object is an
+error naming the file and line (something other than lintseq wrote it).
 
 JSON Lines are read as bytes, one line per `\\n`: `str.splitlines` would also split at
 U+2028 and the other line breaks a string may hold when written with `ensure_ascii=False`.
@@ -19,9 +25,11 @@ its text and the reason, and `load_jsonl` stops at it with those in the message.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,6 +125,31 @@ def atomic_write(path: str | os.PathLike, mode: Literal["w", "wb"] = "w") -> Ite
     before. `f` is a plain file object, for writers that want one (numpy, pyarrow, matplotlib)."""
     with AtomicFile(path, mode) as af:
         yield af.file
+
+
+def swap_dir(work: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Rename the finished folder `work` to `out`. An old `out` is moved aside first and
+    removed after, and put back if the rename fails: at every moment `out` is the old folder
+    or the new one, whole (removing it first would lose it to a crash in between)."""
+    work, out = Path(work), Path(out)
+    old = None
+    if out.exists():
+        old = _new_temp(out, lambda tmp: _rename_unless_taken(out, tmp))
+    try:
+        os.replace(work, out)
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+
+def _rename_unless_taken(src: Path, dest: Path) -> Path:
+    if dest.exists():
+        raise FileExistsError(dest)
+    os.replace(src, dest)
+    return dest
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
@@ -230,3 +263,92 @@ def load_jsonl(
             raise JsonlError(f"{name or source}:{line.number}: {line.error}")
         rows.append(line.value)
     return rows
+
+
+# ------------------------------------------------------------------------------ append logs
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """Where an unfinished job keeps its rows: `NAME.partial` beside `NAME`."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+def encode_line(row: Any) -> bytes:
+    """One JSON Lines line as bytes; lone surrogates (a source file's undecodable bytes, kept
+    by Python's surrogateescape) are written as they are, and read back with surrogatepass."""
+    return dumps_line(row).encode("utf-8", "surrogatepass")
+
+
+class AppendLog:
+    """JSON Lines rows appended to `PATH.partial` and renamed to `PATH` by `commit`.
+
+    Each `append` is one `os.write` of whole lines (so a crash tears at most the last line),
+    fsynced when `durable` (a problem's samples took minutes; generate's rows take
+    milliseconds and are fsynced at close). `read` gives the rows a stopped job left, by the
+    module's torn-line rule; `rewrite` keeps a subset of them (the caller's resume rule).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, durable: bool = False) -> None:
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.durable = durable
+        self._fd: int | None = None
+
+    def exists(self) -> bool:
+        return self.partial.exists()
+
+    def read(self) -> list[dict[str, Any]]:
+        """The partial file's rows; a torn last line is cut off the file itself, so the next
+        append starts a line of its own."""
+        if not self.partial.exists():
+            return []
+        data = self.partial.read_bytes()
+        keep = data.rfind(b"\n") + 1
+        if keep != len(data):
+            with open(self.partial, "r+b") as f:
+                f.truncate(keep)
+        return load_jsonl(io.BytesIO(data[:keep]), name=str(self.partial), errors="surrogatepass")
+
+    def rewrite(self, rows: Iterable[Any]) -> None:
+        """Replace the partial file's rows with `rows`, atomically."""
+        self._require_closed()
+        write_atomic(self.partial, b"".join(encode_line(r) for r in rows))
+
+    def open(self) -> None:
+        """Start appending (after the rows already in the partial file, if any)."""
+        self._require_closed()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+
+    def append(self, rows: Iterable[Any]) -> None:
+        if self._fd is None:
+            raise ValueError(f"{self.partial} is not open")
+        data = b"".join(encode_line(r) for r in rows)
+        view = memoryview(data)
+        while view:  # a regular file takes it all in one write; a short write is not an error
+            view = view[os.write(self._fd, view) :]
+        if data and self.durable:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Make the rows durable and stop appending; the partial file stays for a resume."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def commit(self) -> None:
+        """Close, and give the finished rows their real name."""
+        self.close()
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        self.close()
+        self.partial.unlink(missing_ok=True)
+
+    def _require_closed(self) -> None:
+        if self._fd is not None:
+            raise ValueError(f"{self.partial} is open for appending")

@@ -1,21 +1,19 @@
 """Crash-safe, resumable output for `generate`.
 
 Rows go to `OUTPUT.partial` (and rejects to `REJECTS.partial`) in input order, each input
-row's lines in one `os.write`, so a killed run leaves a prefix of whole rows plus at most one
-torn line. Only a finished run renames them to their real names, so a file under the real name
+row's lines in one append (`io.AppendLog`), so a killed run leaves a prefix of whole rows plus
+at most one torn line. Only a finished run renames them to their real names, so a file under the real name
 is always complete. `--resume` drops the torn tail, checks the settings match, and continues
 after the last whole row: the final file is the one an uninterrupted run writes.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from lintseq.io import atomic_write, load_jsonl, write_atomic
+from lintseq.io import AppendLog, atomic_write, load_jsonl, write_atomic
 from lintseq.records import Reject
 from lintseq.summary import Summary
 
@@ -33,27 +31,11 @@ def default_rejects_path(output: Path) -> Path:
     return output.with_name(stem + ".rejects.jsonl")
 
 
-def dump_line(obj: Any) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-
-
-def _read_whole_lines(path: Path) -> list[dict[str, Any]]:
-    """Parse the complete lines of a partial file and cut off a torn last line."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    keep = data.rfind(b"\n") + 1
-    if keep != len(data):
-        with open(path, "r+b") as f:
-            f.truncate(keep)
-    return load_jsonl(io.BytesIO(data[:keep]), name=str(path), errors="surrogatepass")
-
-
-def _truncate_to_rows(path: Path, rows: list[dict[str, Any]], last: int) -> list[dict[str, Any]]:
+def _rows_through(log: AppendLog, rows: list[dict[str, Any]], last: int) -> list[dict[str, Any]]:
+    """The rows of input rows up to `last`; the log keeps only those."""
     kept = [r for r in rows if r["row"] <= last]
     if len(kept) != len(rows):
-        with open(path, "wb") as f:
-            f.write(b"".join(dump_line(r) for r in kept))
+        log.rewrite(kept)
     return kept
 
 
@@ -62,10 +44,10 @@ class Journal:
         self.output = output
         self.rejects = rejects or default_rejects_path(output)
         self.meta = meta
-        self.out_partial = output.with_name(output.name + ".partial")
-        self.rej_partial = self.rejects.with_name(self.rejects.name + ".partial")
+        self.out = AppendLog(output)
+        self.rej = AppendLog(self.rejects)
+        self.out_partial, self.rej_partial = self.out.partial, self.rej.partial
         self.meta_path = output.with_name(output.name + ".partial.meta.json")
-        self._fds: dict[str, int] = {}
 
     def open(self, *, resume: bool, restart: bool, summary: Summary) -> int:
         """Prepare the partial files; return the first row number still to do."""
@@ -83,49 +65,44 @@ class Journal:
             if saved != self.meta:
                 changed = sorted(k for k in set(saved) | set(self.meta) if saved.get(k) != self.meta.get(k))
                 raise ResumeError(f"cannot resume: settings differ from the interrupted run ({', '.join(changed)})")
-            outs = _read_whole_lines(self.out_partial)
-            rejs = _read_whole_lines(self.rej_partial)
+            outs = self.out.read()
+            rejs = self.rej.read()
             samples = int(self.meta.get("samples", 1))
             last = max([r["row"] for r in outs] + [r["row"] for r in rejs], default=-1)
             if outs and outs[-1]["row"] == last and sum(r["row"] == last for r in outs) < samples:
                 last -= 1  # the last row was cut short: do it again
-            outs = _truncate_to_rows(self.out_partial, outs, last)
-            rejs = _truncate_to_rows(self.rej_partial, rejs, last)
+            outs = _rows_through(self.out, outs, last)
+            rejs = _rows_through(self.rej, rejs, last)
             summary.resumed(outs, rejs)
             start = last + 1
         else:
-            for p in (self.out_partial, self.rej_partial):
-                p.unlink(missing_ok=True)
+            self.out.discard()
+            self.rej.discard()
         write_atomic(self.meta_path, json.dumps(self.meta))
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        self._fds = {"out": os.open(self.out_partial, flags, 0o644), "rej": os.open(self.rej_partial, flags, 0o644)}
+        self.out.open()
+        self.rej.open()
         return start
 
     def write(self, row: int, result: list[dict[str, Any]] | Reject) -> None:
         if isinstance(result, Reject):
-            os.write(self._fds["rej"], dump_line(result.to_json()))
-        elif result:
-            os.write(self._fds["out"], b"".join(dump_line(r) for r in result))
-
-    def _close(self) -> None:
-        for fd in self._fds.values():
-            os.fsync(fd)
-            os.close(fd)
-        self._fds = {}
+            self.rej.append([result.to_json()])
+        else:
+            self.out.append(result)
 
     def abandon(self) -> None:
         """Leave the partial files for `--resume`."""
-        self._close()
+        self.out.close()
+        self.rej.close()
 
     def commit(self, summary: Summary) -> None:
         """Give the finished files their real names (atomically)."""
-        self._close()
         if str(self.output).endswith((".parquet", ".pq")):
+            self.out.close()
             _jsonl_to_parquet(self.out_partial, self.output)
             self.out_partial.unlink()
         else:
-            os.replace(self.out_partial, self.output)
-        os.replace(self.rej_partial, self.rejects)
+            self.out.commit()
+        self.rej.commit()
         summary_path = self.output.with_name(self.output.name + ".summary.json")
         write_atomic(summary_path, json.dumps(summary.to_json() | {"settings": self.meta}, indent=2))
         self.meta_path.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.generate import Settings, process_record
-from lintseq.journal import dump_line
+from lintseq.io import encode_line
 from lintseq.ray_engine.inputs import Chunk
 from lintseq.records import Reject, iter_jsonl
 from lintseq.summary import Summary
@@ -112,9 +112,9 @@ def run_chunk(
         result = process_record(row, record, settings)
         summary.add(result)
         if isinstance(result, Reject):
-            rejects.append(dump_line(result.to_json()))
+            rejects.append(encode_line(result.to_json()))
         else:
-            outs.extend(dump_line(r) for r in result)
+            outs.extend(encode_line(r) for r in result)
         done += 1
     out = (_parquet_bytes(outs) if outs else b"") if parquet else b"".join(outs)
     return {"index": chunk.index, "rows": done, "out": out, "rejects": b"".join(rejects), "summary": summary}

@@ -11,13 +11,12 @@ input and settings keeps the chunks already done; and only a finished run has `O
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from lintseq.io import write_atomic
+from lintseq.io import partial_path, swap_dir, write_atomic
 from lintseq.journal import ResumeError
 from lintseq.summary import Summary
 
@@ -55,7 +54,7 @@ class OutputDir:
         self.output = output
         self.rejects_path = rejects_path
         self.suffix = ".parquet" if parquet else ".jsonl"
-        self.partial = output.with_name(output.name + ".partial")
+        self.partial = partial_path(output)
 
     def _part(self, index: int) -> Path:
         return self.partial / f"part-{index:06d}{self.suffix}"
@@ -116,10 +115,4 @@ class OutputDir:
         shutil.rmtree(self.partial / DONE_DIR)
         (self.partial / MANIFEST).unlink()
         self._check_replaceable()
-        old = None
-        if self.output.exists():
-            old = self.output.with_name(f"{self.output.name}.replaced-{os.getpid()}")
-            os.replace(self.output, old)
-        os.replace(self.partial, self.output)
-        if old is not None:
-            shutil.rmtree(old)
+        swap_dir(self.partial, self.output)

@@ -9,14 +9,13 @@ directory that transformers and vLLM load as is (generation config with pad not 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lintseq.diffs import DIFF_TOKEN
-from lintseq.io import temp_dir, write_atomic
+from lintseq.io import swap_dir, temp_dir, write_atomic
 from lintseq.records import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
@@ -441,9 +440,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
             dump_toml(saved.to_dict(), "lintseq train config (resolved); repeat with --config"), encoding="utf-8"
         )
         (work / "train_summary.json").write_text(json.dumps(result.summary(), indent=2), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
+        swap_dir(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
