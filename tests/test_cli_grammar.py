@@ -1,5 +1,5 @@
 """One CLI grammar: options derived from the settings dataclasses carry their defaults, and the
-old spellings still work (with a deprecation message on stderr)."""
+spellings of before 0.1 are refused with a usage error."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ from lintseq.generate import Settings
 from lintseq.inference.types import SamplingSettings
 from lintseq.mining.settings import MineSettings
 from lintseq.training.config import PretrainConfig, TrainConfig
-
-DEPRECATED = "deprecated"
 
 
 def parse(name: str, args: list[str]) -> click.Context:
@@ -127,19 +125,23 @@ def test_workers_and_model_have_their_short_spelling(existing: Path) -> None:
     assert parse("train", ["-m", "gpt2"]).params["model"] == "gpt2"
 
 
-def test_old_spellings_are_hidden_from_help() -> None:
-    for name, old in [
+@pytest.mark.parametrize(
+    "name, old",
+    [
         ("generate", "--restart"),
         ("generate", "--limit"),
+        ("generate", "-n"),
         ("mine", "--no-progress"),
         ("experiment", "--no-progress"),
-    ]:
-        text = CliRunner().invoke(main, [name, "--help"]).output
-        assert old not in text, (name, old)
-    assert "--subset" in CliRunner().invoke(main, ["generate", "--help"]).output
-
-
-# ------------------------------------------------------------------------ old spellings, run
+        ("experiment", "--progress"),
+    ],
+)
+def test_pre_release_spellings_are_refused_not_guessed(name: str, old: str) -> None:
+    res = CliRunner().invoke(main, [name, old])
+    assert res.exit_code == 2 and "No such option" in res.output, res.output
+    command = main.get_command(click.Context(main), name)
+    assert command is not None
+    assert old not in {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
 
 
 def _generate(tmp_path: Path, name: str, *extra: str):
@@ -148,35 +150,15 @@ def _generate(tmp_path: Path, name: str, *extra: str):
     return res, out
 
 
-@pytest.mark.parametrize("old", ["-n", "--limit"])
-def test_generate_old_subset_spelling_draws_the_same_rows(tmp_path: Path, old: str) -> None:
-    new, new_out = _generate(tmp_path, "new", "--subset", "4", "--seed", "3")
-    assert new.exit_code == 0, new.output
-    assert DEPRECATED not in new.output
-    res, out = _generate(tmp_path, "old", old, "4", "--seed", "3")
-    assert res.exit_code == 0, res.output
-    assert DEPRECATED in res.output and "--subset" in res.output
-    assert out.read_bytes() == new_out.read_bytes()
-    assert len({json.loads(line)["row"] for line in out.read_text().splitlines()}) == 4
-
-
-def test_generate_old_and_new_spelling_that_disagree_are_refused(tmp_path: Path) -> None:
-    res, _ = _generate(tmp_path, "x", "--subset", "3", "-n", "4")
-    assert res.exit_code == 2 and "contradicts" in res.output
-    same, _ = _generate(tmp_path, "y", "--subset", "3", "-n", "3")
-    assert same.exit_code == 0, same.output
-
-
-@pytest.mark.parametrize("flag", ["--overwrite", "--restart"])
-def test_generate_overwrite_and_old_restart_discard_an_interrupted_run(tmp_path: Path, flag: str) -> None:
+def test_generate_overwrite_discards_an_interrupted_run(tmp_path: Path) -> None:
     out = tmp_path / "edits.jsonl"
     out.with_name("edits.jsonl.partial").write_text('{"row": 0, "torn')
     refused, _ = _generate(tmp_path, "edits", "--subset", "2")
-    assert refused.exit_code != 0 and "--overwrite" in refused.output and "--restart" not in refused.output
-    res, _ = _generate(tmp_path, "edits", "--subset", "2", flag)
+    assert refused.exit_code != 0 and "--overwrite" in refused.output
+    res, _ = _generate(tmp_path, "edits", "--subset", "2", "--overwrite")
     assert res.exit_code == 0, res.output
-    assert (DEPRECATED in res.output) == (flag == "--restart")
     assert out.exists() and not out.with_name("edits.jsonl.partial").exists()
+    assert len({json.loads(line)["row"] for line in out.read_text().splitlines()}) == 2
 
 
 @pytest.fixture
@@ -206,14 +188,6 @@ def test_mine_skips_test_suites_by_default_as_the_experiment_does(tree: Path, tm
     assert names == ["check_sum", "double_sum"]
 
 
-def test_mine_old_no_progress_still_works(tree: Path, tmp_path: Path) -> None:
-    new, _ = _mine(tree, tmp_path / "new.jsonl", "-q")
-    old, names = _mine(tree, tmp_path / "old.jsonl", "--no-progress")
-    assert old.exit_code == 0, old.output
-    assert DEPRECATED in old.output and "-q/--quiet" in old.output and DEPRECATED not in new.output
-    assert (tmp_path / "old.jsonl").read_bytes() == (tmp_path / "new.jsonl").read_bytes() and names
-
-
 def test_the_cli_and_the_experiment_mine_with_the_same_defaults(tmp_path: Path) -> None:
     from lintseq.experiment.config import normalize
 
@@ -224,22 +198,6 @@ def test_the_cli_and_the_experiment_mine_with_the_same_defaults(tmp_path: Path) 
     assert len(shared) == 13 and {k: table[k] for k in shared} == {k: cli[k] for k in shared}
 
 
-@pytest.mark.parametrize(
-    "args, quiet, warned",
-    [
-        ([], False, False),
-        (["-q"], True, False),
-        (["--no-progress"], True, True),
-        (["--progress"], False, True),
-    ],
-)
-def test_experiment_progress_spellings(args: list[str], quiet: bool, warned: bool) -> None:
-    res = CliRunner().invoke(main, ["experiment", "--list-recipes", *args])
-    assert res.exit_code == 0, res.output
-    assert (DEPRECATED in res.output) == warned
-    assert parse("experiment", ["--list-recipes", *args]).params["quiet"] is quiet
-
-
-def test_experiment_old_progress_contradicting_quiet_is_refused() -> None:
-    res = CliRunner().invoke(main, ["experiment", "--list-recipes", "--progress", "-q"])
-    assert res.exit_code == 2 and "contradicts" in res.output
+def test_experiment_quiet_spelling() -> None:
+    assert parse("experiment", ["--list-recipes", "-q"]).params["quiet"] is True
+    assert parse("experiment", ["--list-recipes"]).params["quiet"] is False

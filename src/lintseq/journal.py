@@ -46,7 +46,7 @@ class Journal:
         self.meta = meta
         self.out = AppendLog(output)
         self.rej = AppendLog(self.rejects)
-        self.out_partial, self.rej_partial = self.out.partial, self.rej.partial
+        self.out_partial = self.out.partial
         self.meta_path = output.with_name(output.name + ".partial.meta.json")
 
     def open(self, *, resume: bool, restart: bool, summary: Summary) -> int:

@@ -7,19 +7,18 @@ One grammar: an option means the same thing in every command that has it.
     where the result goes           -o/--output PATH               all that write
     the first N inputs              --limit N                      sample (problems); mine names its
                                                                    unit: --max-files N
-    a random subset of N rows,      --subset N                     generate (old: -n, --limit)
+    a random subset of N rows,      --subset N                     generate
       drawn with --seed
     samples per input               -n/--num-samples N             sample (completions per problem)
                                     -s/--samples S                 generate (the paper's s: edit
                                                                    sequences per program)
-    progress bars                   on; -q/--quiet turns them off  generate, mine (old: --no-progress),
+    progress bars                   on; -q/--quiet turns them off  generate, mine,
                                                                    sample, evaluate, train, pretrain,
-                                                                   experiment (old: --progress/--no-progress,
-                                                                   off by default)
+                                                                   experiment
     parallel processes              -j/--workers N                 generate, mine, evaluate
     a stopped run in OUTPUT         --resume: continue it          generate, train, pretrain
                                     (sample and experiment continue by themselves when rerun)
-    an existing output or run       --overwrite: discard it,       generate (old: --restart), sample,
+    an existing output or run       --overwrite: discard it,       generate, sample,
                                     start over                     train, pretrain, convert
                                     (generate and mine replace a finished output without it)
     rejected rows                   --rejects PATH [out.jsonl ->   generate, format
@@ -36,8 +35,9 @@ rejects file sits where generate, the README and `stats` already put it; progres
 
 Options whose value is a setting are derived from the settings dataclass that owns the default
 (`TrainConfig`, `PretrainConfig`, `MineSettings`, generate's `Settings`, `SamplingSettings`):
-see `lintseq.commands.options`. An old spelling keeps working, hidden from --help, and says on
-stderr what replaced it (`options.renamed`).
+see `lintseq.commands.options`. The spellings of before 0.1 (generate's `-n/--limit` and
+`--restart`, `--no-progress`/`--progress`) are gone: a script that uses one stops with a usage
+error instead of silently doing something else.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from lintseq.commands.options import Command, quiet_option, renamed
+from lintseq.commands.options import quiet_option
 
 
-@click.command("experiment", cls=Command)
+@click.command("experiment")
 @click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--recipe", default=None, help="A bundled recipe instead of CONFIG (see --list-recipes).")
 @click.option("--list-recipes", is_flag=True, help="Print the bundled recipes and exit.")
@@ -16,14 +16,6 @@ from lintseq.commands.options import Command, quiet_option, renamed
     "--plan", is_flag=True, help="Print the stages, what each does and whether it would be skipped; run nothing."
 )
 @quiet_option("No progress bars in the stages (their log lines stay).")
-@renamed(
-    "--progress",
-    to="quiet",
-    use="nothing (progress bars are on by default; -q turns them off)",
-    value=False,
-    is_flag=True,
-)
-@renamed("--no-progress", to="quiet", use="-q/--quiet", value=True, is_flag=True)
 def command(
     config: str | None, recipe: str | None, list_recipes: bool, run_dir: str | None, plan: bool, quiet: bool
 ) -> None:

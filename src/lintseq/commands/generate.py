@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from lintseq.commands.options import Command, options_from, quiet_option, renamed, workers_option
+from lintseq.commands.options import options_from, quiet_option, workers_option
 from lintseq.generate import Settings, default_workers, generate
 from lintseq.journal import ResumeError
 
@@ -18,7 +18,7 @@ def bundled_sample() -> Path:
     return Path(str(importlib.resources.files("lintseq") / "data" / "sample.jsonl"))
 
 
-@click.command("generate", cls=Command)
+@click.command("generate")
 @click.argument(
     "input_path", metavar="INPUT", required=False, type=click.Path(exists=False, dir_okay=True, path_type=Path)
 )
@@ -31,14 +31,6 @@ def bundled_sample() -> Path:
 )
 @click.option("--sample", "use_sample", is_flag=True, help="Use the bundled sample dataset as INPUT.")
 @options_from(Settings)
-@renamed(
-    "-n",
-    "--limit",
-    to="limit",
-    use="--subset N",
-    type=click.IntRange(1),
-    note="a random subset; --limit N means the first N everywhere else",
-)
 @workers_option("Processes (default: all cores).", type=click.IntRange(1), default=None)
 @click.option(
     "--rejects",
@@ -48,7 +40,6 @@ def bundled_sample() -> Path:
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run.")
 @click.option("--overwrite", is_flag=True, help="Discard an interrupted run and start over.")
-@renamed("--restart", to="overwrite", use="--overwrite", value=True, is_flag=True)
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (with --engine ray; default: start a local one).")
 @quiet_option("No progress bar or summary.")

@@ -7,17 +7,16 @@ from typing import Any
 
 import click
 
-from lintseq.commands.options import Command, options_from, quiet_option, renamed
+from lintseq.commands.options import options_from, quiet_option
 from lintseq.mining.run import mine, summary_path
 from lintseq.mining.settings import MineSettings
 from lintseq.mining.sources import SourceError
 
 
-@click.command("mine", cls=Command)
+@click.command("mine")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output JSON Lines file.")
 @options_from(MineSettings)
 @quiet_option()
-@renamed("--no-progress", to="quiet", use="-q/--quiet", value=True, is_flag=True)
 def command(output: str, quiet: bool, **options: Any) -> None:
     """Mine functions with docstrings from PATHs (directories, files), installed packages and
     the standard library into instruction rows.

@@ -1,5 +1,5 @@
-"""Options derived from settings dataclasses, options every command spells the same way, and old
-spellings that keep working with a deprecation message (the grammar is in `lintseq.commands`).
+"""Options derived from settings dataclasses, and options every command spells the same way (the
+grammar is in `lintseq.commands`).
 
 `options_from(TrainConfig)` gives one click option per field, with the field's default, type
 and the help text, choices and flags of its metadata (see `lintseq.settings`), so a default is
@@ -15,11 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-_RENAMED = "lintseq.renamed"
 
 
 # ------------------------------------------------------------------- options from dataclasses
@@ -127,37 +124,3 @@ def quiet_option(help: str = "No progress bar.") -> Decorator:
 
 def workers_option(help: str, **kwargs: Any) -> Decorator:
     return click.option("-j", "--workers", help=help, **kwargs)
-
-
-# ---------------------------------------------------------------------------- old spellings
-
-
-def renamed(*decls: str, to: str, use: str, value: Any = None, note: str = "", **kwargs: Any) -> Decorator:
-    """A hidden old spelling (`decls`) that still works: it sets the parameter `to` (to `value`,
-    or to what was given) as the new spelling `use` would, and says so on stderr. Needs
-    `cls=Command` on the command."""
-    old = "/".join(decls)
-    hidden_name = "renamed_" + decls[-1].lstrip("-").replace("-", "_")
-
-    def callback(ctx: click.Context, param: click.Parameter, given: Any) -> None:
-        if ctx.get_parameter_source(param.name or "") not in GIVEN:
-            return
-        click.echo(
-            f"warning: {old} is deprecated and will be removed; use {use}" + (f" ({note})" if note else ""), err=True
-        )
-        ctx.meta.setdefault(_RENAMED, []).append((to, given if value is None else value, old))
-
-    return click.option(*decls, hidden_name, hidden=True, expose_value=False, callback=callback, **kwargs)
-
-
-class Command(click.Command):
-    """A subcommand that applies its old spellings (`renamed`) after parsing."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        rest = super().parse_args(ctx, args)
-        for to, value, old in ctx.meta.pop(_RENAMED, []):
-            if ctx.get_parameter_source(to) in GIVEN and ctx.params.get(to) != value:
-                raise click.UsageError(f"{old} (deprecated) contradicts its new spelling given beside it", ctx)
-            ctx.params[to] = value
-            ctx.set_parameter_source(to, ParameterSource.COMMANDLINE)
-        return rest

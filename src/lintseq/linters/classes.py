@@ -18,7 +18,7 @@ from lintseq.linters.nodes import FUNCS, FunctionNode, blocks, bound_names, chil
 SELF_USE = Table("SelfUse of a method")
 AUG = Table("attributes augmented-assigned under a class-body statement")
 
-_BODY_BLOCKS = (ast.If, ast.Try, ast.With) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
+_BODY_BLOCKS = (ast.If, ast.Try, ast.TryStar, ast.With)
 
 
 class SelfUse(NamedTuple):

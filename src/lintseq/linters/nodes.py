@@ -182,7 +182,3 @@ def bound_names(node: ast.AST) -> tuple[str, ...]:
     can be listed), `except ... as` and match captures, a parameter."""
     binder = _BINDERS.get(type(node))
     return binder(node) if binder is not None else ()
-
-
-def is_star_import(node: ast.AST) -> bool:
-    return isinstance(node, (ast.Import, ast.ImportFrom)) and any(a.name == "*" for a in node.names)

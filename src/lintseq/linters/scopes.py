@@ -222,7 +222,7 @@ def assigned(nodes: list[ast.stmt]) -> set[str]:
     return out
 
 
-_BRANCHES = (ast.If, ast.Try, ast.Match) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
+_BRANCHES = (ast.If, ast.Try, ast.TryStar, ast.Match)
 
 
 def assigned_in(loop: ast.For | ast.AsyncFor | ast.While) -> tuple[set[str], set[str]]:

@@ -39,7 +39,6 @@ import builtins
 import keyword
 import re
 import warnings
-from collections.abc import Iterable
 
 WORD = re.compile(r"\w+")
 DEFAULT_N = 10
@@ -113,11 +112,6 @@ def _informative(gram: list[str]) -> bool:
 
 def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
-
-
-def ngrams(text: str, n: int) -> Iterable[str]:
-    tokens = words(text)
-    return (" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 def problem_text(prompt: str) -> str:
