@@ -34,6 +34,10 @@ def _mtimes(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
+def _stage(cfg, name: str) -> stages.Stage:
+    return next(st for st in stages.build(cfg) if st.name == name)
+
+
 def _micro_copy(tmp: Path, **replace: str) -> Path:
     text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")
     for old, new in replace.items():
@@ -202,7 +206,8 @@ def test_changed_slice_changes_the_keys_downstream_only(tmp_path):
     assert {p.stage.name: p.key for p in runner.plan(quiet, run_dir)} == key
     # a per-table seed reaches the run's settings
     seeded = cfgmod.load(_micro_copy(tmp_path, **{"baseline_epochs = 1": "baseline_epochs = 1\nseed = 7"}))
-    tc = stages.train_config(seeded, run_dir, "lintseq", run_dir / "m")
+    st = _stage(seeded, "train-lintseq")
+    tc = stages.train_config(st.reads, st.free, run_dir, "lintseq", run_dir / "m")
     assert tc.seed == 7 and tc.match_steps_with and not tc.resume
 
 
@@ -268,15 +273,12 @@ def test_plus_benchmarks_share_samples_and_hold_out_their_training_tasks(tmp_pat
     assert layout.slug("humaneval+") == "humaneval-plus" != layout.slug("humaneval")
     held = stages.held_out_tasks(cfg)
     assert len(held) == 108 and all(t.startswith("Mbpp/") and int(t.split("/")[1]) >= 601 for t in held)
-    assert built["data"].slice["held_out"] == held
-    rows = stages.instruction_rows(replace(cfg, data=replace(cfg.data, mine=None)), tmp_path)
+    assert built["data"].reads["held_out"] == held
+    rows = stages.instruction_rows(_stage(replace(cfg, data=replace(cfg.data, mine=None)), "data").reads, tmp_path)
     assert len(rows) == 374 - 108 and not {r["id"] for r in rows} & set(held)
     # without mbpp+ nothing is held out, and the data stage's key is what it was
     cfg.sample.benchmarks = ["humaneval", "humaneval+", "mbpp"]
-    assert (
-        stages.held_out_tasks(cfg) == []
-        and "held_out" not in next(st for st in stages.build(cfg) if st.name == "data").slice
-    )
+    assert stages.held_out_tasks(cfg) == [] == _stage(cfg, "data").reads["held_out"]
 
 
 def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
@@ -296,9 +298,8 @@ def test_evaluate_stage_uses_the_configured_sandbox_limits(tmp_path):
         cfg.evaluate.timeout = timeout
         folder = run_dir / f"evaluate-{timeout}"
         folder.mkdir()
-        scores[timeout] = stages._run_evaluate("baseline", "humaneval")(
-            stages.Context(cfg, run_dir, folder, resume=False)
-        )
+        st = _stage(cfg, "evaluate-baseline-humaneval")
+        scores[timeout] = st.run(stages.Context(run_dir, folder, st.reads, st.free, resume=False))
     assert scores[1.0]["pass@1"] == 0.0 and scores[10.0]["pass@1"] == 1.0
 
 
@@ -387,7 +388,7 @@ def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
             "data": {"mine": {"paths": ["src"]}, **({"mined_rows": mined_rows} if mined_rows else {})},
         }
         cfg = cfgmod.normalize(raw, tmp_path)
-        return [r["instruction"] for r in stages.instruction_rows(cfg, tmp_path / "run")]
+        return [r["instruction"] for r in stages.instruction_rows(_stage(cfg, "data").reads, tmp_path / "run")]
 
     first = picked(1, 4)
     assert len(first) == 4 and first == sorted(first, key=lambda t: int(t.split()[1]))
@@ -435,5 +436,6 @@ def test_new_token_start_changes_only_the_lintseq_arm(tmp_path, monkeypatch):
     changed = {p.stage.name for p in runner.plan(cfg, tmp_path / "run") if p.key != keys[p.stage.name]}
     assert "train-lintseq" in changed and "sample-lintseq-humaneval" in changed
     assert not {n for n in changed if "baseline" in n or "base-" in n}
-    tc = stages.train_config(cfg, tmp_path / "run", "lintseq", tmp_path / "m")
+    st = _stage(cfg, "train-lintseq")
+    tc = stages.train_config(st.reads, st.free, tmp_path / "run", "lintseq", tmp_path / "m")
     assert tc.new_token_init == "mean"

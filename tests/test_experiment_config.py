@@ -1,101 +1,118 @@
-"""The experiment config as dataclasses: the stage slices the runner hashes stay what they were
-(a finished run directory is still skipped), and RUN_DIR/config.json reads back into the config."""
+"""The experiment config as dataclasses: stage keys by construction (a changed setting re-runs
+exactly the stages that read it and what follows), and RUN_DIR/config.json reads back into the
+config."""
 
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from lintseq.experiment import config as cfgmod
 from lintseq.experiment import runner, stages
 from lintseq.experiment.config import ExperimentConfig
+from lintseq.training.config import TRAIN_FREE
 
-# The slices of the micro recipe as the untyped-dict config built them (recorded before the
-# dataclasses): a slice that changes shape changes its stage's key, and every finished run
-# directory would then run that stage and everything after it again.
-MICRO_SLICES = {
-    "mine-corpus": {
-        "mine": {
-            "decontaminate": True,
-            "dedup": True,
-            "max_files": None,
-            "max_lines": None,
-            "min_docstring_chars": 10,
-            "min_lines": None,
-            "near_threshold": 0.85,
-            "packages": ["json"],
-            "paths": [],
-            "self_contained": False,
-            "site_packages": False,
-            "skip_tests": True,
-            "stdlib": False,
-        },
-        "python": ".".join(map(str, sys.version_info[:2])),
-    },
-    "pretrain": {
-        "init": "tiny",
-        "seed": 0,
-        "settings": {
-            "batch_size": 4,
-            "lr": 0.003,
-            "max_steps": 4,
-            "micro_batch_size": 4,
-            "seq_length": 512,
-            "vocab_size": 512,
-        },
-    },
-    "data": {"code_field": "response", "instruction_field": "instruction", "limit": 24, "sources": ["lintseq:sample"]},
-    "generate": {"linter": "fast", "s": 2, "seed": 0, "weighting": "indent"},
-    # changed on purpose: format keeps only the programs whose rows all fit the training length in
-    # both arms, by the training tokenizer (the micro recipe's: the pre-trained model's)
-    "format": {"chat": False, "same_programs": 512, "tokenizer": None},
-    "train-lintseq": {
-        "model": {"init": "tiny", "name": None},
-        "seed": 0,
-        "train": {"baseline_epochs": 1, "batch_size": 8, "lr": 0.003, "max_seq_length": 512, "micro_batch_size": 8},
-    },
-    "sample-baseline-mbpp-plus": {
-        "backend": "hf",
-        "batch_size": 4,
-        "benchmark": "mbpp+",
-        "device": "cpu",
-        "dtype": "float32",
-        "limit": 2,
-        "max_new_tokens": 24,
-        "min_p": 0.0,
-        "n": 2,
-        "seed": 0,
-        "temperature": 1.0,
-        "top_p": 1.0,
-    },
-    # LintSeq rows are resolved by the paper's rule and also write the strict reading's scores
-    # (changed on purpose: runs evaluated by the old rule run those stages again); the
-    # baseline's keep their keys
-    "evaluate-lintseq-humaneval-plus": {
-        "analysis": "strict",
-        "benchmark": "humaneval+",
-        "resolution": "paper",
-        "evaluate": {"k": [1, 2], "memory_mb": 1024, "timeout": 5.0},
-        "limit": 2,
-    },
-    "evaluate-baseline-humaneval-plus": {
-        "benchmark": "humaneval+",
-        "evaluate": {"k": [1, 2], "memory_mb": 1024, "timeout": 5.0},
-        "limit": 2,
-    },
-    "report": {"k": [1, 2]},
+# Settings that change how a stage runs, not what it writes: no stage key may depend on them.
+FREE = {
+    ("generate", "workers"),
+    ("evaluate", "workers"),
+    ("train", "launcher"),
+    ("train", "logging_steps"),
+    ("train", "save_steps"),
+    ("data", "mine", "workers"),
+    ("pretrain", "mine", "workers"),
 }
 
 
-def test_the_micro_recipe_keeps_the_slices_of_earlier_runs():
-    built = {st.name: st for st in stages.build(cfgmod.load(cfgmod.recipe_path("micro")))}
-    assert len(built) == 23
-    for name, expected in MICRO_SLICES.items():
-        assert stages.dumps(built[name].slice) == stages.dumps(expected), name
-    # integers stay integers: `baseline_epochs = 1` hashed as 1.0 would be another key
-    assert stages.dumps(built["train-baseline"].slice["train"]["baseline_epochs"]) == "1"
+def _leaves(doc, path=()):
+    """(path, value) of every setting in a config's nested form (lists are one setting)."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _leaves(v, (*path, k))
+    else:
+        yield path, doc
+
+
+def _changed(value):
+    """Another value of the same kind (None: no other value to try)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, str):
+        return value + "-other"
+    if isinstance(value, list) and value:
+        return value[:-1] if len(value) > 1 else value * 2
+    return None
+
+
+def _set(doc, path, value):
+    doc = json.loads(json.dumps(doc))
+    node = doc
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    return doc
+
+
+def _descendants(built, names):
+    out = set(names)
+    for st in built:  # stages come in run order: a dependency is always seen first
+        if set(st.deps) & out:
+            out.add(st.name)
+    return out
+
+
+@pytest.mark.parametrize("recipe", ["micro", "smollm2-135m", "gemma-2-2b"])
+def test_a_changed_setting_reruns_exactly_the_stages_that_read_it_and_what_follows(recipe, tmp_path, monkeypatch):
+    """Stage keys by construction: a stage's `run` receives only its `reads` (keyed) and `free`
+    settings. Changing any setting of the config re-keys exactly the stages whose reads hold it
+    and every stage downstream of them, and a free setting re-keys nothing."""
+    monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
+    cfg = cfgmod.load(cfgmod.recipe_path(recipe))
+    doc = json.loads(json.dumps(cfg.to_dict(), default=str))
+    built = stages.build(cfg)
+    keys = runner.stage_keys(built)
+    tried = 0
+    for path, value in _leaves(doc):
+        zero_shot = {"chat": "completion", "completion": "chat", False: None}  # its valid values
+        other = zero_shot[value] if path == ("sample", "zero_shot") else _changed(value)
+        if other is None or (path[0] == "pretrain" and path[1] not in ("settings", "mine")):
+            continue
+        try:
+            changed_cfg = ExperimentConfig.from_dict(_set(doc, path, other))
+            rebuilt = stages.build(changed_cfg)
+        except Exception:  # a value the stage graph cannot be built with (e.g. an unknown benchmark)
+            continue
+        if [st.name for st in rebuilt] != [st.name for st in built]:
+            continue  # another graph (e.g. a benchmark list): nothing to compare stage by stage
+        tried += 1
+        new = runner.stage_keys(rebuilt)
+        changed = {n for n in keys if new[n] != keys[n]}
+        readers = {a.name for a, b in zip(built, rebuilt) if stages.dumps(a.reads) != stages.dumps(b.reads)}
+        free = path in FREE or (path[0] in ("train", "pretrain") and path[-1] in TRAIN_FREE)
+        if free:
+            assert changed == set() and readers == set(), path
+            assert any(stages.dumps(a.free) != stages.dumps(b.free) for a, b in zip(built, rebuilt)), path
+        else:
+            assert readers - {"report"}, f"{path}: no stage but the report reads it"
+            assert changed == _descendants(built, readers), path
+    assert tried >= 30
+
+
+def test_format_reads_the_training_tokenizer_with_the_chat_template(tmp_path):
+    """[train] tokenizer with [format] chat: the rows are rendered by that tokenizer's template,
+    so changing it re-runs format and everything after it (the arms must not train on rows of
+    the old template)."""
+    cfg = cfgmod.load(cfgmod.recipe_path("smollm2-135m-cpu"))
+    before = runner.stage_keys(stages.build(cfg))
+    cfg.train.settings["tokenizer"] = "org/another-tokenizer"
+    built = stages.build(cfg)
+    after = runner.stage_keys(built)
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == _descendants(built, {"format", "train-baseline", "train-lintseq"})
+    assert "format" in changed and "generate" not in changed
 
 
 @pytest.mark.parametrize("recipe", cfgmod.recipe_names())
@@ -141,7 +158,7 @@ def test_the_chat_template_source_is_part_of_the_format_key(tmp_path):
         conf.write_text(
             f'[model]\nname = "some/model"\n[data]\nsources = ["lintseq:sample"]\n[format]\nchat = true\n[train]\n{tok}'
         )
-        return {st.name: stages.dumps(st.slice) for st in stages.build(cfgmod.load(conf))}
+        return {st.name: stages.dumps(st.reads) for st in stages.build(cfgmod.load(conf))}
 
     a, b, none = keys("org/tokenizer-a"), keys("org/tokenizer-b"), keys(None)
     assert a["format"] != b["format"] and a["format"] != none["format"]

@@ -196,8 +196,8 @@ def test_experiment_opt_out_is_checked_and_reaches_the_sandbox(tmp_path):
     for value in ("false", "true"):
         path.write_text(base + f"[evaluate]\nunsafe_no_sandbox = {value}\n")
         stage = next(s for s in stages.build(config.load(path)) if s.name == "evaluate-lintseq-humaneval")
-        slices[value] = stage.slice["evaluate"]
-    assert "unsafe_no_sandbox" not in slices["false"] and slices["true"]["unsafe_no_sandbox"] is True
+        slices[value] = stage.reads["evaluate"]
+    assert slices["false"]["unsafe_no_sandbox"] is False and slices["true"]["unsafe_no_sandbox"] is True
 
 
 @pytest.mark.parametrize("stream", ["stdout", "stderr"])

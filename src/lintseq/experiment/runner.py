@@ -1,6 +1,7 @@
 """Run the stage graph into RUN_DIR, skipping what is already done.
 
-A stage's key hashes its config slice, the fingerprints of the outside files it reads and the
+A stage's key hashes the settings it reads (`Stage.reads`, all its `run` receives besides
+workers and logging), its kind's version, the fingerprints of the outside files it reads and the
 keys of the stages it depends on, so a changed setting re-runs that stage and everything
 downstream. `RUN_DIR/<stage>/done.json` (written last, atomically) records the key, the
 fingerprint of what the stage wrote, its wall time and the hardware; a stage is skipped when
@@ -79,7 +80,8 @@ def stage_keys(stages: list[Stage]) -> dict[str, str]:
     for st in stages:
         doc = {
             "stage": st.name,
-            "slice": st.slice,
+            "version": st.version,
+            "reads": st.reads,
             "inputs": {i: input_fingerprint(i) for i in st.inputs},
             "upstream": {d: keys[d] for d in st.deps},
         }
@@ -185,7 +187,7 @@ def run(
             default=str,
         )
         began = time.perf_counter()
-        info = st.run(Context(cfg, run_dir, folder, resume=p.action == "resume", progress=progress))
+        info = st.run(Context(run_dir, folder, st.reads, st.free, resume=p.action == "resume", progress=progress))
         seconds = time.perf_counter() - began
         write_json(
             folder / DONE,

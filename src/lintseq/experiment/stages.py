@@ -2,8 +2,15 @@
 
 [mine-corpus] -> [pretrain] -> [mine-data] -> data -> generate -> format -> [sample-base-BENCH ->
 evaluate-base-BENCH, the untouched base model zero-shot] -> train-baseline -> train-lintseq
-(steps matched to the baseline, same seed) -> sample-ARM-BENCH -> evaluate-ARM-BENCH -> report. Each stage names the config slice and the outside files it
-depends on; the runner hashes those (with its upstream stages' keys) to decide what to skip.
+(steps matched to the baseline, same seed) -> [gate-lintseq] -> sample-ARM-BENCH ->
+evaluate-ARM-BENCH -> report.
+
+Stage keys by construction: `build` gives each stage the settings it reads (`Stage.reads`,
+plain JSON values) and those it may use without their changing what it writes (`Stage.free`:
+workers, logging, paths whose contents are keyed as `inputs`). The stage's `run` receives only
+those two (`Context` holds no config), so it cannot depend on a setting its key leaves out; the
+runner hashes `reads` with the stage kind's `version`, its inputs' contents and its upstream
+keys. Bump a kind's `VERSION` when its output changes for the same reads.
 Each `run` function calls the library, not a subprocess, and writes only into its own folder;
 stage and file names come from `lintseq.experiment.layout`.
 
@@ -13,10 +20,12 @@ the stages run; splitting them would scatter the graph a reader wants to see who
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +62,10 @@ def _pass_scores(scores: dict) -> dict:
 
 @dataclass
 class Context:
-    cfg: ExperimentConfig
     run_dir: Path
     dir: Path  # this stage's folder
+    reads: dict[str, Any]  # the settings the stage's key is made of
+    free: dict[str, Any]  # settings that change how it runs, not what it writes
     resume: bool  # the folder holds an interrupted attempt at the same key
     progress: bool = False
 
@@ -69,7 +79,9 @@ class Stage:
     name: str
     what: str  # one line for --plan
     run: Callable[[Context], dict]
-    slice: Any = None  # the config values this stage depends on
+    reads: dict[str, Any]  # every setting `run` receives that can change what it writes (keyed)
+    version: int = 1  # of the stage kind: bumped when its output changes for the same reads
+    free: dict[str, Any] = field(default_factory=dict)  # settings `run` receives that cannot (not keyed)
     deps: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()  # outside files/folders whose contents it depends on
     extra_outputs: tuple[str, ...] = ()  # files outside its folder (relative to the run dir)
@@ -78,22 +90,27 @@ class Stage:
 def held_out_tasks(cfg: ExperimentConfig) -> list[str]:
     """Task ids of the bundled benchmarks [sample] evaluates that a bundled [data] source also
     holds (MBPP+ takes 108 of its 378 tasks from MBPP's training split): dropped from training."""
+    return list(_held_out(tuple(cfg.sample.benchmarks), tuple(cfg.data.sources)))
+
+
+@functools.lru_cache(maxsize=16)
+def _held_out(benchmarks: tuple[str, ...], data_sources: tuple[str, ...]) -> tuple[str, ...]:
+    """Cached: every plan builds the graph, and reading MBPP+ takes a second."""
     from lintseq.evaluation.problems import bundled_benchmark, load_benchmark, task_key
 
-    evaluated = [b for b in cfg.sample.benchmarks if bundled_benchmark(b)]
+    evaluated = [b for b in benchmarks if bundled_benchmark(b)]
     families = {bundled[0] for b in evaluated if (bundled := bundled_benchmark(b))}
-    sources = [s for s in cfg.data.sources if (bundled := bundled_benchmark(s)) and bundled[0] in families]
+    sources = [s for s in data_sources if (bundled := bundled_benchmark(s)) and bundled[0] in families]
     if not sources:
-        return []
+        return ()
     tested = {task_key(p.task_id) for b in evaluated for p in load_benchmark(b)}
-    return sorted({p.task_id for s in sources for p in load_benchmark(s) if task_key(p.task_id) in tested})
+    return tuple(sorted({p.task_id for s in sources for p in load_benchmark(s) if task_key(p.task_id) in tested}))
 
 
-def load_problems(cfg: ExperimentConfig, benchmark: str) -> list:
+def load_problems(benchmark: str, limit: int | None) -> list:
     from lintseq.evaluation.problems import load_benchmark
 
     problems = load_benchmark(benchmark)
-    limit = cfg.sample.limit
     return problems[:limit] if limit is not None else problems
 
 
@@ -115,34 +132,27 @@ def _mine(settings: dict[str, Any], out: Path, raw: bool, progress: bool) -> dic
 
 
 def run_mine_corpus(ctx: Context) -> dict:
-    assert ctx.cfg.pretrain and ctx.cfg.pretrain.mine
-    return _mine(ctx.cfg.pretrain.mine, ctx.dir / names.CORPUS, True, ctx.progress)
+    return _mine(ctx.reads["mine"] | ctx.free, ctx.dir / names.CORPUS, True, ctx.progress)
 
 
 def run_mine_data(ctx: Context) -> dict:
-    assert ctx.cfg.data.mine
-    return _mine(ctx.cfg.data.mine, ctx.dir / names.MINED, False, ctx.progress)
-
-
-def corpus_path(cfg: ExperimentConfig, run_dir: Path) -> str:
-    assert cfg.pretrain
-    return cfg.pretrain.corpus or str(Layout(run_dir).corpus)
+    return _mine(ctx.reads["mine"] | ctx.free, ctx.dir / names.MINED, False, ctx.progress)
 
 
 def run_pretrain(ctx: Context) -> dict:
     from lintseq.training.config import PretrainConfig
     from lintseq.training.pretrain import STATE_DIR, pretrain
 
-    assert ctx.cfg.pretrain and ctx.cfg.model.init
+    r = ctx.reads
     out = ctx.dir / names.MODEL
     resume = ctx.resume and (out / STATE_DIR).is_dir()
-    settings = dict(ctx.cfg.pretrain.settings)
-    seed = settings.pop("seed", ctx.cfg.seed)
+    settings = r["settings"] | ctx.free["logging"]
+    seed = settings.pop("seed", r["seed"])
     pc = PretrainConfig(
         **settings,
-        data=corpus_path(ctx.cfg, ctx.run_dir),
+        data=ctx.free["corpus"] or str(ctx.layout.corpus),
         output=str(out),
-        init=ctx.cfg.model.init,
+        init=r["init"],
         seed=seed,
         resume=resume,
         overwrite=not resume,
@@ -152,7 +162,7 @@ def run_pretrain(ctx: Context) -> dict:
 
 def _fine_tune(ctx: Context, command: str, settings, summary_file: Path, here: Callable[[], Any]) -> dict:
     """Train in this process, or under the configured launcher; the summary less its loss curve."""
-    launcher = ctx.cfg.train.launcher
+    launcher = ctx.free["launcher"]
     summary = _launch(launcher, command, settings, ctx.dir, summary_file) if launcher else here().summary()
     return {k: v for k, v in summary.items() if k != "losses"} | {"final_loss": (summary["losses"] or [None])[-1]}
 
@@ -173,16 +183,14 @@ def _launch(launcher: str, command: str, settings, folder: Path, summary_file: P
     return json.loads(summary_file.read_text(encoding="utf-8"))
 
 
-def base_model(cfg: ExperimentConfig, run_dir: Path) -> str:
-    if cfg.pretrain:
-        return str(Layout(run_dir).pretrained)
-    assert cfg.model.name
-    return cfg.model.name
+def base_model(model: dict[str, Any], run_dir: Path) -> str:
+    """The model both arms start from: [model] name, or the pretrain stage's model for init."""
+    return model["name"] or str(Layout(run_dir).pretrained)
 
 
-def chat_tokenizer_name(cfg: ExperimentConfig, run_dir: Path) -> str:
+def chat_tokenizer_name(reads: dict[str, Any], run_dir: Path) -> str:
     """The tokenizer whose chat template formats the training rows: [train] tokenizer or the base model's."""
-    return cfg.train.settings.get("tokenizer") or base_model(cfg, run_dir)
+    return reads["tokenizer"] or base_model(reads["model"], run_dir)
 
 
 def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list[dict]:
@@ -199,17 +207,17 @@ def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list
     return rows
 
 
-def instruction_rows(cfg: ExperimentConfig, run_dir: Path) -> list[dict]:
+def instruction_rows(data: dict[str, Any], run_dir: Path) -> list[dict]:
     """Every source's rows as {id, instruction, response}; MBPP problems become their prompt
-    (text plus signature, as evaluation shows them) and reference solution."""
+    (text plus signature, as evaluation shows them) and reference solution. `data`: the data
+    stage's reads."""
     from importlib import resources
 
     from lintseq.evaluation.problems import bundled_benchmark
 
-    data = cfg.data
-    held_out = set(held_out_tasks(cfg))
+    held_out = set(data["held_out"])
     rows: list[dict] = []
-    for source in data.sources:
+    for source in data["sources"]:
         if bundled_benchmark(source):
             from lintseq.evaluation.problems import load_benchmark
 
@@ -222,39 +230,39 @@ def instruction_rows(cfg: ExperimentConfig, run_dir: Path) -> list[dict]:
             path = str(resources.files("lintseq.data").joinpath("sample.jsonl"))
             rows += _rows_from_jsonl(path, "instruction", "response")
         else:
-            rows += _rows_from_jsonl(source, data.instruction_field, data.code_field)
-    if data.mine:
+            rows += _rows_from_jsonl(source, data["instruction_field"], data["code_field"])
+    if data["mined"]:
         mined = _rows_from_jsonl(str(Layout(run_dir).mined_rows), "instruction", "response")
-        if data.mined_rows is not None and data.mined_rows < len(mined):
+        keep_n = data["mined_rows"]
+        if keep_n is not None and keep_n < len(mined):
             import random
 
-            keep = sorted(random.Random(cfg.seed).sample(range(len(mined)), data.mined_rows))
+            keep = sorted(random.Random(data["seed"]).sample(range(len(mined)), keep_n))
             mined = [mined[i] for i in keep]  # in file order
         rows += mined
-    if data.limit is not None:
-        rows = rows[: data.limit]
+    if data["limit"] is not None:
+        rows = rows[: data["limit"]]
     if not rows:
         raise ValueError("the instruction data has no rows")
     return rows
 
 
 def run_data(ctx: Context) -> dict:
-    rows = instruction_rows(ctx.cfg, ctx.run_dir)
+    rows = instruction_rows(ctx.reads, ctx.run_dir)
     write_jsonl(ctx.dir / names.INSTRUCTIONS, rows, ensure_ascii=True)
-    held_out = held_out_tasks(ctx.cfg)
+    held_out = ctx.reads["held_out"]
     return {"rows": len(rows)} | ({"held_out_benchmark_tasks": len(held_out)} if held_out else {})
 
 
 def run_generate(ctx: Context) -> dict:
     from lintseq.generate import Settings, default_workers, generate
 
-    g = ctx.cfg.generate
-    settings = Settings(samples=g.s, seed=ctx.cfg.seed, linter=g.linter, weighting=g.weighting)
+    settings = Settings(**ctx.reads)
     summary = generate(
         ctx.layout.instructions,
         ctx.dir / names.EDITS,
         settings,
-        workers=g.workers or default_workers(),
+        workers=ctx.free["workers"] or default_workers(),
         resume=ctx.resume,
         restart=not ctx.resume,
         progress=ctx.progress,
@@ -266,7 +274,7 @@ def run_format(ctx: Context) -> dict:
     from lintseq.formatting import format_file, load_chat_tokenizer
 
     info: dict[str, Any] = {}
-    chat = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir)) if ctx.cfg.format.chat else None
+    chat = load_chat_tokenizer(chat_tokenizer_name(ctx.reads, ctx.run_dir)) if ctx.reads["chat"] else None
     for style in ARMS:
         stats = format_file(ctx.layout.edits, ctx.dir / names.training_rows_file(style), style, chat_tokenizer=chat)
         if stats.written == 0:
@@ -284,11 +292,15 @@ def same_programs(ctx: Context) -> dict:
     with one LintSeq row too long leaves both arms (training would drop that row alone and the
     arms would see different programs). Also measures what the regime checks need: programs
     and the longest answer, in tokens of the training tokenizer (`<|diff|>` added)."""
+    from lintseq.training.config import TrainConfig
     from lintseq.training.sft import build_tokenizer, sequence_lengths
 
     paths = {arm: ctx.layout.training_rows(arm) for arm in ARMS}
     rows = {arm: load_jsonl(path) for arm, path in paths.items()}
-    tc = train_config(ctx.cfg, ctx.run_dir, "lintseq", ctx.dir / "unused")
+    r = ctx.reads
+    tc = TrainConfig(
+        model=base_model(r["model"], ctx.run_dir), tokenizer=r["tokenizer"], max_seq_length=r["max_seq_length"]
+    )
     tok = build_tokenizer(tc, rows["lintseq"])
     lengths = {arm: sequence_lengths(rows[arm], tok) for arm in ARMS}
     too_long = {_program_key(r) for arm in ARMS for r, n in zip(rows[arm], lengths[arm]) if n > tc.max_seq_length}
@@ -309,18 +321,22 @@ def same_programs(ctx: Context) -> dict:
     }
 
 
-def train_config(cfg: ExperimentConfig, run_dir: Path, arm: str, out: Path, resume: bool = False):
+def train_config(reads: dict[str, Any], free: dict[str, Any], run_dir: Path, arm: str, out: Path, resume: bool = False):
+    """One arm's `TrainConfig`, from its train stage's reads and free settings."""
     from lintseq.training.config import TrainConfig
 
     layout = Layout(run_dir)
-    shared = {k: v for k, v in cfg.train.settings.items() if k != "seed"}
-    epochs = cfg.train.baseline_epochs
+    shared = (
+        reads["train"] | free["logging"] | ({"new_token_init": reads["new_token_init"]} if arm == "lintseq" else {})
+    )
+    epochs = shared.pop("baseline_epochs")
+    seed = shared.pop("seed", reads["seed"])
     tc = TrainConfig(
         **shared,
         data=str(layout.training_rows(arm)),
         output=str(out),
-        model=base_model(cfg, run_dir),
-        seed=cfg.train.settings.get("seed", cfg.seed),
+        model=base_model(reads["model"], run_dir),
+        seed=seed,
         resume=resume,
         overwrite=not resume,
     )
@@ -337,39 +353,45 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
 
         out = ctx.dir / names.MODEL
         # an interrupted attempt left checkpoints (LoRA runs write none: they start over)
-        resume = ctx.resume and not ctx.cfg.train.settings.get("lora") and checkpoint_dir(out).is_dir()
-        tc = train_config(ctx.cfg, ctx.run_dir, arm, out, resume=resume)
+        resume = ctx.resume and not ctx.reads["train"].get("lora") and checkpoint_dir(out).is_dir()
+        tc = train_config(ctx.reads, ctx.free, ctx.run_dir, arm, out, resume=resume)
         return _fine_tune(ctx, "train", tc, out / "train_summary.json", lambda: train(tc, progress=ctx.progress))
 
     return run
 
 
-def sample_row(ctx: Context, row: str, benchmark: str, n: int, limit: int | None = None):
-    """Sample `n` completions per problem of `benchmark` (its first `limit` problems) from one
-    row's model into this stage's samples file, resuming a partial one; the sampler's stats."""
+def sample_row(ctx: Context, s: dict[str, Any], n: int, limit: int | None = None):
+    """Sample `n` completions per problem of `s["benchmark"]` (its first `limit` problems) from
+    one row's model into this stage's samples file, resuming a partial one; `s`: the reads of
+    that row's sample stage. The sampler's stats."""
     from lintseq.formatting import load_chat_tokenizer
     from lintseq.inference.backends import make_backend
     from lintseq.inference.run import sample_benchmark
     from lintseq.inference.types import SamplingSettings
 
-    s = ctx.cfg.sample
+    row, benchmark = s["row"], s["benchmark"]
     settings = SamplingSettings(
-        n=n, temperature=s.temperature, top_p=s.top_p, min_p=s.min_p, max_new_tokens=s.max_new_tokens, seed=ctx.cfg.seed
+        n=n,
+        temperature=s["temperature"],
+        top_p=s["top_p"],
+        min_p=s["min_p"],
+        max_new_tokens=s["max_new_tokens"],
+        seed=s["seed"],
     )
-    model = base_model(ctx.cfg, ctx.run_dir) if row == BASE else str(ctx.layout.model(row))
+    model = base_model(s["model"], ctx.run_dir) if row == BASE else str(ctx.layout.model(row))
     opts = (
-        {"device": s.device, "dtype": s.dtype, "batch_size": s.batch_size}
-        if s.backend == "hf"
-        else {"dtype": s.dtype, "seed": ctx.cfg.seed}
+        {"device": s["device"], "dtype": s["dtype"], "batch_size": s["batch_size"]}
+        if s["backend"] == "hf"
+        else {"dtype": s["dtype"], "seed": s["seed"]}
     )
-    style, chat = sample_style(ctx.cfg, row)
+    style, chat = s["style"]
     chat_tokenizer = None
     if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
-        chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(ctx.cfg, ctx.run_dir) if row == BASE else model)
-    problems = load_problems(ctx.cfg, benchmark)
+        chat_tokenizer = load_chat_tokenizer(chat_tokenizer_name(s, ctx.run_dir) if row == BASE else model)
+    problems = load_problems(benchmark, s["limit"])
     return sample_benchmark(
         problems[:limit] if limit is not None else problems,
-        make_backend(s.backend, model, **opts),
+        make_backend(s["backend"], model, **opts),
         settings,
         style=style,
         out=str(ctx.dir / names.SAMPLES),
@@ -387,7 +409,7 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
         if ctx.resume and out.exists():  # finished before the marker was written
             rows = load_jsonl(out)
             return {"samples": len(rows), "tokens": sum(r.get("n_tokens") or 0 for r in rows), "resumed": "all"}
-        stats = sample_row(ctx, arm, benchmark, ctx.cfg.sample.n)
+        stats = sample_row(ctx, ctx.reads, ctx.reads["n"])
         return {
             "problems": stats.problems,
             "samples": stats.samples,
@@ -405,25 +427,26 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
         from lintseq.evaluation.run import evaluate
         from lintseq.evaluation.sandbox import Limits, Sandbox
 
-        e = ctx.cfg.evaluate
+        r = ctx.reads
+        e = r["evaluate"]
         sandbox = Sandbox(
-            Limits(timeout=e.timeout, memory_mb=e.memory_mb),
-            workers=e.workers,
-            isolation="none" if e.unsafe_no_sandbox else "auto",
+            Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]),
+            workers=ctx.free["workers"],
+            isolation="none" if e["unsafe_no_sandbox"] else "auto",
         )
-        samples = ctx.layout.samples(arm, sampled_as(benchmark, ctx.cfg.sample.benchmarks))
-        problems = load_problems(ctx.cfg, benchmark)
-        report = evaluate(samples, problems, benchmark=benchmark, ks=e.k, sandbox=sandbox, label=arm)
+        samples = ctx.layout.samples(arm, r["samples_of"])
+        problems = load_problems(benchmark, r["limit"])
+        report = evaluate(samples, problems, benchmark=benchmark, ks=e["k"], sandbox=sandbox, label=arm)
         write_jsonl(ctx.dir / names.RESULTS, report.per_problem, ensure_ascii=True)
         write_json(ctx.dir / names.SCORES, report.scores)
         info = _pass_scores(report.scores) | {"sandbox": sandbox.info.mode}
-        if writes_edits(ctx.cfg, arm):
+        if r["edits"]:
             # the analysis row of docs/design.md §2.6: what the diff format's strict reading would score
             strict = evaluate(
                 samples,
                 problems,
                 benchmark=benchmark,
-                ks=e.k,
+                ks=e["k"],
                 completion_format="diff",
                 resolution="strict",
                 sandbox=sandbox,
@@ -444,10 +467,10 @@ def run_gate(ctx: Context) -> dict:
 
     from lintseq.diffs import resolve
 
-    g = ctx.cfg.gate
+    g = ctx.reads["gate"]
     out = ctx.dir / names.SAMPLES
     if not (ctx.resume and out.exists()):
-        sample_row(ctx, "lintseq", ctx.cfg.sample.benchmarks[0], g.n, g.problems)
+        sample_row(ctx, ctx.reads["sample"], g["n"], g["problems"])
     rows = load_jsonl(out)
     good = 0
     for row in rows:
@@ -458,11 +481,11 @@ def run_gate(ctx: Context) -> dict:
         except (SyntaxError, ValueError):
             pass
     share = good / len(rows) if rows else 0.0
-    info = {"samples": len(rows), "resolved": good, "share": share, "min_share": g.min_share}
-    if share < g.min_share:
+    info = {"samples": len(rows), "resolved": good, "share": share, "min_share": g["min_share"]}
+    if share < g["min_share"]:
         raise RuntimeError(
-            f"go/no-go: {good} of {len(rows)} LintSeq samples on {g.problems} problems resolve into a program that "
-            f"parses ({100 * share:.0f}% < [gate] min_share {100 * g.min_share:.0f}%), so the LintSeq arm has not "
+            f"go/no-go: {good} of {len(rows)} LintSeq samples on {g['problems']} problems resolve into a program that "
+            f"parses ({100 * share:.0f}% < [gate] min_share {100 * g['min_share']:.0f}%), so the LintSeq arm has not "
             f"learnt the format and sampling it would measure nothing; the run stops before sampling. Look at the "
             f"samples with `lintseq show {out} --task ID`; train longer, or set [gate] min_share = 0 to go on"
         )
@@ -472,7 +495,7 @@ def run_gate(ctx: Context) -> dict:
 def run_report(ctx: Context) -> dict:
     from lintseq.experiment.report import ReportFiles, RowFiles, write_report
 
-    cfg, layout = ctx.cfg, ctx.layout
+    cfg, layout = ExperimentConfig.from_dict(ctx.reads["config"]), ctx.layout
     benchmarks = {
         b: {
             row: RowFiles(
@@ -506,9 +529,11 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 f"mine --raw a pre-training corpus from {_sources(m)}",
                 run_mine_corpus,
                 {"mine": _without(m, "workers"), "python": version},
+                free={"workers": m["workers"]},
                 inputs=tuple(m["paths"]),
             )
         )
+    t = cfg.train
     if pre:
         stages.append(
             Stage(
@@ -516,6 +541,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 f"pre-train a {cfg.model.init} GPT-2 from scratch on {'the mined corpus' if pre.mine else pre.corpus}",
                 run_pretrain,
                 {"settings": _without(pre.settings, *TRAIN_FREE), "init": cfg.model.init, "seed": cfg.seed},
+                free={"logging": _only(pre.settings, *TRAIN_FREE), "launcher": t.launcher, "corpus": pre.corpus},
                 deps=(names.MINE_CORPUS,) if pre.mine else (),
                 inputs=_local(pre.corpus, pre.settings.get("tokenizer")),
             )
@@ -528,11 +554,11 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 f"mine instruction rows from {_sources(m)}",
                 run_mine_data,
                 {"mine": _without(m, "workers"), "python": version},
+                free={"workers": m["workers"]},
                 inputs=tuple(m["paths"]),
             )
         )
     data = cfg.data
-    local = tuple(s for s in data.sources if Path(s).exists())
     held_out = held_out_tasks(cfg)
     stages.append(
         Stage(
@@ -541,9 +567,9 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
             + (f" (first {data.limit})" if data.limit is not None else "")
             + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""),
             run_data,
-            _data_slice(cfg) | ({"held_out": held_out} if held_out else {}),
+            _without(asdict(data), "mine") | {"mined": bool(data.mine), "seed": cfg.seed, "held_out": held_out},
             deps=(names.MINE_DATA,) if data.mine else (),
-            inputs=local,
+            inputs=tuple(s for s in data.sources if Path(s).exists()),
         )
     )
     g = cfg.generate
@@ -552,12 +578,12 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
             names.GENERATE,
             f"s = {g.s} edit sequences per program ({g.linter} linter)",
             run_generate,
-            _without(asdict(g), "workers") | {"seed": cfg.seed},
+            {"samples": g.s, "linter": g.linter, "weighting": g.weighting, "seed": cfg.seed},
+            free={"workers": g.workers},
             deps=(names.DATA,),
         )
     )
     chat = cfg.format.chat
-    t = cfg.train
     model_input = (() if pre or not cfg.model.name else (cfg.model.name,)) + _local(t.settings.get("tokenizer"))
     # the training tokenizer decides which programs fit (and, with chat, renders the prompts):
     # [train] tokenizer when set (a hub id is no local input), else the base model's
@@ -569,7 +595,12 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
             + (", chat template" if chat else "")
             + f", the programs whose rows all fit {max_len} tokens",
             run_format,
-            {"chat": chat, "tokenizer": t.settings.get("tokenizer"), "same_programs": max_len},
+            {
+                "chat": chat,
+                "tokenizer": t.settings.get("tokenizer"),
+                "model": asdict(cfg.model),
+                "max_seq_length": max_len,
+            },
             deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre else ()),
             inputs=model_input,
         )
@@ -584,55 +615,44 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                         names.sample_stage(BASE, b),
                         f"{s.n} samples per problem of {b} from the base model, zero-shot ({s.zero_shot} prompts)",
                         _run_sample(BASE, b),
-                        _sample_slice(cfg, BASE, b),
+                        _sample_reads(cfg, BASE, b),
                         deps=base,
                         inputs=model_input + ((b,) if Path(b).exists() else ()),
                     )
                 )
-            stages.append(
-                Stage(
-                    names.evaluate_stage(BASE, b),
-                    f"run the base model's samples on {b}'s tests",
-                    _run_evaluate(BASE, b),
-                    _evaluate_slice(cfg, b, BASE),
-                    deps=(names.sample_stage(BASE, sampled_as(b, s.benchmarks)),),
-                    inputs=(b,) if Path(b).exists() else (),
-                )
-            )
+            stages.append(_evaluate_stage(cfg, BASE, b, f"run the base model's samples on {b}'s tests"))
     max_steps = t.settings.get("max_steps")
     steps = (
         f"max_steps = {max_steps}" if max_steps else f"{t.baseline_epochs} epoch{'s' if t.baseline_epochs != 1 else ''}"
     )
-    # how an added <|diff|> starts changes only the arm whose rows hold it (below)
-    tslice = {
+    matched = steps if max_steps else "the baseline's optimizer steps"
+    new_token = t.settings.get("new_token_init", NEW_TOKEN_INITS[0]) if cfg.model.name and not pre else "mean"
+    # how an added <|diff|> starts concerns only the arm whose rows hold it (the baseline's
+    # rows have none, so its start is the mean whatever the setting)
+    train_reads = {
         "train": _without(t.to_dict(), *LAUNCH_FREE, "new_token_init"),
         "seed": cfg.seed,
         "model": asdict(cfg.model),
     }
-    stages.append(
-        Stage(
-            names.train_stage("baseline"),
-            f"fine-tune the base model on programs ({steps})",
-            _run_train("baseline"),
-            tslice,
-            deps=(names.FORMAT,) + base,
-            inputs=model_input,
-        )
-    )
-    matched = steps if max_steps else "the baseline's optimizer steps"
-    # a run trained before the predictive start existed (the mean) keeps its key if it asks for the mean
-    new_token = t.settings.get("new_token_init", NEW_TOKEN_INITS[0]) if cfg.model.name and not pre else "mean"
-    stages.append(
-        Stage(
-            names.train_stage("lintseq"),
+    for arm, what in (
+        ("baseline", f"fine-tune the base model on programs ({steps})"),
+        (
+            "lintseq",
             f"fine-tune the base model on edit sequences ({matched}, same seed"
             + (", <|diff|> starts predicted)" if new_token == "predictive" else ")"),
-            _run_train("lintseq"),
-            tslice | ({"new_token_init": new_token} if new_token != "mean" else {}),
-            deps=(names.FORMAT,) + base,
-            inputs=model_input,
+        ),
+    ):
+        stages.append(
+            Stage(
+                names.train_stage(arm),
+                what,
+                _run_train(arm),
+                train_reads | ({"new_token_init": new_token} if arm == "lintseq" else {}),
+                free={"logging": _only(t.settings, *TRAIN_FREE), "launcher": t.launcher},
+                deps=(names.FORMAT,) + base,
+                inputs=model_input,
+            )
         )
-    )
     gate = cfg.gate
     if gate.problems:
         stages.append(
@@ -641,7 +661,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                 f"go/no-go: {gate.n} LintSeq samples on {gate.problems} problems of {s.benchmarks[0]}; stop unless "
                 f"{100 * gate.min_share:.0f}% resolve into a program that parses",
                 run_gate,
-                {"gate": asdict(gate), "sample": _sample_slice(cfg, "lintseq", s.benchmarks[0])},
+                {"gate": asdict(gate), "sample": _sample_reads(cfg, "lintseq", s.benchmarks[0])},
                 deps=(names.train_stage("lintseq"),),
             )
         )
@@ -657,7 +677,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
                     + (f" (first {s.limit})" if s.limit is not None else "")
                     + f" from the {arm} model",
                     _run_sample(arm, b),
-                    _sample_slice(cfg, arm, b),
+                    _sample_reads(cfg, arm, b),
                     deps=(names.train_stage(arm),) + ((names.GATE,) if arm == "lintseq" and gate.problems else ()),
                     inputs=(b,) if Path(b).exists() else (),
                 )
@@ -665,14 +685,12 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
     for arm in ARMS:
         for b in s.benchmarks:
             stages.append(
-                Stage(
-                    names.evaluate_stage(arm, b),
+                _evaluate_stage(
+                    cfg,
+                    arm,
+                    b,
                     f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}"
                     + (" (and by the strict diff-format reading)" if writes_edits(cfg, arm) else ""),
-                    _run_evaluate(arm, b),
-                    _evaluate_slice(cfg, b, arm),
-                    deps=(names.sample_stage(arm, sampled_as(b, s.benchmarks)),),
-                    inputs=(b,) if Path(b).exists() else (),
                 )
             )
     stages.append(
@@ -680,7 +698,7 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
             names.REPORT,
             "report.md and plots: pass@k with 95% intervals, pass@k per token, diversity, time",
             run_report,
-            {"k": cfg.evaluate.k},
+            {"config": _shown_config(cfg)},  # the report shows the settings, so it reads them all
             deps=tuple(st.name for st in stages if st.name.startswith(("evaluate-", "sample-"))),
             extra_outputs=(names.REPORT_MD,),
         )
@@ -688,28 +706,57 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
     return stages
 
 
-def _evaluate_slice(cfg: ExperimentConfig, benchmark: str, row: str) -> dict:
-    """What an evaluate stage's output depends on; unsafe_no_sandbox only when on (unset, the
-    slice keeps the keys of earlier runs). LintSeq rows are resolved by the paper's rule and also
-    write the strict reading's scores (keys before that rule named a counts-ignored analysis)."""
+def _shown_config(cfg: ExperimentConfig) -> dict:
+    """The config as the report reads it: every setting but those no stage's output depends on
+    (workers, logging, the launcher), which are set to their defaults."""
+    from lintseq.experiment.config import MINE_KEYS
+
+    doc = copy.deepcopy(cfg.to_dict())
+    doc["generate"]["workers"] = 0
+    doc["evaluate"]["workers"] = None
+    doc["train"] = _without(doc["train"], *TRAIN_FREE) | {"launcher": None}
+    for table in (doc["data"], doc["pretrain"] or {}):
+        if table.get("mine"):
+            table["mine"]["workers"] = MINE_KEYS["workers"]
+    if doc["pretrain"]:
+        doc["pretrain"]["settings"] = _without(doc["pretrain"]["settings"], *TRAIN_FREE)
+    return doc
+
+
+def _evaluate_stage(cfg: ExperimentConfig, row: str, benchmark: str, what: str) -> Stage:
+    """One row's samples run on one benchmark's tests. LintSeq rows are resolved by the paper's
+    rule and also scored by the strict reading (`edits`)."""
     e = cfg.evaluate
-    free = ("workers",) if e.unsafe_no_sandbox else ("workers", "unsafe_no_sandbox")
-    s = {"evaluate": _without(asdict(e), *free), "benchmark": benchmark, "limit": cfg.sample.limit}
-    return (s | {"resolution": "paper", "analysis": "strict"}) if writes_edits(cfg, row) else s
+    samples_of = sampled_as(benchmark, cfg.sample.benchmarks)
+    return Stage(
+        names.evaluate_stage(row, benchmark),
+        what,
+        _run_evaluate(row, benchmark),
+        {
+            "evaluate": _without(asdict(e), "workers"),
+            "benchmark": benchmark,
+            "limit": cfg.sample.limit,
+            "samples_of": samples_of,
+            "edits": writes_edits(cfg, row),
+        },
+        free={"workers": e.workers},
+        deps=(names.sample_stage(row, samples_of),),
+        inputs=(benchmark,) if Path(benchmark).exists() else (),
+    )
 
 
-def _data_slice(cfg: ExperimentConfig) -> dict:
-    data = _without(asdict(cfg.data), "mine", "mined_rows")
-    if cfg.data.mined_rows is not None:  # unset, the slice keeps the keys of earlier runs
-        data |= {"mined_rows": cfg.data.mined_rows, "seed": cfg.seed}
-    return data
-
-
-def _sample_slice(cfg: ExperimentConfig, row: str, benchmark: str) -> dict:
-    """What a sample stage's output depends on (the zero-shot style only matters to the base row)."""
-    s = _without(asdict(cfg.sample), "benchmarks", "zero_shot") | {"benchmark": benchmark, "seed": cfg.seed}
-    style = sample_style(cfg, row)
-    return s | {"style": style} if style != (row, False) else s  # plain arms keep the keys of earlier runs
+def _sample_reads(cfg: ExperimentConfig, row: str, benchmark: str) -> dict:
+    """What a sample stage (or the gate, for the LintSeq row) reads: [sample] less the list of
+    benchmarks, its row, prompt style and seed; the base row also its model and chat tokenizer."""
+    reads = _without(asdict(cfg.sample), "benchmarks", "zero_shot") | {
+        "benchmark": benchmark,
+        "row": row,
+        "style": list(sample_style(cfg, row)),
+        "seed": cfg.seed,
+    }
+    if row == BASE:
+        reads |= {"model": asdict(cfg.model), "tokenizer": cfg.train.settings.get("tokenizer")}
+    return reads
 
 
 def train_default(name: str) -> Any:
@@ -723,6 +770,11 @@ def train_default(name: str) -> Any:
 def _without(table: dict, *keys: str) -> dict:
     """A config slice less the settings that do not change a stage's output (workers, logging)."""
     return {k: v for k, v in table.items() if k not in keys}
+
+
+def _only(table: dict, *keys: str) -> dict:
+    """The settings of `table` among `keys` (a stage's free settings, e.g. logging)."""
+    return {k: v for k, v in table.items() if k in keys}
 
 
 def _local(*paths: str | None) -> tuple[str, ...]:
