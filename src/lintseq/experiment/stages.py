@@ -14,8 +14,9 @@ keys. Bump a kind's `VERSION` when its output changes for the same reads.
 Each `run` function calls the library, not a subprocess, and writes only into its own folder;
 stage and file names come from `lintseq.experiment.layout`.
 
-Over 600 lines on purpose: one short function per stage kind, read top to bottom in the order
-the stages run; splitting them would scatter the graph a reader wants to see whole.
+One long module on purpose: a `run_*` function per stage kind, then `build` and a factory per
+kind, each read top to bottom in the order the stages run; splitting them would scatter the
+graph a reader wants to see whole.
 """
 
 from __future__ import annotations
@@ -519,180 +520,22 @@ def run_report(ctx: Context) -> dict:
 def build(cfg: ExperimentConfig) -> list[Stage]:
     """The stages of an experiment, in the order they run."""
     stages: list[Stage] = []
-    pre = cfg.pretrain
-    version = ".".join(map(str, sys.version_info[:2]))  # the stdlib (and the miner) depend on it
-    if pre and pre.mine:
-        m = pre.mine
+    if cfg.pretrain and cfg.pretrain.mine:
         stages.append(
-            Stage(
-                names.MINE_CORPUS,
-                f"mine --raw a pre-training corpus from {_sources(m)}",
-                run_mine_corpus,
-                {"mine": _without(m, "workers"), "python": version},
-                free={"workers": m["workers"]},
-                inputs=tuple(m["paths"]),
-            )
+            _mine_stage(names.MINE_CORPUS, "mine --raw a pre-training corpus", run_mine_corpus, cfg.pretrain.mine)
         )
-    t = cfg.train
-    if pre:
-        stages.append(
-            Stage(
-                names.PRETRAIN,
-                f"pre-train a {cfg.model.init} GPT-2 from scratch on {'the mined corpus' if pre.mine else pre.corpus}",
-                run_pretrain,
-                {"settings": _without(pre.settings, *TRAIN_FREE), "init": cfg.model.init, "seed": cfg.seed},
-                free={"logging": _only(pre.settings, *TRAIN_FREE), "launcher": t.launcher, "corpus": pre.corpus},
-                deps=(names.MINE_CORPUS,) if pre.mine else (),
-                inputs=_local(pre.corpus, pre.settings.get("tokenizer")),
-            )
-        )
+    if cfg.pretrain:
+        stages.append(_pretrain_stage(cfg))
     if cfg.data.mine:
-        m = cfg.data.mine
-        stages.append(
-            Stage(
-                names.MINE_DATA,
-                f"mine instruction rows from {_sources(m)}",
-                run_mine_data,
-                {"mine": _without(m, "workers"), "python": version},
-                free={"workers": m["workers"]},
-                inputs=tuple(m["paths"]),
-            )
-        )
-    data = cfg.data
-    held_out = held_out_tasks(cfg)
-    stages.append(
-        Stage(
-            names.DATA,
-            f"instruction rows from {', '.join(data.sources + (['mined rows'] if data.mine else []))}"
-            + (f" (first {data.limit})" if data.limit is not None else "")
-            + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""),
-            run_data,
-            _without(asdict(data), "mine") | {"mined": bool(data.mine), "seed": cfg.seed, "held_out": held_out},
-            deps=(names.MINE_DATA,) if data.mine else (),
-            inputs=tuple(s for s in data.sources if Path(s).exists()),
-        )
-    )
-    g = cfg.generate
-    stages.append(
-        Stage(
-            names.GENERATE,
-            f"s = {g.s} edit sequences per program ({g.linter} linter)",
-            run_generate,
-            {"samples": g.s, "linter": g.linter, "weighting": g.weighting, "seed": cfg.seed},
-            free={"workers": g.workers},
-            deps=(names.DATA,),
-        )
-    )
-    chat = cfg.format.chat
-    model_input = (() if pre or not cfg.model.name else (cfg.model.name,)) + _local(t.settings.get("tokenizer"))
-    # the training tokenizer decides which programs fit (and, with chat, renders the prompts):
-    # [train] tokenizer when set (a hub id is no local input), else the base model's
-    max_len = t.settings.get("max_seq_length", train_default("max_seq_length"))
-    stages.append(
-        Stage(
-            names.FORMAT,
-            "training rows in both styles (baseline, lintseq)"
-            + (", chat template" if chat else "")
-            + f", the programs whose rows all fit {max_len} tokens",
-            run_format,
-            {
-                "chat": chat,
-                "tokenizer": t.settings.get("tokenizer"),
-                "model": asdict(cfg.model),
-                "max_seq_length": max_len,
-            },
-            deps=(names.GENERATE,) + ((names.PRETRAIN,) if pre else ()),
-            inputs=model_input,
-        )
-    )
-    base = (names.PRETRAIN,) if pre else ()
-    s = cfg.sample
-    if s.zero_shot:
-        for b in s.benchmarks:
-            if sampled_as(b, s.benchmarks) == b:
-                stages.append(
-                    Stage(
-                        names.sample_stage(BASE, b),
-                        f"{s.n} samples per problem of {b} from the base model, zero-shot ({s.zero_shot} prompts)",
-                        _run_sample(BASE, b),
-                        _sample_reads(cfg, BASE, b),
-                        deps=base,
-                        inputs=model_input + ((b,) if Path(b).exists() else ()),
-                    )
-                )
-            stages.append(_evaluate_stage(cfg, BASE, b, f"run the base model's samples on {b}'s tests"))
-    max_steps = t.settings.get("max_steps")
-    steps = (
-        f"max_steps = {max_steps}" if max_steps else f"{t.baseline_epochs} epoch{'s' if t.baseline_epochs != 1 else ''}"
-    )
-    matched = steps if max_steps else "the baseline's optimizer steps"
-    new_token = t.settings.get("new_token_init", NEW_TOKEN_INITS[0]) if cfg.model.name and not pre else "mean"
-    # how an added <|diff|> starts concerns only the arm whose rows hold it (the baseline's
-    # rows have none, so its start is the mean whatever the setting)
-    train_reads = {
-        "train": _without(t.to_dict(), *LAUNCH_FREE, "new_token_init"),
-        "seed": cfg.seed,
-        "model": asdict(cfg.model),
-    }
-    for arm, what in (
-        ("baseline", f"fine-tune the base model on programs ({steps})"),
-        (
-            "lintseq",
-            f"fine-tune the base model on edit sequences ({matched}, same seed"
-            + (", <|diff|> starts predicted)" if new_token == "predictive" else ")"),
-        ),
-    ):
-        stages.append(
-            Stage(
-                names.train_stage(arm),
-                what,
-                _run_train(arm),
-                train_reads | ({"new_token_init": new_token} if arm == "lintseq" else {}),
-                free={"logging": _only(t.settings, *TRAIN_FREE), "launcher": t.launcher},
-                deps=(names.FORMAT,) + base,
-                inputs=model_input,
-            )
-        )
-    gate = cfg.gate
-    if gate.problems:
-        stages.append(
-            Stage(
-                names.GATE,
-                f"go/no-go: {gate.n} LintSeq samples on {gate.problems} problems of {s.benchmarks[0]}; stop unless "
-                f"{100 * gate.min_share:.0f}% resolve into a program that parses",
-                run_gate,
-                {"gate": asdict(gate), "sample": _sample_reads(cfg, "lintseq", s.benchmarks[0])},
-                deps=(names.train_stage("lintseq"),),
-            )
-        )
-    # the arms alternate per benchmark, so a run cut short still holds a paired comparison
-    for b in s.benchmarks:
-        for arm in ARMS:
-            if sampled_as(b, s.benchmarks) != b:
-                continue
-            stages.append(
-                Stage(
-                    names.sample_stage(arm, b),
-                    f"{s.n} samples per problem of {b}"
-                    + (f" (first {s.limit})" if s.limit is not None else "")
-                    + f" from the {arm} model",
-                    _run_sample(arm, b),
-                    _sample_reads(cfg, arm, b),
-                    deps=(names.train_stage(arm),) + ((names.GATE,) if arm == "lintseq" and gate.problems else ()),
-                    inputs=(b,) if Path(b).exists() else (),
-                )
-            )
-    for arm in ARMS:
-        for b in s.benchmarks:
-            stages.append(
-                _evaluate_stage(
-                    cfg,
-                    arm,
-                    b,
-                    f"run the {arm} samples on {b}'s tests; pass@{cfg.evaluate.k}"
-                    + (" (and by the strict diff-format reading)" if writes_edits(cfg, arm) else ""),
-                )
-            )
+        stages.append(_mine_stage(names.MINE_DATA, "mine instruction rows", run_mine_data, cfg.data.mine))
+    stages += [_data_stage(cfg), _generate_stage(cfg), _format_stage(cfg)]
+    if cfg.sample.zero_shot:
+        stages += _zero_shot_stages(cfg)
+    stages += _train_stages(cfg)
+    if cfg.gate.problems:
+        stages.append(_gate_stage(cfg))
+    stages += _sample_stages(cfg)
+    stages += [_evaluate_stage(cfg, arm, b) for arm in ARMS for b in cfg.sample.benchmarks]
     stages.append(
         Stage(
             names.REPORT,
@@ -704,6 +547,173 @@ def build(cfg: ExperimentConfig) -> list[Stage]:
         )
     )
     return stages
+
+
+def _mine_stage(name: str, what: str, run: Callable[[Context], dict], m: dict) -> Stage:
+    python = ".".join(map(str, sys.version_info[:2]))  # the stdlib (and the miner) depend on it
+    return Stage(
+        name,
+        f"{what} from {_sources(m)}",
+        run,
+        {"mine": _without(m, "workers"), "python": python},
+        free={"workers": m["workers"]},
+        inputs=tuple(m["paths"]),
+    )
+
+
+def _pretrain_stage(cfg: ExperimentConfig) -> Stage:
+    pre = cfg.pretrain
+    assert pre is not None
+    return Stage(
+        names.PRETRAIN,
+        f"pre-train a {cfg.model.init} GPT-2 from scratch on {'the mined corpus' if pre.mine else pre.corpus}",
+        run_pretrain,
+        {"settings": _without(pre.settings, *TRAIN_FREE), "init": cfg.model.init, "seed": cfg.seed},
+        free={"logging": _only(pre.settings, *TRAIN_FREE), "launcher": cfg.train.launcher, "corpus": pre.corpus},
+        deps=(names.MINE_CORPUS,) if pre.mine else (),
+        inputs=_local(pre.corpus, pre.settings.get("tokenizer")),
+    )
+
+
+def _data_stage(cfg: ExperimentConfig) -> Stage:
+    data = cfg.data
+    held_out = held_out_tasks(cfg)
+    return Stage(
+        names.DATA,
+        f"instruction rows from {', '.join(data.sources + (['mined rows'] if data.mine else []))}"
+        + (f" (first {data.limit})" if data.limit is not None else "")
+        + (f", less {len(held_out)} tasks of the evaluated benchmarks" if held_out else ""),
+        run_data,
+        _without(asdict(data), "mine") | {"mined": bool(data.mine), "seed": cfg.seed, "held_out": held_out},
+        deps=(names.MINE_DATA,) if data.mine else (),
+        inputs=tuple(s for s in data.sources if Path(s).exists()),
+    )
+
+
+def _generate_stage(cfg: ExperimentConfig) -> Stage:
+    g = cfg.generate
+    return Stage(
+        names.GENERATE,
+        f"s = {g.s} edit sequences per program ({g.linter} linter)",
+        run_generate,
+        {"samples": g.s, "linter": g.linter, "weighting": g.weighting, "seed": cfg.seed},
+        free={"workers": g.workers},
+        deps=(names.DATA,),
+    )
+
+
+def _model_inputs(cfg: ExperimentConfig) -> tuple[str, ...]:
+    """The local base model and [train] tokenizer, whose files the stages that load them depend on."""
+    named = () if cfg.pretrain or not cfg.model.name else (cfg.model.name,)
+    return named + _local(cfg.train.settings.get("tokenizer"))
+
+
+def _format_stage(cfg: ExperimentConfig) -> Stage:
+    # the training tokenizer decides which programs fit (and, with chat, renders the prompts):
+    # [train] tokenizer when set (a hub id is no local input), else the base model's
+    max_len = cfg.train.settings.get("max_seq_length", train_default("max_seq_length"))
+    return Stage(
+        names.FORMAT,
+        "training rows in both styles (baseline, lintseq)"
+        + (", chat template" if cfg.format.chat else "")
+        + f", the programs whose rows all fit {max_len} tokens",
+        run_format,
+        {
+            "chat": cfg.format.chat,
+            "tokenizer": cfg.train.settings.get("tokenizer"),
+            "model": asdict(cfg.model),
+            "max_seq_length": max_len,
+        },
+        deps=(names.GENERATE,) + ((names.PRETRAIN,) if cfg.pretrain else ()),
+        inputs=_model_inputs(cfg),
+    )
+
+
+def _zero_shot_stages(cfg: ExperimentConfig) -> list[Stage]:
+    """The untouched base model sampled and scored: the report's third row."""
+    s, out = cfg.sample, []
+    for b in s.benchmarks:
+        if sampled_as(b, s.benchmarks) == b:
+            out.append(
+                Stage(
+                    names.sample_stage(BASE, b),
+                    f"{s.n} samples per problem of {b} from the base model, zero-shot ({s.zero_shot} prompts)",
+                    _run_sample(BASE, b),
+                    _sample_reads(cfg, BASE, b),
+                    deps=(names.PRETRAIN,) if cfg.pretrain else (),
+                    inputs=_model_inputs(cfg) + ((b,) if Path(b).exists() else ()),
+                )
+            )
+        out.append(_evaluate_stage(cfg, BASE, b))
+    return out
+
+
+def _train_stages(cfg: ExperimentConfig) -> list[Stage]:
+    """Both arms from the same base model and seed; LintSeq gets the baseline's optimizer steps."""
+    t, pre = cfg.train, cfg.pretrain
+    max_steps = t.settings.get("max_steps")
+    epochs = f"{t.baseline_epochs} epoch{'s' if t.baseline_epochs != 1 else ''}"
+    steps = f"max_steps = {max_steps}" if max_steps else epochs
+    matched = steps if max_steps else "the baseline's optimizer steps"
+    new_token = t.settings.get("new_token_init", NEW_TOKEN_INITS[0]) if cfg.model.name and not pre else "mean"
+    # how an added <|diff|> starts concerns only the arm whose rows hold it (the baseline's
+    # rows have none, so its start is the mean whatever the setting)
+    reads = {
+        "train": _without(t.to_dict(), *LAUNCH_FREE, "new_token_init"),
+        "seed": cfg.seed,
+        "model": asdict(cfg.model),
+    }
+    what = {
+        "baseline": f"fine-tune the base model on programs ({steps})",
+        "lintseq": f"fine-tune the base model on edit sequences ({matched}, same seed"
+        + (", <|diff|> starts predicted)" if new_token == "predictive" else ")"),
+    }
+    return [
+        Stage(
+            names.train_stage(arm),
+            what[arm],
+            _run_train(arm),
+            reads | ({"new_token_init": new_token} if arm == "lintseq" else {}),
+            free={"logging": _only(t.settings, *TRAIN_FREE), "launcher": t.launcher},
+            deps=(names.FORMAT,) + ((names.PRETRAIN,) if pre else ()),
+            inputs=_model_inputs(cfg),
+        )
+        for arm in ARMS
+    ]
+
+
+def _gate_stage(cfg: ExperimentConfig) -> Stage:
+    gate, first = cfg.gate, cfg.sample.benchmarks[0]
+    return Stage(
+        names.GATE,
+        f"go/no-go: {gate.n} LintSeq samples on {gate.problems} problems of {first}; stop unless "
+        f"{100 * gate.min_share:.0f}% resolve into a program that parses",
+        run_gate,
+        {"gate": asdict(gate), "sample": _sample_reads(cfg, "lintseq", first)},
+        deps=(names.train_stage("lintseq"),),
+    )
+
+
+def _sample_stages(cfg: ExperimentConfig) -> list[Stage]:
+    """Both arms per benchmark, alternating, so a run cut short still holds a paired comparison."""
+    s, out = cfg.sample, []
+    for b in s.benchmarks:
+        if sampled_as(b, s.benchmarks) != b:
+            continue  # scored on another benchmark's samples (humaneval+ on humaneval's)
+        for arm in ARMS:
+            out.append(
+                Stage(
+                    names.sample_stage(arm, b),
+                    f"{s.n} samples per problem of {b}"
+                    + (f" (first {s.limit})" if s.limit is not None else "")
+                    + f" from the {arm} model",
+                    _run_sample(arm, b),
+                    _sample_reads(cfg, arm, b),
+                    deps=(names.train_stage(arm),) + ((names.GATE,) if arm == "lintseq" and cfg.gate.problems else ()),
+                    inputs=(b,) if Path(b).exists() else (),
+                )
+            )
+    return out
 
 
 def _shown_config(cfg: ExperimentConfig) -> dict:
@@ -723,10 +733,16 @@ def _shown_config(cfg: ExperimentConfig) -> dict:
     return doc
 
 
-def _evaluate_stage(cfg: ExperimentConfig, row: str, benchmark: str, what: str) -> Stage:
+def _evaluate_stage(cfg: ExperimentConfig, row: str, benchmark: str) -> Stage:
     """One row's samples run on one benchmark's tests. LintSeq rows are resolved by the paper's
     rule and also scored by the strict reading (`edits`)."""
     e = cfg.evaluate
+    whose = "the base model's" if row == BASE else f"the {row}"
+    what = f"run {whose} samples on {benchmark}'s tests" + (
+        f"; pass@{e.k}" + (" (and by the strict diff-format reading)" if writes_edits(cfg, row) else "")
+        if row != BASE
+        else ""
+    )
     samples_of = sampled_as(benchmark, cfg.sample.benchmarks)
     return Stage(
         names.evaluate_stage(row, benchmark),
