@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, paired_difference, pass_at_k, verdict
@@ -227,91 +227,49 @@ def _stage_table(done_files: dict[str, Path]) -> list[str]:
     return rows
 
 
+@dataclass
+class Measured:
+    """One benchmark's rows, as read from their files: what its table and plots show."""
+
+    scores: dict[str, dict] = field(default_factory=dict)
+    curves: dict[str, dict] = field(default_factory=dict)
+    diversity: dict[str, float] = field(default_factory=dict)
+    clean: dict[str, float | None] = field(default_factory=dict)
+    capped: dict[str, float] = field(default_factory=dict)
+    tasks: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+
+
+def measure(by_row: dict[str, RowFiles]) -> Measured:
+    m = Measured()
+    for arm, row_files in by_row.items():
+        samples = load_jsonl(row_files.samples)
+        results = load_jsonl(row_files.results)
+        m.scores[arm] = json.loads(row_files.scores.read_text(encoding="utf-8"))
+        m.curves[arm] = arm_curve(results, samples)
+        m.tasks[arm] = per_task(results)
+        m.diversity[arm] = m.scores[arm]["diversity"]["mean_distinct_share"]
+        m.clean[arm] = clean_share(m.scores[arm]) if row_files.lintseq_style else None
+        m.capped[arm] = sum(s.get("finish_reason") == "length" for s in samples) / len(samples) if samples else 0.0
+    return m
+
+
 def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
     """Write the plots into `files.figures` and the report to `files.markdown`; return the
     headline figures."""
-    lines = ["# LintSeq vs baseline", ""]
     out = files.figures
-    scores: dict[str, dict[str, dict]] = {}
-    curves_all: dict[str, dict[str, dict]] = {}
-    diversity: dict[str, dict[str, float]] = {}
-    clean: dict[str, dict[str, float | None]] = {}
-    capped: dict[str, dict[str, float]] = {}
-    deltas: dict[str, list[dict]] = {}
-    for bench, by_row in files.benchmarks.items():
-        b = slug(bench)
-        scores[b], curves_all[b], diversity[b], clean[b], capped[b] = {}, {}, {}, {}, {}
-        tasks: dict[str, dict[str, tuple[int, int]]] = {}
-        for arm, row_files in by_row.items():
-            samples = load_jsonl(row_files.samples)
-            results = load_jsonl(row_files.results)
-            scores[b][arm] = json.loads(row_files.scores.read_text(encoding="utf-8"))
-            curves_all[b][arm] = arm_curve(results, samples)
-            tasks[arm] = per_task(results)
-            diversity[b][arm] = scores[b][arm]["diversity"]["mean_distinct_share"]
-            clean[b][arm] = clean_share(scores[b][arm]) if row_files.lintseq_style else None
-            capped[b][arm] = sum(s.get("finish_reason") == "length" for s in samples) / len(samples) if samples else 0.0
-        deltas[bench] = paired(cfg, tasks)
-        plot_curves(curves_all[b], bench, out / f"passk-{b}.png", "k")
-        plot_curves(curves_all[b], bench, out / f"passk-tokens-{b}.png", "tokens")
-    plot_diversity(diversity, out / "diversity.png")
+    measured = {bench: measure(by_row) for bench, by_row in files.benchmarks.items()}
+    deltas = {bench: paired(cfg, m.tasks) for bench, m in measured.items()}
+    for bench, m in measured.items():
+        plot_curves(m.curves, bench, out / f"passk-{slug(bench)}.png", "k")
+        plot_curves(m.curves, bench, out / f"passk-tokens-{slug(bench)}.png", "tokens")
+    plot_diversity({slug(bench): m.diversity for bench, m in measured.items()}, out / "diversity.png")
     link = Path(os.path.relpath(out, files.markdown.parent)).as_posix()
 
-    lines += [headline(deltas), ""]
+    lines = ["# LintSeq vs baseline", "", headline(deltas), ""]
     lines += _regime_lines(cfg, files.done)
-    model = cfg.model.name or f"{cfg.model.init} GPT-2 pre-trained from scratch"
-    sample = cfg.sample
-    steps = json.loads(files.training.read_text(encoding="utf-8"))["info"]
-    lines += [
-        f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg.seed}, "
-        f"baseline {cfg.train.baseline_epochs} epochs; LintSeq on s = {cfg.generate.s} edit sequences per program. "
-        f"Sampling: n = {sample.n}, temperature {sample.temperature}, top-p {sample.top_p}, "
-        f"min-p {sample.min_p}, at most {sample.max_new_tokens} new tokens"
-        + (", prompts through the base model's chat template" if cfg.format.chat else "")
-        + "."
-    ]
-    if any(BASE in by_row for by_row in files.benchmarks.values()):
-        style = (
-            "chat template, baseline prompt"
-            if sample.zero_shot == "chat"
-            else "completion of the benchmark's code prompt"
-        )
-        lines += [f"The base row is the untouched base model sampled zero-shot with the same settings ({style})."]
-    lines += [""]
-    ks = cfg.evaluate.k
-    for bench in files.benchmarks:
-        b = slug(bench)
-        c = curves_all[b]
-        lines += [
-            f"## {bench} ({c['baseline']['problems']} problems)",
-            "",
-            "| arm | "
-            + " | ".join(f"pass@{k} (95% CI)" for k in ks)
-            + " | distinct | mean tokens | hit token cap | well-formed diffs |",
-            "|---|" + "---:|" * len(ks) + "---:|---:|---:|---:|",
-        ]
-        for arm in files.benchmarks[bench]:
-            cells = []
-            for k in ks:
-                if k <= len(c[arm]["k"]):
-                    lo, hi = c[arm]["interval"][k - 1]
-                    cells.append(f"{100 * c[arm]['pass'][k - 1]:.1f} ({100 * lo:.1f}-{100 * hi:.1f})")
-                else:
-                    cells.append("-")
-            share = clean[b][arm]
-            lines.append(
-                f"| {LABELS[arm]} | "
-                + " | ".join(cells)
-                + f" | {diversity[b][arm]:.3f} | {c[arm]['mean_tokens']:.1f} | {100 * capped[b][arm]:.1f}% | "
-                + ("-" if share is None else f"{100 * share:.1f}%")
-                + " |"
-            )
-        lines += [*_strict_rows(files.benchmarks[bench], ks), "", *_paired_rows(deltas[bench]), ""]
-        lines += [
-            f"![pass@k on {bench}]({link}/passk-{b}.png)",
-            f"![pass@k vs tokens on {bench}]({link}/passk-tokens-{b}.png)",
-            "",
-        ]
+    lines += _settings_lines(cfg, files)
+    for bench, m in measured.items():
+        lines += _benchmark_lines(bench, m, files.benchmarks[bench], cfg.evaluate.k, deltas[bench], link)
     lines += [
         "LintSeq samples are resolved into programs by the paper's rule (the authors' `resolve_edit_path`: every row of "
         "a hunk inserted at its new-side start, counts and old side ignored), as every LintSeq score in the paper was. "
@@ -334,10 +292,74 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
     lines += _stage_table(files.done)
     write_atomic(files.markdown, "\n".join(lines) + "\n")
     return {
-        b: {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in arms.items()}
+        slug(bench): {arm: {k: v for k, v in s.items() if k.startswith("pass@")} for arm, s in m.scores.items()}
         | {"paired": deltas[bench]}
-        for (b, arms), bench in zip(scores.items(), files.benchmarks)
+        for bench, m in measured.items()
     }
+
+
+def _settings_lines(cfg: ExperimentConfig, files: ReportFiles) -> list[str]:
+    model = cfg.model.name or f"{cfg.model.init} GPT-2 pre-trained from scratch"
+    sample = cfg.sample
+    steps = json.loads(files.training.read_text(encoding="utf-8"))["info"]
+    lines = [
+        f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg.seed}, "
+        f"baseline {cfg.train.baseline_epochs} epochs; LintSeq on s = {cfg.generate.s} edit sequences per program. "
+        f"Sampling: n = {sample.n}, temperature {sample.temperature}, top-p {sample.top_p}, "
+        f"min-p {sample.min_p}, at most {sample.max_new_tokens} new tokens"
+        + (", prompts through the base model's chat template" if cfg.format.chat else "")
+        + "."
+    ]
+    if any(BASE in by_row for by_row in files.benchmarks.values()):
+        style = (
+            "chat template, baseline prompt"
+            if sample.zero_shot == "chat"
+            else "completion of the benchmark's code prompt"
+        )
+        lines += [f"The base row is the untouched base model sampled zero-shot with the same settings ({style})."]
+    return [*lines, ""]
+
+
+def _benchmark_lines(
+    bench: str, m: Measured, by_row: dict[str, RowFiles], ks: list[int], deltas: list[dict], link: str
+) -> list[str]:
+    """One benchmark's section: pass@k per row with intervals, the strict reading, the paired
+    differences and the plots."""
+    b, c = slug(bench), m.curves
+    lines = [
+        f"## {bench} ({c['baseline']['problems']} problems)",
+        "",
+        "| arm | "
+        + " | ".join(f"pass@{k} (95% CI)" for k in ks)
+        + " | distinct | mean tokens | hit token cap | well-formed diffs |",
+        "|---|" + "---:|" * len(ks) + "---:|---:|---:|---:|",
+    ]
+    for arm in by_row:
+        cells = []
+        for k in ks:
+            if k <= len(c[arm]["k"]):
+                lo, hi = c[arm]["interval"][k - 1]
+                cells.append(f"{100 * c[arm]['pass'][k - 1]:.1f} ({100 * lo:.1f}-{100 * hi:.1f})")
+            else:
+                cells.append("-")
+        share = m.clean[arm]
+        lines.append(
+            f"| {LABELS[arm]} | "
+            + " | ".join(cells)
+            + f" | {m.diversity[arm]:.3f} | {c[arm]['mean_tokens']:.1f} | {100 * m.capped[arm]:.1f}% | "
+            + ("-" if share is None else f"{100 * share:.1f}%")
+            + " |"
+        )
+    return [
+        *lines,
+        *_strict_rows(by_row, ks),
+        "",
+        *_paired_rows(deltas),
+        "",
+        f"![pass@k on {bench}]({link}/passk-{b}.png)",
+        f"![pass@k vs tokens on {bench}]({link}/passk-tokens-{b}.png)",
+        "",
+    ]
 
 
 def _strict_rows(by_row: dict[str, RowFiles], ks: list[int]) -> list[str]:
