@@ -89,7 +89,7 @@ def _load(model: str):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lintseq.known_models import resolve_model
+    from lintseq.models.names import resolve_model
 
     return AutoModelForCausalLM.from_pretrained(resolve_model(model), dtype=torch.float32)
 
@@ -119,7 +119,7 @@ def part_decode(a) -> dict:
     from transformers import AutoTokenizer, DynamicCache
 
     from lintseq.inference.decoding import roomy_cache
-    from lintseq.known_models import resolve_model
+    from lintseq.models.names import resolve_model
 
     model = _load(a.model).eval()
     tok = AutoTokenizer.from_pretrained(resolve_model(a.model))
@@ -172,7 +172,7 @@ def _data(tmp: Path, env: dict, rows: int) -> dict[str, Path]:
 def _lengths(path: Path, model: str) -> list[int]:
     from transformers import AutoTokenizer
 
-    from lintseq.known_models import resolve_model
+    from lintseq.models.names import resolve_model
     from lintseq.training.sft import load_training_rows, sequence_lengths
 
     return sequence_lengths(load_training_rows(path), AutoTokenizer.from_pretrained(resolve_model(model)))

@@ -32,9 +32,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from lintseq.engine.edit_paths import backward_states, derive_seed
+from lintseq.engine.units import SourceError, normalize, split_units
 from lintseq.linters import get_linter
-from lintseq.sampler import backward_states, derive_seed
-from lintseq.units import SourceError, normalize, split_units
 
 ORACLE_PINS = ["pylint==3.2.6", "astroid==3.2.4"]
 IGNORED = {"E0401", "E0611"}  # depend on the installed environment (docs/design.md §3.2)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from lintseq.engine.edit_paths import sample_edit_sequence
 from lintseq.linters.fast import FastLinter
-from lintseq.sampler import sample_edit_sequence
 
 
 def functions(n: int) -> str:

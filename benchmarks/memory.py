@@ -34,7 +34,7 @@ def _status_mb(key: str) -> float:
 def child(corpus: Path, field: str, linter: str, count: int, checkpoints: list[int]) -> None:
     """Runs in the measured process: one JSON line per checkpoint on stdout."""
     import lintseq
-    from lintseq.sampler import derive_seed
+    from lintseq.engine.edit_paths import derive_seed
 
     codes = [json.loads(line)[field] for line in corpus.read_text().splitlines() if line.strip()]
     if len(codes) < count:  # the end of the first pass: every import the corpus makes is loaded

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lintseq.generate import Settings, generate
+from lintseq.engine.generate import Settings, generate
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE / "data" / "stdlib.jsonl"
@@ -65,7 +65,7 @@ def main() -> None:
 
     import ray
 
-    from lintseq.ray_engine import generate_ray
+    from lintseq.engine.ray import generate_ray
 
     settings = Settings(samples=args.samples)
     times: dict[str, list[float]] = {}

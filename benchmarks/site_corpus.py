@@ -29,7 +29,7 @@ DEFAULT_MINED = HERE / "data" / "site_mined.jsonl"
 def mine_site_packages(output: Path, workers: int = 2) -> None:
     """Every installed package's functions, as `lintseq mine --site-packages --skip-tests
     --self-contained` writes them."""
-    from lintseq.mining.run import MineSettings, mine
+    from lintseq.mining.miner import MineSettings, mine
     from lintseq.mining.sources import collect
 
     files = collect([], site_packages=True, skip_tests=True)

@@ -33,8 +33,8 @@ from collections import Counter
 from pathlib import Path
 
 import lintseq
+from lintseq.engine.edit_paths import derive_seed
 from lintseq.linters import Linter, get_linter
-from lintseq.sampler import derive_seed
 
 HERE = Path(__file__).resolve().parent
 # named corpora: their file, and the command that builds it when it is missing

@@ -47,7 +47,7 @@ def available(names: list[str]) -> list[str]:
 def sample(backend, model: str, bench: str, style: str, n: int, temperature: float, args, path: Path) -> dict:
     from lintseq.evaluation.problems import load_benchmark
     from lintseq.formatting import load_chat_tokenizer
-    from lintseq.inference.run import sample_benchmark
+    from lintseq.inference.sample import sample_benchmark
     from lintseq.inference.types import SamplingSettings
     from lintseq.io import load_jsonl, write_json
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from lintseq.cli import main
 from lintseq.commands import command_line_wins
-from lintseq.generate import Settings
+from lintseq.engine.generate import Settings
 from lintseq.inference.types import SamplingSettings
 from lintseq.mining.settings import MineSettings
 from lintseq.training.config import PretrainConfig, TrainConfig

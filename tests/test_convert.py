@@ -18,9 +18,9 @@ torch = pytest.importorskip("torch")
 
 from gguf_model import write_tiny_gguf  # noqa: E402
 
-from lintseq import known_models  # noqa: E402
 from lintseq.cli import main  # noqa: E402
-from lintseq.gguf import RECORD, ConvertError, convert  # noqa: E402
+from lintseq.models import names as known_models  # noqa: E402
+from lintseq.models.gguf import RECORD, ConvertError, convert  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import re
 import pytest
 
 from lintseq import apply_edits, normalize, sample_edit_sequence
+from lintseq.engine.edit_paths import derive_seed
 from lintseq.linters import get_linter
-from lintseq.sampler import derive_seed
 
 HUNK = re.compile(r"@@ -(\d+),0 \+(\d+)(?:,(\d+))? @@")
 PYLINT_DEFAULT = 20  # programs the default run gives the pylint backend; `-m slow` does all

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from programs import programs
 
+from lintseq.engine.edit_paths import backward_states
+from lintseq.engine.units import Program, split_units
 from lintseq.linters.cut import Cutter
 from lintseq.linters.fast import FastLinter
 from lintseq.linters.syntax import parse
-from lintseq.sampler import backward_states
-from lintseq.units import Program, split_units
 
 
 def _shape(node: object) -> object:

@@ -20,9 +20,9 @@ pytest.importorskip("lintseq.commands.evaluate")
 from tiny_lm import save_tiny
 
 from lintseq.cli import main
+from lintseq.engine.edit_paths import sample_edit_sequence
 from lintseq.evaluation.problems import load_benchmark
 from lintseq.formatting import lintseq_completion
-from lintseq.sampler import sample_edit_sequence
 
 LIMIT = 3
 

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 
 from lintseq.commands.evaluate import command
 from lintseq.diffs import DIFF_TOKEN, END_OF_EDITS
+from lintseq.engine.edit_paths import sample_edit_sequence
 from lintseq.evaluation.passk import pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.run import strip_fences, to_program
-from lintseq.sampler import sample_edit_sequence
 
 BENCH = [
     {

@@ -309,7 +309,7 @@ def test_chat_experiment_from_a_named_model_with_the_zero_shot_row(tmp_path):
     pytest.importorskip("gguf")
     from gguf_model import write_tiny_gguf
 
-    from lintseq.gguf import convert
+    from lintseq.models.gguf import convert
 
     model = convert(write_tiny_gguf(tmp_path / "tiny.gguf"), tmp_path / "instruct")
     text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")

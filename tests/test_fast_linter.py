@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lintseq.diffs import apply_edits
+from lintseq.engine.edit_paths import backward_states, sample_edit_sequence
+from lintseq.engine.units import normalize, split_units
 from lintseq.linters.fast import FastLinter
-from lintseq.sampler import backward_states, sample_edit_sequence
-from lintseq.units import normalize, split_units
 
 # (name, source, lines the fast backend must flag; empty = clean). Every row is a verdict
 # pylint 3.2.6 (--disable=C,R, E/F + W0311/W0231 minus E0401/E0611) agrees with: see

@@ -13,7 +13,7 @@ from test_diffs import is_insertion_only
 
 from lintseq import apply_edits, normalize
 from lintseq.cli import main
-from lintseq.generate import Settings, generate
+from lintseq.engine.generate import Settings, generate
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

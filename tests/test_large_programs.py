@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from programs import programs
 
 from lintseq.diffs import apply_edits
+from lintseq.engine.edit_paths import backward_states, sample_edit_sequence
+from lintseq.engine.units import normalize, split_units
 from lintseq.linters.fast import FastLinter
-from lintseq.sampler import backward_states, sample_edit_sequence
-from lintseq.units import normalize, split_units
 
 large = load_benchmark_script("large_program")
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lintseq.engine.units import split_units
 from lintseq.linters.memo import MISS, NO_MEMO, Memo, Table
 from lintseq.linters.nodes import alias_name, blocks, bound_names, children, statements, walk
 from lintseq.linters.syntax import parse
-from lintseq.units import split_units
 
 
 def _sample_codes() -> list[str]:

@@ -278,7 +278,7 @@ def test_installed_distribution_provenance(tmp_path: Path) -> None:
 
 
 def test_rows_go_through_generate(tree: Path, tmp_path: Path, decon: Decontaminator) -> None:
-    from lintseq.generate import Settings, generate
+    from lintseq.engine.generate import Settings, generate
 
     mined = tmp_path / "mined.jsonl"
     mine(collect([tree]), mined, MineSettings(min_lines=1), progress=False, decontaminator=decon)

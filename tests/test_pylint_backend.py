@@ -17,6 +17,8 @@ pytest.importorskip("pylint")
 from astroid import MANAGER
 from astroid.context import _INFERENCE_CACHE
 
+from lintseq.engine.edit_paths import random_states
+from lintseq.engine.units import split_units
 from lintseq.linters import get_linter
 from lintseq.linters.pylint_backend import (
     MODNAME,
@@ -26,8 +28,6 @@ from lintseq.linters.pylint_backend import (
     blamed_line,
     counts,
 )
-from lintseq.sampler import random_states
-from lintseq.units import split_units
 
 CRAFTED = [
     "x = 1\nif x:\nprint(x)\n",

@@ -17,7 +17,7 @@ from lintseq.diffs import resolve
 from lintseq.inference.backends import make_backend
 from lintseq.inference.hf import HFBackend
 from lintseq.inference.output import ResumeMismatch
-from lintseq.inference.run import sample_benchmark
+from lintseq.inference.sample import sample_benchmark
 from lintseq.inference.text import cut_at_stop, strip_fences, to_program
 from lintseq.inference.types import BackendUnavailable, Request, SamplingSettings
 from lintseq.io import partial_path

@@ -1,4 +1,4 @@
-from lintseq.units import normalize, split_lines, split_units
+from lintseq.engine.units import normalize, split_lines, split_units
 
 
 def unit_texts(code):

@@ -11,7 +11,7 @@ import inspect
 from pathlib import Path
 
 import lintseq.diffs
-import lintseq.units
+import lintseq.engine.units
 
 EOS = "<|endoftext|>"
 DIFF = "<|diff|>"
@@ -21,7 +21,7 @@ def train_tokenizer(diff_special: bool = False, vocab_size: int = 400):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    text = inspect.getsource(lintseq.diffs) + inspect.getsource(lintseq.units)
+    text = inspect.getsource(lintseq.diffs) + inspect.getsource(lintseq.engine.units)
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

@@ -265,7 +265,7 @@ def kv_bytes_per_token(model: str) -> int:
         sys.path.insert(0, str(REPO / "src"))
         from transformers import AutoConfig
 
-        from lintseq.known_models import resolve_model
+        from lintseq.models.names import resolve_model
 
         c = AutoConfig.from_pretrained(resolve_model(model))
         head = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads

@@ -44,9 +44,9 @@ IMPORTS = (
     "peft",
     "lintseq.training.sft",
     "lintseq.experiment.runner",
-    "lintseq.gguf",
+    "lintseq.models.gguf",
     "lintseq.evaluation.run",
-    "lintseq.mining.run",
+    "lintseq.mining.miner",
 )
 VERSIONS = (
     "torch",

@@ -11,12 +11,12 @@ import importlib
 from typing import Any
 
 from lintseq.diffs import DIFF_TOKEN, EditError, Resolved, apply_edits, lintseq_completion, looks_like_edits, resolve
-from lintseq.generate import Settings, generate, process_record
+from lintseq.engine.edit_paths import derive_seed, sample_edit_sequence
+from lintseq.engine.generate import Settings, generate, process_record
+from lintseq.engine.units import SourceError, normalize, split_units
 from lintseq.linters import Linter, get_linter
 from lintseq.linters import available as available_linters
 from lintseq.linters import register as register_linter
-from lintseq.sampler import derive_seed, sample_edit_sequence
-from lintseq.units import SourceError, normalize, split_units
 
 __version__ = "0.1.0"
 
@@ -32,7 +32,7 @@ _LAZY = {
     "evaluate": "lintseq.evaluation.run",
     "evaluate_many": "lintseq.evaluation.run",
     "strip_fences": "lintseq.markdown",
-    "generate_ray": "lintseq.ray_engine",
+    "generate_ray": "lintseq.engine.ray",
 }
 
 

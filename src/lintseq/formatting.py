@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
 from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits, lintseq_completion
+from lintseq.engine.journal import default_rejects_path
+from lintseq.engine.records import read_rows
+from lintseq.engine.units import normalize
 from lintseq.io import AtomicJsonl, write_jsonl
-from lintseq.journal import default_rejects_path
-from lintseq.records import read_rows
-from lintseq.units import normalize
 
 Style = Literal["lintseq", "baseline"]
 STYLES: tuple[str, ...] = ("lintseq", "baseline")
@@ -38,7 +38,7 @@ def load_chat_tokenizer(name: str) -> Any:
     """The tokenizer whose chat template renders prompts, for `format --chat` and `sample --chat`."""
     from transformers import AutoTokenizer
 
-    from lintseq.known_models import resolve_model
+    from lintseq.models.names import resolve_model
 
     try:
         tok = AutoTokenizer.from_pretrained(resolve_model(name))

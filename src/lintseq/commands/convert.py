@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lintseq.gguf import ConvertError
+from lintseq.models.gguf import ConvertError
 
 
 @click.command("convert")
@@ -28,7 +28,7 @@ def command(source: str | None, output: str | None, overwrite: bool, list_names:
     experiment); they are converted once into the cache ($LINTSEQ_CACHE, else
     ~/.cache/lintseq), so this command is only needed to do it ahead of time.
     """
-    from lintseq.known_models import KNOWN, describe, resolve_model
+    from lintseq.models.names import KNOWN, describe, resolve_model
 
     if list_names:
         for line in describe():
@@ -41,12 +41,12 @@ def command(source: str | None, output: str | None, overwrite: bool, list_names:
             click.echo(resolve_model(source))
             return
         if source in KNOWN:
-            from lintseq.known_models import packaged_file
+            from lintseq.models.names import packaged_file
 
             source = str(packaged_file(KNOWN[source]))
         if output is None:
             raise click.UsageError("converting a file needs -o/--output FOLDER")
-        from lintseq.gguf import convert
+        from lintseq.models.gguf import convert
 
         click.echo(convert(source, output, overwrite=overwrite))
     except ConvertError as exc:

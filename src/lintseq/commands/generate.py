@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from lintseq.commands.options import options_from, quiet_option, workers_option
-from lintseq.generate import Settings, default_workers, generate
-from lintseq.journal import ResumeError
+from lintseq.engine.generate import Settings, default_workers, generate
+from lintseq.engine.journal import ResumeError
 
 
 def bundled_sample() -> Path:
@@ -63,7 +63,7 @@ def command(
     try:
         if engine == "ray":
             try:
-                from lintseq.ray_engine import EngineError, generate_ray
+                from lintseq.engine.ray import EngineError, generate_ray
             except ImportError as exc:
                 raise click.ClickException(
                     f"--engine ray needs Ray Data ({exc.name} is missing): pip install 'lintseq[ray]'"

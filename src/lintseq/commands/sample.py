@@ -7,7 +7,7 @@ import click
 from lintseq.commands.options import options_from, pick, quiet_option
 from lintseq.inference.backends import BACKENDS, make_backend
 from lintseq.inference.output import ResumeMismatch
-from lintseq.inference.run import STYLES, sample_benchmark
+from lintseq.inference.sample import STYLES, sample_benchmark
 from lintseq.inference.types import BackendError, BackendUnavailable, SamplingSettings
 
 

@@ -217,7 +217,7 @@ def _table(cls: type, name: str, values: Any, nested: tuple[str, ...] = ()) -> A
 
 def _resolve(base: Path, value: str) -> str:
     """A path relative to the config's folder; hub ids and bundled names stay as they are."""
-    from lintseq.known_models import KNOWN
+    from lintseq.models.names import KNOWN
 
     if value in BUNDLED_SOURCES or bundled_benchmark(value) or (value in KNOWN and not (base / value).exists()):
         return value
@@ -359,7 +359,7 @@ def _evaluate(ev: EvaluateTable, n: int) -> None:
 def _check_values(generate: GenerateTable, sample: SampleTable, train: TrainTable) -> None:
     """The values of the tables that hand settings to a job, by that job's own settings class
     (its choices, bounds and types), so a typo fails here and not when its stage runs."""
-    from lintseq.generate import Settings
+    from lintseq.engine.generate import Settings
     from lintseq.inference.types import SamplingSettings
     from lintseq.settings import problems
 

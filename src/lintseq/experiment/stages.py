@@ -119,7 +119,7 @@ def load_problems(benchmark: str, limit: int | None) -> list:
 
 
 def _mine(settings: dict[str, Any], out: Path, raw: bool, progress: bool) -> dict:
-    from lintseq.mining.run import MineSettings, mine
+    from lintseq.mining.miner import MineSettings, mine
 
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     ms = MineSettings(**values, raw=raw)
@@ -195,7 +195,7 @@ def chat_tokenizer_name(reads: dict[str, Any], run_dir: Path) -> str:
 
 
 def _rows_from_jsonl(path: str, instruction_field: str, code_field: str) -> list[dict]:
-    from lintseq.records import read_rows
+    from lintseq.engine.records import read_rows
 
     rows = []
     for n, row, _ in read_rows(path):
@@ -256,7 +256,7 @@ def run_data(ctx: Context) -> dict:
 
 
 def run_generate(ctx: Context) -> dict:
-    from lintseq.generate import Settings, default_workers, generate
+    from lintseq.engine.generate import Settings, default_workers, generate
 
     settings = Settings(**ctx.reads)
     summary = generate(
@@ -367,7 +367,7 @@ def sample_row(ctx: Context, s: dict[str, Any], n: int, limit: int | None = None
     that row's sample stage. The sampler's stats."""
     from lintseq.formatting import load_chat_tokenizer
     from lintseq.inference.backends import make_backend
-    from lintseq.inference.run import sample_benchmark
+    from lintseq.inference.sample import sample_benchmark
     from lintseq.inference.types import SamplingSettings
 
     row, benchmark = s["row"], s["benchmark"]

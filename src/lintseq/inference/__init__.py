@@ -2,7 +2,7 @@
 one interface, and the driver that writes resumable sample files for `lintseq evaluate`."""
 
 from lintseq.inference.backends import BACKENDS, make_backend
-from lintseq.inference.run import SampleStats, sample_benchmark
+from lintseq.inference.sample import SampleStats, sample_benchmark
 from lintseq.inference.types import Backend, BackendUnavailable, Generation, Request, SamplingSettings
 
 __all__ = [

@@ -9,7 +9,7 @@ BACKENDS = ("hf", "vllm", "openai")
 
 def make_backend(name: str, model: str, **options) -> Backend:
     """Build a backend; `options` are the keyword arguments of its class (None values dropped)."""
-    from lintseq.known_models import resolve_model
+    from lintseq.models.names import resolve_model
 
     options = {k: v for k, v in options.items() if v is not None}
     if options.get("tokenizer"):

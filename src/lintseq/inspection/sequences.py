@@ -28,10 +28,10 @@ from lintseq.diffs import (
     parse_edit,
     resolve,
 )
+from lintseq.engine.records import read_rows
+from lintseq.engine.units import SourceError, split_units
 from lintseq.formatting import prompt_for
 from lintseq.markdown import strip_fences
-from lintseq.records import read_rows
-from lintseq.units import SourceError, split_units
 
 
 class DataError(ValueError):

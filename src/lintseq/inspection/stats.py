@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lintseq.engine.journal import default_rejects_path
+from lintseq.engine.summary import _edit_lines as added_lines
 from lintseq.inspection.sequences import KINDS, edit_kinds, read_sequences
 from lintseq.io import read_jsonl, write_atomic, write_json
-from lintseq.journal import default_rejects_path
-from lintseq.summary import _edit_lines as added_lines
 
 
 @dataclass

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lintseq.units import Program
+    from lintseq.engine.units import Program
 
 
 class Linter(ABC):

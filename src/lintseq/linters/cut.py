@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from lintseq.linters.nodes import statements
 
 if TYPE_CHECKING:
-    from lintseq.units import Program
+    from lintseq.engine.units import Program
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 

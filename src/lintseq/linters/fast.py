@@ -33,7 +33,7 @@ from lintseq.linters.scopes import Source, bound_builtins
 from lintseq.linters.syntax import parse
 
 if TYPE_CHECKING:
-    from lintseq.units import Program
+    from lintseq.engine.units import Program
 
 # below this many units, linting each state's text is as fast (benchmarks/large_program.py)
 INCREMENTAL_MIN_UNITS = 32

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 from lintseq.linters.syntax import syntax_error_line, try_parse
 
 if TYPE_CHECKING:
-    from lintseq.units import Program
+    from lintseq.engine.units import Program
 
 _FAIL = object()
 _LEFT, _RIGHT = object(), object()  # a chunk needs the piece before / after it

@@ -10,9 +10,9 @@ from typing import Any
 
 _HOME = {
     "MineSettings": "lintseq.mining.settings",
-    "MineSummary": "lintseq.mining.run",
-    "mine": "lintseq.mining.run",
-    "mine_file": "lintseq.mining.run",
+    "MineSummary": "lintseq.mining.miner",
+    "mine": "lintseq.mining.miner",
+    "mine_file": "lintseq.mining.miner",
     "SourceError": "lintseq.mining.sources",
     "collect": "lintseq.mining.sources",
 }

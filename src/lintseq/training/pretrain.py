@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lintseq.engine.records import read_rows
 from lintseq.io import atomic_write, temp_dir, write_atomic
-from lintseq.records import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import PRETRAIN_CONFIG_NAME, PRETRAIN_FIXED, PretrainConfig, dump_toml, load_config
 from lintseq.training.processes import check_precision, launched_world_size, start
@@ -192,7 +192,7 @@ def build_tokenizer(cfg: PretrainConfig, out: Path) -> None:
     from transformers import AutoTokenizer
 
     if cfg.tokenizer:
-        from lintseq.known_models import resolve_model
+        from lintseq.models.names import resolve_model
 
         tok = AutoTokenizer.from_pretrained(resolve_model(cfg.tokenizer))
     else:

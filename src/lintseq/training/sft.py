@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.diffs import DIFF_TOKEN
+from lintseq.engine.records import read_rows
 from lintseq.io import swap_dir, temp_dir, write_atomic
-from lintseq.records import read_rows
 from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
 from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
 from lintseq.training.processes import check_precision, launched_world_size, sharded_weights, start
@@ -95,7 +95,7 @@ def build_tokenizer(cfg: TrainConfig, rows: list[dict[str, str]]):
 
     name = cfg.tokenizer or cfg.model
     if name:
-        from lintseq.known_models import resolve_model
+        from lintseq.models.names import resolve_model
 
         tok = AutoTokenizer.from_pretrained(resolve_model(name))
     else:
@@ -120,7 +120,7 @@ def build_model(cfg: TrainConfig, tok):
         )
     # full fine-tuning keeps fp32 master weights (bf16 autocast); LoRA can hold the frozen base in bf16
     dtype = torch.bfloat16 if cfg.lora and cfg.use_bf16() else torch.float32
-    from lintseq.known_models import resolve_model
+    from lintseq.models.names import resolve_model
 
     assert cfg.model is not None  # TrainConfig.check: exactly one of model and init
     model = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.model), dtype=dtype)
@@ -140,7 +140,7 @@ def start_new_token(cfg: TrainConfig, model, tok, rows: list[dict[str, str]]) ->
         return None  # a fresh model learns every token from its random start
     from transformers import AutoTokenizer
 
-    from lintseq.known_models import resolve_model
+    from lintseq.models.names import resolve_model
     from lintseq.training.new_token import predictive_init
 
     assert cfg.model is not None

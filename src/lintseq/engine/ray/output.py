@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lintseq.engine.journal import ResumeError
+from lintseq.engine.summary import Summary
 from lintseq.io import partial_path, swap_dir, write_atomic
-from lintseq.journal import ResumeError
-from lintseq.summary import Summary
 
 MANIFEST = "_manifest.json"
 DONE_DIR = "_chunks"

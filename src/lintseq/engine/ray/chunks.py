@@ -15,11 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lintseq.generate import Settings, process_record
+from lintseq.engine.generate import Settings, process_record
+from lintseq.engine.ray.inputs import Chunk
+from lintseq.engine.records import Reject, iter_jsonl
+from lintseq.engine.summary import Summary
 from lintseq.io import encode_line
-from lintseq.ray_engine.inputs import Chunk
-from lintseq.records import Reject, iter_jsonl
-from lintseq.summary import Summary
 
 
 def _jsonl_rows(chunk: Chunk) -> Iterator[tuple[int, dict[str, Any] | Reject]]:

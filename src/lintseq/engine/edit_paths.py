@@ -13,8 +13,8 @@ from itertools import pairwise
 from typing import Literal
 
 from lintseq.diffs import edits_from_states
+from lintseq.engine.units import Program, split_units
 from lintseq.linters import Linter, get_linter
-from lintseq.units import Program, split_units
 
 Weighting = Literal["indent", "uniform"]
 

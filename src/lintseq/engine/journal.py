@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lintseq.engine.records import Reject
+from lintseq.engine.summary import Summary
 from lintseq.io import AppendLog, atomic_write, load_jsonl, write_atomic
-from lintseq.records import Reject
-from lintseq.summary import Summary
 
 
 class ResumeError(RuntimeError):

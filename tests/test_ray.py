@@ -1,6 +1,6 @@
 """The Ray engine against the local engine, on a real local Ray cluster (head + one worker node).
 
-The contract: the same output rows (and rejects) as `lintseq.generate.generate` on the same input
+The contract: the same output rows (and rejects) as `lintseq.engine.generate.generate` on the same input
 and settings, as sets (order may differ), whatever the chunking, and still after a worker dies.
 The chunk reader and planner are also checked without Ray, against `iter_records`.
 """
@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from lintseq.generate import Settings, generate
-from lintseq.journal import ResumeError
-from lintseq.ray_engine.chunks import read_chunk
-from lintseq.ray_engine.inputs import GRAIN, InputError, expand_inputs, plan_chunks, scan_shard
-from lintseq.ray_engine.output import OutputDir
-from lintseq.records import Reject, iter_records
-from lintseq.summary import Summary
+from lintseq.engine.generate import Settings, generate
+from lintseq.engine.journal import ResumeError
+from lintseq.engine.ray.chunks import read_chunk
+from lintseq.engine.ray.inputs import GRAIN, InputError, expand_inputs, plan_chunks, scan_shard
+from lintseq.engine.ray.output import OutputDir
+from lintseq.engine.records import Reject, iter_records
+from lintseq.engine.summary import Summary
 
 BAD_LINES = [
     b'{"instruction": "cut short", "response": ',
@@ -182,7 +182,7 @@ def test_without_ray_the_cli_says_how_to_install_it(tmp_path):
 def test_unreachable_cluster_fails_fast_with_a_clear_error(tmp_path):
     import socket
 
-    from lintseq.ray_engine import EngineError, generate_ray
+    from lintseq.engine.ray import EngineError, generate_ray
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -240,7 +240,7 @@ def test_cli_on_the_sample_with_bad_lines_equals_local(cluster, sample_rows, tmp
 def test_stdlib_shards_with_bad_lines_equal_local(cluster, stdlib_with_bad_lines, tmp_path):
     """Three shards of a few hundred stdlib functions plus bad lines, two samples each: the rows
     are numbered as in the shards' concatenation and equal the local run on that file."""
-    from lintseq.ray_engine import generate_ray
+    from lintseq.engine.ray import generate_ray
 
     lines = stdlib_with_bad_lines.read_bytes().split(b"\n")
     shards = tmp_path / "shards"
@@ -279,7 +279,7 @@ def test_stdlib_shards_with_bad_lines_equal_local(cluster, stdlib_with_bad_lines
 def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path, monkeypatch):
     """A worker process dies (os._exit) half-way through a chunk; Ray retries the chunk.
     (The cluster comes from $RAY_ADDRESS here, with the task pool capped by `workers`.)"""
-    from lintseq.ray_engine import generate_ray
+    from lintseq.engine.ray import generate_ray
 
     marker = tmp_path / "crashed"
     monkeypatch.setenv("RAY_ADDRESS", cluster.address)
@@ -296,7 +296,7 @@ def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path, 
 
 @pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_output(cluster, tmp_path, monkeypatch):
-    from lintseq.ray_engine import generate_ray
+    from lintseq.engine.ray import generate_ray
 
     settings = Settings(limit=60, seed=5)
     out = tmp_path / "out"
@@ -327,7 +327,7 @@ def test_parquet_in_parquet_out_with_subset(cluster, sample_rows, tmp_path):
     import pyarrow.dataset as pads
     import pyarrow.parquet as pq
 
-    from lintseq.ray_engine import generate_ray
+    from lintseq.engine.ray import generate_ray
 
     src = tmp_path / "s.parquet"
     pq.write_table(pa.Table.from_pylist(sample_rows), src, row_group_size=30)
@@ -347,7 +347,7 @@ def test_removed_node_mid_run_loses_nothing(tmp_path, stdlib_rows):
     import ray
     from ray.cluster_utils import Cluster
 
-    from lintseq.ray_engine import generate_ray
+    from lintseq.engine.ray import generate_ray
 
     src = tmp_path / "in.jsonl"
     _write_with_bad_lines(stdlib_rows, src)

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lintseq.records import is_parquet
+from lintseq.engine.records import is_parquet
 
 SHARD_SUFFIXES = (".jsonl", ".json", ".parquet", ".pq")
 GRAIN = 8  # JSONL scans remember the byte offset of every GRAIN-th row; chunks are multiples of it

@@ -9,8 +9,8 @@ from test_diffs import is_insertion_only
 
 from lintseq import apply_edits, get_linter, normalize, sample_edit_sequence
 from lintseq.diffs import DIFF_TOKEN, resolve
-from lintseq.sampler import backward_states, derive_seed
-from lintseq.units import split_units
+from lintseq.engine.edit_paths import backward_states, derive_seed
+from lintseq.engine.units import split_units
 
 
 def intermediate_states(edits: list[str]) -> list[str]:

@@ -19,12 +19,12 @@ from typing import Any
 
 import ray
 
-from lintseq.generate import Settings, pick_rows
-from lintseq.ray_engine.chunks import run_chunk
-from lintseq.ray_engine.inputs import Chunk, EngineError, default_chunk_rows, expand_inputs, plan_chunks, scan_shard
-from lintseq.ray_engine.output import OutputDir
-from lintseq.records import is_parquet
-from lintseq.summary import Summary
+from lintseq.engine.generate import Settings, pick_rows
+from lintseq.engine.ray.chunks import run_chunk
+from lintseq.engine.ray.inputs import Chunk, EngineError, default_chunk_rows, expand_inputs, plan_chunks, scan_shard
+from lintseq.engine.ray.output import OutputDir
+from lintseq.engine.records import is_parquet
+from lintseq.engine.summary import Summary
 
 
 def _map_chunk(
