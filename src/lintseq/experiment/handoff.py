@@ -28,6 +28,7 @@ PART_BYTES = 16 * 2**20
 BEFORE_DEVICE = "format"  # lintseq experiment --until
 ON_DEVICE = ("train-*", "gate-*", "sample-*")  # lintseq experiment --stages
 AFTER_DEVICE = ("evaluate-*", "report")
+ARCHIVE = "run"  # the packed run directory's name, both ways: run.tar.gz.IofN, run.tar.gz.manifest.json
 
 
 class HandoffError(ValueError):
