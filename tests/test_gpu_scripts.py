@@ -135,3 +135,13 @@ def test_the_plan_on_cpu_with_the_micro_recipe(tmp_path):
     assert "Paired difference, LintSeq - baseline" in (run / "report.md").read_text(encoding="utf-8")
     assert all((run / p.parent.name / "done.json").is_file() for p in (tmp_path / "state" / "run").glob("*/done.json"))
     assert not (run / "train-baseline" / "model").exists()  # the models stayed on the device
+
+
+def test_export_counts_the_training_rate_over_the_last_attempt_only():
+    export = importlib.util.spec_from_file_location("export_run", ROOT / "scripts" / "export_run.py")
+    assert export is not None and export.loader is not None
+    module = importlib.util.module_from_spec(export)
+    export.loader.exec_module(module)
+    assert module._steps_this_attempt({"global_step": 80, "resumed_from": None}) == 80
+    assert module._steps_this_attempt({"global_step": 80, "resumed_from": "/r/model.checkpoints/checkpoint-50"}) == 30
+    assert module._steps_this_attempt({"global_step": 80, "resumed_from": "/r/somewhere"}) is None
