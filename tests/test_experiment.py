@@ -400,7 +400,7 @@ def test_mined_rows_is_a_seeded_subset_in_file_order(tmp_path):
 
 @pytest.mark.parametrize(
     ("recipe", "rows", "s"),
-    [("smollm2-135m-cpu", ("baseline", "lintseq"), 3), ("smollm2-135m", ("base", "baseline", "lintseq"), 5)],
+    [("smollm2-135m-cpu", ("baseline", "lintseq"), 3), ("smollm2-135m", ("baseline", "lintseq"), 3)],
 )
 def test_smollm2_recipes_plan_without_the_model(recipe, rows, s, tmp_path, monkeypatch):
     """--plan needs neither the model package nor a conversion: the short name stays a name."""
@@ -418,11 +418,12 @@ def test_smollm2_recipes_plan_without_the_model(recipe, rows, s, tmp_path, monke
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
 
 
-def test_the_cpu_comparison_is_in_the_papers_regime():
+@pytest.mark.parametrize("recipe", ["smollm2-135m-cpu", "smollm2-135m"])
+def test_the_smollm2_comparisons_are_in_the_papers_regime(recipe):
     """What the config alone can tell: every program seen by both arms, every problem sampled, a gate."""
     from lintseq.experiment import regime
 
-    cfg = cfgmod.load(cfgmod.recipe_path("smollm2-135m-cpu"))
+    cfg = cfgmod.load(cfgmod.recipe_path(recipe))
     assert regime.outside(cfg) == []
     assert cfg.train.baseline_epochs / cfg.generate.s >= 1 and cfg.sample.limit is None and cfg.gate.problems
 

