@@ -53,8 +53,8 @@ def main() -> int:
         torch.set_num_threads(args.threads)
 
     from lintseq.training.config import PretrainConfig
-    from lintseq.training.models import init_model
     from lintseq.training.pretrain import STATE_DIR, TOKENS, PackedDataset, pretrain
+    from lintseq.training.shapes import init_model
 
     device = "cuda" if cuda else "cpu"
     batch = args.micro_batch_size * args.accumulation

@@ -53,7 +53,7 @@ def main() -> int:
 
     from lintseq.training import sft
     from lintseq.training.config import TrainConfig
-    from lintseq.training.models import count_parameters
+    from lintseq.training.shapes import count_parameters
 
     device = "cuda" if cuda else "cpu"
     rows = build_rows(args.programs, 5)

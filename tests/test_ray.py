@@ -70,7 +70,7 @@ def _as_global(path: Path, offset: int) -> list[tuple[int, object]]:
     """What the local engine reads from `path`, renumbered as if it came `offset` rows in."""
     out = []
     for row, rec in iter_records(path):
-        out.append((row + offset, rec.to_json() | {"row": row + offset} if isinstance(rec, Reject) else rec))
+        out.append((row + offset, rec.to_dict() | {"row": row + offset} if isinstance(rec, Reject) else rec))
     return out
 
 
@@ -105,7 +105,7 @@ def test_chunks_cover_every_row_once_with_local_numbering(shards, chunk_rows, tr
             offset += scan.rows
         chunks = plan_chunks(scans, chunk_rows)
         assert all(0 < c.rows <= max(chunk_rows, GRAIN) + GRAIN for c in chunks)
-        got = [(row, rec.to_json() if isinstance(rec, Reject) else rec) for c in chunks for row, rec in read_chunk(c)]
+        got = [(row, rec.to_dict() if isinstance(rec, Reject) else rec) for c in chunks for row, rec in read_chunk(c)]
         assert got == expected
 
 
@@ -231,7 +231,7 @@ def test_cli_on_the_sample_with_bad_lines_equals_local(cluster, sample_rows, tmp
     assert _dir_rows(out) == rows and len(rows) == summary.sequences >= 95
     assert _dir_rows(out, "_rejects") == rejects and len(rejects) == len(BAD_LINES)
     saved = json.loads((out / "_summary.json").read_text())
-    assert saved["rejects_by_reason"] == summary.to_json()["rejects_by_reason"]
+    assert saved["rejects_by_reason"] == summary.to_dict()["rejects_by_reason"]
     assert saved["settings"]["engine"] == "ray"
     assert not out.with_name(out.name + ".partial").exists()
 
@@ -268,12 +268,12 @@ def test_stdlib_shards_with_bad_lines_equal_local(cluster, stdlib_with_bad_lines
         "not a JSON object",
         "missing field",
     }
-    assert summary.to_json() | {
+    assert summary.to_dict() | {
         "seconds": 0,
         "rows_per_second": 0,
         "rows_per_second_per_worker": 0,
         "workers": 0,
-    } == local.to_json() | {"seconds": 0, "rows_per_second": 0, "rows_per_second_per_worker": 0, "workers": 0}
+    } == local.to_dict() | {"seconds": 0, "rows_per_second": 0, "rows_per_second_per_worker": 0, "workers": 0}
 
 
 def test_killed_worker_is_retried_without_loss_or_duplicates(cluster, tmp_path, monkeypatch):

@@ -369,8 +369,8 @@ def test_cli_baseline_run_drops_long_rows_and_refuses_to_overwrite(data, tmp_pat
 def test_lora_on_pretrained_model_adds_diff_token_and_merges(data, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from lintseq.training.models import init_model
     from lintseq.training.sft import train
+    from lintseq.training.shapes import init_model
     from lintseq.training.tokenizer import train_bpe_tokenizer
 
     rows = data["base_rows"]
@@ -483,7 +483,7 @@ def test_cli_usage_errors(tmp_path, data):
 @pytest.fixture(scope="module")
 def base_without_diff(data, tmp_path_factory):
     """A tiny "pretrained" model saved with a tokenizer that lacks <|diff|>."""
-    from lintseq.training.models import init_model
+    from lintseq.training.shapes import init_model
     from lintseq.training.tokenizer import train_bpe_tokenizer
 
     rows = data["base_rows"]

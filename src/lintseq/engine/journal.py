@@ -85,7 +85,7 @@ class Journal:
 
     def write(self, row: int, result: list[dict[str, Any]] | Reject) -> None:
         if isinstance(result, Reject):
-            self.rej.append([result.to_json()])
+            self.rej.append([result.to_dict()])
         else:
             self.out.append(result)
 
@@ -104,7 +104,7 @@ class Journal:
             self.out.commit()
         self.rej.commit()
         summary_path = self.output.with_name(self.output.name + ".summary.json")
-        write_atomic(summary_path, json.dumps(summary.to_json() | {"settings": self.meta}, indent=2))
+        write_atomic(summary_path, json.dumps(summary.to_dict() | {"settings": self.meta}, indent=2))
         self.meta_path.unlink(missing_ok=True)
 
 

@@ -25,7 +25,7 @@ class Reject:
     reason: str
     excerpt: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "reason": self.reason, "excerpt": self.excerpt}
 
     @property

@@ -80,7 +80,7 @@ class Summary:
     def rows_in(self) -> int:
         return self.programs + sum(self.rejects.values())
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         rate = self.rows_this_run / self.seconds if self.seconds else 0.0
         return {
             "rows_in": self.rows_in,
@@ -97,7 +97,7 @@ class Summary:
         }
 
     def render(self) -> str:
-        j = self.to_json()
+        j = self.to_dict()
         lines = [
             f"rows in        {j['rows_in']}",
             f"programs       {j['programs']}",

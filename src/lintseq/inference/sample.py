@@ -104,7 +104,7 @@ def sample_benchmark(
         "style": style,
         "chat": chat_tokenizer is not None,
         "benchmark": benchmark,
-        "settings": settings.as_dict(),
+        "settings": settings.to_dict(),
     }
     sink = SampleFile(out, run, settings.n, overwrite=overwrite)
     stats = SampleStats(problems=len(problems))

@@ -53,7 +53,7 @@ class SamplingSettings:
     def greedy(self) -> bool:
         return self.temperature == 0
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         d = asdict(self)
         d["stop"] = list(self.stop)
         return d

@@ -35,7 +35,7 @@ class FileStats:
     rejects: Counter = field(default_factory=Counter)
     rejects_file: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         n_edits = sum(self.kinds.values())
         return {
             "path": self.path,
@@ -130,7 +130,7 @@ def labels_for(paths: list[str]) -> list[str]:
 
 def table_rows(all_stats: list[FileStats]) -> list[tuple[str, list[str]]]:
     """(measure, one cell per file): the table printed and written to stats.md."""
-    docs = [s.to_json() for s in all_stats]
+    docs = [s.to_dict() for s in all_stats]
     rows: list[tuple[str, list[str]]] = [
         ("rows", [str(d["rows"]) for d in docs]),
         ("programs", [str(d["programs"]) for d in docs]),
@@ -277,7 +277,7 @@ def write_outputs(all_stats: list[FileStats], out: str | Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "stats.json", out / "stats.md"]
-    write_json(written[0], {"files": {s.label: s.to_json() for s in all_stats}})
+    write_json(written[0], {"files": {s.label: s.to_dict() for s in all_stats}})
     write_atomic(written[1], markdown(all_stats))
     if any(s.edits_per_sequence for s in all_stats):
         written.append(out / "edits_per_sequence.png")

@@ -242,8 +242,8 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
     """
     from transformers import AutoTokenizer, Trainer, default_data_collator, set_seed
 
-    from lintseq.training.models import count_parameters, init_model
     from lintseq.training.sft import save_trained
+    from lintseq.training.shapes import count_parameters, init_model
 
     procs = start()
     cfg.validate()

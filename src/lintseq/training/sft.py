@@ -111,7 +111,7 @@ def build_model(cfg: TrainConfig, tok):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from lintseq.training.models import init_model
+    from lintseq.training.shapes import init_model
 
     if cfg.init:
         vocab = len(tok) + (-len(tok)) % 64
@@ -359,7 +359,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
 
     from transformers import AutoTokenizer, set_seed
 
-    from lintseq.training.models import count_parameters
+    from lintseq.training.shapes import count_parameters
 
     procs = start()
     cfg.validate()

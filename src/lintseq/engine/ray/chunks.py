@@ -112,7 +112,7 @@ def run_chunk(
         result = process_record(row, record, settings)
         summary.add(result)
         if isinstance(result, Reject):
-            rejects.append(encode_line(result.to_json()))
+            rejects.append(encode_line(result.to_dict()))
         else:
             outs.extend(encode_line(r) for r in result)
         done += 1

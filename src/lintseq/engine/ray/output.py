@@ -26,7 +26,7 @@ REJECTS_DIR = "_rejects"
 SUMMARY = "_summary.json"
 
 
-def summary_to_json(s: Summary) -> dict[str, Any]:
+def summary_to_dict(s: Summary) -> dict[str, Any]:
     """The mergeable counts of a summary (the histograms as [value, count] pairs)."""
     return {
         "programs": s.programs,
@@ -37,7 +37,7 @@ def summary_to_json(s: Summary) -> dict[str, Any]:
     }
 
 
-def summary_from_json(d: dict[str, Any]) -> Summary:
+def summary_from_dict(d: dict[str, Any]) -> Summary:
     return Summary(
         programs=d["programs"],
         sequences=d["sequences"],
@@ -79,7 +79,7 @@ class OutputDir:
             saved = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
             if saved == manifest and not restart:
                 for marker in sorted((self.partial / DONE_DIR).glob("*.json")):
-                    done[int(marker.stem)] = summary_from_json(json.loads(marker.read_text()))
+                    done[int(marker.stem)] = summary_from_dict(json.loads(marker.read_text()))
             elif restart or saved is None:
                 shutil.rmtree(self.partial)
             else:
@@ -101,7 +101,7 @@ class OutputDir:
             else:
                 path.unlink(missing_ok=True)
         marker = self.partial / DONE_DIR / f"{index:06d}.json"
-        write_atomic(marker, json.dumps(summary_to_json(summary)))
+        write_atomic(marker, json.dumps(summary_to_dict(summary)))
 
     def commit(self, summary: Summary, settings: dict[str, Any]) -> None:
         """Write the summary, drop the bookkeeping, and give the directory its real name."""
@@ -111,7 +111,7 @@ class OutputDir:
             self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.rejects_path, b"".join(p.read_bytes() for p in parts))
             shutil.rmtree(rej_dir)
-        write_atomic(self.partial / SUMMARY, json.dumps(summary.to_json() | {"settings": settings}, indent=2))
+        write_atomic(self.partial / SUMMARY, json.dumps(summary.to_dict() | {"settings": settings}, indent=2))
         shutil.rmtree(self.partial / DONE_DIR)
         (self.partial / MANIFEST).unlink()
         self._check_replaceable()
