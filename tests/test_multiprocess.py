@@ -223,7 +223,12 @@ logging_steps = 1
     shutil.copy(lintseq_rows, run_dir / "format" / "baseline.jsonl")
     folder = run_dir / "train-baseline"
     folder.mkdir()
-    info = stages._run_train("baseline")(stages.Context(cfg, run_dir, folder, resume=False))
+
+    def context(c) -> stages.Context:
+        st = next(st for st in stages.build(c) if st.name == "train-baseline")
+        return stages.Context(run_dir, folder, st.reads, st.free, resume=False)
+
+    info = stages._run_train("baseline")(context(cfg))
     assert info["global_step"] == info["planned_steps"] == 2 and info["final_loss"] > 0
     written = tomllib.loads((folder / "train_config.toml").read_text(encoding="utf-8"))
     assert written["max_steps"] == 2 and written["model"] == str(base) and written["overwrite"] is True
@@ -233,7 +238,7 @@ logging_steps = 1
     assert runner.stage_keys(stages.build(many)) == runner.stage_keys(stages.build(cfg))
     failing = conf(f"{sys.executable} -c 'raise SystemExit(3)'")
     with pytest.raises(RuntimeError, match="exited with status 3"):
-        stages._run_train("baseline")(stages.Context(failing, run_dir, folder, resume=False))
+        stages._run_train("baseline")(context(failing))
     with pytest.raises(cfgmod.ConfigError, match="launcher must be a command"):
         conf("  ")
 
