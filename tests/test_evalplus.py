@@ -18,7 +18,7 @@ from lintseq.commands.evaluate import command
 from lintseq.evaluation.problems import BenchmarkError, load_benchmark
 from lintseq.evaluation.run import EnvironmentProblem, evaluate, evaluate_many
 from lintseq.evaluation.sandbox import Limits, Sandbox
-from lintseq.evaluation.timing import CACHE_NAME, reference_times, task_limit
+from lintseq.evaluation.timing import CACHE_NAME, _entry, input_limits, reference_times, task_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE_SHA = {  # of the .gz files as EvalPlus released them
@@ -125,7 +125,8 @@ def test_reference_solutions_pass_and_stubs_fail_on_a_subset(name, tmp_path):
     assert limits["tasks"] == len(problems) and limits["reference_failures"] == {}
     assert all(r["time_limit"] >= 4 for r in report.per_problem)
     cache = json.loads((tmp_path / "cache" / CACHE_NAME).read_text())
-    assert len(cache) == len(problems) and all(t > 0 for t in cache.values())
+    # [seconds, milliseconds per input of the plus test's loop]
+    assert len(cache) == len(problems) and all(t[0] > 0 and t[1] for t in cache.values())
 
 
 def test_reference_times_are_cached_and_keyed_by_program(tmp_path):
@@ -170,6 +171,31 @@ def test_a_slow_reference_gets_a_longer_limit(tmp_path):
     limits = report.scores["time_limits"]
     assert limits["above_floor"] == 1 and limits["above_timeout"] == 1 and limits["max_seconds"] >= 6.0
     assert limits["rule"] == "max(4 s, 4 x the reference solution's measured time)"
+
+
+def test_a_looping_sample_stops_at_its_inputs_limit(tmp_path):
+    """HumanEval+ 2 (truncate_number): a sample that loops on a plus input (999.99999) fails as
+    "timeout", cut by that input's limit (max(1 s, 4 x the reference's time on it), as in
+    EvalPlus), not by the task's (here 30 s: --min-time-limit)."""
+    p = next(q for q in load_benchmark("humaneval+") if q.task_id == "HumanEval/2")
+    loops = (
+        "def truncate_number(number: float) -> float:\n    while number > 900:\n        pass\n    return number % 1.0\n"
+    )
+    rows = [{"task_id": p.task_id, "sample": i, "completion": c} for i, c in enumerate([p.canonical_solution, loops])]
+    box = Sandbox(Limits(timeout=30), workers=2)
+    report = evaluate(
+        _samples(tmp_path / "s.jsonl", rows), [p], benchmark="humaneval+", ks=[1], sandbox=box, min_time_limit=30
+    )
+    row = report.per_problem[0]
+    assert row["statuses"] == ["passed", "timeout"] and row["time_limit"] >= 30
+    assert "within its limit of 1 s" in row["samples"][1]["output"]
+
+
+def test_reference_times_cache_old_and_new_entries():
+    """An entry is the seconds (as before per-input times) or [seconds, [ms per input]]."""
+    assert _entry(0.5) == (0.5, None) and _entry([0.5, [1, 300]]) == (0.5, [1, 300])
+    assert _entry([0.5, ["x"]]) == (0.5, None) and _entry(-1) is None and _entry(True) is None
+    assert input_limits([1, 300, 2000]) == (1.0, 1.2, 8.0) and input_limits(None) == ()
 
 
 def test_unclosed_fence_through_evaluate(tmp_path):

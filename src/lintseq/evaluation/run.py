@@ -38,7 +38,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lintseq.diffs import RULES, Resolved, looks_like_edits, resolve
@@ -46,7 +46,7 @@ from lintseq.evaluation.diversity import distinct_share
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.sandbox import Job, Result, Sandbox
-from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, reference_times, task_limit
+from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, input_limits, reference_times, task_limit
 from lintseq.io import read_jsonl
 from lintseq.markdown import strip_fences
 
@@ -269,6 +269,7 @@ class _Benchmark:
     samples: list[Sample]
     stats: InputStats
     limits: dict[str, float] = field(default_factory=dict)  # task id -> seconds (derived ones)
+    input_limits: dict[str, tuple[float, ...]] = field(default_factory=dict)  # task id -> seconds per input
     references: dict[str, float | None] = field(default_factory=dict)
     reference_failures: dict[str, str] = field(default_factory=dict)
     slots: list[int] = field(default_factory=list)  # per sample: index into the run list
@@ -318,7 +319,10 @@ def evaluate_many(
                     slots.append(None)
                     continue
                 limit = floor if base else b.limits.get(s.task_id, floor)
-                key = (p.job_for(s.program, base=base), limit)
+                job = p.job_for(s.program, base=base)
+                if not base and s.task_id in b.input_limits:
+                    job = replace(job, input_limits=b.input_limits[s.task_id])
+                key = (job, limit)
                 if key in earlier:
                     slots.append(earlier[key])
                     continue
@@ -428,7 +432,7 @@ def _derive_limits(
         have = {s.task_id for s in b.samples}
         for p in b.problems:
             if p.derive_limit and p.canonical_solution and p.task_id in have:
-                need.setdefault(p.job_for(p.canonical_solution), []).append((b, p))
+                need.setdefault(replace(p.job_for(p.canonical_solution), measure=True), []).append((b, p))
     if not need:
         return
     programs = list(need)
@@ -448,6 +452,8 @@ def _derive_limits(
             b.references[p.task_id] = refs.seconds[i]
             seconds = refs.seconds[i]
             b.limits[p.task_id] = sandbox.limits.timeout if seconds is None else task_limit(seconds, floor, factor)
+            if seconds is not None and refs.inputs[i]:
+                b.input_limits[p.task_id] = input_limits(refs.inputs[i], factor=factor)
 
 
 def resolution_summary(samples: Sequence[Sample], rule: str) -> dict:
