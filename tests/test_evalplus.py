@@ -15,9 +15,18 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.commands.evaluate import command
-from lintseq.evaluation.problems import BenchmarkError, load_benchmark
-from lintseq.evaluation.run import EnvironmentProblem, evaluate, evaluate_many
-from lintseq.evaluation.sandbox import Limits, Sandbox
+from lintseq.evaluation.problems import BenchmarkError, Problem, load_benchmark
+from lintseq.evaluation.run import (
+    EnvironmentProblem,
+    InputStats,
+    Sample,
+    _Benchmark,
+    _plan_runs,
+    _within,
+    evaluate,
+    evaluate_many,
+)
+from lintseq.evaluation.sandbox import Limits, Result, Sandbox
 from lintseq.evaluation.timing import CACHE_NAME, _entry, input_limits, reference_times, task_limit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,6 +205,23 @@ def test_reference_times_cache_old_and_new_entries():
     assert _entry(0.5) == (0.5, None) and _entry([0.5, [1, 300]]) == (0.5, [1, 300])
     assert _entry([0.5, ["x"]]) == (0.5, None) and _entry(-1) is None and _entry(True) is None
     assert input_limits([1, 300, 2000]) == (1.0, 1.2, 8.0) and input_limits(None) == ()
+
+
+def test_base_tests_get_the_derived_limit_and_shared_runs_the_larger_one():
+    """A plus task's base test gets min(--timeout, its derived limit); a base run that the base
+    benchmark's own score shares runs once, under the larger limit, and the score with the
+    smaller one counts it as a timeout if it took longer."""
+    p = Problem("t/1", "p", "assert f() == 1\n", "f", base_test="assert f()\n", derive_limit=True)
+    sample = Sample("t/1", 0, "def f():\n    return 1\n", "program")
+    plus = _Benchmark("plus", [p], {"t/1": p}, [sample], InputStats(), limits={"t/1": 4.0})
+    own = Problem("t/1", "p", p.base_test, "f")
+    base = _Benchmark("base", [own], {"t/1": own}, [sample], InputStats())
+    programs, timeouts = _plan_runs([base, plus], floor=10.0)
+    assert len(programs) == 2 and timeouts == [10.0, 4.0]  # the base run once, the plus run
+    assert base.slots == plus.base_slots == [0] and plus.slots == [1]
+    assert base.slot_limits == [10.0] and plus.base_slot_limits == [4.0] and plus.slot_limits == [4.0]
+    slow = Result(True, "passed", 0, 6.0)
+    assert _within(slow, 10.0) is slow and _within(slow, 4.0).status == "timeout"
 
 
 def test_unclosed_fence_through_evaluate(tmp_path):
