@@ -131,8 +131,8 @@ def command(
     --time-factor x T), T the wall time of the reference solution's program, measured in the
     same sandbox with the same workers the first time a task is evaluated on this machine, and
     cached in $LINTSEQ_CACHE (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
-    Within it, as in EvalPlus, each input gets max(2 s, --time-factor x the reference's time
-    on it; EvalPlus: 1 s): a sample that loops stops there. Their base tests get the task's limit, at most
+    Within it, each input gets twice EvalPlus's limit, 2 x max(1 s, --time-factor x the
+    reference's time on it): a sample that loops stops there. Their base tests get the task's limit, at most
     --timeout; other benchmarks get --timeout.
     """
     from tqdm import tqdm
