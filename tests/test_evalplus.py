@@ -15,10 +15,19 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.commands.evaluate import command
-from lintseq.evaluation.problems import BenchmarkError, load_benchmark
-from lintseq.evaluation.run import EnvironmentProblem, evaluate, evaluate_many
-from lintseq.evaluation.sandbox import Limits, Sandbox
-from lintseq.evaluation.timing import CACHE_NAME, reference_times, task_limit
+from lintseq.evaluation.problems import BenchmarkError, Problem, load_benchmark
+from lintseq.evaluation.run import (
+    EnvironmentProblem,
+    InputStats,
+    Sample,
+    _Benchmark,
+    _plan_runs,
+    _within,
+    evaluate,
+    evaluate_many,
+)
+from lintseq.evaluation.sandbox import Limits, Result, Sandbox
+from lintseq.evaluation.timing import CACHE_NAME, _entry, input_limits, reference_times, task_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE_SHA = {  # of the .gz files as EvalPlus released them
@@ -125,7 +134,8 @@ def test_reference_solutions_pass_and_stubs_fail_on_a_subset(name, tmp_path):
     assert limits["tasks"] == len(problems) and limits["reference_failures"] == {}
     assert all(r["time_limit"] >= 4 for r in report.per_problem)
     cache = json.loads((tmp_path / "cache" / CACHE_NAME).read_text())
-    assert len(cache) == len(problems) and all(t > 0 for t in cache.values())
+    # [seconds, milliseconds per input of the plus test's loop]
+    assert len(cache) == len(problems) and all(t[0] > 0 and t[1] for t in cache.values())
 
 
 def test_reference_times_are_cached_and_keyed_by_program(tmp_path):
@@ -170,6 +180,48 @@ def test_a_slow_reference_gets_a_longer_limit(tmp_path):
     limits = report.scores["time_limits"]
     assert limits["above_floor"] == 1 and limits["above_timeout"] == 1 and limits["max_seconds"] >= 6.0
     assert limits["rule"] == "max(4 s, 4 x the reference solution's measured time)"
+
+
+def test_a_looping_sample_stops_at_its_inputs_limit(tmp_path):
+    """HumanEval+ 2 (truncate_number): a sample that loops on a plus input (999.99999) fails as
+    "timeout", cut by that input's limit (2 x max(1 s, 4 x the reference's time on it), twice
+    EvalPlus's), not by the task's (here 30 s: --min-time-limit)."""
+    p = next(q for q in load_benchmark("humaneval+") if q.task_id == "HumanEval/2")
+    loops = (
+        "def truncate_number(number: float) -> float:\n    while number > 900:\n        pass\n    return number % 1.0\n"
+    )
+    rows = [{"task_id": p.task_id, "sample": i, "completion": c} for i, c in enumerate([p.canonical_solution, loops])]
+    box = Sandbox(Limits(timeout=30), workers=2)
+    report = evaluate(
+        _samples(tmp_path / "s.jsonl", rows), [p], benchmark="humaneval+", ks=[1], sandbox=box, min_time_limit=30
+    )
+    row = report.per_problem[0]
+    assert row["statuses"] == ["passed", "timeout"] and row["time_limit"] >= 30
+    assert "within its limit of 2 s" in row["samples"][1]["output"]
+
+
+def test_reference_times_cache_old_and_new_entries():
+    """An entry is the seconds (as before per-input times) or [seconds, [ms per input]]."""
+    assert _entry(0.5) == (0.5, None) and _entry([0.5, [1, 300]]) == (0.5, [1, 300])
+    assert _entry([0.5, ["x"]]) == (0.5, None) and _entry(-1) is None and _entry(True) is None
+    assert input_limits([1, 300, 2000]) == (2.0, 2.4, 16.0) and input_limits(None) == ()
+
+
+def test_base_tests_get_the_derived_limit_and_shared_runs_the_larger_one():
+    """A plus task's base test gets min(--timeout, its derived limit); a base run that the base
+    benchmark's own score shares runs once, under the larger limit, and the score with the
+    smaller one counts it as a timeout if it took longer."""
+    p = Problem("t/1", "p", "assert f() == 1\n", "f", base_test="assert f()\n", derive_limit=True)
+    sample = Sample("t/1", 0, "def f():\n    return 1\n", "program")
+    plus = _Benchmark("plus", [p], {"t/1": p}, [sample], InputStats(), limits={"t/1": 4.0})
+    own = Problem("t/1", "p", p.base_test, "f")
+    base = _Benchmark("base", [own], {"t/1": own}, [sample], InputStats())
+    programs, timeouts = _plan_runs([base, plus], floor=10.0)
+    assert len(programs) == 2 and timeouts == [10.0, 4.0]  # the base run once, the plus run
+    assert base.slots == plus.base_slots == [0] and plus.slots == [1]
+    assert base.slot_limits == [10.0] and plus.base_slot_limits == [4.0] and plus.slot_limits == [4.0]
+    slow = Result(True, "passed", 0, 6.0)
+    assert _within(slow, 10.0) is slow and _within(slow, 4.0).status == "timeout"
 
 
 def test_unclosed_fence_through_evaluate(tmp_path):

@@ -126,3 +126,63 @@ def test_mbpp_tasks_with_the_candidates_classes_and_builtin_names(box):
     *right, bad = box.run_many(jobs)
     assert all(r.passed for r in right), right
     assert not bad.passed
+
+
+# A plus test's loop, as `problems._batched` writes it: the inputs go across in one batch.
+BATCH_TEST = """
+from fractions import Fraction
+_lintseq_calls = globals()["_lintseq_batch"]
+shared = [1, 2]
+inputs = {inputs}
+for i, (inp, out) in enumerate(zip(inputs, _lintseq_calls(f, inputs))):
+    assert out == {expect}, (inp, out)
+"""
+
+
+def _batch_job(candidate: str, inputs: list | str, expect: str = "inp[0] * 2", **fields) -> Job:
+    return Job(candidate, "", BATCH_TEST.format(inputs=inputs, expect=expect), "f", apart=True, **fields)
+
+
+def test_a_batch_of_plain_inputs_crosses_unchanged_and_unshared(box):
+    """Plain inputs go across marshalled (format 2: no shared references), anything else as
+    tagged JSON; either way the candidate gets equal values of the same types, no two aliased."""
+    inputs = '[[(1, 2.5, "s", b"b", None)], [{1: {2}, "k": frozenset({3})}], [10**400], [1 + 2j], [shared], [shared]]'
+    mutates = "def f(x):\n    if type(x) is list:\n        x.append(0)\n    return x\n"
+    # each input comes back as it was sent: had the two `shared` lists arrived as one list, the
+    # second would come back with two zeros
+    expect = "(inp[0] + [0] if type(inp[0]) is list else inp[0])"
+    plain = box.run(_batch_job(mutates, inputs, expect))
+    assert plain.passed, plain
+    tagged = box.run(_batch_job(mutates, "[[Fraction(1, 3)], [shared], [shared]]", expect))  # Fraction: no marshal
+    assert tagged.passed, tagged
+    assert _launcher._marshalled(["M", 0, [(Fraction(1, 3),)], False, []]) is None
+
+
+def test_per_input_limits_stop_a_looping_sample_at_the_input(box):
+    """The harness fails the test once an answer is later than its input's limit: the verdict
+    is "timeout", given long before the task's own limit (60 s here)."""
+    loops = "def f(x):\n    while x == 3:\n        pass\n    return 2 * x\n"
+    slow = "import time\ndef f(x):\n    time.sleep(1.5 if x == 2 else 0)\n    return 2 * x\n"
+    inputs = [[1], [2], [3], [4]]
+    long_task = Limits(timeout=60.0, memory_mb=1024)
+    with Sandbox(long_task, workers=2) as sandbox:
+        looped, too_slow, in_time = sandbox.run_many(
+            [
+                _batch_job(loops, inputs, input_limits=(1.0,) * 4),
+                _batch_job(slow, inputs, input_limits=(1.0,) * 4),
+                # a quick answer held with a slow input's is not late: the candidate sends what
+                # it holds before an input with a longer limit
+                _batch_job(slow, inputs, input_limits=(1.0, 6.0, 1.0, 1.0)),
+            ]
+        )
+    for late in (looped, too_slow):
+        assert late.status == "timeout" and "within its limit of 1 s" in late.output, late
+    assert in_time.passed, in_time
+
+
+def test_a_measured_run_reports_each_inputs_time(box):
+    sleeps = "import time\ndef f(x):\n    time.sleep(x / 10)\n    return 2 * x\n"
+    res = box.run(_batch_job(sleeps, [[0], [3], [1]], measure=True))
+    assert res.passed and res.input_ms is not None and len(res.input_ms) == 3, res
+    assert res.input_ms[1] >= 300 and res.input_ms[2] >= 100 and res.input_ms[0] < res.input_ms[1]
+    assert box.run(_batch_job(sleeps, [[0], [3], [1]])).input_ms is None  # only when asked

@@ -127,12 +127,13 @@ def command(
     benchmark's own tests) is reported on the line above. The tests need numpy in the sandbox.
 
     \b
-    Time limits: EvalPlus allows each test max(4 s, 4 x the reference solution's time); here a
-    task's tests run as one program, so its limit is max(--min-time-limit, --time-factor x T),
-    T the wall time of the reference solution's program, measured in the same sandbox with the
-    same workers the first time a task is evaluated on this machine, and cached in
-    $LINTSEQ_CACHE (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
-    Their base tests, and other benchmarks, get --timeout.
+    Time limits: a task's tests run as one program, so its limit is max(--min-time-limit,
+    --time-factor x T), T the wall time of the reference solution's program, measured in the
+    same sandbox with the same workers the first time a task is evaluated on this machine, and
+    cached in $LINTSEQ_CACHE (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
+    Within it, each input gets twice EvalPlus's limit, 2 x max(1 s, --time-factor x the
+    reference's time on it): a sample that loops stops there. Their base tests get the task's limit, at most
+    --timeout; other benchmarks get --timeout.
     """
     from tqdm import tqdm
 

@@ -255,7 +255,9 @@ class Server:
                 os._exit(0)  # the evaluator is gone; as this namespace's PID 1, every sample goes too
             t = {"t_request": monotonic()}
             out = fds[0]
-            split = isinstance(program, tuple)  # (candidate's program, prelude, test, entry point, apart)
+            split = isinstance(
+                program, tuple
+            )  # (candidate's program, prelude, test, entry, apart, compiled test, input limits, measure)
             pipes: list[int] = []
             try:
                 if self.isolated:
@@ -286,7 +288,7 @@ class Server:
             if split:
                 os.close(calls_r)
                 os.close(answers_w)
-                self._compile_test(program[2])
+                self._compile_test(program[2], program[5])
                 try:  # in the worker's PID namespace, which the candidate's cannot see into
                     verdict_r, verdict_w = os.pipe()
                     harness = os.fork()
@@ -303,10 +305,14 @@ class Server:
             if split:
                 report["verdict"] = "failed"
                 if verdict_r is not None:
-                    got = os.read(verdict_r, 1)
+                    got = _read_verdict(verdict_r)
                     os.close(verdict_r)
-                    if got == b"P" and report["code"] == 0:
+                    if got[:1] == b"P" and report["code"] == 0:
                         report["verdict"] = "passed"
+                        if len(got) > 1:
+                            report["input_ms"] = _input_ms(got[1:])
+                    elif got[:1] == b"T":
+                        report["verdict"] = "timeout"
                     elif not got and report["code"] == 70:
                         report["error"] = "the harness could not start"
                 else:
@@ -322,16 +328,21 @@ class Server:
             _report(out, report)
             os.close(out)
 
-    def _compile_test(self, test: str) -> None:
-        """A split run's test, compiled once per worker (EvalPlus's hold every input and expected
-        output: ~40 ms each); compiling runs none of its code, and the forked harness gets it."""
+    def _compile_test(self, test: str, compiled: bytes | None) -> None:
+        """A split run's test as a code object, once per worker (EvalPlus's hold every input and
+        expected output: ~40 ms to compile each); the forked harness gets it. The evaluator
+        sends it compiled (marshalled: one compile for all workers, ~0.4 ms to load) the first
+        time; else it is compiled here. Neither runs any of its code."""
         if test in self.codes or len(test) > 8 << 20:
             return
         if len(self.codes) >= 256:
             del self.codes[next(iter(self.codes))]
         try:
+            if compiled is not None:
+                self.codes[test] = self.marshal.loads(compiled)
+                return
             self.codes[test] = compile(test, "<test>", "exec")
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
+        except (SyntaxError, ValueError, EOFError, TypeError, MemoryError, RecursionError):
             self.codes[test] = None  # the harness compiles it again and reports why
 
     def _fresh_pid_namespace(self) -> int:
@@ -394,6 +405,26 @@ class Server:
                 pass
         t["t_clean"] = self.time.monotonic()
         return report
+
+
+def _read_verdict(fd: int) -> bytes:
+    """The harness's verdict byte and, from a measured run, its per-input times (it has ended:
+    all of it is in the pipe, which holds 64 KiB)."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _input_ms(data: bytes):
+    """The per-input milliseconds a measured run's harness wrote (JSON ints), or None."""
+    import json
+
+    try:
+        ms = json.loads(data)
+    except ValueError:
+        return None
+    return ms if type(ms) is list and all(type(x) is int for x in ms) else None
 
 
 def _under(path: str, dirs) -> bool:
@@ -695,17 +726,29 @@ def _pack(value):
     import array
     import base64
 
-    kinds = set(map(type, value))
+    types = list(map(type, value))
+    kinds = set(types)
     if kinds == {int}:
         if min(value) >= -(1 << 63) and max(value) < 1 << 63:
             return ["Aq", base64.b64encode(array.array("q", value).tobytes()).decode()]
         return None
     if not kinds or not kinds <= {int, float}:
         return None
-    ints = [i for i, x in enumerate(value) if type(x) is int] if int in kinds else []
+    ints = _positions(types, int) if int in kinds else []
     if any(abs(value[i]) > 1 << 53 for i in ints):
         return None
     return ["Ad", base64.b64encode(array.array("d", value).tobytes()).decode(), ints]
+
+
+def _positions(items: list, item) -> list:
+    """Where `item` is in `items`, found by list.index (a scan in C: a float list with a few
+    ints among a million floats takes milliseconds, not a Python loop's half second)."""
+    found: list = []
+    try:
+        while True:
+            found.append(items.index(item, found[-1] + 1 if found else 0))
+    except ValueError:
+        return found
 
 
 def _unpack(tag: str, items: list):
@@ -778,10 +821,20 @@ def _flush() -> None:
             pass
 
 
-def _write_frame(fd: int, obj) -> None:
-    import json
+def _dumps(obj) -> bytes:
+    """Compact JSON, with one encoder for the process (not one built per answer)."""
+    if not _ENCODER:
+        import json
 
-    data = json.dumps(obj, separators=(",", ":")).encode()
+        _ENCODER.append(json.JSONEncoder(separators=(",", ":")).encode)
+    return _ENCODER[0](obj).encode()
+
+
+_ENCODER: list = []
+
+
+def _write_frame(fd: int, obj) -> None:
+    data = _dumps(obj)
     if len(data) > MAX_FRAME:
         raise ValueError(f"a value of {len(data)} bytes, over the {MAX_FRAME} bytes that may cross")
     _write_bytes(fd, data)
@@ -794,33 +847,57 @@ def _write_bytes(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _read_frame(fd: int):
-    """One value; its bytes are read into one buffer (a big answer is not copied twice)."""
+def _read_frame(fd: int, from_harness: bool = False, deadline=None):
+    """One value; its bytes are read into one buffer (a big answer is not copied twice). Only
+    the candidate (`from_harness`) takes marshal frames: it trusts what the harness sends, the
+    harness decodes nothing of the candidate's but JSON. Past `deadline` (monotonic seconds):
+    `InputTimeout`."""
     import json
 
-    size = int.from_bytes(_read_exact(fd, 4), "little")
+    size = int.from_bytes(_read_exact(fd, 4, deadline), "little")
     if size > MAX_FRAME:
         raise ValueError(f"a value of {size} bytes, over the {MAX_FRAME} bytes that may cross")
     buf = bytearray(size)
     view, got = memoryview(buf), 0
     while got < size:
+        _wait_readable(fd, deadline)
         n = os.readv(fd, [view[got:]])
         if not n:
             raise EOFError("the other process is gone")
         got += n
     del view
+    if from_harness and buf[:1] == b"M":
+        import marshal
+
+        return marshal.loads(memoryview(buf)[1:])
     return json.loads(buf)
 
 
-def _read_exact(fd: int, size: int) -> bytes:
+def _read_exact(fd: int, size: int, deadline=None) -> bytes:
     chunks = []
     while size:
+        _wait_readable(fd, deadline)
         chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
             raise EOFError("the other process is gone")
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
+
+
+class InputTimeout(Exception):
+    """An answer of a batch did not come within its input's time limit."""
+
+
+def _wait_readable(fd: int, deadline) -> None:
+    if deadline is None:
+        return
+    import select
+    import time
+
+    left = deadline - time.monotonic()
+    if left <= 0 or not select.select([fd], [], [], left)[0]:
+        raise InputTimeout
 
 
 class _Replies:
@@ -832,12 +909,11 @@ class _Replies:
         self.parts: list[bytes] = []
 
     def add(self, reply, now: bool = False) -> None:
-        import json
         import time
 
-        data = json.dumps(reply, separators=(",", ":")).encode()
+        data = _dumps(reply)
         if len(data) > MAX_FRAME:
-            data = json.dumps(["x", "ValueError", f"an answer of {len(data)} bytes, over {MAX_FRAME}"]).encode()
+            data = _dumps(["x", "ValueError", f"an answer of {len(data)} bytes, over {MAX_FRAME}"])
         if self.parts and self.size + len(data) > CHUNK_BYTES:
             self.flush()
         if not self.parts:
@@ -854,8 +930,12 @@ class _Replies:
             _write_bytes(self.fd, data)
 
 
-def _answer(replies: _Replies, call, ref, now: bool = True) -> bool:
-    """Add `call()`'s value, or the exception it raised; True for a value."""
+def _answer(replies: _Replies, call, ref, now: bool = True, timed: bool = False) -> bool:
+    """Add `call()`'s value, or the exception it raised; True for a value. `timed`: with the
+    milliseconds it took (rounded up), for a measured reference run."""
+    import time
+
+    start = time.monotonic()
     try:
         _ITEMS[0] = 0
         reply = ["v", _encode(call(), ref)]
@@ -864,6 +944,8 @@ def _answer(replies: _Replies, call, ref, now: bool = True) -> bool:
             reply = ["x", type(exc).__name__, str(exc)[:1000]]
         except BaseException:
             reply = ["x", "Exception", ""]
+    if timed:
+        reply.append(int((time.monotonic() - start) * 1000) + 1)
     _flush()
     replies.add(reply, now)
     return reply[0] == "v"
@@ -894,13 +976,19 @@ def _serve_candidate(namespace: dict, calls: int, answers: int) -> None:
     replies = _Replies(answers)
     while True:
         try:
-            call = _read_frame(calls)
+            call = _read_frame(calls, from_harness=True)
         except EOFError:
             os._exit(0)
         kind, target = call[0], handle(call[1])
-        if kind == "m":  # a batch: each input's answer as it comes, up to the first exception
-            for args in call[2]:
-                if not _answer(replies, lambda f=target, a=args: f(*_decode(a, handle)), ref, now=False):
+        if kind in ("m", "M"):  # a batch: each input's answer as it comes, up to the first exception
+            plain = kind == "M"  # marshalled plain values: nothing to decode
+            timed, slow = call[3] is True, set(call[4])  # see `_batch`
+            for i, args in enumerate(call[2]):
+                if i in slow:
+                    replies.flush()
+                if not _answer(
+                    replies, lambda f=target, a=args, p=plain: f(*(a if p else _decode(a, handle))), ref, False, timed
+                ):
                     break
             replies.flush()
         elif kind == "c":
@@ -916,11 +1004,16 @@ class _Channel:
     sent what does not decode), the channel stays broken and the test fails, whatever the test
     code catches."""
 
-    def __init__(self, calls: int, answers: int):
+    def __init__(self, calls: int, answers: int, limits=(), measure: bool = False):
         import builtins
 
         self.calls, self.answers = calls, answers
         self.broken = ""
+        self.timed_out = False  # an answer of the batch missed its input's limit
+        self.limits, self.measure = tuple(limits), measure  # for the test's first batch (`_batch`)
+        self.batch_limits: tuple = ()  # the limits of the batch under way
+        self.batch_size = 0
+        self.input_ms: list = []  # a measured batch: the candidate's milliseconds per input
         self.pending = 0  # answers of a batch (`_batch`) not read yet
         self.replies: list = []  # read, not taken yet (reversed)
         # exceptions the candidate's calls may raise in the test: builtin Exception classes, but
@@ -948,6 +1041,32 @@ class _Channel:
         except (OSError, ValueError, TypeError, RecursionError, MemoryError) as exc:
             self.fail(exc)
 
+    def send_bytes(self, data: bytes) -> None:
+        if self.broken:
+            raise CandidateGone(self.broken)
+        try:
+            _write_bytes(self.calls, data)
+        except OSError as exc:
+            self.fail(exc)
+
+    def deadline(self):
+        """When the awaited answer of a batch with per-input limits is late (counted from now:
+        the test's own work between answers is not the candidate's)."""
+        if not (self.pending and self.batch_limits):
+            return None
+        import time
+
+        return time.monotonic() + self.batch_limits[self.batch_size - self.pending]
+
+    def time_out(self):
+        i = self.batch_size - self.pending
+        self.timed_out = True
+        # (answers come in frames: the late one may be a later input's, while this one waits with it)
+        self.broken = (
+            f"timeout: no answer to input {i} (or one after it) within its limit of {self.batch_limits[i]:.3g} s"
+        )
+        raise CandidateGone(self.broken) from None
+
     def fail(self, exc):
         self.broken = f"the candidate's process broke the exchange: {type(exc).__name__}: {exc}"
         raise CandidateGone(self.broken) from None
@@ -958,18 +1077,22 @@ class _Channel:
             raise CandidateGone(self.broken)
         try:
             if not self.replies:
-                frame = _read_frame(self.answers)
+                frame = _read_frame(self.answers, deadline=self.deadline())
                 if type(frame) is not list or not frame:
                     raise ValueError("not a frame of replies")
                 self.replies = frame[::-1]
             reply = self.replies.pop()
             if self.pending:
+                if self.measure and self.batch_size:
+                    self.input_ms.append(reply[-1] if type(reply[-1]) is int else 0)
                 self.pending = self.pending - 1 if reply[0] == "v" else 0  # a batch stops at an exception
             if reply[0] == "v":
                 return _decode(reply[1], Remote)
             if reply[0] != "x":
                 raise ValueError("not a reply")
             name, text = str(reply[1]), str(reply[2])
+        except InputTimeout:
+            self.time_out()
         except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError, RecursionError, MemoryError) as exc:
             self.fail(exc)
         cls = self.raisable.get(name, CandidateError)
@@ -1006,14 +1129,39 @@ def _batch(f, inputs):
     inputs = list(inputs)
     while ch.pending:
         ch.answer()
-    args = []
-    for inp in inputs:
-        _ITEMS[0] = 0
-        args.append(_encode(tuple(inp), _harness_ref))
-    ch.send(["m", object.__getattribute__(f, "_lintseq_ref"), args])
+    first = ch.batch_size == 0
+    limits = ch.limits if first and len(ch.limits) == len(inputs) else ()
+    measure = ch.measure and first
+    # the candidate sends what it holds before an input with a longer limit than the least: a
+    # quick answer it holds must not wait for a slow input's
+    least = min(limits, default=0.0)
+    slow = [i for i, s in enumerate(limits) if s > least]
+    ref = object.__getattribute__(f, "_lintseq_ref")
+    plain = _marshalled(["M", ref, [tuple(inp) for inp in inputs], measure, slow])
+    if plain is not None:
+        ch.send_bytes(plain)
+    else:  # a value marshal does not take (a handle, an object): tagged JSON
+        args = []
+        for inp in inputs:
+            _ITEMS[0] = 0
+            args.append(_encode(tuple(inp), _harness_ref))
+        ch.send(["m", ref, args, measure, slow])
+    ch.batch_limits, ch.batch_size, ch.measure = limits, len(inputs), measure
     ch.pending = len(inputs)
     for _ in inputs:
         yield ch.answer()
+
+
+def _marshalled(message):
+    """A batch of plain inputs as a marshal frame (format 2: no shared references, so no two
+    inputs alias, as with JSON), ~20x faster than tagged JSON; None when a value is not plain."""
+    import marshal
+
+    try:
+        data = b"M" + marshal.dumps(message, 2)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return data if len(data) <= MAX_FRAME else None
 
 
 def _harness_ref(value):
@@ -1064,7 +1212,9 @@ def _trusted_module(name):
     return None
 
 
-def _run_harness(prelude: str, test, entry: str, apart: bool, calls: int, answers: int, verdict: int) -> None:
+def _run_harness(
+    prelude: str, test, entry: str, apart: bool, calls: int, answers: int, verdict: int, limits=(), measure=False
+) -> None:
     """The harness: the benchmark's prelude and test (source or code), with the candidate's
     names as `Remote`s (`apart`: the test sees only the entry point); the verdict (b"P" only if
     the whole test ran and the exchange never broke) goes to `verdict`, which only this process
@@ -1073,7 +1223,7 @@ def _run_harness(prelude: str, test, entry: str, apart: bool, calls: int, answer
     import traceback
 
     global _CHANNEL
-    _CHANNEL = channel = _Channel(calls, answers)
+    _CHANNEL = channel = _Channel(calls, answers, limits, measure)
     passed = False
     try:
         namespace: dict[str, object] = {"__name__": "__sandbox__"}
@@ -1103,8 +1253,19 @@ def _run_harness(prelude: str, test, entry: str, apart: bool, calls: int, answer
     except BaseException:
         traceback.print_exc()
     _flush()
-    os.write(verdict, b"P" if passed else b"F")
+    _write_verdict(verdict, passed, channel)
     os._exit(0 if passed else 1)
+
+
+def _write_verdict(fd: int, passed: bool, channel: _Channel) -> None:
+    """P, F, or T (an input over its limit); after a measured P, the per-input milliseconds as
+    JSON, when they fit the pipe (the server reads it once this process has ended)."""
+    mark = b"P" if passed else b"T" if channel.timed_out else b"F"
+    if passed and channel.measure and channel.input_ms:
+        times = _dumps(channel.input_ms)
+        if len(times) < 60000:
+            mark += times
+    os.write(fd, mark)
 
 
 def _candidate(program: str, calls: int, answers: int) -> None:
@@ -1153,10 +1314,11 @@ def _harness_child(
             os.write(2, f"sandbox failure (harness): {type(exc).__name__}: {exc}\n".encode())
         finally:
             os._exit(70)
-    _, prelude, test, entry, apart = program
+    prelude, test, entry, apart = program[1:5]
+    limits, measure = program[6:8]
     code = server.codes.get(test)
     del request, server
-    _run_harness(prelude, code or test, entry, apart, calls, answers, verdict)
+    _run_harness(prelude, code or test, entry, apart, calls, answers, verdict, limits, measure)
 
 
 if __name__ == "__main__":

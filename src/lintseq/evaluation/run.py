@@ -38,7 +38,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lintseq.diffs import RULES, Resolved, looks_like_edits, resolve
@@ -46,7 +46,7 @@ from lintseq.evaluation.diversity import distinct_share
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.sandbox import Job, Result, Sandbox
-from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, reference_times, task_limit
+from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, input_limits, reference_times, task_limit
 from lintseq.io import read_jsonl
 from lintseq.markdown import strip_fences
 
@@ -269,10 +269,13 @@ class _Benchmark:
     samples: list[Sample]
     stats: InputStats
     limits: dict[str, float] = field(default_factory=dict)  # task id -> seconds (derived ones)
+    input_limits: dict[str, tuple[float, ...]] = field(default_factory=dict)  # task id -> seconds per input
     references: dict[str, float | None] = field(default_factory=dict)
     reference_failures: dict[str, str] = field(default_factory=dict)
     slots: list[int] = field(default_factory=list)  # per sample: index into the run list
     base_slots: list[int | None] = field(default_factory=list)
+    slot_limits: list[float] = field(default_factory=list)  # per sample: this score's limit on its run
+    base_slot_limits: list[float] = field(default_factory=list)  # per sample with a base test
 
 
 def evaluate_many(
@@ -305,34 +308,7 @@ def evaluate_many(
     _derive_limits(benches, sandbox, min_time_limit, time_factor, progress)
     reference_seconds = time.monotonic() - start
 
-    programs: list[Job] = []
-    timeouts: list[float] = []
-    earlier: dict[tuple[Job, float], int] = {}  # programs of earlier scores, run once
-    for b in benches:
-        for base in (False, True):
-            fresh: dict[tuple[Job, float], int] = {}
-            slots: list[int | None] = []
-            for s in b.samples:
-                p = b.by_id[s.task_id]
-                if base and not p.base_test:
-                    slots.append(None)
-                    continue
-                limit = floor if base else b.limits.get(s.task_id, floor)
-                key = (p.job_for(s.program, base=base), limit)
-                if key in earlier:
-                    slots.append(earlier[key])
-                    continue
-                fresh.setdefault(key, len(programs))
-                slots.append(len(programs))
-                programs.append(key[0])
-                timeouts.append(limit)
-            for key, i in fresh.items():
-                earlier.setdefault(key, i)
-            if base:
-                b.base_slots = slots
-            else:
-                b.slots = [i for i in slots if i is not None]
-
+    programs, timeouts = _plan_runs(benches, floor)
     start = time.monotonic()
     results_iter: Iterable[Result] = sandbox.run_many(programs, timeouts)
     if progress:
@@ -362,6 +338,63 @@ def evaluate_many(
         for b in benches
     ]
     return reports
+
+
+def _plan_runs(benches: list[_Benchmark], floor: float) -> tuple[list[Job], list[float]]:
+    """Every run the scores need (sets each benchmark's slots into the list) and its time
+    limit. A program that two scores need (the same sample on the same test) runs once, under
+    the larger of their limits; the score with the smaller one counts a longer run as a timeout
+    (`_within`)."""
+    programs: list[Job] = []
+    timeouts: list[float] = []
+    earlier: dict[Job, int] = {}  # programs of earlier scores, run once
+    for b in benches:
+        for base in (False, True):
+            fresh: dict[Job, int] = {}
+            slots: list[int | None] = []
+            limits: list[float] = []
+            for s in b.samples:
+                p = b.by_id[s.task_id]
+                if base and not p.base_test:
+                    slots.append(None)
+                    continue
+                limit = _limit(b, s.task_id, base, floor)
+                job = p.job_for(s.program, base=base)
+                if not base and s.task_id in b.input_limits:
+                    job = replace(job, input_limits=b.input_limits[s.task_id])
+                i = earlier.get(job)
+                if i is None:
+                    fresh.setdefault(job, len(programs))  # a repeat within this score runs again
+                    i = len(programs)
+                    programs.append(job)
+                    timeouts.append(limit)
+                timeouts[i] = max(timeouts[i], limit)
+                slots.append(i)
+                limits.append(limit)
+            for job, i in fresh.items():
+                earlier.setdefault(job, i)
+            if base:
+                b.base_slots, b.base_slot_limits = slots, limits
+            else:
+                b.slots, b.slot_limits = [i for i in slots if i is not None], limits
+    return programs, timeouts
+
+
+def _limit(b: _Benchmark, task_id: str, base: bool, floor: float) -> float:
+    """A task's derived limit for its plus test; its base test gets the same but never more than
+    --timeout (EvalPlus gives base inputs derived limits too), other tests --timeout."""
+    derived = b.limits.get(task_id)
+    if derived is None:
+        return floor
+    return min(floor, derived) if base else derived
+
+
+def _within(result: Result, limit: float) -> Result:
+    """A run shared with a score that allowed longer, as this score's limit would have ended it."""
+    if not result.passed or result.duration <= limit:
+        return result
+    note = f"\n(ran {result.duration:.2f} s, over this score's time limit of {limit:g} s)"
+    return replace(result, passed=False, status="timeout", output=result.output + note)
 
 
 def _retry_environment_failures(
@@ -428,7 +461,7 @@ def _derive_limits(
         have = {s.task_id for s in b.samples}
         for p in b.problems:
             if p.derive_limit and p.canonical_solution and p.task_id in have:
-                need.setdefault(p.job_for(p.canonical_solution), []).append((b, p))
+                need.setdefault(replace(p.job_for(p.canonical_solution), measure=True), []).append((b, p))
     if not need:
         return
     programs = list(need)
@@ -448,6 +481,8 @@ def _derive_limits(
             b.references[p.task_id] = refs.seconds[i]
             seconds = refs.seconds[i]
             b.limits[p.task_id] = sandbox.limits.timeout if seconds is None else task_limit(seconds, floor, factor)
+            if seconds is not None and refs.inputs[i]:
+                b.input_limits[p.task_id] = input_limits(refs.inputs[i], factor=factor)
 
 
 def resolution_summary(samples: Sequence[Sample], rule: str) -> dict:
@@ -484,8 +519,9 @@ def _report(
     factor: float,
     retried: int,
 ) -> Report:
-    mine = [results[i] for i in b.slots]
-    based = [(s, results[i]) for s, i in zip(b.samples, b.base_slots) if i is not None]
+    mine = [_within(results[i], limit) for i, limit in zip(b.slots, b.slot_limits)]
+    base_runs = [(s, i) for s, i in zip(b.samples, b.base_slots) if i is not None]
+    based = [(s, _within(results[i], limit)) for (s, i), limit in zip(base_runs, b.base_slot_limits)]
     missing = Counter(
         m
         for s, r in [*zip(b.samples, mine), *based]

@@ -130,9 +130,11 @@ class Result:
     duration: float
     output: str = ""
     truncated: bool = False
+    input_ms: list[int] | None = None  # a measured `Job`'s per-input milliseconds (its first batch)
 
     def to_dict(self, max_output: int = 2000) -> dict:
         d = asdict(self)
+        del d["input_ms"]
         if len(self.output) > max_output:
             d["output"] = "..." + self.output[-max_output:]
         return d
@@ -150,6 +152,10 @@ class Job:
     test: str
     entry: str = ""  # the tested function: the only name of the candidate's that may shadow a builtin
     apart: bool = False  # `test` sees only `entry` (EvalPlus's tests, run apart from the candidate)
+    # seconds for each input of the test's first batch (a plus test's loop over its inputs): the
+    # harness fails the test with "timeout" once an answer is that late (EvalPlus's per-input limits)
+    input_limits: tuple[float, ...] = ()
+    measure: bool = False  # report the candidate's milliseconds per input of that batch (`Result.input_ms`)
 
     def text(self) -> str:
         """One string for hashing (the reference-time cache)."""
@@ -351,6 +357,7 @@ class _Server:
         finally:
             theirs.close()
         self.sock = ours
+        self.tests: set[str] = set()  # tests sent compiled to this server (it keeps them)
         try:
             _send_msg(self.sock, init)
             self.sock.settimeout(120)
@@ -367,7 +374,14 @@ class _Server:
     def start(self, request: dict, program: str | Job, out_w: int) -> None:
         payload: object = program
         if isinstance(program, Job):
-            payload = (program.program, program.prelude, program.test, program.entry, program.apart)
+            compiled = None
+            if program.test not in self.tests:
+                self.tests.add(program.test)
+                compiled = compiled_test(program.test)
+            payload = (
+                *(program.program, program.prelude, program.test, program.entry, program.apart),
+                *(compiled, list(program.input_limits), program.measure),
+            )
         data = marshal.dumps((request, payload))  # type: ignore[arg-type]
         data = struct.pack("=Q", len(data)) + data
         sent = socket.send_fds(self.sock, [data], [out_w])
@@ -384,6 +398,18 @@ class _Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+@lru_cache(maxsize=512)
+def compiled_test(test: str) -> bytes | None:
+    """A `Job`'s test compiled once for every worker (~40 ms for a plus test) and marshalled
+    (~0.4 ms to load in the fork server); compiling runs none of its code. None when it does
+    not compile: the harness compiles it again and reports why. As the fork server's
+    interpreter would: no future flags of this module, no -O."""
+    try:
+        return marshal.dumps(compile(test, "<test>", "exec", dont_inherit=True, optimize=0))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
 
 
 def _send_msg(sock: socket.socket, obj) -> None:
@@ -506,6 +532,8 @@ class Sandbox:
         sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
         request = {"rlimits": _rlimits(limits), "sentinel": sentinel, "timeout": limits.timeout}
         output = _Output(limits.max_output, sentinel.encode())
+        if isinstance(program, Job) and program.test not in server.tests:
+            compiled_test(program.test)  # before the clock starts: not the sample's time
         out_r, out_w = os.pipe()
         t_send = time.monotonic()
         try:
@@ -529,6 +557,8 @@ class Sandbox:
             candidate = report.get("candidate_code")
             if report.get("verdict") == "passed":
                 status = "passed"
+            elif report.get("verdict") == "timeout":  # an input over its limit (`Job.input_limits`)
+                status = "timeout"
             elif (code is not None and code < 0) or (isinstance(candidate, int) and candidate < 0):
                 status = "killed"
             else:
@@ -542,7 +572,8 @@ class Sandbox:
         text = text.replace(f"\n{sentinel}\n", "")
         t_done = time.monotonic()
         self.timings.add({**report.get("t", {}), "t_send": t_send, "t_eof": t_eof, "t_done": t_done})
-        return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0)
+        input_ms = report.get("input_ms") if isinstance(program, Job) and program.measure else None
+        return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0, input_ms)
 
 
 @lru_cache(maxsize=64)
