@@ -103,8 +103,8 @@ def cpu_seconds() -> float:
 
 def run_lintseq(path: Path, problems: int, workers: int, timeout: float):
     from lintseq.evaluation.problems import load_benchmark
-    from lintseq.evaluation.run import evaluate
     from lintseq.evaluation.sandbox import Limits, Sandbox
+    from lintseq.evaluation.scoring import evaluate
 
     cpu = cpu_seconds()
     with Sandbox(Limits(timeout=timeout), workers=workers) as box:

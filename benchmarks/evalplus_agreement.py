@@ -122,8 +122,8 @@ def run_evalplus(bench: str, rows: list[dict], ids: set[str], workers: int, tmp:
 
 def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
     from lintseq.evaluation.problems import load_benchmark
-    from lintseq.evaluation.run import evaluate
     from lintseq.evaluation.sandbox import Limits, Sandbox
+    from lintseq.evaluation.scoring import evaluate
 
     problems = load_benchmark(bench)[:: args.every]
     ours_rows, theirs_rows, what = [], [], {}

@@ -92,7 +92,7 @@ def sample(backend, model: str, bench: str, style: str, n: int, temperature: flo
 
 def score(path: Path, bench: str, ks: list[int], sandbox, limit: int | None) -> dict:
     from lintseq.evaluation.problems import load_benchmark
-    from lintseq.evaluation.run import evaluate
+    from lintseq.evaluation.scoring import evaluate
 
     report = evaluate(path, load_benchmark(bench)[:limit], benchmark=bench, ks=ks, sandbox=sandbox)
     s = report.scores

@@ -43,8 +43,8 @@ def stage_table(run_dir: Path) -> list[dict]:
     """Every stage folder in run order (config order when the plan is known), done or not."""
     order: list[str] = []
     try:
-        from lintseq.experiment.config import ExperimentConfig
         from lintseq.experiment.layout import CONFIG_RECORD
+        from lintseq.experiment.recipe import ExperimentConfig
         from lintseq.experiment.stages import build
 
         cfg = _json(run_dir / CONFIG_RECORD)
@@ -138,7 +138,7 @@ def throughput(run_dir: Path, cache: Path, table: list[dict]) -> list[dict]:
 
 
 def recipe_text(recipe: str) -> str:
-    from lintseq.experiment.config import recipe_path
+    from lintseq.experiment.recipe import recipe_path
 
     return (Path(recipe) if Path(recipe).suffix == ".toml" else recipe_path(recipe)).read_text(encoding="utf-8")
 

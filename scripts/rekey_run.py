@@ -20,14 +20,14 @@ import json
 import sys
 from pathlib import Path
 
-from lintseq.experiment import config
+from lintseq.experiment import recipe
 from lintseq.experiment.layout import CONFIG_RECORD, Layout
 from lintseq.experiment.runner import stage_keys
 from lintseq.experiment.stages import build
 from lintseq.io import write_json
 
 
-def rekey(cfg: config.ExperimentConfig, run_dir: Path, dry_run: bool = False) -> list[str]:
+def rekey(cfg: recipe.ExperimentConfig, run_dir: Path, dry_run: bool = False) -> list[str]:
     """The markers rewritten (or that would be), as 'STAGE/MARKER'."""
     recorded = json.loads((run_dir / CONFIG_RECORD).read_text(encoding="utf-8"))
     if recorded != json.loads(json.dumps(cfg.to_dict(), default=str)):
@@ -56,7 +56,7 @@ def main() -> int:
     args = ap.parse_args()
     if bool(args.config) == bool(args.recipe):
         ap.error("give a config file or --recipe")
-    cfg = config.load(args.config or config.recipe_path(args.recipe))
+    cfg = recipe.load(args.config or recipe.recipe_path(args.recipe))
     changed = rekey(cfg, args.run_dir, args.dry_run)
     print(("would rewrite" if args.dry_run else "rewrote") + f" {len(changed)} markers: {', '.join(changed) or '-'}")
     return 0

@@ -19,7 +19,7 @@ from lintseq.cli import main
 from lintseq.commands import command_line_wins
 from lintseq.engine.generate import Settings
 from lintseq.inference.types import SamplingSettings
-from lintseq.mining.settings import MineSettings
+from lintseq.mining.mine_settings import MineSettings
 from lintseq.training.config import PretrainConfig, TrainConfig
 
 
@@ -189,7 +189,7 @@ def test_mine_skips_test_suites_by_default_as_the_experiment_does(tree: Path, tm
 
 
 def test_the_cli_and_the_experiment_mine_with_the_same_defaults(tmp_path: Path) -> None:
-    from lintseq.experiment.config import normalize
+    from lintseq.experiment.recipe import normalize
 
     table = normalize({"model": {"name": "m"}, "data": {"mine": {"paths": ["src"]}}}, tmp_path).data.mine
     assert table is not None

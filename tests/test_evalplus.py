@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from lintseq.commands.evaluate import command
 from lintseq.evaluation.problems import BenchmarkError, Problem, load_benchmark
-from lintseq.evaluation.run import (
+from lintseq.evaluation.sandbox import Limits, Result, Sandbox
+from lintseq.evaluation.scoring import (
     EnvironmentProblem,
     InputStats,
     Sample,
@@ -26,7 +27,6 @@ from lintseq.evaluation.run import (
     evaluate,
     evaluate_many,
 )
-from lintseq.evaluation.sandbox import Limits, Result, Sandbox
 from lintseq.evaluation.timing import CACHE_NAME, _entry, input_limits, reference_times, task_limit
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from lintseq.diffs import DIFF_TOKEN, END_OF_EDITS
 from lintseq.engine.edit_paths import sample_edit_sequence
 from lintseq.evaluation.passk import pass_at_k
 from lintseq.evaluation.problems import Problem
-from lintseq.evaluation.run import strip_fences, to_program
+from lintseq.evaluation.scoring import program_of, strip_fences
 
 BENCH = [
     {
@@ -197,17 +197,17 @@ def test_humaneval_body_only_and_whole_programs(tmp_path):
     assert scores["pass@1"] == pytest.approx((1 + 0.5 + 1) / 3)
 
 
-def test_to_program_rules():
+def test_program_of_rules():
     p = Problem("x", "p", "t", "f", code_prompt="def f(a):\n")
-    assert to_program({"completion": "    return a\n"}, p, "program")[0] == "def f(a):\n    return a\n"
-    assert to_program({"completion": "def f(a):\n    return 1\n"}, p, "program")[0] == "def f(a):\n    return 1\n"
+    assert program_of({"completion": "    return a\n"}, p, "program")[0] == "def f(a):\n    return a\n"
+    assert program_of({"completion": "def f(a):\n    return 1\n"}, p, "program")[0] == "def f(a):\n    return 1\n"
     diff = as_diff("def f(a):\n    return a\n")
-    assert to_program({"completion": diff}, p, "auto")[1] == "diff"
-    assert to_program({"completion": diff}, p, "diff")[0] == "def f(a):\n    return a\n"
+    assert program_of({"completion": diff}, p, "auto")[1] == "diff"
+    assert program_of({"completion": diff}, p, "diff")[0] == "def f(a):\n    return a\n"
     # the completion is what gets scored; a stored program is only a stand-in for a missing one
-    assert to_program({"completion": diff, "program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a):\n    return a\n"
-    assert to_program({"program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a): pass\n"
-    assert to_program({}, p, "auto") is None
+    assert program_of({"completion": diff, "program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a):\n    return a\n"
+    assert program_of({"program": "def f(a): pass\n"}, p, "auto")[0] == "def f(a): pass\n"
+    assert program_of({}, p, "auto") is None
     assert strip_fences("Here:\n```python\nx = 1\n```\nbye") == "x = 1\n"
 
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from lintseq.cli import main
 from lintseq.diffs import DIFF_TOKEN
-from lintseq.experiment import config as cfgmod
 from lintseq.experiment import layout, runner, stages
+from lintseq.experiment import recipe as cfgmod
 
 ROOT = Path(__file__).resolve().parent.parent
 

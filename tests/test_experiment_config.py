@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from lintseq.experiment import config as cfgmod
+from lintseq.experiment import recipe as cfgmod
 from lintseq.experiment import runner, stages
-from lintseq.experiment.config import ExperimentConfig
+from lintseq.experiment.recipe import ExperimentConfig
 from lintseq.training.config import TRAIN_FREE
 
 # Settings that change how a stage runs, not what it writes: no stage key may depend on them.

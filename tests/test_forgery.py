@@ -14,8 +14,8 @@ import textwrap
 import pytest
 
 from lintseq.evaluation.problems import Problem, load_benchmark
-from lintseq.evaluation.run import evaluate
 from lintseq.evaluation.sandbox import Limits, Sandbox
+from lintseq.evaluation.scoring import evaluate
 
 TASKS = {"humaneval": "HumanEval/0", "humaneval+": "HumanEval/0", "mbpp": "Mbpp/11", "mbpp+": "MbppSanitized/3"}
 

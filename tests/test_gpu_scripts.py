@@ -62,7 +62,7 @@ def test_wheel_plan_carries_what_the_device_lacks_and_flags_what_it_cannot_meet(
 
 
 def test_the_gpu_recipe_fits_one_session_by_the_budget(tmp_path, prepare):
-    from lintseq.experiment import config
+    from lintseq.experiment import recipe as config
 
     cfg = config.load(config.recipe_path("smollm2-135m"))
     (tmp_path / "format").mkdir()

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from lintseq.cli import main
-from lintseq.experiment import config as cfgmod
 from lintseq.experiment import handoff, runner, stages
+from lintseq.experiment import recipe as cfgmod
 from lintseq.experiment.layout import Layout
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lintseq.evaluation.problems import Problem
-from lintseq.evaluation.run import to_program as evaluate_program
+from lintseq.evaluation.scoring import program_of as evaluate_program
 from lintseq.inference.text import to_program as sample_program
 from lintseq.markdown import NotPython, extract_code, has_fences, strip_fences
 

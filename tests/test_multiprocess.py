@@ -193,7 +193,7 @@ def test_experiment_training_stages_run_under_a_launcher(tmp_path, lintseq_rows)
     import shutil
     import tomllib
 
-    from lintseq.experiment import config as cfgmod
+    from lintseq.experiment import recipe as cfgmod
     from lintseq.experiment import runner, stages
 
     base = no_dropout_model(tmp_path / "base")
@@ -423,7 +423,7 @@ def test_two_processes_pretrain(tmp_path, sample_rows):
 def test_micro_experiment_with_training_stages_in_two_processes(tmp_path, monkeypatch):
     """The micro recipe with `[train] launcher` = torchrun x 2: pre-training and both arms run
     as two processes, the arms still take the same optimizer steps, and the report is written."""
-    from lintseq.experiment import config as cfgmod
+    from lintseq.experiment import recipe as cfgmod
     from lintseq.experiment import runner
 
     text = cfgmod.recipe_path("micro").read_text(encoding="utf-8")

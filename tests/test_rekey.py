@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lintseq.experiment import config as cfgmod
+from lintseq.experiment import recipe as cfgmod
 from lintseq.experiment import runner, stages
 from lintseq.experiment.layout import CONFIG_RECORD, Layout
 

@@ -16,8 +16,8 @@ from tiny_lm import DIFF, EOS, build_llama, build_model, save_tiny, token_id, tr
 from lintseq.diffs import resolve
 from lintseq.inference.backends import make_backend
 from lintseq.inference.hf import HFBackend
-from lintseq.inference.output import ResumeMismatch
 from lintseq.inference.sample import sample_benchmark
+from lintseq.inference.samples_file import ResumeMismatch
 from lintseq.inference.text import cut_at_stop, strip_fences, to_program
 from lintseq.inference.types import BackendUnavailable, Request, SamplingSettings
 from lintseq.io import partial_path

@@ -12,8 +12,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from conftest import load_benchmark_script
 
 from lintseq.evaluation.problems import load_benchmark
-from lintseq.evaluation.run import evaluate
 from lintseq.evaluation.sandbox import Limits, Sandbox
+from lintseq.evaluation.scoring import evaluate
 
 bench = load_benchmark_script("eval_throughput")
 # the first few, and those whose tests call the function most (the printing samples then write

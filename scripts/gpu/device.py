@@ -39,7 +39,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))
-from lintseq.experiment import config, handoff, runner, stages  # noqa: E402
+from lintseq.experiment import handoff, runner, stages  # noqa: E402
+from lintseq.experiment import recipe as config  # noqa: E402
 from lintseq.models.gguf import file_sha256  # noqa: E402
 from lintseq.models.names import KNOWN  # noqa: E402
 

@@ -36,7 +36,8 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO / "src"))
-from lintseq.experiment import config, handoff, runner, stages  # noqa: E402
+from lintseq.experiment import handoff, runner, stages  # noqa: E402
+from lintseq.experiment import recipe as config  # noqa: E402
 from lintseq.experiment.layout import FORMAT, Layout  # noqa: E402
 from lintseq.models.gguf import file_sha256  # noqa: E402
 from lintseq.models.names import KNOWN  # noqa: E402

@@ -29,8 +29,8 @@ _LAZY = {
     "pass_at_k": "lintseq.evaluation.passk",
     "Sandbox": "lintseq.evaluation.sandbox",
     "run_program": "lintseq.evaluation.sandbox",
-    "evaluate": "lintseq.evaluation.run",
-    "evaluate_many": "lintseq.evaluation.run",
+    "evaluate": "lintseq.evaluation.scoring",
+    "evaluate_many": "lintseq.evaluation.scoring",
     "strip_fences": "lintseq.markdown",
     "generate_ray": "lintseq.engine.ray",
 }

@@ -139,9 +139,9 @@ def command(
 
     from lintseq.evaluation.plot import plot_pass_at_k
     from lintseq.evaluation.problems import BenchmarkError, load_benchmark
-    from lintseq.evaluation.report import load_scores, paired_table, scores_document, table, with_base
-    from lintseq.evaluation.run import EnvironmentProblem, evaluate_many
     from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable
+    from lintseq.evaluation.scoring import EnvironmentProblem, evaluate_many
+    from lintseq.evaluation.tables import load_scores, paired_table, scores_document, table, with_base
     from lintseq.io import write_json, write_jsonl
 
     if timeout <= 0 or memory_mb < 64 or time_factor <= 0 or min_time_limit <= 0:

@@ -43,7 +43,7 @@ def command(
     affects and those downstream. --stages and --until split a run between machines that share
     RUN_DIR by carrying it (scripts/gpu/README.md).
     """
-    from lintseq.experiment import config as config_mod
+    from lintseq.experiment import recipe as config_mod
     from lintseq.experiment import regime, runner, stages
     from lintseq.experiment.layout import REPORT
 

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from lintseq.commands.options import options_from, quiet_option
+from lintseq.mining.mine_settings import MineSettings
 from lintseq.mining.miner import mine, summary_path
-from lintseq.mining.settings import MineSettings
 from lintseq.mining.sources import SourceError
 
 

@@ -6,8 +6,8 @@ import click
 
 from lintseq.commands.options import options_from, pick, quiet_option
 from lintseq.inference.backends import BACKENDS, make_backend
-from lintseq.inference.output import ResumeMismatch
 from lintseq.inference.sample import STYLES, sample_benchmark
+from lintseq.inference.samples_file import ResumeMismatch
 from lintseq.inference.types import BackendError, BackendUnavailable, SamplingSettings
 
 

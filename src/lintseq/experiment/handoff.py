@@ -17,8 +17,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from lintseq.experiment.config import ExperimentConfig
 from lintseq.experiment.layout import Layout
+from lintseq.experiment.recipe import ExperimentConfig
 from lintseq.experiment.stages import build
 from lintseq.io import atomic_write, write_json
 from lintseq.models.gguf import file_sha256

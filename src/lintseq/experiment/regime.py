@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 from lintseq.experiment import layout as names
-from lintseq.experiment.config import ExperimentConfig
+from lintseq.experiment.recipe import ExperimentConfig
 from lintseq.experiment.stages import train_default
 
 MIN_WARMUP_STEPS = 2  # one warm-up step is a step at learning rate 0 and no ramp ...

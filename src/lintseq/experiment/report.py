@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lintseq.evaluation.passk import bootstrap_interval, paired_difference, pass_at_k, verdict
-from lintseq.experiment.config import ExperimentConfig
 from lintseq.experiment.layout import ARMS, BASE, FORMAT, GATE, slug
+from lintseq.experiment.recipe import ExperimentConfig
 from lintseq.io import load_jsonl, write_atomic
 
 RESAMPLES = 2000

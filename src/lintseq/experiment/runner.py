@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lintseq.experiment import regime
-from lintseq.experiment.config import ExperimentConfig
 from lintseq.experiment.layout import CONFIG_RECORD, DONE, FORMAT, STARTED, Layout
+from lintseq.experiment.recipe import ExperimentConfig
 from lintseq.experiment.stages import Context, Stage, build, dumps
 from lintseq.io import write_json
 

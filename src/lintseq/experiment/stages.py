@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.experiment import layout as names
-from lintseq.experiment.config import ExperimentConfig
 from lintseq.experiment.layout import ARMS, BASE, Layout, sampled_as
+from lintseq.experiment.recipe import ExperimentConfig
 from lintseq.io import load_jsonl, write_atomic, write_json, write_jsonl
 from lintseq.training.config import NEW_TOKEN_INITS, TRAIN_FREE
 
@@ -425,8 +425,8 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
 
 def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
-        from lintseq.evaluation.run import evaluate
         from lintseq.evaluation.sandbox import Limits, Sandbox
+        from lintseq.evaluation.scoring import evaluate
 
         r = ctx.reads
         e = r["evaluate"]
@@ -719,7 +719,7 @@ def _sample_stages(cfg: ExperimentConfig) -> list[Stage]:
 def _shown_config(cfg: ExperimentConfig) -> dict:
     """The config as the report reads it: every setting but those no stage's output depends on
     (workers, logging, the launcher), which are set to their defaults."""
-    from lintseq.experiment.config import MINE_KEYS
+    from lintseq.experiment.recipe import MINE_KEYS
 
     doc = copy.deepcopy(cfg.to_dict())
     doc["generate"]["workers"] = 0

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from lintseq.diffs import END_OF_EDITS
 from lintseq.formatting import STYLES as TRAINED_STYLES
-from lintseq.inference.output import SampleFile
+from lintseq.inference.samples_file import SampleFile
 from lintseq.inference.text import to_program
 from lintseq.inference.types import Backend, Generation, Request, SamplingSettings, batch_seed
 

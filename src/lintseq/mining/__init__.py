@@ -9,7 +9,7 @@ import importlib
 from typing import Any
 
 _HOME = {
-    "MineSettings": "lintseq.mining.settings",
+    "MineSettings": "lintseq.mining.mine_settings",
     "MineSummary": "lintseq.mining.miner",
     "mine": "lintseq.mining.miner",
     "mine_file": "lintseq.mining.miner",

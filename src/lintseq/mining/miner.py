@@ -25,8 +25,8 @@ from lintseq.io import AtomicFile, dumps_line
 from lintseq.mining.decontaminate import Decontaminator
 from lintseq.mining.dedup import Deduplicator
 from lintseq.mining.extract import extract, parse, read_source
+from lintseq.mining.mine_settings import DEFAULT_MAX_LINES, DEFAULT_MIN_LINES, MineSettings
 from lintseq.mining.provenance import package_of, provenance
-from lintseq.mining.settings import DEFAULT_MAX_LINES, DEFAULT_MIN_LINES, MineSettings
 
 __all__ = ["DEFAULT_MAX_LINES", "DEFAULT_MIN_LINES", "MineSettings", "MineSummary", "mine", "mine_file", "summary_path"]
 

@@ -87,7 +87,7 @@ def defines(program: str, name: str) -> bool:
     return bool(name) and re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", program, re.M) is not None
 
 
-def to_program(row: dict, problem: Problem, fmt: str, rule: str = "paper") -> tuple[str, str, Resolved | None] | None:
+def program_of(row: dict, problem: Problem, fmt: str, rule: str = "paper") -> tuple[str, str, Resolved | None] | None:
     """(program, kind, what resolution did) for one sample row, or None when it has no text."""
     completion = row.get("completion")
     if not isinstance(completion, str):
@@ -153,7 +153,7 @@ def read_samples(
                 stats.duplicates += 1
                 continue
             numbered.add((task_id, number))
-        got = to_program(row, problem, fmt, rule)
+        got = program_of(row, problem, fmt, rule)
         if got is None:
             stats.missing_fields += 1
             continue

@@ -46,7 +46,7 @@ from typing import Any
 
 from lintseq.evaluation.problems import bundled_benchmark
 from lintseq.experiment.layout import slug
-from lintseq.mining.settings import MineSettings
+from lintseq.mining.mine_settings import MineSettings
 from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
