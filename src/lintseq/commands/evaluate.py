@@ -7,6 +7,8 @@ import sys
 import click
 
 from lintseq.commands.options import quiet_option, workers_option
+from lintseq.evaluation.sandbox import Limits
+from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT
 
 
 def _ks(_ctx, _param, value: str) -> list[int]:
@@ -72,19 +74,21 @@ BENCHMARK_HELP = (
 @click.option(
     "--timeout",
     type=float,
-    default=10.0,
+    default=Limits.timeout,
     show_default=True,
     help="Wall-clock seconds per sample (CPU time gets the same); humaneval+ and mbpp+ derive theirs (below).",
 )
 @click.option(
     "--min-time-limit",
     type=float,
-    default=4.0,
+    default=MIN_TIME_LIMIT,
     show_default=True,
     help="humaneval+ and mbpp+: a task's limit is max(this, --time-factor x its reference solution's time).",
 )
-@click.option("--time-factor", type=float, default=4.0, show_default=True, help="See --min-time-limit.")
-@click.option("--memory-mb", type=int, default=4096, show_default=True, help="Address-space limit per sample.")
+@click.option("--time-factor", type=float, default=FACTOR, show_default=True, help="See --min-time-limit.")
+@click.option(
+    "--memory-mb", type=int, default=Limits.memory_mb, show_default=True, help="Address-space limit per sample."
+)
 @workers_option("Samples run at once (default: CPU count).", type=int, default=None)
 @click.option(
     "--unsafe-no-sandbox",

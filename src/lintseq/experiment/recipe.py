@@ -45,8 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from lintseq.evaluation.problems import bundled_benchmark
+from lintseq.evaluation.sandbox import Limits
 from lintseq.experiment.layout import slug
 from lintseq.mining.mine_settings import MineSettings
+from lintseq.settings import setting
 from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
@@ -92,7 +94,7 @@ class GenerateTable:
     s: int = 5
     linter: str = "fast"
     weighting: str = "indent"
-    workers: int = 0
+    workers: int = setting(0, min=0)  # 0: every core
 
 
 @dataclass
@@ -120,7 +122,7 @@ class SampleTable:
     min_p: float = 0.0
     max_new_tokens: int = 512
     backend: str = "hf"
-    batch_size: int = 16
+    batch_size: int = setting(16, min=1)
     device: str = "auto"
     dtype: str = "auto"
     zero_shot: bool | str = False  # after `load`: False, "chat" or "completion"
@@ -129,8 +131,8 @@ class SampleTable:
 @dataclass
 class EvaluateTable:
     k: list[int] = field(default_factory=lambda: [1, 5, 10])
-    timeout: float = 10.0
-    memory_mb: int = 4096
+    timeout: float = setting(Limits.timeout, min=0, min_open=True)
+    memory_mb: int = setting(Limits.memory_mb, min=1)
     workers: int | None = None
     unsafe_no_sandbox: bool = False
 
@@ -207,12 +209,27 @@ def _names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
 
 
+# table keys whose default is None ("not set"): when set, a count of at least 1
+OPTIONAL_COUNTS = ("limit", "mined_rows", "workers")
+
+
 def _table(cls: type, name: str, values: Any, nested: tuple[str, ...] = ()) -> Any:
-    """The table's dataclass, defaults filled in; `nested` tables are left to the caller."""
+    """The table's dataclass, defaults filled in, each value checked against its field's type
+    and bounds; `nested` tables are left to the caller."""
+    from lintseq.settings import problems
+
     if not isinstance(values, dict):
         raise ConfigError(f"[{name}] must be a table")
-    _check_keys(name, {k for k in values if k not in nested}, _names(cls) - set(nested))
-    return cls(**{k: copy.deepcopy(v) for k, v in values.items() if k not in nested})
+    given = {k: v for k, v in values.items() if k not in nested}
+    _check_keys(name, set(given), _names(cls) - set(nested))
+    found = problems(cls, given)
+    for key in OPTIONAL_COUNTS:
+        value = given.get(key)
+        if key in given and value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            found.append(f"{key} = {value!r}: expected a positive integer")
+    if found:
+        raise ConfigError(f"[{name}]: " + "; ".join(found))
+    return cls(**{k: copy.deepcopy(v) for k, v in given.items()})
 
 
 def _resolve(base: Path, value: str) -> str:
