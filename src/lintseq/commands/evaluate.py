@@ -141,12 +141,9 @@ def command(
     """
     from tqdm import tqdm
 
-    from lintseq.evaluation.plot import plot_pass_at_k
     from lintseq.evaluation.problems import BenchmarkError, load_benchmark
-    from lintseq.evaluation.sandbox import Limits, Sandbox, SandboxUnavailable
     from lintseq.evaluation.scoring import EnvironmentProblem, evaluate_many
-    from lintseq.evaluation.tables import load_scores, paired_table, scores_document, table, with_base
-    from lintseq.io import write_json, write_jsonl
+    from lintseq.evaluation.tables import load_scores, paired_table, table
 
     if timeout <= 0 or memory_mb < 64 or time_factor <= 0 or min_time_limit <= 0:
         raise click.BadParameter("need --timeout, --min-time-limit and --time-factor > 0 and --memory-mb >= 64")
@@ -160,19 +157,7 @@ def command(
         others = [d for p in compare for d in load_scores(p)]
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        sandbox = Sandbox(
-            Limits(timeout=timeout, memory_mb=memory_mb),
-            workers=workers,
-            isolation="none" if unsafe_no_sandbox else "auto",
-        )
-    except SandboxUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
-    info = sandbox.info
-    if info.mode == "none":
-        click.echo("warning: --unsafe-no-sandbox: samples run with your permissions and network access", err=True)
-    elif info.tried:
-        click.echo(f"warning: sandbox mode {info.mode!r}: {info.detail}", err=True)
+    sandbox = _sandbox(timeout, memory_mb, workers, unsafe_no_sandbox)
     progress = None if quiet else (lambda it, desc: tqdm(it, desc=desc, unit="program", file=sys.stderr))
     try:
         reports = evaluate_many(
@@ -193,6 +178,46 @@ def command(
     for report in reports:
         _warn(report.scores, f"{report.scores['benchmark']}: " if several else "")
     docs = [r.scores for r in reports]
+    _write(reports, others, json_out, results, plot)
+    click.echo(table([*docs, *others]))
+    paired = paired_table(docs, others)
+    if paired:
+        click.echo(paired)
+    first, info = docs[0], sandbox.info
+    click.echo(
+        f"{first['samples_evaluated']} samples on {first['problems_scored']} problems of {', '.join(benchmarks)} "
+        f"in {first['seconds']:.1f} s; sandbox: {info.mode} (network isolated: {info.network_isolated}); "
+        + "; ".join(
+            f"{d['benchmark']} statuses: {d['statuses']}" if several else f"statuses: {d['statuses']}" for d in docs
+        )
+    )
+
+
+def _sandbox(timeout: float, memory_mb: int, workers: int | None, unsafe: bool):
+    """The sandbox, saying on stderr when it is weaker than the strongest mode (or none at all)."""
+    from lintseq.evaluation.sandbox import Sandbox, SandboxUnavailable
+
+    try:
+        sandbox = Sandbox(
+            Limits(timeout=timeout, memory_mb=memory_mb), workers=workers, isolation="none" if unsafe else "auto"
+        )
+    except SandboxUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    if sandbox.info.mode == "none":
+        click.echo("warning: --unsafe-no-sandbox: samples run with your permissions and network access", err=True)
+    elif sandbox.info.tried:
+        click.echo(f"warning: sandbox mode {sandbox.info.mode!r}: {sandbox.info.detail}", err=True)
+    return sandbox
+
+
+def _write(reports: list, others: list[dict], json_out: str | None, results: str | None, plot: str | None) -> None:
+    """The files asked for: scores JSON, per-problem JSONL, a pass@k plot (with the compared runs)."""
+    from lintseq.evaluation.plot import plot_pass_at_k
+    from lintseq.evaluation.tables import scores_document, with_base
+    from lintseq.io import write_json, write_jsonl
+
+    docs = [r.scores for r in reports]
+    several = len(reports) > 1
     if json_out:
         write_json(json_out, scores_document(docs))
     if results:
@@ -206,18 +231,6 @@ def command(
         if len({r.get("benchmark") for r in runs}) > 1:
             runs = [{**r, "label": f"{r.get('label', '')} [{r.get('benchmark', '')}]"} for r in runs]
         plot_pass_at_k(runs, plot)
-    click.echo(table([*docs, *others]))
-    paired = paired_table(docs, others)
-    if paired:
-        click.echo(paired)
-    first = docs[0]
-    click.echo(
-        f"{first['samples_evaluated']} samples on {first['problems_scored']} problems of {', '.join(benchmarks)} "
-        f"in {first['seconds']:.1f} s; sandbox: {info.mode} (network isolated: {info.network_isolated}); "
-        + "; ".join(
-            f"{d['benchmark']} statuses: {d['statuses']}" if several else f"statuses: {d['statuses']}" for d in docs
-        )
-    )
 
 
 def _warn(s: dict, prefix: str) -> None:
