@@ -522,49 +522,15 @@ def _report(
     mine = [_within(results[i], limit) for i, limit in zip(b.slots, b.slot_limits)]
     base_runs = [(s, i) for s, i in zip(b.samples, b.base_slots) if i is not None]
     based = [(s, _within(results[i], limit)) for (s, i), limit in zip(base_runs, b.base_slot_limits)]
-    missing = Counter(
-        m
-        for s, r in [*zip(b.samples, mine), *based]
-        if not r.passed and (m := missing_module(r.output, b.by_id[s.task_id]))
-    )
-    if missing:
-        module, count = missing.most_common(1)[0]
-        raise EnvironmentProblem(
-            environment_message(
-                b.name, module, f"{count} of {len(mine) + len(based)} runs of {len(b.samples)} samples failed"
-            )
-        )
-
-    grouped: dict[str, list[tuple[Sample, Result]]] = {}
-    for s, r in zip(b.samples, mine):
-        grouped.setdefault(s.task_id, []).append((s, r))
+    _refuse_missing_modules(b, [*zip(b.samples, mine), *based])
+    grouped = _by_task(zip(b.samples, mine))
     doc, rows = _summary(b.problems, grouped, ks)
     base_rows: dict[str, dict] = {}
     base_doc = None
     if based:
-        base_grouped: dict[str, list[tuple[Sample, Result]]] = {}
-        for s, r in based:
-            base_grouped.setdefault(s.task_id, []).append((s, r))
-        base_doc, base_rows = _summary([p for p in b.problems if p.base_test], base_grouped, ks)
+        base_doc, base_rows = _summary([p for p in b.problems if p.base_test], _by_task(based), ks)
         base_doc.pop("diversity")
-    base_by_sample = {(s.task_id, s.index): r for s, r in based}
-    per_problem: list[dict] = []
-    for task_id, row in rows.items():
-        if task_id in base_rows:
-            row["base_correct"] = base_rows[task_id]["correct"]
-            row["base_statuses"] = base_rows[task_id]["statuses"]
-        if task_id in b.limits:
-            row["time_limit"] = round(b.limits[task_id], 3)
-        row["samples"] = []
-        for s, r in grouped[task_id]:
-            entry = {"index": s.index, "kind": s.kind, **r.to_dict(500)}
-            if s.resolved is not None:
-                entry |= {"skipped_hunks": len(s.resolved.skipped), "recounted_hunks": len(s.resolved.recounted)}
-            if (task_id, s.index) in base_by_sample:
-                entry["base_status"] = base_by_sample[(task_id, s.index)].status
-            row["samples"].append(entry)
-        per_problem.append(row)
-
+    per_problem = _per_problem(b, rows, grouped, base_rows, {(s.task_id, s.index): r for s, r in based})
     scores: dict = {"label": label or Path(samples_path).stem}
     scores.update({k: v for k, v in doc.items() if k.startswith("pass@")})
     scores.update(
@@ -600,6 +566,51 @@ def _report(
             "reference_failures": b.reference_failures,
         }
     return Report(scores, per_problem)
+
+
+def _refuse_missing_modules(b: _Benchmark, runs: list[tuple[Sample, Result]]) -> None:
+    """A module the benchmark's tests need that the sandbox's Python lacks fails every sample:
+    an error about this machine, not scores."""
+    missing = Counter(m for s, r in runs if not r.passed and (m := missing_module(r.output, b.by_id[s.task_id])))
+    if missing:
+        module, count = missing.most_common(1)[0]
+        raise EnvironmentProblem(
+            environment_message(b.name, module, f"{count} of {len(runs)} runs of {len(b.samples)} samples failed")
+        )
+
+
+def _by_task(runs: Iterable[tuple[Sample, Result]]) -> dict[str, list[tuple[Sample, Result]]]:
+    grouped: dict[str, list[tuple[Sample, Result]]] = {}
+    for s, r in runs:
+        grouped.setdefault(s.task_id, []).append((s, r))
+    return grouped
+
+
+def _per_problem(
+    b: _Benchmark,
+    rows: dict[str, dict],
+    grouped: dict[str, list[tuple[Sample, Result]]],
+    base_rows: dict[str, dict],
+    base_by_sample: dict[tuple[str, int], Result],
+) -> list[dict]:
+    """One row per problem: its counts, base counts, time limit and every sample's verdict."""
+    out: list[dict] = []
+    for task_id, row in rows.items():
+        if task_id in base_rows:
+            row["base_correct"] = base_rows[task_id]["correct"]
+            row["base_statuses"] = base_rows[task_id]["statuses"]
+        if task_id in b.limits:
+            row["time_limit"] = round(b.limits[task_id], 3)
+        row["samples"] = []
+        for s, r in grouped[task_id]:
+            entry = {"index": s.index, "kind": s.kind, **r.to_dict(500)}
+            if s.resolved is not None:
+                entry |= {"skipped_hunks": len(s.resolved.skipped), "recounted_hunks": len(s.resolved.recounted)}
+            if (task_id, s.index) in base_by_sample:
+                entry["base_status"] = base_by_sample[(task_id, s.index)].status
+            row["samples"].append(entry)
+        out.append(row)
+    return out
 
 
 def evaluate(
