@@ -171,14 +171,16 @@ def test_padding_free_batches_train_as_padded_ones(data, tmp_path):
         assert torch.allclose(pa, pb, atol=1e-4), name
 
 
-def test_lm_head_scoring_labelled_positions_only_gives_the_same_loss_and_gradients(data, tmp_path, monkeypatch):
-    """TRL's fused LM head over the labelled positions only (`lm_head`) gives the loss, metrics
-    and gradients it gives scoring every position, on a real padding-free micro-batch."""
+def test_cpu_lm_head_gives_trls_loss_metrics_and_gradients(data, tmp_path, monkeypatch):
+    """The CPU LM head (`lm_head`: labelled positions only, gradient computed in the forward
+    pass) gives the loss, entropy, top-1 and gradients of TRL's kernel scoring every position,
+    on a real padding-free micro-batch; and the gradient of a loss weighing positions unequally."""
     from tiny_lm import build_llama, train_tokenizer
     from trl.trainer import utils
 
     from lintseq.training import sft
-    from lintseq.training.lm_head import score_labelled_positions_only
+    from lintseq.training.lm_head import CpuLogProb, fast_cpu_head
+    from lintseq.training.lm_head import _fused_function as sft_head_function
 
     tok = train_tokenizer()
     build_llama(tok).save_pretrained(tmp_path / "base")
@@ -196,12 +198,14 @@ def test_lm_head_scoring_labelled_positions_only_gives_the_same_loss_and_gradien
     t = sft.build_tokenizer(cfg, rows)
     model = sft.build_model(cfg, t)
     trainer = sft.build_trainer(sft.resolve_config(cfg, 1), model, t, rows, str(tmp_path / "w"), 1)
-    assert score_labelled_positions_only() and utils._use_triton(torch.device("cpu"))
+    assert fast_cpu_head() and utils._use_triton(torch.device("cpu"))
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     assert (batch["labels"] == -100).any()  # prompts: positions the compact head skips
     results = []
-    for use_triton in (utils._use_triton.original, utils._use_triton):
+    trl_head = (utils._use_triton.original, CpuLogProb.original)
+    for use_triton, function in (trl_head, (utils._use_triton, CpuLogProb)):
         monkeypatch.setattr(utils, "_use_triton", use_triton)
+        monkeypatch.setattr(utils, "_ChunkedLogProbFunction", function)
         model.zero_grad()
         out = model(**batch, fused_lm_head=True)
         out.loss.backward()
@@ -211,6 +215,17 @@ def test_lm_head_scoring_labelled_positions_only_gives_the_same_loss_and_gradien
     assert torch.allclose(loss_a, loss_b, rtol=1e-5) and torch.allclose(ent_a, ent_b, atol=1e-5)
     assert torch.equal(top_a, top_b) and len(grads_a) == len(grads_b)
     assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(grads_a, grads_b))
+
+    h = torch.randn(7, 16, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(30, 16, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 30, (7,))
+    fused = CpuLogProb.function or sft_head_function()
+    weights = torch.arange(7.0, dtype=torch.float64)
+    (fused.apply(h, w, y)[0] * weights).sum().backward()
+    expected = [g.clone() for g in (h.grad, w.grad)]
+    h.grad = w.grad = None
+    (torch.log_softmax(h @ w.T, -1).gather(1, y[:, None])[:, 0] * weights).sum().backward()
+    assert torch.allclose(expected[0], h.grad) and torch.allclose(expected[1], w.grad)
 
 
 @pytest.fixture(scope="module")

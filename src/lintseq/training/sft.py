@@ -250,9 +250,9 @@ def build_trainer(
     class Trainer(BackgroundCheckpoints, SFTTrainer):
         """TRL's trainer, its checkpoints written while the next step computes."""
 
-    from lintseq.training.lm_head import score_labelled_positions_only
+    from lintseq.training.lm_head import fast_cpu_head
 
-    score_labelled_positions_only()
+    fast_cpu_head()
     if cfg.padding_free or cfg.packing:  # TRL's packing joins rows too
         from lintseq.training.padding_free import use_varlen
 
