@@ -500,8 +500,9 @@ def test_filtered_candidates_are_what_transformers_warpers_keep(temperature, top
     assert ids.shape[1] > 8  # some rows needed the fallback
 
 
-@pytest.mark.parametrize("top_p", [1.0, 0.8])
-def test_next_tokens_draw_from_the_filtered_distribution(top_p):
+@pytest.mark.parametrize(("top_p", "min_p"), [(1.0, 0.0), (0.8, 0.0), (0.9, 0.1), (1.0, 0.2)])
+def test_next_tokens_draw_from_the_filtered_distribution(top_p, min_p):
+    """Draws (redrawn until top-p and min-p keep them) follow the filtered distribution."""
     import torch
 
     from lintseq.inference.decoding import filtered_candidates, next_tokens
@@ -509,12 +510,12 @@ def test_next_tokens_draw_from_the_filtered_distribution(top_p):
     torch.manual_seed(1)
     logits = torch.randn(1, 50) * 2
     expected = torch.softmax(logits, -1)[0]
-    if top_p < 1:
-        ids, weights = filtered_candidates(logits, top_p, 0.0)
+    if top_p < 1 or min_p > 0:
+        ids, weights = filtered_candidates(logits, top_p, min_p)
         expected = torch.zeros(50).scatter_add_(0, ids[0], weights[0])
         expected /= expected.sum()
-    draws = next_tokens(logits.expand(40_000, -1), 1.0, top_p, 0.0)
+    draws = next_tokens(logits.expand(40_000, -1), 1.0, top_p, min_p)
     seen = torch.bincount(draws, minlength=50) / len(draws)
     assert (seen[expected == 0] == 0).all()
     assert (seen - expected).abs().max() < 0.01
-    assert torch.equal(next_tokens(logits, 0.0, top_p, 0.0), logits.argmax(-1))
+    assert torch.equal(next_tokens(logits, 0.0, top_p, min_p), logits.argmax(-1))

@@ -171,6 +171,63 @@ def test_padding_free_batches_train_as_padded_ones(data, tmp_path):
         assert torch.allclose(pa, pb, atol=1e-4), name
 
 
+def test_cpu_lm_head_gives_trls_loss_metrics_and_gradients(data, tmp_path, monkeypatch):
+    """The CPU LM head (`lm_head`: labelled positions only, gradient computed in the forward
+    pass) gives the loss, entropy, top-1 and gradients of TRL's kernel scoring every position,
+    on a real padding-free micro-batch; and the gradient of a loss weighing positions unequally."""
+    from tiny_lm import build_llama, train_tokenizer
+    from trl.trainer import utils
+
+    from lintseq.training import sft
+    from lintseq.training.lm_head import CpuLogProb, fast_cpu_head
+    from lintseq.training.lm_head import _fused_function as sft_head_function
+
+    tok = train_tokenizer()
+    build_llama(tok).save_pretrained(tmp_path / "base")
+    tok.save_pretrained(tmp_path / "base")
+    rows = data["lintseq_rows"][:4]
+    cfg = TrainConfig(
+        data=str(write_jsonl(tmp_path / "rows.jsonl", rows)),
+        output=str(tmp_path / "out"),
+        model=str(tmp_path / "base"),
+        batch_size=4,
+        micro_batch_size=4,
+        lr=1e-3,
+        new_token_init="mean",
+    )
+    t = sft.build_tokenizer(cfg, rows)
+    model = sft.build_model(cfg, t)
+    trainer = sft.build_trainer(sft.resolve_config(cfg, 1), model, t, rows, str(tmp_path / "w"), 1)
+    assert fast_cpu_head() and utils._use_triton(torch.device("cpu"))
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    assert (batch["labels"] == -100).any()  # prompts: positions the compact head skips
+    results = []
+    trl_head = (utils._use_triton.original, CpuLogProb.original)
+    for use_triton, function in (trl_head, (utils._use_triton, CpuLogProb)):
+        monkeypatch.setattr(utils, "_use_triton", use_triton)
+        monkeypatch.setattr(utils, "_ChunkedLogProbFunction", function)
+        model.zero_grad()
+        out = model(**batch, fused_lm_head=True)
+        out.loss.backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        results.append((out.loss.detach(), out.entropy.detach(), out.is_top1, grads))
+    (loss_a, ent_a, top_a, grads_a), (loss_b, ent_b, top_b, grads_b) = results
+    assert torch.allclose(loss_a, loss_b, rtol=1e-5) and torch.allclose(ent_a, ent_b, atol=1e-5)
+    assert torch.equal(top_a, top_b) and len(grads_a) == len(grads_b)
+    assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(grads_a, grads_b))
+
+    h = torch.randn(7, 16, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(30, 16, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 30, (7,))
+    fused = CpuLogProb.function or sft_head_function()
+    weights = torch.arange(7.0, dtype=torch.float64)
+    (fused.apply(h, w, y)[0] * weights).sum().backward()
+    expected = [g.clone() for g in (h.grad, w.grad)]
+    h.grad = w.grad = None
+    (torch.log_softmax(h @ w.T, -1).gather(1, y[:, None])[:, 0] * weights).sum().backward()
+    assert torch.allclose(expected[0], h.grad) and torch.allclose(expected[1], w.grad)
+
+
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
     """A tiny model trained 20 steps on a repeated batch of 4 LintSeq rows."""
@@ -327,6 +384,48 @@ def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(dat
     early.mkdir()
     (early / "run.json").write_text("{}")
     assert train(cfg(tmp_path / "early")).global_step == 8 and not early.exists()
+
+
+def test_checkpoints_are_written_beside_training_and_a_failed_one_never_looks_complete(data, tmp_path, monkeypatch):
+    """Checkpoint files are written by a thread while the next step computes; the Trainer's
+    state file comes last, so a checkpoint whose writing failed lacks it (and is set aside on
+    resume), and the failure stops the run instead of passing unnoticed."""
+    import threading
+    import time
+
+    from transformers import Trainer, TrainerCallback
+
+    from lintseq.training.checkpoints import last_complete_checkpoint
+    from lintseq.training.sft import checkpoint_dir, train
+
+    seen: list[str] = []
+
+    class Watch(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kw):
+            seen.extend(t.name for t in threading.enumerate() if t.name == "checkpoint")
+
+    save_model = Trainer.save_model
+
+    def slow_save(self, *args, **kw):  # a tiny model writes too fast to be caught writing
+        time.sleep(0.5)
+        save_model(self, *args, **kw)
+
+    monkeypatch.setattr(Trainer, "save_model", slow_save)
+    cfg = tiny_cfg(data["lintseq"], tmp_path / "ok", max_steps=4, save_steps=2, micro_batch_size=2)
+    train(cfg, callbacks=[Watch()])
+    assert seen  # a checkpoint was still being written when the next step began
+
+    def fail(self, output_dir):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Trainer, "_save_optimizer_and_scheduler", fail)
+    out = tmp_path / "failed"
+    with pytest.raises(RuntimeError, match="writing a checkpoint failed"):
+        train(tiny_cfg(data["lintseq"], out, max_steps=4, save_steps=2, micro_batch_size=2))
+    state = checkpoint_dir(out)
+    written = state / "checkpoint-2"
+    assert (written / "model.safetensors").is_file() and not (written / "trainer_state.json").exists()
+    assert not out.exists() and last_complete_checkpoint(state) is None
 
 
 def test_cli_baseline_run_drops_long_rows_and_refuses_to_overwrite(data, tmp_path):

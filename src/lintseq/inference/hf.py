@@ -167,15 +167,15 @@ class HFBackend:
         device = input_ids.device
         eos = torch.tensor(self.eos, device=device)
         tail = max((len(s) for s in settings.stop), default=0) + 1  # tokens that can hold a new stop string
-        cache = roomy_cache(self.model.config.get_text_config().num_hidden_layers, settings.max_new_tokens)
+        copies = None if copies is None else copies.to(device)
+        layers = self.model.config.get_text_config().num_hidden_layers
+        cache = roomy_cache(layers, settings.max_new_tokens, copies)
         kw = {self._cache_keyword: cache}
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         logits = self.model(
             input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True, **kw
         ).logits[:, -1, :]
         if copies is not None:
-            copies = copies.to(device)
-            cache.batch_select_indices(copies)
             mask, logits = mask[copies], logits[copies]
         n = mask.shape[0]
         rows: list[list[int]] = [[] for _ in range(n)]

@@ -17,7 +17,12 @@ from typing import Any
 from lintseq.diffs import DIFF_TOKEN
 from lintseq.engine.records import read_rows
 from lintseq.io import swap_dir, temp_dir, write_atomic
-from lintseq.training.checkpoints import last_complete_checkpoint, refuse_changed
+from lintseq.training.checkpoints import (
+    BackgroundCheckpoints,
+    join_checkpoint_writer,
+    last_complete_checkpoint,
+    refuse_changed,
+)
 from lintseq.training.config import CONFIG_NAME, TRAIN_FREE, TrainConfig, dump_toml, lr_for_parameters
 from lintseq.training.processes import check_precision, launched_world_size, sharded_weights, start
 from lintseq.training.steps import accumulation_steps, matched_epochs, total_steps
@@ -242,17 +247,26 @@ def build_trainer(
             if state.global_step >= state.max_steps:
                 control.should_save = False
 
+    class Trainer(BackgroundCheckpoints, SFTTrainer):
+        """TRL's trainer, its checkpoints written while the next step computes."""
+
+    from lintseq.training.lm_head import fast_cpu_head
+
+    fast_cpu_head()
     if cfg.padding_free or cfg.packing:  # TRL's packing joins rows too
         from lintseq.training.padding_free import use_varlen
 
         use_varlen(model)  # SDPA over a joined micro-batch would attend across its rows
-    return SFTTrainer(
+    joiner = join_checkpoint_writer()
+    trainer = Trainer(
         model=lora_model(cfg, model) if cfg.lora else model,
         args=sft_config(cfg, output_dir, max_steps, progress),
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
-        callbacks=[NoFinalCheckpoint(), *(callbacks or [])],
+        callbacks=[NoFinalCheckpoint(), joiner, *(callbacks or [])],
     )
+    joiner.trainer = trainer
+    return trainer
 
 
 def finish_model(model, tok):
@@ -425,7 +439,10 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     trainer = build_trainer(
         cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks, progress
     )
-    trainer.train(resume_from_checkpoint=last)
+    try:
+        trainer.train(resume_from_checkpoint=last)
+    finally:  # a run stopped by an error or Ctrl-C still finishes the checkpoint being written
+        trainer.wait_for_checkpoint()
     result.global_step = trainer.state.global_step
     result.losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
