@@ -183,15 +183,15 @@ def test_working_directory_is_private_empty_and_gone_after(isolation, box):
 
 
 def test_experiment_opt_out_is_checked_and_reaches_the_sandbox(tmp_path):
-    """[evaluate] unsafe_no_sandbox: a bool, off by default (and then out of the stage's key, so
-    earlier runs stay valid), and when on, the evaluate stage's key changes."""
+    """[evaluate] unsafe_no_sandbox: a bool, off by default, read by the evaluate stage (its key
+    changes when it is turned on)."""
     from lintseq.experiment import recipe as config
     from lintseq.experiment import stages
 
     base = '[model]\nname = "m"\n[data]\nsources = ["mbpp:train"]\n[sample]\nbenchmarks = ["humaneval"]\n'
     path = tmp_path / "c.toml"
     path.write_text(base + '[evaluate]\nunsafe_no_sandbox = "yes"\n')
-    with pytest.raises(config.ConfigError, match="unsafe_no_sandbox must be true or false"):
+    with pytest.raises(config.ConfigError, match="unsafe_no_sandbox = 'yes': expected true or false"):
         config.load(path)
     slices = {}
     for value in ("false", "true"):

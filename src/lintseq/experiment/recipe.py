@@ -367,8 +367,6 @@ def _evaluate(ev: EvaluateTable, n: int) -> None:
     if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
         raise ConfigError("[evaluate]: k must be a list of positive integers")
     ev.k = sorted(set(ks))
-    if not isinstance(ev.unsafe_no_sandbox, bool):
-        raise ConfigError("[evaluate]: unsafe_no_sandbox must be true or false")
     if ev.k[-1] > n:
         raise ConfigError(f"[evaluate]: k = {ev.k[-1]} needs at least that many samples; [sample] n = {n}")
 
