@@ -176,7 +176,7 @@ def test_the_chat_template_source_is_part_of_the_format_key(tmp_path):
         ("sample", 'benchmarks = ["humaneval++"]', "[sample]: benchmarks: 'humaneval++' is neither a bundled"),
         ("train", 'max_seq_length = "long"', "[train]: max_seq_length = 'long': expected a number"),
         ("evaluate", 'timeout = "ten"', "[evaluate]: timeout = 'ten': expected a number"),
-        ("evaluate", "memory_mb = 0", "[evaluate]: memory_mb = 0: must be >= 1"),
+        ("evaluate", "memory_mb = 0", "[evaluate]: memory_mb = 0: must be >= 64"),
         ("evaluate", "workers = 0", "[evaluate]: workers = 0: expected a positive integer"),
         ("sample", "batch_size = 0", "[sample]: batch_size = 0: must be >= 1"),
         ("sample", "limit = 2.5", "[sample]: limit = 2.5: expected a positive integer"),

@@ -132,7 +132,7 @@ class SampleTable:
 class EvaluateTable:
     k: list[int] = field(default_factory=lambda: [1, 5, 10])
     timeout: float = setting(Limits.timeout, min=0, min_open=True)
-    memory_mb: int = setting(Limits.memory_mb, min=1)
+    memory_mb: int = setting(Limits.memory_mb, min=64)  # as `lintseq evaluate --memory-mb`
     workers: int | None = None
     unsafe_no_sandbox: bool = False
 
@@ -297,8 +297,6 @@ def _data(data: DataTable, mine: Any, base: Path) -> None:
     if isinstance(data.sources, str):
         data.sources = [data.sources]
     data.sources = [_resolve(base, s) for s in data.sources]
-    if data.mined_rows is not None and (not isinstance(data.mined_rows, int) or data.mined_rows < 1):
-        raise ConfigError("[data]: mined_rows must be a positive integer")
     if data.mined_rows is not None and not data.mine:
         raise ConfigError("[data]: mined_rows needs a [data.mine] table")
     if not data.sources and not data.mine:
@@ -352,10 +350,6 @@ def _sample(sample: SampleTable, data: DataTable, chat: Any, base: Path) -> None
             )
     if sample.backend not in ("hf", "vllm"):
         raise ConfigError("[sample]: backend must be hf or vllm")
-    if not isinstance(sample.n, int) or sample.n < 1:
-        raise ConfigError("[sample]: n must be a positive integer")
-    if not isinstance(chat, bool):
-        raise ConfigError("[format]: chat must be true or false")
     if sample.zero_shot is True:
         sample.zero_shot = "chat" if chat else "completion"
     elif sample.zero_shot not in (False, "chat", "completion"):
