@@ -22,15 +22,14 @@ from pathlib import Path
 
 from lintseq.experiment import recipe
 from lintseq.experiment.layout import CONFIG_RECORD, Layout
-from lintseq.experiment.runner import stage_keys
+from lintseq.experiment.runner import records_config, stage_keys
 from lintseq.experiment.stages import build
 from lintseq.io import write_json
 
 
 def rekey(cfg: recipe.ExperimentConfig, run_dir: Path, dry_run: bool = False) -> list[str]:
     """The markers rewritten (or that would be), as 'STAGE/MARKER'."""
-    recorded = json.loads((run_dir / CONFIG_RECORD).read_text(encoding="utf-8"))
-    if recorded != json.loads(json.dumps(cfg.to_dict(), default=str)):
+    if not records_config(run_dir, cfg):
         raise SystemExit(f"{run_dir}: its {CONFIG_RECORD} is not this config; nothing rewritten")
     layout = Layout(run_dir)
     keys = stage_keys(build(cfg))

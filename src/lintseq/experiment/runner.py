@@ -182,6 +182,11 @@ def upstream_outputs(stage: Stage, run_dir: Path) -> dict[str, dict | None]:
     return {d: (_read(Layout(run_dir).done(d)) or {}).get("outputs") for d in stage.deps}
 
 
+def records_config(run_dir: Path, cfg: ExperimentConfig) -> bool:
+    """Whether RUN_DIR/config.json holds `cfg` (as the runner writes it: JSON, paths as strings)."""
+    return _read(run_dir / CONFIG_RECORD) == json.loads(json.dumps(cfg.to_dict(), default=str))
+
+
 def hardware() -> dict:
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -211,9 +216,8 @@ def run(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = plan(cfg, run_dir, only)
-    doc = cfg.to_dict()
-    if _read(run_dir / CONFIG_RECORD) != json.loads(json.dumps(doc, default=str)):
-        write_json(run_dir / CONFIG_RECORD, doc, default=str)  # the settings of the latest run, for the record
+    if not records_config(run_dir, cfg):  # the settings of the latest run, for the record
+        write_json(run_dir / CONFIG_RECORD, cfg.to_dict(), default=str)
     machine = hardware()
     for p in steps:
         st, folder = p.stage, Layout(run_dir).stage(p.stage.name)
