@@ -440,3 +440,18 @@ def test_new_token_start_changes_only_the_lintseq_arm(tmp_path, monkeypatch):
     st = _stage(cfg, "train-lintseq")
     tc = stages.train_config(st.reads, st.free, tmp_path / "run", "lintseq", tmp_path / "m")
     assert tc.new_token_init == "mean"
+
+
+def test_the_gate_checks_the_format_and_only_records_whether_programs_parse() -> None:
+    """A model that writes edit sequences passes the gate even when a program does not parse
+    (that is the quality the comparison measures); prose or a hunk the paper's rule skips fails."""
+    from lintseq.experiment.stages import gate_counts
+
+    parses = "<|diff|>@@ -0,0 +1,2 @@\n+def f():\n+    return 1\n"
+    does_not_parse = "<|diff|>@@ -0,0 +1,2 @@\n+def f():\n+return 1\n"
+    bad_header = "<|diff|>@@ -0,0 +1 @@\n+x = 1\n<|diff|>@@ junk @@\n+y = 2\n"
+    prose = "def f():\n    return 1\n"
+    assert gate_counts([parses]) == (1, 1)
+    assert gate_counts([does_not_parse]) == (1, 0)
+    assert gate_counts([bad_header]) == (0, 1)  # by the paper's rule the junk hunk is skipped
+    assert gate_counts([prose])[0] == 0

@@ -24,8 +24,8 @@ Tables (every key optional unless said):
     [evaluate] k, timeout, memory_mb, workers, unsafe_no_sandbox (true: run samples unisolated
                where the kernel allows no sandbox, as `lintseq evaluate --unsafe-no-sandbox`)
     [gate]     the go/no-go check after training: problems (of the first benchmark; 0: no
-               check), n, min_share (the share of the LintSeq arm's samples that must resolve
-               into a program that parses, else the run stops before the long sampling)
+               check), n, min_share (the share of the LintSeq arm's samples that must be edit
+               sequences whose every hunk applies, else the run stops before the long sampling)
 
 Relative paths are resolved against the config file's folder, so a config and its data travel
 together. `load` returns an `ExperimentConfig`: one dataclass per table, every default filled

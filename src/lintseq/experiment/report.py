@@ -205,9 +205,10 @@ def _regime_lines(cfg: ExperimentConfig, done_files: dict[str, Path]) -> list[st
     gate = _info(done_files, GATE)
     if gate:
         lines.append(
-            f"Go/no-go before sampling: {gate['resolved']} of {gate['samples']} LintSeq samples resolved into a "
-            f"program that parses ({100 * gate['share']:.0f}%; the run would have stopped below "
-            f"{100 * gate['min_share']:.0f}%)."
+            f"Go/no-go before sampling: {gate['resolved']} of {gate['samples']} LintSeq samples were edit sequences "
+            f"whose every hunk applies ({100 * gate['share']:.0f}%; the run would have stopped below "
+            f"{100 * gate['min_share']:.0f}%)"
+            + (f"; {gate['parse']} resolved into a program that parses." if "parse" in gate else ".")
         )
     return lines + [""] if lines and lines[-1] else lines
 
