@@ -113,7 +113,7 @@ def run_lintseq(path: Path, problems: int, workers: int, timeout: float):
             path,
             load_benchmark("humaneval")[:problems],
             benchmark="humaneval",
-            ks=[1],
+            k=[1],
             sandbox=box,
             completion_format="program",
         )

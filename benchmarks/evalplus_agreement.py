@@ -141,7 +141,7 @@ def compare(bench: str, args: argparse.Namespace, tmp: Path) -> bool:
     os.environ["LINTSEQ_CACHE"] = str(tmp / "lintseq-cache")
     box = Sandbox(Limits(timeout=args.timeout), workers=args.workers)
     t0 = time.perf_counter()
-    report = evaluate(samples, problems, benchmark=bench, ks=[1], sandbox=box, completion_format="program")
+    report = evaluate(samples, problems, benchmark=bench, k=[1], sandbox=box, completion_format="program")
     ours = time.perf_counter() - t0
     box.close()
 

@@ -94,7 +94,7 @@ def score(path: Path, bench: str, ks: list[int], sandbox, limit: int | None) -> 
     from lintseq.evaluation.problems import load_benchmark
     from lintseq.evaluation.scoring import evaluate
 
-    report = evaluate(path, load_benchmark(bench)[:limit], benchmark=bench, ks=ks, sandbox=sandbox)
+    report = evaluate(path, load_benchmark(bench)[:limit], benchmark=bench, k=ks, sandbox=sandbox)
     s = report.scores
     keep = (
         "benchmark",

@@ -18,7 +18,10 @@ from hypothesis import strategies as st
 from lintseq.cli import main
 from lintseq.commands import command_line_wins
 from lintseq.engine.generate import Settings
-from lintseq.inference.types import SamplingSettings
+from lintseq.evaluation.evaluate_settings import EvaluateSettings
+from lintseq.experiment import recipe
+from lintseq.formatting import FormatSettings
+from lintseq.inference.types import SampleSettings
 from lintseq.mining.mine_settings import MineSettings
 from lintseq.training.config import PretrainConfig, TrainConfig
 
@@ -49,12 +52,14 @@ def existing(tmp_path: Path) -> Path:
         ("train", TrainConfig, []),
         ("pretrain", PretrainConfig, []),
         ("generate", Settings, ["-o", "out.jsonl"]),
-        ("sample", SamplingSettings, ["-m", "m", "-b", "humaneval", "-o", "s.jsonl"]),
+        ("sample", SampleSettings, ["-m", "m", "-b", "humaneval", "-o", "s.jsonl"]),
         ("mine", MineSettings, ["-o", "mined.jsonl"]),
+        ("evaluate", EvaluateSettings, ["SAMPLES", "-b", "humaneval"]),
+        ("format", FormatSettings, ["INPUT", "-o", "out.jsonl"]),
     ],
 )
-def test_options_left_alone_take_the_dataclass_defaults(name, cls, args) -> None:
-    params = parse(name, args).params
+def test_options_left_alone_take_the_dataclass_defaults(name, cls, args, existing) -> None:
+    params = parse(name, [str(existing) if a in ("SAMPLES", "INPUT") else a for a in args]).params
     derived = [f for f in dataclasses.fields(cls) if f.metadata.get("cli", True)]
     assert derived and all(f.name in params for f in derived)
     for f in derived:
@@ -201,3 +206,30 @@ def test_the_cli_and_the_experiment_mine_with_the_same_defaults(tmp_path: Path) 
 def test_experiment_quiet_spelling() -> None:
     assert parse("experiment", ["--list-recipes", "-q"]).params["quiet"] is True
     assert parse("experiment", ["--list-recipes"]).params["quiet"] is False
+
+
+@pytest.mark.parametrize(
+    "table, job",
+    [
+        (recipe.GenerateTable, Settings),
+        (recipe.FormatTable, FormatSettings),
+        (recipe.SampleTable, SampleSettings),
+        (recipe.EvaluateTable, EvaluateSettings),
+    ],
+)
+def test_a_recipe_table_spells_defaults_and_checks_as_its_job(table, job) -> None:
+    """One vocabulary: a [table] key that names a setting of the job is that setting, with the
+    job's default and checks (the experiment's own keys, e.g. benchmarks, are the rest)."""
+    jobs = {f.name: f for f in dataclasses.fields(job)}
+    # backend: the job's choices less openai (a served model); the rest are the experiment's own
+    shared = [f for f in dataclasses.fields(table) if f.name in jobs and f.name != "backend"]
+    rest = {f.name for f in dataclasses.fields(table)} - jobs.keys()
+    assert shared and rest <= {"benchmarks", "zero_shot", "workers"}
+    for f in shared:
+        assert (field_default(f), dict(f.metadata)) == (field_default(jobs[f.name]), dict(jobs[f.name].metadata))
+
+
+def test_evaluate_reads_k_as_a_comma_separated_list(existing: Path) -> None:
+    assert parse("evaluate", [str(existing), "-b", "humaneval", "-k", "10,1,5,1"]).params["k"] == (1, 5, 10)
+    res = CliRunner().invoke(main, ["evaluate", str(existing), "-b", "humaneval", "-k", "1,0"])
+    assert res.exit_code == 2 and "0 is not in the range x>=1" in res.output, res.output

@@ -125,7 +125,7 @@ def test_reference_solutions_pass_and_stubs_fail_on_a_subset(name, tmp_path):
         rows.append({"task_id": p.task_id, "sample": 0, "completion": p.canonical_solution})
         rows.append({"task_id": p.task_id, "sample": 1, "completion": WRONG.format(name=p.entry_point)})
     box = Sandbox(Limits(timeout=10), workers=2)
-    report = evaluate(_samples(tmp_path / "s.jsonl", rows), problems, benchmark=name, ks=[1, 2], sandbox=box)
+    report = evaluate(_samples(tmp_path / "s.jsonl", rows), problems, benchmark=name, k=[1, 2], sandbox=box)
     s = report.scores
     assert s["pass@1"] == 0.5 and s["pass@2"] == 1.0 and s["base"]["pass@1"] == 0.5
     assert all(r["statuses"][0] == "passed" and r["base_statuses"][0] == "passed" for r in report.per_problem)
@@ -174,7 +174,7 @@ def test_a_slow_reference_gets_a_longer_limit(tmp_path):
     )
     samples = _samples(tmp_path / "s.jsonl", [{"task_id": t, "completion": slow} for t in ("t/slow", "t/plain")])
     box = Sandbox(Limits(timeout=1.0), workers=2)
-    report = evaluate(samples, load_benchmark(str(bench)), benchmark="slow", ks=[1], sandbox=box)
+    report = evaluate(samples, load_benchmark(str(bench)), benchmark="slow", k=[1], sandbox=box)
     statuses = {r["task_id"]: r["statuses"][0] for r in report.per_problem}
     assert statuses == {"t/slow": "passed", "t/plain": "timeout"}
     limits = report.scores["time_limits"]
@@ -193,7 +193,7 @@ def test_a_looping_sample_stops_at_its_inputs_limit(tmp_path):
     rows = [{"task_id": p.task_id, "sample": i, "completion": c} for i, c in enumerate([p.canonical_solution, loops])]
     box = Sandbox(Limits(timeout=30), workers=2)
     report = evaluate(
-        _samples(tmp_path / "s.jsonl", rows), [p], benchmark="humaneval+", ks=[1], sandbox=box, min_time_limit=30
+        _samples(tmp_path / "s.jsonl", rows), [p], benchmark="humaneval+", k=[1], sandbox=box, min_time_limit=30
     )
     row = report.per_problem[0]
     assert row["statuses"] == ["passed", "timeout"] and row["time_limit"] >= 30
@@ -295,9 +295,7 @@ def test_subtly_wrong_solutions_pass_base_and_fail_plus(name, tmp_path):
     rows = [{"task_id": t, "sample": 0, "completion": problems[t].canonical_solution} for t in wrong]
     rows += [{"task_id": t, "sample": 1, "completion": prog} for t, prog in wrong.items()]
     box = Sandbox(Limits(timeout=10), workers=2)
-    report = evaluate(
-        _samples(tmp_path / "s.jsonl", rows), list(problems.values()), benchmark=name, ks=[1], sandbox=box
-    )
+    report = evaluate(_samples(tmp_path / "s.jsonl", rows), list(problems.values()), benchmark=name, k=[1], sandbox=box)
     got = {r["task_id"]: (r["statuses"], r["base_statuses"]) for r in report.per_problem}
     assert got == {t: (["passed", "failed"], ["passed", "passed"]) for t in wrong}
     assert report.scores["pass@1"] == 0.5 and report.scores["base"]["pass@1"] == 1.0
@@ -350,7 +348,7 @@ def test_missing_module_is_reported_once_not_scored(tmp_path):
     bench.write_text("".join(json.dumps({**r, "derive_limit": True}) + "\n" for r in rows))
     box = Sandbox(Limits(timeout=5), workers=2)
     with pytest.raises(EnvironmentProblem, match="reference solution of t/0 fails because the sandbox cannot import"):
-        evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
+        evaluate(samples, load_benchmark(str(bench)), benchmark="b", k=[1], sandbox=box)
     # a module the tests declare they need is imported once before anything runs
     bench.write_text(
         "".join(
@@ -360,16 +358,16 @@ def test_missing_module_is_reported_once_not_scored(tmp_path):
     with pytest.raises(
         EnvironmentProblem, match="cannot be evaluated because the sandbox cannot import 'lintseq_absent_module'"
     ):
-        evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
+        evaluate(samples, load_benchmark(str(bench)), benchmark="b", k=[1], sandbox=box)
     bench.write_text("".join(json.dumps({**r, "test": "assert f() == 1\n", "requires": ["json"]}) + "\n" for r in rows))
-    assert evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box).scores["correct"] == 3
+    assert evaluate(samples, load_benchmark(str(bench)), benchmark="b", k=[1], sandbox=box).scores["correct"] == 3
     # a sample importing something absent is the sample's failure, not the machine's
     samples = _samples(
         tmp_path / "t.jsonl",
         [{"task_id": "t/0", "completion": "import lintseq_other_absent\ndef f():\n    return 1\n"}],
     )
     bench.write_text(json.dumps({**rows[0], "test": "assert f() == 1\n"}) + "\n")
-    report = evaluate(samples, load_benchmark(str(bench)), benchmark="b", ks=[1], sandbox=box)
+    report = evaluate(samples, load_benchmark(str(bench)), benchmark="b", k=[1], sandbox=box)
     assert report.scores["statuses"] == {"failed": 1}
 
 
@@ -384,7 +382,7 @@ def test_several_benchmarks_in_one_pass_and_compare(tmp_path):
     reports = evaluate_many(
         samples,
         [("humaneval", load_benchmark("humaneval")), ("humaneval+", load_benchmark("humaneval+"))],
-        ks=[1],
+        k=[1],
         sandbox=box,
     )
     he, plus = (r.scores for r in reports)
@@ -448,7 +446,7 @@ def test_every_reference_solution_passes_with_two_workers(name, count, tmp_path)
     problems = load_benchmark(name)
     rows = [{"task_id": p.task_id, "completion": p.canonical_solution} for p in problems]
     box = Sandbox(Limits(timeout=10), workers=2)
-    report = evaluate(_samples(tmp_path / "s.jsonl", rows), problems, benchmark=name, ks=[1], sandbox=box)
+    report = evaluate(_samples(tmp_path / "s.jsonl", rows), problems, benchmark=name, k=[1], sandbox=box)
     s = report.scores
     failed = [
         (r["task_id"], r["statuses"], r["base_statuses"])

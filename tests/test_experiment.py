@@ -189,7 +189,7 @@ def test_changed_slice_changes_the_keys_downstream_only(tmp_path):
     cfg = cfgmod.load(conf)
     run_dir = tmp_path / "run"
     key = {p.stage.name: p.key for p in runner.plan(cfg, run_dir)}
-    other = cfgmod.load(_micro_copy(tmp_path, **{"\ns = 2\n": "\ns = 3\n"}))
+    other = cfgmod.load(_micro_copy(tmp_path, **{"\nsamples = 2\n": "\nsamples = 3\n"}))
     changed = {p.stage.name for p in runner.plan(other, run_dir) if p.key != key[p.stage.name]}
     assert "data" not in changed and "pretrain" not in changed
     assert {"generate", "format", "train-baseline", "train-lintseq", "report"} <= changed
@@ -260,7 +260,7 @@ def test_bundled_recipes_load():
     assert gemma.model.name == "google/gemma-2-2b" and gemma.train.settings["lr"] == 5e-5
     tiny = cfgmod.load(cfgmod.recipe_path("tinycodelm-150m"))
     assert tiny.model.init == "150m" and tiny.train.settings["batch_size"] == 512
-    assert tiny.train.baseline_epochs == 10 and tiny.generate.s == 5
+    assert tiny.train.baseline_epochs == 10 and tiny.generate.samples == 5
 
 
 def test_plus_benchmarks_share_samples_and_hold_out_their_training_tasks(tmp_path):
@@ -407,7 +407,7 @@ def test_smollm2_recipes_plan_without_the_model(recipe, rows, s, tmp_path, monke
     monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
     cfg = cfgmod.load(cfgmod.recipe_path(recipe))
     assert cfg.model.name == "smollm2-135m" and cfg.format.chat
-    assert cfg.generate.s == s and cfg.sample.temperature == 1.0 and cfg.sample.top_p == 0.95
+    assert cfg.generate.samples == s and cfg.sample.temperature == 1.0 and cfg.sample.top_p == 0.95
     names = [p.stage.name for p in runner.plan(cfg, tmp_path / "run")]
     for bench in cfg.sample.benchmarks:
         for row in rows:
@@ -425,7 +425,7 @@ def test_the_smollm2_comparisons_are_in_the_papers_regime(recipe):
 
     cfg = cfgmod.load(cfgmod.recipe_path(recipe))
     assert regime.outside(cfg) == []
-    assert cfg.train.baseline_epochs / cfg.generate.s >= 1 and cfg.sample.limit is None and cfg.gate.problems
+    assert cfg.train.baseline_epochs / cfg.generate.samples >= 1 and cfg.sample.limit is None and cfg.gate.problems
 
 
 def test_new_token_start_changes_only_the_lintseq_arm(tmp_path, monkeypatch):

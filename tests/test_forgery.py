@@ -191,6 +191,6 @@ def test_forgeries_fail_through_evaluate(tmp_path, problems):
         rows.append({"task_id": task, "program": problems[bench][task].canonical_solution})  # and one honest sample
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         with Sandbox(Limits(timeout=8.0), workers=2) as sandbox:
-            report = evaluate(path, [problems[bench][task]], benchmark=bench, ks=[1], sandbox=sandbox)
+            report = evaluate(path, [problems[bench][task]], benchmark=bench, k=[1], sandbox=sandbox)
         statuses = [s["status"] for s in report.per_problem[0]["samples"]]
         assert statuses[-1] == "passed" and "passed" not in statuses[:-1], list(zip(names, statuses))

@@ -44,6 +44,6 @@ def test_old_keys_are_carried_over_and_a_different_config_is_refused(tmp_path: P
     assert json.loads(layout.started("format").read_text())["key"] == keys["format"]
     assert rekey(cfg, run_dir) == []  # nothing left to carry over
 
-    cfg.generate.s += 1
+    cfg.generate.samples += 1
     with pytest.raises(SystemExit, match="not this config"):
         rekey(cfg, run_dir)

@@ -32,7 +32,7 @@ def test_verdicts_equal_human_evals(tmp_path):
 
     problems = [p for p in load_benchmark("humaneval") if p.task_id in TASKS]
     with Sandbox(Limits(timeout=TIMEOUT), workers=2) as box:
-        report = evaluate(path, problems, benchmark="humaneval", ks=[1], sandbox=box)
+        report = evaluate(path, problems, benchmark="humaneval", k=[1], sandbox=box)
     ours = {(p["task_id"], s["index"]): s for p in report.per_problem for s in p["samples"]}
 
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):

@@ -23,6 +23,13 @@ __version__ = "0.1.0"
 _LAZY = {
     "prompt_for": "lintseq.formatting",
     "format_file": "lintseq.formatting",
+    "FormatSettings": "lintseq.formatting",
+    "SampleSettings": "lintseq.inference.types",
+    "SamplingSettings": "lintseq.inference.types",
+    "EvaluateSettings": "lintseq.evaluation.evaluate_settings",
+    "MineSettings": "lintseq.mining.mine_settings",
+    "TrainConfig": "lintseq.training.config",
+    "PretrainConfig": "lintseq.training.config",
     "load_benchmark": "lintseq.evaluation.problems",
     "Problem": "lintseq.evaluation.problems",
     "estimate_pass_at_k": "lintseq.evaluation.passk",

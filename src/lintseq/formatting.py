@@ -15,13 +15,36 @@ from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
 from lintseq.diffs import DIFF_TOKEN, EditError, apply_edits, lintseq_completion
+from lintseq.engine.generate import Settings
 from lintseq.engine.journal import default_rejects_path
 from lintseq.engine.records import read_rows
 from lintseq.engine.units import normalize
 from lintseq.io import AtomicJsonl, write_jsonl
+from lintseq.settings import default_of, same_as, setting
 
 Style = Literal["lintseq", "baseline"]
 STYLES: tuple[str, ...] = ("lintseq", "baseline")
+
+
+@dataclass(frozen=True)
+class FormatSettings:
+    """`lintseq format`'s settings (the experiment's `[format]` table hands on `chat`); the field
+    names and their defaults are `generate`'s, whose output this reads."""
+
+    style: str = setting(
+        "lintseq", help="lintseq: instruction -> edit sequence; baseline: instruction -> program.", choices=STYLES
+    )
+    instruction_field: str = same_as(Settings, "instruction_field")
+    code_field: str = setting(
+        default_of(Settings, "code_field"), help="Program field, used by the baseline style on rows without edit_path."
+    )
+    chat: bool = setting(
+        False,
+        help="Render the prompt through the tokenizer's chat template (instruct models); sampling then uses it too.",
+    )
+    tokenizer: str | None = setting(None, help="Tokenizer (path or name) for --chat.")
+
+
 PROVENANCE = ("id", "row", "sample", "seed", "n_edits")
 
 
@@ -91,8 +114,8 @@ def format_row(
     row: dict,
     style: Style,
     *,
-    instruction_field: str = "instruction",
-    code_field: str = "response",
+    instruction_field: str = FormatSettings.instruction_field,
+    code_field: str = FormatSettings.code_field,
     chat_tokenizer: Any = None,
 ) -> dict:
     """One training row: `prompt`, `completion`, `style` and the row's provenance fields.

@@ -6,20 +6,8 @@ import sys
 
 import click
 
-from lintseq.commands.options import quiet_option, workers_option
-from lintseq.evaluation.sandbox import Limits
-from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT
-
-
-def _ks(_ctx, _param, value: str) -> list[int]:
-    try:
-        ks = sorted({int(k) for k in value.split(",") if k.strip()})
-    except ValueError as exc:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from exc
-    if not ks or ks[0] < 1:
-        raise click.BadParameter("every k must be >= 1")
-    return ks
-
+from lintseq.commands.options import options_from, quiet_option
+from lintseq.evaluation.evaluate_settings import EvaluateSettings
 
 BENCHMARK_HELP = (
     "humaneval, humaneval+, mbpp[:split], mbpp-sanitized[:split], mbpp+, or a JSONL file of problems. Repeat to score "
@@ -30,32 +18,6 @@ BENCHMARK_HELP = (
 @click.command("evaluate")
 @click.argument("samples", type=click.Path(exists=True, dir_okay=False))
 @click.option("--benchmark", "-b", "benchmarks", required=True, multiple=True, help=BENCHMARK_HELP)
-@click.option(
-    "--completion-format",
-    type=click.Choice(["auto", "diff", "program"]),
-    default="auto",
-    show_default=True,
-    help="diff: resolve edit sequences; program: plain programs (Markdown fences removed; an unclosed fence "
-    "keeps its code); auto: detect per sample.",
-)
-@click.option(
-    "--resolution",
-    type=click.Choice(["paper", "strict", "recount"]),
-    default="paper",
-    show_default=True,
-    help="How edit sequences become programs. paper: the authors' rule, which produced the paper's scores "
-    "(every row of a hunk inserted at its new-side start; counts and old side ignored). strict (analysis): the "
-    "diff format's reading, a hunk whose header disagrees with its rows is skipped. recount (analysis): strict, "
-    "but a miscounted hunk applied as written. The scores JSON says what each did.",
-)
-@click.option(
-    "-k",
-    "ks",
-    default="1,5,10",
-    show_default=True,
-    callback=_ks,
-    help="Comma-separated k for pass@k (reported only for k <= n).",
-)
 @click.option(
     "--json",
     "json_out",
@@ -71,51 +33,9 @@ BENCHMARK_HELP = (
     type=click.Path(exists=True, dir_okay=False),
     help="Score JSON of another run to put beside this one (repeatable).",
 )
-@click.option(
-    "--timeout",
-    type=float,
-    default=Limits.timeout,
-    show_default=True,
-    help="Wall-clock seconds per sample (CPU time gets the same); humaneval+ and mbpp+ derive theirs (below).",
-)
-@click.option(
-    "--min-time-limit",
-    type=float,
-    default=MIN_TIME_LIMIT,
-    show_default=True,
-    help="humaneval+ and mbpp+: a task's limit is max(this, --time-factor x its reference solution's time).",
-)
-@click.option("--time-factor", type=float, default=FACTOR, show_default=True, help="See --min-time-limit.")
-@click.option(
-    "--memory-mb", type=int, default=Limits.memory_mb, show_default=True, help="Address-space limit per sample."
-)
-@workers_option("Samples run at once (default: CPU count).", type=int, default=None)
-@click.option(
-    "--unsafe-no-sandbox",
-    is_flag=True,
-    help="Run samples without any isolation, with your permissions and network access (for machines "
-    "whose kernel allows no sandbox; without it, evaluate refuses there). Only for samples you trust.",
-)
+@options_from(EvaluateSettings)
 @quiet_option()
-def command(
-    samples,
-    benchmarks,
-    completion_format,
-    resolution,
-    ks,
-    json_out,
-    results,
-    plot,
-    label,
-    compare,
-    timeout,
-    min_time_limit,
-    time_factor,
-    memory_mb,
-    workers,
-    unsafe_no_sandbox,
-    quiet,
-):
+def command(samples, benchmarks, json_out, results, plot, label, compare, quiet, **fields):
     """Score SAMPLES (JSON Lines with task_id and completion, or program) on one or more benchmarks.
 
     The completion text is scored (a program field only when a row has none): edit sequences
@@ -145,8 +65,7 @@ def command(
     from lintseq.evaluation.scoring import EnvironmentProblem, evaluate_many
     from lintseq.evaluation.tables import load_scores, paired_table, table
 
-    if timeout <= 0 or memory_mb < 64 or time_factor <= 0 or min_time_limit <= 0:
-        raise click.BadParameter("need --timeout, --min-time-limit and --time-factor > 0 and --memory-mb >= 64")
+    settings = EvaluateSettings(**fields)
     if len(set(benchmarks)) != len(benchmarks):
         raise click.BadParameter(f"a benchmark is named twice: {', '.join(benchmarks)}")
     try:
@@ -157,21 +76,10 @@ def command(
         others = [d for p in compare for d in load_scores(p)]
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    sandbox = _sandbox(timeout, memory_mb, workers, unsafe_no_sandbox)
+    sandbox = _sandbox(settings)
     progress = None if quiet else (lambda it, desc: tqdm(it, desc=desc, unit="program", file=sys.stderr))
     try:
-        reports = evaluate_many(
-            samples,
-            loaded,
-            ks=ks,
-            completion_format=completion_format,
-            resolution=resolution,
-            sandbox=sandbox,
-            label=label,
-            progress=progress,
-            time_factor=time_factor,
-            min_time_limit=min_time_limit,
-        )
+        reports = evaluate_many(samples, loaded, settings, sandbox=sandbox, label=label, progress=progress)
     except EnvironmentProblem as exc:
         raise click.ClickException(str(exc)) from exc
     several = len(reports) > 1
@@ -193,14 +101,12 @@ def command(
     )
 
 
-def _sandbox(timeout: float, memory_mb: int, workers: int | None, unsafe: bool):
+def _sandbox(settings: EvaluateSettings):
     """The sandbox, saying on stderr when it is weaker than the strongest mode (or none at all)."""
-    from lintseq.evaluation.sandbox import Sandbox, SandboxUnavailable
+    from lintseq.evaluation.sandbox import SandboxUnavailable
 
     try:
-        sandbox = Sandbox(
-            Limits(timeout=timeout, memory_mb=memory_mb), workers=workers, isolation="none" if unsafe else "auto"
-        )
+        sandbox = settings.sandbox()
     except SandboxUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     if sandbox.info.mode == "none":

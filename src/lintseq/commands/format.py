@@ -2,67 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from lintseq.formatting import STYLES, Style, format_file, load_chat_tokenizer
+from lintseq.commands.options import options_from
+from lintseq.formatting import FormatSettings, format_file, load_chat_tokenizer
 
 
 @click.command("format")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output JSON Lines file.")
-@click.option(
-    "--style",
-    type=click.Choice(STYLES),
-    default="lintseq",
-    show_default=True,
-    help="lintseq: instruction -> edit sequence; baseline: instruction -> program.",
-)
-@click.option("--instruction-field", default="instruction", show_default=True)
-@click.option(
-    "--code-field",
-    default="response",
-    show_default=True,
-    help="Program field, used by the baseline style on rows without edit_path.",
-)
-@click.option("--chat", is_flag=True, help="Render the prompt through the tokenizer's chat template.")
-@click.option("--tokenizer", type=str, default=None, help="Tokenizer (path or name) for --chat.")
+@options_from(FormatSettings)
 @click.option(
     "--rejects",
     type=click.Path(dir_okay=False),
     default=None,
     help="Where rejected rows go [beside OUTPUT: out.jsonl -> out.rejects.jsonl].",
 )
-def command(
-    input_path: str,
-    output: str,
-    style: Style,
-    instruction_field: str,
-    code_field: str,
-    chat: bool,
-    tokenizer: str | None,
-    rejects: str | None,
-) -> None:
+def command(input_path: str, output: str, rejects: str | None, **fields: Any) -> None:
     """Turn `lintseq generate` output (or raw instruction/program rows for the baseline)
     into TRL prompt/completion rows.
 
     The baseline keeps one row per program from generate output (sample 0), so matched-step
     comparisons see each program once per epoch, as in the paper.
     """
+    settings = FormatSettings(**fields)
+    style = settings.style
     chat_tokenizer = None
-    if chat:
-        if not tokenizer:
+    if settings.chat:
+        if not settings.tokenizer:
             raise click.UsageError("--chat needs --tokenizer PATH_OR_NAME")
         try:
-            chat_tokenizer = load_chat_tokenizer(tokenizer)
+            chat_tokenizer = load_chat_tokenizer(settings.tokenizer)
         except ValueError as e:
             raise click.UsageError(str(e)) from None
     stats = format_file(
         input_path,
         output,
-        style,
+        style,  # type: ignore[arg-type]  # one of STYLES, by the option's choices
         rejects=rejects,
-        instruction_field=instruction_field,
-        code_field=code_field,
+        instruction_field=settings.instruction_field,
+        code_field=settings.code_field,
         chat_tokenizer=chat_tokenizer,
     )
     click.echo(f"{style}: {stats.summary()} -> {output}", err=True)

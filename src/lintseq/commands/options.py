@@ -53,6 +53,22 @@ def _default(f: dataclasses.Field) -> Any:
     return None
 
 
+def _csv(item: Any, meta: typing.Mapping[str, Any]) -> Callable[[Any, Any, str], tuple]:
+    """A callback reading "1,5,10" as a tuple of `item`, each checked as a single value would be."""
+    convert = _click_type(item, meta)
+
+    def parse(ctx: Any, param: Any, value: str) -> tuple:
+        parts = [v.strip() for v in str(value).split(",") if v.strip()]
+        if not parts:
+            raise click.BadParameter("expected comma-separated values")
+        try:
+            return tuple(sorted({click.types.convert_type(convert)(v, param, ctx) for v in parts}))
+        except click.BadParameter as exc:
+            raise click.BadParameter(f"{value!r}: {exc.message}") from None
+
+    return parse
+
+
 def field_option(f: dataclasses.Field, hint: Any) -> Decorator:
     """The click option (or argument) for one settings field."""
     meta = f.metadata
@@ -73,6 +89,16 @@ def field_option(f: dataclasses.Field, hint: Any) -> Decorator:
             return click.option(*decls, f.name, default=default, help=help_text, show_default=default is not None)
         return click.option(*decls, f.name, is_flag=True, default=default, help=help_text)
     decls = meta.get("flags") or (dashed,)
+    if many and meta.get("csv"):
+        return click.option(
+            *decls,
+            f.name,
+            default=",".join(map(str, default)),
+            show_default=True,
+            callback=_csv(item, meta),
+            metavar=meta.get("metavar"),
+            help=help_text,
+        )
     if many:
         return click.option(
             *decls, f.name, multiple=True, type=_click_type(item, meta), metavar=meta.get("metavar"), help=help_text

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from lintseq.commands.options import options_from, pick, quiet_option
-from lintseq.inference.backends import BACKENDS, make_backend
+from lintseq.inference.backends import make_backend
 from lintseq.inference.sample import STYLES, sample_benchmark
 from lintseq.inference.samples_file import ResumeMismatch
-from lintseq.inference.types import BackendError, BackendUnavailable, SamplingSettings
+from lintseq.inference.types import BackendError, BackendUnavailable, SampleSettings
 
 
 def _load_problems(benchmark: str, limit: int | None) -> list:
@@ -33,19 +33,6 @@ def _chat_tokenizer(name: str | None):
         return load_chat_tokenizer(name)
     except ValueError as e:
         raise click.UsageError(f"--chat: {e}") from None
-
-
-def _backend_options(backend: str, opts: dict) -> dict:
-    """The command-line options each backend understands."""
-    keys: tuple[str, ...]
-    if backend == "hf":
-        keys = ("tokenizer", "device", "dtype", "batch_size")
-    elif backend == "vllm":
-        keys = ("tokenizer", "dtype", "seed", "max_model_len")
-    else:
-        keys = ("base_url", "api_key", "tokenizer", "concurrency", "vllm_extras")
-        opts = {**opts, "concurrency": opts["batch_size"]}
-    return {k: opts[k] for k in keys}
 
 
 @click.command(name="sample")
@@ -77,7 +64,6 @@ def _backend_options(backend: str, opts: dict) -> dict:
     "`format --chat` rows, and for instruct models zero-shot (with --style baseline).",
 )
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Samples file (JSON Lines).")
-@click.option("--backend", type=click.Choice(BACKENDS), default="hf", show_default=True)
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")
 @click.option(
     "--api-key", default=None, envvar="OPENAI_API_KEY", help="API key for --backend openai [env OPENAI_API_KEY]."
@@ -92,23 +78,10 @@ def _backend_options(backend: str, opts: dict) -> dict:
 @click.option(
     "--tokenizer", default=None, help="Tokenizer directory or name, if not the model's (openai: for token counts)."
 )
-@options_from(SamplingSettings)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="hf: sequences per generate call; openai: requests in flight.",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N problems (smoke runs).")
-@click.option("--device", default="auto", show_default=True, help="hf: cpu, cuda, cuda:N or auto.")
-@click.option(
-    "--dtype", type=click.Choice(["auto", "float32", "float16", "bfloat16"]), default="auto", show_default=True
-)
-@click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="vllm: context length to reserve.")
+@options_from(SampleSettings)
 @click.option("--overwrite", is_flag=True, help="Start again even if OUTPUT or OUTPUT.partial exists.")
 @quiet_option()
-def command(model, benchmark, style, chat, output, backend, overwrite, quiet, limit, **opts) -> None:
+def command(model, benchmark, style, chat, output, overwrite, quiet, **opts) -> None:
     """Sample N completions per problem of a benchmark and write one JSON line per sample.
 
     Each line has task_id, sample, completion (raw text after the prompt), program (the edit
@@ -120,15 +93,16 @@ def command(model, benchmark, style, chat, output, backend, overwrite, quiet, li
     OUTPUT appears only when every problem is done.
     """
     try:
-        settings = SamplingSettings(**pick(SamplingSettings, opts))
+        job = SampleSettings(**pick(SampleSettings, opts))
     except ValueError as e:
         raise click.BadParameter(str(e)) from e
+    settings, backend = job.decoding(), job.backend
     if chat and style == "completion":
         raise click.UsageError("--style completion continues the benchmark's code; it does not go through --chat")
     if backend == "openai" and not opts["base_url"]:
         raise click.UsageError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
     chat_tokenizer = _chat_tokenizer(opts["tokenizer"] or (None if backend == "openai" else model)) if chat else None
-    problems = _load_problems(benchmark, limit)
+    problems = _load_problems(benchmark, job.limit)
     if not problems:
         raise click.ClickException(f"benchmark {benchmark!r} has no problems")
     if quiet and backend != "openai":
@@ -136,7 +110,11 @@ def command(model, benchmark, style, chat, output, backend, overwrite, quiet, li
 
         hf_logging.disable_progress_bar()
     try:
-        engine = make_backend(backend, model, **_backend_options(backend, opts))
+        engine = make_backend(
+            backend,
+            model,
+            **job.backend_options(opts["tokenizer"], opts["base_url"], opts["api_key"], opts["vllm_extras"]),
+        )
         stats = sample_benchmark(
             problems,
             engine,

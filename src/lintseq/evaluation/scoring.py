@@ -40,17 +40,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from lintseq.diffs import RULES, Resolved, looks_like_edits, resolve
 from lintseq.evaluation.diversity import distinct_share
+from lintseq.evaluation.evaluate_settings import FORMATS, EvaluateSettings
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.sandbox import Job, Result, Sandbox
-from lintseq.evaluation.timing import FACTOR, MIN_TIME_LIMIT, input_limits, reference_times, task_limit
+from lintseq.evaluation.timing import input_limits, reference_times, task_limit
 from lintseq.io import read_jsonl
 from lintseq.markdown import strip_fences
 
-FORMATS = ("auto", "diff", "program")
 _MISSING = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 
 
@@ -281,63 +282,49 @@ class _Benchmark:
 def evaluate_many(
     samples_path: str | Path,
     benchmarks: Sequence[tuple[str, Sequence[Problem]]],
+    settings: EvaluateSettings | None = None,
     *,
-    ks: Iterable[int] = (1, 5, 10),
-    completion_format: str = "auto",
-    resolution: str = "paper",
     sandbox: Sandbox | None = None,
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
-    time_factor: float = FACTOR,
-    min_time_limit: float = MIN_TIME_LIMIT,
+    **overrides: Any,
 ) -> list[Report]:
     """Score one samples file on each (name, problems) benchmark, running every program in one
-    sandbox pass; one report per benchmark. Raises `EnvironmentProblem` when a benchmark's own
-    code (e.g. its numpy import) cannot run in the sandbox."""
-    sandbox = sandbox or Sandbox()
-    floor = sandbox.limits.timeout
-    ks = sorted({int(k) for k in ks})
+    sandbox pass; one report per benchmark. `overrides` replace fields of `settings` (e.g.
+    `k=[1]`); `sandbox` defaults to the one the settings ask for. Raises `EnvironmentProblem`
+    when a benchmark's own code (e.g. its numpy import) cannot run in the sandbox."""
+    settings = replace(settings or EvaluateSettings(), **overrides)
+    sandbox = sandbox or settings.sandbox()
     benches: list[_Benchmark] = []
     for name, problems in benchmarks:
         by_id = {p.task_id: p for p in problems}
-        samples, stats = read_samples(samples_path, by_id, completion_format, resolution)
+        samples, stats = read_samples(samples_path, by_id, settings.completion_format, settings.resolution)
         benches.append(_Benchmark(name, problems, by_id, samples, stats))
 
     _check_requirements(benches, sandbox)
     start = time.monotonic()
-    _derive_limits(benches, sandbox, min_time_limit, time_factor, progress)
+    _derive_limits(benches, sandbox, settings.min_time_limit, settings.time_factor, progress)
     reference_seconds = time.monotonic() - start
 
-    programs, timeouts = _plan_runs(benches, floor)
+    programs, timeouts = _plan_runs(benches, sandbox.limits.timeout)
     start = time.monotonic()
     results_iter: Iterable[Result] = sandbox.run_many(programs, timeouts)
     if progress:
         results_iter = progress(results_iter, "running samples")
     results = list(results_iter)
     retried = _retry_environment_failures(benches, programs, timeouts, results, sandbox)
-    seconds = time.monotonic() - start
-    shared = [b.name for b in benches]
-    reports = [
-        _report(
-            b,
-            results,
-            ks,
-            samples_path,
-            completion_format,
-            resolution,
-            sandbox,
-            label,
-            seconds,
-            reference_seconds,
-            len(programs),
-            shared,
-            min_time_limit,
-            time_factor,
-            retried,
-        )
-        for b in benches
-    ]
-    return reports
+    run = _Run(
+        samples_path,
+        settings,
+        sandbox,
+        label,
+        time.monotonic() - start,
+        reference_seconds,
+        len(programs),
+        [b.name for b in benches],
+        retried,
+    )
+    return [_report(b, results, run) for b in benches]
 
 
 def _plan_runs(benches: list[_Benchmark], floor: float) -> tuple[list[Job], list[float]]:
@@ -502,23 +489,23 @@ def resolution_summary(samples: Sequence[Sample], rule: str) -> dict:
     }
 
 
-def _report(
-    b: _Benchmark,
-    results: list[Result],
-    ks: list[int],
-    samples_path: str | Path,
-    completion_format: str,
-    resolution: str,
-    sandbox: Sandbox,
-    label: str | None,
-    seconds: float,
-    reference_seconds: float,
-    programs_run: int,
-    shared: list[str],
-    floor: float,
-    factor: float,
-    retried: int,
-) -> Report:
+@dataclass
+class _Run:
+    """What every benchmark's report of one sandbox pass shares."""
+
+    samples_path: str | Path
+    settings: EvaluateSettings
+    sandbox: Sandbox
+    label: str | None
+    seconds: float
+    reference_seconds: float
+    programs_run: int
+    shared: list[str]
+    retried: int
+
+
+def _report(b: _Benchmark, results: list[Result], run: _Run) -> Report:
+    ks, settings = list(run.settings.k), run.settings
     mine = [_within(results[i], limit) for i, limit in zip(b.slots, b.slot_limits)]
     base_runs = [(s, i) for s, i in zip(b.samples, b.base_slots) if i is not None]
     based = [(s, _within(results[i], limit)) for (s, i), limit in zip(base_runs, b.base_slot_limits)]
@@ -531,38 +518,42 @@ def _report(
         base_doc, base_rows = _summary([p for p in b.problems if p.base_test], _by_task(based), ks)
         base_doc.pop("diversity")
     per_problem = _per_problem(b, rows, grouped, base_rows, {(s.task_id, s.index): r for s, r in based})
-    scores: dict = {"label": label or Path(samples_path).stem}
+    scores: dict = {"label": run.label or Path(run.samples_path).stem}
     scores.update({k: v for k, v in doc.items() if k.startswith("pass@")})
     scores.update(
         {
             "benchmark": b.name,
-            "samples_file": str(samples_path),
-            "completion_format": completion_format,
+            "samples_file": str(run.samples_path),
+            "completion_format": settings.completion_format,
             "problems": len(b.problems),
             **{k: v for k, v in doc.items() if not k.startswith("pass@")},
             "problems_without_samples": len(b.problems) - doc["problems_scored"],
             "samples_evaluated": len(b.samples),
             "diff_samples": sum(s.kind == "diff" for s in b.samples),
-            "resolution": resolution_summary(b.samples, resolution),
+            "resolution": resolution_summary(b.samples, settings.resolution),
             "input": b.stats.to_dict(),
-            "sandbox": {**sandbox.info.to_dict(), "workers": sandbox.workers, "limits": asdict(sandbox.limits)},
-            "seconds": round(seconds, 3),
-            "samples_per_second": round(len(b.samples) / seconds, 2) if seconds > 0 else None,
-            "environment_retries": retried,
+            "sandbox": {
+                **run.sandbox.info.to_dict(),
+                "workers": run.sandbox.workers,
+                "limits": asdict(run.sandbox.limits),
+            },
+            "seconds": round(run.seconds, 3),
+            "samples_per_second": round(len(b.samples) / run.seconds, 2) if run.seconds > 0 else None,
+            "environment_retries": run.retried,
         }
     )
-    if len(shared) > 1:
-        scores["one_pass"] = {"benchmarks": shared, "programs_run": programs_run}
+    if len(run.shared) > 1:
+        scores["one_pass"] = {"benchmarks": run.shared, "programs_run": run.programs_run}
     if base_doc is not None:
         scores["base"] = base_doc
     if b.references:
         scores["time_limits"] = {
-            "rule": f"max({floor:g} s, {factor:g} x the reference solution's measured time)",
+            "rule": f"max({settings.min_time_limit:g} s, {settings.time_factor:g} x the reference solution's measured time)",
             "tasks": len(b.limits),
-            "above_floor": sum(v > floor for v in b.limits.values()),
-            "above_timeout": sum(v > sandbox.limits.timeout for v in b.limits.values()),
+            "above_floor": sum(v > settings.min_time_limit for v in b.limits.values()),
+            "above_timeout": sum(v > run.sandbox.limits.timeout for v in b.limits.values()),
             "max_seconds": round(max(b.limits.values()), 3),
-            "reference_seconds": round(reference_seconds, 3),
+            "reference_seconds": round(run.reference_seconds, 3),
             "reference_failures": b.reference_failures,
         }
     return Report(scores, per_problem)
@@ -616,27 +607,16 @@ def _per_problem(
 def evaluate(
     samples_path: str | Path,
     problems: Sequence[Problem],
+    settings: EvaluateSettings | None = None,
     *,
     benchmark: str,
-    ks: Iterable[int] = (1, 5, 10),
-    completion_format: str = "auto",
-    resolution: str = "paper",
     sandbox: Sandbox | None = None,
     label: str | None = None,
     progress: Callable[[Iterable, str], Iterable] | None = None,
-    time_factor: float = FACTOR,
-    min_time_limit: float = MIN_TIME_LIMIT,
+    **overrides: Any,
 ) -> Report:
-    """Run every sample and build the report (scores JSON and per-problem rows)."""
+    """Run every sample and build the report (scores JSON and per-problem rows); one benchmark
+    of `evaluate_many`."""
     return evaluate_many(
-        samples_path,
-        [(benchmark, problems)],
-        ks=ks,
-        completion_format=completion_format,
-        resolution=resolution,
-        sandbox=sandbox,
-        label=label,
-        progress=progress,
-        time_factor=time_factor,
-        min_time_limit=min_time_limit,
+        samples_path, [(benchmark, problems)], settings, sandbox=sandbox, label=label, progress=progress, **overrides
     )[0]

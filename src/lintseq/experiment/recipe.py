@@ -11,7 +11,7 @@ Tables (every key optional unless said):
     [data]    sources = ["mbpp:train", "lintseq:sample", "rows.jsonl"], instruction_field,
               code_field, limit (the first N rows), mined_rows (a random subset of N mined rows,
               drawn with the seed);  [data.mine] mines instruction rows (see `MINE_KEYS`)
-    [generate] s, linter, weighting, workers
+    [generate] samples (s, edit sequences per program), linter, weighting, workers
     [format]   chat = true renders prompts through the base model's chat template (instruct
                models); sampling then uses the same template
     [train]    any `TrainConfig` key shared by both arms, plus baseline_epochs (LintSeq gets the
@@ -44,11 +44,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lintseq.engine.generate import Settings
+from lintseq.evaluation.evaluate_settings import EvaluateSettings
 from lintseq.evaluation.problems import bundled_benchmark
-from lintseq.evaluation.sandbox import Limits
 from lintseq.experiment.layout import slug
+from lintseq.formatting import FormatSettings
+from lintseq.inference.types import SampleSettings
 from lintseq.mining.mine_settings import MineSettings
-from lintseq.settings import setting
+from lintseq.settings import problems as settings_problems
+from lintseq.settings import same_as, setting
 from lintseq.training.config import INIT_SIZES, PretrainConfig, TrainConfig
 
 BUNDLED_SOURCES = ("mbpp:train", "lintseq:sample")
@@ -82,24 +86,28 @@ class PretrainTable:
 @dataclass
 class DataTable:
     sources: list[str] = field(default_factory=list)
-    instruction_field: str = "instruction"
-    code_field: str = "response"
-    limit: int | None = None  # the first N rows
-    mined_rows: int | None = None  # a random subset of N mined rows, drawn with the seed
+    instruction_field: str = same_as(Settings, "instruction_field")
+    code_field: str = same_as(Settings, "code_field")
+    limit: int | None = setting(None, min=1)  # the first N rows
+    mined_rows: int | None = setting(None, min=1)  # a random subset of N mined rows, drawn with the seed
     mine: dict[str, Any] | None = None  # `MINE_KEYS`, all set
+
+
+# The tables that hand settings to a job spell, default and check them as the job's settings
+# class does (`same_as`); only what the experiment adds (benchmarks, workers, ...) is its own.
 
 
 @dataclass
 class GenerateTable:
-    s: int = 5
-    linter: str = "fast"
-    weighting: str = "indent"
+    samples: int = same_as(Settings, "samples")
+    linter: str = same_as(Settings, "linter")
+    weighting: str = same_as(Settings, "weighting")
     workers: int = setting(0, min=0)  # 0: every core
 
 
 @dataclass
 class FormatTable:
-    chat: bool = False
+    chat: bool = same_as(FormatSettings, "chat")
 
 
 @dataclass
@@ -115,33 +123,36 @@ class TrainTable:
 @dataclass
 class SampleTable:
     benchmarks: list[str] = field(default_factory=lambda: ["humaneval", "mbpp"])
-    limit: int | None = None
-    n: int = 20
-    temperature: float = 1.0
-    top_p: float = 0.95
-    min_p: float = 0.0
-    max_new_tokens: int = 512
-    backend: str = "hf"
-    batch_size: int = setting(16, min=1)
-    device: str = "auto"
-    dtype: str = "auto"
+    limit: int | None = same_as(SampleSettings, "limit")
+    n: int = same_as(SampleSettings, "n")
+    temperature: float = same_as(SampleSettings, "temperature")
+    top_p: float = same_as(SampleSettings, "top_p")
+    min_p: float = same_as(SampleSettings, "min_p")
+    max_new_tokens: int = same_as(SampleSettings, "max_new_tokens")
+    backend: str = setting("hf", choices=("hf", "vllm"))  # SampleSettings' less openai (a served model)
+    batch_size: int = same_as(SampleSettings, "batch_size")
+    device: str = same_as(SampleSettings, "device")
+    dtype: str = same_as(SampleSettings, "dtype")
     zero_shot: bool | str = False  # after `load`: False, "chat" or "completion"
 
 
 @dataclass
 class EvaluateTable:
-    k: list[int] = field(default_factory=lambda: [1, 5, 10])
-    timeout: float = setting(Limits.timeout, min=0, min_open=True)
-    memory_mb: int = setting(Limits.memory_mb, min=64)  # as `lintseq evaluate --memory-mb`
-    workers: int | None = None
-    unsafe_no_sandbox: bool = False
+    k: tuple[int, ...] = same_as(EvaluateSettings, "k")
+    timeout: float = same_as(EvaluateSettings, "timeout")
+    memory_mb: int = same_as(EvaluateSettings, "memory_mb")
+    workers: int | None = same_as(EvaluateSettings, "workers")
+    unsafe_no_sandbox: bool = same_as(EvaluateSettings, "unsafe_no_sandbox")
+
+    def __post_init__(self) -> None:
+        self.k = tuple(self.k)  # as EvaluateSettings holds it (TOML and config.json give a list)
 
 
 @dataclass
 class GateTable:
-    problems: int = 8
-    n: int = 2
-    min_share: float = 0.5
+    problems: int = setting(8, min=0)  # of the first benchmark; 0: no check
+    n: int = setting(2, min=1)
+    min_share: float = setting(0.5, min=0, max=1)
 
 
 @dataclass
@@ -209,24 +220,14 @@ def _names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
 
 
-# table keys whose default is None ("not set"): when set, a count of at least 1
-OPTIONAL_COUNTS = ("limit", "mined_rows", "workers")
-
-
 def _table(cls: type, name: str, values: Any, nested: tuple[str, ...] = ()) -> Any:
     """The table's dataclass, defaults filled in, each value checked against its field's type
     and bounds; `nested` tables are left to the caller."""
-    from lintseq.settings import problems
-
     if not isinstance(values, dict):
         raise ConfigError(f"[{name}] must be a table")
     given = {k: v for k, v in values.items() if k not in nested}
     _check_keys(name, set(given), _names(cls) - set(nested))
-    found = problems(cls, given)
-    for key in OPTIONAL_COUNTS:
-        value = given.get(key)
-        if key in given and value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            found.append(f"{key} = {value!r}: expected a positive integer")
+    found = settings_problems(cls, given)
     if found:
         raise ConfigError(f"[{name}]: " + "; ".join(found))
     return cls(**{k: copy.deepcopy(v) for k, v in given.items()})
@@ -348,8 +349,6 @@ def _sample(sample: SampleTable, data: DataTable, chat: Any, base: Path) -> None
                 f"[data]: source {s!r} is a benchmark that [sample] evaluates: training on it "
                 "would measure memorisation (MBPP's training split is mbpp:train)"
             )
-    if sample.backend not in ("hf", "vllm"):
-        raise ConfigError("[sample]: backend must be hf or vllm")
     if sample.zero_shot is True:
         sample.zero_shot = "chat" if chat else "completion"
     elif sample.zero_shot not in (False, "chat", "completion"):
@@ -357,35 +356,9 @@ def _sample(sample: SampleTable, data: DataTable, chat: Any, base: Path) -> None
 
 
 def _evaluate(ev: EvaluateTable, n: int) -> None:
-    ks = ev.k if isinstance(ev.k, list) else [ev.k]
-    if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
-        raise ConfigError("[evaluate]: k must be a list of positive integers")
-    ev.k = sorted(set(ks))
+    ev.k = tuple(sorted(set(ev.k)))
     if ev.k[-1] > n:
         raise ConfigError(f"[evaluate]: k = {ev.k[-1]} needs at least that many samples; [sample] n = {n}")
-
-
-def _check_values(generate: GenerateTable, sample: SampleTable, train: TrainTable) -> None:
-    """The values of the tables that hand settings to a job, by that job's own settings class
-    (its choices, bounds and types), so a typo fails here and not when its stage runs."""
-    from lintseq.engine.generate import Settings
-    from lintseq.inference.types import SamplingSettings
-    from lintseq.settings import problems
-
-    checks = {
-        "generate": problems(
-            Settings,
-            {"samples": generate.s, "linter": generate.linter, "weighting": generate.weighting},
-            {"samples": "s"},
-        ),
-        "sample": problems(
-            SamplingSettings, {k: getattr(sample, k) for k in ("n", "temperature", "top_p", "min_p", "max_new_tokens")}
-        ),
-        "train": problems(TrainConfig, train.settings),
-    }
-    for table, found in checks.items():
-        if found:
-            raise ConfigError(f"[{table}]: " + "; ".join(found))
 
 
 def normalize(raw: dict, base: Path) -> ExperimentConfig:
@@ -405,14 +378,12 @@ def normalize(raw: dict, base: Path) -> ExperimentConfig:
     pretrain = _pretrain(raw.get("pretrain"), model, base)
     _data(data, raw.get("data", {}).get("mine"), base)
     train = _train(raw, pretrain, base)
-    _check_values(generate, sample, train)
+    found = settings_problems(TrainConfig, train.settings)
+    if found:
+        raise ConfigError("[train]: " + "; ".join(found))
     _sample(sample, data, fmt.chat, base)
     _evaluate(evaluate, sample.n)
     gate: GateTable = _table(GateTable, "gate", raw.get("gate", {}))
-    if not isinstance(gate.problems, int) or gate.problems < 0 or not isinstance(gate.n, int) or gate.n < 1:
-        raise ConfigError("[gate]: problems must be an integer >= 0 (0: no check) and n a positive integer")
-    if not isinstance(gate.min_share, (int, float)) or not 0 <= gate.min_share <= 1:
-        raise ConfigError("[gate]: min_share must be between 0 and 1")
     return ExperimentConfig(seed, model, pretrain, data, generate, fmt, train, sample, evaluate, gate)
 
 

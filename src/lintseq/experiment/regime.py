@@ -28,7 +28,7 @@ SHORT_RUN = 100  # ... which matters in a run this short (the paper's 0.001 of t
 def outside(cfg: ExperimentConfig, measured: dict | None = None) -> list[str]:
     """What keeps this experiment out of the paper's regime (empty: nothing found)."""
     out = []
-    t, s = cfg.train, cfg.generate.s
+    t, s = cfg.train, cfg.generate.samples
     max_steps = t.settings.get("max_steps")
     if max_steps:
         out.append(

@@ -270,7 +270,7 @@ def write_report(cfg: ExperimentConfig, files: ReportFiles) -> dict:
     lines += _regime_lines(cfg, files.done)
     lines += _settings_lines(cfg, files)
     for bench, m in measured.items():
-        lines += _benchmark_lines(bench, m, files.benchmarks[bench], cfg.evaluate.k, deltas[bench], link)
+        lines += _benchmark_lines(bench, m, files.benchmarks[bench], list(cfg.evaluate.k), deltas[bench], link)
     lines += [
         "LintSeq samples are resolved into programs by the paper's rule (the authors' `resolve_edit_path`: every row of "
         "a hunk inserted at its new-side start, counts and old side ignored), as every LintSeq score in the paper was. "
@@ -305,7 +305,7 @@ def _settings_lines(cfg: ExperimentConfig, files: ReportFiles) -> list[str]:
     steps = json.loads(files.training.read_text(encoding="utf-8"))["info"]
     lines = [
         f"Base model: {model}. Both arms: {steps.get('global_step')} optimizer steps, seed {cfg.seed}, "
-        f"baseline {cfg.train.baseline_epochs} epochs; LintSeq on s = {cfg.generate.s} edit sequences per program. "
+        f"baseline {cfg.train.baseline_epochs} epochs; LintSeq on s = {cfg.generate.samples} edit sequences per program. "
         f"Sampling: n = {sample.n}, temperature {sample.temperature}, top-p {sample.top_p}, "
         f"min-p {sample.min_p}, at most {sample.max_new_tokens} new tokens"
         + (", prompts through the base model's chat template" if cfg.format.chat else "")

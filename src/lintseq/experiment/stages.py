@@ -361,6 +361,10 @@ def _run_train(arm: str) -> Callable[[Context], dict]:
     return run
 
 
+# the [sample] settings a sample stage hands to `lintseq sample`'s settings (n is the stage's)
+SAMPLE_READS = ("temperature", "top_p", "min_p", "max_new_tokens", "seed", "backend", "batch_size", "device", "dtype")
+
+
 def sample_row(ctx: Context, s: dict[str, Any], n: int, limit: int | None = None):
     """Sample `n` completions per problem of `s["benchmark"]` (its first `limit` problems) from
     one row's model into this stage's samples file, resuming a partial one; `s`: the reads of
@@ -368,23 +372,11 @@ def sample_row(ctx: Context, s: dict[str, Any], n: int, limit: int | None = None
     from lintseq.formatting import load_chat_tokenizer
     from lintseq.inference.backends import make_backend
     from lintseq.inference.sample import sample_benchmark
-    from lintseq.inference.types import SamplingSettings
+    from lintseq.inference.types import SampleSettings
 
     row, benchmark = s["row"], s["benchmark"]
-    settings = SamplingSettings(
-        n=n,
-        temperature=s["temperature"],
-        top_p=s["top_p"],
-        min_p=s["min_p"],
-        max_new_tokens=s["max_new_tokens"],
-        seed=s["seed"],
-    )
+    job = SampleSettings(**{k: s[k] for k in SAMPLE_READS}, n=n)
     model = base_model(s["model"], ctx.run_dir) if row == BASE else str(ctx.layout.model(row))
-    opts = (
-        {"device": s["device"], "dtype": s["dtype"], "batch_size": s["batch_size"]}
-        if s["backend"] == "hf"
-        else {"dtype": s["dtype"], "seed": s["seed"]}
-    )
     style, chat = s["style"]
     chat_tokenizer = None
     if chat:  # a trained arm saved the template with its tokenizer; the base row uses the base's
@@ -392,8 +384,8 @@ def sample_row(ctx: Context, s: dict[str, Any], n: int, limit: int | None = None
     problems = load_problems(benchmark, s["limit"])
     return sample_benchmark(
         problems[:limit] if limit is not None else problems,
-        make_backend(s["backend"], model, **opts),
-        settings,
+        make_backend(job.backend, model, **job.backend_options()),
+        job.decoding(),
         style=style,
         out=str(ctx.dir / names.SAMPLES),
         model=model,
@@ -425,19 +417,15 @@ def _run_sample(arm: str, benchmark: str) -> Callable[[Context], dict]:
 
 def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
     def run(ctx: Context) -> dict:
-        from lintseq.evaluation.sandbox import Limits, Sandbox
+        from lintseq.evaluation.evaluate_settings import EvaluateSettings
         from lintseq.evaluation.scoring import evaluate
 
         r = ctx.reads
-        e = r["evaluate"]
-        sandbox = Sandbox(
-            Limits(timeout=e["timeout"], memory_mb=e["memory_mb"]),
-            workers=ctx.free["workers"],
-            isolation="none" if e["unsafe_no_sandbox"] else "auto",
-        )
+        settings = EvaluateSettings(**r["evaluate"], workers=ctx.free["workers"])
+        sandbox = settings.sandbox()
         samples = ctx.layout.samples(arm, r["samples_of"])
         problems = load_problems(benchmark, r["limit"])
-        report = evaluate(samples, problems, benchmark=benchmark, ks=e["k"], sandbox=sandbox, label=arm)
+        report = evaluate(samples, problems, settings, benchmark=benchmark, sandbox=sandbox, label=arm)
         write_jsonl(ctx.dir / names.RESULTS, report.per_problem, ensure_ascii=True)
         write_json(ctx.dir / names.SCORES, report.scores)
         info = _pass_scores(report.scores) | {"sandbox": sandbox.info.mode}
@@ -446,8 +434,8 @@ def _run_evaluate(arm: str, benchmark: str) -> Callable[[Context], dict]:
             strict = evaluate(
                 samples,
                 problems,
+                settings,
                 benchmark=benchmark,
-                ks=e["k"],
                 completion_format="diff",
                 resolution="strict",
                 sandbox=sandbox,
@@ -604,9 +592,9 @@ def _generate_stage(cfg: ExperimentConfig) -> Stage:
     g = cfg.generate
     return Stage(
         names.GENERATE,
-        f"s = {g.s} edit sequences per program ({g.linter} linter)",
+        f"s = {g.samples} edit sequences per program ({g.linter} linter)",
         run_generate,
-        {"samples": g.s, "linter": g.linter, "weighting": g.weighting, "seed": cfg.seed},
+        {"samples": g.samples, "linter": g.linter, "weighting": g.weighting, "seed": cfg.seed},
         free={"workers": g.workers},
         deps=(names.DATA,),
     )
@@ -750,7 +738,7 @@ def _evaluate_stage(cfg: ExperimentConfig, row: str, benchmark: str) -> Stage:
     e = cfg.evaluate
     whose = "the base model's" if row == BASE else f"the {row}"
     what = f"run {whose} samples on {benchmark}'s tests" + (
-        f"; pass@{e.k}" + (" (and by the strict diff-format reading)" if writes_edits(cfg, row) else "")
+        f"; pass@{list(e.k)}" + (" (and by the strict diff-format reading)" if writes_edits(cfg, row) else "")
         if row != BASE
         else ""
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lintseq.inference.types import Backend
+from lintseq.inference.types import BACKENDS, Backend
 
-BACKENDS = ("hf", "vllm", "openai")
+__all__ = ["BACKENDS", "make_backend"]
 
 
 def make_backend(name: str, model: str, **options) -> Backend:
