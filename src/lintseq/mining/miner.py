@@ -187,6 +187,42 @@ def summary_path(output: Path) -> Path:
     return output.with_name(output.name + ".summary.json")
 
 
+def _count_file(summary: MineSummary, counts: Counter, error: FileError | None, raw: bool) -> None:
+    """One file's counts (and error, if any) into the run's summary."""
+    summary.files_scanned += 1
+    if error is not None:
+        if error[0].startswith("unparsable"):
+            summary.files_unparsable += 1
+        else:
+            summary.files_failed += 1
+        summary.file_error(*error)
+    found = counts.pop("found", 0)
+    summary.functions_found += 0 if raw else found
+    summary.removed.update(counts)
+
+
+def _kept(
+    cand: Candidate, summary: MineSummary, decontaminator: Decontaminator | None, dedup: Deduplicator | None
+) -> bool:
+    """Whether a candidate survives decontamination and deduplication, counted either way."""
+    if decontaminator is not None:
+        hits = decontaminator.check(*cand.texts)
+        if hits:
+            summary.removed["contaminated"] += 1
+            summary.contaminated.update(hits)
+            if len(summary.contaminated_examples) < CONTAMINATED_EXAMPLES:
+                summary.contaminated_examples.append({"source": cand.row.get("source", {}), "benchmarks": list(hits)})
+            return False
+    if dedup is not None:
+        reason = dedup.check(cand.code)
+        if reason:
+            summary.removed[reason] += 1
+            return False
+    summary.kept += 1
+    summary.kept_not_self_contained += bool(cand.row.get("free_names"))
+    return True
+
+
 def mine(
     files: Iterable[Path],
     output: str | Path,
@@ -225,35 +261,10 @@ def mine(
             results, total=len(files), unit="file", desc="lintseq mine", disable=not progress, dynamic_ncols=True
         )
         for candidates, counts, error in bar:
-            summary.files_scanned += 1
-            if error is not None:
-                if error[0].startswith("unparsable"):
-                    summary.files_unparsable += 1
-                else:
-                    summary.files_failed += 1
-                summary.file_error(*error)
-            found = counts.pop("found", 0)
-            summary.functions_found += 0 if settings.raw else found
-            summary.removed.update(counts)
+            _count_file(summary, counts, error, settings.raw)
             for cand in candidates:
-                if decontaminator is not None:
-                    hits = decontaminator.check(*cand.texts)
-                    if hits:
-                        summary.removed["contaminated"] += 1
-                        summary.contaminated.update(hits)
-                        if len(summary.contaminated_examples) < CONTAMINATED_EXAMPLES:
-                            summary.contaminated_examples.append(
-                                {"source": cand.row.get("source", {}), "benchmarks": list(hits)}
-                            )
-                        continue
-                if dedup is not None:
-                    reason = dedup.check(cand.code)
-                    if reason:
-                        summary.removed[reason] += 1
-                        continue
-                rows.write(dumps_line(cand.row))
-                summary.kept += 1
-                summary.kept_not_self_contained += bool(cand.row.get("free_names"))
+                if _kept(cand, summary, decontaminator, dedup):
+                    rows.write(dumps_line(cand.row))
         summary.seconds = round(time.perf_counter() - began, 2)
         report = summary.to_dict() | {"settings": settings.describe(), "output": str(output)}
         # the summary is written first and the old one removed before either file moves into

@@ -17,6 +17,7 @@ input embedding keeps the mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 TARGET = 0.5  # mean probability of the new token where the data puts it next
@@ -53,6 +54,39 @@ def predictive_init(
         mean_out = head.weight[:known].float().mean(0)
         inp.weight[token_id] = inp.weight[:known].mean(0)
         head.weight[token_id] = mean_out.to(head.weight.dtype)
+
+    positions = _positions(model, tok, sample, head, token_id)
+    if positions is None:
+        return None
+    h_at, lse_at, direction, h_o, lse_o = positions
+
+    def probability(h, lse, alpha: float):
+        return torch.sigmoid(h @ (mean_out + alpha * direction) - lse)
+
+    alpha = _smallest_alpha(lambda a: probability(h_at, lse_at, a).mean())
+    with torch.no_grad():
+        head.weight[token_id] = (mean_out + alpha * direction).to(head.weight.dtype)
+    p_at, p_other = probability(h_at, lse_at, alpha), probability(h_o, lse_o, alpha)
+    p_mean = probability(h_at, lse_at, 0.0)
+    return {
+        "method": "predictive",
+        "rows": len(sample),
+        "positions": len(h_at),
+        "alpha": round(alpha, 4),
+        "tied": tied,
+        "p_at_positions_mean_init": round(float(p_mean.mean()), 6),
+        "p_at_positions": round(float(p_at.mean()), 4),
+        "p_elsewhere": round(float(p_other.mean()), 4),
+        "elsewhere_above_half": round(float((p_other > 0.5).float().mean()), 4),
+    }
+
+
+def _positions(model: Any, tok: Any, sample: list[dict[str, str]], head: Any, token_id: int) -> Any:
+    """The LM head's inputs and the log-normalisers (every token but `token_id`) at the completion
+    positions where the data puts the token next, the unit direction from the mean of the other
+    positions to theirs, and up to MAX_OTHER of those other positions; None when either kind
+    is missing."""
+    import torch
 
     captured: list[Any] = []
     hook = head.register_forward_hook(lambda _m, args, _o: captured.append(args[0]))
@@ -94,32 +128,17 @@ def predictive_init(
     assert sum_other is not None
     direction = h_at.mean(0) - sum_other / n_other
     direction = direction / direction.norm()
+    return h_at, lse_at, direction, torch.cat(other_h)[:MAX_OTHER], torch.cat(other_lse)[:MAX_OTHER]
 
-    def probability(h, lse, alpha: float):
-        return torch.sigmoid(h @ (mean_out + alpha * direction) - lse)
 
-    # mean probability rises with alpha (each term is a sigmoid of a line whose slope h·u is
-    # mostly positive at these positions); bisect for the smallest alpha that reaches TARGET
+def _smallest_alpha(mean_probability: Callable[[float], Any]) -> float:
+    """The smallest alpha (to bisection precision) whose mean probability reaches TARGET. It
+    rises with alpha: each term is a sigmoid of a line whose slope h·u is mostly positive at
+    these positions. (`mean_probability` gives a tensor: compared in its dtype, as before the split.)"""
     low, high = 0.0, 1.0
-    while probability(h_at, lse_at, high).mean() < TARGET and high < 1e4:
+    while mean_probability(high) < TARGET and high < 1e4:
         low, high = high, high * 2
     for _ in range(40):
         mid = (low + high) / 2
-        low, high = (mid, high) if probability(h_at, lse_at, mid).mean() < TARGET else (low, mid)
-    alpha = high
-    with torch.no_grad():
-        head.weight[token_id] = (mean_out + alpha * direction).to(head.weight.dtype)
-    h_o, lse_o = torch.cat(other_h)[:MAX_OTHER], torch.cat(other_lse)[:MAX_OTHER]
-    p_at, p_other = probability(h_at, lse_at, alpha), probability(h_o, lse_o, alpha)
-    p_mean = probability(h_at, lse_at, 0.0)
-    return {
-        "method": "predictive",
-        "rows": len(sample),
-        "positions": len(h_at),
-        "alpha": round(alpha, 4),
-        "tied": tied,
-        "p_at_positions_mean_init": round(float(p_mean.mean()), 6),
-        "p_at_positions": round(float(p_at.mean()), 4),
-        "p_elsewhere": round(float(p_other.mean()), 4),
-        "elsewhere_above_half": round(float((p_other > 0.5).float().mean()), 4),
-    }
+        low, high = (mid, high) if mean_probability(mid) < TARGET else (low, mid)
+    return high

@@ -253,35 +253,13 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
     out, saved = _check_output(cfg)
     resuming = saved is not None
     state = out / STATE_DIR
-    tokens_path = state / TOKENS
     procs.wait()  # every process has looked before the main one changes anything
     set_seed(cfg.seed)
     if procs.is_main:
-        if not resuming and cfg.overwrite and out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
-        if not resuming:
-            build_tokenizer(cfg, out)
-        if not (resuming and tokens_path.exists() and (state / TOKENS_META).exists()):
-            tokenize_corpus(iter_documents(cfg.data, cfg.text_field), AutoTokenizer.from_pretrained(out), tokens_path)
-        last_complete_checkpoint(state)  # sets aside a checkpoint cut short, before anyone looks
+        _prepare(cfg, out, resuming)
     procs.wait()
     tok = AutoTokenizer.from_pretrained(out)
-    meta = json.loads((state / TOKENS_META).read_text(encoding="utf-8"))
-    dataset = PackedDataset(tokens_path, cfg.seq_length)
-    if len(dataset) == 0:
-        raise ValueError(
-            f"the corpus has {meta['n_tokens']} tokens, fewer than one sequence of {cfg.seq_length}; lower --seq-length"
-        )
-    dropped = meta["n_tokens"] - len(dataset) * cfg.seq_length
-    log.info(
-        "%d documents, %d tokens, %d sequences of %d (%d tail tokens dropped)",
-        meta["n_documents"],
-        meta["n_tokens"],
-        len(dataset),
-        cfg.seq_length,
-        dropped,
-    )
+    meta, dataset = _packed(cfg, state)
 
     vocab = len(tok) + (-len(tok)) % 64
     model = init_model(cfg.init, vocab, cfg.seq_length, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, seed=cfg.seed)
@@ -334,11 +312,53 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
     if not procs.is_main:
         save_trained(trainer, tok, None)
         return result
+    _save_final(trainer, tok, out)
+    write_atomic(out / SUMMARY, json.dumps(result.summary(), indent=2))
+    return result
+
+
+def _prepare(cfg: PretrainConfig, out: Path, resuming: bool) -> None:
+    """The main process's part before training: a fresh output folder, the tokenizer trained on
+    the corpus, the corpus tokenized once (kept across resumes)."""
+    from transformers import AutoTokenizer
+
+    state = out / STATE_DIR
+    if not resuming and cfg.overwrite and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not resuming:
+        build_tokenizer(cfg, out)
+    if not (resuming and (state / TOKENS).exists() and (state / TOKENS_META).exists()):
+        tokenize_corpus(iter_documents(cfg.data, cfg.text_field), AutoTokenizer.from_pretrained(out), state / TOKENS)
+    last_complete_checkpoint(state)  # sets aside a checkpoint cut short, before anyone looks
+
+
+def _packed(cfg: PretrainConfig, state: Path) -> tuple[dict, PackedDataset]:
+    """The tokenized corpus's counts and its sequences of `cfg.seq_length` tokens."""
+    meta = json.loads((state / TOKENS_META).read_text(encoding="utf-8"))
+    dataset = PackedDataset(state / TOKENS, cfg.seq_length)
+    if len(dataset) == 0:
+        raise ValueError(
+            f"the corpus has {meta['n_tokens']} tokens, fewer than one sequence of {cfg.seq_length}; lower --seq-length"
+        )
+    log.info(
+        "%d documents, %d tokens, %d sequences of %d (%d tail tokens dropped)",
+        meta["n_documents"],
+        meta["n_tokens"],
+        len(dataset),
+        cfg.seq_length,
+        meta["n_tokens"] - len(dataset) * cfg.seq_length,
+    )
+    return meta, dataset
+
+
+def _save_final(trainer: Any, tok: Any, out: Path) -> None:
+    """The trained model and tokenizer, installed at `out` only once completely written."""
+    from lintseq.training.sft import save_trained
+
     work = temp_dir(out / "final")
     try:
         save_trained(trainer, tok, work)
         _install_final(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_atomic(out / SUMMARY, json.dumps(result.summary(), indent=2))
-    return result

@@ -389,12 +389,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     set_seed(cfg.seed)  # the tokenizer's new embedding rows are drawn at random
     rows = load_training_rows(cfg.data)
     if procs.is_main:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not resuming:  # nothing to resume, or a run stopped before it wrote anything to resume
-            shutil.rmtree(state, ignore_errors=True)
-            state.mkdir(parents=True)
-            build_tokenizer(cfg, rows).save_pretrained(state / "tokenizer")
-        last_complete_checkpoint(state)  # sets aside a checkpoint cut short, before anyone looks
+        _prepare(cfg, rows, out, state, resuming)
     procs.wait()
     tok = AutoTokenizer.from_pretrained(state / "tokenizer")  # every process: the same tokens
     rows, dropped = fitting_rows(rows, tok, cfg.max_seq_length)
@@ -449,10 +444,31 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     if not procs.is_main:
         save_trained(trainer, tok, None)
         return result
+    _save_final(trainer, tok, result)
+    shutil.rmtree(state, ignore_errors=True)
+    return result
+
+
+def _prepare(cfg: TrainConfig, rows: list[dict], out: Path, state: Path, resuming: bool) -> None:
+    """The main process's part before training: a fresh state folder with the tokenizer (unless
+    resuming), and a checkpoint cut short set aside before any process looks for one."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not resuming:  # nothing to resume, or a run stopped before it wrote anything to resume
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True)
+        build_tokenizer(cfg, rows).save_pretrained(state / "tokenizer")
+    last_complete_checkpoint(state)
+
+
+def _save_final(trainer: Any, tok: Any, result: TrainResult) -> None:
+    """The model, its resolved config and summary, swapped in at the output only once complete."""
+    import json
+
+    out = Path(result.output)
     work = temp_dir(out)
     try:
         save_trained(trainer, tok, work)
-        saved = replace(cfg, output=str(out), resume=False, overwrite=False)
+        saved = replace(result.config, output=str(out), resume=False, overwrite=False)
         (work / CONFIG_NAME).write_text(
             dump_toml(saved.to_dict(), "lintseq train config (resolved); repeat with --config"), encoding="utf-8"
         )
@@ -461,5 +477,3 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    shutil.rmtree(state, ignore_errors=True)
-    return result
