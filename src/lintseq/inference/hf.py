@@ -10,7 +10,14 @@ from __future__ import annotations
 import inspect
 
 from lintseq.inference.text import cut_at_stop, end_marker_ids
-from lintseq.inference.types import BackendUnavailable, Generation, Request, SamplingSettings, batch_seed
+from lintseq.inference.types import (
+    BackendUnavailable,
+    Generation,
+    Request,
+    SampleSettings,
+    SamplingSettings,
+    batch_seed,
+)
 
 
 def _require_torch():
@@ -77,9 +84,9 @@ class HFBackend:
         model: str,
         *,
         tokenizer: str | None = None,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 16,
+        device: str = SampleSettings.device,
+        dtype: str = SampleSettings.dtype,
+        batch_size: int = SampleSettings.batch_size,
         model_obj=None,
         tokenizer_obj=None,
     ) -> None:
