@@ -237,7 +237,7 @@ class Server:
         init is a placeholder, started while waiting for the request), wait for it within its
         timeout, kill the namespace, and write the report at the end of the output pipe, which
         then closes."""
-        recv_fds, unpack, monotonic = self.socket.recv_fds, self.struct.unpack, self.time.monotonic
+        monotonic = self.time.monotonic
         init = None
         while True:
             if self.isolated and init is None:
@@ -245,16 +245,8 @@ class Server:
                     init = self._fresh_pid_namespace()
                 except OSError:
                     init = None  # tried again with the request, which reports the error
-            try:
-                header, fds, _, _ = recv_fds(self.sock, 8, 1)
-                if not header:
-                    os._exit(0)
-                header += _recv_exact(self.sock, 8 - len(header))
-                request, program = self.marshal.loads(_recv_exact(self.sock, unpack("=Q", header)[0]))
-            except (EOFError, OSError):
-                os._exit(0)  # the evaluator is gone; as this namespace's PID 1, every sample goes too
+            request, program, out = self._receive()
             t = {"t_request": monotonic()}
-            out = fds[0]
             split = isinstance(
                 program, tuple
             )  # (candidate's program, prelude, test, entry, apart, compiled test, input limits, measure)
@@ -303,20 +295,7 @@ class Server:
             report = self._finish(pid, init, request["timeout"], t, harness)
             init = None
             if split:
-                report["verdict"] = "failed"
-                if verdict_r is not None:
-                    got = _read_verdict(verdict_r)
-                    os.close(verdict_r)
-                    if got[:1] == b"P" and report["code"] == 0:
-                        report["verdict"] = "passed"
-                        if len(got) > 1:
-                            report["input_ms"] = _input_ms(got[1:])
-                    elif got[:1] == b"T":
-                        report["verdict"] = "timeout"
-                    elif not got and report["code"] == 70:
-                        report["error"] = "the harness could not start"
-                else:
-                    report["error"] = "the harness could not be forked"
+                _set_verdict(report, verdict_r)
             if not self.isolated:
                 self.shutil.rmtree(workdir, ignore_errors=True)
             child = os.read(ready_r, 1 << 16)
@@ -327,6 +306,19 @@ class Server:
                 report["error"] = got.get("error") or report.get("error")
             _report(out, report)
             os.close(out)
+
+    def _receive(self) -> tuple:
+        """The next request: (limits, program, the output pipe's descriptor). Exits when the
+        evaluator is gone: as this namespace's PID 1, every sample goes too."""
+        try:
+            header, fds, _, _ = self.socket.recv_fds(self.sock, 8, 1)
+            if not header:
+                os._exit(0)
+            header += _recv_exact(self.sock, 8 - len(header))
+            request, program = self.marshal.loads(_recv_exact(self.sock, self.struct.unpack("=Q", header)[0]))
+        except (EOFError, OSError):
+            os._exit(0)
+        return request, program, fds[0]
 
     def _compile_test(self, test: str, compiled: bytes | None) -> None:
         """A split run's test as a code object, once per worker (EvalPlus's hold every input and
@@ -405,6 +397,25 @@ class Server:
                 pass
         t["t_clean"] = self.time.monotonic()
         return report
+
+
+def _set_verdict(report: dict, verdict_r: int | None) -> None:
+    """The verdict the harness wrote (it alone judges; the candidate's exit status only confirms
+    a pass), or why there is none."""
+    report["verdict"] = "failed"
+    if verdict_r is None:
+        report["error"] = "the harness could not be forked"
+        return
+    got = _read_verdict(verdict_r)
+    os.close(verdict_r)
+    if got[:1] == b"P" and report["code"] == 0:
+        report["verdict"] = "passed"
+        if len(got) > 1:
+            report["input_ms"] = _input_ms(got[1:])
+    elif got[:1] == b"T":
+        report["verdict"] = "timeout"
+    elif not got and report["code"] == 70:
+        report["error"] = "the harness could not start"
 
 
 def _read_verdict(fd: int) -> bytes:
