@@ -242,7 +242,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
     """
     from transformers import AutoTokenizer, Trainer, default_data_collator, set_seed
 
-    from lintseq.training.sft import save_trained
+    from lintseq.training.sft import plan_line, save_trained
     from lintseq.training.shapes import count_parameters, init_model
 
     procs = start()
@@ -287,14 +287,10 @@ def pretrain(cfg: PretrainConfig, callbacks: list | None = None, progress: bool 
         main_process=procs.is_main,
     )
     log.info(
-        "%s: %d params, %d optimizer steps of %d tokens, lr %g%s%s",
+        "%s: %d tokens per step, %s",
         cfg.init,
-        n_params,
-        steps,
         cfg.batch_size * cfg.seq_length,
-        cfg.lr,
-        f", {procs.count} processes" if procs.count > 1 else "",
-        f", resuming from {last}" if last else "",
+        plan_line(n_params, steps, cfg.lr, procs.count, last),
     )
 
     trainer = Trainer(

@@ -421,15 +421,7 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
         new_token=new_token,
         main_process=procs.is_main,
     )
-    log.info(
-        "%d rows, %d params, %d optimizer steps, lr %g%s%s",
-        len(rows),
-        n_params,
-        steps,
-        cfg.lr,
-        f", {procs.count} processes" if procs.count > 1 else "",
-        f", resuming from {last}" if last else "",
-    )
+    log.info("%d rows, %s", len(rows), plan_line(n_params, steps, cfg.lr, procs.count, last))
 
     trainer = build_trainer(
         cfg, model, tok, rows, str(state), steps if cfg.max_steps is not None else -1, callbacks, progress
@@ -447,6 +439,13 @@ def train(cfg: TrainConfig, callbacks: list | None = None, progress: bool = True
     _save_final(trainer, tok, result)
     shutil.rmtree(state, ignore_errors=True)
     return result
+
+
+def plan_line(n_params: int, steps: int, lr: float | None, processes: int, last: str | None) -> str:
+    """What a training run is about to do, for its log."""
+    parts = [f"{n_params} params", f"{steps} optimizer steps", f"lr {lr:g}" if lr is not None else "lr unset"]
+    parts += [f"{processes} processes"] * (processes > 1) + [f"resuming from {last}"] * bool(last)
+    return ", ".join(parts)
 
 
 def _prepare(cfg: TrainConfig, rows: list[dict], out: Path, state: Path, resuming: bool) -> None:
