@@ -482,3 +482,33 @@ def test_verdicts_agree_with_evalplus():
     for line in agreements:
         got, total = line.rsplit(":", 1)[1].strip().split("/")
         assert got == total and int(total) > 40
+
+
+def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path) -> None:
+    """A plus test that computes each expected output with its reference (HumanEval+ 14, 15, 83,
+    100, 130, 139; MBPP+ three) gets them from the worker's earlier run of the same test; a wrong
+    sample still fails against the kept outputs, and a wrong reference would show (it prints)."""
+    from lintseq.evaluation.problems import _apart, _batched
+
+    test = (
+        "def ref_func(n):\n"
+        "    print('computed', n)\n"
+        "    return [n] * n\n\n"
+        "def check(candidate):\n"
+        "    inputs = [[1], [2], [3]]\n"
+        "    for i, inp in enumerate(inputs):\n"
+        "        assert candidate(*inp) == ref_func(*inp)\n\n"
+        "check(f)\n"
+    )
+    problem = Problem("T/0", "Repeat.", _apart(_batched(test, "candidate", "T/0"), "f"), entry_point="f")
+    assert "_lintseq_expected(ref_func, i, inp)" in problem.test
+    right, wrong = "def f(n):\n    return [n] * n\n", "def f(n):\n    return [n] * (n - 1)\n"
+    rows = [{"task_id": "T/0", "program": p} for p in (right, right, wrong, right)]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with Sandbox(Limits(timeout=10), workers=1) as box:
+        report = evaluate(path, [problem], benchmark="t", k=[1], sandbox=box)
+    samples = report.per_problem[0]["samples"]
+    assert [s["status"] for s in samples] == ["passed", "passed", "failed", "passed"]
+    computed = [s["output"].count("computed") for s in samples]
+    assert computed == [3, 0, 0, 0], [s["output"] for s in samples]
