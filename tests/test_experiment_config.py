@@ -123,6 +123,9 @@ def test_config_json_reads_back_into_the_same_stages(recipe, tmp_path, monkeypat
     again = ExperimentConfig.from_dict(saved)
     assert again == cfg
     assert runner.stage_keys(stages.build(again)) == runner.stage_keys(stages.build(cfg))
+    older = json.loads(json.dumps(saved))  # a record from before [generate] s was named samples
+    older["generate"] = {"s" if k == "samples" else k: v for k, v in older["generate"].items()}
+    assert ExperimentConfig.from_dict(older) == cfg
     assert list(saved) == [
         "seed",
         "model",

@@ -182,13 +182,15 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ExperimentConfig:
         """The config `to_dict` wrote (RUN_DIR/config.json), as it was: not checked again."""
-        pre, train = doc.get("pretrain"), dict(doc["train"])
+        pre, train, generate = doc.get("pretrain"), dict(doc["train"]), dict(doc["generate"])
+        if "s" in generate:  # RUN_DIR/config.json written before [generate] s was named samples
+            generate["samples"] = generate.pop("s")
         return cls(
             seed=doc["seed"],
             model=ModelTable(**doc["model"]),
             pretrain=None if pre is None else PretrainTable(**pre),
             data=DataTable(**doc["data"]),
-            generate=GenerateTable(**doc["generate"]),
+            generate=GenerateTable(**generate),
             format=FormatTable(**doc["format"]),
             train=TrainTable(train.pop("baseline_epochs"), train.pop("launcher"), train),
             sample=SampleTable(**doc["sample"]),
