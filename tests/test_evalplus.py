@@ -484,10 +484,14 @@ def test_verdicts_agree_with_evalplus():
         assert got == total and int(total) > 40
 
 
-def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("timed", [False, True])
+def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path, monkeypatch, timed: bool) -> None:
     """A plus test that computes each expected output with its reference (HumanEval+ 14, 15, 83,
     100, 130, 139; MBPP+ three) gets them from the worker's earlier run of the same test; a wrong
-    sample still fails against the kept outputs, and a wrong reference would show (it prints)."""
+    sample still fails against the kept outputs. `timed`: the task's limit is derived from its
+    reference solution, whose timing run takes that solution's answers as the expected outputs
+    (as EvalPlus does), so `ref_func` never runs."""
+    monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
     from lintseq.evaluation.problems import _apart, _batched
 
     test = (
@@ -500,9 +504,16 @@ def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path) -> None:
         "        assert candidate(*inp) == ref_func(*inp)\n\n"
         "check(f)\n"
     )
-    problem = Problem("T/0", "Repeat.", _apart(_batched(test, "candidate", "T/0"), "f"), entry_point="f")
-    assert "_lintseq_expected(ref_func, i, inp)" in problem.test
     right, wrong = "def f(n):\n    return [n] * n\n", "def f(n):\n    return [n] * (n - 1)\n"
+    problem = Problem(
+        "T/0",
+        "Repeat.",
+        _apart(_batched(test, "candidate", "T/0"), "f"),
+        entry_point="f",
+        canonical_solution=right if timed else "",
+        derive_limit=timed,
+    )
+    assert "_lintseq_expected(ref_func, i, inp, _lintseq_out)" in problem.test
     rows = [{"task_id": "T/0", "program": p} for p in (right, right, wrong, right)]
     path = tmp_path / "s.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -511,4 +522,4 @@ def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path) -> None:
     samples = report.per_problem[0]["samples"]
     assert [s["status"] for s in samples] == ["passed", "passed", "failed", "passed"]
     computed = [s["output"].count("computed") for s in samples]
-    assert computed == [3, 0, 0, 0], [s["output"] for s in samples]
+    assert computed == ([0, 0, 0, 0] if timed else [3, 0, 0, 0]), [s["output"] for s in samples]

@@ -251,7 +251,7 @@ class Server:
             t = {"t_request": monotonic()}
             split = isinstance(
                 program, tuple
-            )  # (candidate's program, prelude, test, entry, apart, compiled test, input limits, measure)
+            )  # (candidate's program, prelude, test, entry, apart, compiled test, input limits, measure, reference)
             pipes: list[int] = []
             try:
                 if self.isolated:
@@ -1263,21 +1263,24 @@ def _trusted_module(name):
     return None
 
 
-MEMO_CALL = "_lintseq_expected(ref_func, i, inp)"  # the plus tests' call (`problems._batched`)
+MEMO_CALL = "_lintseq_expected(ref_func, i, inp, _lintseq_out)"  # the plus tests' call (`problems._batched`)
 MEMO_BYTES = 8 << 20  # of expected outputs (marshalled) one run passes back; the rest is recomputed
 MEMO_TOTAL = 32 << 20  # kept per worker: a bigger server would make every fork slower
 _EXPECTED: dict = {}  # this run's test: input index -> expected output, from earlier runs
 _MEMO_OUT = None  # where this run passes back what it computed (`Server._memo_space`)
+_REFERENCE = False  # the candidate is the benchmark's reference solution (`Job.reference`)
 
 
-def _memo(ref, i, inp):
+def _memo(ref, i, inp, out=None):
     """ref(*inp), the expected output of input i: as an earlier run of this test on this worker
-    computed it, else computed (by the benchmark's reference, in the harness) and passed back
-    to the server for the next run. The harness runs no sample code, so what it computes is
-    the benchmark's own answer; the server unmarshals only the harness's records."""
+    computed it, else computed (by the benchmark's reference, in the harness; in the run that
+    times the reference solution, that solution's answer `out`, as EvalPlus defines expected
+    outputs) and passed back to the server for the next run. The harness runs no sample code
+    and only the evaluator marks a run as the reference's, so what is kept is the benchmark's
+    own answer; the server unmarshals only the harness's records."""
     if i in _EXPECTED:
         return _EXPECTED[i]
-    value = ref(*inp)
+    value = out if _REFERENCE else ref(*inp)
     out = _MEMO_OUT
     if out is not None and type(i) is int:
         import marshal
@@ -1406,8 +1409,8 @@ def _harness_child(
     prelude, test, entry, apart = program[1:5]
     limits, measure = program[6:8]
     code = server.codes.get(test)
-    global _EXPECTED, _MEMO_OUT
-    _EXPECTED, _MEMO_OUT = server.expected.get(test, {}), memo
+    global _EXPECTED, _MEMO_OUT, _REFERENCE
+    _EXPECTED, _MEMO_OUT, _REFERENCE = server.expected.get(test, {}), memo, len(program) > 8 and program[8] is True
     del request, server
     _run_harness(prelude, code or test, entry, apart, calls, answers, verdict, limits, measure)
 

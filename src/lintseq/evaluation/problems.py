@@ -353,9 +353,10 @@ _CALLS = """def _lintseq_calls(f, inputs):
         yield f(*inp)
 
 
-def _lintseq_expected(ref, i, inp):
+def _lintseq_expected(ref, i, inp, out=None):
     \"\"\"ref(*inp), the expected output of input i (lintseq's harness keeps it for the worker's
-    next run of this test).\"\"\"
+    next run of this test; `out`, the tested function's answer, is the expected output when the
+    tested function is the benchmark's reference).\"\"\"
     return ref(*inp)
 
 
@@ -393,7 +394,9 @@ def _batched(test: str, callee: str, where: str) -> str:
                     lines[i] = indent + new[4:].format(f=callee)
                     lines[i + 1] = lines[i + 1].replace(call, "_lintseq_out")
                     if "exp" not in head and lines[i + 1].count(_REF_CALL) == 1:
-                        lines[i + 1] = lines[i + 1].replace(_REF_CALL, "_lintseq_expected(ref_func, i, inp)")
+                        lines[i + 1] = lines[i + 1].replace(
+                            _REF_CALL, "_lintseq_expected(ref_func, i, inp, _lintseq_out)"
+                        )
                     done += 1
     if done != 1:
         raise BenchmarkError(f"{where}: expected one loop over the inputs calling {callee}, found {done}")

@@ -156,6 +156,10 @@ class Job:
     # harness fails the test with "timeout" once an answer is that late (EvalPlus's per-input limits)
     input_limits: tuple[float, ...] = ()
     measure: bool = False  # report the candidate's milliseconds per input of that batch (`Result.input_ms`)
+    # the candidate is the benchmark's reference solution: where the test computes an expected
+    # output with its `ref_func`, the reference's own answer is taken (EvalPlus's expected outputs
+    # are its reference's answers) and kept for the worker's next runs of the test (`_memo`)
+    reference: bool = False
 
     def text(self) -> str:
         """One string for hashing (the reference-time cache)."""
@@ -380,7 +384,7 @@ class _Server:
                 compiled = compiled_test(program.test)
             payload = (
                 *(program.program, program.prelude, program.test, program.entry, program.apart),
-                *(compiled, list(program.input_limits), program.measure),
+                *(compiled, list(program.input_limits), program.measure, program.reference),
             )
         data = marshal.dumps((request, payload))  # type: ignore[arg-type]
         data = struct.pack("=Q", len(data)) + data

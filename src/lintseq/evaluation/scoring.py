@@ -448,7 +448,9 @@ def _derive_limits(
         have = {s.task_id for s in b.samples}
         for p in b.problems:
             if p.derive_limit and p.canonical_solution and p.task_id in have:
-                need.setdefault(replace(p.job_for(p.canonical_solution), measure=True), []).append((b, p))
+                need.setdefault(replace(p.job_for(p.canonical_solution), measure=True, reference=True), []).append(
+                    (b, p)
+                )
     if not need:
         return
     programs = list(need)
