@@ -523,3 +523,57 @@ def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path, monkeypat
     assert [s["status"] for s in samples] == ["passed", "passed", "failed", "passed"]
     computed = [s["output"].count("computed") for s in samples]
     assert computed == ([0, 0, 0, 0] if timed else [3, 0, 0, 0]), [s["output"] for s in samples]
+
+
+def test_base_input_counts_are_the_release_s():
+    """The bundled table of base inputs per task is what the plain release files say, and those
+    inputs are the first of each bundled test (the script checks; it exits 1 on a stale table)."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "evalplus_base_inputs.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    problems = {p.task_id: p for p in load_benchmark("humaneval+")}
+    assert problems["HumanEval/0"].base_inputs == 7
+    assert problems["HumanEval/32"].base_inputs == 99  # 100 base inputs, one of them twice
+    assert all(p.base_inputs > 0 for p in load_benchmark("mbpp+"))
+
+
+# HumanEval/0 with the reference's answers for its first `k` calls, then a wrong one or a loop
+_AFTER = """from typing import List
+
+
+def has_close_elements(numbers: List[float], threshold: float) -> bool:
+    _calls.append(1)
+    if len(_calls) > {k}:
+        {then}
+    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])
+
+
+_calls = []
+"""
+
+
+@pytest.mark.parametrize(
+    "k,then,plus,base",
+    [
+        (7, "return 42", "failed", "passed"),  # every base input right, a plus input wrong
+        (6, "return 42", "failed", "failed"),  # the last base input wrong
+        (7, "while True: pass", "timeout", "passed"),  # loops on the first plus input
+        (3, "while True: pass", "timeout", "timeout"),  # loops on a base input
+    ],
+)
+def test_the_base_verdict_comes_from_the_plus_run(tmp_path, k, then, plus, base):
+    """HumanEval+'s base verdict is EvalPlus's (every base input passes), read from the same run
+    as the plus verdict: the test's first 7 inputs of HumanEval/0 are its base inputs, and no
+    separate base test runs. A sample that loops after the base inputs keeps its base pass: its
+    answers so far are sent before the first plus input."""
+    (problem,) = [p for p in load_benchmark("humaneval+") if p.task_id == "HumanEval/0"]
+    assert problem.base_inputs == 7
+    rows = [{"task_id": "HumanEval/0", "program": problem.canonical_solution}]
+    rows.append({"task_id": "HumanEval/0", "program": _AFTER.format(k=k, then=then)})
+    with Sandbox(Limits(timeout=10), workers=1) as box:
+        report = evaluate(_samples(tmp_path / "s.jsonl", rows), [problem], benchmark="humaneval+", k=[1], sandbox=box)
+        runs = box.timings.samples
+    (row,) = report.per_problem
+    assert row["statuses"] == ["passed", plus] and row["base_statuses"] == ["passed", base]
+    assert runs == 4  # the numpy check, the reference's timing and the two samples: no base test
+    assert report.scores["base"]["pass@1"] == (1.0 if base == "passed" else 0.5)

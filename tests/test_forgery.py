@@ -179,6 +179,7 @@ def test_forgery_passes_one_process_but_not_the_harness(box, problems, bench, at
     if attack not in ONLY_AGAINST_THE_HARNESS:
         assert one_process.passed, ("the attack is not real", one_process)
     assert not split.passed and split.status in ("failed", "timeout", "killed"), split
+    assert not split.base_passed, split  # nor the base verdict a plus run gives
 
 
 def test_forgeries_fail_through_evaluate(tmp_path, problems):
@@ -194,3 +195,6 @@ def test_forgeries_fail_through_evaluate(tmp_path, problems):
             report = evaluate(path, [problems[bench][task]], benchmark=bench, k=[1], sandbox=sandbox)
         statuses = [s["status"] for s in report.per_problem[0]["samples"]]
         assert statuses[-1] == "passed" and "passed" not in statuses[:-1], list(zip(names, statuses))
+        if bench.endswith("+"):  # its base verdicts come from the same runs
+            base = report.per_problem[0]["base_statuses"]
+            assert base[-1] == "passed" and "passed" not in base[:-1], list(zip(names, base))

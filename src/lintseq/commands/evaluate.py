@@ -47,8 +47,9 @@ def command(samples, benchmarks, json_out, results, plot, label, compare, quiet,
     humaneval+ and mbpp+ are EvalPlus's HumanEval+ (164 tasks) and MBPP+ (378 tasks), bundled:
     the prompts are HumanEval's and sanitized MBPP's (task ids HumanEval/N, MbppSanitized/N), so
     samples from `sample -b humaneval` (or mbpp-sanitized:all) score on them too. A sample passes
-    when it passes every base and plus test, as in EvalPlus; the base score (the base
-    benchmark's own tests) is reported on the line above. The tests need numpy in the sandbox.
+    when it passes every base and plus input, as in EvalPlus; the base score (every base
+    input passes, read from the same run) is reported on the line above. The tests need numpy
+    in the sandbox.
 
     \b
     Time limits: a task's tests run as one program, so its limit is max(--min-time-limit,
@@ -56,8 +57,7 @@ def command(samples, benchmarks, json_out, results, plot, label, compare, quiet,
     same sandbox with the same workers the first time a task is evaluated on this machine, and
     cached in $LINTSEQ_CACHE (default $XDG_CACHE_HOME/lintseq or ~/.cache/lintseq)/reference-times.json.
     Within it, each input gets twice EvalPlus's limit, 2 x max(1 s, --time-factor x the
-    reference's time on it): a sample that loops stops there. Their base tests get the task's limit, at most
-    --timeout; other benchmarks get --timeout.
+    reference's time on it): a sample that loops stops there. Other benchmarks get --timeout.
     """
     from tqdm import tqdm
 

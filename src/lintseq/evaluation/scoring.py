@@ -24,8 +24,9 @@ Bad input never stops a run: malformed lines, rows without `task_id` or text, an
 task ids are counted in the report and skipped.
 
 Several benchmarks can score one samples file in one sandbox pass (`evaluate_many`), e.g.
-HumanEval and HumanEval+ (same prompts and task ids). A plus benchmark (problems with a
-`base_test`) reports its base score beside the plus one, as EvalPlus does, and its tasks get
+HumanEval and HumanEval+ (same prompts and task ids). A plus benchmark reports its base score
+beside the plus one, as EvalPlus does: from the same run where the plus test begins with the base
+inputs (`Problem.base_inputs`, the bundled ones), else by running its `base_test`; its tasks get
 time limits derived from the reference solutions (`lintseq.evaluation.timing`). A program that
 two scores need (the same sample on the same test with the same limit) runs once.
 """
@@ -342,7 +343,7 @@ def _plan_runs(benches: list[_Benchmark], floor: float) -> tuple[list[Job], list
             limits: list[float] = []
             for s in b.samples:
                 p = b.by_id[s.task_id]
-                if base and not p.base_test:
+                if base and (not p.base_test or p.base_inputs):  # none, or the plus run says (`_base_of`)
                     slots.append(None)
                     continue
                 limit = _limit(b, s.task_id, base, floor)
@@ -374,6 +375,14 @@ def _limit(b: _Benchmark, task_id: str, base: bool, floor: float) -> float:
     if derived is None:
         return floor
     return min(floor, derived) if base else derived
+
+
+def _base_of(plus: Result) -> Result:
+    """EvalPlus's base verdict from a run of the plus test, whose first inputs are the base ones:
+    a pass once the test had checked all of them (`Job.base_inputs`), whatever came after."""
+    if plus.passed or not plus.base_passed:
+        return plus
+    return replace(plus, passed=True, status="passed")
 
 
 def _within(result: Result, limit: float) -> Result:
@@ -511,13 +520,14 @@ def _report(b: _Benchmark, results: list[Result], run: _Run) -> Report:
     mine = [_within(results[i], limit) for i, limit in zip(b.slots, b.slot_limits)]
     base_runs = [(s, i) for s, i in zip(b.samples, b.base_slots) if i is not None]
     based = [(s, _within(results[i], limit)) for (s, i), limit in zip(base_runs, b.base_slot_limits)]
+    based += [(s, _base_of(r)) for s, r in zip(b.samples, mine) if b.by_id[s.task_id].base_inputs]
     _refuse_missing_modules(b, [*zip(b.samples, mine), *based])
     grouped = _by_task(zip(b.samples, mine))
     doc, rows = _summary(b.problems, grouped, ks)
     base_rows: dict[str, dict] = {}
     base_doc = None
     if based:
-        base_doc, base_rows = _summary([p for p in b.problems if p.base_test], _by_task(based), ks)
+        base_doc, base_rows = _summary([p for p in b.problems if p.base_test or p.base_inputs], _by_task(based), ks)
         base_doc.pop("diversity")
     per_problem = _per_problem(b, rows, grouped, base_rows, {(s.task_id, s.index): r for s, r in based})
     scores: dict = {"label": run.label or Path(run.samples_path).stem}
