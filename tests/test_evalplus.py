@@ -22,7 +22,7 @@ from lintseq.evaluation.scoring import (
     InputStats,
     Sample,
     _Benchmark,
-    _plan_runs,
+    _Plan,
     _within,
     evaluate,
     evaluate_many,
@@ -216,7 +216,9 @@ def test_base_tests_get_the_derived_limit_and_shared_runs_the_larger_one():
     plus = _Benchmark("plus", [p], {"t/1": p}, [sample], InputStats(), limits={"t/1": 4.0})
     own = Problem("t/1", "p", p.base_test, "f")
     base = _Benchmark("base", [own], {"t/1": own}, [sample], InputStats())
-    programs, timeouts = _plan_runs([base, plus], floor=10.0)
+    plan = _Plan([base, plus], floor=10.0)
+    assert plan.task_ids() == ["t/1"] and plan.task("t/1") == range(0, 2)
+    programs, timeouts = plan.programs, plan.timeouts
     assert len(programs) == 2 and timeouts == [10.0, 4.0]  # the base run once, the plus run
     assert base.slots == plus.base_slots == [0] and plus.slots == [1]
     assert base.slot_limits == [10.0] and plus.base_slot_limits == [4.0] and plus.slot_limits == [4.0]
@@ -484,27 +486,31 @@ def test_verdicts_agree_with_evalplus():
         assert got == total and int(total) > 40
 
 
+@pytest.mark.parametrize("big", [False, True])
 @pytest.mark.parametrize("timed", [False, True])
-def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path, monkeypatch, timed: bool) -> None:
+def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path, monkeypatch, timed: bool, big: bool) -> None:
     """A plus test that computes each expected output with its reference (HumanEval+ 14, 15, 83,
     100, 130, 139; MBPP+ three) gets them from the worker's earlier run of the same test; a wrong
     sample still fails against the kept outputs. `timed`: the task's limit is derived from its
     reference solution, whose timing run takes that solution's answers as the expected outputs
-    (as EvalPlus does), so `ref_func` never runs."""
+    (as EvalPlus does), so `ref_func` never runs. `big`: outputs over 64 KiB are kept as their
+    digest, which an answer with the same bytes matches; a wrong answer gets its expected output
+    computed (once: the test stops there)."""
     monkeypatch.setenv("LINTSEQ_CACHE", str(tmp_path / "cache"))
     from lintseq.evaluation.problems import _apart, _batched
 
     test = (
         "def ref_func(n):\n"
         "    print('computed', n)\n"
-        "    return [n] * n\n\n"
+        f"    return [n] * (n * {30000 if big else 1})\n\n"
         "def check(candidate):\n"
         "    inputs = [[1], [2], [3]]\n"
         "    for i, inp in enumerate(inputs):\n"
         "        assert candidate(*inp) == ref_func(*inp)\n\n"
         "check(f)\n"
     )
-    right, wrong = "def f(n):\n    return [n] * n\n", "def f(n):\n    return [n] * (n - 1)\n"
+    times = 30000 if big else 1
+    right, wrong = f"def f(n):\n    return [n] * (n * {times})\n", f"def f(n):\n    return [n] * (n * {times} - 1)\n"
     problem = Problem(
         "T/0",
         "Repeat.",
@@ -522,7 +528,7 @@ def test_expected_outputs_are_computed_once_per_worker(tmp_path: Path, monkeypat
     samples = report.per_problem[0]["samples"]
     assert [s["status"] for s in samples] == ["passed", "passed", "failed", "passed"]
     computed = [s["output"].count("computed") for s in samples]
-    assert computed == ([0, 0, 0, 0] if timed else [3, 0, 0, 0]), [s["output"] for s in samples]
+    assert computed == ([0, 0, int(big), 0] if timed else [3, 0, int(big), 0]), [s["output"] for s in samples]
 
 
 def test_base_input_counts_are_the_release_s():
@@ -577,3 +583,31 @@ def test_the_base_verdict_comes_from_the_plus_run(tmp_path, k, then, plus, base)
     assert row["statuses"] == ["passed", plus] and row["base_statuses"] == ["passed", base]
     assert runs == 4  # the numpy check, the reference's timing and the two samples: no base test
     assert report.scores["base"]["pass@1"] == (1.0 if base == "passed" else 0.5)
+
+
+def test_a_task_s_samples_run_while_a_slower_reference_is_timed(tmp_path):
+    """References go first, and a task's samples as soon as its own reference is in: with two
+    workers, the quick task's samples are done before the slow task's reference (3 s) is."""
+    test = "assert f() == 1\n"
+    slow = Problem("t/slow", "p", test, "f", canonical_solution="import time\ntime.sleep(3)\ndef f():\n    return 1\n")
+    quick = Problem("t/quick", "p", test, "f", canonical_solution="def f():\n    return 1\n")
+    slow.derive_limit = quick.derive_limit = True
+    rows = [{"task_id": "t/quick", "program": "def f():\n    return 1\n", "sample": i} for i in range(3)]
+    rows.append({"task_id": "t/slow", "program": "def f():\n    return 1\n"})
+    seen: list[tuple[str, float]] = []
+
+    def progress(items, desc):
+        for result in items:
+            seen.append((result.status, result.duration))
+            yield result
+
+    with Sandbox(Limits(timeout=10), workers=2) as box:
+        (report,) = evaluate_many(
+            _samples(tmp_path / "s.jsonl", rows), [("t", [slow, quick])], sandbox=box, k=[1], progress=progress
+        )
+    assert [r["statuses"] for r in report.per_problem] == [["passed"], ["passed"] * 3]
+    assert len(seen) == 6  # two references, four samples
+    durations = [d for _, d in seen]
+    slow_reference = next(i for i, d in enumerate(durations) if d >= 3)
+    assert slow_reference == 4, seen  # after the quick reference and its three samples
+    assert report.scores["time_limits"]["reference_seconds"] >= 3

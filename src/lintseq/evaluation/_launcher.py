@@ -347,7 +347,8 @@ class Server:
             pos, found = 8, {}
             while pos < end:
                 i, n = unpack("=QQ", memo[pos : pos + 16])
-                found[i] = loads(memo[pos + 16 : pos + 16 + n])
+                record = memo[pos + 16 : pos + 16 + n]
+                found[i & ~DIGEST] = _Digest(record) if i & DIGEST else loads(record)
                 pos += 16 + n
         except (ValueError, EOFError, TypeError, self.struct.error):
             found = {}
@@ -1282,6 +1283,14 @@ def _trusted_module(name):
 MEMO_CALL = "_lintseq_expected(ref_func, i, inp, _lintseq_out)"  # the plus tests' call (`problems._batched`)
 MEMO_BYTES = 8 << 20  # of expected outputs (marshalled) one run passes back; the rest is recomputed
 MEMO_TOTAL = 32 << 20  # kept per worker: a bigger server would make every fork slower
+DIGEST_OVER = 64 << 10  # an expected output bigger than this (marshalled) is kept as its digest
+DIGEST = 1 << 62  # marks a record that holds a digest
+
+
+class _Digest(bytes):
+    """The SHA-256 of a big expected output's marshal bytes (format 2), kept instead of it."""
+
+
 _EXPECTED: dict = {}  # this run's test: input index -> expected output, from earlier runs
 _MEMO_OUT = None  # where this run passes back what it computed (`Server._memo_space`)
 _REFERENCE = False  # the candidate is the benchmark's reference solution (`Job.reference`)
@@ -1294,25 +1303,44 @@ def _memo(ref, i, inp, out=None):
     outputs) and passed back to the server for the next run. The harness runs no sample code
     and only the evaluator marks a run as the reference's, so what is kept is the benchmark's
     own answer; the server unmarshals only the harness's records."""
-    if i in _EXPECTED:
-        return _EXPECTED[i]
+    import marshal
+
+    kept = _EXPECTED.get(i)
+    if type(kept) is _Digest and not _REFERENCE:
+        # a big output is kept as its digest: an answer with the same bytes is that output (a
+        # fresh copy of it, as a computed one would be); any other answer gets it computed
+        try:
+            data = marshal.dumps(out, 2)
+        except ValueError:
+            data = b""
+        if data and _sha256(data) == kept:
+            return marshal.loads(data)
+    elif i in _EXPECTED:
+        return kept
     value = out if _REFERENCE else ref(*inp)
-    out = _MEMO_OUT
-    if out is not None and type(i) is int:
-        import marshal
+    memo = _MEMO_OUT
+    if memo is not None and type(i) is int and i not in _EXPECTED:
         import struct
 
         try:
-            data = marshal.dumps(value)
+            data = marshal.dumps(value, 2)  # no shared references: equal values, equal bytes
         except ValueError:  # not plain data (a numpy array): computed again next time
             return value
-        used = struct.unpack("=Q", out[:8])[0]
+        if len(data) > DIGEST_OVER:
+            i, data = i | DIGEST, _sha256(data)
+        used = struct.unpack("=Q", memo[:8])[0]
         at = 8 + used
-        if at + 16 + len(data) <= len(out):
-            out[at : at + 16] = struct.pack("=QQ", i, len(data))
-            out[at + 16 : at + 16 + len(data)] = data
-            out[:8] = struct.pack("=Q", used + 16 + len(data))  # the record counts once complete
+        if at + 16 + len(data) <= len(memo):
+            memo[at : at + 16] = struct.pack("=QQ", i, len(data))
+            memo[at + 16 : at + 16 + len(data)] = data
+            memo[:8] = struct.pack("=Q", used + 16 + len(data))  # the record counts once complete
     return value
+
+
+def _sha256(data: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(data).digest()
 
 
 def _run_harness(

@@ -33,12 +33,16 @@ two scores need (the same sample on the same test with the same limit) runs once
 
 from __future__ import annotations
 
+import heapq
+import math
 import os
 import re
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,7 @@ from lintseq.evaluation.evaluate_settings import FORMATS, EvaluateSettings
 from lintseq.evaluation.passk import bootstrap_interval, pass_at_k
 from lintseq.evaluation.problems import Problem
 from lintseq.evaluation.sandbox import Job, Result, Sandbox
-from lintseq.evaluation.timing import input_limits, reference_times, task_limit
+from lintseq.evaluation.timing import Entry, ReferenceRuns, input_limits, task_limit
 from lintseq.io import read_jsonl
 from lintseq.markdown import strip_fences
 
@@ -274,10 +278,10 @@ class _Benchmark:
     input_limits: dict[str, tuple[float, ...]] = field(default_factory=dict)  # task id -> seconds per input
     references: dict[str, float | None] = field(default_factory=dict)
     reference_failures: dict[str, str] = field(default_factory=dict)
-    slots: list[int] = field(default_factory=list)  # per sample: index into the run list
-    base_slots: list[int | None] = field(default_factory=list)
+    slots: list[int] = field(default_factory=list)  # per sample: index into the run list (`_Plan`)
+    base_slots: list[int | None] = field(default_factory=list)  # per sample: its base test's run, if one
     slot_limits: list[float] = field(default_factory=list)  # per sample: this score's limit on its run
-    base_slot_limits: list[float] = field(default_factory=list)  # per sample with a base test
+    base_slot_limits: list[float] = field(default_factory=list)  # per sample: the same for its base run
 
 
 def evaluate_many(
@@ -304,16 +308,9 @@ def evaluate_many(
 
     _check_requirements(benches, sandbox)
     start = time.monotonic()
-    _derive_limits(benches, sandbox, settings.min_time_limit, settings.time_factor, progress)
-    reference_seconds = time.monotonic() - start
-
-    programs, timeouts = _plan_runs(benches, sandbox.limits.timeout)
-    start = time.monotonic()
-    results_iter: Iterable[Result] = sandbox.run_many(programs, timeouts)
-    if progress:
-        results_iter = progress(results_iter, "running samples")
-    results = list(results_iter)
-    retried = _retry_environment_failures(benches, programs, timeouts, results, sandbox)
+    plan = _Plan(benches, sandbox.limits.timeout)
+    results, reference_seconds = _run_pass(plan, sandbox, settings, progress)
+    retried = _retry_environment_failures(benches, plan.programs, plan.timeouts, results, sandbox)
     run = _Run(
         samples_path,
         settings,
@@ -321,51 +318,159 @@ def evaluate_many(
         label,
         time.monotonic() - start,
         reference_seconds,
-        len(programs),
+        len(plan.programs),
         [b.name for b in benches],
         retried,
     )
     return [_report(b, results, run) for b in benches]
 
 
-def _plan_runs(benches: list[_Benchmark], floor: float) -> tuple[list[Job], list[float]]:
-    """Every run the scores need (sets each benchmark's slots into the list) and its time
-    limit. A program that two scores need (the same sample on the same test) runs once, under
-    the larger of their limits; the score with the smaller one counts a longer run as a timeout
-    (`_within`)."""
-    programs: list[Job] = []
-    timeouts: list[float] = []
-    earlier: dict[Job, int] = {}  # programs of earlier scores, run once
-    for b in benches:
-        for base in (False, True):
-            fresh: dict[Job, int] = {}
-            slots: list[int | None] = []
-            limits: list[float] = []
-            for s in b.samples:
-                p = b.by_id[s.task_id]
-                if base and (not p.base_test or p.base_inputs):  # none, or the plus run says (`_base_of`)
-                    slots.append(None)
-                    continue
-                limit = _limit(b, s.task_id, base, floor)
-                job = p.job_for(s.program, base=base)
-                if not base and s.task_id in b.input_limits:
-                    job = replace(job, input_limits=b.input_limits[s.task_id])
-                i = earlier.get(job)
-                if i is None:
-                    fresh.setdefault(job, len(programs))  # a repeat within this score runs again
-                    i = len(programs)
-                    programs.append(job)
-                    timeouts.append(limit)
-                timeouts[i] = max(timeouts[i], limit)
-                slots.append(i)
-                limits.append(limit)
-            for job, i in fresh.items():
-                earlier.setdefault(job, i)
-            if base:
-                b.base_slots, b.base_slot_limits = slots, limits
-            else:
-                b.slots, b.slot_limits = [i for i in slots if i is not None], limits
-    return programs, timeouts
+def _run_pass(
+    plan: _Plan, sandbox: Sandbox, settings: EvaluateSettings, progress: Callable[[Iterable, str], Iterable] | None
+) -> tuple[list[Result], float]:
+    """Time the reference solutions and run the samples in one pool: the references go first,
+    and a task's samples as soon as its references are in (its limits known), so no worker
+    waits for the slowest reference. Returns every run's result (in `plan.programs` order) and
+    when the last reference was in (seconds from the start)."""
+    need = _references_needed(plan.benches)
+    programs = list(need)
+    blocked = Counter(p.task_id for pairs in need.values() for _, p in pairs)
+    start = time.monotonic()
+    reference_seconds = 0.0
+    done: dict[int, Result] = {}
+    with ThreadPoolExecutor(sandbox.workers) as pool:
+        queue = _Dearest(pool, sandbox)
+        runs = ReferenceRuns(programs, sandbox.mode, lambda job, limit: queue.submit(job, limit, math.inf))
+        running: dict[Future, int] = {}
+
+        def submit(task_id: str) -> None:
+            cost = max((b.references.get(task_id) or 0.0 for b in plan.benches), default=0.0)
+            for i in plan.task(task_id):
+                running[queue.submit(plan.programs[i], plan.timeouts[i], cost)] = i
+
+        def measured(i: int, entry: Entry | None, failed: Result | None) -> None:
+            for b, p in need[programs[i]]:
+                _set_limits(b, p, entry, failed, sandbox, settings)
+                blocked[p.task_id] -= 1
+                if not blocked[p.task_id]:
+                    submit(p.task_id)
+
+        def events() -> Iterator[Result]:
+            nonlocal reference_seconds
+            runs.start()  # first in the pool's queue
+            for item in runs.cached():
+                measured(*item)
+            for task_id in plan.task_ids():
+                if task_id not in blocked:
+                    submit(task_id)
+            while runs.pending or running:
+                finished, _ = wait([*runs.pending, *running], return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future in runs.pending:
+                        for item in runs.done(future):
+                            measured(*item)
+                        if not runs.pending:
+                            reference_seconds = time.monotonic() - start
+                    else:
+                        done[running.pop(future)] = future.result()
+                    yield future.result()
+
+        try:
+            for _ in progress(events(), "running programs (reference solutions first)") if progress else events():
+                pass
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        finally:
+            runs.save()
+    return [done[i] for i in range(len(plan.programs))], reference_seconds
+
+
+class _Dearest:
+    """Runs in `pool`, the dearest first: each submission adds a run to a heap and a pull to the
+    pool, and whichever pull comes first takes the run on top. The references go first (their
+    tasks' samples wait on them), then the samples of the tasks whose references took longest,
+    so that a slow task's samples are not left for the end of the pass."""
+
+    def __init__(self, pool: ThreadPoolExecutor, sandbox: Sandbox):
+        self.pool, self.sandbox = pool, sandbox
+        self.heap: list[tuple[float, int, Job | str, float, Future]] = []
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def submit(self, program: Job | str, limit: float, cost: float) -> Future:
+        future: Future = Future()
+        with self.lock:
+            heapq.heappush(self.heap, (-cost, self.count, program, limit, future))
+            self.count += 1
+        self.pool.submit(self._pull)
+        return future
+
+    def _pull(self) -> None:
+        with self.lock:
+            _, _, program, limit, future = heapq.heappop(self.heap)
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(self.sandbox.run(program, limit))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+
+class _Plan:
+    """Every run the scores need, planned one task at a time (once its limits are known): each
+    run's job and time limit, and each benchmark's slots into the list. A program that two
+    scores need (the same sample on the same test) runs once, under the larger of their
+    limits; the score with the smaller one counts a longer run as a timeout (`_within`); a
+    repeat within one score runs again."""
+
+    def __init__(self, benches: list[_Benchmark], floor: float):
+        self.benches, self.floor = benches, floor
+        self.programs: list[Job] = []
+        self.timeouts: list[float] = []
+        self._by_task: list[dict[str, list[int]]] = []  # per benchmark: task id -> its samples' indices
+        for b in benches:
+            n = len(b.samples)
+            b.slots, b.slot_limits = [-1] * n, [0.0] * n
+            b.base_slots, b.base_slot_limits = [None] * n, [0.0] * n
+            by_task: dict[str, list[int]] = {}
+            for si, sample in enumerate(b.samples):
+                by_task.setdefault(sample.task_id, []).append(si)
+            self._by_task.append(by_task)
+
+    def task_ids(self) -> list[str]:
+        """Every task with samples, in the order the benchmarks list them."""
+        return list(dict.fromkeys(t for by_task in self._by_task for t in by_task))
+
+    def task(self, task_id: str) -> range:
+        """Plan the runs of one task's samples in every score; the indices of the new runs."""
+        first = len(self.programs)
+        earlier: dict[Job, int] = {}  # runs of earlier scores, run once
+        for b, by_task in zip(self.benches, self._by_task):
+            for base in (False, True):
+                fresh: dict[Job, int] = {}
+                for si in by_task.get(task_id, ()):
+                    p = b.by_id[task_id]
+                    if base and (not p.base_test or p.base_inputs):  # none, or the plus run says (`_base_of`)
+                        continue
+                    limit = _limit(b, task_id, base, self.floor)
+                    job = p.job_for(b.samples[si].program, base=base)
+                    if not base and task_id in b.input_limits:
+                        job = replace(job, input_limits=b.input_limits[task_id])
+                    i = earlier.get(job)
+                    if i is None:
+                        fresh.setdefault(job, len(self.programs))
+                        i = len(self.programs)
+                        self.programs.append(job)
+                        self.timeouts.append(limit)
+                    self.timeouts[i] = max(self.timeouts[i], limit)
+                    if base:
+                        b.base_slots[si], b.base_slot_limits[si] = i, limit
+                    else:
+                        b.slots[si], b.slot_limits[si] = i, limit
+                for job, i in fresh.items():
+                    earlier.setdefault(job, i)
+        return range(first, len(self.programs))
 
 
 def _limit(b: _Benchmark, task_id: str, base: bool, floor: float) -> float:
@@ -443,44 +548,38 @@ def _check_requirements(benches: list[_Benchmark], sandbox: Sandbox) -> None:
     raise EnvironmentProblem(environment_message(need[missing[0]], missing[0], "cannot be evaluated"))
 
 
-def _derive_limits(
-    benches: list[_Benchmark],
-    sandbox: Sandbox,
-    floor: float,
-    factor: float,
-    progress: Callable[[Iterable, str], Iterable] | None,
-) -> None:
-    """Measure (or read from the cache) the reference solutions of the derived-limit tasks that
-    have samples, and set those tasks' limits (the sandbox's own where the reference failed)."""
+def _references_needed(benches: list[_Benchmark]) -> dict[Job, list[tuple[_Benchmark, Problem]]]:
+    """The reference solutions to time: those of the derived-limit tasks that have samples."""
     need: dict[Job, list[tuple[_Benchmark, Problem]]] = {}
     for b in benches:
         have = {s.task_id for s in b.samples}
         for p in b.problems:
             if p.derive_limit and p.canonical_solution and p.task_id in have:
-                need.setdefault(replace(p.job_for(p.canonical_solution), measure=True, reference=True), []).append(
-                    (b, p)
-                )
-    if not need:
-        return
-    programs = list(need)
-    refs = reference_times(
-        programs, sandbox, None if progress is None else (lambda it: progress(it, "timing reference solutions"))
+                job = replace(p.job_for(p.canonical_solution), measure=True, reference=True)
+                need.setdefault(job, []).append((b, p))
+    return need
+
+
+def _set_limits(
+    b: _Benchmark, p: Problem, entry: Entry | None, failed: Result | None, sandbox: Sandbox, settings: EvaluateSettings
+) -> None:
+    """A task's limits from its reference's time (the sandbox's own where the reference failed)."""
+    if failed is not None:
+        module = missing_module(failed.output, p)
+        if module:
+            raise EnvironmentProblem(
+                environment_message(b.name, module, f"the reference solution of {p.task_id} fails")
+            )
+        b.reference_failures[p.task_id] = failed.status
+    seconds, ms = entry if entry is not None else (None, None)
+    b.references[p.task_id] = seconds
+    b.limits[p.task_id] = (
+        sandbox.limits.timeout
+        if seconds is None
+        else task_limit(seconds, settings.min_time_limit, settings.time_factor)
     )
-    for i, program in enumerate(programs):
-        failed = refs.failures.get(i)
-        for b, p in need[program]:
-            if failed is not None:
-                module = missing_module(failed.output, p)
-                if module:
-                    raise EnvironmentProblem(
-                        environment_message(b.name, module, f"the reference solution of {p.task_id} fails")
-                    )
-                b.reference_failures[p.task_id] = failed.status
-            b.references[p.task_id] = refs.seconds[i]
-            seconds = refs.seconds[i]
-            b.limits[p.task_id] = sandbox.limits.timeout if seconds is None else task_limit(seconds, floor, factor)
-            if seconds is not None and refs.inputs[i]:
-                b.input_limits[p.task_id] = input_limits(refs.inputs[i], factor=factor)
+    if seconds is not None and ms:
+        b.input_limits[p.task_id] = input_limits(ms, factor=settings.time_factor)
 
 
 def resolution_summary(samples: Sequence[Sample], rule: str) -> dict:
@@ -518,8 +617,11 @@ class _Run:
 def _report(b: _Benchmark, results: list[Result], run: _Run) -> Report:
     ks, settings = list(run.settings.k), run.settings
     mine = [_within(results[i], limit) for i, limit in zip(b.slots, b.slot_limits)]
-    base_runs = [(s, i) for s, i in zip(b.samples, b.base_slots) if i is not None]
-    based = [(s, _within(results[i], limit)) for (s, i), limit in zip(base_runs, b.base_slot_limits)]
+    based = [
+        (s, _within(results[i], limit))
+        for s, i, limit in zip(b.samples, b.base_slots, b.base_slot_limits)
+        if i is not None
+    ]
     based += [(s, _base_of(r)) for s, r in zip(b.samples, mine) if b.by_id[s.task_id].base_inputs]
     _refuse_missing_modules(b, [*zip(b.samples, mine), *based])
     grouped = _by_task(zip(b.samples, mine))

@@ -27,7 +27,8 @@ import hashlib
 import json
 import platform
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,34 +110,86 @@ def _save(path: Path, new: dict[str, Entry]) -> None:
 def reference_times(
     programs: Sequence[str | Job],
     sandbox: Sandbox,
-    progress: Callable[[Iterable[Result]], Iterable[Result]] | None = None,
+    progress: Callable[[Iterable], Iterable] | None = None,
     cache: Path | None = None,
 ) -> References:
     """The wall time of each (reference) program, from the cache or measured in `sandbox`
     (a `Job` with `measure` also gives its per-input times)."""
-    path = cache or cache_dir() / CACHE_NAME
-    known = _load(path)
-    keys = [_key(p, sandbox.mode) for p in programs]
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
-    results: Iterable[Result] = sandbox.run_many((programs[i] for i in todo), (MEASURE_TIMEOUT for _ in todo))
-    if progress and todo:
-        results = progress(results)
-    new: dict[str, Entry] = {}
-    failures: dict[int, Result] = {}
-    for i, res in zip(todo, results):
+    got: dict[int, tuple[Entry | None, Result | None]] = {}
+    with ThreadPoolExecutor(sandbox.workers) as pool:
+        runs = ReferenceRuns(programs, sandbox.mode, lambda job, limit: pool.submit(sandbox.run, job, limit), cache)
+        runs.start()
+        got.update((i, (entry, failed)) for i, entry, failed in runs.cached())
+
+        def measured() -> Iterator[Result]:
+            while runs.pending:
+                finished, _ = wait(runs.pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    for i, entry, failed in runs.done(future):
+                        got[i] = entry, failed
+                    yield future.result()
+
+        try:
+            for _ in progress(measured()) if progress is not None and runs.pending else measured():
+                pass
+        finally:
+            runs.save()
+    failures = {i: failed for i, (_, failed) in got.items() if failed is not None}
+    entries = [got[i][0] for i in range(len(programs))]
+    return References(
+        [e[0] if e else None for e in entries], runs.measured, failures, [e[1] if e else None for e in entries]
+    )
+
+
+Measured = tuple[int, Entry | None, Result | None]  # program index, its time (None: failed), the failed run
+
+
+class ReferenceRuns:
+    """The times of reference programs (`mode`: the sandbox's), from the cache or measured by
+    `submit(program, time limit) -> Future`, a pool the caller may give other work meanwhile
+    (the evaluator runs a task's samples as soon as its reference is in) and waits on
+    (`pending`, then `done`). A reference that fails other than by timing out runs once more
+    before it counts as failed; `save` adds the new times to the cache."""
+
+    def __init__(
+        self,
+        programs: Sequence[str | Job],
+        mode: str,
+        submit: Callable[[str | Job, float], Future],
+        cache: Path | None = None,
+    ):
+        self.programs, self.submit = programs, submit
+        self.path = cache or cache_dir() / CACHE_NAME
+        self.known = _load(self.path)
+        self.groups: dict[str, list[int]] = {}  # one run for programs that hash alike
+        for i, program in enumerate(programs):
+            self.groups.setdefault(_key(program, mode), []).append(i)
+        self.todo = [k for k in self.groups if k not in self.known]
+        self.measured = len(self.todo)
+        self.pending: dict[Future, tuple[str, bool]] = {}  # run -> (key, whether it is the second try)
+        self.new: dict[str, Entry] = {}
+
+    def start(self) -> None:
+        for k in self.todo:
+            self._submit(k, False)
+
+    def cached(self) -> list[Measured]:
+        return [(i, self.known[k], None) for k, indices in self.groups.items() if k in self.known for i in indices]
+
+    def done(self, future: Future) -> list[Measured]:
+        """What a finished run says (nothing yet when it failed a first time: it runs again)."""
+        k, again = self.pending.pop(future)
+        res = future.result()
         if res.passed:
-            new[keys[i]] = (res.duration, res.input_ms)
-        else:
-            failures[i] = res
-    again = [i for i, res in failures.items() if res.status != "timeout"]
-    for i, res in zip(again, sandbox.run_many([programs[i] for i in again], [MEASURE_TIMEOUT] * len(again))):
-        if res.passed:  # a reference that failed (not timed out) is run once more before it counts as failed
-            new[keys[i]] = (res.duration, res.input_ms)
-            del failures[i]
-        else:
-            failures[i] = res
-    if new:
-        _save(path, new)
-    times = {**known, **new}
-    got = [times.get(k) for k in keys]
-    return References([e[0] if e else None for e in got], len(todo), failures, [e[1] if e else None for e in got])
+            self.new[k] = (res.duration, res.input_ms)
+        elif res.status != "timeout" and not again:
+            self._submit(k, True)
+            return []
+        return [(i, self.new.get(k), None if res.passed else res) for i in self.groups[k]]
+
+    def save(self) -> None:
+        if self.new:
+            _save(self.path, self.new)
+
+    def _submit(self, k: str, again: bool) -> None:
+        self.pending[self.submit(self.programs[self.groups[k][0]], MEASURE_TIMEOUT)] = k, again
