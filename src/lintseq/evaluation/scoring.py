@@ -447,13 +447,15 @@ class _Plan:
         first = len(self.programs)
         earlier: dict[Job, int] = {}  # runs of earlier scores, run once
         for b, by_task in zip(self.benches, self._by_task):
+            if task_id not in by_task:
+                continue
+            p = b.by_id[task_id]
             for base in (False, True):
+                if base and (not p.base_test or p.base_inputs):  # none, or the plus run says (`_base_of`)
+                    continue
+                limit = _limit(b, task_id, base, self.floor)
                 fresh: dict[Job, int] = {}
-                for si in by_task.get(task_id, ()):
-                    p = b.by_id[task_id]
-                    if base and (not p.base_test or p.base_inputs):  # none, or the plus run says (`_base_of`)
-                        continue
-                    limit = _limit(b, task_id, base, self.floor)
+                for si in by_task[task_id]:
                     job = p.job_for(b.samples[si].program, base=base)
                     if not base and task_id in b.input_limits:
                         job = replace(job, input_limits=b.input_limits[task_id])
