@@ -160,24 +160,27 @@ def test_a_batch_of_plain_inputs_crosses_unchanged_and_unshared(box):
 
 def test_per_input_limits_stop_a_looping_sample_at_the_input(box):
     """The harness fails the test once an answer is later than its input's limit: the verdict
-    is "timeout", given long before the task's own limit (60 s here)."""
+    is "timeout", given long before the task's own limit (60 s here). The limit is the
+    candidate's CPU time; one that sleeps instead is stopped at twice the limit of waiting, and
+    one that sleeps less than that passes."""
     loops = "def f(x):\n    while x == 3:\n        pass\n    return 2 * x\n"
-    slow = "import time\ndef f(x):\n    time.sleep(1.5 if x == 2 else 0)\n    return 2 * x\n"
+    sleeps = "import time\ndef f(x):\n    time.sleep({} if x == 2 else 0)\n    return 2 * x\n"
     inputs = [[1], [2], [3], [4]]
     long_task = Limits(timeout=60.0, memory_mb=1024)
     with Sandbox(long_task, workers=2) as sandbox:
-        looped, too_slow, in_time = sandbox.run_many(
+        looped, too_slow, slept, in_time = sandbox.run_many(
             [
                 _batch_job(loops, inputs, input_limits=(1.0,) * 4),
-                _batch_job(slow, inputs, input_limits=(1.0,) * 4),
+                _batch_job(sleeps.format(2.5), inputs, input_limits=(1.0,) * 4),
+                _batch_job(sleeps.format(1.2), inputs, input_limits=(1.0,) * 4),
                 # a quick answer held with a slow input's is not late: the candidate sends what
                 # it holds before an input with a longer limit
-                _batch_job(slow, inputs, input_limits=(1.0, 6.0, 1.0, 1.0)),
+                _batch_job(sleeps.format(2.5), inputs, input_limits=(1.0, 6.0, 1.0, 1.0)),
             ]
         )
-    for late in (looped, too_slow):
-        assert late.status == "timeout" and "within its limit of 1 s" in late.output, late
-    assert in_time.passed, in_time
+    assert looped.status == "timeout" and "used its limit of 1 s of CPU time" in looped.output, looped
+    assert too_slow.status == "timeout" and "within 2 x its limit of 1 s" in too_slow.output, too_slow
+    assert slept.passed and in_time.passed, (slept, in_time)
 
 
 def test_a_measured_run_reports_each_inputs_time(box):

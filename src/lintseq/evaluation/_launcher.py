@@ -340,7 +340,7 @@ class Server:
                     harness = None
                 else:
                     if harness == 0:
-                        _harness_child(self, request, program, out, calls_w, answers_r, verdict_w, workdir, memo)
+                        _harness_child(self, request, program, out, (calls_w, answers_r, verdict_w), workdir, memo, pid)
                     os.close(verdict_w)
                 finally:
                     kept.expose(False)
@@ -998,18 +998,37 @@ def _read_exact(fd: int, size: int, deadline=None) -> bytes:
 
 
 class InputTimeout(Exception):
-    """An answer of a batch did not come within its input's time limit."""
+    """An answer of a batch did not come within its input's time limit ("cpu": the candidate's
+    CPU time; "wall": WALL_SLACK times the limit of waiting)."""
+
+
+WALL_SLACK = 2.0  # an input's wait, in times its limit, for a candidate that uses no CPU (sleeps, blocks)
 
 
 def _wait_readable(fd: int, deadline) -> None:
+    """Until `fd` is readable, within `deadline`: None, or (monotonic seconds, the candidate's
+    CPU clock or None, the CPU seconds on that clock by which the answer must come)."""
     if deadline is None:
         return
     import select
     import time
 
-    left = deadline - time.monotonic()
-    if left <= 0 or not select.select([fd], [], [], left)[0]:
-        raise InputTimeout
+    wall, clock, cpu = deadline
+    while True:
+        left = wall - time.monotonic()
+        if left <= 0:
+            raise InputTimeout("wall")
+        if clock is not None:
+            try:
+                spare = cpu - time.clock_gettime(clock)
+            except OSError:  # the candidate has ended: its last answers, or EOF, are in the pipe
+                clock = None
+            else:
+                if spare <= 0:
+                    raise InputTimeout("cpu")
+                left = min(left, spare)  # it cannot use more CPU than that before we look again
+        if select.select([fd], [], [], left)[0]:
+            return
 
 
 class _Replies:
@@ -1116,10 +1135,14 @@ class _Channel:
     sent what does not decode), the channel stays broken and the test fails, whatever the test
     code catches."""
 
-    def __init__(self, calls: int, answers: int, limits=(), measure: bool = False, base_inputs: int = 0, verdict=-1):
+    def __init__(
+        self, calls: int, answers: int, limits=(), measure: bool = False, base_inputs: int = 0, verdict=-1, candidate=0
+    ):
         import builtins
 
         self.calls, self.answers = calls, answers
+        # the candidate's CPU clock (CLOCK_PROCESS_CPUTIME of its pid: MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED))
+        self.clock = ((~candidate) << 3) | 2 if candidate > 0 else None
         self.base_inputs, self.verdict = base_inputs, verdict  # for the test's first batch (`_batch`)
         self.broken = ""
         self.timed_out = False  # an answer of the batch missed its input's limit
@@ -1163,20 +1186,32 @@ class _Channel:
             self.fail(exc)
 
     def deadline(self):
-        """When the awaited answer of a batch with per-input limits is late (counted from now:
-        the test's own work between answers is not the candidate's)."""
+        """When the awaited answer of a batch with per-input limits is late: once the candidate's
+        process has used the input's limit in CPU time (EvalPlus's limit, on a clock that a busy
+        machine does not run faster), or waited WALL_SLACK times it (a candidate that sleeps),
+        both counted from now: the test's own work between answers is not the candidate's."""
         if not (self.pending and self.batch_limits):
             return None
         import time
 
-        return time.monotonic() + self.batch_limits[self.batch_size - self.pending]
+        limit = self.batch_limits[self.batch_size - self.pending]
+        cpu = None
+        if self.clock is not None:
+            try:
+                cpu = time.clock_gettime(self.clock) + limit
+            except OSError:
+                self.clock = None
+        return time.monotonic() + WALL_SLACK * limit, self.clock, cpu
 
-    def time_out(self):
+    def time_out(self, how: str):
         i = self.batch_size - self.pending
         self.timed_out = True
+        limit = self.batch_limits[i]
         # (answers come in frames: the late one may be a later input's, while this one waits with it)
         self.broken = (
-            f"timeout: no answer to input {i} (or one after it) within its limit of {self.batch_limits[i]:.3g} s"
+            f"timeout: input {i} (or one after it) used its limit of {limit:.3g} s of CPU time"
+            if how == "cpu"
+            else f"timeout: no answer to input {i} (or one after it) within {WALL_SLACK:g} x its limit of {limit:.3g} s"
         )
         raise CandidateGone(self.broken) from None
 
@@ -1204,8 +1239,8 @@ class _Channel:
             if reply[0] != "x":
                 raise ValueError("not a reply")
             name, text = str(reply[1]), str(reply[2])
-        except InputTimeout:
-            self.time_out()
+        except InputTimeout as late:
+            self.time_out(str(late))
         except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError, RecursionError, MemoryError) as exc:
             self.fail(exc)
         cls = self.raisable.get(name, CandidateError)
@@ -1415,6 +1450,7 @@ def _run_harness(
     limits=(),
     measure=False,
     base_inputs=0,
+    candidate=0,
 ) -> None:
     """The harness: the benchmark's prelude and test (source or code), with the candidate's
     names as `Remote`s (`apart`: the test sees only the entry point); the verdict (b"P" only if
@@ -1424,7 +1460,7 @@ def _run_harness(
     import traceback
 
     global _CHANNEL
-    _CHANNEL = channel = _Channel(calls, answers, limits, measure, base_inputs, verdict)
+    _CHANNEL = channel = _Channel(calls, answers, limits, measure, base_inputs, verdict, candidate)
     passed = False
     try:
         namespace: dict[str, object] = {"__name__": "__sandbox__"}
@@ -1495,14 +1531,13 @@ def _candidate(program: str, calls: int, answers: int) -> None:
     os._exit(0)
 
 
-def _harness_child(
-    server: Server, request: dict, program, out: int, calls: int, answers: int, verdict: int, workdir: str, memo=None
-):
+def _harness_child(server: Server, request: dict, program, out: int, pipes, workdir: str, memo, candidate: int):
     """The harness's process: the sample's limits and uid, a mount namespace like the sample's,
     in the worker's PID namespace (where the candidate cannot see it), not dumpable; then the
     benchmark's test."""
     import signal
 
+    calls, answers, verdict = pipes
     try:
         _close_fds_but({out, calls, answers, verdict})
         os.dup2(out, 1)
@@ -1528,7 +1563,7 @@ def _harness_child(
     del request, server
     base_inputs = program[9] if type(program[9]) is int else 0
     test = kept.code[:].decode() if kept.kind == "t" else _loaded(kept.code)
-    _run_harness(prelude, test, entry, apart, calls, answers, verdict, limits, measure, base_inputs)
+    _run_harness(prelude, test, entry, apart, calls, answers, verdict, limits, measure, base_inputs, candidate)
 
 
 def _loaded(code):

@@ -7,14 +7,16 @@ of the reference solution judged as a sample is (`Problem.job_for`: its process,
 measured in the same sandbox, with the same workers, on this machine. A slow machine measures a
 slow reference, so it does not fail correct solutions for its own speed.
 
-Inside that limit, each input of a plus test's loop gets twice EvalPlus's per-input limit,
-INPUT_SLACK x max(MIN_INPUT_LIMIT, FACTOR x t) = max(2 s, 8 t) by default, t the milliseconds
-the reference's process took on that input (`Job.measure`, `input_limits`): the harness fails
-a sample whose answer is that late, so one that loops stops after ~2 s, not at the task's
-limit. Twice, because one input's wall-clock wait does not average out a busy machine's spikes
-as a whole task does: on 2 cores at load 8, EvalPlus's own limit failed a correct HumanEval+ 59
-variant (an input answered in 0.27 s took over 1 s) and, in the same runs, EvalPlus failed the
-references of HumanEval+ 15 and 130.
+Inside that limit, each input of a plus test's loop gets EvalPlus's per-input limit,
+max(MIN_INPUT_LIMIT, FACTOR x t) = max(1 s, 4 t) by default, t the milliseconds the
+reference's process took on that input (`Job.measure`, `input_limits`), counted in the
+candidate process's CPU time, with twice that of waiting as a backstop for a candidate that
+uses none (`_launcher.WALL_SLACK`): the harness fails a sample whose answer is that late, so
+one that loops stops after ~1 s, not at the task's limit. CPU time, because one input's
+wall-clock wait does not average out a busy machine's spikes as a whole task does: on 2 cores
+at load 8, EvalPlus's own (wall-clock) limit failed a correct HumanEval+ 59 variant (an input
+answered in 0.27 s took over 1 s) and, in the same runs, EvalPlus failed the references of
+HumanEval+ 15 and 130. (Until this change the limit was twice EvalPlus's, in wall time.)
 
 Measurements are cached in `lintseq.cache.cache_dir()/reference-times.json`, keyed by host, Python version,
 sandbox mode and the program's hash, and written atomically; only tasks that have samples are
@@ -38,7 +40,6 @@ from lintseq.evaluation.sandbox import Job, Result, Sandbox
 FACTOR = 4.0  # EvalPlus's gt_time_limit_factor
 MIN_TIME_LIMIT = 4.0  # the floor of EvalPlus's documented rule
 MIN_INPUT_LIMIT = 1.0  # the floor EvalPlus 0.3.1 gives each input (its DEFAULT_MIN_TIME_LIMIT)
-INPUT_SLACK = 2.0  # times EvalPlus's per-input limit (see above)
 MEASURE_TIMEOUT = 300.0  # for the reference itself: the slowest (MBPP+ 599) takes ~40 s on 2 busy cores
 CACHE_NAME = "reference-times.json"
 
@@ -49,9 +50,9 @@ def task_limit(reference: float | None, floor: float, factor: float = FACTOR) ->
 
 
 def input_limits(ms: Sequence[int] | None, floor: float = MIN_INPUT_LIMIT, factor: float = FACTOR) -> tuple[float, ...]:
-    """Each input's limit, INPUT_SLACK x max(floor, factor x its reference time); () without
-    measured times."""
-    return tuple(INPUT_SLACK * max(floor, factor * t / 1000) for t in ms) if ms else ()
+    """Each input's limit, max(floor, factor x its reference time) of the candidate's CPU time;
+    () without measured times."""
+    return tuple(max(floor, factor * t / 1000) for t in ms) if ms else ()
 
 
 @dataclass
