@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 from fractions import Fraction
 
 import pytest
@@ -53,6 +55,53 @@ def test_plain_values_cross_unchanged(value):
     assert type(back) is type(value) and back == value
     if isinstance(value, list) and value and isinstance(value[0], float):
         assert [type(x) for x in back] == [type(x) for x in value]
+
+
+def _through_a_frame(values: list) -> list:
+    """`values` as the candidate answers them (one frame of replies, raw parts after the JSON)
+    and as the harness reads them back."""
+    r, w = os.pipe()
+    replies = _launcher._Replies(w)
+    for value in values:
+        _launcher._RAW[:] = [[], 0]
+        replies.add(["v", _launcher._encode(value, None)], False, *_launcher._RAW)
+    _launcher._RAW[:] = [None, 0]
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(_launcher._read_frame(r, replies=True)))
+    reader.start()
+    replies.flush()
+    reader.join()
+    os.close(r)
+    os.close(w)
+    return [_launcher._decode(reply[1], None, raw) for reply, raw in got]
+
+
+def test_long_strings_and_numbers_cross_raw_beside_the_json():
+    """The candidate's long strings and runs of numbers go as raw bytes after the frame's JSON
+    (no escaping, no base64); the harness takes them back exactly, and refuses a frame whose
+    replies point outside it."""
+    values = [
+        "x" * 5000 + "sé\udc80",
+        [0.5, 1, float("nan")] * 40,
+        tuple(range(-70, 70)),
+        ["a" * 5000, [2.5] * 80, "short"],
+        "y" * 10,
+    ]
+    back = _through_a_frame(values)
+    assert [type(v) for v in back] == [type(v) for v in values]
+    assert back[0] == values[0] and back[2] == values[2] and back[3] == values[3] and back[4] == values[4]
+    assert [type(x) for x in back[1]] == [type(x) for x in values[1]] and repr(back[1]) == repr(values[1])
+    encoded = _launcher._encode("z" * 5000, None)  # from the harness (no raw parts): inline
+    assert encoded == "z" * 5000
+    for bad in (b'[[["v",["S",0,9]]],[0]]abc', b'[[["v",["S",0,3]]],[7]]abc', b'[[["v",["S",-1,3]]],[0]]abc'):
+        r, w = os.pipe()
+        head = bad[: bad.index(b"abc")]
+        _launcher._write_bytes(w, b"X" + len(head).to_bytes(4, "little") + head + b"abc")
+        with pytest.raises(ValueError):
+            frame = _launcher._read_frame(r, replies=True)
+            [_launcher._decode(reply[1], None, raw) for reply, raw in frame]
+        os.close(r)
+        os.close(w)
 
 
 def test_subclasses_cross_as_their_base_and_the_rest_as_handles():

@@ -776,6 +776,10 @@ _BIG = 1 << 1000  # larger ints cross as hex (JSON's decimal digits are limited 
 CHUNK_BYTES = 1 << 20  # a frame of answers is written once it holds this much
 MAX_ITEMS = 32 << 20  # items in the lists and tuples of one value: stops a huge answer early
 _ITEMS = [0]  # counted by `_encode`, from 0 for each value
+RAW_STR = 1 << 12  # a longer string of an answer crosses as raw UTF-8 bytes beside the JSON
+# an answer's raw parts (packed numbers, long strings) and their size so far, while `_encode`
+# builds it in the candidate (`_answer`); None elsewhere: everything inline, as JSON
+_RAW: list = [None, 0]
 
 
 def _encode(value, ref):
@@ -783,7 +787,9 @@ def _encode(value, ref):
     what is no plain value goes through `ref` (the candidate keeps it and sends a handle; the
     harness refuses)."""
     t = type(value)
-    if t is str or t is bool or t is float or value is None:
+    if t is str:
+        return value if len(value) < RAW_STR or _RAW[0] is None else _raw(["S"], value.encode("utf-8", "surrogatepass"))
+    if t is bool or t is float or value is None:
         return value
     if t is int:
         return value if -_BIG < value < _BIG else ["i", format(value, "x")]
@@ -833,23 +839,46 @@ def _encode(value, ref):
 
 
 def _pack(value):
-    """A list or tuple of floats and ints as float64 or int64 bytes, or None. Ints among floats
-    are listed by position (exact below 2**53)."""
+    """A list or tuple of floats and ints as float64 or int64 bytes (raw beside the JSON, or
+    base64 in it), or None. Ints among floats are listed by position (exact below 2**53)."""
     import array
-    import base64
 
     types = list(map(type, value))
     kinds = set(types)
     if kinds == {int}:
         if min(value) >= -(1 << 63) and max(value) < 1 << 63:
-            return ["Aq", base64.b64encode(array.array("q", value).tobytes()).decode()]
+            return _raw(["Aq"], array.array("q", value).tobytes())
         return None
     if not kinds or not kinds <= {int, float}:
         return None
     ints = _positions(types, int) if int in kinds else []
     if any(abs(value[i]) > 1 << 53 for i in ints):
         return None
-    return ["Ad", base64.b64encode(array.array("d", value).tobytes()).decode(), ints]
+    return [*_raw(["Ad"], array.array("d", value).tobytes()), ints]
+
+
+def _raw(head: list, data: bytes) -> list:
+    """`head` with where `data` is: its offset and size among the answer's raw parts, or the
+    data itself as base64 where there are none (from the harness: JSON alone)."""
+    if _RAW[0] is None:
+        import base64
+
+        return [*head, base64.b64encode(data).decode()]
+    _RAW[0].append(data)
+    _RAW[1] += len(data)
+    return [*head, _RAW[1] - len(data), len(data)]
+
+
+def _raw_bytes(items: list, raw) -> tuple:
+    """The bytes a tagged value's items point to (`_raw`), and the items after them."""
+    if type(items[0]) is str:
+        import base64
+
+        return base64.b64decode(items[0], validate=True), items[1:]
+    at, size = items[0], items[1]
+    if raw is None or type(at) is not int or type(size) is not int or at < 0 or size < 0 or at + size > len(raw):
+        raise ValueError("raw bytes out of the frame")
+    return raw[at : at + size], items[2:]
 
 
 def _positions(items: list, item) -> list:
@@ -863,21 +892,22 @@ def _positions(items: list, item) -> list:
         return found
 
 
-def _unpack(tag: str, items: list):
+def _unpack(tag: str, items: list, raw):
     import array
-    import base64
 
+    data, rest = _raw_bytes(items, raw)
     packed = array.array(tag[1])
-    packed.frombytes(base64.b64decode(items[0], validate=True))
+    packed.frombytes(data)
     values = packed.tolist()
     if tag[1] == "d":
-        for i in items[1]:
+        for i in rest[0]:
             values[i] = int(values[i])
     return values if tag[2] == "l" else tuple(values)
 
 
-def _decode(data, ref):
-    """Plain values back from `_encode`'s JSON; a handle goes through `ref`."""
+def _decode(data, ref, raw=None):
+    """Plain values back from `_encode`'s JSON (and `raw`, the raw parts of the frame from
+    there on); a handle goes through `ref`."""
     if type(data) is not list:
         if type(data) is dict:
             raise ValueError("not an encoded value")
@@ -885,15 +915,17 @@ def _decode(data, ref):
     tag = data[0]
     items = data[1:]
     if tag == "l":
-        return [x if type(x) is not list else _decode(x, ref) for x in items]
+        return [x if type(x) is not list else _decode(x, ref, raw) for x in items]
     if tag == "t":
-        return tuple([x if type(x) is not list else _decode(x, ref) for x in items])
+        return tuple([x if type(x) is not list else _decode(x, ref, raw) for x in items])
     if tag == "d":
-        return {_decode(items[i], ref): _decode(items[i + 1], ref) for i in range(0, len(items), 2)}
+        return {_decode(items[i], ref, raw): _decode(items[i + 1], ref, raw) for i in range(0, len(items), 2)}
     if tag == "s":
-        return {_decode(x, ref) for x in items}
+        return {_decode(x, ref, raw) for x in items}
     if tag == "f":
-        return frozenset(_decode(x, ref) for x in items)
+        return frozenset(_decode(x, ref, raw) for x in items)
+    if tag == "S":
+        return str(_raw_bytes(items, raw)[0], "utf-8", "surrogatepass")
     if tag == "i":
         return int(items[0], 16)
     if tag == "b":
@@ -907,7 +939,7 @@ def _decode(data, ref):
     if tag == "q":
         import fractions
 
-        return fractions.Fraction(_decode(items[0], ref), _decode(items[1], ref))
+        return fractions.Fraction(_decode(items[0], ref, raw), _decode(items[1], ref, raw))
     if tag == "D":
         import decimal
 
@@ -915,11 +947,11 @@ def _decode(data, ref):
     if tag == "n":
         import numpy
 
-        return numpy.array(_decode(items[0], ref), dtype=str(items[1]))
+        return numpy.array(_decode(items[0], ref, raw), dtype=str(items[1]))
     if tag == "I":
-        return iter([_decode(x, ref) for x in items])
+        return iter([_decode(x, ref, raw) for x in items])
     if tag in ("Adl", "Adt", "Aql", "Aqt"):
-        return _unpack(tag, items)
+        return _unpack(tag, items, raw)
     if tag == "r":
         return ref(items[0])
     raise ValueError(f"unknown tag {tag!r}")
@@ -952,14 +984,16 @@ def _write_frame(fd: int, obj) -> None:
     _write_bytes(fd, data)
 
 
-def _write_bytes(fd: int, data: bytes) -> None:
-    os.write(fd, len(data).to_bytes(4, "little"))  # a pipe takes 4 bytes whole
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_bytes(fd: int, data: bytes, more=()) -> None:
+    """A frame: its length, `data`, then the `more` parts (not joined: no copy of big ones)."""
+    os.write(fd, (len(data) + sum(map(len, more))).to_bytes(4, "little"))  # a pipe takes 4 bytes whole
+    for part in (data, *more):
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
-def _read_frame(fd: int, from_harness: bool = False, deadline=None):
+def _read_frame(fd: int, from_harness: bool = False, deadline=None, replies: bool = False):
     """One value; its bytes are read into one buffer (a big answer is not copied twice). Only
     the candidate (`from_harness`) takes marshal frames: it trusts what the harness sends, the
     harness decodes nothing of the candidate's but JSON. Past `deadline` (monotonic seconds):
@@ -982,7 +1016,22 @@ def _read_frame(fd: int, from_harness: bool = False, deadline=None):
         import marshal
 
         return marshal.loads(memoryview(buf)[1:])
-    return json.loads(buf)
+    if not replies:
+        return json.loads(buf)
+    if buf[:1] != b"X":
+        found = json.loads(buf)
+        if type(found) is not list:
+            raise ValueError("not a frame of replies")
+        return [(reply, None) for reply in found]
+    # replies, then their raw parts (`_Replies.flush`): each reply with the raw bytes from its own on
+    size = int.from_bytes(buf[1:5], "little")
+    found, bases = json.loads(bytes(buf[5 : 5 + size]))
+    raw = memoryview(buf)[5 + size :]
+    if type(found) is not list or type(bases) is not list or len(bases) != len(found):
+        raise ValueError("not a frame of replies")
+    if not all(type(b) is int and 0 <= b <= len(raw) for b in bases):
+        raise ValueError("raw bytes out of the frame")
+    return [(reply, raw[base:]) for reply, base in zip(found, bases)]
 
 
 def _read_exact(fd: int, size: int, deadline=None) -> bytes:
@@ -1033,32 +1082,44 @@ def _wait_readable(fd: int, deadline) -> None:
 
 class _Replies:
     """The candidate's answers, written in frames of several (a JSON list): one frame per batch
-    of quick answers, not one write and one wake-up of the harness per answer."""
+    of quick answers, not one write and one wake-up of the harness per answer. Raw parts of the
+    answers (`_raw`: packed numbers, long strings) follow the JSON, unencoded: an "X" frame."""
 
     def __init__(self, fd: int):
         self.fd, self.size, self.since = fd, 0, 0.0
         self.parts: list[bytes] = []
+        self.raw: list[bytes] = []
+        self.bases: list[int] = []  # where each reply's raw parts begin
+        self.raw_size = 0
 
-    def add(self, reply, now: bool = False) -> None:
+    def add(self, reply, now: bool = False, raw=(), raw_size: int = 0) -> None:
         import time
 
         data = _dumps(reply)
-        if len(data) > MAX_FRAME:
-            data = _dumps(["x", "ValueError", f"an answer of {len(data)} bytes, over {MAX_FRAME}"])
-        if self.parts and self.size + len(data) > CHUNK_BYTES:
+        if len(data) + raw_size > MAX_FRAME - 16:
+            data, raw, raw_size = _dumps(["x", "ValueError", f"an answer over {MAX_FRAME} bytes"]), (), 0
+        if self.parts and self.size + len(data) + raw_size > CHUNK_BYTES:
             self.flush()
         if not self.parts:
             self.since = time.monotonic()
         self.parts.append(data)
-        self.size += len(data) + 1
+        self.bases.append(self.raw_size)
+        self.raw.extend(raw)
+        self.raw_size += raw_size
+        self.size += len(data) + 1 + raw_size
         if now or len(self.parts) >= 1024 or self.size >= CHUNK_BYTES or time.monotonic() - self.since > 0.005:
             self.flush()
 
     def flush(self) -> None:
         if self.parts:
             data = b"[" + b",".join(self.parts) + b"]"
-            self.parts, self.size = [], 0
-            _write_bytes(self.fd, data)
+            if self.raw:
+                head = _dumps(self.bases)
+                data = b"X" + (len(data) + len(head) + 3).to_bytes(4, "little") + b"[" + data + b"," + head + b"]"
+                _write_bytes(self.fd, data, self.raw)
+            else:
+                _write_bytes(self.fd, data)
+            self.parts, self.raw, self.bases, self.size, self.raw_size = [], [], [], 0, 0
 
 
 def _answer(replies: _Replies, call, ref, now: bool = True, timed: bool = False) -> bool:
@@ -1067,10 +1128,12 @@ def _answer(replies: _Replies, call, ref, now: bool = True, timed: bool = False)
     import time
 
     start = time.monotonic()
+    _RAW[:] = [[], 0]
     try:
         _ITEMS[0] = 0
         reply = ["v", _encode(call(), ref)]
     except BaseException as exc:
+        _RAW[:] = [[], 0]
         try:
             reply = ["x", type(exc).__name__, str(exc)[:1000]]
         except BaseException:
@@ -1078,7 +1141,7 @@ def _answer(replies: _Replies, call, ref, now: bool = True, timed: bool = False)
     if timed:
         reply.append(int((time.monotonic() - start) * 1000) + 1)
     _flush()
-    replies.add(reply, now)
+    replies.add(reply, now, _RAW[0], _RAW[1])
     return reply[0] == "v"
 
 
@@ -1225,17 +1288,17 @@ class _Channel:
             raise CandidateGone(self.broken)
         try:
             if not self.replies:
-                frame = _read_frame(self.answers, deadline=self.deadline())
-                if type(frame) is not list or not frame:
+                frame = _read_frame(self.answers, deadline=self.deadline(), replies=True)
+                if not frame:
                     raise ValueError("not a frame of replies")
                 self.replies = frame[::-1]
-            reply = self.replies.pop()
+            reply, raw = self.replies.pop()
             if self.pending:
                 if self.measure and self.batch_size:
                     self.input_ms.append(reply[-1] if type(reply[-1]) is int else 0)
                 self.pending = self.pending - 1 if reply[0] == "v" else 0  # a batch stops at an exception
             if reply[0] == "v":
-                return _decode(reply[1], Remote)
+                return _decode(reply[1], Remote, raw)
             if reply[0] != "x":
                 raise ValueError("not a reply")
             name, text = str(reply[1]), str(reply[2])
