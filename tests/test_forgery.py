@@ -335,7 +335,9 @@ def test_the_benchmark_files_are_out_of_reach(box, problems, bench):
     problem = problems[bench][TASKS[bench]]
     candidate = textwrap.dedent(ANSWER_FILE).replace("{entry}", problem.entry_point)
     with Sandbox(Limits(timeout=20.0), workers=1, isolation="none") as unisolated:
-        assert unisolated.run(problem.job_for(candidate)).passed, "the attack is not real"
+        real = unisolated.run(problem.job_for(candidate))
+    # (it loads the tests through lintseq, which `python -I` imports where lintseq is installed)
+    assert real.passed, ("the attack is not real", real.output[-1500:])
     assert not box.run(problem.job_for(candidate)).passed
     listed = box.run(f"import os\nprint([os.listdir(d) for d in {answer_dirs()!r}])\n")
     assert listed.passed and f"{[[] for _ in answer_dirs()]}" in listed.output, listed.output
