@@ -238,3 +238,10 @@ def test_a_measured_run_reports_each_inputs_time(box):
     assert res.passed and res.input_ms is not None and len(res.input_ms) == 3, res
     assert res.input_ms[1] >= 300 and res.input_ms[2] >= 100 and res.input_ms[0] < res.input_ms[1]
     assert box.run(_batch_job(sleeps, [[0], [3], [1]])).input_ms is None  # only when asked
+
+
+def test_a_test_that_does_not_compile_fails_saying_why(box):
+    """The fork server gets such a test as its text (it keeps no compiled code of it) and the
+    harness compiles it again, to say why: a failure, never an empty test that passes."""
+    res = box.run(Job("def f():\n    return 1\n", "", "assert f() == 1  # é\ndef g(:\n", "f"))
+    assert not res.passed and res.status == "failed" and "SyntaxError" in res.output, res

@@ -1634,30 +1634,30 @@ def _harness_child(server: Server, request: dict, program, out: int, pipes, work
         _confine(server, request["rlimits"])
         server.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         os.chdir(workdir)
-    except BaseException as exc:
+        prelude, key, entry, apart = program[1:5]
+        limits, measure = program[6:8]
+        kept = server.kept[key]
+        global _EXPECTED, _MEMO_OUT, _REFERENCE
+        _EXPECTED, _MEMO_OUT, _REFERENCE = _records(kept.records), memo, program[8] is True
+        base_inputs = program[9] if type(program[9]) is int else 0
+        test = kept.code[:].decode("utf-8", "surrogatepass") if kept.kind == "t" else _loaded(kept.code)
+    except BaseException as exc:  # never back into the server's loop
         try:
             os.write(2, f"sandbox failure (harness): {type(exc).__name__}: {exc}\n".encode())
         finally:
             os._exit(70)
-    prelude, key, entry, apart = program[1:5]
-    limits, measure = program[6:8]
-    kept = server.kept[key]
-    global _EXPECTED, _MEMO_OUT, _REFERENCE
-    _EXPECTED, _MEMO_OUT, _REFERENCE = _records(kept.records), memo, program[8] is True
     del request, server
-    base_inputs = program[9] if type(program[9]) is int else 0
-    test = kept.code[:].decode() if kept.kind == "t" else _loaded(kept.code)
     _run_harness(prelude, test, entry, apart, calls, answers, verdict, limits, measure, base_inputs, candidate)
 
 
 def _loaded(code):
-    """The test's code object, or its source when it does not load (compiled again, to say why)."""
+    """The test's code object; where it does not load, a test that fails saying so."""
     import marshal
 
     try:
         return marshal.loads(code)
     except (ValueError, EOFError, TypeError):
-        return ""
+        return "raise RuntimeError('the test did not load')\n"
 
 
 def _records(regions) -> dict:

@@ -412,7 +412,7 @@ class _Server:
             known = self.tests.get(key)
             if known is None:
                 compiled = compiled_test(program.test)
-                parts.append(compiled if compiled is not None else program.test.encode())
+                parts.append(compiled if compiled is not None else program.test.encode("utf-8", "surrogatepass"))
                 sizes.append(("c" if compiled is not None else "t", len(parts[-1])))
                 known = self.tests[key] = set()
                 if len(self.tests) > KEPT_TESTS:
