@@ -245,3 +245,22 @@ def test_a_test_that_does_not_compile_fails_saying_why(box):
     harness compiles it again, to say why: a failure, never an empty test that passes."""
     res = box.run(Job("def f():\n    return 1\n", "", "assert f() == 1  # é\ndef g(:\n", "f"))
     assert not res.passed and res.status == "failed" and "SyntaxError" in res.output, res
+
+
+def test_a_server_forgets_tests_as_told_and_gets_them_again(monkeypatch):
+    """Each fork server keeps at most KEPT_TESTS tests; the evaluator says which to forget and
+    sends a forgotten one again when it is needed: every verdict stays right, however the tests
+    cycle through one worker."""
+    from lintseq.evaluation import sandbox
+
+    monkeypatch.setattr(sandbox, "KEPT_TESTS", 2)
+    jobs = [Job(f"def f():\n    return {k}\n", "", f"assert f() == {k}\n", "f") for k in range(4)] + [
+        Job("def f():\n    return 9\n", "", f"assert f() == {k}\n", "f") for k in range(4)
+    ]
+    with Sandbox(Limits(timeout=10.0), workers=1) as box:
+        results = list(box.run_many(jobs * 2))
+        slot = box._slots.get()
+        box._slots.put(slot)
+        kept = list(slot[1].tests)
+    assert [r.passed for r in results] == ([True] * 4 + [False] * 4) * 2, results
+    assert len(kept) == 2
