@@ -388,7 +388,9 @@ class Server:
                         self.expected_bytes -= dropped.close()
                 for kind, size in program[5]:
                     region = _recv_hidden(self.sock, size)
-                    if kind == "r":
+                    if kind == "r" and not size:
+                        region.close()
+                    elif kind == "r":
                         self.kept[program[2]].records.append(region)
                         self.expected_bytes += size
                     else:
