@@ -387,10 +387,10 @@ class Server:
                     if dropped is not None:
                         self.expected_bytes -= dropped.close()
                 for kind, size in program[5]:
-                    region = _recv_hidden(self.sock, size)
                     if kind == "r" and not size:
-                        region.close()
-                    elif kind == "r":
+                        continue  # no records: nothing to keep
+                    region = _recv_hidden(self.sock, size)
+                    if kind == "r":
                         self.kept[program[2]].records.append(region)
                         self.expected_bytes += size
                     else:
@@ -421,13 +421,10 @@ class Server:
         their headers are read here); returned, to be passed on to the other workers."""
         try:
             end = 8 + self.struct.unpack("=Q", memo[:8])[0]
-            pos = 8
-            while pos < end:
-                pos += 16 + self.struct.unpack("=QQ", memo[pos : pos + 16])[1]
-            if pos != end or end > len(memo):
+            if end == 8 or end > len(memo):
                 return None
-            if end == 8:
-                return None
+            for _ in _record_spans(memo, 8, end):  # complete records, ending where counted
+                pass
             region = _hidden(end - 8)
             with memoryview(region) as dst, memoryview(memo) as src:
                 dst[:] = src[8:end]
@@ -1665,17 +1662,27 @@ def _loaded(code):
 def _records(regions) -> dict:
     """Input index -> its expected output's record (marshalled, or a `_Digest`), as `_memo`
     reads them; a later record of an index replaces an earlier one (the same output)."""
-    import struct
-
     found: dict = {}
     for region in regions:
-        view, pos = memoryview(region), 0
-        while pos < len(view):
-            i, n = struct.unpack_from("=QQ", view, pos)
-            record = view[pos + 16 : pos + 16 + n]
-            found[i & ~DIGEST] = _Digest(record) if i & DIGEST else record
-            pos += 16 + n
+        view = memoryview(region)
+        for i, at, n in _record_spans(view, 0, len(view)):
+            found[i & ~DIGEST] = _Digest(view[at : at + n]) if i & DIGEST else view[at : at + n]
     return found
+
+
+def _record_spans(buf, start: int, end: int):
+    """(index with its flags, where the record's bytes begin, their size) for each record that
+    `_memo` wrote in buf[start:end]: each is the index and size (8 bytes each), then the bytes.
+    ValueError where the records do not end at `end`."""
+    import struct
+
+    pos = start
+    while pos < end:
+        i, n = struct.unpack_from("=QQ", buf, pos)
+        yield i, pos + 16, n
+        pos += 16 + n
+    if pos != end:
+        raise ValueError("the records do not end where they were counted to")
 
 
 if __name__ == "__main__":
