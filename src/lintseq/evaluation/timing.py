@@ -16,7 +16,7 @@ one that loops stops after ~1 s, not at the task's limit. CPU time, because one 
 wall-clock wait does not average out a busy machine's spikes as a whole task does: on 2 cores
 at load 8, EvalPlus's own (wall-clock) limit failed a correct HumanEval+ 59 variant (an input
 answered in 0.27 s took over 1 s) and, in the same runs, EvalPlus failed the references of
-HumanEval+ 15 and 130. (Until this change the limit was twice EvalPlus's, in wall time.)
+HumanEval+ 15 and 130.
 
 Measurements are cached in `lintseq.cache.cache_dir()/reference-times.json`, keyed by host, Python version,
 sandbox mode and the program's hash, and written atomically; only tasks that have samples are
