@@ -156,7 +156,7 @@ def _cases() -> list[tuple[str, str, str]]:
 
 
 def _candidate(problem: Problem, name: str) -> str:
-    body = {**ATTACKS, **PLUS_ATTACKS, **HUMANEVAL_32}[name]
+    body = {**ATTACKS, **PLUS_ATTACKS, **HUMANEVAL_32, **ANSWER_KEYS}[name]
     return _CLAIM + textwrap.dedent(body).replace("{entry}", problem.entry_point)
 
 
@@ -251,6 +251,7 @@ def _texts():
     return found
 """,
 )
+ANSWER_KEYS = {"answer_key": ANSWER_KEY, "answer_file": ANSWER_FILE}  # tested apart (see their tests)
 
 # looks for a piece of the test's text anywhere in its process's memory, and says how often it
 # is there (besides the needle it searches with, built byte by byte where nothing else is)
@@ -319,7 +320,7 @@ def test_the_answer_key_is_out_of_reach(box, problems, bench):
     """A sample that looks for the test's text in its process's frames to read the expected
     outputs off it passes nothing (the fork server held the request there before its fix)."""
     problem = problems[bench][TASKS[bench]]
-    candidate = textwrap.dedent(ANSWER_KEY).replace("{entry}", problem.entry_point)
+    candidate = _candidate(problem, "answer_key")
     results = list(box.run_many([problem.job_for(problem.canonical_solution), *[problem.job_for(candidate)] * 2]))
     assert results[0].status == "passed"
     assert [r.passed for r in results][1:] == [False, False], results
@@ -333,7 +334,7 @@ def test_the_benchmark_files_are_out_of_reach(box, problems, bench):
     from lintseq.evaluation.sandbox import answer_dirs
 
     problem = problems[bench][TASKS[bench]]
-    candidate = textwrap.dedent(ANSWER_FILE).replace("{entry}", problem.entry_point)
+    candidate = _candidate(problem, "answer_file")
     with Sandbox(Limits(timeout=20.0), workers=1, isolation="none") as unisolated:
         real = unisolated.run(problem.job_for(candidate))
     # (it loads the tests through lintseq, which `python -I` imports where lintseq is installed)
